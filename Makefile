@@ -1,0 +1,92 @@
+# attnext: a SQLite extension doing NLP with its own attention encoder.
+#   make          build attnext.so
+#   make deps     install the Debian packages it needs (as root; prints the command otherwise)
+#   make test     unit tests, numpy reference checks, SQL tests; then all again under ASan+UBSan
+#   make demo     run the README demo on the built-in models
+#   make bench    benchmarks (not part of make test)
+
+CC      ?= cc
+ARCH    := $(shell uname -m)
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Werror
+CFLAGS  += -std=c11 $(OPT) -g -fPIC $(WARN) -D_GNU_SOURCE -fvisibility=hidden
+CPPFLAGS+= -Imodel -I/usr/include/x86_64-linux-gnu/openblas-pthread
+LDLIBS  := -lopenblas -lutf8proc -lm -lpthread
+DEB_PKGS := build-essential libsqlite3-dev sqlite3 libopenblas-dev libutf8proc-dev python3-numpy \
+            valgrind clang libclang-rt-14-dev
+PYTHON  := /usr/bin/python3
+
+MODEL_SRC := $(filter-out model/kernels_%.c,$(wildcard model/*.c))
+EXT_SRC   := $(wildcard ext/*.c)
+ifeq ($(ARCH),x86_64)
+  SIMD_SRC := model/kernels_avx2.c model/kernels_avx512.c
+else ifeq ($(ARCH),aarch64)
+  SIMD_SRC := model/kernels_neon.c
+endif
+MODEL_SRC += model/kernels_scalar.c $(SIMD_SRC)
+
+# Per-file ISA flags: only these files may use those instructions, and their code runs only
+# after the run-time CPU check in kernels.c.
+FLAGS_model/kernels_avx2.c   := -mavx2 -mfma -mf16c
+FLAGS_model/kernels_avx512.c := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c -mavx2
+
+B := build/rel
+S := build/san
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+MODEL_OBJ   := $(MODEL_SRC:%.c=$(B)/%.o)
+EXT_OBJ     := $(EXT_SRC:%.c=$(B)/%.o)
+MODEL_OBJ_S := $(MODEL_SRC:%.c=$(S)/%.o)
+EXT_OBJ_S   := $(EXT_SRC:%.c=$(S)/%.o)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+UNIT_BIN_S := $(UNIT_SRC:tests/unit/%.c=$(S)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+
+.PHONY: all deps test test-rel test-san demo bench clean fuzz
+all: attnext.so
+
+attnext.so: $(EXT_OBJ) $(MODEL_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+build/san/attnext.so: $(EXT_OBJ_S) $(MODEL_OBJ_S)
+	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/%.o: %.c $(wildcard model/*.h ext/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(FLAGS_$<) -c -o $@ $<
+
+$(S)/%.o: %.c $(wildcard model/*.h ext/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(FLAGS_$<) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c tests/unit/check.h $(MODEL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
+
+$(S)/tests/%: tests/unit/%.c tests/unit/check.h $(MODEL_OBJ_S)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(MODEL_OBJ_S) $(LDLIBS) -lsqlite3
+
+$(B)/tools/%: tests/tools/%.c $(MODEL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS); \
+	else echo "run as root: apt-get install -y $(DEB_PKGS)"; fi
+
+# make test: the release build, then the same suites under AddressSanitizer + UBSan.
+test: test-rel test-san
+
+test-rel: attnext.so $(UNIT_BIN) $(TOOL_BIN)
+	@tests/run.sh rel $(B) ./attnext.so
+
+test-san: build/san/attnext.so $(UNIT_BIN_S) $(TOOL_BIN)
+	@tests/run.sh san $(S) ./build/san/attnext.so
+
+clean:
+	rm -rf build attnext.so

@@ -1,0 +1,15 @@
+/* common.c: the error helper. */
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int attn_fail(attn_error *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}

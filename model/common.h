@@ -1,0 +1,46 @@
+/* common.h: error reporting and limits shared by every part of the engine.
+ *
+ * Every engine function that can fail on data (a user's text, a model table, a file) returns
+ * an int status (ATTN_OK or an ATTN_E* code) and writes a human-readable message into an
+ * attn_error the caller owns. assert() is only for our own invariants, never for data. */
+#ifndef ATTN_COMMON_H
+#define ATTN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ATTN_VERSION "0.1.0"
+
+enum {
+    ATTN_OK = 0,
+    ATTN_ENOMEM = 1,   /* allocation failed */
+    ATTN_EINVAL = 2,   /* bad argument or malformed data (config, tensor, JSON) */
+    ATTN_ELIMIT = 3,   /* a named limit below was exceeded */
+    ATTN_EMODEL = 4,   /* model inconsistent: missing tensor, wrong shape, NaN weight, ... */
+};
+
+typedef struct attn_error {
+    char msg[512];
+} attn_error;
+
+/* printf-style: fills err->msg (when err is non-NULL) and returns code. */
+int attn_fail(attn_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Limits. Each is checked where data enters and has a tested error message. */
+#define ATTN_MAX_TEXT_BYTES      ((size_t)1 << 30) /* 1 GiB: beyond SQLite's default max anyway */
+#define ATTN_MAX_CONFIG_BYTES    (1 << 20)         /* config JSON of a model */
+#define ATTN_MAX_JSON_DEPTH      64
+#define ATTN_MAX_LABELS          4096              /* per label set */
+#define ATTN_MAX_LABEL_BYTES     256
+#define ATTN_MAX_DIM             16384             /* width, ffn size, feature dims */
+#define ATTN_MAX_LAYERS          64
+#define ATTN_MAX_SEQ_LEN         8192              /* a model's max_len */
+#define ATTN_MAX_BUCKETS         (1u << 24)        /* rows of one hashed embedding table */
+#define ATTN_MAX_PARAMS          ((size_t)1 << 31) /* floats in one model (8 GiB f32) */
+#define ATTN_MAX_TOKEN_CHARS     64                /* longer tokens are featurised by their first 64 code points */
+
+#endif

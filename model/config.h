@@ -1,0 +1,101 @@
+/* config.h: a model's configuration (the JSON stored under key 'config' in the model table)
+ * and the list of tensors it implies.
+ *
+ * Example (every key is checked; unknown keys are an error except inside "meta"):
+ * {
+ *   "format": 1,
+ *   "tasks": ["entities", "relations"],         subset of classify, entities, relations
+ *   "dim": 256, "layers": 4, "heads": 4, "ffn": 1024, "max_len": 128,
+ *   "ln_eps": 1e-5,                              optional, default 1e-5
+ *   "attn_scale": "sqrt",                        "sqrt" (1/sqrt(head dim), default) or "none"
+ *   "features": [ {"kind": "norm",   "buckets": 50000, "dim": 64},
+ *                 {"kind": "prefix", "buckets": 10000, "dim": 16, "affix": 3},
+ *                 {"kind": "suffix", "buckets": 10000, "dim": 16, "affix": 3},
+ *                 {"kind": "shape",  "buckets": 1000,  "dim": 16} ],
+ *   "classify":  {"labels": ["negative", "positive"]},
+ *   "entities":  {"labels": ["PER", "LOC", "ORG", "MISC"]},
+ *   "relations": {"labels": ["Work_For", "Kill"], "hidden": 128, "type_dim": 16},
+ *   "meta": { anything: description, training data, scores }
+ * }
+ * A section ("classify", "entities", "relations") is required exactly when its task is listed.
+ * "relations" requires "entities" (relations are classified between found entities).
+ *
+ * Entity tags (IOB2) are derived from the entity labels: tag 0 = "O", tag 1+2i = "B-<label i>",
+ * tag 2+2i = "I-<label i>"; so n_tags = 1 + 2 * n_entity_labels.
+ * Relation outputs: index 0 = no relation, index 1+r = relation label r.
+ *
+ * Tensors, all row-major f32 in memory, weights stored [out, in] (y = x W^T + b), D = dim:
+ *   embed.<kind>                 [buckets, fdim]   one per feature, <kind> = its name
+ *   embed.proj.w                 [D, sum fdim]     embed.proj.b [D]
+ *   pos                          [max_len, D]      learned absolute positions
+ *   layers.<i>.ln1.w / .ln1.b    [D]
+ *   layers.<i>.attn.qkv.w        [3D, D]           rows: all of Q, then K, then V; head h uses
+ *   layers.<i>.attn.qkv.b        [3D]              columns h*D/H .. (h+1)*D/H - 1 of each
+ *   layers.<i>.attn.out.w        [D, D]            layers.<i>.attn.out.b [D]
+ *   layers.<i>.ln2.w / .ln2.b    [D]
+ *   layers.<i>.ffn.up.w          [F, D]            layers.<i>.ffn.up.b [F]
+ *   layers.<i>.ffn.down.w        [D, F]            layers.<i>.ffn.down.b [D]
+ *   final_ln.w / final_ln.b      [D]
+ * classify:   cls.w [L, 2D], cls.b [L]             (input: concat(mean, max) over tokens)
+ * entities:   tag.w [K, D], tag.b [K], crf.trans [K, K] (from row i to column j),
+ *             crf.start [K], crf.end [K]           K = n_tags
+ * relations:  rel.type [E, TD]                     E = n entity labels, TD = type_dim
+ *             rel.hidden.w [RH, 3D + 2TD], rel.hidden.b [RH]   RH = hidden
+ *             rel.out.w [R + 1, RH], rel.out.b [R + 1]         R = n relation labels
+ *   (pair input: concat(max-pool head span, max-pool tail span, max-pool tokens between,
+ *    type(head), type(tail)); hidden = GELU(W x + b); probs = softmax(out))
+ */
+#ifndef ATTN_CONFIG_H
+#define ATTN_CONFIG_H
+
+#include "common.h"
+#include "features.h"
+
+#define ATTN_FORMAT_VERSION 1
+#define ATTN_MAX_KEY 64     /* tensor key length including NUL */
+
+enum { ATTN_TASK_CLASSIFY = 1, ATTN_TASK_ENTITIES = 2, ATTN_TASK_RELATIONS = 4 };
+
+typedef struct attn_labels {
+    char **names;           /* [n], owned, NUL-terminated, unique */
+    int n;
+} attn_labels;
+
+typedef struct attn_config {
+    int format;
+    int tasks;              /* bit set of ATTN_TASK_* */
+    int dim, layers, heads, ffn, max_len;
+    float ln_eps;
+    float attn_scale;       /* multiplier of q.k: 1/sqrt(dim/heads) or 1 */
+    attn_feature_spec features[ATTN_MAX_FEATURES];
+    int n_features;
+    attn_labels classify_labels;
+    attn_labels entity_labels;
+    attn_labels relation_labels;
+    int rel_hidden, rel_type_dim;
+    char *json;             /* the config text as given (owned, NUL-terminated) */
+} attn_config;
+
+typedef struct attn_tensor_spec {
+    char key[ATTN_MAX_KEY];
+    int64_t shape[2];
+    int ndim;               /* 1 or 2 */
+    size_t offset;          /* floats from the start of the parameter buffer */
+    size_t size;            /* floats */
+} attn_tensor_spec;
+
+/* Parses and validates a config. Every error names the key: "config: 'heads' (3) must divide
+ * 'dim' (256)". On failure *cfg is left zeroed (nothing to free). */
+int attn_config_parse(const char *json, size_t n, attn_config *cfg, attn_error *err);
+void attn_config_free(attn_config *cfg);
+
+/* The tensors this config implies, in a fixed order with offsets into one contiguous buffer.
+ * Returns a malloc'd array of *n specs (caller frees), or NULL on ENOMEM; *n_params receives
+ * the total floats. */
+attn_tensor_spec *attn_config_tensors(const attn_config *cfg, size_t *n, size_t *n_params);
+
+int attn_config_n_tags(const attn_config *cfg);          /* 1 + 2 * entity labels */
+/* Writes the name of tag k ("O", "B-PER", ...) into buf. */
+void attn_config_tag_name(const attn_config *cfg, int k, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,49 @@
+/* kernels.h: the small vector kernels of the engine, with run-time CPU dispatch.
+ *
+ * Big matrix products go through OpenBLAS cblas_sgemm; everything elementwise or row-wise goes
+ * through one of these tables. Each SIMD table (AVX-512, AVX2+FMA, NEON) has the plain C table
+ * as its twin, and tests/unit/test_kernels.c compares them on random inputs of awkward lengths.
+ * The SIMD level is chosen when the extension runs, from the CPU it runs on (cpuid), never from
+ * the machine that built it: the AVX files are compiled with target attributes/flags of their
+ * own and only called after the CPU check.
+ *
+ * All pointers may be unaligned. n may be 0. Results agree with the scalar table to about
+ * 1e-6 relative (exp/tanh are polynomial approximations accurate to a few ulp). */
+#ifndef ATTN_KERNELS_H
+#define ATTN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct attn_kernels {
+    const char *name;   /* "avx512", "avx2", "neon", "scalar" */
+    float (*dot)(const float *a, const float *b, size_t n);
+    void (*axpy)(float *y, float a, const float *x, size_t n);      /* y += a x */
+    void (*add)(float *y, const float *x, size_t n);                /* y += x */
+    void (*vmax)(float *y, const float *x, size_t n);               /* y = max(y, x) */
+    void (*scale)(float *y, float a, size_t n);                     /* y *= a */
+    /* In place: x = softmax(x). Returns log(sum(exp(x))) of the input (log-partition). */
+    float (*softmax)(float *x, size_t n);
+    /* out = (x - mean) / sqrt(var + eps) * g + b over n values (biased variance).
+     * out may equal x. */
+    void (*layernorm)(float *out, const float *x, const float *g, const float *b,
+                      size_t n, float eps);
+    /* In place GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+    void (*gelu)(float *x, size_t n);
+    /* y[r] = dot(W[r, :], x) + (b ? b[r] : 0), W [rows, cols] row-major. */
+    void (*matvec)(float *y, const float *W, const float *x, const float *b,
+                   size_t rows, size_t cols);
+    /* IEEE half -> float (denormals, inf and NaN preserved). */
+    void (*f16_to_f32)(float *out, const uint16_t *in, size_t n);
+} attn_kernels;
+
+/* The best table for this CPU, chosen once (thread-safe). The environment variable
+ * ATTN_SIMD=scalar|avx2|avx512|neon forces a lower level (never a higher one than the CPU has). */
+const attn_kernels *attn_kernels_best(void);
+const attn_kernels *attn_kernels_scalar(void);
+/* The table of that name if this build has it and this CPU runs it, else NULL. */
+const attn_kernels *attn_kernels_by_name(const char *name);
+/* CPU features seen, for attn_debug(): e.g. "avx512f avx512bw avx2 fma f16c". */
+const char *attn_cpu_features(void);
+
+#endif

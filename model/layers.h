@@ -1,0 +1,35 @@
+/* layers.h: forward primitives of the encoder, one function per layer type, shapes in the
+ * signatures (llm.c style). The inference encoder (encoder.c) and the trainer both compose
+ * these; the trainer keeps the activations they produce for its backward pass.
+ * T = tokens, C = input channels, OC = output channels, D = width, H = heads. */
+#ifndef ATTN_LAYERS_H
+#define ATTN_LAYERS_H
+
+#include "model.h"
+
+/* out[T,OC] = inp[T,C] w[OC,C]^T + b[OC] (b may be NULL). cblas_sgemm, or the matvec kernel
+ * when T == 1. */
+void attn_matmul_forward(float *out, const float *inp, const float *w, const float *b,
+                         int T, int C, int OC);
+
+/* out[T,C] = LayerNorm(inp[T,C]) * g + b. mean[T] and rstd[T] (1/sqrt(var+eps)) are written
+ * when non-NULL (the trainer keeps them). out may equal inp. */
+void attn_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                            const float *g, const float *b, int T, int C, float eps);
+
+/* Multi-head self-attention core (no projections): qkv[T,3D] holds Q | K | V per token;
+ * out[T,D] gets, for each head h, softmax(scale * q_h k_h^T) v_h in columns h*D/H...
+ * probs[H,T,T] receives the attention probabilities (kept by the trainer; scratch for
+ * inference). No mask: every token attends to every token of the sequence. */
+void attn_attention_forward(float *out, float *probs, const float *qkv,
+                            int T, int D, int H, float scale);
+
+/* out[T, sum fdim] = concatenation over features f of embed_f[rows[t, f]].
+ * rows[T, n_features] must be in range (attn_token_features guarantees it). */
+void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *w,
+                        const uint32_t *rows, int T);
+
+/* Sum of feature dims: the width of attn_embed_forward's output. */
+int attn_embed_width(const attn_config *cfg);
+
+#endif

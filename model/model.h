@@ -1,0 +1,71 @@
+/* model.h: a model in memory: its config and every tensor, in one contiguous f32 buffer
+ * with named views into it (llm.c style, so the trainer can lay gradients and optimiser state
+ * out the same way by binding the same views to another buffer).
+ *
+ * Loading is the attack surface (a user may open a database someone else made), so it trusts
+ * nothing: attn_model_set_tensor checks the key is one the config implies, the dtype is known,
+ * the shape text equals the expected shape, the byte count equals shape x dtype size, and every
+ * value is finite; attn_model_finish checks every tensor was given exactly once. Errors name the
+ * key: "tensor 'layers.1.ffn.up.w': shape [512,256] expected, found [256,512]".
+ *
+ * A finished model is read-only and may be shared by any number of threads. */
+#ifndef ATTN_MODEL_H
+#define ATTN_MODEL_H
+
+#include "config.h"
+
+typedef struct attn_layer_weights {
+    const float *ln1_w, *ln1_b;      /* [D] */
+    const float *qkv_w, *qkv_b;      /* [3D, D], [3D] */
+    const float *out_w, *out_b;      /* [D, D], [D] */
+    const float *ln2_w, *ln2_b;      /* [D] */
+    const float *up_w, *up_b;        /* [F, D], [F] */
+    const float *down_w, *down_b;    /* [D, F], [D] */
+} attn_layer_weights;
+
+typedef struct attn_weights {
+    const float *embed[ATTN_MAX_FEATURES];  /* [buckets_f, dim_f] */
+    const float *proj_w, *proj_b;           /* [D, sum dim_f], [D] */
+    const float *pos;                       /* [max_len, D] */
+    attn_layer_weights layer[ATTN_MAX_LAYERS];
+    const float *final_ln_w, *final_ln_b;   /* [D] */
+    const float *cls_w, *cls_b;             /* [L, 2D], [L]          (classify) */
+    const float *tag_w, *tag_b;             /* [K, D], [K]           (entities) */
+    const float *crf_trans, *crf_start, *crf_end; /* [K, K], [K], [K] */
+    const float *rel_type;                  /* [E, TD]               (relations) */
+    const float *rel_hidden_w, *rel_hidden_b; /* [RH, 3D + 2TD], [RH] */
+    const float *rel_out_w, *rel_out_b;     /* [R + 1, RH], [R + 1] */
+} attn_weights;
+
+/* Points every view of *w into base (a buffer of n_params floats laid out by specs). */
+void attn_weights_bind(const attn_config *cfg, const attn_tensor_spec *specs, size_t n_specs,
+                       const float *base, attn_weights *w);
+
+typedef struct attn_model {
+    attn_config cfg;
+    attn_tensor_spec *specs;    /* [n_specs] */
+    size_t n_specs;
+    float *params;              /* [n_params], owned */
+    size_t n_params;
+    unsigned char *given;       /* [n_specs]: tensor already set (loading only) */
+    attn_weights w;
+} attn_model;
+
+/* Starts a model from its config JSON: parses it, allocates the (zeroed) parameter buffer. */
+int attn_model_new(const char *config_json, size_t n, attn_model **out, attn_error *err);
+
+/* Sets one tensor from stored bytes (little-endian). dtype: "f32" or "f16".
+ * shape_json: the stored shape text, e.g. "[256,1024]" (JSON array of non-negative ints). */
+int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
+                          const char *shape_json, const void *data, size_t n_bytes,
+                          attn_error *err);
+
+/* Checks every tensor was set; binds the views. After this the model is read-only. */
+int attn_model_finish(attn_model *m, attn_error *err);
+
+void attn_model_free(attn_model *m);
+
+/* Parameter count (floats). */
+size_t attn_model_param_count(const attn_model *m);
+
+#endif
