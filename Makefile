@@ -10,7 +10,7 @@ ARCH    := $(shell uname -m)
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror
 CFLAGS  += -std=c11 $(OPT) -g -fPIC $(WARN) -D_GNU_SOURCE -fvisibility=hidden
-CPPFLAGS+= -Imodel -I/usr/include/x86_64-linux-gnu/openblas-pthread
+CPPFLAGS+= -iquote model -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDLIBS  := -lopenblas -lutf8proc -lm -lpthread
 DEB_PKGS := build-essential libsqlite3-dev sqlite3 libopenblas-dev libutf8proc-dev python3-numpy \
             valgrind clang libclang-rt-14-dev

@@ -1,0 +1,301 @@
+/* crf.c: linear-chain CRF: IOB2 constraints, Viterbi, forward-backward, NLL gradient.
+ * See crf.h for the model, the numerics and the tie-breaking rule. Layout of work memory:
+ *   forward-backward:  alpha [T,K] | beta [T,K] | scratch row [K] | (unused) [K]
+ *   Viterbi:           back-pointers [T,K] | (unused) [T,K] | delta prev [K] | delta cur [K] */
+#include "crf.h"
+
+#include <math.h>
+
+/* ---- scores with the constraints applied ---------------------------------------------- */
+
+static double start_score(const attn_crf *crf, int k) {
+    if (crf->allowed_start && !crf->allowed_start[k]) return -INFINITY;
+    return crf->start[k];
+}
+
+static double trans_score(const attn_crf *crf, int i, int j) {
+    size_t ij = (size_t)i * (size_t)crf->K + (size_t)j;
+    if (crf->allowed && !crf->allowed[ij]) return -INFINITY;
+    return crf->trans[ij];
+}
+
+static const float *row_of(const float *table /* [T,K] */, int t, int K) {
+    return table + (size_t)t * (size_t)K;
+}
+
+static float *mut_row_of(float *table /* [T,K] */, int t, int K) {
+    return table + (size_t)t * (size_t)K;
+}
+
+/* ---- streaming log-sum-exp in double: one pass, never overflows, -inf terms ignored ----- */
+
+typedef struct lse_acc {
+    double max, sum;    /* log-sum-exp = max + log(sum) */
+} lse_acc;
+
+static lse_acc lse_start(void) {
+    return (lse_acc){ -INFINITY, 0.0 };
+}
+
+static void lse_add(lse_acc *a, double x) {
+    if (x == -INFINITY) return;
+    if (x <= a->max) {
+        a->sum += exp(x - a->max);
+    } else {                                    /* new max: rescale what we have */
+        a->sum = a->sum * exp(a->max - x) + 1.0;
+        a->max = x;
+    }
+}
+
+static double lse_value(const lse_acc *a) {
+    return a->sum > 0.0 ? a->max + log(a->sum) : -INFINITY;
+}
+
+/* row[K] -= logsumexp(row); returns that log-sum-exp (-inf if the whole row is -inf, and then
+ * the row is left as it is). */
+static double normalize_row(float *row, int K) {
+    lse_acc a = lse_start();
+    for (int k = 0; k < K; k++) lse_add(&a, row[k]);
+    double lse = lse_value(&a);
+    if (lse == -INFINITY) return lse;
+    for (int k = 0; k < K; k++) row[k] = (float)(row[k] - lse);
+    return lse;
+}
+
+/* ---- constraints ---------------------------------------------------------------------- */
+
+static int is_inside_tag(int k) {
+    return k > 0 && k % 2 == 0;                 /* 2 + 2i = I-i */
+}
+
+void attn_bio_constraints(int n_labels, uint8_t *allowed, uint8_t *allowed_start) {
+    int K = 1 + 2 * n_labels;
+    for (int i = 0; i < K; i++) {
+        for (int j = 0; j < K; j++) {
+            /* I-x (tag j) may follow only B-x (j - 1) or I-x (j itself). */
+            int ok = !is_inside_tag(j) || i == j - 1 || i == j;
+            allowed[(size_t)i * (size_t)K + (size_t)j] = (uint8_t)ok;
+        }
+        allowed_start[i] = (uint8_t)!is_inside_tag(i);
+    }
+}
+
+int attn_crf_path_allowed(const attn_crf *crf, int T, const int *path) {
+    if (T < 1) return 0;
+    for (int t = 0; t < T; t++)
+        if (path[t] < 0 || path[t] >= crf->K) return 0;
+    if (start_score(crf, path[0]) == -INFINITY) return 0;
+    for (int t = 1; t < T; t++)
+        if (trans_score(crf, path[t - 1], path[t]) == -INFINITY) return 0;
+    return 1;
+}
+
+double attn_crf_path_score(const attn_crf *crf, const float *em, int T, const int *path) {
+    if (T < 1) return NAN;
+    int K = crf->K;
+    double score = (double)crf->start[path[0]] + crf->end[path[T - 1]];
+    for (int t = 0; t < T; t++) score += row_of(em, t, K)[path[t]];
+    for (int t = 1; t < T; t++)
+        score += crf->trans[(size_t)path[t - 1] * (size_t)K + (size_t)path[t]];
+    return score;
+}
+
+/* ---- Viterbi -------------------------------------------------------------------------- */
+
+/* row[K] -= max(row); returns the max (-inf: row left as it is). */
+static double shift_by_max(float *row, int K) {
+    float m = row[0];
+    for (int k = 1; k < K; k++)
+        if (row[k] > m) m = row[k];
+    if (m == -INFINITY) return -INFINITY;
+    for (int k = 0; k < K; k++) row[k] -= m;
+    return m;
+}
+
+/* cur[j] = max_i (prev[i] + trans(i, j)) + em_t[j]; back[j] = the lowest best i. */
+static void viterbi_step(const attn_crf *crf, const float *prev /* [K] */,
+                         const float *em_t /* [K] */, float *cur /* [K] */,
+                         float *back /* [K] */) {
+    int K = crf->K;
+    for (int j = 0; j < K; j++) {
+        int best_i = 0;
+        double best = prev[0] + trans_score(crf, 0, j);
+        for (int i = 1; i < K; i++) {
+            double v = prev[i] + trans_score(crf, i, j);
+            if (v > best) { best = v; best_i = i; }     /* strict: ties keep the lower i */
+        }
+        cur[j] = (float)(best + em_t[j]);
+        back[j] = (float)best_i;
+    }
+}
+
+float attn_crf_viterbi(const attn_crf *crf, const float *em, int T, int *path, float *work) {
+    if (T < 1) return NAN;
+    int K = crf->K;
+    float *back = work;                                 /* [T,K]; row 0 unused */
+    float *prev = work + 2 * (size_t)T * (size_t)K;     /* [K] */
+    float *cur = prev + K;                              /* [K] */
+
+    for (int k = 0; k < K; k++) prev[k] = (float)(start_score(crf, k) + em[k]);
+    double offset = shift_by_max(prev, K);              /* true delta = offset + row */
+    for (int t = 1; t < T; t++) {
+        viterbi_step(crf, prev, row_of(em, t, K), cur, mut_row_of(back, t, K));
+        offset += shift_by_max(cur, K);
+        float *swap = prev; prev = cur; cur = swap;
+    }
+
+    int best_k = 0;
+    double best = prev[0] + (double)crf->end[0];
+    for (int k = 1; k < K; k++) {
+        double v = prev[k] + (double)crf->end[k];
+        if (v > best) { best = v; best_k = k; }
+    }
+    double score = offset + best;
+    if (score == -INFINITY) {                           /* no allowed path at all */
+        for (int t = 0; t < T; t++) path[t] = 0;
+        return -INFINITY;
+    }
+    path[T - 1] = best_k;
+    for (int t = T - 1; t > 0; t--) path[t - 1] = (int)row_of(back, t, K)[path[t]];
+    return (float)score;
+}
+
+/* ---- forward-backward ----------------------------------------------------------------- */
+
+/* alpha[t,k] = log sum over allowed prefixes ending in k at t, each row renormalised to
+ * log-sum-exp 0. Returns log Z (the sum of the renormalisation constants plus the end). */
+static double crf_forward(const attn_crf *crf, const float *em, int T, float *alpha /* [T,K] */) {
+    int K = crf->K;
+    for (int k = 0; k < K; k++) alpha[k] = (float)(start_score(crf, k) + em[k]);
+    double log_z = normalize_row(alpha, K);
+    for (int t = 1; t < T; t++) {
+        const float *prev = row_of(alpha, t - 1, K), *em_t = row_of(em, t, K);
+        float *cur = mut_row_of(alpha, t, K);
+        for (int j = 0; j < K; j++) {
+            lse_acc a = lse_start();
+            for (int i = 0; i < K; i++) lse_add(&a, prev[i] + trans_score(crf, i, j));
+            cur[j] = (float)(lse_value(&a) + em_t[j]);
+        }
+        log_z += normalize_row(cur, K);
+    }
+    const float *last = row_of(alpha, T - 1, K);
+    lse_acc a = lse_start();
+    for (int k = 0; k < K; k++) lse_add(&a, last[k] + (double)crf->end[k]);
+    return log_z + lse_value(&a);
+}
+
+/* beta[t,i] = log sum over allowed suffixes after tag i at t (including end), each row
+ * renormalised to log-sum-exp 0 (the constants cancel in every marginal). */
+static void crf_backward(const attn_crf *crf, const float *em, int T, float *beta /* [T,K] */) {
+    int K = crf->K;
+    float *last = mut_row_of(beta, T - 1, K);
+    for (int k = 0; k < K; k++) last[k] = crf->end[k];
+    normalize_row(last, K);
+    for (int t = T - 2; t >= 0; t--) {
+        const float *next = row_of(beta, t + 1, K), *em_next = row_of(em, t + 1, K);
+        float *cur = mut_row_of(beta, t, K);
+        for (int i = 0; i < K; i++) {
+            lse_acc a = lse_start();
+            for (int j = 0; j < K; j++)
+                lse_add(&a, trans_score(crf, i, j) + em_next[j] + next[j]);
+            cur[i] = (float)lse_value(&a);
+        }
+        normalize_row(cur, K);
+    }
+}
+
+/* marg[K] = P(y_t = k) from the normalised alpha and beta rows of one position: a softmax of
+ * alpha + beta (their sum over k is Z at every t, so the constants drop out). */
+static void unary_marginals(const float *alpha_t, const float *beta_t, int K, float *marg) {
+    lse_acc a = lse_start();
+    for (int k = 0; k < K; k++) lse_add(&a, (double)alpha_t[k] + beta_t[k]);
+    double lse = lse_value(&a);
+    for (int k = 0; k < K; k++)
+        marg[k] = lse == -INFINITY ? 0.0f : (float)exp((double)alpha_t[k] + beta_t[k] - lse);
+}
+
+/* log P(y_{t-1} = i, y_t = j) up to a constant that depends only on t. */
+static double pair_log_weight(const attn_crf *crf, const float *alpha_prev, const float *em_t,
+                              const float *beta_t, int i, int j) {
+    return (double)alpha_prev[i] + trans_score(crf, i, j) + em_t[j] + beta_t[j];
+}
+
+/* d_trans[i,j] += P(y_{t-1} = i, y_t = j), normalised over all (i, j) of this position. */
+static void add_pair_marginals(const attn_crf *crf, const float *alpha_prev /* [K] */,
+                               const float *em_t /* [K] */, const float *beta_t /* [K] */,
+                               float *d_trans /* [K,K] */) {
+    int K = crf->K;
+    lse_acc a = lse_start();
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++)
+            lse_add(&a, pair_log_weight(crf, alpha_prev, em_t, beta_t, i, j));
+    double lse = lse_value(&a);
+    if (lse == -INFINITY) return;
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) {
+            double lw = pair_log_weight(crf, alpha_prev, em_t, beta_t, i, j);
+            d_trans[(size_t)i * (size_t)K + (size_t)j] += (float)exp(lw - lse);
+        }
+}
+
+double attn_crf_log_partition(const attn_crf *crf, const float *em, int T, float *work) {
+    if (T < 1) return NAN;
+    return crf_forward(crf, em, T, work);
+}
+
+double attn_crf_marginals(const attn_crf *crf, const float *em, int T, float *marg,
+                          float *work) {
+    if (T < 1) return NAN;
+    int K = crf->K;
+    float *alpha = work, *beta = work + (size_t)T * (size_t)K;
+    double log_z = crf_forward(crf, em, T, alpha);
+    crf_backward(crf, em, T, beta);
+    for (int t = 0; t < T; t++)
+        unary_marginals(row_of(alpha, t, K), row_of(beta, t, K), K, mut_row_of(marg, t, K));
+    return log_z;
+}
+
+/* The expected-count half of the gradient: unary marginals into d_em, d_start, d_end and
+ * pairwise marginals into d_trans. */
+static void add_expected_counts(const attn_crf *crf, const float *em, int T,
+                                const float *alpha, const float *beta, float *marg /* [K] */,
+                                float *d_em, float *d_trans, float *d_start, float *d_end) {
+    int K = crf->K;
+    for (int t = 0; t < T; t++) {
+        unary_marginals(row_of(alpha, t, K), row_of(beta, t, K), K, marg);
+        float *d_em_t = mut_row_of(d_em, t, K);
+        for (int k = 0; k < K; k++) d_em_t[k] += marg[k];
+        if (t == 0)
+            for (int k = 0; k < K; k++) d_start[k] += marg[k];
+        if (t == T - 1)
+            for (int k = 0; k < K; k++) d_end[k] += marg[k];
+        if (t > 0)
+            add_pair_marginals(crf, row_of(alpha, t - 1, K), row_of(em, t, K),
+                               row_of(beta, t, K), d_trans);
+    }
+}
+
+/* The observed-count half: minus one for every feature the gold path uses. */
+static void subtract_gold_counts(int K, int T, const int *gold, float *d_em, float *d_trans,
+                                 float *d_start, float *d_end) {
+    d_start[gold[0]] -= 1.0f;
+    d_end[gold[T - 1]] -= 1.0f;
+    for (int t = 0; t < T; t++) mut_row_of(d_em, t, K)[gold[t]] -= 1.0f;
+    for (int t = 1; t < T; t++)
+        d_trans[(size_t)gold[t - 1] * (size_t)K + (size_t)gold[t]] -= 1.0f;
+}
+
+double attn_crf_nll_backward(const attn_crf *crf, const float *em, int T, const int *gold,
+                             float *d_em, float *d_trans, float *d_start, float *d_end,
+                             float *work) {
+    if (!attn_crf_path_allowed(crf, T, gold)) return NAN;
+    int K = crf->K;
+    float *alpha = work, *beta = work + (size_t)T * (size_t)K;
+    float *marg = beta + (size_t)T * (size_t)K;
+    double log_z = crf_forward(crf, em, T, alpha);
+    if (!isfinite(log_z)) return NAN;       /* only with non-finite emissions */
+    crf_backward(crf, em, T, beta);
+    add_expected_counts(crf, em, T, alpha, beta, marg, d_em, d_trans, d_start, d_end);
+    subtract_gold_counts(K, T, gold, d_em, d_trans, d_start, d_end);
+    return log_z - attn_crf_path_score(crf, em, T, gold);
+}
