@@ -53,6 +53,7 @@
 
 #define ATTN_FORMAT_VERSION 1
 #define ATTN_MAX_KEY 64     /* tensor key length including NUL */
+#define ATTN_TENSOR_ALIGN 16 /* floats: every tensor offset is a multiple of this (64 bytes) */
 
 enum { ATTN_TASK_CLASSIFY = 1, ATTN_TASK_ENTITIES = 2, ATTN_TASK_RELATIONS = 4 };
 
@@ -90,9 +91,16 @@ int attn_config_parse(const char *json, size_t n, attn_config *cfg, attn_error *
 void attn_config_free(attn_config *cfg);
 
 /* The tensors this config implies, in a fixed order with offsets into one contiguous buffer.
- * Returns a malloc'd array of *n specs (caller frees), or NULL on ENOMEM; *n_params receives
- * the total floats. */
+ * Each offset is a multiple of ATTN_TENSOR_ALIGN floats; the gaps are padding (zero in a
+ * model). Returns a malloc'd array of *n specs (caller frees), or NULL on ENOMEM; *n_params
+ * receives the total floats of the buffer, padding included (sum of spec sizes excludes it). */
 attn_tensor_spec *attn_config_tensors(const attn_config *cfg, size_t *n, size_t *n_params);
+
+/* Parameters (floats) of the model, padding excluded: what a user should be shown. */
+size_t attn_config_param_count(const attn_config *cfg);
+
+/* Index of the spec with this key in specs[0..n), or -1. */
+int attn_tensor_find(const attn_tensor_spec *specs, size_t n, const char *key);
 
 int attn_config_n_tags(const attn_config *cfg);          /* 1 + 2 * entity labels */
 /* Writes the name of tag k ("O", "B-PER", ...) into buf. */

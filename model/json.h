@@ -2,7 +2,9 @@
  *
  * Safe on hostile input: depth limited to ATTN_MAX_JSON_DEPTH, sizes checked, never reads past
  * n bytes (the input need not be NUL-terminated), rejects trailing garbage, invalid escapes,
- * unpaired surrogates and invalid UTF-8 in strings. Duplicate object keys are an error. */
+ * unpaired surrogates and invalid UTF-8 in strings. Duplicate object keys are an error (keys
+ * are compared after unescaping), so is a key containing U+0000, and a number beyond the range
+ * of a double (1e400); numbers are read independently of the C locale. */
 #ifndef ATTN_JSON_H
 #define ATTN_JSON_H
 

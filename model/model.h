@@ -45,9 +45,11 @@ typedef struct attn_model {
     attn_config cfg;
     attn_tensor_spec *specs;    /* [n_specs] */
     size_t n_specs;
-    float *params;              /* [n_params], owned */
+    float *params;              /* [n_params], owned; 64-byte aligned, padding zero */
+    void *params_block;         /* the allocation params points into (freed by attn_model_free) */
     size_t n_params;
     unsigned char *given;       /* [n_specs]: tensor already set (loading only) */
+    int finished;               /* attn_model_finish succeeded: read-only from now on */
     attn_weights w;
 } attn_model;
 
@@ -65,7 +67,11 @@ int attn_model_finish(attn_model *m, attn_error *err);
 
 void attn_model_free(attn_model *m);
 
-/* Parameter count (floats). */
+/* Parameter count (floats): the sum of the tensor sizes, without the alignment padding that
+ * n_params (the buffer length) includes. */
 size_t attn_model_param_count(const attn_model *m);
+
+/* Index into m->specs of the tensor with this key, or -1 if the config implies no such key. */
+int attn_model_tensor_index(const attn_model *m, const char *key);
 
 #endif

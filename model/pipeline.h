@@ -17,6 +17,7 @@
 #define ATTN_PIPELINE_H
 
 #include "model.h"
+#include "tokenizer.h"
 
 typedef struct attn_entity {
     int64_t start, end;         /* characters in the text (SQLite counting), end exclusive */
@@ -54,10 +55,39 @@ int attn_run_relations(const attn_model *m, attn_session *s, const char *text, s
 
 /* Relation for given character spans [hs,he) and [ts,te) of the text (a user's own entities):
  * probs[R+1] (0 = none). Spans are snapped outward to token boundaries; a span covering no
- * token, or out of range, is ATTN_EINVAL. Entity types: the model's tagger decides the type of
- * each given span (its most probable label over the span's tokens). */
+ * token, or out of range (need 0 <= start < end <= length(text)), is ATTN_EINVAL. Entity
+ * types: the model's tagger decides the type of each given span: the label i with the largest
+ * sum of CRF marginals P(B-i) + P(I-i) over the span's tokens. The spans may be any distance
+ * apart (the max_len extent rule applies only to attn_run_relations). */
 int attn_run_relation_pair(const attn_model *m, attn_session *s, const char *text,
                            size_t n_bytes, int64_t hs, int64_t he, int64_t ts, int64_t te,
                            float *probs, attn_error *err);
+
+/* The stitched encoder output of a whole text: *h [*n_tokens, D] and its tokens, both pointing
+ * into the session. A text without tokens gives *n_tokens = 0. (Tests, embeddings.) */
+int attn_run_encode(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                    const float **h, int *n_tokens, const attn_token **toks, attn_error *err);
+
+/* --- Building blocks of the above, exposed for tests. --- */
+
+/* Windows over n_tokens >= 1 tokens: window w covers [starts[w], starts[w] + min(n, max_len)).
+ * starts[w] = min(w * stride, n - max_len) with stride = max_len - max_len/4, so the last
+ * window ends at the last token. Writes starts when non-NULL; returns the window count. */
+int attn_windows(int n_tokens, int max_len, int *starts);
+
+/* owner[t] = the window whose output token t takes: the one where min(t - start,
+ * start + len - 1 - t) is largest; the earlier window on a tie. */
+void attn_window_owners(int n_tokens, int max_len, const int *starts, int n_windows,
+                        int *owner);
+
+/* Decodes an IOB2 tag path[N] (0 = O, 1+2i = B-i, 2+2i = I-i) into entities in out[] (room for
+ * N): B-i starts an entity; I-i continues only an entity of label i (an I-i elsewhere starts
+ * one, as conlleval does; the IOB2 constraints make that impossible in decoding). Fills
+ * tok_start, tok_end and label; zeroes the other fields. Returns the count. */
+size_t attn_iob2_spans(const int *path, int N, attn_entity *out);
+
+/* Whether relations are classified between entities a and b: their combined extent, first
+ * token of the earlier to last token of the later, is at most max_len tokens. */
+int attn_pair_in_extent(const attn_entity *a, const attn_entity *b, int max_len);
 
 #endif

@@ -1,0 +1,117 @@
+/* encoder.c: the pre-LayerNorm transformer encoder, inference path (see encoder.h).
+ * The residual stream lives in the caller's out[T, D]; every intermediate lives in one
+ * scratch buffer carved into named views. */
+#include "encoder.h"
+
+#include <stdlib.h>
+
+#include "kernels.h"
+#include "layers.h"
+
+float *attn_scratch_reserve(attn_scratch *s, size_t n) {
+    if (n <= s->cap && s->buf) return s->buf;
+    float *p = realloc(s->buf, (n ? n : 1) * sizeof *p);
+    if (!p) return NULL;
+    s->buf = p;
+    s->cap = n;
+    return p;
+}
+
+void attn_scratch_free(attn_scratch *s) {
+    free(s->buf);
+    s->buf = NULL;
+    s->cap = 0;
+}
+
+/* Views of the scratch buffer for one sequence of T tokens. */
+typedef struct encoder_views {
+    float *emb;     /* [T, E] concatenated feature embeddings */
+    float *ln;      /* [T, D] LayerNorm output */
+    float *qkv;     /* [T, 3D] */
+    float *att;     /* [T, D] attention output before its projection */
+    float *probs;   /* [H, T, T] */
+    float *ffn;     /* [T, F] */
+    float *tmp;     /* [T, D] a sublayer's output before the residual add */
+} encoder_views;
+
+static size_t encoder_scratch_floats(const attn_config *c, int T) {
+    const size_t t = (size_t)T, D = (size_t)c->dim;
+    return t * (size_t)attn_embed_width(c) + t * D * 6 + (size_t)c->heads * t * t +
+           t * (size_t)c->ffn;
+}
+
+static encoder_views carve_views(float *p, const attn_config *c, int T) {
+    const size_t t = (size_t)T, D = (size_t)c->dim;
+    encoder_views v;
+    v.emb = p;   p += t * (size_t)attn_embed_width(c);
+    v.ln = p;    p += t * D;
+    v.qkv = p;   p += t * D * 3;
+    v.att = p;   p += t * D;
+    v.probs = p; p += (size_t)c->heads * t * t;
+    v.ffn = p;   p += t * (size_t)c->ffn;
+    v.tmp = p;
+    return v;
+}
+
+/* x[T,D] += MHA(LN1(x)) projected. */
+static void attention_block(const attn_model *m, const attn_layer_weights *lw,
+                            const encoder_views *v, float *x, int T) {
+    const attn_config *c = &m->cfg;
+    const int D = c->dim;
+    attn_layernorm_forward(v->ln, NULL, NULL, x, lw->ln1_w, lw->ln1_b, T, D, c->ln_eps);
+    attn_matmul_forward(v->qkv, v->ln, lw->qkv_w, lw->qkv_b, T, D, 3 * D);
+    attn_attention_forward(v->att, v->probs, v->qkv, T, D, c->heads, c->attn_scale);
+    attn_matmul_forward(v->tmp, v->att, lw->out_w, lw->out_b, T, D, D);
+    attn_kernels_best()->add(x, v->tmp, (size_t)T * D);
+}
+
+/* x[T,D] += down(GELU(up(LN2(x)))). */
+static void ffn_block(const attn_model *m, const attn_layer_weights *lw,
+                      const encoder_views *v, float *x, int T) {
+    const attn_config *c = &m->cfg;
+    const int D = c->dim, F = c->ffn;
+    const attn_kernels *k = attn_kernels_best();
+    attn_layernorm_forward(v->ln, NULL, NULL, x, lw->ln2_w, lw->ln2_b, T, D, c->ln_eps);
+    attn_matmul_forward(v->ffn, v->ln, lw->up_w, lw->up_b, T, D, F);
+    k->gelu(v->ffn, (size_t)T * F);
+    attn_matmul_forward(v->tmp, v->ffn, lw->down_w, lw->down_b, T, F, D);
+    k->add(x, v->tmp, (size_t)T * D);
+}
+
+static int check_rows(const attn_config *c, const uint32_t *rows, int T, attn_error *err) {
+    for (int t = 0; t < T; t++)
+        for (int f = 0; f < c->n_features; f++)
+            if (rows[(size_t)t * c->n_features + f] >= c->features[f].n_buckets)
+                return attn_fail(err, ATTN_EINVAL, "encoder: feature row %u of token %d "
+                                 "out of range (%u buckets)",
+                                 rows[(size_t)t * c->n_features + f], t,
+                                 c->features[f].n_buckets);
+    return ATTN_OK;
+}
+
+int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
+                attn_scratch *s, attn_error *err) {
+    const attn_config *c = &m->cfg;
+    if (T < 1 || T > c->max_len)
+        return attn_fail(err, ATTN_EINVAL, "encoder: %d tokens, expected 1..%d (max_len)",
+                         T, c->max_len);
+    int rc = check_rows(c, rows, T, err);
+    if (rc) return rc;
+    float *p = attn_scratch_reserve(s, encoder_scratch_floats(c, T));
+    if (!p) return attn_fail(err, ATTN_ENOMEM, "encoder: out of memory for %d tokens", T);
+    const encoder_views v = carve_views(p, c, T);
+    const int D = c->dim;
+
+    /* x = embed(rows) proj^T + proj_b + pos[0..T) */
+    attn_embed_forward(v.emb, c, &m->w, rows, T);
+    attn_matmul_forward(out, v.emb, m->w.proj_w, m->w.proj_b, T, attn_embed_width(c), D);
+    attn_kernels_best()->add(out, m->w.pos, (size_t)T * D);
+
+    for (int l = 0; l < c->layers; l++) {
+        attention_block(m, &m->w.layer[l], &v, out, T);
+        ffn_block(m, &m->w.layer[l], &v, out, T);
+    }
+    attn_layernorm_forward(out, NULL, NULL, out, m->w.final_ln_w, m->w.final_ln_b, T, D,
+                           c->ln_eps);
+    return ATTN_OK;
+}

@@ -1,0 +1,105 @@
+/* layers.c: forward primitives of the encoder (see layers.h). Matrix products go through
+ * OpenBLAS; everything row-wise goes through the kernel table of this CPU. */
+#include "layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#ifndef ATTN_MATMUL_FEW_ROWS
+#define ATTN_MATMUL_FEW_ROWS 16  /* up to this many tokens: matmul_few_rows, not sgemm */
+#endif
+
+/* Few tokens: one pass over the weights, each row w[o] reused by all T tokens while it is in
+ * L1. GEMM would first pack (copy) the whole weight matrix, which costs more than the product. */
+static void matmul_few_rows(float *out, const float *inp, const float *w, const float *b,
+                            int T, int C, int OC) {
+    const attn_kernels *k = attn_kernels_best();
+    for (int o = 0; o < OC; o++) {
+        const float *row = w + (size_t)o * C;
+        const float bias = b ? b[o] : 0.0f;
+        for (int t = 0; t < T; t++)
+            out[(size_t)t * OC + o] = k->dot(row, inp + (size_t)t * C, (size_t)C) + bias;
+    }
+}
+
+void attn_matmul_forward(float *out, const float *inp, const float *w, const float *b,
+                         int T, int C, int OC) {
+    const attn_kernels *k = attn_kernels_best();
+    if (T == 1) {
+        k->matvec(out, w, inp, b, (size_t)OC, (size_t)C);
+        return;
+    }
+    if (T <= ATTN_MATMUL_FEW_ROWS) {
+        matmul_few_rows(out, inp, w, b, T, C, OC);
+        return;
+    }
+    /* out[T,OC] = inp[T,C] * w[OC,C]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, OC, C,
+                1.0f, inp, C, w, C, 0.0f, out, OC);
+    if (b)
+        for (int t = 0; t < T; t++) k->add(out + (size_t)t * OC, b, (size_t)OC);
+}
+
+/* mean and 1/sqrt(var + eps) of one row, in double (for the trainer's backward pass). */
+static void row_moments(const float *x, int C, float eps, float *mean, float *rstd) {
+    double sum = 0.0, sq = 0.0;
+    for (int i = 0; i < C; i++) sum += x[i];
+    double m = sum / C;
+    for (int i = 0; i < C; i++) sq += (x[i] - m) * (x[i] - m);
+    *mean = (float)m;
+    *rstd = (float)(1.0 / sqrt(sq / C + eps));
+}
+
+void attn_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                            const float *g, const float *b, int T, int C, float eps) {
+    const attn_kernels *k = attn_kernels_best();
+    for (int t = 0; t < T; t++) {
+        const float *x = inp + (size_t)t * C;
+        if (mean && rstd) row_moments(x, C, eps, &mean[t], &rstd[t]);
+        k->layernorm(out + (size_t)t * C, x, g, b, (size_t)C, eps);
+    }
+}
+
+void attn_attention_forward(float *out, float *probs, const float *qkv,
+                            int T, int D, int H, float scale) {
+    const attn_kernels *k = attn_kernels_best();
+    const int hd = D / H;           /* head width */
+    const int ld = 3 * D;           /* row stride of qkv */
+    for (int h = 0; h < H; h++) {
+        const float *q = qkv + (size_t)h * hd;           /* [T, hd], stride 3D */
+        const float *kk = qkv + D + (size_t)h * hd;      /* [T, hd], stride 3D */
+        const float *v = qkv + 2 * (size_t)D + (size_t)h * hd;
+        float *p = probs + (size_t)h * T * T;            /* [T, T] */
+        /* p = scale * q k^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
+                    scale, q, ld, kk, ld, 0.0f, p, T);
+        for (int t = 0; t < T; t++) k->softmax(p + (size_t)t * T, (size_t)T);
+        /* out_h[T, hd] = p v, written into columns h*hd.. of out (stride D) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
+                    1.0f, p, T, v, ld, 0.0f, out + (size_t)h * hd, D);
+    }
+}
+
+int attn_embed_width(const attn_config *cfg) {
+    int width = 0;
+    for (int f = 0; f < cfg->n_features; f++) width += (int)cfg->features[f].dim;
+    return width;
+}
+
+void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *w,
+                        const uint32_t *rows, int T) {
+    const int nf = cfg->n_features;
+    const int width = attn_embed_width(cfg);
+    for (int t = 0; t < T; t++) {
+        float *dst = out + (size_t)t * width;
+        for (int f = 0; f < nf; f++) {
+            const size_t fdim = cfg->features[f].dim;
+            const uint32_t row = rows[(size_t)t * nf + f];
+            memcpy(dst, w->embed[f] + (size_t)row * fdim, fdim * sizeof *dst);
+            dst += fdim;
+        }
+    }
+}

@@ -1,0 +1,377 @@
+/* pipeline.c: text in, answers out (see pipeline.h).
+ *
+ * One call: tokenize -> feature rows -> encoder over windows, stitched into h[N, D] -> a head
+ * -> decoding. Every buffer lives in the session and only grows, so a session that has seen
+ * its largest text allocates nothing more. */
+#include "pipeline.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crf.h"
+#include "encoder.h"
+#include "features.h"
+#include "heads.h"
+
+struct attn_session {
+    attn_tokens toks;
+    attn_scratch scratch;             /* encoder intermediates */
+    uint32_t *rows;   size_t rows_cap;    /* [N, n_features] feature rows */
+    float *hidden;    size_t hidden_cap;  /* [N, D] stitched encoder output */
+    float *window;    size_t window_cap;  /* [max_len, D] output of one window */
+    int *starts;      size_t starts_cap;  /* [n_windows] */
+    int *owner;       size_t owner_cap;   /* [N] window each token takes its output from */
+    float *em;        size_t em_cap;      /* [N, K] emissions */
+    float *marg;      size_t marg_cap;    /* [N, K] CRF marginals */
+    float *crf_work;  size_t crf_work_cap;
+    int *path;        size_t path_cap;    /* [N] Viterbi tags */
+    uint8_t *allowed; size_t allowed_cap; /* [K*K + K] IOB2 transitions, then starts */
+    float *pool;      size_t pool_cap;    /* [2D] */
+    float *rel_work;  size_t rel_work_cap;/* ATTN_REL_WORK + [R+1] probabilities */
+    attn_entity *ents;   size_t ents_cap;  size_t n_ents;
+    attn_relation *rels; size_t rels_cap;  size_t n_rels;
+    int n_tokens;
+};
+
+attn_session *attn_session_new(void) {
+    return calloc(1, sizeof(attn_session));
+}
+
+void attn_session_free(attn_session *s) {
+    if (!s) return;
+    attn_tokens_free(&s->toks);
+    attn_scratch_free(&s->scratch);
+    free(s->rows); free(s->hidden); free(s->window); free(s->starts); free(s->owner);
+    free(s->em); free(s->marg); free(s->crf_work); free(s->path); free(s->allowed);
+    free(s->pool); free(s->rel_work); free(s->ents); free(s->rels);
+    free(s);
+}
+
+/* Makes *p hold at least n elements of elem bytes (growing by doubling); 0 or -1 (ENOMEM). */
+static int grow(void **p, size_t *cap, size_t n, size_t elem) {
+    if (n <= *cap && *p) return 0;
+    size_t want = n > 2 * *cap ? n : 2 * *cap;
+    if (want == 0) want = 1;
+    if (want > SIZE_MAX / elem) return -1;
+    void *q = realloc(*p, want * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = want;
+    return 0;
+}
+#define GROW(s, field, n) grow((void **)&(s)->field, &(s)->field##_cap, (n), sizeof *(s)->field)
+
+static int no_memory(attn_error *err, const char *what) {
+    return attn_fail(err, ATTN_ENOMEM, "out of memory (%s)", what);
+}
+
+static int require_task(const attn_model *m, int task, const char *name, attn_error *err) {
+    if (m->cfg.tasks & task) return ATTN_OK;
+    return attn_fail(err, ATTN_EINVAL, "model has no '%s' task", name);
+}
+
+/* ---- windows ---- */
+
+static int window_stride(int max_len) { return max_len - max_len / 4; }
+
+int attn_windows(int n_tokens, int max_len, int *starts) {
+    if (n_tokens <= max_len) {
+        if (starts) starts[0] = 0;
+        return 1;
+    }
+    const int stride = window_stride(max_len), last = n_tokens - max_len;
+    const int n = 1 + (last + stride - 1) / stride;
+    if (starts)
+        for (int w = 0; w < n; w++) starts[w] = w < n - 1 ? w * stride : last;
+    return n;
+}
+
+/* Distance of token t from the nearer edge of the window [start, start + len). */
+static int edge_distance(int t, int start, int len) {
+    const int left = t - start, right = start + len - 1 - t;
+    return left < right ? left : right;
+}
+
+void attn_window_owners(int n_tokens, int max_len, const int *starts, int n_windows,
+                        int *owner) {
+    const int len = n_tokens < max_len ? n_tokens : max_len;
+    for (int t = 0; t < n_tokens; t++) owner[t] = -1;
+    for (int w = 0; w < n_windows; w++)
+        for (int t = starts[w]; t < starts[w] + len; t++)
+            if (owner[t] < 0 || edge_distance(t, starts[w], len) >
+                                edge_distance(t, starts[owner[t]], len))
+                owner[t] = w;
+}
+
+/* ---- text -> h[N, D] ---- */
+
+static int tokenize_and_featurise(const attn_model *m, attn_session *s, const char *text,
+                                  size_t n_bytes, attn_error *err) {
+    if (n_bytes == 0) text = "";
+    int rc = attn_tokenize(text, n_bytes, &s->toks, err);
+    if (rc) return rc;
+    if (s->toks.n > INT_MAX) return attn_fail(err, ATTN_ELIMIT, "text has too many tokens");
+    s->n_tokens = (int)s->toks.n;
+    const int nf = m->cfg.n_features;
+    if (GROW(s, rows, (size_t)s->n_tokens * nf + 1)) return no_memory(err, "feature rows");
+    for (int t = 0; t < s->n_tokens; t++) {
+        const attn_token *tk = &s->toks.tok[t];
+        attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start,
+                            m->cfg.features, nf, s->rows + (size_t)t * nf);
+    }
+    return ATTN_OK;
+}
+
+/* Encodes every window and keeps, for each token, the output of the window that owns it. */
+static int encode_windows(const attn_model *m, attn_session *s, attn_error *err) {
+    const int N = s->n_tokens, L = m->cfg.max_len, D = m->cfg.dim, nf = m->cfg.n_features;
+    const int n_windows = attn_windows(N, L, NULL);
+    if (GROW(s, starts, (size_t)n_windows) || GROW(s, owner, (size_t)N) ||
+        GROW(s, window, (size_t)L * D))
+        return no_memory(err, "windows");
+    attn_windows(N, L, s->starts);
+    attn_window_owners(N, L, s->starts, n_windows, s->owner);
+    for (int w = 0; w < n_windows; w++) {
+        const int start = s->starts[w];
+        int rc = attn_encode(m, s->rows + (size_t)start * nf, L, s->window, &s->scratch, err);
+        if (rc) return rc;
+        for (int t = start; t < start + L; t++)
+            if (s->owner[t] == w)
+                memcpy(s->hidden + (size_t)t * D, s->window + (size_t)(t - start) * D,
+                       (size_t)D * sizeof *s->hidden);
+    }
+    return ATTN_OK;
+}
+
+/* Tokenizes text and fills s->hidden[N, D] (N may be 0). */
+static int encode_text(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                       attn_error *err) {
+    int rc = tokenize_and_featurise(m, s, text, n_bytes, err);
+    if (rc) return rc;
+    const int N = s->n_tokens, D = m->cfg.dim;
+    if (GROW(s, hidden, (size_t)N * D + 1)) return no_memory(err, "hidden states");
+    if (N == 0) return ATTN_OK;
+    if (N <= m->cfg.max_len)
+        return attn_encode(m, s->rows, N, s->hidden, &s->scratch, err);
+    return encode_windows(m, s, err);
+}
+
+int attn_run_encode(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                    const float **h, int *n_tokens, const attn_token **toks, attn_error *err) {
+    int rc = encode_text(m, s, text, n_bytes, err);
+    if (rc) return rc;
+    *h = s->hidden;
+    *n_tokens = s->n_tokens;
+    *toks = s->toks.tok;
+    return ATTN_OK;
+}
+
+/* ---- classify ---- */
+
+int attn_run_classify(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                      float *probs, attn_error *err) {
+    int rc = require_task(m, ATTN_TASK_CLASSIFY, "classify", err);
+    if (!rc) rc = encode_text(m, s, text, n_bytes, err);
+    if (rc) return rc;
+    const int D = m->cfg.dim;
+    if (GROW(s, pool, 2 * (size_t)D)) return no_memory(err, "pooling");
+    attn_pool_init(s->pool, D);
+    attn_pool_add(s->pool, s->hidden, s->n_tokens, D);
+    attn_pool_finish(s->pool, D, s->n_tokens);
+    attn_classify_head(m, s->pool, probs);
+    return ATTN_OK;
+}
+
+/* ---- entities ---- */
+
+size_t attn_iob2_spans(const int *path, int N, attn_entity *out) {
+    size_t n = 0;
+    int open = 0;                       /* an entity out[n-1] is still being extended */
+    for (int t = 0; t < N; t++) {
+        const int tag = path[t];
+        if (tag <= 0) { open = 0; continue; }
+        const int label = (tag - 1) / 2, inside = (tag - 1) % 2;
+        if (inside && open && out[n - 1].label == label) {
+            out[n - 1].tok_end = t + 1;
+            continue;
+        }
+        memset(&out[n], 0, sizeof out[n]);
+        out[n].tok_start = t;
+        out[n].tok_end = t + 1;
+        out[n].label = label;
+        n++;
+        open = 1;
+    }
+    return n;
+}
+
+/* Emissions, Viterbi path and marginals of all N stitched tokens (N >= 1). */
+static int tag_sequence(const attn_model *m, attn_session *s, attn_error *err) {
+    const int N = s->n_tokens, K = attn_config_n_tags(&m->cfg);
+    const size_t NK = (size_t)N * K;
+    if (GROW(s, em, NK) || GROW(s, marg, NK) || GROW(s, path, (size_t)N) ||
+        GROW(s, crf_work, ATTN_CRF_WORK(N, K)) || GROW(s, allowed, (size_t)K * K + K))
+        return no_memory(err, "tagging");
+    attn_tag_emissions(m, s->hidden, N, s->em);
+    attn_bio_constraints(m->cfg.entity_labels.n, s->allowed, s->allowed + (size_t)K * K);
+    const attn_crf crf = { K, m->w.crf_trans, m->w.crf_start, m->w.crf_end,
+                           s->allowed, s->allowed + (size_t)K * K };
+    attn_crf_viterbi(&crf, s->em, N, s->path, s->crf_work);
+    attn_crf_marginals(&crf, s->em, N, s->marg, s->crf_work);
+    return ATTN_OK;
+}
+
+/* Offsets in the text and the score (mean marginal of the decoded tags) of each entity. */
+static void finish_entities(const attn_model *m, attn_session *s) {
+    const int K = attn_config_n_tags(&m->cfg);
+    for (size_t i = 0; i < s->n_ents; i++) {
+        attn_entity *e = &s->ents[i];
+        const attn_token *first = &s->toks.tok[e->tok_start];
+        const attn_token *last = &s->toks.tok[e->tok_end - 1];
+        e->start = first->start;
+        e->end = last->end;
+        e->byte_start = first->byte_start;
+        e->byte_end = last->byte_end;
+        double sum = 0.0;
+        for (int t = e->tok_start; t < e->tok_end; t++)
+            sum += s->marg[(size_t)t * K + s->path[t]];
+        e->score = (float)(sum / (e->tok_end - e->tok_start));
+    }
+}
+
+/* Tokenize, encode, tag and decode: fills s->ents. */
+static int find_entities(const attn_model *m, attn_session *s, const char *text,
+                         size_t n_bytes, attn_error *err) {
+    s->n_ents = 0;
+    int rc = encode_text(m, s, text, n_bytes, err);
+    if (rc || s->n_tokens == 0) return rc;
+    rc = tag_sequence(m, s, err);
+    if (rc) return rc;
+    if (GROW(s, ents, (size_t)s->n_tokens)) return no_memory(err, "entities");
+    s->n_ents = attn_iob2_spans(s->path, s->n_tokens, s->ents);
+    finish_entities(m, s);
+    return ATTN_OK;
+}
+
+int attn_run_entities(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                      const attn_entity **ents, size_t *n_ents, attn_error *err) {
+    int rc = require_task(m, ATTN_TASK_ENTITIES, "entities", err);
+    if (!rc) rc = find_entities(m, s, text, n_bytes, err);
+    if (rc) return rc;
+    *ents = s->ents;
+    *n_ents = s->n_ents;
+    return ATTN_OK;
+}
+
+/* ---- relations ---- */
+
+int attn_pair_in_extent(const attn_entity *a, const attn_entity *b, int max_len) {
+    const int first = a->tok_start < b->tok_start ? a->tok_start : b->tok_start;
+    const int end = a->tok_end > b->tok_end ? a->tok_end : b->tok_end;
+    return end - first <= max_len;
+}
+
+/* Index of the largest value (the first one on a tie). */
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static int reserve_relation_work(const attn_model *m, attn_session *s, attn_error *err) {
+    const size_t n = ATTN_REL_WORK(m) + (size_t)m->cfg.relation_labels.n + 1;
+    if (GROW(s, rel_work, n)) return no_memory(err, "relation head");
+    return ATTN_OK;
+}
+
+/* Classifies one ordered pair; appends it to s->rels unless predicted "none". */
+static int classify_pair(const attn_model *m, attn_session *s, int i, int j, attn_error *err) {
+    const attn_entity *a = &s->ents[i], *b = &s->ents[j];
+    const int R1 = m->cfg.relation_labels.n + 1;
+    float *probs = s->rel_work + ATTN_REL_WORK(m);
+    attn_relation_head(m, s->hidden, s->n_tokens, a->tok_start, a->tok_end, a->label,
+                       b->tok_start, b->tok_end, b->label, probs, s->rel_work);
+    const int best = argmax(probs, R1);
+    if (best == 0) return ATTN_OK;
+    if (GROW(s, rels, s->n_rels + 1)) return no_memory(err, "relations");
+    s->rels[s->n_rels++] = (attn_relation){ i, j, best - 1, probs[best] };
+    return ATTN_OK;
+}
+
+int attn_run_relations(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                       const attn_entity **ents, size_t *n_ents,
+                       const attn_relation **rels, size_t *n_rels, attn_error *err) {
+    s->n_rels = 0;
+    int rc = require_task(m, ATTN_TASK_RELATIONS, "relations", err);
+    if (!rc) rc = find_entities(m, s, text, n_bytes, err);
+    if (!rc) rc = reserve_relation_work(m, s, err);
+    for (size_t i = 0; !rc && i < s->n_ents; i++)
+        for (size_t j = 0; !rc && j < s->n_ents; j++)
+            if (i != j && attn_pair_in_extent(&s->ents[i], &s->ents[j], m->cfg.max_len))
+                rc = classify_pair(m, s, (int)i, (int)j, err);
+    if (rc) return rc;
+    *ents = s->ents;
+    *n_ents = s->n_ents;
+    *rels = s->rels;
+    *n_rels = s->n_rels;
+    return ATTN_OK;
+}
+
+/* Snaps the character span [start, end) outward to the tokens it overlaps: [*t0, *t1). */
+static int snap_span(const attn_session *s, const char *which, int64_t start, int64_t end,
+                     int64_t n_chars, int *t0, int *t1, attn_error *err) {
+    if (start < 0 || end > n_chars || start >= end)
+        return attn_fail(err, ATTN_EINVAL, "%s span [%lld, %lld) out of range for a text of "
+                         "%lld characters", which, (long long)start, (long long)end,
+                         (long long)n_chars);
+    int first = -1, last = -1;
+    for (int t = 0; t < s->n_tokens; t++) {
+        const attn_token *tk = &s->toks.tok[t];
+        if (tk->end > start && tk->start < end) {
+            if (first < 0) first = t;
+            last = t;
+        }
+    }
+    if (first < 0)
+        return attn_fail(err, ATTN_EINVAL, "%s span [%lld, %lld) covers no token", which,
+                         (long long)start, (long long)end);
+    *t0 = first;
+    *t1 = last + 1;
+    return ATTN_OK;
+}
+
+/* The entity label with the largest summed marginal P(B-i) + P(I-i) over tokens [t0, t1). */
+static int span_label(const attn_model *m, const attn_session *s, int t0, int t1) {
+    const int E = m->cfg.entity_labels.n, K = attn_config_n_tags(&m->cfg);
+    int best = 0;
+    double best_mass = -1.0;
+    for (int i = 0; i < E; i++) {
+        double mass = 0.0;
+        for (int t = t0; t < t1; t++)
+            mass += s->marg[(size_t)t * K + 1 + 2 * i] + s->marg[(size_t)t * K + 2 + 2 * i];
+        if (mass > best_mass) { best_mass = mass; best = i; }
+    }
+    return best;
+}
+
+int attn_run_relation_pair(const attn_model *m, attn_session *s, const char *text,
+                           size_t n_bytes, int64_t hs, int64_t he, int64_t ts, int64_t te,
+                           float *probs, attn_error *err) {
+    int hs_tok, he_tok, ts_tok, te_tok;
+    int rc = require_task(m, ATTN_TASK_RELATIONS, "relations", err);
+    if (!rc) rc = encode_text(m, s, text, n_bytes, err);
+    if (rc) return rc;
+    const int64_t n_chars = attn_utf8_count(n_bytes ? text : "", n_bytes);
+    rc = snap_span(s, "head", hs, he, n_chars, &hs_tok, &he_tok, err);
+    if (!rc) rc = snap_span(s, "tail", ts, te, n_chars, &ts_tok, &te_tok, err);
+    if (!rc) rc = tag_sequence(m, s, err);
+    if (!rc) rc = reserve_relation_work(m, s, err);
+    if (rc) return rc;
+    const int head_label = span_label(m, s, hs_tok, he_tok);
+    const int tail_label = span_label(m, s, ts_tok, te_tok);
+    attn_relation_head(m, s->hidden, s->n_tokens, hs_tok, he_tok, head_label,
+                       ts_tok, te_tok, tail_label, probs, s->rel_work);
+    return ATTN_OK;
+}

@@ -1,0 +1,330 @@
+#!/usr/bin/python3
+"""check_forward.py DUMPDIR: recomputes in numpy (float64) everything dump_forward wrote and
+compares it with the C engine's outputs.
+
+Inputs taken from the dump: the config JSON, the tensors (.bin), each text's tokens (character
+and byte offsets) and feature rows. Everything else -- the encoder, the windowing and stitching
+of long texts, the heads, the constrained Viterbi, forward-backward marginals, IOB2 decoding,
+relation pair enumeration, span snapping -- is reimplemented here from the documentation in
+model/*.h, not from C intermediates.
+
+Tolerances (absolute): hidden states 1e-4, emissions 2e-4 (they are O(5)), probabilities
+(classification, marginals, relation probabilities, entity and relation scores) 2e-5.
+Discrete outputs (Viterbi paths, entity spans and labels, relation triples, error codes) must
+match exactly. Prints the max abs error per quantity and "ref: N passed, N failed".
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+TOL = {"hidden": 1e-4, "emissions": 2e-4, "classify": 2e-5, "marginals": 2e-5,
+       "pairs": 2e-5, "pair_queries": 2e-5, "entity scores": 2e-5, "relation scores": 2e-5}
+EINVAL = 2
+
+passed = 0
+failed = 0
+max_err = {}
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what)
+
+
+def compare(name, mine, theirs, where):
+    mine = np.asarray(mine, dtype=np.float64)
+    theirs = np.asarray(theirs, dtype=np.float64).reshape(mine.shape)
+    err = float(np.max(np.abs(mine - theirs))) if mine.size else 0.0
+    max_err[name] = max(max_err.get(name, 0.0), err)
+    check(err <= TOL[name], "%s: %s max abs error %.3g > %g" % (where, name, err, TOL[name]))
+
+
+# ---- model ----
+
+def load_model(d):
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    w = {}
+    for line in open(os.path.join(d, "tensors.txt")):
+        key, ndim, d0, d1 = line.split()
+        x = np.fromfile(os.path.join(d, "tensors", key + ".bin"), dtype="<f4").astype(np.float64)
+        w[key] = x.reshape((int(d0), int(d1)) if ndim == "2" else (int(d0),))
+    return cfg, w
+
+
+def layernorm(x, g, b, eps):
+    mu = x.mean(axis=-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * g + b
+
+
+def gelu(x):
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def encode(cfg, w, rows):
+    """One sequence rows[T, n_features] -> h[T, D]."""
+    T = rows.shape[0]
+    D, H = cfg["dim"], cfg["heads"]
+    eps = cfg.get("ln_eps", 1e-5)
+    hd = D // H
+    scale = 1.0 / np.sqrt(hd) if cfg.get("attn_scale", "sqrt") == "sqrt" else 1.0
+    emb = np.concatenate([w["embed." + f["kind"]][rows[:, i]]
+                          for i, f in enumerate(cfg["features"])], axis=1)
+    x = emb @ w["embed.proj.w"].T + w["embed.proj.b"] + w["pos"][:T]
+    for l in range(cfg["layers"]):
+        p = "layers.%d." % l
+        a = layernorm(x, w[p + "ln1.w"], w[p + "ln1.b"], eps)
+        qkv = a @ w[p + "attn.qkv.w"].T + w[p + "attn.qkv.b"]
+        q, k, v = qkv[:, :D], qkv[:, D:2 * D], qkv[:, 2 * D:]
+        att = np.zeros((T, D))
+        for h in range(H):
+            c = slice(h * hd, (h + 1) * hd)
+            att[:, c] = softmax(scale * q[:, c] @ k[:, c].T) @ v[:, c]
+        x = x + att @ w[p + "attn.out.w"].T + w[p + "attn.out.b"]
+        a = layernorm(x, w[p + "ln2.w"], w[p + "ln2.b"], eps)
+        f = gelu(a @ w[p + "ffn.up.w"].T + w[p + "ffn.up.b"])
+        x = x + f @ w[p + "ffn.down.w"].T + w[p + "ffn.down.b"]
+    return layernorm(x, w["final_ln.w"], w["final_ln.b"], eps)
+
+
+def encode_text(cfg, w, rows):
+    """Windows of max_len tokens, stride max_len - max_len // 4, last window flush with the end;
+    each token from the window where it is farthest from an edge (earliest on ties)."""
+    N, L = rows.shape[0], cfg["max_len"]
+    if N <= L:
+        return encode(cfg, w, rows)
+    stride = L - L // 4
+    starts = list(range(0, N - L, stride)) + [N - L]
+    h = np.zeros((N, cfg["dim"]))
+    best = np.full(N, -1)
+    for s in starts:
+        out = encode(cfg, w, rows[s:s + L])
+        for t in range(s, s + L):
+            d = min(t - s, s + L - 1 - t)
+            if d > best[t]:
+                best[t] = d
+                h[t] = out[t - s]
+    assert (best >= 0).all()
+    return h
+
+
+# ---- CRF ----
+
+def constraints(E):
+    K = 1 + 2 * E
+    allowed = np.ones((K, K), dtype=bool)
+    start = np.ones(K, dtype=bool)
+    for i in range(E):
+        inside = 2 + 2 * i
+        start[inside] = False
+        for prev in range(K):
+            allowed[prev, inside] = prev in (1 + 2 * i, inside)
+    return allowed, start
+
+
+def crf_params(cfg, w):
+    allowed, start_ok = constraints(len(cfg["entities"]["labels"]))
+    trans = np.where(allowed, w["crf.trans"], -np.inf)
+    start = np.where(start_ok, w["crf.start"], -np.inf)
+    return trans, start, w["crf.end"]
+
+
+def viterbi(em, trans, start, end):
+    T, K = em.shape
+    score = start + em[0]
+    back = np.zeros((T, K), dtype=int)
+    for t in range(1, T):
+        cand = score[:, None] + trans            # [prev, cur]
+        back[t] = np.argmax(cand, axis=0)
+        score = cand[back[t], np.arange(K)] + em[t]
+    path = [int(np.argmax(score + end))]
+    for t in range(T - 1, 0, -1):
+        path.append(int(back[t][path[-1]]))
+    return path[::-1]
+
+
+def logsumexp(x, axis):
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+
+
+def marginals(em, trans, start, end):
+    T, K = em.shape
+    alpha = np.zeros((T, K))
+    beta = np.zeros((T, K))
+    alpha[0] = start + em[0]
+    for t in range(1, T):
+        alpha[t] = logsumexp(alpha[t - 1][:, None] + trans, axis=0) + em[t]
+    beta[T - 1] = end
+    for t in range(T - 2, -1, -1):
+        beta[t] = logsumexp(trans + (em[t + 1] + beta[t + 1])[None, :], axis=1)
+    logz = logsumexp(alpha[T - 1] + end, axis=0)
+    return np.exp(alpha + beta - logz)
+
+
+def iob2_spans(path):
+    """[(tok_start, tok_end, label)]: B-i starts; I-i continues only an open entity of label i."""
+    spans = []
+    open_ = False
+    for t, tag in enumerate(path):
+        if tag == 0:
+            open_ = False
+            continue
+        label, inside = (tag - 1) // 2, (tag - 1) % 2
+        if inside and open_ and spans[-1][2] == label:
+            spans[-1][1] = t + 1
+        else:
+            spans.append([t, t + 1, label])
+            open_ = True
+    return spans
+
+
+# ---- relations ----
+
+def relation_probs(cfg, w, h, hs, he, hl, ts, te, tl):
+    D = cfg["dim"]
+
+    def pool(a, b):
+        return h[a:b].max(axis=0) if a < b else np.zeros(D)
+    x = np.concatenate([pool(hs, he), pool(ts, te), pool(min(he, te), max(hs, ts)),
+                        w["rel.type"][hl], w["rel.type"][tl]])
+    hid = gelu(w["rel.hidden.w"] @ x + w["rel.hidden.b"])
+    return softmax(w["rel.out.w"] @ hid + w["rel.out.b"])
+
+
+def snap(tokens, a, b, n_chars):
+    if a < 0 or b > n_chars or a >= b:
+        return None
+    idx = [t for t, tok in enumerate(tokens) if tok[1] > a and tok[0] < b]
+    return (idx[0], idx[-1] + 1) if idx else None
+
+
+def span_label(marg, t0, t1, E):
+    mass = [marg[t0:t1, 1 + 2 * i].sum() + marg[t0:t1, 2 + 2 * i].sum() for i in range(E)]
+    return int(np.argmax(mass))
+
+
+# ---- one case ----
+
+def check_entities(where, mine, theirs, what):
+    check(len(mine) == len(theirs), "%s: %s: %d entities, C has %d" % (where, what, len(mine),
+                                                                        len(theirs)))
+    for a, b in zip(mine, theirs):
+        check(list(a[:7]) == list(b[:7]), "%s: %s: entity %s, C has %s" % (where, what, a[:7],
+                                                                            b[:7]))
+        compare("entity scores", [a[7]], [b[7]], where)
+
+
+def check_case(name, cfg, w, c, text_bytes):
+    where = "%s/case%d" % (name, c["index"])
+    N = c["n_tokens"]
+    D = cfg["dim"]
+    tasks = cfg["tasks"]
+    rows = np.array(c["rows"], dtype=np.int64).reshape(N, len(cfg["features"]))
+    h = encode_text(cfg, w, rows) if N else np.zeros((0, D))
+    compare("hidden", h, c["hidden"], where)
+
+    if "classify" in tasks:
+        pooled = np.concatenate([h.mean(axis=0), h.max(axis=0)]) if N else np.zeros(2 * D)
+        compare("classify", softmax(w["cls.w"] @ pooled + w["cls.b"]), c["classify"], where)
+
+    if "entities" not in tasks:
+        return
+    E = len(cfg["entities"]["labels"])
+    ents = []
+    if N:
+        em = h @ w["tag.w"].T + w["tag.b"]
+        compare("emissions", em, c["emissions"], where)
+        trans, start, end = crf_params(cfg, w)
+        path = viterbi(em, trans, start, end)
+        check(path == c["path"], "%s: Viterbi path %s, C has %s" % (where, path, c["path"]))
+        marg = marginals(em, trans, start, end)
+        compare("marginals", marg, c["marginals"], where)
+        for t0, t1, label in iob2_spans(path):
+            tk = c["tokens"]
+            score = np.mean([marg[t, path[t]] for t in range(t0, t1)])
+            ents.append([t0, t1, label, tk[t0][0], tk[t1 - 1][1], tk[t0][2], tk[t1 - 1][3],
+                         score])
+        # spot-check: the decoded entities cover the right characters of the text
+        for e in ents:
+            check(text_bytes[e[5]:e[6]] == text_bytes[c["tokens"][e[0]][2]:
+                                                      c["tokens"][e[1] - 1][3]], where)
+    check_entities(where, ents, c["entities"], "entities")
+
+    if "relations" not in tasks:
+        return
+    check_entities(where, ents, c["rel_entities"], "relation entities")
+    rels = []
+    for i, a in enumerate(ents):
+        for j, b in enumerate(ents):
+            if i == j or max(a[1], b[1]) - min(a[0], b[0]) > cfg["max_len"]:
+                continue
+            p = relation_probs(cfg, w, h, a[0], a[1], a[2], b[0], b[1], b[2])
+            best = int(np.argmax(p))
+            if best:
+                rels.append((i, j, best - 1, p[best]))
+    theirs = c["relations"]
+    check([r[:3] for r in rels] == [tuple(r[:3]) for r in theirs],
+          "%s: relations %s, C has %s" % (where, [r[:3] for r in rels],
+                                          [tuple(r[:3]) for r in theirs]))
+    if len(rels) == len(theirs):
+        compare("relation scores", [r[3] for r in rels], [r[3] for r in theirs], where)
+    if not N:
+        return
+    for p in c["pairs"]:
+        hs, he, hl, ts, te, tl = p[:6]
+        compare("pairs", relation_probs(cfg, w, h, hs, he, hl, ts, te, tl), p[6:], where)
+    n_chars = len(text_bytes.decode("utf-8"))
+    for q in c["pair_queries"]:
+        hs, he, ts, te, rc = q[:5]
+        head, tail = snap(c["tokens"], hs, he, n_chars), snap(c["tokens"], ts, te, n_chars)
+        if head is None or tail is None:
+            check(rc == EINVAL, "%s: pair query %s should fail with EINVAL, C: %d" %
+                  (where, q[:4], rc))
+            continue
+        check(rc == 0, "%s: pair query %s failed in C (%d)" % (where, q[:4], rc))
+        if rc == 0:
+            hl, tl = span_label(marg, *head, E), span_label(marg, *tail, E)
+            compare("pair_queries", relation_probs(cfg, w, h, *head, hl, *tail, tl), q[5:],
+                    where)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: check_forward.py DUMPDIR")
+    root = sys.argv[1]
+    n_cases = 0
+    for name in sorted(os.listdir(root)):
+        d = os.path.join(root, name)
+        if not os.path.isdir(d):
+            continue
+        cfg, w = load_model(d)
+        c = 0
+        while os.path.exists(os.path.join(d, "case%d.json" % c)):
+            case = json.load(open(os.path.join(d, "case%d.json" % c)))
+            case["index"] = c
+            text = open(os.path.join(d, "case%d.txt" % c), "rb").read()
+            check_case(name, cfg, w, case, text)
+            c += 1
+            n_cases += 1
+    check(n_cases >= 10, "only %d cases found in %s" % (n_cases, root))
+    for k in sorted(max_err):
+        print("max abs error %-16s %.3g (tolerance %g)" % (k, max_err[k], TOL[k]))
+    print("ref: %d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
