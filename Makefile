@@ -45,8 +45,16 @@ UNIT_BIN_S := $(UNIT_SRC:tests/unit/%.c=$(S)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps test test-rel test-san demo bench clean fuzz
+.PHONY: all deps need-deps test test-rel test-san demo bench clean
 all: attnext.so
+
+# The headers and tools a build needs; missing ones are installed (as root) or named.
+NEED_FILES := /usr/include/sqlite3.h /usr/include/utf8proc.h \
+              /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/bin/sqlite3
+need-deps:
+	@for f in $(NEED_FILES); do [ -e $$f ] || missing=1; done; \
+	 /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing=1; \
+	 if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
 attnext.so: $(EXT_OBJ) $(MODEL_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
@@ -80,13 +88,27 @@ deps:
 	else echo "run as root: apt-get install -y $(DEB_PKGS)"; fi
 
 # make test: the release build, then the same suites under AddressSanitizer + UBSan.
-test: test-rel test-san
+test: need-deps
+	@$(MAKE) --no-print-directory test-rel test-san
 
 test-rel: attnext.so $(UNIT_BIN) $(TOOL_BIN)
 	@tests/run.sh rel $(B) ./attnext.so
 
 test-san: build/san/attnext.so $(UNIT_BIN_S) $(TOOL_BIN)
 	@tests/run.sh san $(S) ./build/san/attnext.so
+
+# make demo: the README's first command. Runs sql/demo.sql on the built-in models.
+demo: need-deps
+	@$(MAKE) --no-print-directory attnext.so $(B)/tools/gen_model
+	@tests/demo.sh ./attnext.so $(B)/tools
+
+# make bench: kernel timings side by side per SIMD level, with CPU flags and BLAS core name.
+bench: need-deps $(B)/bench/bench_kernels
+	$(B)/bench/bench_kernels
+
+$(B)/bench/%: tests/bench/%.c $(MODEL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(MODEL_OBJ) $(LDLIBS)
 
 clean:
 	rm -rf build attnext.so

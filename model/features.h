@@ -16,8 +16,20 @@
  *   char    (no table lookup) - reserved for later
  *
  * A token of more than ATTN_MAX_TOKEN_CHARS characters is featurised by its first that many.
- * Row = hash64(feature kind, seed, bytes) % n_buckets. The hash is fixed forever (it is part of
- * the model format): FNV-1a 64 over the bytes, finalised with splitmix64. */
+ * Characters are counted and decoded as in tokenizer.h (SQLite's rule); a malformed character
+ * becomes U+FFFD in norm, prefix, suffix and shape.
+ *
+ * Details: norm folds each code point with utf8proc's full case folding (so "Straße" and
+ * "STRASSE" share "strasse", "É" -> "é"); any Nd digit of any script becomes '0'. Shape maps
+ * Lu/Lt -> X, other letters (Ll, Lm, Lo, Nl, No) -> x, Nd -> d, CJK/kana/Hangul -> C, combining
+ * marks and attaching format characters -> nothing, whitespace/controls -> ' ', anything else
+ * (punctuation, symbols, emoji, U+FFFD) -> the character itself.
+ *
+ * Row = attn_hash64(ATTN_FEATURE_HASH_SEED, [kind byte] ++ feature bytes) % n_buckets, where
+ * the kind byte is the attn_feature_kind value. The hash is fixed forever (it is part of the
+ * model format): h = 0xcbf29ce484222325 ^ seed; for each byte b: h ^= b, h *= 0x100000001b3
+ * (FNV-1a 64); then splitmix64's finaliser: z = h + 0x9e3779b97f4a7c15,
+ * z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9, z = (z ^ z >> 27) * 0x94d049bb133111eb, z ^ z >> 31. */
 #ifndef ATTN_FEATURES_H
 #define ATTN_FEATURES_H
 
@@ -31,6 +43,10 @@ typedef enum attn_feature_kind {
 } attn_feature_kind;
 
 #define ATTN_MAX_FEATURES 8
+#define ATTN_FEATURE_HASH_SEED 0x6174746e65787431ull   /* "attnext1"; part of the model format */
+#define ATTN_MAX_NORM_BYTES (ATTN_MAX_TOKEN_CHARS * 3 * 4)  /* case folding: <= 3 code points */
+#define ATTN_MAX_SHAPE_CHARS 16
+#define ATTN_MAX_SHAPE_BYTES (ATTN_MAX_SHAPE_CHARS * 4)
 
 typedef struct attn_feature_spec {
     attn_feature_kind kind;
@@ -50,7 +66,9 @@ void attn_token_features(const char *token, size_t n_bytes,
                          const attn_feature_spec *spec, int n_features, uint32_t *rows);
 
 /* The normalised form and the shape, exposed for tests and for the trainer's vocabulary
- * statistics. Write at most cap-1 bytes plus NUL into buf; return the length written. */
+ * statistics. Write at most cap-1 bytes plus NUL into buf (never a partial UTF-8 character;
+ * nothing when cap is 0); return the length written. A buffer of ATTN_MAX_NORM_BYTES + 1 /
+ * ATTN_MAX_SHAPE_BYTES + 1 bytes always holds the whole result. */
 size_t attn_token_norm(const char *token, size_t n_bytes, char *buf, size_t cap);
 size_t attn_token_shape(const char *token, size_t n_bytes, char *buf, size_t cap);
 

@@ -7,7 +7,9 @@
  * For valid UTF-8 this is one character per Unicode code point. A character that is not a
  * well-formed UTF-8 sequence (overlong, surrogate, truncated, > U+10FFFF, stray byte)
  * decodes to U+FFFD and becomes a token of its own; it never stops tokenization.
- * An embedded NUL byte is a control character: a separator like whitespace.
+ * An embedded NUL byte is a control character: a separator like whitespace. (SQLite's length()
+ * and substr() stop at the first NUL; tokens after one get offsets that count the NUL as one
+ * character, consistent with their bytes, but substr() cannot reach them.)
  *
  * Segmentation rules, in order of precedence (see README "Tokenizer"):
  *   - Unicode whitespace and control characters separate tokens and are never part of one.
@@ -23,6 +25,17 @@
  *     the same punctuation character (..., --, !!) is one token, and an emoji with its modifiers,
  *     variation selectors and zero-width-joiner sequence is one token.
  *   - Combining marks attach to the token before them.
+ * Details: a period ends the word except in dotted abbreviations of single letters (U.S., e.g.,
+ * U.S.A), after a few listed abbreviations (Mr. Dr. Inc. Corp. Jan. ...), and after an initial
+ * (one capital letter, period, space, capital letter: "J. Smith"). & joins two capitals (AT&T).
+ * A clitic also starts a token after whitespace ("Ghana 's"). Number separators are
+ * . , : / - between digits. Hyphens (- U+2010 U+2011) join when a letter or digit follows.
+ * URL: scheme "://" or "www."; it ends at whitespace, an invalid byte, CJK, " < > `, and gives
+ * back trailing . , ; : ! ? ' ’ ” and unbalanced ) ] }. E-mail: local part of letters, digits
+ * . _ % + - (at most 64 characters), '@', two or more dot-separated labels. A clitic is split
+ * only when followed by a non-word character (don'tcha stays whole). The format characters
+ * ZWSP, LRM/RLM, bidi embeddings/isolates, word joiner and BOM count as whitespace; other
+ * format characters (ZWJ, ZWNJ, soft hyphen, tags) behave as combining marks.
  *
  * The engine never includes sqlite3.h; this file works on plain byte buffers. */
 #ifndef ATTN_TOKENIZER_H
@@ -40,7 +53,9 @@ typedef struct attn_tokens {
     size_t n, cap;
 } attn_tokens;
 
-/* Tokenizes text[0..n_bytes) into *out, replacing its previous contents (out->tok is reused
+/* Tokenizes text[0..n_bytes) into *out, replacing its previous contents. Tokens are non-empty,
+ * in order, non-overlapping, never contain a separator, and together cover every character that
+ * is not one. Linear time: every look-ahead is bounded. (out->tok is reused
  * when large enough: no allocation per call in steady state). Fails only with ATTN_ENOMEM or
  * ATTN_ELIMIT (n_bytes > ATTN_MAX_TEXT_BYTES). *out must be zero-initialised before first use. */
 int attn_tokenize(const char *text, size_t n_bytes, attn_tokens *out, attn_error *err);
@@ -52,7 +67,21 @@ void attn_tokens_free(attn_tokens *t);
  * returns the number of bytes it spans (>= 1). */
 size_t attn_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
-/* Number of characters in text (SQLite's length() of the same text). */
+/* Number of characters in text (SQLite's length() of the same text when it has no NUL). */
 int64_t attn_utf8_count(const char *text, size_t n_bytes);
+
+/* Character classes used by the tokenizer and by the shape feature. */
+typedef enum attn_char_class {
+    ATTN_CH_SEP = 0,      /* whitespace, controls (incl. NUL), invisible separators */
+    ATTN_CH_LETTER,       /* letters (not CJK), letter numbers (Nl), other numbers (No) */
+    ATTN_CH_DIGIT,        /* decimal digits (Nd), any script */
+    ATTN_CH_MARK,         /* combining marks, ZWJ/ZWNJ and other attaching format chars */
+    ATTN_CH_IDEO,         /* CJK ideographs, Hiragana, Katakana, Hangul syllables */
+    ATTN_CH_PUNCT,        /* punctuation, symbols, private use, unassigned */
+    ATTN_CH_EMOJI,        /* Extended_Pictographic, regional indicators */
+    ATTN_CH_INVALID,      /* U+FFFD: a malformed UTF-8 character (or a literal U+FFFD) */
+} attn_char_class;
+
+attn_char_class attn_char_classify(uint32_t cp);
 
 #endif

@@ -1,0 +1,217 @@
+/* features.c: hashed per-token features (norm, prefix, suffix, shape). */
+#include "features.h"
+
+#include <string.h>
+#include <utf8proc.h>
+
+#include "tokenizer.h"
+
+#define FNV64_OFFSET 0xcbf29ce484222325ull
+#define FNV64_PRIME 0x100000001b3ull
+#define MAX_FOLDED_CPS 4     /* utf8proc's full case folding yields at most 3 code points */
+#define MAX_SHAPE_RUN 4
+
+/* ---- hash (part of the model format: never change) ---- */
+
+static uint64_t fnv1a64_update(uint64_t h, const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= FNV64_PRIME;
+    }
+    return h;
+}
+
+static uint64_t splitmix64_finalise(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t attn_hash64(uint64_t seed, const void *data, size_t n) {
+    return splitmix64_finalise(fnv1a64_update(FNV64_OFFSET ^ seed, data, n));
+}
+
+/* ---- names ---- */
+
+static const char *const feature_names[] = {"norm", "prefix", "suffix", "shape"};
+#define N_FEATURE_KINDS (int)(sizeof feature_names / sizeof *feature_names)
+
+const char *attn_feature_name(attn_feature_kind kind) {
+    if ((int)kind < 0 || (int)kind >= N_FEATURE_KINDS) return NULL;
+    return feature_names[kind];
+}
+
+int attn_feature_kind_from_name(const char *name, attn_feature_kind *kind) {
+    if (!name) return -1;
+    for (int k = 0; k < N_FEATURE_KINDS; k++) {
+        if (strcmp(name, feature_names[k]) == 0) { *kind = (attn_feature_kind)k; return 0; }
+    }
+    return -1;
+}
+
+/* ---- output buffer that never splits a UTF-8 character ---- */
+
+typedef struct out_buf {
+    char *p;
+    size_t cap, len;     /* len + 1 <= cap when cap > 0 (room for the NUL) */
+    int full;            /* a character did not fit: write nothing more */
+} out_buf;
+
+static void put_bytes(out_buf *o, const unsigned char *b, size_t n) {
+    if (o->full || o->cap == 0 || o->len + n + 1 > o->cap) { o->full = 1; return; }
+    memcpy(o->p + o->len, b, n);
+    o->len += n;
+}
+
+static void put_cp(out_buf *o, uint32_t cp) {
+    unsigned char b[4];
+    utf8proc_ssize_t n = utf8proc_encode_char((utf8proc_int32_t)cp, b);
+    put_bytes(o, b, (size_t)n);
+}
+
+static size_t finish(out_buf *o) {
+    if (o->cap) o->p[o->len] = '\0';
+    return o->len;
+}
+
+/* ---- norm ---- */
+
+static size_t token_prefix_bytes(const unsigned char *s, size_t n) {
+    size_t b = 0;
+    for (int c = 0; c < ATTN_MAX_TOKEN_CHARS && b < n; c++) {
+        uint32_t cp;
+        b += attn_utf8_next(s + b, n - b, &cp);
+    }
+    return b;
+}
+
+static void put_normalised(out_buf *o, uint32_t cp) {
+    if (cp < 128) {   /* ASCII fast path */
+        unsigned char c = (unsigned char)cp;
+        if (c >= 'A' && c <= 'Z') c += 32;
+        else if (c >= '0' && c <= '9') c = '0';
+        put_bytes(o, &c, 1);
+        return;
+    }
+    if (utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_ND) { put_cp(o, '0'); return; }
+    utf8proc_int32_t folded[MAX_FOLDED_CPS];
+    int boundclass = 0;
+    utf8proc_ssize_t n = utf8proc_decompose_char((utf8proc_int32_t)cp, folded, MAX_FOLDED_CPS,
+                                                 UTF8PROC_CASEFOLD, &boundclass);
+    if (n < 1 || n > MAX_FOLDED_CPS) { put_cp(o, cp); return; }
+    for (utf8proc_ssize_t i = 0; i < n; i++) put_cp(o, (uint32_t)folded[i]);
+}
+
+size_t attn_token_norm(const char *token, size_t n_bytes, char *buf, size_t cap) {
+    out_buf o = {buf, cap, 0, 0};
+    const unsigned char *s = (const unsigned char *)token;
+    size_t n = token_prefix_bytes(s, n_bytes);
+    for (size_t b = 0; b < n && !o.full;) {
+        uint32_t cp;
+        b += attn_utf8_next(s + b, n - b, &cp);
+        put_normalised(&o, cp);
+    }
+    return finish(&o);
+}
+
+/* ---- shape ---- */
+
+static uint32_t shape_char(uint32_t cp) {
+    attn_char_class k = attn_char_classify(cp);
+    switch (k) {
+    case ATTN_CH_DIGIT: return 'd';
+    case ATTN_CH_IDEO: return 'C';
+    case ATTN_CH_MARK: return 0;    /* no shape of its own */
+    case ATTN_CH_SEP: return ' ';
+    case ATTN_CH_LETTER: {
+        if (cp < 128) return (cp >= 'A' && cp <= 'Z') ? 'X' : 'x';
+        utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
+        return (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LT) ? 'X' : 'x';
+    }
+    default: return cp;             /* punctuation, symbols, emoji, U+FFFD: itself */
+    }
+}
+
+size_t attn_token_shape(const char *token, size_t n_bytes, char *buf, size_t cap) {
+    out_buf o = {buf, cap, 0, 0};
+    const unsigned char *s = (const unsigned char *)token;
+    size_t n = token_prefix_bytes(s, n_bytes);
+    uint32_t prev = 0;
+    int run = 0, n_chars = 0;
+    for (size_t b = 0; b < n && n_chars < ATTN_MAX_SHAPE_CHARS && !o.full;) {
+        uint32_t cp;
+        b += attn_utf8_next(s + b, n - b, &cp);
+        uint32_t sc = shape_char(cp);
+        if (sc == 0) continue;
+        run = sc == prev ? run + 1 : 1;
+        prev = sc;
+        if (run > MAX_SHAPE_RUN) continue;
+        put_cp(&o, sc);
+        if (!o.full) n_chars++;
+    }
+    return finish(&o);
+}
+
+/* ---- affixes of the norm ---- */
+
+/* Byte length of the first n_chars characters of valid UTF-8 s[0..n). */
+static size_t utf8_first_chars(const unsigned char *s, size_t n, uint32_t n_chars) {
+    size_t b = 0;
+    for (uint32_t c = 0; c < n_chars && b < n; c++) {
+        b++;
+        while (b < n && (s[b] & 0xC0) == 0x80) b++;
+    }
+    return b;
+}
+
+/* Byte offset where the last n_chars characters of valid UTF-8 s[0..n) start. */
+static size_t utf8_last_chars_start(const unsigned char *s, size_t n, uint32_t n_chars) {
+    size_t b = n;
+    for (uint32_t c = 0; c < n_chars && b > 0; c++) {
+        b--;
+        while (b > 0 && (s[b] & 0xC0) == 0x80) b--;
+    }
+    return b;
+}
+
+/* ---- rows ---- */
+
+static uint32_t feature_row(attn_feature_kind kind, const unsigned char *bytes, size_t n,
+                            uint32_t n_buckets) {
+    unsigned char tag = (unsigned char)kind;
+    uint64_t h = fnv1a64_update(FNV64_OFFSET ^ ATTN_FEATURE_HASH_SEED, &tag, 1);
+    h = splitmix64_finalise(fnv1a64_update(h, bytes, n));
+    return n_buckets ? (uint32_t)(h % n_buckets) : 0;
+}
+
+void attn_token_features(const char *token, size_t n_bytes,
+                         const attn_feature_spec *spec, int n_features, uint32_t *rows) {
+    char norm[ATTN_MAX_NORM_BYTES + 1];
+    char shape[ATTN_MAX_SHAPE_BYTES + 1];
+    size_t norm_len = 0, shape_len = 0;
+    int have_norm = 0, have_shape = 0;
+    for (int f = 0; f < n_features; f++) {
+        const unsigned char *bytes = (const unsigned char *)norm;
+        size_t len = 0;
+        attn_feature_kind kind = spec[f].kind;
+        if (kind == ATTN_FEAT_SHAPE) {
+            if (!have_shape) { shape_len = attn_token_shape(token, n_bytes, shape, sizeof shape); have_shape = 1; }
+            bytes = (const unsigned char *)shape;
+            len = shape_len;
+        } else if (kind == ATTN_FEAT_NORM || kind == ATTN_FEAT_PREFIX || kind == ATTN_FEAT_SUFFIX) {
+            if (!have_norm) { norm_len = attn_token_norm(token, n_bytes, norm, sizeof norm); have_norm = 1; }
+            len = norm_len;
+            if (kind == ATTN_FEAT_PREFIX) len = utf8_first_chars(bytes, norm_len, spec[f].affix);
+            if (kind == ATTN_FEAT_SUFFIX) {
+                size_t start = utf8_last_chars_start(bytes, norm_len, spec[f].affix);
+                bytes += start;
+                len = norm_len - start;
+            }
+        } else {
+            rows[f] = 0;   /* unknown kind: the config parser rejects it before this */
+            continue;
+        }
+        rows[f] = feature_row(kind, bytes, len, spec[f].n_buckets);
+    }
+}

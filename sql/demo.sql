@@ -1,0 +1,24 @@
+-- demo.sql: what a user does after `.load ./attnext`. Run by `make demo`.
+.headers on
+.mode box
+SELECT attn_version() AS version;
+SELECT name, task, params, storage FROM attn_models;
+
+CREATE TEMP TABLE docs(id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO docs(body) VALUES
+  ('What a wonderful, moving film.'),
+  ('The plot is dull and the acting is worse.'),
+  ('EU rejects German call to boycott British lamb.'),
+  ('Steve Jobs founded Apple in California.');
+
+-- A label per row, and the probabilities behind it.
+SELECT id, body, attn_classify(body) AS sentiment FROM docs;
+SELECT attn_classify_scores('What a wonderful, moving film.') AS scores;
+
+-- Named entities with character offsets: substr(body, start + 1, end - start) is the entity.
+SELECT d.id, e.start, e."end", e.label, e.entity, round(e.score, 3) AS score
+FROM docs d, attn_entities(d.body) e;
+
+-- Relations between the entities found.
+SELECT head, head_label, relation, tail, tail_label, round(score, 3) AS score
+FROM attn_relations('Steve Jobs founded Apple in California.');

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# tests/run.sh MODE BUILD_DIR EXTENSION
+# Runs every suite against one build (MODE rel = release, san = ASan+UBSan) and closes with
+# one line "N passed, N failed" summing all suites. Each suite prints its own
+# "<suite>: N passed, N failed" line; a suite that crashes counts as one failure.
+set -u
+mode=$1 build=$2 ext=$3
+here=$(cd "$(dirname "$0")" && pwd)
+total_pass=0 total_fail=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+if [ "$mode" = san ]; then
+    # The sqlite3 shell is not instrumented: preload the ASan runtime so the extension can load.
+    export ATTN_PRELOAD="$(gcc -print-file-name=libasan.so)"
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+
+# count_suite NAME STATUS OUTPUT_FILE: adds the suite's closing counts to the totals.
+count_suite() {
+    local name=$1 status=$2 out=$3 line p f
+    line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+    if [ -z "$line" ]; then
+        echo "[$mode] $name: crashed or printed no counts (exit $status)"; tail -20 "$out"
+        total_fail=$((total_fail + 1)); return
+    fi
+    p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+    f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+    if [ "$status" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+    if [ "$f" != 0 ]; then grep -vE '^\s*$' "$out" | tail -40; fi
+    echo "[$mode] $name: $p passed, $f failed"
+}
+
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    ( cd "$here/.." && "$t" ) >"$log/$name" 2>&1
+    count_suite "$name" $? "$log/$name"
+done
+
+if [ "$mode" = rel ] && [ -x "$here/ref/run.sh" ]; then
+    "$here/ref/run.sh" "$build" >"$log/ref" 2>&1
+    count_suite "numpy reference" $? "$log/ref"
+fi
+
+if [ -x "$here/sql/run.sh" ]; then
+    "$here/sql/run.sh" "$ext" "build/rel/tools" >"$log/sql" 2>&1
+    count_suite "sql" $? "$log/sql"
+fi
+
+echo "[$mode] all suites: $total_pass passed, $total_fail failed"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]

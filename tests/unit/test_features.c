@@ -1,0 +1,259 @@
+/* test_features.c: feature names, the hash (known answers from an independent Python
+ * implementation), norm and shape, affixes, long tokens and malformed UTF-8. */
+#include <string.h>
+#include <utf8proc.h>
+
+#include "check.h"
+#include "features.h"
+#include "tokenizer.h"
+
+/* Known answers, computed with plain Python 3 integers:
+ *   def h64(seed, data):
+ *       h = 0xcbf29ce484222325 ^ seed
+ *       for b in data: h = ((h ^ b) * 0x100000001b3) % 2**64
+ *       z = (h + 0x9e3779b97f4a7c15) % 2**64
+ *       z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) % 2**64
+ *       z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) % 2**64
+ *       return z ^ (z >> 31)
+ *   SEED = int.from_bytes(b"attnext1", "big")
+ * and rows = h64(SEED, bytes([kind]) + feature_bytes) % buckets. */
+static void test_hash_known_answers(void) {
+    CHECK(ATTN_FEATURE_HASH_SEED == 0x6174746e65787431ull);
+    CHECK(attn_hash64(0, "", 0) == 0xc3817c016ba4ff30ull);
+    CHECK(attn_hash64(0, "a", 1) == 0x5f29c2aadd9b8527ull);
+    CHECK(attn_hash64(42, "foobar", 6) == 0x1214e024c636ac2cull);
+    CHECK(attn_hash64(ATTN_FEATURE_HASH_SEED, "\0apple", 6) == 0x14ffab33ac05a7a9ull);
+    CHECK(attn_hash64(1, "a", 1) != attn_hash64(0, "a", 1));
+
+    static const attn_feature_spec spec[4] = {
+        {ATTN_FEAT_NORM, 50000, 64, 0},
+        {ATTN_FEAT_PREFIX, 10000, 16, 3},
+        {ATTN_FEAT_SUFFIX, 10000, 16, 3},
+        {ATTN_FEAT_SHAPE, 1000, 16, 0},
+    };
+    static const struct { const char *token; uint32_t rows[4]; } known[] = {
+        {"Apple", {9545, 2959, 3829, 646}},
+        {"1996-08-22", {21752, 5547, 3556, 63}},
+        {"北京", {32819, 4417, 4588, 358}},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        uint32_t rows[4] = {0};
+        attn_token_features(known[i].token, strlen(known[i].token), spec, 4, rows);
+        for (int f = 0; f < 4; f++)
+            CHECK_MSG(rows[f] == known[i].rows[f], "%s feature %d: row %u, want %u",
+                      known[i].token, f, rows[f], known[i].rows[f]);
+    }
+}
+
+static void test_names(void) {
+    static const char *const names[] = {"norm", "prefix", "suffix", "shape"};
+    for (int k = 0; k < 4; k++) {
+        attn_feature_kind kind = (attn_feature_kind)99;
+        CHECK(attn_feature_name((attn_feature_kind)k) && strcmp(attn_feature_name((attn_feature_kind)k), names[k]) == 0);
+        CHECK(attn_feature_kind_from_name(names[k], &kind) == 0 && kind == (attn_feature_kind)k);
+    }
+    attn_feature_kind kind = ATTN_FEAT_SHAPE;
+    CHECK(attn_feature_kind_from_name("Norm", &kind) == -1);
+    CHECK(attn_feature_kind_from_name("", &kind) == -1);
+    CHECK(attn_feature_kind_from_name(NULL, &kind) == -1);
+    CHECK(kind == ATTN_FEAT_SHAPE);   /* untouched on failure */
+    CHECK(attn_feature_name((attn_feature_kind)4) == NULL);
+    CHECK(attn_feature_name((attn_feature_kind)-1) == NULL);
+}
+
+typedef struct text_case {
+    const char *token;
+    const char *norm;
+    const char *shape;
+} text_case;
+
+static const text_case text_cases[] = {
+    {"Apple", "apple", "Xxxxx"},
+    {"Washington", "washington", "Xxxxx"},
+    {"1996-08-22", "0000-00-00", "dddd-dd-dd"},
+    {"IBM", "ibm", "XXX"},
+    {"\xC3\x89", "\xC3\xA9", "X"},                               /* É -> é */
+    {"E\xCC\x81", "e\xCC\x81", "X"},                             /* combining acute: no shape */
+    {"北京", "北京", "CC"},
+    {"こんにちは", "こんにちは", "CCCC"},
+    {"Stra\xC3\x9F" "e", "strasse", "Xxxxx"},                     /* full case folding: ß -> ss */
+    {"STRASSE", "strasse", "XXXX"},
+    {"\xCE\xA3\xCE\x91\xCE\xA3", "\xCF\x83\xCE\xB1\xCF\x83", "XXX"}, /* ΣΑΣ -> σασ */
+    {"\xD9\xA2\xD9\xA0\xD9\xA2\xD9\xA4", "0000", "dddd"},         /* Arabic-Indic digits */
+    {"\xEF\xBC\x91\xEF\xBC\x92", "00", "dd"},                     /* full-width digits */
+    {"\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D", "\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D", "xxxx"}, /* Hebrew */
+    {"U.S.", "u.s.", "X.X."},
+    {"McDonald's", "mcdonald's", "XxXxxxx'x"},
+    {"$5.5", "$0.0", "$d.d"},
+    {"...", "...", "..."},
+    {"!!!!!!", "!!!!!!", "!!!!"},
+    {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},
+    {"\xC7\x85" "a", "\xC7\x86" "a", "Xx"},                        /* titlecase Dž */
+    {"\xFF", "\xEF\xBF\xBD", "\xEF\xBF\xBD"},                     /* malformed -> U+FFFD */
+    {"a\x80" "b\xC3", "a\xEF\xBF\xBD" "b\xEF\xBF\xBD", "x\xEF\xBF\xBDx\xEF\xBF\xBD"},
+    {"\xED\xA0\x80" "X", "\xEF\xBF\xBD" "x", "\xEF\xBF\xBDX"},     /* surrogate */
+    {"a b", "a b", "x x"},                                        /* not a token, still defined */
+    {"", "", ""},
+};
+
+static void test_norm_and_shape(void) {
+    char buf[ATTN_MAX_NORM_BYTES + 1];
+    for (size_t i = 0; i < sizeof text_cases / sizeof *text_cases; i++) {
+        const text_case *c = &text_cases[i];
+        size_t n = attn_token_norm(c->token, strlen(c->token), buf, sizeof buf);
+        CHECK_MSG(n == strlen(c->norm) && strcmp(buf, c->norm) == 0, "norm of \"%s\": \"%s\"", c->token, buf);
+        n = attn_token_shape(c->token, strlen(c->token), buf, sizeof buf);
+        CHECK_MSG(n == strlen(c->shape) && strcmp(buf, c->shape) == 0, "shape of \"%s\": \"%s\"", c->token, buf);
+    }
+    /* Embedded NUL (never inside a token from attn_tokenize): the shape shows a space, the norm
+     * keeps the byte; both lengths are returned. */
+    CHECK(attn_token_shape("a\0b", 3, buf, sizeof buf) == 3 && strcmp(buf, "x x") == 0);
+    CHECK(attn_token_norm("A\0B", 3, buf, sizeof buf) == 3 && memcmp(buf, "a\0b", 4) == 0);
+}
+
+static void test_long_tokens(void) {
+    char token[300], buf[ATTN_MAX_NORM_BYTES + 1], want[300];
+    memset(token, 'A', 100);
+    memset(want, 'a', ATTN_MAX_TOKEN_CHARS);
+    want[ATTN_MAX_TOKEN_CHARS] = '\0';
+    CHECK(attn_token_norm(token, 100, buf, sizeof buf) == ATTN_MAX_TOKEN_CHARS);
+    CHECK(strcmp(buf, want) == 0);
+    CHECK(attn_token_shape(token, 100, buf, sizeof buf) == 4 && strcmp(buf, "XXXX") == 0);
+
+    /* Alternating case: the shape stops at 16 characters. */
+    for (int i = 0; i < 100; i++) token[i] = i % 2 ? 'b' : 'A';
+    CHECK(attn_token_shape(token, 100, buf, sizeof buf) == ATTN_MAX_SHAPE_CHARS);
+    CHECK(strcmp(buf, "XxXxXxXxXxXxXxXx") == 0);
+
+    /* A token longer than the limit has the features of its first ATTN_MAX_TOKEN_CHARS
+     * characters, here 3-byte ones: 100 characters, 300 bytes. */
+    for (int i = 0; i < 100; i++) memcpy(token + 3 * i, i % 3 ? "\xE4\xBA\xAC" : "\xE5\x8C\x97", 3);
+    attn_feature_spec spec[4] = {
+        {ATTN_FEAT_NORM, ATTN_MAX_BUCKETS, 8, 0}, {ATTN_FEAT_PREFIX, ATTN_MAX_BUCKETS, 8, 2},
+        {ATTN_FEAT_SUFFIX, ATTN_MAX_BUCKETS, 8, 2}, {ATTN_FEAT_SHAPE, ATTN_MAX_BUCKETS, 8, 0},
+    };
+    uint32_t full[4], cut[4], shorter[4];
+    attn_token_features(token, 300, spec, 4, full);
+    attn_token_features(token, 3 * ATTN_MAX_TOKEN_CHARS, spec, 4, cut);
+    attn_token_features(token, 3 * (ATTN_MAX_TOKEN_CHARS - 1), spec, 4, shorter);
+    CHECK(memcmp(full, cut, sizeof full) == 0);
+    CHECK(full[0] != shorter[0]);       /* the 64th character still counts */
+    CHECK(full[1] == shorter[1]);       /* same first two characters */
+    size_t n = attn_token_norm(token, 300, buf, sizeof buf);
+    CHECK(n == 3 * ATTN_MAX_TOKEN_CHARS);
+    CHECK(memcmp(buf, token, n) == 0);
+
+    /* Worst-case expansion of case folding fits the documented buffer: U+0390 folds to 3 code
+     * points (6 bytes) from 2 bytes. */
+    for (int i = 0; i < 100; i++) memcpy(token + 2 * i, "\xCE\x90", 2);
+    n = attn_token_norm(token, 200, buf, sizeof buf);
+    CHECK(n == 6 * ATTN_MAX_TOKEN_CHARS && n <= ATTN_MAX_NORM_BYTES);
+}
+
+static void test_small_buffers(void) {
+    char buf[8];
+    memset(buf, 'Z', sizeof buf);
+    CHECK(attn_token_norm("Apple", 5, buf, 0) == 0 && buf[0] == 'Z');   /* cap 0: untouched */
+    CHECK(attn_token_norm("Apple", 5, buf, 1) == 0 && buf[0] == '\0');
+    CHECK(attn_token_norm("Apple", 5, buf, 4) == 3 && strcmp(buf, "app") == 0);
+    /* Never a partial character: "aé" needs 4 bytes with the NUL. */
+    CHECK(attn_token_norm("a\xC3\xA9", 3, buf, 3) == 1 && strcmp(buf, "a") == 0);
+    CHECK(attn_token_norm("a\xC3\xA9", 3, buf, 4) == 3 && strcmp(buf, "a\xC3\xA9") == 0);
+    CHECK(attn_token_shape("Ab1", 3, buf, 3) == 2 && strcmp(buf, "Xx") == 0);
+    CHECK(attn_token_shape("a\xE2\x80\x94", 4, buf, 4) == 1 && strcmp(buf, "x") == 0);
+}
+
+static void test_affixes_and_rows(void) {
+    attn_feature_spec spec[5] = {
+        {ATTN_FEAT_NORM, 1u << 20, 8, 0}, {ATTN_FEAT_PREFIX, 1u << 20, 8, 3},
+        {ATTN_FEAT_SUFFIX, 1u << 20, 8, 3}, {ATTN_FEAT_SHAPE, 1u << 20, 8, 0},
+        {ATTN_FEAT_PREFIX, 1u << 20, 8, 8},
+    };
+    uint32_t a[5], b[5];
+    attn_token_features("apple", 5, spec, 5, a);
+    attn_token_features("APPLY", 5, spec, 5, b);
+    CHECK(a[0] != b[0] && a[1] == b[1] && a[2] != b[2] && a[3] != b[3]);
+    CHECK(a[4] != b[4]);                     /* affix 8 of a 5-letter word: the whole norm */
+    attn_token_features("walking", 7, spec, 5, a);
+    attn_token_features("TALKING", 7, spec, 5, b);
+    CHECK(a[1] != b[1] && a[2] == b[2]);
+    attn_token_features("1996", 4, spec, 5, a);
+    attn_token_features("2003", 4, spec, 5, b);
+    CHECK(memcmp(a, b, sizeof a) == 0);      /* digits share every row */
+    /* The kind byte separates tables: a prefix equal to the whole norm still hashes apart. */
+    attn_token_features("ab", 2, spec, 5, a);
+    CHECK(a[1] == a[4]);
+    uint32_t norm_row = (uint32_t)(attn_hash64(ATTN_FEATURE_HASH_SEED, "\0ab", 3) % (1u << 20));
+    uint32_t prefix_row = (uint32_t)(attn_hash64(ATTN_FEATURE_HASH_SEED, "\1ab", 3) % (1u << 20));
+    CHECK(a[0] == norm_row && a[1] == prefix_row && norm_row != prefix_row);
+    /* Suffix of multi-byte characters counts characters, not bytes. */
+    attn_feature_spec suf = {ATTN_FEAT_SUFFIX, 1u << 20, 8, 2};
+    uint32_t r;
+    attn_token_features("ab\xC3\xA9\xC3\xA9", 6, &suf, 1, &r);
+    CHECK(r == (uint32_t)(attn_hash64(ATTN_FEATURE_HASH_SEED, "\2\xC3\xA9\xC3\xA9", 5) % (1u << 20)));
+    /* One bucket: every row is 0. */
+    attn_feature_spec one = {ATTN_FEAT_NORM, 1, 8, 0};
+    attn_token_features("anything", 8, &one, 1, &r);
+    CHECK(r == 0);
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rng(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+
+/* Random bytes, then every token of them: rows in range, norm/shape NUL-terminated and valid
+ * UTF-8 (utf8proc agrees), shape within its limits. */
+static void test_random_tokens(void) {
+    attn_tokens t = {0};
+    attn_error err;
+    char text[128], buf[ATTN_MAX_NORM_BYTES + 1];
+    int bad = 0;
+    for (int round = 0; round < 3000; round++) {
+        size_t n = rng() % sizeof text;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t r = rng();
+            text[i] = (char)(r % 3 == 0 ? 'A' + r % 60 : r % 3 == 1 ? 0x80 | (r >> 8 & 0x7F) : r >> 8);
+        }
+        if (attn_tokenize(text, n, &t, &err) != ATTN_OK) { bad++; continue; }
+        for (size_t k = 0; k < t.n; k++) {
+            const char *tok = text + t.tok[k].byte_start;
+            size_t len = t.tok[k].byte_end - t.tok[k].byte_start;
+            attn_feature_spec spec[4] = {
+                {ATTN_FEAT_NORM, 1 + rng() % 1000, 8, 0}, {ATTN_FEAT_PREFIX, 1 + rng() % 7, 8, 1 + rng() % 8},
+                {ATTN_FEAT_SUFFIX, 1 + rng() % 100, 8, 1 + rng() % 8}, {ATTN_FEAT_SHAPE, 1 + rng() % 50, 8, 0},
+            };
+            uint32_t rows[4];
+            attn_token_features(tok, len, spec, 4, rows);
+            for (int f = 0; f < 4; f++) if (rows[f] >= spec[f].n_buckets) bad++;
+            size_t nn = attn_token_norm(tok, len, buf, sizeof buf);
+            utf8proc_ssize_t chars = 0;
+            if (nn != strlen(buf) || nn == 0) bad++;
+            for (size_t b = 0; b < nn; chars++) {
+                utf8proc_int32_t cp;
+                utf8proc_ssize_t step = utf8proc_iterate((const utf8proc_uint8_t *)buf + b, (utf8proc_ssize_t)(nn - b), &cp);
+                if (step <= 0) { bad++; break; }
+                b += (size_t)step;
+            }
+            if (chars > 3 * ATTN_MAX_TOKEN_CHARS) bad++;
+            size_t sn = attn_token_shape(tok, len, buf, sizeof buf);
+            if (sn != strlen(buf) || sn > ATTN_MAX_SHAPE_BYTES || attn_utf8_count(buf, sn) > ATTN_MAX_SHAPE_CHARS) bad++;
+        }
+    }
+    CHECK(bad == 0);
+    attn_tokens_free(&t);
+}
+
+int main(void) {
+    test_hash_known_answers();
+    test_names();
+    test_norm_and_shape();
+    test_long_tokens();
+    test_small_buffers();
+    test_affixes_and_rows();
+    test_random_tokens();
+    return CHECK_DONE();
+}
