@@ -1,0 +1,353 @@
+/* attnext.c: the SQLite entry point. Registers the scalar functions from one table and the
+ * virtual tables, and holds the argument checks and JSON helpers the other files share.
+ *
+ *   attn_classify(text [, model])         -> the most probable label (TEXT)
+ *   attn_classify_scores(text [, model])  -> {"label": probability, ...} in label order
+ *   attn_version()                        -> '0.1.0'
+ *   attn_debug()                          -> build, SIMD, BLAS and SQLite details (TEXT)
+ *   attn_entities(text [, model]), attn_relations(text [, model]), attn_models: vtab_*.c
+ *
+ * Model functions are SQLITE_INNOCUOUS but not DETERMINISTIC: their answer depends on the
+ * attn_model table, which can change between statements. */
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT1
+
+#include "ext.h"
+#include "kernels.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- shared helpers ----------------------------------------------------------------------- */
+
+const char *value_type_name(sqlite3_value *v) {
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER: return "integer";
+    case SQLITE_FLOAT: return "real";
+    case SQLITE_TEXT: return "text";
+    case SQLITE_BLOB: return "blob";
+    default: return "null";
+    }
+}
+
+int arg_text(const char *fn, int arg_no, sqlite3_value *v, const char **text, size_t *n,
+             char **err_msg) {
+    if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_DONE;
+    if (sqlite3_value_type(v) != SQLITE_TEXT) {
+        *err_msg = sqlite3_mprintf("%s: argument %d must be TEXT, got %s", fn, arg_no,
+                                   value_type_name(v));
+        return SQLITE_MISMATCH;
+    }
+    const char *s = (const char *)sqlite3_value_text(v);
+    if (!s) return SQLITE_NOMEM;
+    sqlite3_int64 bytes = sqlite3_value_bytes(v);
+    if (bytes > ATTN_SQL_MAX_TEXT_BYTES) {
+        *err_msg = sqlite3_mprintf("%s: text is %lld bytes, more than the limit of %lld "
+                                   "(ATTN_SQL_MAX_TEXT_BYTES)", fn, (long long)bytes,
+                                   (long long)ATTN_SQL_MAX_TEXT_BYTES);
+        return SQLITE_TOOBIG;
+    }
+    *text = s;
+    *n = (size_t)bytes;
+    return SQLITE_OK;
+}
+
+int arg_model(const char *fn, int arg_no, sqlite3_value *v, const char *default_name,
+              const char **name, char **err_msg) {
+    if (!v) {
+        *name = default_name;
+        return SQLITE_OK;
+    }
+    if (sqlite3_value_type(v) != SQLITE_TEXT) {
+        *err_msg = sqlite3_mprintf("%s: argument %d (model name) must be TEXT, got %s", fn,
+                                   arg_no, value_type_name(v));
+        return SQLITE_MISMATCH;
+    }
+    const char *s = (const char *)sqlite3_value_text(v);
+    if (!s) return SQLITE_NOMEM;
+    if (sqlite3_value_bytes(v) > ATTN_SQL_MAX_NAME_BYTES) {
+        *err_msg = sqlite3_mprintf("%s: model name is %d bytes, more than the limit of %d "
+                                   "(ATTN_SQL_MAX_NAME_BYTES)", fn, sqlite3_value_bytes(v),
+                                   ATTN_SQL_MAX_NAME_BYTES);
+        return SQLITE_TOOBIG;
+    }
+    *name = s;
+    return SQLITE_OK;
+}
+
+void json_append_string(sqlite3_str *out, const char *s) {
+    sqlite3_str_appendchar(out, 1, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') sqlite3_str_appendf(out, "\\%c", *p);
+        else if (*p < 0x20) sqlite3_str_appendf(out, "\\u%04x", *p);
+        else sqlite3_str_appendchar(out, 1, (char)*p);
+    }
+    sqlite3_str_appendchar(out, 1, '"');
+}
+
+static void json_append_label_list(sqlite3_str *out, const attn_labels *labels) {
+    sqlite3_str_appendchar(out, 1, '[');
+    for (int i = 0; i < labels->n; i++) {
+        if (i) sqlite3_str_appendchar(out, 1, ',');
+        json_append_string(out, labels->names[i]);
+    }
+    sqlite3_str_appendchar(out, 1, ']');
+}
+
+void json_append_labels(sqlite3_str *out, const attn_config *cfg) {
+    static const struct { int task; const char *name; } tasks[] = {
+        {ATTN_TASK_CLASSIFY, "classify"},
+        {ATTN_TASK_ENTITIES, "entities"},
+        {ATTN_TASK_RELATIONS, "relations"},
+    };
+    const attn_labels *lists[] = {&cfg->classify_labels, &cfg->entity_labels,
+                                  &cfg->relation_labels};
+    int first = 1;
+    sqlite3_str_appendchar(out, 1, '{');
+    for (int i = 0; i < 3; i++) {
+        if (!(cfg->tasks & tasks[i].task)) continue;
+        sqlite3_str_appendf(out, "%s\"%s\":", first ? "" : ",", tasks[i].name);
+        json_append_label_list(out, lists[i]);
+        first = 0;
+    }
+    sqlite3_str_appendchar(out, 1, '}');
+}
+
+const char *tasks_text(int tasks) {
+    static const char *const names[8] = {
+        "", "classify", "entities", "classify,entities", "relations", "classify,relations",
+        "entities,relations", "classify,entities,relations",
+    };
+    return names[tasks & 7];
+}
+
+int sqlite_code(int attn_status) {
+    return attn_status == ATTN_ENOMEM ? SQLITE_NOMEM
+         : attn_status == ATTN_ELIMIT ? SQLITE_TOOBIG : SQLITE_ERROR;
+}
+
+/* Reports err_msg (freed here) as the function's error: SQLITE_ERROR, or SQLITE_NOMEM when
+ * rc says so or the message could not be allocated. */
+static void result_error(sqlite3_context *ctx, int rc, char *err_msg) {
+    if (rc == SQLITE_NOMEM || !err_msg) sqlite3_result_error_nomem(ctx);
+    else sqlite3_result_error(ctx, err_msg, -1);
+    sqlite3_free(err_msg);
+}
+
+/* ---- attn_classify, attn_classify_scores -------------------------------------------------- */
+
+/* The most probable label, or the JSON object of every probability. */
+static void classify_result(sqlite3_context *ctx, const attn_labels *labels,
+                            const float *probs /* [labels->n] */, int want_scores) {
+    if (!want_scores) {
+        int best = 0;
+        for (int i = 1; i < labels->n; i++)
+            if (probs[i] > probs[best]) best = i;
+        sqlite3_result_text(ctx, labels->names[best], -1, SQLITE_TRANSIENT);
+        return;
+    }
+    sqlite3_str *out = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+    sqlite3_str_appendchar(out, 1, '{');
+    for (int i = 0; i < labels->n; i++) {
+        if (i) sqlite3_str_appendchar(out, 1, ',');
+        json_append_string(out, labels->names[i]);
+        sqlite3_str_appendf(out, ":%.9g", (double)probs[i]);
+    }
+    sqlite3_str_appendchar(out, 1, '}');
+    int n = sqlite3_str_length(out);
+    char *json = sqlite3_str_finish(out);
+    if (!json) sqlite3_result_error_nomem(ctx);
+    else sqlite3_result_text(ctx, json, n, sqlite3_free);
+}
+
+static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+                            const char *fn, int want_scores) {
+    attn_conn *c = sqlite3_user_data(ctx);
+    const char *text = NULL, *name;
+    size_t n_bytes = 0;
+    char *err_msg = NULL;
+    int is_null = 0;
+    int rc = arg_model(fn, 2, argc > 1 ? argv[1] : NULL, ATTN_DEFAULT_CLASSIFY, &name, &err_msg);
+    if (rc == SQLITE_OK) rc = arg_text(fn, 1, argv[0], &text, &n_bytes, &err_msg);
+    if (rc == SQLITE_DONE) is_null = 1;
+    if (rc != SQLITE_OK) {
+        if (!is_null) result_error(ctx, rc, err_msg);
+        return;                              /* NULL text: NULL result */
+    }
+    const attn_model *m;
+    rc = conn_model_get(c, fn, name, &m, &err_msg);
+    if (rc != SQLITE_OK) {
+        result_error(ctx, rc, err_msg);
+        return;
+    }
+    if (!(m->cfg.tasks & ATTN_TASK_CLASSIFY)) {
+        result_error(ctx, SQLITE_ERROR,
+                     sqlite3_mprintf("%s: model '%s' has no classify task (tasks: %s)", fn,
+                                     name, tasks_text(m->cfg.tasks)));
+        return;
+    }
+    const attn_labels *labels = &m->cfg.classify_labels;
+    float *probs = sqlite3_malloc64(sizeof(float) * (size_t)(labels->n > 0 ? labels->n : 1));
+    attn_session *s = conn_session(c);
+    if (!probs || !s) {
+        sqlite3_free(probs);
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    attn_error err = {{0}};
+    int status = attn_run_classify(m, s, text, n_bytes, probs, &err);
+    if (status != ATTN_OK)
+        result_error(ctx, sqlite_code(status),
+                     sqlite3_mprintf("%s: model '%s': %s", fn, name, err.msg));
+    else
+        classify_result(ctx, labels, probs, want_scores);
+    sqlite3_free(probs);
+}
+
+static void attn_classify_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    classify_common(ctx, argc, argv, "attn_classify", 0);
+}
+
+static void attn_classify_scores_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    classify_common(ctx, argc, argv, "attn_classify_scores", 1);
+}
+
+/* ---- attn_version, attn_debug ------------------------------------------------------------- */
+
+static void attn_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    (void)argc, (void)argv;
+    sqlite3_result_text(ctx, ATTN_VERSION, -1, SQLITE_STATIC);
+}
+
+#if defined(__clang__)
+#define ATTN_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define ATTN_COMPILER "gcc " __VERSION__
+#else
+#define ATTN_COMPILER "unknown compiler"
+#endif
+
+/* The optimisation flags: from the build (-DATTN_OPT_FLAGS='"$(OPT)"') when given, else what
+ * the compiler's predefined macros tell (they cannot tell -O1 from -O3). */
+#if defined(ATTN_OPT_FLAGS)
+#define ATTN_OPT_TEXT ATTN_OPT_FLAGS
+#elif defined(__OPTIMIZE_SIZE__)
+#define ATTN_OPT_TEXT "-Os"
+#elif defined(__OPTIMIZE__)
+#define ATTN_OPT_TEXT "-O1 or higher"
+#else
+#define ATTN_OPT_TEXT "-O0"
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ATTN_SAN_TEXT ", AddressSanitizer"
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ATTN_SAN_TEXT ", AddressSanitizer"
+#endif
+#endif
+#ifndef ATTN_SAN_TEXT
+#define ATTN_SAN_TEXT ""
+#endif
+
+static void attn_debug_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    (void)argc, (void)argv;
+    const char *forced = getenv("ATTN_SIMD");
+    const char *threads = getenv("ATTN_THREADS");
+    char *text = sqlite3_mprintf(
+        "attnext %s\n"
+        "build: %s, %s%s, SQLite headers %s\n"
+        "simd: %s (cpu: %s; ATTN_SIMD=%s)\n"
+        "blas: OpenBLAS %s, core %s, %d thread(s) (ATTN_THREADS=%s)\n"
+        "sqlite: %s\n"
+        "models: %d loaded in this process, %d built-in",
+        ATTN_VERSION, ATTN_COMPILER, ATTN_OPT_TEXT, ATTN_SAN_TEXT, SQLITE_VERSION,
+        attn_kernels_best()->name, attn_cpu_features(), forced ? forced : "unset",
+        openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
+        threads ? threads : "unset", sqlite3_libversion(), registry_count(), builtin_count());
+    if (!text) sqlite3_result_error_nomem(ctx);
+    else sqlite3_result_text(ctx, text, -1, sqlite3_free);
+}
+
+/* ---- registration ------------------------------------------------------------------------- */
+
+#define MODEL_FN_FLAGS (SQLITE_UTF8 | SQLITE_INNOCUOUS)
+
+static const struct {
+    const char *name;
+    int n_args;
+    int flags;
+    int needs_conn;
+    void (*fn)(sqlite3_context *, int, sqlite3_value **);
+} scalar_functions[] = {
+    {"attn_classify", 1, MODEL_FN_FLAGS, 1, attn_classify_func},
+    {"attn_classify", 2, MODEL_FN_FLAGS, 1, attn_classify_func},
+    {"attn_classify_scores", 1, MODEL_FN_FLAGS, 1, attn_classify_scores_func},
+    {"attn_classify_scores", 2, MODEL_FN_FLAGS, 1, attn_classify_scores_func},
+    {"attn_version", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, 0,
+     attn_version_func},
+    {"attn_debug", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, 0, attn_debug_func},
+};
+
+/* OpenBLAS threads: one per process unless ATTN_THREADS=N asks for N (1..ATTN_MAX_THREADS).
+ * Our parallelism is many connections on many threads; OpenBLAS's own pool would only
+ * oversubscribe the cores. Done once per process, before any GEMM runs. */
+#define ATTN_MAX_THREADS 256
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t api_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void process_init(void) {
+    const char *env = getenv("ATTN_THREADS");
+    int n = 1;
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= ATTN_MAX_THREADS) n = (int)v;
+    }
+    openblas_set_num_threads(n);
+    (void)attn_kernels_best();       /* choose the SIMD level now, not inside a query */
+}
+
+static int register_all(sqlite3 *db, attn_conn *c) {
+    int rc = SQLITE_OK;
+    size_t n = sizeof scalar_functions / sizeof scalar_functions[0];
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        int with_conn = scalar_functions[i].needs_conn;
+        if (with_conn) conn_ref(c);   /* dropped by the destructor, also when this call fails */
+        rc = sqlite3_create_function_v2(db, scalar_functions[i].name, scalar_functions[i].n_args,
+                                        scalar_functions[i].flags, with_conn ? c : NULL,
+                                        scalar_functions[i].fn, NULL, NULL,
+                                        with_conn ? conn_unref : NULL);
+    }
+    if (rc == SQLITE_OK) rc = vtab_tasks_register(db, c);
+    if (rc == SQLITE_OK) rc = vtab_models_register(db, c);
+    return rc;
+}
+
+#ifdef _WIN32
+__declspec(dllexport)
+#else
+__attribute__((visibility("default")))
+#endif
+int sqlite3_attnext_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
+    /* SQLITE_EXTENSION_INIT2 stores pApi on every load; connections opened on other threads
+     * would race on that global (same value, still a data race for TSan). Store it once. */
+    pthread_mutex_lock(&api_mutex);
+    if (!sqlite3_api) SQLITE_EXTENSION_INIT2(pApi);
+    pthread_mutex_unlock(&api_mutex);
+    if (sqlite3_libversion_number() < ATTN_SQLITE_MIN_VERSION) {
+        *pzErrMsg = sqlite3_mprintf("attnext needs SQLite %s or newer; this is %s",
+                                    ATTN_SQLITE_MIN_VERSION_TEXT, sqlite3_libversion());
+        return SQLITE_ERROR;
+    }
+    pthread_once(&process_once, process_init);
+    attn_conn *c = conn_new(db);
+    if (!c) return SQLITE_NOMEM;
+    int rc = register_all(db, c);
+    conn_unref(c);                   /* the functions and modules now hold it */
+    if (rc != SQLITE_OK && pzErrMsg)
+        *pzErrMsg = sqlite3_mprintf("attnext: registration failed: %s", sqlite3_errstr(rc));
+    return rc;
+}

@@ -1,0 +1,462 @@
+/* conn.c: per-connection state and model lookup.
+ *
+ * Each connection keeps its resolutions name -> (storage, shared model) and one signature of
+ * the databases it can see: every schema name with its SQLITE_FCNTL_DATA_VERSION (which
+ * changes on every commit, by this connection or any other), plus sqlite3_total_changes64
+ * while a transaction is open (changes of this connection inside a transaction are not yet
+ * committed, so the data version does not move). A resolution made under the current
+ * signature is used as is: `UPDATE docs SET label = attn_classify(body)` reads the model rows
+ * once, not once per row (total_changes64 only moves when a statement ends). When the
+ * signature changes, each resolution is checked again on its next use by re-hashing the
+ * model's rows; only a different fingerprint loads (or shares) another model. */
+#include "ext.h"
+
+#include <string.h>
+
+struct conn_model {
+    char *name;             /* sqlite3_malloc'd */
+    char *storage;          /* schema it was found in, or NULL for a built-in */
+    shared_model *sm;       /* one registry reference */
+    uint64_t generation;    /* conn generation at which it was last validated */
+};
+
+attn_conn *conn_new(sqlite3 *db) {
+    attn_conn *c = sqlite3_malloc64(sizeof *c);
+    if (!c) return NULL;
+    memset(c, 0, sizeof *c);
+    c->db = db;
+    c->n_refs = 1;
+    return c;
+}
+
+void conn_ref(attn_conn *c) { c->n_refs++; }
+
+static void conn_model_clear(conn_model *cm) {
+    sqlite3_free(cm->name);
+    sqlite3_free(cm->storage);
+    registry_release(cm->sm);
+    memset(cm, 0, sizeof *cm);
+}
+
+void conn_unref(void *p) {
+    attn_conn *c = p;
+    if (!c || --c->n_refs > 0) return;
+    for (int i = 0; i < c->n_models; i++) conn_model_clear(&c->models[i]);
+    sqlite3_free(c->models);
+    sqlite3_free(c->signature);
+    attn_session_free(c->session);
+    sqlite3_free(c);
+}
+
+attn_session *conn_session(attn_conn *c) {
+    if (!c->session) c->session = attn_session_new();
+    return c->session;
+}
+
+/* ---- schemas ------------------------------------------------------------------------------ */
+
+void schema_names_free(char **names, int n) {
+    for (int i = 0; i < n; i++) sqlite3_free(names[i]);
+    sqlite3_free(names);
+}
+
+static int push_name(char ***names, int *n, int *cap, const char *name) {
+    if (*n == *cap) {
+        int cap2 = *cap ? 2 * *cap : 8;
+        char **p = sqlite3_realloc64(*names, (sqlite3_uint64)cap2 * sizeof *p);
+        if (!p) return SQLITE_NOMEM;
+        *names = p;
+        *cap = cap2;
+    }
+    (*names)[*n] = sqlite3_mprintf("%s", name);
+    if (!(*names)[*n]) return SQLITE_NOMEM;
+    (*n)++;
+    return SQLITE_OK;
+}
+
+/* Before 3.39 there is no sqlite3_db_name: ask PRAGMA database_list. */
+static int schema_names_pragma(sqlite3 *db, char ***names, int *n, int *cap) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA database_list", -1, &st, NULL);
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        if (name && strcmp(name, "temp") != 0) rc = push_name(names, n, cap, name);
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_finalize(st);
+    else sqlite3_finalize(st);
+    return rc;
+}
+
+int schema_names(sqlite3 *db, char ***names) {
+    int n = 0, cap = 0, rc = SQLITE_OK;
+    *names = NULL;
+#if SQLITE_VERSION_NUMBER >= ATTN_SQLITE_DB_NAME_VERSION
+    if (sqlite3_libversion_number() >= ATTN_SQLITE_DB_NAME_VERSION) {
+        const char *name;
+        for (int i = 0; rc == SQLITE_OK && (name = sqlite3_db_name(db, i)) != NULL; i++)
+            if (i != 1) rc = push_name(names, &n, &cap, name);    /* 1 is always temp */
+    } else
+#endif
+        rc = schema_names_pragma(db, names, &n, &cap);
+    if (rc != SQLITE_OK) {
+        schema_names_free(*names, n);
+        *names = NULL;
+        return -1;
+    }
+    return n;
+}
+
+int schema_has_model_table(sqlite3 *db, const char *schema) {
+    char *sql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_master WHERE type IN ('table', "
+                                "'view') AND name = 'attn_model' COLLATE NOCASE", schema);
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK)
+        found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return found;
+}
+
+/* The current signature (sqlite3_malloc'd) or NULL on ENOMEM. */
+static char *db_signature(sqlite3 *db) {
+    char **names;
+    int n = schema_names(db, &names);
+    if (n < 0) return NULL;
+    sqlite3_str *s = sqlite3_str_new(db);
+    for (int i = 0; i < n; i++) {
+        unsigned int version = 0;
+        if (sqlite3_file_control(db, names[i], SQLITE_FCNTL_DATA_VERSION, &version) != SQLITE_OK)
+            version = 0;
+        sqlite3_str_appendf(s, "%s\x1f%u\x1e", names[i], version);
+    }
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_str_appendf(s, "tx\x1f%lld", (long long)sqlite3_total_changes64(db));
+    schema_names_free(names, n);
+    return sqlite3_str_finish(s);
+}
+
+/* Bumps c->generation if what the connection sees may have changed. */
+static int refresh_signature(attn_conn *c) {
+    char *sig = db_signature(c->db);
+    if (!sig) return SQLITE_NOMEM;
+    if (c->signature && strcmp(sig, c->signature) == 0) {
+        sqlite3_free(sig);
+        return SQLITE_OK;
+    }
+    sqlite3_free(c->signature);
+    c->signature = sig;
+    c->generation++;
+    return SQLITE_OK;
+}
+
+/* ---- rows of a model ---------------------------------------------------------------------- */
+
+static int prepare_rows(sqlite3 *db, const char *schema, const char *name, const char *sql_fmt,
+                        sqlite3_stmt **st, char **err_msg) {
+    char *sql = sqlite3_mprintf(sql_fmt, schema);
+    if (!sql) return SQLITE_NOMEM;
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) {
+        *err_msg = sqlite3_mprintf("%s.attn_model: %s", schema, sqlite3_errmsg(db));
+        return rc;
+    }
+    sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
+    return SQLITE_OK;
+}
+
+int model_rows_fingerprint(sqlite3 *db, const char *schema, const char *name, uint64_t *fp,
+                           char **err_msg) {
+    sqlite3_stmt *st;
+    if (prepare_rows(db, schema, name,
+                     "SELECT key, dtype, shape, data FROM \"%w\".attn_model WHERE name = ?1 "
+                     "ORDER BY key", &st, err_msg) != SQLITE_OK)
+        return -1;
+    fingerprint f;
+    fingerprint_init(&f);
+    int n_rows = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int col = 0; col < 4; col++) {
+            unsigned char type = (unsigned char)sqlite3_column_type(st, col);
+            const void *p = sqlite3_column_blob(st, col);
+            fingerprint_add(&f, &type, 1);
+            fingerprint_add(&f, p ? p : "", (size_t)sqlite3_column_bytes(st, col));
+        }
+        n_rows++;
+    }
+    if (rc != SQLITE_DONE) {
+        *err_msg = sqlite3_mprintf("%s.attn_model: %s", schema, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    *fp = fingerprint_final(&f);
+    return n_rows > 0 ? 0 : 1;
+}
+
+/* The engine's message without its "model: " prefix (ours already names the model). */
+static char *engine_message(const attn_error *err) {
+    const char *msg = err->msg;
+    if (strncmp(msg, "model: ", 7) == 0) msg += 7;
+    return sqlite3_mprintf("%s", msg);
+}
+
+static const char *column_text_or_empty(sqlite3_stmt *st, int col) {
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    return s ? s : "";
+}
+
+static int load_config(sqlite3 *db, const char *schema, const char *name, attn_model **out,
+                       char **err_msg) {
+    sqlite3_stmt *st;
+    int rc = prepare_rows(db, schema, name,
+                          "SELECT dtype, data FROM \"%w\".attn_model "
+                          "WHERE name = ?1 AND key = 'config'", &st, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    attn_error err = {{0}};
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        *err_msg = sqlite3_mprintf("no 'config' row");
+        rc = SQLITE_ERROR;
+    } else if (strcmp(column_text_or_empty(st, 0), "json") != 0) {
+        *err_msg = sqlite3_mprintf("row 'config': dtype must be 'json', found '%s'",
+                                   column_text_or_empty(st, 0));
+        rc = SQLITE_ERROR;
+    } else {
+        const char *json = (const char *)sqlite3_column_blob(st, 1);
+        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+        int status = attn_model_new(json ? json : "", n, out, &err);
+        if (status != ATTN_OK) {
+            *err_msg = engine_message(&err);
+            rc = sqlite_code(status);
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int load_tensors(sqlite3 *db, const char *schema, const char *name, attn_model *m,
+                        char **err_msg) {
+    sqlite3_stmt *st;
+    int rc = prepare_rows(db, schema, name,
+                          "SELECT key, dtype, shape, data FROM \"%w\".attn_model "
+                          "WHERE name = ?1 AND key <> 'config' ORDER BY key", &st, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    attn_error err = {{0}};
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *data = sqlite3_column_blob(st, 3);
+        size_t n = (size_t)sqlite3_column_bytes(st, 3);
+        int status = attn_model_set_tensor(m, column_text_or_empty(st, 0),
+                                           column_text_or_empty(st, 1),
+                                           column_text_or_empty(st, 2), data ? data : "", n,
+                                           &err);
+        if (status != ATTN_OK) {
+            *err_msg = engine_message(&err);
+            sqlite3_finalize(st);
+            return sqlite_code(status);
+        }
+    }
+    if (step != SQLITE_DONE) {
+        *err_msg = sqlite3_mprintf("%s.attn_model: %s", schema, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return step;
+    }
+    sqlite3_finalize(st);
+    int status = attn_model_finish(m, &err);
+    if (status != ATTN_OK) {
+        *err_msg = engine_message(&err);
+        return sqlite_code(status);
+    }
+    return SQLITE_OK;
+}
+
+int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_model **out,
+                    char **err_msg) {
+    *out = NULL;
+    attn_model *m = NULL;
+    int rc = load_config(db, schema, name, &m, err_msg);
+    if (rc == SQLITE_OK) rc = load_tensors(db, schema, name, m, err_msg);
+    if (rc != SQLITE_OK) {
+        attn_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return SQLITE_OK;
+}
+
+/* ---- lookup ------------------------------------------------------------------------------- */
+
+/* Where a name resolves now: *schema (sqlite3_malloc'd) or NULL with *builtin set. */
+typedef struct resolution {
+    char *schema;
+    const builtin_model *builtin;
+    uint64_t fingerprint;
+} resolution;
+
+/* Finds the first schema whose attn_model has rows for name. Returns 0 found, 1 not found,
+ * -1 error (*err_msg set). */
+static int resolve_in_schemas(sqlite3 *db, const char *name, resolution *r, char **err_msg) {
+    char **names;
+    int n = schema_names(db, &names), found = 1;
+    if (n < 0) {
+        *err_msg = sqlite3_mprintf("cannot list the schemas: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    for (int i = 0; i < n && found == 1; i++) {
+        if (!schema_has_model_table(db, names[i])) continue;
+        found = model_rows_fingerprint(db, names[i], name, &r->fingerprint, err_msg);
+        if (found == 0) {
+            r->schema = names[i];
+            names[i] = NULL;
+        }
+    }
+    schema_names_free(names, n);
+    return found;
+}
+
+static int builtin_fingerprint(const builtin_model *b, const char *name, uint64_t *fp,
+                               char **err_msg) {
+    sqlite3 *bdb;
+    int rc = builtin_open(b, &bdb, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    rc = model_rows_fingerprint(bdb, "main", name, fp, err_msg) == 0 ? SQLITE_OK : SQLITE_ERROR;
+    if (rc != SQLITE_OK && !*err_msg) *err_msg = sqlite3_mprintf("built-in image has no rows");
+    sqlite3_close(bdb);
+    return rc;
+}
+
+static int builtin_load(const builtin_model *b, const char *name, attn_model **m,
+                        char **err_msg) {
+    sqlite3 *bdb;
+    int rc = builtin_open(b, &bdb, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    rc = model_rows_load(bdb, "main", name, m, err_msg);
+    sqlite3_close(bdb);
+    return rc;
+}
+
+static conn_model *find_entry(attn_conn *c, const char *name) {
+    for (int i = 0; i < c->n_models; i++)
+        if (strcmp(c->models[i].name, name) == 0) return &c->models[i];
+    return NULL;
+}
+
+static conn_model *add_entry(attn_conn *c, const char *name) {
+    if (c->n_models == c->cap_models) {
+        int cap = c->cap_models ? 2 * c->cap_models : 4;
+        conn_model *p = sqlite3_realloc64(c->models, (sqlite3_uint64)cap * sizeof *p);
+        if (!p) return NULL;
+        c->models = p;
+        c->cap_models = cap;
+    }
+    conn_model *cm = &c->models[c->n_models];
+    memset(cm, 0, sizeof *cm);
+    cm->name = sqlite3_mprintf("%s", name);
+    if (!cm->name) return NULL;
+    c->n_models++;
+    return cm;
+}
+
+static void remove_entry(attn_conn *c, conn_model *cm) {
+    conn_model_clear(cm);
+    *cm = c->models[--c->n_models];
+}
+
+/* Where name lives now, with its fingerprint. A built-in already held keeps its fingerprint
+ * (images never change), so it is not re-hashed. */
+static int resolve(attn_conn *c, const conn_model *held, const char *name, resolution *r,
+                   char **err_msg) {
+    memset(r, 0, sizeof *r);
+    int found = resolve_in_schemas(c->db, name, r, err_msg);
+    if (found < 0) return SQLITE_ERROR;
+    if (found == 0) return SQLITE_OK;
+    r->builtin = builtin_find(name);
+    if (!r->builtin) {
+        *err_msg = sqlite3_mprintf("not found in attn_model or built-ins");
+        return SQLITE_NOTFOUND;
+    }
+    if (held && held->sm && !held->storage) {
+        r->fingerprint = held->sm->fingerprint;
+        return SQLITE_OK;
+    }
+    return builtin_fingerprint(r->builtin, name, &r->fingerprint, err_msg);
+}
+
+/* A shared model for resolution r: from the registry, or loaded and inserted. */
+static int acquire(attn_conn *c, const char *name, const resolution *r, shared_model **out,
+                   char **err_msg) {
+    *out = registry_acquire(r->fingerprint);
+    if (*out) return SQLITE_OK;
+    attn_model *m;
+    int rc = r->schema ? model_rows_load(c->db, r->schema, name, &m, err_msg)
+                       : builtin_load(r->builtin, name, &m, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    *out = registry_insert(r->fingerprint, m);
+    return *out ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+static int validate(attn_conn *c, const char *name, conn_model **out, char **err_msg) {
+    conn_model *cm = find_entry(c, name);
+    if (cm && cm->generation == c->generation) {
+        *out = cm;
+        return SQLITE_OK;
+    }
+    resolution r;
+    int rc = resolve(c, cm, name, &r, err_msg);
+    if (rc == SQLITE_OK && !(cm && cm->sm->fingerprint == r.fingerprint)) {
+        shared_model *sm;
+        rc = acquire(c, name, &r, &sm, err_msg);
+        if (rc == SQLITE_OK && !cm && !(cm = add_entry(c, name))) {
+            registry_release(sm);
+            rc = SQLITE_NOMEM;
+        }
+        if (rc == SQLITE_OK) {
+            registry_release(cm->sm);
+            cm->sm = sm;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        if (cm) remove_entry(c, cm);     /* a broken model is looked at again next time */
+        sqlite3_free(r.schema);
+        return rc;
+    }
+    sqlite3_free(cm->storage);
+    cm->storage = r.schema;
+    cm->generation = c->generation;
+    *out = cm;
+    return SQLITE_OK;
+}
+
+int conn_model_get(attn_conn *c, const char *fn, const char *name, const attn_model **m,
+                   char **err_msg) {
+    *m = NULL;
+    *err_msg = NULL;
+    if (c->busy) {
+        *err_msg = sqlite3_mprintf("%s: model '%s': recursive model lookup (does attn_model "
+                                   "call an attn_ function?)", fn, name);
+        return SQLITE_ERROR;
+    }
+    c->busy = 1;
+    char *msg = NULL;
+    conn_model *cm = NULL;
+    int rc = refresh_signature(c);
+    if (rc == SQLITE_OK) rc = validate(c, name, &cm, &msg);
+    c->busy = 0;
+    if (rc == SQLITE_NOMEM) {
+        sqlite3_free(msg);
+        return rc;
+    }
+    if (rc != SQLITE_OK) {
+        if (rc == SQLITE_NOTFOUND) {
+            *err_msg = sqlite3_mprintf("%s: model '%s' %s", fn, name, msg ? msg : "not found");
+            rc = SQLITE_ERROR;
+        } else {
+            *err_msg = sqlite3_mprintf("%s: model '%s': %s", fn, name, msg ? msg : "error");
+        }
+        sqlite3_free(msg);
+        return rc;
+    }
+    *m = cm->sm->model;
+    return SQLITE_OK;
+}

@@ -1,0 +1,149 @@
+/* ext.h: what the files of the SQLite binding share. Internal to ext/; the engine (model/)
+ * never sees sqlite3.h and this binding never does arithmetic on tensors.
+ *
+ *   attnext.c     entry point, registration table, scalar functions, attn_version/attn_debug
+ *   conn.c        per-connection state and model lookup (main, attached, built-in), with
+ *                 revalidation by SQLITE_FCNTL_DATA_VERSION
+ *   registry.c    the process-wide cache of loaded models, keyed by a content fingerprint
+ *   builtin.c     models embedded in the library (SQLite database images)
+ *   vtab_tasks.c  attn_entities and attn_relations (eponymous table-valued functions)
+ *   vtab_models.c attn_models (eponymous virtual table) */
+#ifndef ATTN_EXT_H
+#define ATTN_EXT_H
+
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT3
+
+#include "model.h"
+#include "pipeline.h"
+
+/* Oldest SQLite we run on: sqlite3_total_changes64 (3.37.0); sqlite3_vtab_config INNOCUOUS,
+ * SQLITE_INNOCUOUS, SQLITE_FCNTL_DATA_VERSION and sqlite3_deserialize are all older. */
+#define ATTN_SQLITE_MIN_VERSION      3037000
+#define ATTN_SQLITE_MIN_VERSION_TEXT "3.37.0"
+/* sqlite3_db_name (cheap schema enumeration) exists from 3.39.0; before that we fall back to
+ * PRAGMA database_list. */
+#ifndef ATTN_SQLITE_DB_NAME_VERSION  /* -DATTN_SQLITE_DB_NAME_VERSION=99999999 tests the fallback */
+#define ATTN_SQLITE_DB_NAME_VERSION  3039000
+#endif
+
+/* Longest text a SQL function accepts, in bytes. */
+#define ATTN_SQL_MAX_TEXT_BYTES      100000000
+/* Longest model name, in bytes. */
+#define ATTN_SQL_MAX_NAME_BYTES      256
+
+#define ATTN_DEFAULT_CLASSIFY  "en-sentiment"
+#define ATTN_DEFAULT_ENTITIES  "en-ner"
+#define ATTN_DEFAULT_RELATIONS "en-rel"
+
+/* ---- registry.c: process-wide, reference-counted, read-only models ---------------------- */
+
+typedef struct shared_model {
+    uint64_t fingerprint;       /* hash of the model's rows (key, dtype, shape, data) */
+    int n_refs;                 /* guarded by the registry mutex */
+    attn_model *model;          /* finished, read-only */
+    struct shared_model *next;
+} shared_model;
+
+/* The entry with that fingerprint with one more reference, or NULL. */
+shared_model *registry_acquire(uint64_t fingerprint);
+/* Adds a freshly loaded model (ownership passes to the registry) and returns it with one
+ * reference. If another thread inserted the same fingerprint meanwhile, frees m and returns
+ * that entry instead. NULL on ENOMEM (m is freed). */
+shared_model *registry_insert(uint64_t fingerprint, attn_model *m);
+/* Drops one reference; the model is freed when none are left. NULL is a no-op. */
+void registry_release(shared_model *sm);
+/* Number of entries (for tests and attn_debug). */
+int registry_count(void);
+
+/* Streaming 64-bit fingerprint of byte strings (not cryptographic). */
+typedef struct fingerprint { uint64_t h; } fingerprint;
+void fingerprint_init(fingerprint *f);
+void fingerprint_add(fingerprint *f, const void *data, size_t n);   /* length is mixed in */
+uint64_t fingerprint_final(const fingerprint *f);
+
+/* ---- builtin.c: models compiled into the library ---------------------------------------- */
+
+typedef struct builtin_model {
+    const char *name;
+    const unsigned char *start, *end;  /* a SQLite database image holding an attn_model table */
+} builtin_model;
+
+int builtin_count(void);
+const builtin_model *builtin_get(int i);
+const builtin_model *builtin_find(const char *name);
+/* Opens a built-in image read-only in a private in-memory connection. On failure returns an
+ * SQLite code and sets *err_msg (sqlite3_malloc'd). */
+int builtin_open(const builtin_model *b, sqlite3 **db, char **err_msg);
+
+/* ---- conn.c: per-connection state -------------------------------------------------------- */
+
+typedef struct conn_model conn_model;
+
+typedef struct attn_conn {
+    sqlite3 *db;
+    int n_refs;                 /* functions and modules holding it (one thread: the db's) */
+    attn_session *session;      /* created on first use */
+    conn_model *models;         /* [n_models] resolutions name -> model */
+    int n_models, cap_models;
+    char *signature;            /* schemas and data versions when last validated (malloc'd) */
+    uint64_t generation;        /* bumped whenever the signature changes */
+    int busy;                   /* a lookup is running (guards against re-entry) */
+} attn_conn;
+
+attn_conn *conn_new(sqlite3 *db);
+void conn_ref(attn_conn *c);
+void conn_unref(void *c);       /* destructor for sqlite3_create_*_v2 */
+
+/* The session, created on first use; NULL on ENOMEM. */
+attn_session *conn_session(attn_conn *c);
+
+/* Finds model `name` (main, then attached schemas in order, then built-ins), loading or
+ * revalidating it as needed. On success *m is valid until the next conn_model_get on this
+ * connection's state or its destruction. On failure returns an SQLite code and sets *err_msg
+ * (sqlite3_malloc'd) to a message prefixed with fn, e.g.
+ * "attn_classify: model 'x' not found in attn_model or built-ins". */
+int conn_model_get(attn_conn *c, const char *fn, const char *name, const attn_model **m,
+                   char **err_msg);
+
+/* Schema names in lookup order (main, then attached; never temp). Returns a count or -1 on
+ * error; names[i] are sqlite3_malloc'd (free with schema_names_free). */
+int schema_names(sqlite3 *db, char ***names);
+void schema_names_free(char **names, int n);
+
+/* Fingerprint of the rows of schema.attn_model for name, in key order: returns 0 when found,
+ * 1 when there are no rows for that name, or -1 on error with *err_msg set (no prefix).
+ * model_rows_load loads them (config row, every tensor, finish): SQLITE_OK or an error code
+ * with *err_msg set, e.g. "tensor 'tag.w': shape [9,32] expected, found [9,31]". */
+int model_rows_fingerprint(sqlite3 *db, const char *schema, const char *name, uint64_t *fp,
+                           char **err_msg);
+int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_model **out,
+                    char **err_msg);
+/* Whether schema has a table named attn_model. */
+int schema_has_model_table(sqlite3 *db, const char *schema);
+
+/* ---- shared helpers (attnext.c) ---------------------------------------------------------- */
+
+/* Name of a value's type as users see it: "integer", "real", "text", "blob", "null". */
+const char *value_type_name(sqlite3_value *v);
+/* Checks the text argument: returns SQLITE_OK with text and n set, SQLITE_DONE for NULL, or an
+ * error with *err_msg set: "fn: argument 1 must be TEXT, got integer". */
+int arg_text(const char *fn, int arg_no, sqlite3_value *v, const char **text, size_t *n,
+             char **err_msg);
+/* Model name argument (NULL v -> default). Errors as arg_text; NULL is an error. */
+int arg_model(const char *fn, int arg_no, sqlite3_value *v, const char *default_name,
+              const char **name, char **err_msg);
+/* Appends s as a JSON string literal. */
+void json_append_string(sqlite3_str *out, const char *s);
+/* Appends {"task": ["label", ...], ...} for every task of cfg. */
+void json_append_labels(sqlite3_str *out, const attn_config *cfg);
+/* Comma list of the config's tasks, e.g. "classify,entities" (static strings). */
+const char *tasks_text(int tasks);
+/* Maps an engine status to an SQLite result code. */
+int sqlite_code(int attn_status);
+
+/* ---- vtab registration ------------------------------------------------------------------- */
+int vtab_tasks_register(sqlite3 *db, attn_conn *c);
+int vtab_models_register(sqlite3 *db, attn_conn *c);
+
+#endif

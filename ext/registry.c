@@ -1,0 +1,114 @@
+/* registry.c: the process-wide cache of loaded models.
+ *
+ * A model is identified by the fingerprint of its rows, not by its name or database, so N
+ * connections (threads) using the same model share one read-only copy, and a model edited in
+ * its table gets a new fingerprint and is loaded afresh. Entries are reference counted; the
+ * last release frees the model. A plain linked list under one mutex: a process holds a
+ * handful of models, and lookups happen once per statement at most. */
+#include "ext.h"
+
+#include <pthread.h>
+#include <string.h>
+
+static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+static shared_model *registry_head;     /* guarded by registry_mutex */
+
+static shared_model *find_locked(uint64_t fingerprint) {
+    for (shared_model *sm = registry_head; sm; sm = sm->next)
+        if (sm->fingerprint == fingerprint) return sm;
+    return NULL;
+}
+
+shared_model *registry_acquire(uint64_t fingerprint) {
+    pthread_mutex_lock(&registry_mutex);
+    shared_model *sm = find_locked(fingerprint);
+    if (sm) sm->n_refs++;
+    pthread_mutex_unlock(&registry_mutex);
+    return sm;
+}
+
+shared_model *registry_insert(uint64_t fingerprint, attn_model *m) {
+    shared_model *fresh = sqlite3_malloc64(sizeof *fresh);
+    pthread_mutex_lock(&registry_mutex);
+    shared_model *sm = find_locked(fingerprint);
+    if (sm) {
+        sm->n_refs++;                    /* another thread loaded it first: use theirs */
+    } else if (fresh) {
+        fresh->fingerprint = fingerprint;
+        fresh->n_refs = 1;
+        fresh->model = m;
+        fresh->next = registry_head;
+        registry_head = fresh;
+        sm = fresh;
+        fresh = NULL;
+        m = NULL;
+    }
+    pthread_mutex_unlock(&registry_mutex);
+    sqlite3_free(fresh);
+    attn_model_free(m);
+    return sm;
+}
+
+void registry_release(shared_model *sm) {
+    if (!sm) return;
+    attn_model *to_free = NULL;
+    pthread_mutex_lock(&registry_mutex);
+    if (--sm->n_refs == 0) {
+        for (shared_model **p = &registry_head; *p; p = &(*p)->next) {
+            if (*p == sm) { *p = sm->next; break; }
+        }
+        to_free = sm->model;
+    } else {
+        sm = NULL;
+    }
+    pthread_mutex_unlock(&registry_mutex);
+    if (sm) {
+        attn_model_free(to_free);
+        sqlite3_free(sm);
+    }
+}
+
+int registry_count(void) {
+    int n = 0;
+    pthread_mutex_lock(&registry_mutex);
+    for (shared_model *sm = registry_head; sm; sm = sm->next) n++;
+    pthread_mutex_unlock(&registry_mutex);
+    return n;
+}
+
+/* ---- fingerprint: 64-bit multiply-xorshift over 8-byte words -------------------------- */
+
+#define FP_MUL  0x9E3779B97F4A7C15ull
+#define FP_SEED 0x6174746E65787431ull   /* "attnext1" */
+
+static uint64_t fp_mix(uint64_t h, uint64_t w) {
+    h ^= w;
+    h *= FP_MUL;
+    return h ^ (h >> 29);
+}
+
+void fingerprint_init(fingerprint *f) { f->h = FP_SEED; }
+
+void fingerprint_add(fingerprint *f, const void *data, size_t n) {
+    const unsigned char *p = data;
+    uint64_t h = fp_mix(f->h, (uint64_t)n);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = fp_mix(h, w);
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, n - i);
+        h = fp_mix(h, w ^ 0xFFull << 56);
+    }
+    f->h = h;
+}
+
+uint64_t fingerprint_final(const fingerprint *f) {
+    uint64_t h = f->h;           /* splitmix64 finaliser */
+    h ^= h >> 30; h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 27; h *= 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
+}

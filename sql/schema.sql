@@ -1,0 +1,18 @@
+-- schema.sql: the table attnext reads models from. One model = one config row + one row per
+-- tensor, all with the same name. Functions look a name up in main.attn_model, then in the
+-- attn_model table of each attached database in attach order, then in the built-in models.
+--
+--   key 'config': dtype 'json', shape '[]', data = the config JSON (TEXT or BLOB)
+--   key '<tensor>' (e.g. 'layers.0.attn.qkv.w'): dtype 'f32' or 'f16', shape = JSON array of
+--       dimensions, e.g. '[96,32]'; data = the values, row-major, little-endian
+--
+-- Every row is checked when the model loads (unknown key, wrong shape, short blob, NaN, missing
+-- tensor: each is an error naming the key). Editing rows is picked up by the next statement.
+CREATE TABLE IF NOT EXISTS attn_model(
+  name  TEXT NOT NULL,   -- model name, e.g. 'en-ner'
+  key   TEXT NOT NULL,   -- 'config' or a tensor name
+  dtype TEXT NOT NULL,   -- 'json', 'f32' or 'f16'
+  shape TEXT NOT NULL,   -- JSON array, e.g. '[256,1024]'; '[]' for the config
+  data  BLOB,            -- config text, or the tensor's bytes
+  PRIMARY KEY (name, key)
+);

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# tests/sql/run.sh EXTENSION TOOLS_DIR
+#
+# Runs every tests/sql/NN_name.sql through the real sqlite3 shell with the extension loaded and
+# compares what the shell prints (stdout and stderr) with NN_name.expected. Each test starts
+# from fresh copies of the databases built here with gen_model:
+#   models.db  main: tiny (random, all tasks), every (tags every token B-PER, relates every
+#              pair Work_For, classifies 'negative'), every16 (the same in f16), pos
+#              (classify only, always 'positive'), ner (entities only)
+#   aux.db     en-ner (tags every token LOC), every (shadowed by main's: labels bad/good)
+#   broken.db  one broken model per kind of damage
+# The whole suite runs twice: with the SIMD level the CPU allows and with ATTN_SIMD=scalar.
+# Error lines are printed by the shell as "Runtime error near line N: msg"; the line number
+# is dropped so editing a test does not change every later expectation.
+#
+# Then tools/sql_threads (if built) runs 6 threads with a connection each over models.db.
+# ATTN_PRELOAD (set by tests/run.sh for sanitizer builds) is preloaded into the shell.
+# UPDATE_EXPECTED=1 rewrites the .expected files from the default pass (review the diff!).
+set -u
+so=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+tools=$(cd "$2" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+gen="$tools/gen_model"
+
+build_dbs() {
+    local d=$1 g="$gen"
+    mkdir -p "$d"
+    "$g" "$d/models.db" tiny --seed 5 --scale 0.3 &&
+    "$g" "$d/models.db" every --seed 8 --set tag.b:1:8 --set rel.out.b:1:8 --set cls.b:0:8 &&
+    "$g" "$d/models.db" every16 --seed 8 --set tag.b:1:8 --set rel.out.b:1:8 --set cls.b:0:8 \
+        --dtype f16 &&
+    "$g" "$d/models.db" pos --seed 9 --tasks classify --set cls.b:1:8 &&
+    "$g" "$d/models.db" ner --seed 10 --tasks entities --entity-labels PER,LOC &&
+    "$g" "$d/aux.db" en-ner --seed 11 --tasks entities --entity-labels PER,LOC --set tag.b:3:8 &&
+    "$g" "$d/aux.db" every --seed 12 --classify-labels bad,good --set cls.b:1:8 &&
+    "$g" "$d/broken.db" no-tensor --break missing:tag.w &&
+    "$g" "$d/broken.db" bad-shape --break shape:tag.w &&
+    "$g" "$d/broken.db" short --break truncate:crf.trans &&
+    "$g" "$d/broken.db" nan --break nan:cls.b &&
+    "$g" "$d/broken.db" bad-config --break config &&
+    "$g" "$d/broken.db" good --seed 13
+}
+
+if ! build_dbs "$work/template" >"$work/gen.log" 2>&1; then
+    cat "$work/gen.log"
+    echo "sql: 0 passed, 1 failed (gen_model)"
+    exit 1
+fi
+
+preload=${ATTN_PRELOAD:-}
+passed=0 failed=0
+
+# run_one TEST.sql SIMD: prints the normalised output of the test.
+run_one() {
+    local t=$1 simd=$2 dir="$work/run"
+    rm -rf "$dir" && cp -r "$work/template" "$dir"
+    (
+        cd "$dir" &&
+        if [ -n "$simd" ]; then export ATTN_SIMD=$simd; fi &&
+        LD_PRELOAD=$preload sqlite3 -batch -cmd ".load $so" models.db <"$t" 2>&1
+    ) | sed -E 's/^(Runtime|Parse) error near line [0-9]+: /Error: /'
+}
+
+for pass in default scalar; do
+    simd=""
+    [ "$pass" = scalar ] && simd=scalar
+    for t in "$here"/[0-9]*.sql; do
+        name=$(basename "$t" .sql)
+        expected="$here/$name.expected"
+        run_one "$t" "$simd" >"$work/out"
+        if [ "${UPDATE_EXPECTED:-0}" = 1 ] && [ "$pass" = default ]; then
+            cp "$work/out" "$expected"
+        fi
+        if diff -u "$expected" "$work/out" >"$work/diff" 2>&1; then
+            echo "ok   $name ($pass)"
+            passed=$((passed + 1))
+        else
+            echo "FAIL $name ($pass)"
+            head -40 "$work/diff"
+            failed=$((failed + 1))
+        fi
+    done
+done
+# Every SQL name the extension registers is used by some test (01_load lists them).
+names=$(LD_PRELOAD=$preload sqlite3 -batch -cmd ".load $so" :memory: \
+    "SELECT DISTINCT name FROM pragma_function_list WHERE name LIKE 'attn%'
+     UNION SELECT name FROM pragma_module_list WHERE name LIKE 'attn%'" 2>&1)
+untested=""
+for n in $names; do
+    grep -lq "$n" "$here"/[0-9]*.sql || untested="$untested $n"
+done
+if [ -n "$names" ] && [ -z "$untested" ]; then
+    echo "ok   every registered name has a test"
+    passed=$((passed + 1))
+else
+    echo "FAIL registered names without a test:${untested:- (none registered: $names)}"
+    failed=$((failed + 1))
+fi
+
+# Many threads, one connection each, sharing the models (tests/tools/sql_threads.c).
+if [ -x "$tools/sql_threads" ]; then
+    rm -rf "$work/run" && cp -r "$work/template" "$work/run"
+    if LD_PRELOAD=$preload "$tools/sql_threads" "$so" "$work/run/models.db" 6 3 >"$work/out" 2>&1 &&
+       grep -q ' 0 failed' "$work/out"; then
+        echo "ok   threads"
+        passed=$((passed + 1))
+    else
+        echo "FAIL threads"
+        tail -20 "$work/out"
+        failed=$((failed + 1))
+    fi
+fi
+
+echo "sql: $passed passed, $failed failed"
+[ "$failed" = 0 ]
