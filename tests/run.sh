@@ -30,6 +30,7 @@ count_suite() {
     if [ "$status" != 0 ] && [ "$f" = 0 ]; then f=1; fi
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
     if [ "$f" != 0 ]; then grep -vE '^\s*$' "$out" | tail -40; fi
+    grep -i 'not run' "$out" | sed "s/^/[$mode] $name: /" || true
     echo "[$mode] $name: $p passed, $f failed"
 }
 
