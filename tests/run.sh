@@ -47,6 +47,7 @@ if [ "$mode" = rel ] && [ -x "$here/ref/run.sh" ]; then
 fi
 
 if [ -x "$here/sql/run.sh" ]; then
+    [ "$mode" = rel ] && export ATTN_VALGRIND=1
     "$here/sql/run.sh" "$ext" "build/rel/tools" >"$log/sql" 2>&1
     count_suite "sql" $? "$log/sql"
 fi

@@ -59,13 +59,19 @@ run_one() {
     (
         cd "$dir" &&
         if [ -n "$simd" ]; then export ATTN_SIMD=$simd; fi &&
-        LD_PRELOAD=$preload sqlite3 -batch -cmd ".load $so" models.db <"$t" 2>&1
+        LD_PRELOAD=$preload $wrap sqlite3 -batch -cmd ".load $so" models.db <"$t" 2>&1
     ) | sed -E 's/^(Runtime|Parse) error near line [0-9]+: /Error: /'
 }
 
-for pass in default scalar; do
-    simd=""
+# With ATTN_VALGRIND=1 (tests/run.sh sets it for the release build when valgrind is there) a
+# third pass runs every test under memcheck: any error or definitely-lost block is printed by
+# valgrind into the output and so fails the comparison.
+passes="default scalar"
+[ "${ATTN_VALGRIND:-0}" = 1 ] && command -v valgrind >/dev/null && passes="$passes valgrind"
+for pass in $passes; do
+    simd="" wrap=""
     [ "$pass" = scalar ] && simd=scalar
+    [ "$pass" = valgrind ] && wrap="valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite"
     for t in "$here"/[0-9]*.sql; do
         name=$(basename "$t" .sql)
         expected="$here/$name.expected"
