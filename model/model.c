@@ -286,3 +286,31 @@ int attn_model_finish(attn_model *m, attn_error *err) {
     m->finished = 1;
     return ATTN_OK;
 }
+
+/* One float to half: round to nearest even on the bits (no F16C needed; writing models is not
+ * a hot path). */
+static uint16_t f32_to_f16_one(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t exp = (x >> 23) & 0xffu, mant = x & 0x7fffffu;
+    if (exp == 0xffu) /* inf or NaN (NaN kept quiet) */
+        return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0));
+    int32_t e = (int32_t)exp - 127 + 15;
+    if (e >= 0x1f) return (uint16_t)(sign | 0x7c00u);          /* overflow: inf */
+    if (e <= 0) {                                               /* subnormal half or zero */
+        if (e < -10) return sign;
+        mant |= 0x800000u;
+        uint32_t shift = (uint32_t)(14 - e);
+        uint32_t half = mant >> shift, rest = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rest > mid || (rest == mid && (half & 1u))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = ((uint32_t)e << 10) | (mant >> 13), rest = mant & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) half++;  /* may carry into inf: right */
+    return (uint16_t)(sign | half);
+}
+
+void attn_f32_to_f16(uint16_t *out, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = f32_to_f16_one(in[i]);
+}

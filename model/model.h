@@ -67,6 +67,10 @@ int attn_model_finish(attn_model *m, attn_error *err);
 
 void attn_model_free(attn_model *m);
 
+/* float -> IEEE half, round to nearest even; overflow gives +-inf, NaN stays NaN (quiet).
+ * For writing f16 tensors. */
+void attn_f32_to_f16(uint16_t *out, const float *in, size_t n);
+
 /* Parameter count (floats): the sum of the tensor sizes, without the alignment padding that
  * n_params (the buffer length) includes. */
 size_t attn_model_param_count(const attn_model *m);

@@ -3,6 +3,7 @@
  * right data. */
 #include "check.h"
 #include "model.h"
+#include "kernels.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -757,7 +758,36 @@ static void test_model_new_errors(void) {
     attn_model_free(NULL);
 }
 
+/* attn_f32_to_f16 inverts the loader's f16 -> f32 on every half value, and rounds to nearest
+ * even between two halves. */
+static void test_f32_to_f16(void) {
+    const attn_kernels *k = attn_kernels_scalar();
+    int mismatches = 0;
+    for (uint32_t bits = 0; bits < 65536; bits++) {
+        uint16_t h = (uint16_t)bits, back;
+        float f;
+        k->f16_to_f32(&f, &h, 1);
+        attn_f32_to_f16(&back, &f, 1);
+        int is_nan = (h & 0x7c00u) == 0x7c00u && (h & 0x3ffu);
+        if (is_nan ? !((back & 0x7c00u) == 0x7c00u && (back & 0x3ffu)) : back != h) mismatches++;
+    }
+    CHECK_MSG(mismatches == 0, "%d half values do not round-trip", mismatches);
+    /* 1 + 2^-11 lies halfway between 1 and the next half (1 + 2^-10): ties go to even (1). */
+    float tie = 1.0f + 0x1p-11f, above = 1.0f + 0x1p-11f + 0x1p-20f, big = 70000.0f;
+    uint16_t h;
+    attn_f32_to_f16(&h, &tie, 1);
+    CHECK(h == 0x3c00u);
+    attn_f32_to_f16(&h, &above, 1);
+    CHECK(h == 0x3c01u);
+    attn_f32_to_f16(&h, &big, 1);
+    CHECK(h == 0x7c00u);             /* beyond 65504: inf */
+    float tiny = 0x1p-25f;           /* half of the smallest subnormal: ties to even (0) */
+    attn_f32_to_f16(&h, &tiny, 1);
+    CHECK(h == 0);
+}
+
 int main(void) {
+    test_f32_to_f16();
     test_full_config_fields();
     test_config_defaults_and_options();
     test_label_count_limit();

@@ -1,0 +1,144 @@
+/* fit.h: training a model on a whole dataset: the loop around train.h.
+ *
+ * A dataset is built from annotated texts (what attn_train reads from SQL rows), turned once
+ * into token feature rows, gold tag paths, spans and relation pairs. attn_fit then runs epochs
+ * of shuffled mini-batches (train.h does the maths), evaluates on the dev set after every
+ * epoch with the inference pipeline (pipeline.h) and the field's metrics (metrics.h), keeps a
+ * copy of the best parameters by dev metric, stops early after `patience` epochs without
+ * improvement, at max_epochs, at the time limit, or when the epoch callback asks to, and
+ * leaves the best parameters in the model. With no dev set, the last epoch is the best.
+ *
+ * Long texts: a training text of more than max_len tokens is cut into consecutive chunks of
+ * max_len tokens, each a training example (classify: each chunk carries the text's label;
+ * entities: tags sliced; relations: only pairs whose two spans fall in one chunk). An entity
+ * crossing a chunk edge is cut at it there (both pieces keep the type). Dev evaluation runs the
+ * real pipeline on the whole text (windows and all), so it measures what users will get.
+ *
+ * Metrics (dev, and what attn_eval reports): classify -> accuracy; entities -> exact-span
+ * exact-type micro F1 (conlleval); relations -> strict triple micro F1 (entity spans and types
+ * and the relation label all right); a model with both entities and relations is selected on
+ * the relation F1.
+ *
+ * The engine never includes sqlite3.h. */
+#ifndef ATTN_FIT_H
+#define ATTN_FIT_H
+
+#include "train.h"
+
+typedef struct attn_dataset attn_dataset;
+
+/* An empty dataset for models of this config (labels are looked up by name in it). */
+attn_dataset *attn_dataset_new(const attn_config *cfg);
+void attn_dataset_free(attn_dataset *ds);
+size_t attn_dataset_size(const attn_dataset *ds);          /* texts added */
+
+/* Gold entity / relation as given by a user, by label name, in characters (SQLite counting). */
+typedef struct attn_gold_entity {
+    int64_t start, end;
+    const char *label;
+} attn_gold_entity;
+
+typedef struct attn_gold_relation {
+    int head, tail;             /* indices into the text's entity array */
+    const char *label;
+} attn_gold_relation;
+
+/* Adds one annotated text. label: classify gold label name (NULL when the model has no
+ * classify task or the row gives none); ents/rels as for the entities/relations tasks (NULL, 0
+ * when not given). Errors (ATTN_EINVAL) name what is wrong, e.g. "label 'neutral' is not one
+ * of the model's labels (negative, positive)", "entity 2 [10, 8): end before start",
+ * "entity 1 overlaps entity 0", "relation 0: head 5 out of range (3 entities)"; the caller
+ * prefixes the row. A text with no tokens is skipped (counted in attn_dataset_skipped). */
+int attn_dataset_add(attn_dataset *ds, const char *text, size_t n_bytes, const char *label,
+                     const attn_gold_entity *ents, int n_ents,
+                     const attn_gold_relation *rels, int n_rels, attn_error *err);
+size_t attn_dataset_skipped(const attn_dataset *ds);
+
+typedef struct attn_fit_opts {
+    attn_train_opts train;      /* lr, dropout, seed, threads, ... (total_steps is set by fit) */
+    int batch_size;             /* examples per step, default 32 */
+    int max_epochs;             /* default 10 */
+    int patience;               /* epochs without dev improvement before stopping, 0 = off */
+    double time_limit;          /* seconds of training, 0 = none; checked between steps */
+} attn_fit_opts;
+
+attn_fit_opts attn_fit_defaults(void);
+
+typedef struct attn_epoch_report {
+    int epoch;                  /* 1-based */
+    double train_loss;          /* mean over the epoch's steps */
+    double dev_metric;          /* in [0, 1]; NaN without a dev set */
+    const char *metric_name;    /* "accuracy", "entity_f1", "relation_f1" */
+    double seconds;             /* this epoch, training + dev evaluation */
+    int is_best;                /* 1 if this epoch's parameters are now the kept best */
+    int64_t tokens;             /* training tokens this epoch */
+} attn_epoch_report;
+
+/* Called after each epoch; return non-zero to stop (the best so far is kept). Also consulted
+ * between steps through should_stop (may be NULL): return non-zero to stop mid-epoch, which
+ * ends training with ATTN_EINTR-like status ATTN_ESTOPPED and leaves the best parameters of
+ * completed epochs (or the initial ones if none completed) in the model. */
+typedef int (*attn_epoch_cb)(const attn_epoch_report *r, void *user);
+typedef int (*attn_stop_cb)(void *user);
+
+#define ATTN_ESTOPPED 5
+
+/* Trains m (finished; e.g. from attn_train_model_new, or a loaded model for fine-tuning) on
+ * train, selecting on dev (may be NULL or empty). Returns ATTN_OK, ATTN_ESTOPPED (stopped by
+ * should_stop), or an error. *best receives the best epoch's report when non-NULL. */
+int attn_fit(attn_model *m, const attn_dataset *train, const attn_dataset *dev,
+             const attn_fit_opts *opts, attn_epoch_cb on_epoch, attn_stop_cb should_stop,
+             void *user, attn_epoch_report *best, attn_error *err);
+
+/* The same loop, one epoch per call, for callers that must return between epochs (attn_train
+ * yields one SQL row per epoch). attn_fit is begin + epoch until done + end.
+ *   attn_fit_begin   checks opts, makes the trainer; m is trained in place from here on
+ *   attn_fit_epoch   trains one epoch and evaluates on dev; fills *report; sets *done = 1 when
+ *                    training should end (max_epochs, patience, time limit). Returns ATTN_OK,
+ *                    ATTN_ESTOPPED (should_stop fired mid-epoch: the epoch does not count) or
+ *                    an error
+ *   attn_fit_end     restores the best parameters into the model (the initial ones if no
+ *                    epoch completed), fills *best (may be NULL), frees the state */
+typedef struct attn_fit_state attn_fit_state;
+int attn_fit_begin(attn_model *m, const attn_dataset *train, const attn_dataset *dev,
+                   const attn_fit_opts *opts, attn_fit_state **out, attn_error *err);
+int attn_fit_epoch(attn_fit_state *f, attn_stop_cb should_stop, void *user,
+                   attn_epoch_report *report, int *done, attn_error *err);
+void attn_fit_end(attn_fit_state *f, attn_epoch_report *best);
+/* Frees the state without touching the model again (it keeps whatever parameters the last
+ * step left: the caller discards it). NULL is a no-op. */
+void attn_fit_abort(attn_fit_state *f);
+
+/* Evaluation of a model on a dataset with the inference pipeline: one row per label plus
+ * micro and macro totals (metrics.h). Used by attn_fit's dev step and by attn_eval. */
+typedef struct attn_eval_row {
+    char label[ATTN_MAX_LABEL_BYTES + 16];   /* a label, "micro" or "macro" (or "accuracy") */
+    double precision, recall, f1;
+    int64_t support;            /* gold count (for micro/macro: all gold) */
+    int64_t predicted;
+} attn_eval_row;
+
+typedef struct attn_eval_result {
+    attn_eval_row *rows;        /* [n], owned */
+    int n;
+    double accuracy;            /* classify only, else NaN */
+    double headline;            /* the selection metric (see above) */
+} attn_eval_result;
+
+/* task: ATTN_TASK_CLASSIFY, ATTN_TASK_ENTITIES or ATTN_TASK_RELATIONS (must be in the model).
+ * For relations, entity rows are not included (evaluate entities separately). */
+int attn_evaluate(const attn_model *m, const attn_dataset *ds, int task,
+                  attn_eval_result *out, attn_error *err);
+void attn_eval_result_free(attn_eval_result *r);
+
+/* Pretrained word vectors (wordvec.h) into a model's "norm" feature table: every word of the
+ * vocabulary words[0..n) (most frequent first) gets, in the norm bucket it hashes to, the mean
+ * of its subword rows in wv, unless a more frequent word already took that bucket; if the
+ * table width differs from wv->dim, fails with ATTN_EINVAL. Buckets no word reaches keep their
+ * values. Returns the number of buckets set in *n_set. */
+struct attn_wordvec;
+int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
+                                const char *const *words, size_t n_words, size_t *n_set,
+                                attn_error *err);
+
+#endif
