@@ -1,0 +1,805 @@
+/* wordvec.c: skip-gram with subword n-grams and negative sampling (see wordvec.h). */
+#include "wordvec.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "features.h"
+#include "kernels.h"
+#include "subword.h"
+#include "tokenizer.h"
+
+#define TYPE_HASH_SEED 0x766f636162756c61ull   /* "vocabula": corpus hash table only */
+#define NEG_TABLE_PER_WORD 1000                 /* unigram table entries per word, at most */
+#define NEG_TABLE_MAX 10000000                  /* ... and in all (fastText's size) */
+#define NEG_POWER 0.75
+#define NEG_RETRIES 16                          /* redraws when the target itself is drawn */
+#define LR_UPDATE_TOKENS 10000                  /* tokens between learning-rate updates */
+#define PROGRESS_SECONDS 5.0
+#define LOSS_EPS 1e-7f
+#define NO_WORD UINT32_MAX
+
+/* ================================================================ params */
+
+void attn_wordvec_default_params(attn_wordvec_params *p) {
+    memset(p, 0, sizeof *p);
+    p->dim = 100;
+    p->n_buckets = 2000000;
+    p->min_n = ATTN_SUBWORD_DEFAULT_MIN_N;
+    p->max_n = ATTN_SUBWORD_DEFAULT_MAX_N;
+    p->window = 5;
+    p->negatives = 5;
+    p->epochs = 5;
+    p->min_count = 3;
+    p->threads = 2;
+    p->lr = 0.05f;
+    p->subsample = 1e-4;
+    p->seed = 1;
+}
+
+int attn_wordvec_check_params(const attn_wordvec_params *p, attn_error *err) {
+    if (p->dim < 1 || p->dim > ATTN_MAX_DIM)
+        return attn_fail(err, ATTN_EINVAL, "wordvec dim must be 1..%d (got %u)", ATTN_MAX_DIM, p->dim);
+    int rc = attn_subword_check(p->min_n, p->max_n, p->n_buckets, err);
+    if (rc != ATTN_OK) return rc;
+    if (p->window < 1 || p->window > ATTN_WORDVEC_MAX_WINDOW)
+        return attn_fail(err, ATTN_EINVAL, "wordvec window must be 1..%d (got %d)",
+                         ATTN_WORDVEC_MAX_WINDOW, p->window);
+    if (p->negatives < 1 || p->negatives > ATTN_WORDVEC_MAX_NEGATIVES)
+        return attn_fail(err, ATTN_EINVAL, "wordvec negatives must be 1..%d (got %d)",
+                         ATTN_WORDVEC_MAX_NEGATIVES, p->negatives);
+    if (p->epochs < 1 || p->epochs > ATTN_WORDVEC_MAX_EPOCHS)
+        return attn_fail(err, ATTN_EINVAL, "wordvec epochs must be 1..%d (got %d)",
+                         ATTN_WORDVEC_MAX_EPOCHS, p->epochs);
+    if (p->min_count < 1)
+        return attn_fail(err, ATTN_EINVAL, "wordvec min_count must be >= 1");
+    if (p->threads < 1 || p->threads > ATTN_WORDVEC_MAX_THREADS)
+        return attn_fail(err, ATTN_EINVAL, "wordvec threads must be 1..%d (got %d)",
+                         ATTN_WORDVEC_MAX_THREADS, p->threads);
+    if (!(p->lr > 0.0f && p->lr <= 10.0f))
+        return attn_fail(err, ATTN_EINVAL, "wordvec lr must be in (0, 10] (got %g)", (double)p->lr);
+    if (!(p->subsample >= 0.0 && p->subsample <= 1.0))
+        return attn_fail(err, ATTN_EINVAL, "wordvec subsample must be in [0, 1] (got %g)", p->subsample);
+    return ATTN_OK;
+}
+
+/* ================================================================ small helpers */
+
+/* Grows *p (elements of elem bytes) so that it holds at least need elements. */
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return ATTN_OK;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem) return ATTN_ENOMEM;
+        n *= 2;
+    }
+    void *q = realloc(*p, n * elem);
+    if (!q) return ATTN_ENOMEM;
+    *p = q;
+    *cap = n;
+    return ATTN_OK;
+}
+
+static uint64_t splitmix64_next(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1) with 24 random bits. */
+static float uniform01(uint64_t *state) {
+    return (float)(splitmix64_next(state) >> 40) * (1.0f / 16777216.0f);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ================================================================ corpus */
+
+typedef struct type_entry {
+    uint64_t hash, count;
+    size_t offset;        /* into strings */
+    uint32_t len;         /* bytes */
+} type_entry;
+
+struct attn_wordvec_corpus {
+    char *strings;        /* every distinct norm, back to back, no NUL */
+    size_t strings_len, strings_cap;
+    type_entry *types;    /* [n_types], in first-seen order: the type id is the index */
+    size_t n_types, types_cap;
+    uint32_t *slots;      /* [n_slots] open-addressing table: type id + 1, 0 = empty */
+    size_t n_slots;
+    uint32_t *tokens;     /* [n_tokens] type ids, documents back to back */
+    size_t n_tokens, tokens_cap;
+    size_t *doc_end;      /* [n_docs]: document d is tokens[doc_end[d-1] .. doc_end[d]) */
+    size_t n_docs, docs_cap;
+    attn_tokens scratch;
+};
+
+attn_wordvec_corpus *attn_wordvec_corpus_new(void) {
+    return calloc(1, sizeof(attn_wordvec_corpus));
+}
+
+void attn_wordvec_corpus_free(attn_wordvec_corpus *c) {
+    if (!c) return;
+    free(c->strings);
+    free(c->types);
+    free(c->slots);
+    free(c->tokens);
+    free(c->doc_end);
+    attn_tokens_free(&c->scratch);
+    free(c);
+}
+
+uint64_t attn_wordvec_corpus_tokens(const attn_wordvec_corpus *c) { return c->n_tokens; }
+uint64_t attn_wordvec_corpus_types(const attn_wordvec_corpus *c) { return c->n_types; }
+
+/* Slot of norm in the table: either holding its type or the empty slot where it belongs. */
+static size_t find_slot(const attn_wordvec_corpus *c, const char *norm, size_t len, uint64_t hash) {
+    size_t mask = c->n_slots - 1;
+    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+        uint32_t s = c->slots[i];
+        if (s == 0) return i;
+        const type_entry *t = &c->types[s - 1];
+        if (t->hash == hash && t->len == len && memcmp(c->strings + t->offset, norm, len) == 0)
+            return i;
+    }
+}
+
+static int rehash(attn_wordvec_corpus *c, size_t n_slots) {
+    uint32_t *slots = calloc(n_slots, sizeof *slots);
+    if (!slots) return ATTN_ENOMEM;
+    free(c->slots);
+    c->slots = slots;
+    c->n_slots = n_slots;
+    for (size_t id = 0; id < c->n_types; id++) {
+        const type_entry *t = &c->types[id];
+        c->slots[find_slot(c, c->strings + t->offset, t->len, t->hash)] = (uint32_t)(id + 1);
+    }
+    return ATTN_OK;
+}
+
+/* Type id of norm, adding it (count 0) when new. */
+static int intern(attn_wordvec_corpus *c, const char *norm, size_t len, uint32_t *id, attn_error *err) {
+    if (2 * (c->n_types + 1) > c->n_slots && rehash(c, c->n_slots ? 2 * c->n_slots : 1024) != ATTN_OK)
+        return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec vocabulary)");
+    uint64_t hash = attn_hash64(TYPE_HASH_SEED, norm, len);
+    size_t slot = find_slot(c, norm, len, hash);
+    if (c->slots[slot]) { *id = c->slots[slot] - 1; return ATTN_OK; }
+    if (c->n_types >= ATTN_WORDVEC_MAX_TYPES)
+        return attn_fail(err, ATTN_ELIMIT, "wordvec corpus has more than %zu distinct words",
+                         (size_t)ATTN_WORDVEC_MAX_TYPES);
+    if (grow((void **)&c->types, &c->types_cap, c->n_types + 1, sizeof *c->types) != ATTN_OK ||
+        grow((void **)&c->strings, &c->strings_cap, c->strings_len + len, 1) != ATTN_OK)
+        return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec vocabulary)");
+    memcpy(c->strings + c->strings_len, norm, len);
+    c->types[c->n_types] = (type_entry){hash, 0, c->strings_len, (uint32_t)len};
+    c->strings_len += len;
+    c->slots[slot] = (uint32_t)(c->n_types + 1);
+    *id = (uint32_t)c->n_types++;
+    return ATTN_OK;
+}
+
+/* Tokenises one document line and appends its type ids. */
+static int add_line(attn_wordvec_corpus *c, const char *line, size_t n_bytes, attn_error *err) {
+    int rc = attn_tokenize(line, n_bytes, &c->scratch, err);
+    if (rc != ATTN_OK) return rc;
+    if (c->scratch.n == 0) return ATTN_OK;
+    if (grow((void **)&c->tokens, &c->tokens_cap, c->n_tokens + c->scratch.n, sizeof *c->tokens) != ATTN_OK ||
+        grow((void **)&c->doc_end, &c->docs_cap, c->n_docs + 1, sizeof *c->doc_end) != ATTN_OK)
+        return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec corpus)");
+    char norm[ATTN_MAX_NORM_BYTES + 1];
+    for (size_t i = 0; i < c->scratch.n; i++) {
+        const attn_token *t = &c->scratch.tok[i];
+        size_t len = attn_token_norm(line + t->byte_start, t->byte_end - t->byte_start, norm, sizeof norm);
+        uint32_t id = 0;
+        rc = intern(c, norm, len, &id, err);
+        if (rc != ATTN_OK) return rc;
+        c->types[id].count++;
+        c->tokens[c->n_tokens++] = id;
+    }
+    c->doc_end[c->n_docs++] = c->n_tokens;
+    return ATTN_OK;
+}
+
+int attn_wordvec_corpus_add_text(attn_wordvec_corpus *c, const char *text, size_t n_bytes,
+                                 attn_error *err) {
+    size_t pos = 0;
+    while (pos < n_bytes) {
+        const char *nl = memchr(text + pos, '\n', n_bytes - pos);
+        size_t end = nl ? (size_t)(nl - text) : n_bytes;
+        int rc = add_line(c, text + pos, end - pos, err);
+        if (rc != ATTN_OK) return rc;
+        pos = end + 1;
+    }
+    return ATTN_OK;
+}
+
+int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return attn_fail(err, ATTN_EINVAL, "cannot open %s", path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = ATTN_OK;
+    while (rc == ATTN_OK && (len = getline(&line, &cap, f)) >= 0)
+        rc = attn_wordvec_corpus_add_text(c, line, (size_t)len, err);
+    if (rc == ATTN_OK && ferror(f)) rc = attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+uint64_t attn_wordvec_corpus_count(const attn_wordvec_corpus *c, const char *token, size_t n_bytes) {
+    if (c->n_slots == 0) return 0;
+    char norm[ATTN_MAX_NORM_BYTES + 1];
+    size_t len = attn_token_norm(token, n_bytes, norm, sizeof norm);
+    size_t slot = find_slot(c, norm, len, attn_hash64(TYPE_HASH_SEED, norm, len));
+    return c->slots[slot] ? c->types[c->slots[slot] - 1].count : 0;
+}
+
+/* ================================================================ vocabulary */
+
+typedef struct ranked { uint64_t count; uint32_t type; } ranked;
+
+static int by_count_desc(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return x->type < y->type ? -1 : x->type > y->type;
+}
+
+/* Types seen >= min_count times, most frequent first (ties: first seen first). Sets *n. */
+static ranked *rank_types(const attn_wordvec_corpus *c, uint64_t min_count, size_t *n) {
+    ranked *r = malloc((c->n_types ? c->n_types : 1) * sizeof *r);
+    if (!r) return NULL;
+    *n = 0;
+    for (size_t t = 0; t < c->n_types; t++)
+        if (c->types[t].count >= min_count) r[(*n)++] = (ranked){c->types[t].count, (uint32_t)t};
+    qsort(r, *n, sizeof *r, by_count_desc);
+    return r;
+}
+
+int attn_wordvec_corpus_write_vocab(const attn_wordvec_corpus *c, const char *path,
+                                    uint64_t min_count, attn_error *err) {
+    size_t n;
+    ranked *r = rank_types(c, min_count, &n);
+    if (!r) return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec vocabulary)");
+    FILE *f = fopen(path, "wb");
+    if (!f) { free(r); return attn_fail(err, ATTN_EINVAL, "cannot write %s", path); }
+    for (size_t i = 0; i < n; i++) {
+        const type_entry *t = &c->types[r[i].type];
+        fprintf(f, "%.*s\t%llu\n", (int)t->len, c->strings + t->offset, (unsigned long long)t->count);
+    }
+    free(r);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) return attn_fail(err, ATTN_EINVAL, "cannot write %s", path);
+    return ATTN_OK;
+}
+
+/* What training needs: the kept words, their subword rows, and the documents in word ids. */
+typedef struct vocab {
+    size_t n_words;
+    float *keep_prob;      /* [n_words] probability of keeping an occurrence (subsampling) */
+    size_t *row_start;     /* [n_words + 1] word w has rows[row_start[w] .. row_start[w + 1]) */
+    uint32_t *rows;
+    uint32_t *neg_table;   /* [neg_size] word ids, each ~ count^0.75 times */
+    size_t neg_size;
+    uint32_t *words;       /* [n_train] corpus in word ids, dropped words removed */
+    size_t n_train;
+    size_t *doc_end;       /* [n_docs] into words; empty documents removed */
+    size_t n_docs, longest_doc;
+} vocab;
+
+static void vocab_free(vocab *v) {
+    free(v->keep_prob);
+    free(v->row_start);
+    free(v->rows);
+    free(v->neg_table);
+    free(v->words);
+    free(v->doc_end);
+    memset(v, 0, sizeof *v);
+}
+
+static int build_rows(vocab *v, const attn_wordvec_corpus *c, const ranked *r, const attn_wordvec_params *p) {
+    size_t cap = 0, n = 0;
+    uint32_t buf[ATTN_SUBWORD_MAX_ROWS];
+    v->row_start = malloc((v->n_words + 1) * sizeof *v->row_start);
+    if (!v->row_start) return ATTN_ENOMEM;
+    for (size_t w = 0; w < v->n_words; w++) {
+        const type_entry *t = &c->types[r[w].type];
+        size_t k = attn_subword_rows_of_norm(c->strings + t->offset, t->len, p->min_n, p->max_n,
+                                             p->n_buckets, buf, ATTN_SUBWORD_MAX_ROWS);
+        if (grow((void **)&v->rows, &cap, n + k, sizeof *v->rows) != ATTN_OK) return ATTN_ENOMEM;
+        v->row_start[w] = n;
+        memcpy(v->rows + n, buf, k * sizeof *buf);
+        n += k;
+    }
+    v->row_start[v->n_words] = n;
+    return ATTN_OK;
+}
+
+/* fastText's table: word w fills ceil(count^0.75 / z * size) entries, then the table is
+ * shuffled (seeded) so that workers can read it sequentially from a random start: a
+ * cache-friendly stream of draws instead of one cache miss per draw. */
+static int build_neg_table(vocab *v, const ranked *r, uint64_t seed) {
+    double z = 0.0;
+    for (size_t w = 0; w < v->n_words; w++) z += pow((double)r[w].count, NEG_POWER);
+    double size = (double)(v->n_words > NEG_TABLE_MAX / NEG_TABLE_PER_WORD ? NEG_TABLE_MAX
+                                                                           : v->n_words * NEG_TABLE_PER_WORD);
+    v->neg_table = malloc(((size_t)size + v->n_words) * sizeof *v->neg_table);
+    if (!v->neg_table) return ATTN_ENOMEM;
+    size_t n = 0;
+    for (size_t w = 0; w < v->n_words; w++) {
+        double share = pow((double)r[w].count, NEG_POWER) / z * size;
+        for (size_t j = 0; (double)j < share; j++) v->neg_table[n++] = (uint32_t)w;
+    }
+    v->neg_size = n;
+    uint64_t rng = seed ^ 0x6e65676174697665ull;
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)(splitmix64_next(&rng) % (i + 1));
+        uint32_t tmp = v->neg_table[i];
+        v->neg_table[i] = v->neg_table[j];
+        v->neg_table[j] = tmp;
+    }
+    return ATTN_OK;
+}
+
+static void compute_keep_prob(vocab *v, const ranked *r, double t) {
+    for (size_t w = 0; w < v->n_words; w++) {
+        double f = (double)r[w].count / (double)v->n_train;
+        v->keep_prob[w] = t > 0.0 ? (float)(sqrt(t / f) + t / f) : 1.0f;
+    }
+}
+
+/* Rewrites the corpus in word ids, dropping types below min_count and emptied documents. */
+static int build_documents(vocab *v, const attn_wordvec_corpus *c, const ranked *r) {
+    uint32_t *type_to_word = malloc((c->n_types ? c->n_types : 1) * sizeof *type_to_word);
+    v->words = malloc((c->n_tokens ? c->n_tokens : 1) * sizeof *v->words);
+    v->doc_end = malloc((c->n_docs ? c->n_docs : 1) * sizeof *v->doc_end);
+    if (!type_to_word || !v->words || !v->doc_end) { free(type_to_word); return ATTN_ENOMEM; }
+    for (size_t t = 0; t < c->n_types; t++) type_to_word[t] = NO_WORD;
+    for (size_t w = 0; w < v->n_words; w++) type_to_word[r[w].type] = (uint32_t)w;
+    size_t begin = 0, doc_begin = 0;
+    for (size_t d = 0; d < c->n_docs; d++) {
+        for (size_t i = begin; i < c->doc_end[d]; i++) {
+            uint32_t w = type_to_word[c->tokens[i]];
+            if (w != NO_WORD) v->words[v->n_train++] = w;
+        }
+        begin = c->doc_end[d];
+        if (v->n_train == doc_begin) continue;
+        if (v->n_train - doc_begin > v->longest_doc) v->longest_doc = v->n_train - doc_begin;
+        v->doc_end[v->n_docs++] = v->n_train;
+        doc_begin = v->n_train;
+    }
+    free(type_to_word);
+    return ATTN_OK;
+}
+
+static int build_vocab(vocab *v, const attn_wordvec_corpus *c, const attn_wordvec_params *p, attn_error *err) {
+    memset(v, 0, sizeof *v);
+    ranked *r = rank_types(c, p->min_count, &v->n_words);
+    if (!r) return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec vocabulary)");
+    if (v->n_words == 0) {
+        free(r);
+        return attn_fail(err, ATTN_EINVAL, "wordvec corpus has no word seen min_count (%llu) times",
+                         (unsigned long long)p->min_count);
+    }
+    int rc = build_documents(v, c, r);
+    if (rc == ATTN_OK) rc = build_rows(v, c, r, p);
+    if (rc == ATTN_OK) rc = build_neg_table(v, r, p->seed);
+    if (rc == ATTN_OK && !(v->keep_prob = malloc(v->n_words * sizeof *v->keep_prob))) rc = ATTN_ENOMEM;
+    if (rc == ATTN_OK) compute_keep_prob(v, r, p->subsample);
+    free(r);
+    if (rc != ATTN_OK) { vocab_free(v); return attn_fail(err, rc, "out of memory (wordvec training data)"); }
+    return ATTN_OK;
+}
+
+/* ================================================================ training */
+
+typedef struct trainer {
+    const attn_wordvec_params *p;
+    const vocab *v;
+    const attn_kernels *k;
+    float *input;             /* [n_buckets, dim] */
+    float *output;            /* [n_words, dim] */
+    uint64_t total_work;      /* epochs * n_train */
+    _Atomic uint64_t processed;
+    double start;
+} trainer;
+
+typedef struct worker {
+    trainer *t;
+    int index;
+    size_t doc_first, doc_last;   /* documents [doc_first, doc_last) */
+    uint64_t rng;
+    size_t neg_pos;               /* next entry of the negative table */
+    float lr;
+    uint64_t unflushed;           /* tokens not yet added to t->processed */
+    float *hidden, *grad, *center_grad;   /* [dim] each */
+    uint32_t *line;               /* [longest_doc] kept words of the current document */
+    double loss_sum;
+    uint64_t loss_n;
+    double next_report;
+} worker;
+
+static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* One logistic term: scores output[word] against hidden, accumulates d loss/d hidden into
+ * grad (as a step, already times lr) and updates output[word]. Returns the loss. */
+static float logistic_step(worker *w, uint32_t word, float label) {
+    const attn_kernels *k = w->t->k;
+    size_t dim = w->t->p->dim;
+    float *out = w->t->output + (size_t)word * dim;
+    float score = sigmoid(k->dot(w->hidden, out, dim));
+    float alpha = w->lr * (label - score);
+    k->axpy(w->grad, alpha, out, dim);
+    k->axpy(out, alpha, w->hidden, dim);
+    return -logf(fmaxf(label > 0.5f ? score : 1.0f - score, LOSS_EPS));
+}
+
+static uint32_t draw_negative(worker *w, uint32_t target) {
+    const vocab *v = w->t->v;
+    for (int i = 0; i < NEG_RETRIES; i++) {
+        uint32_t word = v->neg_table[w->neg_pos];
+        w->neg_pos = w->neg_pos + 1 == v->neg_size ? 0 : w->neg_pos + 1;
+        if (word != target) return word;
+    }
+    return NO_WORD;   /* a one-word vocabulary: nothing else to draw */
+}
+
+/* Trains hidden (the centre word's vector) to predict target; hidden += grad afterwards,
+ * which is what recomputing the mean of the rows would give once grad is added to each. */
+static void train_context(worker *w, uint32_t target) {
+    const attn_kernels *k = w->t->k;
+    size_t dim = w->t->p->dim;
+    memset(w->grad, 0, dim * sizeof *w->grad);
+    double loss = logistic_step(w, target, 1.0f);
+    for (int i = 0; i < w->t->p->negatives; i++) {
+        uint32_t neg = draw_negative(w, target);
+        if (neg != NO_WORD) loss += logistic_step(w, neg, 0.0f);
+    }
+    w->loss_sum += loss;
+    w->loss_n += 1 + (uint64_t)w->t->p->negatives;
+    k->add(w->hidden, w->grad, dim);
+    k->add(w->center_grad, w->grad, dim);
+}
+
+/* Skip-gram around line[pos]: hidden = mean of its rows, one step per context word, then the
+ * summed gradient is added to every row of the centre word. */
+static void train_center(worker *w, const uint32_t *line, size_t n, size_t pos) {
+    const trainer *t = w->t;
+    const attn_kernels *k = t->k;
+    size_t dim = t->p->dim;
+    const uint32_t *rows = t->v->rows + t->v->row_start[line[pos]];
+    size_t n_rows = t->v->row_start[line[pos] + 1] - t->v->row_start[line[pos]];
+    memset(w->hidden, 0, dim * sizeof *w->hidden);
+    for (size_t r = 0; r < n_rows; r++) k->add(w->hidden, t->input + (size_t)rows[r] * dim, dim);
+    k->scale(w->hidden, 1.0f / (float)n_rows, dim);
+    memset(w->center_grad, 0, dim * sizeof *w->center_grad);
+    size_t span = 1 + (size_t)(splitmix64_next(&w->rng) % (uint64_t)t->p->window);
+    size_t first = pos > span ? pos - span : 0, last = pos + span < n ? pos + span : n - 1;
+    for (size_t c = first; c <= last; c++)
+        if (c != pos) train_context(w, line[c]);
+    for (size_t r = 0; r < n_rows; r++) k->add(t->input + (size_t)rows[r] * dim, w->center_grad, dim);
+}
+
+static void report_progress(worker *w) {
+    trainer *t = w->t;
+    double now = now_seconds();
+    if (!t->p->verbose || w->index != 0 || now < w->next_report) return;
+    w->next_report = now + PROGRESS_SECONDS;
+    uint64_t done = atomic_load(&t->processed);
+    fprintf(stderr, "wordvec: %5.1f%%  %.0f words/s  lr %.5f  loss %.4f\n",
+            100.0 * (double)done / (double)t->total_work, (double)done / (now - t->start),
+            (double)w->lr, w->loss_n ? w->loss_sum / (double)w->loss_n : 0.0);
+}
+
+/* Adds this worker's recent tokens to the shared clock and sets the decayed learning rate. */
+static void update_lr(worker *w, uint64_t tokens) {
+    w->unflushed += tokens;
+    if (w->unflushed < LR_UPDATE_TOKENS) return;
+    trainer *t = w->t;
+    uint64_t done = atomic_fetch_add(&t->processed, w->unflushed) + w->unflushed;
+    w->unflushed = 0;
+    double left = 1.0 - (double)done / (double)t->total_work;
+    w->lr = t->p->lr * (float)(left > 0.0 ? left : 0.0);
+    report_progress(w);
+}
+
+static void train_document(worker *w, size_t d) {
+    const vocab *v = w->t->v;
+    size_t begin = d ? v->doc_end[d - 1] : 0, end = v->doc_end[d], n = 0;
+    for (size_t i = begin; i < end; i++) {
+        uint32_t word = v->words[i];
+        float keep = v->keep_prob[word];
+        if (keep >= 1.0f || uniform01(&w->rng) < keep) w->line[n++] = word;
+    }
+    for (size_t pos = 0; pos < n; pos++) train_center(w, w->line, n, pos);
+    update_lr(w, end - begin);
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    for (int epoch = 0; epoch < w->t->p->epochs; epoch++) {
+        w->loss_sum = 0.0;   /* the reported loss is the last epoch's */
+        w->loss_n = 0;
+        for (size_t d = w->doc_first; d < w->doc_last; d++) train_document(w, d);
+    }
+    atomic_fetch_add(&w->t->processed, w->unflushed);
+    w->unflushed = 0;
+    return NULL;
+}
+
+static int worker_init(worker *w, trainer *t, int index) {
+    size_t dim = t->p->dim;
+    memset(w, 0, sizeof *w);
+    w->t = t;
+    w->index = index;
+    w->rng = t->p->seed ^ (0xd1b54a32d192ed03ull * (uint64_t)(index + 1));
+    w->lr = t->p->lr;
+    w->neg_pos = (size_t)(splitmix64_next(&w->rng) % t->v->neg_size);
+    w->hidden = malloc(3 * dim * sizeof(float));
+    w->line = malloc((t->v->longest_doc ? t->v->longest_doc : 1) * sizeof *w->line);
+    if (!w->hidden || !w->line) return ATTN_ENOMEM;
+    w->grad = w->hidden + dim;
+    w->center_grad = w->grad + dim;
+    return ATTN_OK;
+}
+
+static void worker_free(worker *w) {
+    free(w->hidden);
+    free(w->line);
+}
+
+/* Splits the documents into n shards of about equal token counts. */
+static void assign_shards(worker *ws, int n, const vocab *v) {
+    size_t d = 0;
+    for (int i = 0; i < n; i++) {
+        ws[i].doc_first = d;
+        size_t goal = (size_t)((double)v->n_train * (double)(i + 1) / (double)n);
+        while (d < v->n_docs && (i == n - 1 || v->doc_end[d] <= goal)) d++;
+        ws[i].doc_last = d;
+    }
+}
+
+/* Runs the workers on threads (the calling thread when threads == 1). */
+static int run_workers(worker *ws, int n, attn_error *err) {
+    if (n == 1) { worker_main(&ws[0]); return ATTN_OK; }
+    pthread_t th[ATTN_WORDVEC_MAX_THREADS];
+    int started = 0, rc = ATTN_OK;
+    for (; started < n; started++) {
+        if (pthread_create(&th[started], NULL, worker_main, &ws[started]) != 0) {
+            rc = attn_fail(err, ATTN_ENOMEM, "cannot start wordvec thread %d", started);
+            break;
+        }
+    }
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    return rc;
+}
+
+static void init_input(float *input, size_t n, uint32_t dim, uint64_t seed) {
+    uint64_t rng = seed;
+    float scale = 2.0f / (float)dim, offset = 1.0f / (float)dim;
+    for (size_t i = 0; i < n; i++) input[i] = uniform01(&rng) * scale - offset;
+}
+
+static void fill_stats(attn_wordvec_stats *s, const attn_wordvec_corpus *c, const vocab *v,
+                       const trainer *t, const worker *ws, int n) {
+    memset(s, 0, sizeof *s);
+    s->corpus_tokens = c->n_tokens;
+    s->corpus_types = c->n_types;
+    s->vocab_words = v->n_words;
+    s->train_tokens = v->n_train;
+    s->processed = atomic_load(&((trainer *)t)->processed);
+    s->seconds = now_seconds() - t->start;
+    s->words_per_second = s->seconds > 0 ? (double)s->processed / s->seconds : 0.0;
+    double loss = 0.0;
+    uint64_t samples = 0;
+    for (int i = 0; i < n; i++) { loss += ws[i].loss_sum; samples += ws[i].loss_n; }
+    s->final_loss = samples ? loss / (double)samples : 0.0;
+}
+
+static int train_tables(trainer *t, const attn_wordvec_corpus *c, attn_wordvec_stats *stats, attn_error *err) {
+    int n = t->p->threads, rc = ATTN_OK;
+    worker ws[ATTN_WORDVEC_MAX_THREADS];
+    for (int i = 0; i < n; i++) {
+        if (worker_init(&ws[i], t, i) != ATTN_OK) {
+            for (int j = 0; j <= i; j++) worker_free(&ws[j]);
+            return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec worker)");
+        }
+    }
+    assign_shards(ws, n, t->v);
+    t->start = now_seconds();
+    rc = run_workers(ws, n, err);
+    if (rc == ATTN_OK && stats) fill_stats(stats, c, t->v, t, ws, n);
+    for (int i = 0; i < n; i++) worker_free(&ws[i]);
+    return rc;
+}
+
+int attn_wordvec_train(const attn_wordvec_corpus *c, const attn_wordvec_params *p,
+                       attn_wordvec *out, attn_wordvec_stats *stats, attn_error *err) {
+    memset(out, 0, sizeof *out);
+    int rc = attn_wordvec_check_params(p, err);
+    if (rc != ATTN_OK) return rc;
+    if ((uint64_t)p->n_buckets * p->dim > ATTN_MAX_PARAMS)
+        return attn_fail(err, ATTN_ELIMIT, "wordvec table of %u x %u floats exceeds %zu",
+                         p->n_buckets, p->dim, (size_t)ATTN_MAX_PARAMS);
+    vocab v;
+    rc = build_vocab(&v, c, p, err);
+    if (rc != ATTN_OK) return rc;
+    size_t n_input = (size_t)p->n_buckets * p->dim;
+    trainer t = {.p = p, .v = &v, .k = attn_kernels_best(),
+                 .total_work = (uint64_t)p->epochs * v.n_train};
+    atomic_init(&t.processed, 0);
+    t.input = malloc(n_input * sizeof(float));
+    t.output = calloc(v.n_words * p->dim, sizeof(float));
+    if (!t.input || !t.output) rc = attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec tables)");
+    if (rc == ATTN_OK) {
+        init_input(t.input, n_input, p->dim, p->seed);
+        rc = train_tables(&t, c, stats, err);
+    }
+    free(t.output);
+    vocab_free(&v);
+    if (rc != ATTN_OK) { free(t.input); return rc; }
+    *out = (attn_wordvec){p->n_buckets, p->dim, p->min_n, p->max_n, t.input};
+    return ATTN_OK;
+}
+
+void attn_wordvec_free(attn_wordvec *wv) {
+    if (!wv) return;
+    free(wv->table);
+    memset(wv, 0, sizeof *wv);
+}
+
+void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t n_bytes, float *vec) {
+    uint32_t rows[ATTN_SUBWORD_MAX_ROWS];
+    size_t n = attn_subword_rows(token, n_bytes, wv->min_n, wv->max_n, wv->n_buckets, rows,
+                                 ATTN_SUBWORD_MAX_ROWS);
+    memset(vec, 0, wv->dim * sizeof *vec);
+    if (n == 0) return;
+    for (size_t r = 0; r < n; r++) {
+        const float *row = wv->table + (size_t)rows[r] * wv->dim;
+        for (uint32_t i = 0; i < wv->dim; i++) vec[i] += row[i];
+    }
+    for (uint32_t i = 0; i < wv->dim; i++) vec[i] /= (float)n;
+}
+
+/* ================================================================ file */
+
+static int host_is_little_endian(void) {
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
+
+static void put_u32le(unsigned char *b, uint32_t x) {
+    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(x >> (8 * i));
+}
+
+static uint32_t get_u32le(const unsigned char *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Reverses the bytes of each float on a big-endian host (the file is little-endian). */
+static void floats_le(float *x, size_t n) {
+    if (host_is_little_endian()) return;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        u = (u >> 24) | ((u >> 8) & 0xff00u) | ((u << 8) & 0xff0000u) | (u << 24);
+        memcpy(&x[i], &u, 4);
+    }
+}
+
+static int write_table(FILE *f, const attn_wordvec *wv) {
+    size_t n = (size_t)wv->n_buckets * wv->dim;
+    if (host_is_little_endian()) return fwrite(wv->table, sizeof(float), n, f) == n ? 0 : -1;
+    float chunk[4096];
+    for (size_t i = 0; i < n; i += 4096) {
+        size_t m = n - i < 4096 ? n - i : 4096;
+        memcpy(chunk, wv->table + i, m * sizeof(float));
+        floats_le(chunk, m);
+        if (fwrite(chunk, sizeof(float), m, f) != m) return -1;
+    }
+    return 0;
+}
+
+int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err) {
+    unsigned char h[ATTN_WORDVEC_HEADER_BYTES];
+    memcpy(h, ATTN_WORDVEC_MAGIC, 4);
+    put_u32le(h + 4, ATTN_WORDVEC_VERSION);
+    put_u32le(h + 8, wv->n_buckets);
+    put_u32le(h + 12, wv->dim);
+    put_u32le(h + 16, (uint32_t)wv->min_n);
+    put_u32le(h + 20, (uint32_t)wv->max_n);
+    FILE *f = fopen(path, "wb");
+    if (!f) return attn_fail(err, ATTN_EINVAL, "cannot write %s", path);
+    int bad = fwrite(h, 1, sizeof h, f) != sizeof h || write_table(f, wv) != 0;
+    if (fclose(f) != 0 || bad) return attn_fail(err, ATTN_EINVAL, "cannot write %s", path);
+    return ATTN_OK;
+}
+
+/* Checks the header fields; fills the sizes of *wv (table NULL). */
+static int parse_header(const unsigned char *h, attn_wordvec *wv, const char *path, attn_error *err) {
+    if (memcmp(h, ATTN_WORDVEC_MAGIC, 4) != 0)
+        return attn_fail(err, ATTN_EMODEL, "%s is not a wordvec file (bad magic)", path);
+    uint32_t version = get_u32le(h + 4);
+    if (version != ATTN_WORDVEC_VERSION)
+        return attn_fail(err, ATTN_EMODEL, "%s: unsupported wordvec version %u (expected %u)",
+                         path, version, ATTN_WORDVEC_VERSION);
+    uint32_t n_buckets = get_u32le(h + 8), dim = get_u32le(h + 12);
+    uint32_t min_n = get_u32le(h + 16), max_n = get_u32le(h + 20);
+    if (n_buckets < 1 || n_buckets > ATTN_MAX_BUCKETS)
+        return attn_fail(err, ATTN_EMODEL, "%s: n_buckets %u out of range 1..%u", path, n_buckets, ATTN_MAX_BUCKETS);
+    if (dim < 1 || dim > ATTN_MAX_DIM)
+        return attn_fail(err, ATTN_EMODEL, "%s: dim %u out of range 1..%d", path, dim, ATTN_MAX_DIM);
+    if (min_n < 1 || max_n < min_n || max_n > ATTN_SUBWORD_MAX_N)
+        return attn_fail(err, ATTN_EMODEL, "%s: n-gram lengths %u..%u invalid (1 <= min_n <= max_n <= %d)",
+                         path, min_n, max_n, ATTN_SUBWORD_MAX_N);
+    if ((uint64_t)n_buckets * dim > ATTN_MAX_PARAMS)
+        return attn_fail(err, ATTN_ELIMIT, "%s: table of %u x %u floats exceeds %zu", path,
+                         n_buckets, dim, (size_t)ATTN_MAX_PARAMS);
+    *wv = (attn_wordvec){n_buckets, dim, (int)min_n, (int)max_n, NULL};
+    return ATTN_OK;
+}
+
+static int file_size(FILE *f, uint64_t *size) {
+    if (fseeko(f, 0, SEEK_END) != 0) return -1;
+    off_t end = ftello(f);
+    if (end < 0 || fseeko(f, 0, SEEK_SET) != 0) return -1;
+    *size = (uint64_t)end;
+    return 0;
+}
+
+static int read_table(FILE *f, attn_wordvec *wv, const char *path, attn_error *err) {
+    size_t n = (size_t)wv->n_buckets * wv->dim;
+    wv->table = malloc(n * sizeof(float));
+    if (!wv->table) return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec table of %zu floats)", n);
+    if (fread(wv->table, sizeof(float), n, f) != n)
+        return attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
+    floats_le(wv->table, n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(wv->table[i]))
+            return attn_fail(err, ATTN_EMODEL, "%s: non-finite value at row %zu, column %zu",
+                             path, i / wv->dim, i % wv->dim);
+    return ATTN_OK;
+}
+
+static int load_from(FILE *f, const char *path, attn_wordvec *wv, attn_error *err) {
+    uint64_t size;
+    unsigned char h[ATTN_WORDVEC_HEADER_BYTES];
+    if (file_size(f, &size) != 0) return attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
+    if (size < sizeof h)
+        return attn_fail(err, ATTN_EMODEL, "%s: truncated wordvec header (%llu bytes)", path,
+                         (unsigned long long)size);
+    if (fread(h, 1, sizeof h, f) != sizeof h) return attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
+    int rc = parse_header(h, wv, path, err);
+    if (rc != ATTN_OK) return rc;
+    uint64_t expected = sizeof h + (uint64_t)wv->n_buckets * wv->dim * sizeof(float);
+    if (size != expected)
+        return attn_fail(err, ATTN_EMODEL, "%s: %s wordvec file: %llu bytes, expected %llu", path,
+                         size < expected ? "truncated" : "trailing bytes in",
+                         (unsigned long long)size, (unsigned long long)expected);
+    return read_table(f, wv, path, err);
+}
+
+int attn_wordvec_load(const char *path, attn_wordvec *out, attn_error *err) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return attn_fail(err, ATTN_EINVAL, "cannot open %s", path);
+    attn_wordvec wv = {0};
+    int rc = load_from(f, path, &wv, err);
+    fclose(f);
+    if (rc != ATTN_OK) { attn_wordvec_free(&wv); return rc; }
+    *out = wv;
+    return ATTN_OK;
+}

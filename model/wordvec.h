@@ -1,0 +1,133 @@
+/* wordvec.h: word vectors learned from unlabelled text, as an embedding table of the model.
+ *
+ * fastText-style skip-gram with subword n-grams (Bojanowski et al. 2017) and negative sampling
+ * (Mikolov et al. 2013). Each token is represented as subword.h says: the mean of the hashed
+ * rows of its word and character n-grams in one input table [n_buckets, dim]. That table is
+ * the result: the model loads it as the "subword" embedding table (same hash, same rows).
+ *
+ * Training, per document line: tokens (attn_tokenize) -> norms (attn_token_norm) -> ids of
+ * words seen >= min_count times (others are dropped, as fastText does); each training pass
+ * drops frequent words at random (keep probability sqrt(t/f) + t/f, f = word frequency);
+ * for each kept word w and each context word c within a random window 1..window on each side
+ * (not crossing the line), the input vector h = mean(rows(w)) is trained to score c against
+ * `negatives` words drawn from the unigram^0.75 distribution (a table of word ids), with the
+ * logistic loss; the gradient wrt h is added to every row of w (fastText's skip-gram update).
+ * One shortcut: h is computed once per centre word; after each context word h += its step
+ * (what recomputing the mean gives once the step is added to each row), and the summed step
+ * is added to the rows once, after the window. fastText adds it after each context word; the
+ * two agree in exact arithmetic when a word's rows are distinct, with ~3x less row traffic.
+ * The learning rate decays linearly from lr to 0 over epochs * tokens. Output vectors (one per
+ * vocabulary word, [n_vocab, dim]) start at 0; input rows at uniform(-1/dim, 1/dim).
+ *
+ * Threads: Hogwild (Recht et al. 2011). The documents are split into `threads` contiguous
+ * shards of about equal token counts; each thread trains its shard for all epochs with its own
+ * RNG (seed, thread index), updating the shared tables without locks. With threads = 1 the
+ * result is a pure function of (corpus, params, kernel table in use): the same bits every run.
+ * With threads > 1 it is not: the interleaving of unlocked updates and the shared learning-rate
+ * clock depend on timing (quality is the same, the bits differ).
+ *
+ * The engine never includes sqlite3.h; files are read with stdio. */
+#ifndef ATTN_WORDVEC_H
+#define ATTN_WORDVEC_H
+
+#include "common.h"
+
+#define ATTN_WORDVEC_MAGIC "ATWV"
+#define ATTN_WORDVEC_VERSION 1u
+#define ATTN_WORDVEC_HEADER_BYTES 24u
+#define ATTN_WORDVEC_MAX_THREADS 64
+#define ATTN_WORDVEC_MAX_WINDOW 64
+#define ATTN_WORDVEC_MAX_NEGATIVES 64
+#define ATTN_WORDVEC_MAX_EPOCHS 1000
+#define ATTN_WORDVEC_MAX_TYPES ((size_t)1 << 30)   /* distinct norms in one corpus */
+
+typedef struct attn_wordvec_params {
+    uint32_t dim;        /* vector width, default 100 */
+    uint32_t n_buckets;  /* rows of the table, default 2,000,000 */
+    int min_n, max_n;    /* n-gram lengths in characters, default 3..6 */
+    int window;          /* max context distance on each side, default 5 */
+    int negatives;       /* negative samples per context word, default 5 */
+    int epochs;          /* default 5 */
+    uint64_t min_count;  /* words seen fewer times are dropped, default 3 */
+    int threads;         /* default 2 */
+    float lr;            /* initial learning rate, default 0.05 */
+    double subsample;    /* t of the frequent-word subsampling, default 1e-4; 0 keeps all */
+    uint64_t seed;       /* default 1 */
+    int verbose;         /* progress lines on stderr when non-zero, default 0 */
+} attn_wordvec_params;
+
+/* The table: row r = table[r * dim .. (r + 1) * dim). */
+typedef struct attn_wordvec {
+    uint32_t n_buckets, dim;
+    int min_n, max_n;
+    float *table;        /* [n_buckets, dim], owned (malloc) */
+} attn_wordvec;
+
+typedef struct attn_wordvec_stats {
+    uint64_t corpus_tokens;   /* tokens read */
+    uint64_t corpus_types;    /* distinct norms read */
+    uint64_t vocab_words;     /* norms kept (count >= min_count) */
+    uint64_t train_tokens;    /* tokens of kept words, one epoch */
+    uint64_t processed;       /* tokens gone through, all epochs (before subsampling) */
+    double seconds;           /* wall time of the training passes */
+    double words_per_second;  /* processed / seconds */
+    double final_loss;        /* mean logistic loss per sample (positive or negative) in the
+                               * last epoch, all threads */
+} attn_wordvec_stats;
+
+void attn_wordvec_default_params(attn_wordvec_params *p);
+/* ATTN_OK, or ATTN_EINVAL naming the first bad field. */
+int attn_wordvec_check_params(const attn_wordvec_params *p, attn_error *err);
+
+/* ---- corpus: the tokenised text, as word ids per document, plus word counts ---- */
+
+typedef struct attn_wordvec_corpus attn_wordvec_corpus;
+
+/* Returns NULL when out of memory. */
+attn_wordvec_corpus *attn_wordvec_corpus_new(void);
+void attn_wordvec_corpus_free(attn_wordvec_corpus *c);
+/* Adds text whose lines ('\n'; a '\r' before it is whitespace anyway) are documents. Empty
+ * lines are skipped. Errors: ATTN_ENOMEM, ATTN_ELIMIT (a line over ATTN_MAX_TEXT_BYTES, or
+ * more than ATTN_WORDVEC_MAX_TYPES distinct norms). */
+int attn_wordvec_corpus_add_text(attn_wordvec_corpus *c, const char *text, size_t n_bytes,
+                                 attn_error *err);
+/* The same for a whole UTF-8 file; ATTN_EINVAL when it cannot be opened or read. */
+int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_error *err);
+uint64_t attn_wordvec_corpus_tokens(const attn_wordvec_corpus *c);
+uint64_t attn_wordvec_corpus_types(const attn_wordvec_corpus *c);
+/* Occurrences of the norm of token[0..n_bytes) (0 when never seen). */
+uint64_t attn_wordvec_corpus_count(const attn_wordvec_corpus *c, const char *token,
+                                   size_t n_bytes);
+/* Writes "norm\tcount\n" for every norm seen >= min_count times, most frequent first (ties:
+ * first seen first). Norms never contain whitespace. ATTN_EINVAL when the file fails. */
+int attn_wordvec_corpus_write_vocab(const attn_wordvec_corpus *c, const char *path,
+                                    uint64_t min_count, attn_error *err);
+
+/* ---- training ---- */
+
+/* Trains on the corpus and fills *out (caller frees with attn_wordvec_free); stats may be
+ * NULL. Errors: ATTN_EINVAL (bad params; no word seen min_count times), ATTN_ENOMEM,
+ * ATTN_ELIMIT (n_buckets * dim > ATTN_MAX_PARAMS). On error *out is left empty. */
+int attn_wordvec_train(const attn_wordvec_corpus *c, const attn_wordvec_params *p,
+                       attn_wordvec *out, attn_wordvec_stats *stats, attn_error *err);
+
+void attn_wordvec_free(attn_wordvec *wv);
+
+/* vec[0..dim) = mean of the table rows of token[0..n_bytes) (raw UTF-8, normalised here). */
+void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t n_bytes,
+                               float *vec);
+
+/* ---- file format (all integers little-endian uint32, floats little-endian IEEE binary32):
+ *   "ATWV" | version (1) | n_buckets | dim | min_n | max_n | table [n_buckets * dim]
+ * Version 1 means rows are those of subword.h (ATTN_FEATURE_HASH_SEED, tag 'S'). ---- */
+
+/* ATTN_EINVAL when the file cannot be written. */
+int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err);
+/* Reads and validates everything: magic, version, sizes within limits (n_buckets 1..
+ * ATTN_MAX_BUCKETS, dim 1..ATTN_MAX_DIM, n-gram lengths as attn_subword_check, n_buckets * dim
+ * <= ATTN_MAX_PARAMS), exact file length (no truncation, no trailing bytes), every value finite.
+ * Errors: ATTN_EINVAL (cannot open/read), ATTN_EMODEL (invalid content), ATTN_ELIMIT,
+ * ATTN_ENOMEM. On error *out is left empty. */
+int attn_wordvec_load(const char *path, attn_wordvec *out, attn_error *err);
+
+#endif
