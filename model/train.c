@@ -1,0 +1,915 @@
+/* train.c: the trainer (see train.h). Layout:
+ *   random numbers, parameter initialisation
+ *   activations: one buffer per worker carved into per-layer views (llm.c's ActivationTensors)
+ *   layer_forward / layer_backward, the encoder forward/backward, the heads and losses
+ *   validation of examples, workers and threads, clipping, AdamW, the schedule
+ *   character spans -> IOB2 tags */
+#include "train.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backward.h"
+#include "crf.h"
+#include "heads.h"
+#include "kernels.h"
+#include "layers.h"
+
+#define PI 3.14159265358979323846
+#define BUF_ALIGN 64    /* bytes: alignment of the gradient / moment / activation buffers */
+
+static float *mut(const float *p) { return (float *)p; }
+
+/* ---- random numbers: splitmix64, one stream per (seed, step, example) -------------------- */
+
+typedef struct rng { uint64_t s; } rng;
+
+static uint64_t rng_next(rng *r) {
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_uniform(rng *r) {              /* [0, 1), 24 random bits */
+    return (float)(rng_next(r) >> 40) * (1.0f / 16777216.0f);
+}
+
+static double rng_normal(rng *r) {              /* Box-Muller */
+    const double u1 = ((double)(rng_next(r) >> 11) + 1.0) / 9007199254740993.0;
+    const double u2 = (double)(rng_next(r) >> 11) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static rng example_rng(uint64_t seed, int step, int index) {
+    rng r = { seed };
+    r.s = rng_next(&r) ^ ((uint64_t)(uint32_t)step << 32 | (uint32_t)index);
+    (void)rng_next(&r);
+    return r;
+}
+
+static void *alloc_floats(size_t n) {     /* zeroed, BUF_ALIGN-aligned */
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    bytes = (bytes + BUF_ALIGN - 1) / BUF_ALIGN * BUF_ALIGN;
+    void *p = aligned_alloc(BUF_ALIGN, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+/* ---- initialisation ---------------------------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int attn_train_decays(const char *key, int ndim) {
+    return ndim == 2 && ends_with(key, ".w");
+}
+
+/* Standard deviation of the normal init of a tensor; 0 = constant (see train.h). */
+static double init_std(const attn_config *c, const attn_tensor_spec *sp) {
+    const char *k = sp->key;
+    if (strcmp(k, "embed.proj.w") == 0) return 1.0 / sqrt((double)attn_embed_width(c));
+    if (strncmp(k, "embed.", 6) == 0 && strncmp(k, "embed.proj.", 11) != 0) return 1.0;
+    if (strcmp(k, "pos") == 0) return 0.02;
+    if (strcmp(k, "rel.type") == 0) return 0.1;
+    if (!attn_train_decays(k, sp->ndim)) return 0.0;
+    if (ends_with(k, "attn.out.w") || ends_with(k, "ffn.down.w"))
+        return 0.02 / sqrt(2.0 * (c->layers > 0 ? c->layers : 1));
+    return 0.02;
+}
+
+static void init_tensor(const attn_config *c, const attn_tensor_spec *sp, float *x, rng *r) {
+    const double std = init_std(c, sp);
+    const int is_gain = sp->ndim == 1 && (ends_with(sp->key, ".ln1.w") ||
+                        ends_with(sp->key, ".ln2.w") || strcmp(sp->key, "final_ln.w") == 0);
+    for (size_t i = 0; i < sp->size; i++)
+        x[i] = std > 0.0 ? (float)(std * rng_normal(r)) : (is_gain ? 1.0f : 0.0f);
+}
+
+int attn_train_model_new(const char *config_json, size_t n, uint64_t seed, attn_model **out,
+                         attn_error *err) {
+    attn_model *m = NULL;
+    int rc = attn_model_new(config_json, n, &m, err);
+    if (rc) return rc;
+    rng r = { seed };
+    for (size_t i = 0; i < m->n_specs; i++) {
+        init_tensor(&m->cfg, &m->specs[i], m->params + m->specs[i].offset, &r);
+        m->given[i] = 1;
+    }
+    rc = attn_model_finish(m, err);
+    if (rc) { attn_model_free(m); return rc; }
+    *out = m;
+    return ATTN_OK;
+}
+
+/* ---- activations: one buffer per worker, carved for T tokens ----------------------------- */
+
+typedef struct layer_acts {
+    float *x_in;                        /* [T,D] residual stream entering the layer */
+    float *ln1, *ln1_mean, *ln1_rstd;   /* [T,D], [T], [T] */
+    float *qkv;                         /* [T,3D] */
+    float *probs, *probs_mask;          /* [H,T,T]: softmax, its dropout mask (0 or 1/(1-p)) */
+    float *att;                         /* [T,D] heads' output before attn.out */
+    float *att_mask;                    /* [T,D] dropout mask of the attention branch */
+    float *x_mid;                       /* [T,D] residual stream after the attention block */
+    float *ln2, *ln2_mean, *ln2_rstd;
+    float *up;                          /* [T,F] before GELU */
+    float *act;                         /* [T,F] after GELU */
+    float *ffn_mask;                    /* [T,D] dropout mask of the FFN branch */
+} layer_acts;
+
+typedef struct acts {
+    float *emb, *emb_mask;              /* [T,E] embeddings (after dropouts), dropout mask */
+    layer_acts layer[ATTN_MAX_LAYERS];
+    float *x_final;                     /* [T,D] residual stream before the final LayerNorm */
+    float *h, *fin_mean, *fin_rstd;     /* [T,D], [T], [T] encoder output */
+    float *tmp;                         /* [T,D] a branch output before dropout and the add */
+} acts;
+
+/* Gradients of activations and head scratch: reused by every layer. */
+typedef struct grad_scratch {
+    float *dh;                          /* [T,D] gradient of the encoder output (from the heads) */
+    float *dx;                          /* [T,D] gradient of the residual stream */
+    float *dtmp, *dln, *datt;           /* [T,D] */
+    float *dqkv;                        /* [T,3D] */
+    float *dup, *dact;                  /* [T,F] */
+    float *demb;                        /* [T,E] */
+    float *att_scratch;                 /* [2,T,T] */
+    float *em, *dem;                    /* [T,K] emissions and their gradient */
+    float *crf_work;                    /* ATTN_CRF_WORK(T,K) */
+    float *head_work;                   /* classify / relation head work */
+    float *probs;                       /* [L] classify probabilities */
+} grad_scratch;
+
+typedef struct cursor { float *base; size_t used; } cursor;
+
+static float *take(cursor *c, size_t n) {
+    float *p = c->base ? c->base + c->used : NULL;
+    c->used += (n + 15) / 16 * 16;      /* every view 64-byte aligned */
+    return p;
+}
+
+static size_t carve_acts(float *base, const attn_config *c, int T, acts *a) {
+    const size_t t = (size_t)T, D = (size_t)c->dim, F = (size_t)c->ffn;
+    const size_t E = (size_t)attn_embed_width(c), HTT = (size_t)c->heads * t * t;
+    cursor cur = { base, 0 };
+    a->emb = take(&cur, t * E);
+    a->emb_mask = take(&cur, t * E);
+    for (int l = 0; l < c->layers; l++) {
+        layer_acts *la = &a->layer[l];
+        la->x_in = take(&cur, t * D);
+        la->ln1 = take(&cur, t * D);
+        la->ln1_mean = take(&cur, t);
+        la->ln1_rstd = take(&cur, t);
+        la->qkv = take(&cur, 3 * t * D);
+        la->probs = take(&cur, HTT);
+        la->probs_mask = take(&cur, HTT);
+        la->att = take(&cur, t * D);
+        la->att_mask = take(&cur, t * D);
+        la->x_mid = take(&cur, t * D);
+        la->ln2 = take(&cur, t * D);
+        la->ln2_mean = take(&cur, t);
+        la->ln2_rstd = take(&cur, t);
+        la->up = take(&cur, t * F);
+        la->act = take(&cur, t * F);
+        la->ffn_mask = take(&cur, t * D);
+    }
+    a->x_final = take(&cur, t * D);
+    a->h = take(&cur, t * D);
+    a->fin_mean = take(&cur, t);
+    a->fin_rstd = take(&cur, t);
+    a->tmp = take(&cur, t * D);
+    return cur.used;
+}
+
+static size_t head_work_floats(const attn_model *m) {
+    size_t n = 1;
+    if (m->cfg.tasks & ATTN_TASK_CLASSIFY) n = ATTN_CLS_BWD_WORK(m);
+    if ((m->cfg.tasks & ATTN_TASK_RELATIONS) && ATTN_REL_BWD_WORK(m) > n) n = ATTN_REL_BWD_WORK(m);
+    return n;
+}
+
+static size_t carve_scratch(float *base, const attn_model *m, int T, grad_scratch *s) {
+    const attn_config *c = &m->cfg;
+    const size_t t = (size_t)T, D = (size_t)c->dim, F = (size_t)c->ffn;
+    const size_t K = (c->tasks & ATTN_TASK_ENTITIES) ? (size_t)attn_config_n_tags(c) : 1;
+    cursor cur = { base, 0 };
+    s->dh = take(&cur, t * D);
+    s->dx = take(&cur, t * D);
+    s->dtmp = take(&cur, t * D);
+    s->dln = take(&cur, t * D);
+    s->datt = take(&cur, t * D);
+    s->dqkv = take(&cur, 3 * t * D);
+    s->dup = take(&cur, t * F);
+    s->dact = take(&cur, t * F);
+    s->demb = take(&cur, t * (size_t)attn_embed_width(c));
+    s->att_scratch = take(&cur, 2 * t * t);
+    s->em = take(&cur, t * K);
+    s->dem = take(&cur, t * K);
+    s->crf_work = take(&cur, ATTN_CRF_WORK(t, K));
+    s->head_work = take(&cur, head_work_floats(m));
+    s->probs = take(&cur, (size_t)c->classify_labels.n + 1);
+    return cur.used;
+}
+
+/* ---- the trainer and its workers --------------------------------------------------------- */
+
+typedef struct pair { int head, tail, label; } pair;   /* label: relation output 0..R */
+
+typedef struct worker {
+    attn_trainer *tr;
+    float *grad;                /* [n_params]: the trainer's (worker 0) or its own */
+    attn_weights g;             /* named views into grad */
+    float *act_buf, *scr_buf;   /* sized for max_len */
+    acts a;
+    grad_scratch s;
+    uint8_t *word_drop;         /* [max_len] 1 = the token's norm embedding was dropped */
+    pair *pairs;                /* relation pairs of one example */
+    size_t pairs_cap;
+    /* the job of one step */
+    const attn_example *batch;
+    int from, to;
+    double loss;
+    int n_correct, n_classified;
+    int64_t n_tokens;
+} worker;
+
+struct attn_trainer {
+    attn_model *m;
+    attn_train_opts o;
+    float *grad;                /* [n_params] batch gradient (worker 0 accumulates here) */
+    float *moments;             /* [2, n_params]: AdamW m | v */
+    attn_weights g, adam_m, adam_v;   /* named views into grad and moments */
+    uint8_t *decays;            /* [n_specs] */
+    uint8_t *allowed;           /* [K*K + K] IOB2 constraints */
+    attn_crf crf;
+    int norm_feature;           /* index of the "norm" feature, -1 if none */
+    int n_workers;
+    int step;
+    worker w[ATTN_TRAIN_MAX_THREADS];
+};
+
+attn_train_opts attn_train_defaults(void) {
+    attn_train_opts o;
+    memset(&o, 0, sizeof o);
+    o.seed = 1;
+    o.lr = 1e-3f;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.999f;
+    o.adam_eps = 1e-8f;
+    o.weight_decay = 0.01f;
+    o.total_steps = 1000;
+    o.schedule = ATTN_LR_LINEAR;
+    o.clip_norm = 1.0f;
+    o.rel_negatives = 8;
+    o.threads = 1;
+    return o;
+}
+
+static int rate_ok(float r) { return r >= 0.0f && r < 1.0f; }
+
+static int check_opts(const attn_train_opts *o, attn_error *err) {
+    if (!(o->lr >= 0.0f) || !isfinite(o->lr))
+        return attn_fail(err, ATTN_EINVAL, "train: lr must be finite and >= 0");
+    if (!(o->beta1 >= 0.0f && o->beta1 < 1.0f) || !(o->beta2 >= 0.0f && o->beta2 < 1.0f) ||
+        !(o->adam_eps > 0.0f))
+        return attn_fail(err, ATTN_EINVAL, "train: need 0 <= beta1, beta2 < 1 and adam_eps > 0");
+    if (!(o->weight_decay >= 0.0f) || !(o->clip_norm >= 0.0f))
+        return attn_fail(err, ATTN_EINVAL, "train: weight_decay and clip_norm must be >= 0");
+    if (o->warmup_steps < 0 || o->total_steps < 1)
+        return attn_fail(err, ATTN_EINVAL, "train: need warmup_steps >= 0 and total_steps >= 1");
+    if (o->schedule != ATTN_LR_LINEAR && o->schedule != ATTN_LR_COSINE)
+        return attn_fail(err, ATTN_EINVAL, "train: unknown schedule %d", o->schedule);
+    if (!(o->min_lr_ratio >= 0.0f && o->min_lr_ratio <= 1.0f))
+        return attn_fail(err, ATTN_EINVAL, "train: min_lr_ratio must be in [0, 1]");
+    if (!rate_ok(o->dropout_embed) || !rate_ok(o->dropout_attn) || !rate_ok(o->dropout_resid) ||
+        !rate_ok(o->word_dropout))
+        return attn_fail(err, ATTN_EINVAL, "train: dropout rates must be in [0, 1)");
+    if (o->rel_negatives < 0) return attn_fail(err, ATTN_EINVAL, "train: rel_negatives < 0");
+    if (o->threads < 1 || o->threads > ATTN_TRAIN_MAX_THREADS)
+        return attn_fail(err, ATTN_EINVAL, "train: threads must be 1..%d", ATTN_TRAIN_MAX_THREADS);
+    return ATTN_OK;
+}
+
+static int worker_init(attn_trainer *tr, worker *w, int index) {
+    const attn_model *m = tr->m;
+    const int L = m->cfg.max_len;
+    w->tr = tr;
+    w->grad = index == 0 ? tr->grad : alloc_floats(m->n_params);
+    w->act_buf = alloc_floats(carve_acts(NULL, &m->cfg, L, &w->a));
+    w->scr_buf = alloc_floats(carve_scratch(NULL, m, L, &w->s));
+    w->word_drop = calloc((size_t)L, 1);
+    if (!w->grad || !w->act_buf || !w->scr_buf || !w->word_drop) return -1;
+    attn_weights_bind(&m->cfg, m->specs, m->n_specs, w->grad, &w->g);
+    return 0;
+}
+
+static void worker_free(worker *w, int index) {
+    if (index != 0) free(w->grad);
+    free(w->act_buf);
+    free(w->scr_buf);
+    free(w->word_drop);
+    free(w->pairs);
+}
+
+static int find_norm_feature(const attn_config *c) {
+    for (int f = 0; f < c->n_features; f++)
+        if (c->features[f].kind == ATTN_FEAT_NORM) return f;
+    return -1;
+}
+
+static int setup_crf(attn_trainer *tr) {
+    const attn_model *m = tr->m;
+    if (!(m->cfg.tasks & ATTN_TASK_ENTITIES)) return 0;
+    const int K = attn_config_n_tags(&m->cfg);
+    tr->allowed = malloc((size_t)K * K + K);
+    if (!tr->allowed) return -1;
+    attn_bio_constraints(m->cfg.entity_labels.n, tr->allowed, tr->allowed + (size_t)K * K);
+    tr->crf = (attn_crf){ K, m->w.crf_trans, m->w.crf_start, m->w.crf_end, tr->allowed,
+                          tr->allowed + (size_t)K * K };
+    return 0;
+}
+
+int attn_trainer_new(attn_model *m, const attn_train_opts *opts, attn_trainer **out,
+                     attn_error *err) {
+    *out = NULL;
+    if (!m || !m->finished) return attn_fail(err, ATTN_EINVAL, "train: the model is not finished");
+    int rc = check_opts(opts, err);
+    if (rc) return rc;
+    attn_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) return attn_fail(err, ATTN_ENOMEM, "train: out of memory");
+    tr->m = m;
+    tr->o = *opts;
+    tr->n_workers = opts->threads;
+    tr->norm_feature = find_norm_feature(&m->cfg);
+    tr->grad = alloc_floats(m->n_params);
+    tr->moments = alloc_floats(2 * m->n_params);
+    tr->decays = calloc(m->n_specs, 1);
+    int bad = !tr->grad || !tr->moments || !tr->decays || setup_crf(tr);
+    for (int i = 0; i < tr->n_workers && !bad; i++) bad = worker_init(tr, &tr->w[i], i);
+    if (bad) {
+        attn_trainer_free(tr);
+        return attn_fail(err, ATTN_ENOMEM, "train: out of memory for %zu parameters",
+                         m->n_params);
+    }
+    for (size_t i = 0; i < m->n_specs; i++)
+        tr->decays[i] = (uint8_t)attn_train_decays(m->specs[i].key, m->specs[i].ndim);
+    attn_weights_bind(&m->cfg, m->specs, m->n_specs, tr->grad, &tr->g);
+    attn_weights_bind(&m->cfg, m->specs, m->n_specs, tr->moments, &tr->adam_m);
+    attn_weights_bind(&m->cfg, m->specs, m->n_specs, tr->moments + m->n_params, &tr->adam_v);
+    *out = tr;
+    return ATTN_OK;
+}
+
+void attn_trainer_free(attn_trainer *tr) {
+    if (!tr) return;
+    for (int i = 0; i < tr->n_workers; i++) worker_free(&tr->w[i], i);
+    free(tr->grad);
+    free(tr->moments);
+    free(tr->decays);
+    free(tr->allowed);
+    free(tr);
+}
+
+const float *attn_trainer_grads(const attn_trainer *tr) { return tr->grad; }
+int attn_trainer_steps_done(const attn_trainer *tr) { return tr->step; }
+
+/* ---- forward ----------------------------------------------------------------------------- */
+
+/* Inverted dropout in place: mask[i] = 0 with probability rate, else 1/(1-rate); x *= mask. */
+static void dropout_forward(float *x, float *mask, size_t n, float rate, rng *r) {
+    if (rate <= 0.0f) return;
+    const float keep = 1.0f / (1.0f - rate);
+    for (size_t i = 0; i < n; i++) {
+        mask[i] = rng_uniform(r) < rate ? 0.0f : keep;
+        x[i] *= mask[i];
+    }
+}
+
+/* attn_attention_forward with dropout on the probabilities: the same products in the same
+ * order, so with rate 0 the result is identical. pd: [T,T] scratch. */
+static void attention_forward_train(float *out, float *probs, float *mask, const float *qkv,
+                                    int T, int D, int H, float scale, float rate, rng *r,
+                                    float *pd) {
+    const attn_kernels *k = attn_kernels_best();
+    const int hd = D / H, ld = 3 * D;
+    const size_t TT = (size_t)T * T;
+    for (int h = 0; h < H; h++) {
+        const float *q = qkv + (size_t)h * hd, *kk = qkv + D + (size_t)h * hd;
+        const float *v = qkv + 2 * (size_t)D + (size_t)h * hd;
+        float *p = probs + (size_t)h * TT;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
+                    scale, q, ld, kk, ld, 0.0f, p, T);
+        for (int t = 0; t < T; t++) k->softmax(p + (size_t)t * T, (size_t)T);
+        const float *used = p;
+        if (rate > 0.0f) {
+            memcpy(pd, p, TT * sizeof *pd);
+            dropout_forward(pd, mask + (size_t)h * TT, TT, rate, r);
+            used = pd;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
+                    1.0f, used, T, v, ld, 0.0f, out + (size_t)h * hd, D);
+    }
+}
+
+/* One encoder layer: x_out[T,D] = la->x_in + attention branch + FFN branch (pre-LN), keeping
+ * every activation the backward pass needs in la. */
+static void layer_forward(const attn_config *c, const attn_train_opts *o,
+                          const attn_layer_weights *lw, layer_acts *la, float *tmp,
+                          float *pd, float *x_out, int T, rng *r) {
+    const attn_kernels *k = attn_kernels_best();
+    const int D = c->dim, F = c->ffn;
+    const size_t TD = (size_t)T * D;
+    attn_layernorm_forward(la->ln1, la->ln1_mean, la->ln1_rstd, la->x_in, lw->ln1_w, lw->ln1_b,
+                           T, D, c->ln_eps);
+    attn_matmul_forward(la->qkv, la->ln1, lw->qkv_w, lw->qkv_b, T, D, 3 * D);
+    attention_forward_train(la->att, la->probs, la->probs_mask, la->qkv, T, D, c->heads,
+                            c->attn_scale, o->dropout_attn, r, pd);
+    attn_matmul_forward(tmp, la->att, lw->out_w, lw->out_b, T, D, D);
+    dropout_forward(tmp, la->att_mask, TD, o->dropout_resid, r);
+    memcpy(la->x_mid, la->x_in, TD * sizeof *tmp);
+    k->add(la->x_mid, tmp, TD);
+
+    attn_layernorm_forward(la->ln2, la->ln2_mean, la->ln2_rstd, la->x_mid, lw->ln2_w, lw->ln2_b,
+                           T, D, c->ln_eps);
+    attn_matmul_forward(la->up, la->ln2, lw->up_w, lw->up_b, T, D, F);
+    memcpy(la->act, la->up, (size_t)T * F * sizeof *tmp);
+    k->gelu(la->act, (size_t)T * F);
+    attn_matmul_forward(tmp, la->act, lw->down_w, lw->down_b, T, F, D);
+    dropout_forward(tmp, la->ffn_mask, TD, o->dropout_resid, r);
+    memcpy(x_out, la->x_mid, TD * sizeof *tmp);
+    k->add(x_out, tmp, TD);
+}
+
+static float *stream(acts *a, int l, int n_layers) {
+    return l < n_layers ? a->layer[l].x_in : a->x_final;
+}
+
+/* Embeddings with word dropout and dropout, projected, plus positions: x0[T,D]. */
+static void embed_forward_train(worker *w, const uint32_t *rows, int T, rng *r) {
+    const attn_trainer *tr = w->tr;
+    const attn_config *c = &tr->m->cfg;
+    const int E = attn_embed_width(c);
+    acts *a = &w->a;
+    attn_embed_forward(a->emb, c, &tr->m->w, rows, T);
+    memset(w->word_drop, 0, (size_t)T);
+    if (tr->o.word_dropout > 0.0f && tr->norm_feature >= 0) {
+        int off = 0;
+        for (int f = 0; f < tr->norm_feature; f++) off += (int)c->features[f].dim;
+        const size_t fdim = c->features[tr->norm_feature].dim;
+        for (int t = 0; t < T; t++) {
+            w->word_drop[t] = rng_uniform(r) < tr->o.word_dropout;
+            if (w->word_drop[t]) memset(a->emb + (size_t)t * E + off, 0, fdim * sizeof(float));
+        }
+    }
+    dropout_forward(a->emb, a->emb_mask, (size_t)T * E, tr->o.dropout_embed, r);
+    float *x0 = stream(a, 0, c->layers);
+    attn_matmul_forward(x0, a->emb, tr->m->w.proj_w, tr->m->w.proj_b, T, E, c->dim);
+    attn_kernels_best()->add(x0, tr->m->w.pos, (size_t)T * c->dim);
+}
+
+/* The whole encoder, training mode: w->a.h[T,D]. */
+static void encoder_forward(worker *w, const uint32_t *rows, int T, rng *r) {
+    const attn_model *m = w->tr->m;
+    const attn_config *c = &m->cfg;
+    acts *a = &w->a;
+    carve_acts(w->act_buf, c, T, a);
+    carve_scratch(w->scr_buf, m, T, &w->s);
+    embed_forward_train(w, rows, T, r);
+    for (int l = 0; l < c->layers; l++)
+        layer_forward(c, &w->tr->o, &m->w.layer[l], &a->layer[l], a->tmp, w->s.att_scratch,
+                      stream(a, l + 1, c->layers), T, r);
+    attn_layernorm_forward(a->h, a->fin_mean, a->fin_rstd, a->x_final, m->w.final_ln_w,
+                           m->w.final_ln_b, T, c->dim, c->ln_eps);
+}
+
+/* ---- backward ---------------------------------------------------------------------------- */
+
+static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
+
+/* dst = src * mask (mask NULL: copy). */
+static void times_mask(float *dst, const float *src, const float *mask, size_t n) {
+    if (!mask) { memcpy(dst, src, n * sizeof *dst); return; }
+    for (size_t i = 0; i < n; i++) dst[i] = src[i] * mask[i];
+}
+
+/* Backward of layer_forward. dx[T,D]: in, the gradient of x_out; out, the gradient of x_in.
+ * Parameter gradients are added into gl. */
+static void layer_backward(const attn_config *c, const attn_train_opts *o,
+                           const attn_layer_weights *lw, const attn_layer_weights *gl,
+                           const layer_acts *la, grad_scratch *s, float *dx, int T) {
+    const int D = c->dim, F = c->ffn;
+    const size_t TD = (size_t)T * D, TF = (size_t)T * F;
+    const float *resid_mask_ffn = o->dropout_resid > 0.0f ? la->ffn_mask : NULL;
+    const float *resid_mask_att = o->dropout_resid > 0.0f ? la->att_mask : NULL;
+
+    /* FFN branch: x_out = x_mid + mask * down(GELU(up(LN2(x_mid)))) */
+    times_mask(s->dtmp, dx, resid_mask_ffn, TD);
+    zero(s->dact, TF);
+    attn_matmul_backward(s->dact, mut(gl->down_w), mut(gl->down_b), s->dtmp, la->act,
+                         lw->down_w, T, F, D);
+    zero(s->dup, TF);
+    attn_gelu_backward(s->dup, la->up, s->dact, TF);
+    zero(s->dln, TD);
+    attn_matmul_backward(s->dln, mut(gl->up_w), mut(gl->up_b), s->dup, la->ln2, lw->up_w,
+                         T, D, F);
+    attn_layernorm_backward(dx, mut(gl->ln2_w), mut(gl->ln2_b), s->dln, la->x_mid, lw->ln2_w,
+                            la->ln2_mean, la->ln2_rstd, T, D);
+
+    /* attention branch: x_mid = x_in + mask * out(MHA(LN1(x_in))) */
+    times_mask(s->dtmp, dx, resid_mask_att, TD);
+    zero(s->datt, TD);
+    attn_matmul_backward(s->datt, mut(gl->out_w), mut(gl->out_b), s->dtmp, la->att, lw->out_w,
+                         T, D, D);
+    zero(s->dqkv, 3 * TD);
+    attn_attention_backward(s->dqkv, s->datt, la->qkv, la->probs,
+                            o->dropout_attn > 0.0f ? la->probs_mask : NULL, T, D, c->heads,
+                            c->attn_scale, s->att_scratch);
+    zero(s->dln, TD);
+    attn_matmul_backward(s->dln, mut(gl->qkv_w), mut(gl->qkv_b), s->dqkv, la->ln1, lw->qkv_w,
+                         T, D, 3 * D);
+    attn_layernorm_backward(dx, mut(gl->ln1_w), mut(gl->ln1_b), s->dln, la->x_in, lw->ln1_w,
+                            la->ln1_mean, la->ln1_rstd, T, D);
+}
+
+/* Backward of encoder_forward from s->dh[T,D] (the heads' gradient of the encoder output). */
+static void encoder_backward(worker *w, const uint32_t *rows, int T) {
+    const attn_trainer *tr = w->tr;
+    const attn_model *m = tr->m;
+    const attn_config *c = &m->cfg;
+    const int D = c->dim, E = attn_embed_width(c);
+    grad_scratch *s = &w->s;
+    acts *a = &w->a;
+    zero(s->dx, (size_t)T * D);
+    attn_layernorm_backward(s->dx, mut(w->g.final_ln_w), mut(w->g.final_ln_b), s->dh, a->x_final,
+                            m->w.final_ln_w, a->fin_mean, a->fin_rstd, T, D);
+    for (int l = c->layers - 1; l >= 0; l--)
+        layer_backward(c, &tr->o, &m->w.layer[l], &w->g.layer[l], &a->layer[l], s, s->dx, T);
+    attn_kernels_best()->add(mut(w->g.pos), s->dx, (size_t)T * D);
+    zero(s->demb, (size_t)T * E);
+    attn_matmul_backward(s->demb, mut(w->g.proj_w), mut(w->g.proj_b), s->dx, a->emb,
+                         m->w.proj_w, T, E, D);
+    if (tr->o.dropout_embed > 0.0f) times_mask(s->demb, s->demb, a->emb_mask, (size_t)T * E);
+    attn_embed_backward(c, &w->g, rows, s->demb, T, tr->norm_feature, w->word_drop);
+}
+
+/* ---- heads and losses -------------------------------------------------------------------- */
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static double classify_loss(worker *w, const attn_example *ex) {
+    const attn_model *m = w->tr->m;
+    const double loss = attn_classify_backward(m, &w->g, w->a.h, ex->T, ex->label, 1.0f,
+                                               w->s.dh, w->s.probs, w->s.head_work);
+    w->n_classified++;
+    w->n_correct += argmax(w->s.probs, m->cfg.classify_labels.n) == ex->label;
+    return loss;
+}
+
+static double entity_loss(worker *w, const attn_example *ex) {
+    const attn_trainer *tr = w->tr;
+    const int T = ex->T, K = tr->crf.K;
+    attn_tag_emissions(tr->m, w->a.h, T, w->s.em);
+    zero(w->s.dem, (size_t)T * K);
+    const double nll = attn_crf_nll_backward(&tr->crf, w->s.em, T, ex->tags, w->s.dem,
+                                             mut(w->g.crf_trans), mut(w->g.crf_start),
+                                             mut(w->g.crf_end), w->s.crf_work);
+    attn_tag_emissions_backward(tr->m, &w->g, w->a.h, w->s.dem, T, w->s.dh);
+    return nll;
+}
+
+static int is_gold_pair(const attn_example *ex, int head, int tail) {
+    for (int i = 0; i < ex->n_rels; i++)
+        if (ex->rels[i].head == head && ex->rels[i].tail == tail) return 1;
+    return 0;
+}
+
+/* Gold pairs, then up to rel_negatives "none" pairs sampled without replacement from the
+ * ordered pairs of distinct spans without a gold relation. Returns the count. */
+static int collect_pairs(worker *w, const attn_example *ex, rng *r) {
+    int n = 0;
+    for (int i = 0; i < ex->n_rels; i++)
+        w->pairs[n++] = (pair){ ex->rels[i].head, ex->rels[i].tail, 1 + ex->rels[i].label };
+    const int first_negative = n;
+    for (int a = 0; a < ex->n_spans; a++)
+        for (int b = 0; b < ex->n_spans; b++)
+            if (a != b && !is_gold_pair(ex, a, b)) w->pairs[n++] = (pair){ a, b, 0 };
+    const int n_neg = n - first_negative, keep = w->tr->o.rel_negatives;
+    if (n_neg <= keep) return n;
+    for (int i = 0; i < keep; i++) {            /* partial Fisher-Yates */
+        const int j = i + (int)(rng_next(r) % (uint64_t)(n_neg - i));
+        const pair tmp = w->pairs[first_negative + i];
+        w->pairs[first_negative + i] = w->pairs[first_negative + j];
+        w->pairs[first_negative + j] = tmp;
+    }
+    return first_negative + keep;
+}
+
+static double relation_loss(worker *w, const attn_example *ex, rng *r) {
+    const int n = collect_pairs(w, ex, r);
+    if (n == 0) return 0.0;
+    const float weight = 1.0f / (float)n;
+    double loss = 0.0;
+    for (int i = 0; i < n; i++) {
+        const attn_span *hd = &ex->spans[w->pairs[i].head], *tl = &ex->spans[w->pairs[i].tail];
+        loss += attn_relation_backward(w->tr->m, &w->g, w->a.h, ex->T, hd->start, hd->end,
+                                       hd->label, tl->start, tl->end, tl->label,
+                                       w->pairs[i].label, weight, w->s.dh, w->s.head_work);
+    }
+    return loss / n;
+}
+
+static int wants(const attn_model *m, const attn_example *ex, int task) {
+    if (!(m->cfg.tasks & task)) return 0;
+    if (task == ATTN_TASK_CLASSIFY) return ex->label >= 0;
+    if (task == ATTN_TASK_ENTITIES) return ex->tags != NULL;
+    return ex->spans != NULL;
+}
+
+/* Forward, losses and backward of one example; gradients added into w->grad. */
+static double example_forward_backward(worker *w, const attn_example *ex, int index) {
+    const attn_trainer *tr = w->tr;
+    const attn_model *m = tr->m;
+    rng r = example_rng(tr->o.seed, tr->step, index);
+    encoder_forward(w, ex->rows, ex->T, &r);
+    zero(w->s.dh, (size_t)ex->T * m->cfg.dim);
+    double loss = 0.0;
+    if (wants(m, ex, ATTN_TASK_CLASSIFY)) loss += classify_loss(w, ex);
+    if (wants(m, ex, ATTN_TASK_ENTITIES)) loss += entity_loss(w, ex);
+    if (wants(m, ex, ATTN_TASK_RELATIONS)) loss += relation_loss(w, ex, &r);
+    encoder_backward(w, ex->rows, ex->T);
+    w->n_tokens += ex->T;
+    return loss;
+}
+
+/* ---- validation -------------------------------------------------------------------------- */
+
+static int check_rows(const attn_config *c, const attn_example *ex, int i, attn_error *err) {
+    if (!ex->rows) return attn_fail(err, ATTN_EINVAL, "train: example %d has no feature rows", i);
+    for (int t = 0; t < ex->T; t++)
+        for (int f = 0; f < c->n_features; f++)
+            if (ex->rows[(size_t)t * c->n_features + f] >= c->features[f].n_buckets)
+                return attn_fail(err, ATTN_EINVAL, "train: example %d: feature row %u of token "
+                                 "%d out of range (%u buckets)", i,
+                                 ex->rows[(size_t)t * c->n_features + f], t,
+                                 c->features[f].n_buckets);
+    return ATTN_OK;
+}
+
+static int check_relations(const attn_config *c, const attn_example *ex, int i, attn_error *err) {
+    if (ex->n_spans < 0 || ex->n_rels < 0 || (ex->n_rels > 0 && !ex->rels))
+        return attn_fail(err, ATTN_EINVAL, "train: example %d: bad span or pair count", i);
+    for (int s = 0; s < ex->n_spans; s++) {
+        const attn_span *sp = &ex->spans[s];
+        if (sp->start < 0 || sp->end <= sp->start || sp->end > ex->T || sp->label < 0 ||
+            sp->label >= c->entity_labels.n)
+            return attn_fail(err, ATTN_EINVAL, "train: example %d: entity span %d [%d, %d) "
+                             "label %d invalid (%d tokens, %d labels)", i, s, sp->start,
+                             sp->end, sp->label, ex->T, c->entity_labels.n);
+    }
+    for (int p = 0; p < ex->n_rels; p++) {
+        const attn_rel_gold *g = &ex->rels[p];
+        if (g->head < 0 || g->head >= ex->n_spans || g->tail < 0 || g->tail >= ex->n_spans ||
+            g->head == g->tail || g->label < 0 || g->label >= c->relation_labels.n)
+            return attn_fail(err, ATTN_EINVAL, "train: example %d: relation %d (%d -> %d, "
+                             "label %d) invalid", i, p, g->head, g->tail, g->label);
+        for (int q = 0; q < p; q++)
+            if (ex->rels[q].head == g->head && ex->rels[q].tail == g->tail)
+                return attn_fail(err, ATTN_EINVAL, "train: example %d: pair %d -> %d given "
+                                 "twice", i, g->head, g->tail);
+    }
+    return ATTN_OK;
+}
+
+static int check_example(const attn_trainer *tr, const attn_example *ex, int i,
+                         attn_error *err) {
+    const attn_model *m = tr->m;
+    const attn_config *c = &m->cfg;
+    if (ex->T < 1 || ex->T > c->max_len)
+        return attn_fail(err, ATTN_EINVAL, "train: example %d has %d tokens, expected 1..%d "
+                         "(max_len; split longer texts)", i, ex->T, c->max_len);
+    int rc = check_rows(c, ex, i, err);
+    if (rc) return rc;
+    if (wants(m, ex, ATTN_TASK_CLASSIFY) && ex->label >= c->classify_labels.n)
+        return attn_fail(err, ATTN_EINVAL, "train: example %d: label %d out of range (%d "
+                         "labels)", i, ex->label, c->classify_labels.n);
+    if (wants(m, ex, ATTN_TASK_ENTITIES) && !attn_crf_path_allowed(&tr->crf, ex->T, ex->tags))
+        return attn_fail(err, ATTN_EINVAL, "train: example %d: tag path is not valid IOB2 "
+                         "(tag out of range, or I-x not after B-x/I-x)", i);
+    if (wants(m, ex, ATTN_TASK_RELATIONS) && (rc = check_relations(c, ex, i, err))) return rc;
+    if (!wants(m, ex, ATTN_TASK_CLASSIFY) && !wants(m, ex, ATTN_TASK_ENTITIES) &&
+        !wants(m, ex, ATTN_TASK_RELATIONS))
+        return attn_fail(err, ATTN_EINVAL, "train: example %d gives no answer for any task of "
+                         "the model", i);
+    return ATTN_OK;
+}
+
+/* Room for the relation pairs of every example of the batch, in every worker. */
+static int reserve_pairs(attn_trainer *tr, const attn_example *batch, int n, attn_error *err) {
+    size_t need = 1;
+    for (int i = 0; i < n; i++)
+        if (wants(tr->m, &batch[i], ATTN_TASK_RELATIONS)) {
+            const size_t s = (size_t)batch[i].n_spans;
+            if (s * (s > 0 ? s - 1 : 0) + 1 > need) need = s * (s > 0 ? s - 1 : 0) + 1;
+        }
+    for (int k = 0; k < tr->n_workers; k++) {
+        worker *w = &tr->w[k];
+        if (w->pairs_cap >= need) continue;
+        pair *p = realloc(w->pairs, need * sizeof *p);
+        if (!p) return attn_fail(err, ATTN_ENOMEM, "train: out of memory for relation pairs");
+        w->pairs = p;
+        w->pairs_cap = need;
+    }
+    return ATTN_OK;
+}
+
+static int check_batch(attn_trainer *tr, const attn_example *batch, int n, attn_error *err) {
+    if (!batch || n < 1 || n > ATTN_TRAIN_MAX_BATCH)
+        return attn_fail(err, ATTN_EINVAL, "train: batch of %d examples, expected 1..%d", n,
+                         ATTN_TRAIN_MAX_BATCH);
+    for (int i = 0; i < n; i++) {
+        int rc = check_example(tr, &batch[i], i, err);
+        if (rc) return rc;
+    }
+    return reserve_pairs(tr, batch, n, err);
+}
+
+/* ---- a batch: workers, threads, the summed gradient -------------------------------------- */
+
+static void *worker_run(void *arg) {
+    worker *w = arg;
+    w->loss = 0.0;
+    w->n_correct = w->n_classified = 0;
+    w->n_tokens = 0;
+    zero(w->grad, w->tr->m->n_params);
+    for (int i = w->from; i < w->to; i++)
+        w->loss += example_forward_backward(w, &w->batch[i], i);
+    return NULL;
+}
+
+/* Runs the batch on the workers and leaves the mean gradient in tr->grad. */
+static void batch_gradient(attn_trainer *tr, const attn_example *batch, int n,
+                           attn_train_stats *st) {
+    const int nw = n >= 2 ? tr->n_workers : 1;
+    for (int k = 0; k < nw; k++) {
+        tr->w[k].batch = batch;
+        tr->w[k].from = k == 0 ? 0 : n / 2;
+        tr->w[k].to = nw == 1 || k == 1 ? n : n / 2;
+    }
+    pthread_t thread;
+    int threaded = nw == 2 && pthread_create(&thread, NULL, worker_run, &tr->w[1]) == 0;
+    worker_run(&tr->w[0]);
+    if (threaded) pthread_join(thread, NULL);
+    else if (nw == 2) worker_run(&tr->w[1]);         /* no thread available: same result */
+    const size_t np = tr->m->n_params;
+    if (nw == 2) attn_kernels_best()->add(tr->grad, tr->w[1].grad, np);
+    attn_kernels_best()->scale(tr->grad, 1.0f / (float)n, np);
+    memset(st, 0, sizeof *st);
+    for (int k = 0; k < nw; k++) {
+        st->loss += tr->w[k].loss;
+        st->n_correct += tr->w[k].n_correct;
+        st->n_classified += tr->w[k].n_classified;
+        st->n_tokens += tr->w[k].n_tokens;
+    }
+    st->loss /= n;
+}
+
+int attn_trainer_grad(attn_trainer *tr, const attn_example *batch, int n, double *loss,
+                      attn_error *err) {
+    int rc = check_batch(tr, batch, n, err);
+    if (rc) return rc;
+    attn_train_stats st;
+    batch_gradient(tr, batch, n, &st);
+    if (loss) *loss = st.loss;
+    return ATTN_OK;
+}
+
+int attn_trainer_encode(attn_trainer *tr, const uint32_t *rows, int T, float *h,
+                        attn_error *err) {
+    attn_example ex;
+    memset(&ex, 0, sizeof ex);
+    ex.rows = rows;
+    ex.T = T;
+    ex.label = -1;
+    if (T < 1 || T > tr->m->cfg.max_len)
+        return attn_fail(err, ATTN_EINVAL, "train: %d tokens, expected 1..%d (max_len)", T,
+                         tr->m->cfg.max_len);
+    int rc = check_rows(&tr->m->cfg, &ex, 0, err);
+    if (rc) return rc;
+    rng r = example_rng(tr->o.seed, tr->step, 0);
+    encoder_forward(&tr->w[0], rows, T, &r);
+    memcpy(h, tr->w[0].a.h, (size_t)T * tr->m->cfg.dim * sizeof *h);
+    return ATTN_OK;
+}
+
+/* ---- clipping, schedule, AdamW ----------------------------------------------------------- */
+
+static double grad_norm(const attn_trainer *tr) {
+    double sq = 0.0;
+    for (size_t s = 0; s < tr->m->n_specs; s++) {
+        const float *g = tr->grad + tr->m->specs[s].offset;
+        for (size_t i = 0; i < tr->m->specs[s].size; i++) sq += (double)g[i] * g[i];
+    }
+    return sqrt(sq);
+}
+
+double attn_trainer_lr(const attn_trainer *tr, int step) {
+    const attn_train_opts *o = &tr->o;
+    if (step < o->warmup_steps) return (double)o->lr * (step + 1) / o->warmup_steps;
+    const int decay_steps = o->total_steps - o->warmup_steps;
+    double progress = decay_steps > 0 ? (double)(step - o->warmup_steps) / decay_steps : 1.0;
+    if (progress > 1.0) progress = 1.0;
+    const double shape = o->schedule == ATTN_LR_COSINE ? 0.5 * (1.0 + cos(PI * progress))
+                                                       : 1.0 - progress;
+    return o->lr * (o->min_lr_ratio + (1.0 - o->min_lr_ratio) * shape);
+}
+
+/* p -= lr (m_hat / (sqrt(v_hat) + eps) + wd p) over one tensor (decoupled decay). */
+static void adamw_tensor(float *p, float *mo, float *v, const float *g, size_t n,
+                         const attn_train_opts *o, float lr, float wd, double bc1, double bc2) {
+    const float b1 = o->beta1, b2 = o->beta2, eps = o->adam_eps;
+    const float inv_bc1 = (float)(1.0 / bc1), inv_bc2 = (float)(1.0 / bc2);
+    for (size_t i = 0; i < n; i++) {
+        mo[i] = b1 * mo[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        const float m_hat = mo[i] * inv_bc1, v_hat = v[i] * inv_bc2;
+        p[i] -= lr * (m_hat / (sqrtf(v_hat) + eps) + wd * p[i]);
+    }
+}
+
+static void adamw_update(attn_trainer *tr, double lr) {
+    const attn_model *m = tr->m;
+    const int t = tr->step + 1;
+    const double bc1 = 1.0 - pow(tr->o.beta1, t), bc2 = 1.0 - pow(tr->o.beta2, t);
+    for (size_t s = 0; s < m->n_specs; s++) {
+        const size_t off = m->specs[s].offset;
+        adamw_tensor(m->params + off, tr->moments + off, tr->moments + m->n_params + off,
+                     tr->grad + off, m->specs[s].size, &tr->o, (float)lr,
+                     tr->decays[s] ? tr->o.weight_decay : 0.0f, bc1, bc2);
+    }
+}
+
+int attn_trainer_step(attn_trainer *tr, const attn_example *batch, int n,
+                      attn_train_stats *stats, attn_error *err) {
+    int rc = check_batch(tr, batch, n, err);
+    if (rc) return rc;
+    attn_train_stats st;
+    batch_gradient(tr, batch, n, &st);
+    st.grad_norm = grad_norm(tr);
+    if (!isfinite(st.grad_norm))
+        return attn_fail(err, ATTN_EINVAL, "train: step %d: the gradient is not finite "
+                         "(lr too high?)", tr->step);
+    if (tr->o.clip_norm > 0.0f && st.grad_norm > tr->o.clip_norm)
+        attn_kernels_best()->scale(tr->grad, (float)(tr->o.clip_norm / st.grad_norm),
+                                   tr->m->n_params);
+    st.lr = attn_trainer_lr(tr, tr->step);
+    adamw_update(tr, st.lr);
+    tr->step++;
+    if (stats) *stats = st;
+    return ATTN_OK;
+}
+
+/* ---- character spans -> IOB2 ------------------------------------------------------------- */
+
+int attn_char_spans_to_iob2(const attn_token *toks, int n_tokens, int64_t n_chars,
+                            const attn_char_span *spans, int n_spans, int n_labels,
+                            int *tags, attn_span *tok_spans, attn_error *err) {
+    for (int t = 0; t < n_tokens; t++) tags[t] = 0;
+    for (int i = 0; i < n_spans; i++) {
+        const attn_char_span *sp = &spans[i];
+        if (sp->start < 0 || sp->end <= sp->start || sp->end > n_chars)
+            return attn_fail(err, ATTN_EINVAL, "entity %d: span [%lld, %lld) is not inside the "
+                             "text (%lld characters) or is empty", i, (long long)sp->start,
+                             (long long)sp->end, (long long)n_chars);
+        if (sp->label < 0 || sp->label >= n_labels)
+            return attn_fail(err, ATTN_EINVAL, "entity %d: label %d out of range (%d labels)",
+                             i, sp->label, n_labels);
+        int first = -1, last = -1;          /* tokens overlapping the span (snap outward) */
+        for (int t = 0; t < n_tokens; t++)
+            if (toks[t].start < sp->end && toks[t].end > sp->start) {
+                if (first < 0) first = t;
+                last = t;
+            }
+        if (first < 0)
+            return attn_fail(err, ATTN_EINVAL, "entity %d: span [%lld, %lld) covers no token",
+                             i, (long long)sp->start, (long long)sp->end);
+        for (int t = first; t <= last; t++) {
+            if (tags[t] != 0)
+                return attn_fail(err, ATTN_EINVAL, "entity %d: span [%lld, %lld) overlaps "
+                                 "another entity at token %d", i, (long long)sp->start,
+                                 (long long)sp->end, t);
+            tags[t] = (t == first ? 1 : 2) + 2 * sp->label;
+        }
+        if (tok_spans) tok_spans[i] = (attn_span){ first, last + 1, sp->label };
+    }
+    return ATTN_OK;
+}
