@@ -17,7 +17,8 @@
  * Metrics (dev, and what attn_eval reports): classify -> accuracy; entities -> exact-span
  * exact-type micro F1 (conlleval); relations -> strict triple micro F1 (entity spans and types
  * and the relation label all right); a model with both entities and relations is selected on
- * the relation F1.
+ * the relation F1, one with entities and classify on the entity F1 (relations > entities >
+ * classify). Gold entity spans are compared as given (in characters, not snapped to tokens).
  *
  * The engine never includes sqlite3.h. */
 #ifndef ATTN_FIT_H
@@ -27,10 +28,13 @@
 
 typedef struct attn_dataset attn_dataset;
 
-/* An empty dataset for models of this config (labels are looked up by name in it). */
+/* An empty dataset for models of this config (labels are looked up by name in it; the
+ * dataset keeps its own copy of the config). NULL when out of memory. */
 attn_dataset *attn_dataset_new(const attn_config *cfg);
 void attn_dataset_free(attn_dataset *ds);
-size_t attn_dataset_size(const attn_dataset *ds);          /* texts added */
+size_t attn_dataset_size(const attn_dataset *ds);          /* texts added (not skipped) */
+size_t attn_dataset_examples(const attn_dataset *ds);      /* training sequences (chunks) */
+int64_t attn_dataset_tokens(const attn_dataset *ds);       /* tokens of the texts added */
 
 /* Gold entity / relation as given by a user, by label name, in characters (SQLite counting). */
 typedef struct attn_gold_entity {
@@ -44,22 +48,46 @@ typedef struct attn_gold_relation {
 } attn_gold_relation;
 
 /* Adds one annotated text. label: classify gold label name (NULL when the model has no
- * classify task or the row gives none); ents/rels as for the entities/relations tasks (NULL, 0
- * when not given). Errors (ATTN_EINVAL) name what is wrong, e.g. "label 'neutral' is not one
- * of the model's labels (negative, positive)", "entity 2 [10, 8): end before start",
- * "entity 1 overlaps entity 0", "relation 0: head 5 out of range (3 entities)"; the caller
- * prefixes the row. A text with no tokens is skipped (counted in attn_dataset_skipped). */
+ * classify task or the row gives none); ents/rels as for the entities/relations tasks.
+ * A NULL pointer means "not given"; a non-NULL pointer with a count of 0 means "given: none"
+ * (ents: every token O; rels: no pair of its entities is related). So a text trains and is
+ * evaluated on: classify when label != NULL, entities when ents != NULL, relations when
+ * rels != NULL (rels requires ents). A text giving nothing for any task is stored (and
+ * counted) but yields no training example. Giving an answer for a task the model lacks is an
+ * error. Errors (ATTN_EINVAL) name what is wrong; exactly:
+ *   "label 'neutral' is not one of the model's labels (negative, positive)"
+ *   "entity 2: label 'X' is not one of the model's entity labels (PER, LOC)"
+ *   "entity 2: no label given"            (label NULL; relations likewise)
+ *   "entity 2 [-1, 3): start before 0"   "entity 2 [10, 8): end before start"
+ *   "entity 2 [5, 5): empty"              "entity 2 [0, 99): past the end of the text (20 characters)"
+ *   "entity 2 [3, 4): covers no token (only whitespace)"
+ *   "entity 1 overlaps entity 0"          (after snapping outward to tokens; higher index first)
+ *   "relation 0: head 5 out of range (3 entities)"   (tail likewise)
+ *   "relation 0: head and tail are the same entity (2)"
+ *   "relation 1: pair (0, 2) already given by relation 0"
+ *   "relation 0: label 'X' is not one of the model's relation labels (Work_For, Kill)"
+ *   "a label is given but the model has no classify task" (entities/relations likewise)
+ *   "relations are given without entities"
+ * (label lists longer than ~200 bytes end in "..."); the caller prefixes the row.
+ * A text with no tokens is skipped (counted in attn_dataset_skipped, not in _size). */
 int attn_dataset_add(attn_dataset *ds, const char *text, size_t n_bytes, const char *label,
                      const attn_gold_entity *ents, int n_ents,
                      const attn_gold_relation *rels, int n_rels, attn_error *err);
 size_t attn_dataset_skipped(const attn_dataset *ds);
+
+/* Training example i in 0..attn_dataset_examples(ds)-1, in the order added (a long text gives
+ * consecutive chunks): pointers into the dataset, valid until it is next changed or freed.
+ * ATTN_EINVAL when i is out of range. (Tests, inspection.) */
+int attn_dataset_example(const attn_dataset *ds, size_t i, attn_example *out, attn_error *err);
 
 typedef struct attn_fit_opts {
     attn_train_opts train;      /* lr, dropout, seed, threads, ... (total_steps is set by fit) */
     int batch_size;             /* examples per step, default 32 */
     int max_epochs;             /* default 10 */
     int patience;               /* epochs without dev improvement before stopping, 0 = off */
-    double time_limit;          /* seconds of training, 0 = none; checked between steps */
+    double time_limit;          /* seconds since attn_fit(_begin), 0 = none; checked between
+                                 * steps: the cut epoch is still evaluated, reported, and may
+                                 * be the best; then training ends (ATTN_OK) */
 } attn_fit_opts;
 
 attn_fit_opts attn_fit_defaults(void);
@@ -110,7 +138,15 @@ void attn_fit_end(attn_fit_state *f, attn_epoch_report *best);
 void attn_fit_abort(attn_fit_state *f);
 
 /* Evaluation of a model on a dataset with the inference pipeline: one row per label plus
- * micro and macro totals (metrics.h). Used by attn_fit's dev step and by attn_eval. */
+ * totals (metrics.h). Used by attn_fit's dev step and by attn_eval. Rows, in this order:
+ *   one per label of the task that occurs in the gold or the predictions, in the model's
+ *   label order (labels never seen on either side have no row, as sklearn's report);
+ *   classify:  "accuracy" (P = R = F1 = accuracy, support = predicted = texts), "macro";
+ *   entities, relations: "micro" (headline = its F1), "macro".
+ * Texts are evaluated on a task only when they give its answer (see attn_dataset_add);
+ * relations: a predicted triple is right when head span+type, tail span+type (characters)
+ * and relation label equal a gold one. The dataset must come from a config with the same
+ * tasks, max_len, features and labels as the model's (else ATTN_EINVAL). */
 typedef struct attn_eval_row {
     char label[ATTN_MAX_LABEL_BYTES + 16];   /* a label, "micro" or "macro" (or "accuracy") */
     double precision, recall, f1;
@@ -140,5 +176,13 @@ struct attn_wordvec;
 int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
                                 const char *const *words, size_t n_words, size_t *n_set,
                                 attn_error *err);
+
+/* The vocabulary of text files for attn_init_norm_from_wordvec: every line is tokenized
+ * (attn_tokenize), every token normalised (attn_token_norm); norms seen >= min_count times,
+ * most frequent first, ties by bytes (memcmp order, a prefix first). *words is ONE malloc'd
+ * block holding the pointer array (NULL-terminated) and the strings: free(*words) frees all.
+ * Errors: ATTN_EINVAL (a file cannot be opened or read), ATTN_ENOMEM. */
+int attn_vocab_from_files(const char *const *paths, int n_paths, uint64_t min_count,
+                          char ***words, size_t *n_words, attn_error *err);
 
 #endif
