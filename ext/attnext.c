@@ -6,6 +6,8 @@
  *   attn_version()                        -> '0.1.0'
  *   attn_debug()                          -> build, SIMD, BLAS and SQLite details (TEXT)
  *   attn_entities(text [, model]), attn_relations(text [, model]), attn_models: vtab_*.c
+ *   attn_relation(_scores)(text, hs, he, ts, te [, model]): fn_relation.c
+ *   attn_train, attn_eval, attn_conll: vtab_train.c, vtab_eval.c, vtab_conll.c
  *
  * Model functions are SQLITE_INNOCUOUS but not DETERMINISTIC: their answer depends on the
  * attn_model table, which can change between statements. */
@@ -286,6 +288,10 @@ static const struct {
     {"attn_classify", 2, MODEL_FN_FLAGS, 1, attn_classify_func},
     {"attn_classify_scores", 1, MODEL_FN_FLAGS, 1, attn_classify_scores_func},
     {"attn_classify_scores", 2, MODEL_FN_FLAGS, 1, attn_classify_scores_func},
+    {"attn_relation", 5, MODEL_FN_FLAGS, 1, attn_relation_func},
+    {"attn_relation", 6, MODEL_FN_FLAGS, 1, attn_relation_func},
+    {"attn_relation_scores", 5, MODEL_FN_FLAGS, 1, attn_relation_scores_func},
+    {"attn_relation_scores", 6, MODEL_FN_FLAGS, 1, attn_relation_scores_func},
     {"attn_version", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, 0,
      attn_version_func},
     {"attn_debug", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, 0, attn_debug_func},
@@ -323,6 +329,9 @@ static int register_all(sqlite3 *db, attn_conn *c) {
     }
     if (rc == SQLITE_OK) rc = vtab_tasks_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_models_register(db, c);
+    if (rc == SQLITE_OK) rc = vtab_train_register(db, c);
+    if (rc == SQLITE_OK) rc = vtab_eval_register(db, c);
+    if (rc == SQLITE_OK) rc = vtab_conll_register(db, c);
     return rc;
 }
 

@@ -7,7 +7,11 @@
  *   registry.c    the process-wide cache of loaded models, keyed by a content fingerprint
  *   builtin.c     models embedded in the library (SQLite database images)
  *   vtab_tasks.c  attn_entities and attn_relations (eponymous table-valued functions)
- *   vtab_models.c attn_models (eponymous virtual table) */
+ *   vtab_models.c attn_models (eponymous virtual table)
+ *   vtab_train.c  attn_train (training, one row per epoch); model_write.c stores the result
+ *   vtab_eval.c   attn_eval; train_rows.c reads annotated rows for both
+ *   vtab_conll.c  attn_conll (CoNLL files as rows)
+ *   fn_relation.c attn_relation, attn_relation_scores (relation of two given spans) */
 #ifndef ATTN_EXT_H
 #define ATTN_EXT_H
 
@@ -16,6 +20,7 @@ SQLITE_EXTENSION_INIT3
 
 #include "model.h"
 #include "pipeline.h"
+#include "fit.h"
 
 /* Oldest SQLite we run on: sqlite3_total_changes64 (3.37.0); sqlite3_vtab_config INNOCUOUS,
  * SQLITE_INNOCUOUS, SQLITE_FCNTL_DATA_VERSION and sqlite3_deserialize are all older. */
@@ -29,6 +34,8 @@ SQLITE_EXTENSION_INIT3
 
 /* Longest text a SQL function accepts, in bytes. */
 #define ATTN_SQL_MAX_TEXT_BYTES      100000000
+/* Most entities or relations in one annotated row. */
+#define ATTN_SQL_MAX_ITEMS           100000
 /* Longest model name, in bytes. */
 #define ATTN_SQL_MAX_NAME_BYTES      256
 
@@ -142,8 +149,55 @@ const char *tasks_text(int tasks);
 /* Maps an engine status to an SQLite result code. */
 int sqlite_code(int attn_status);
 
+/* ---- train_rows.c: annotated rows from SQL (attn_train, attn_eval) ---------------------- */
+
+typedef struct train_row {
+    char *text;                 /* [n_text bytes] + NUL, sqlite3_malloc'd */
+    size_t n_text;
+    char *label;                /* classify label, or NULL */
+    attn_gold_entity *ents;     /* [n_ents], labels sqlite3_malloc'd */
+    int n_ents;
+    attn_gold_relation *rels;   /* [n_rels], labels sqlite3_malloc'd */
+    int n_rels;
+} train_row;
+
+typedef struct train_rows {
+    train_row *rows;
+    size_t n, cap;
+} train_rows;
+
+/* Prepares exactly one statement; errors "fn: <what>: ...", what naming the SQL argument
+ * ("train_sql", "dev", "sql"). */
+int rows_prepare(sqlite3 *db, const char *fn, const char *what, const char *sql,
+                 sqlite3_stmt **st, char **err_msg);
+/* Columns a task's rows have: 2 (classify, entities) or 3 (relations). */
+int rows_columns_for(int task);
+/* Steps st to the end, appending its rows to *out; errors "fn: <what> N: ..." for a row
+ * ("row 17"), "fn: <sql_name>: ..." for the statement. */
+int rows_read(sqlite3 *db, sqlite3_stmt *st, const char *fn, const char *sql_name,
+              const char *what, int task, train_rows *out, char **err_msg);
+/* attn_dataset_add for every row; errors "fn: <what> N: <engine message>". */
+int rows_to_dataset(const train_rows *rows, int task, attn_dataset *ds, const char *fn,
+                    const char *what, char **err_msg);
+void train_rows_free(train_rows *r);
+
+/* ---- model_write.c ----------------------------------------------------------------------- */
+
+/* Replaces the rows of name in main.attn_model (created if missing) with config_json and
+ * every tensor of m (f32, or f16 when f16 is set), in one SAVEPOINT: on any error nothing
+ * changes. Errors "fn: ..." in *err_msg. */
+int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
+                const char *config_json, int f16, char **err_msg);
+
+/* ---- fn_relation.c ----------------------------------------------------------------------- */
+void attn_relation_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void attn_relation_scores_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+
 /* ---- vtab registration ------------------------------------------------------------------- */
 int vtab_tasks_register(sqlite3 *db, attn_conn *c);
 int vtab_models_register(sqlite3 *db, attn_conn *c);
+int vtab_train_register(sqlite3 *db, attn_conn *c);
+int vtab_eval_register(sqlite3 *db, attn_conn *c);
+int vtab_conll_register(sqlite3 *db, attn_conn *c);
 
 #endif

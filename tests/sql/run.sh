@@ -9,6 +9,7 @@
 #              (classify only, always 'positive'), ner (entities only)
 #   aux.db     en-ner (tags every token LOC), every (shadowed by main's: labels bad/good)
 #   broken.db  one broken model per kind of damage
+#   *.conll    the CoNLL fixtures of tests/fixtures (for attn_conll)
 # The whole suite runs twice: with the SIMD level the CPU allows and with ATTN_SIMD=scalar.
 # Error lines are printed by the shell as "Runtime error near line N: msg"; the line number
 # is dropped so editing a test does not change every later expectation.
@@ -40,7 +41,8 @@ build_dbs() {
     "$g" "$d/broken.db" short --break truncate:crf.trans &&
     "$g" "$d/broken.db" nan --break nan:cls.b &&
     "$g" "$d/broken.db" bad-config --break config &&
-    "$g" "$d/broken.db" good --seed 13
+    "$g" "$d/broken.db" good --seed 13 &&
+    cp "$here"/../fixtures/*.conll "$d"/
 }
 
 if ! build_dbs "$work/template" >"$work/gen.log" 2>&1; then
@@ -114,6 +116,20 @@ if [ -x "$tools/sql_threads" ]; then
         passed=$((passed + 1))
     else
         echo "FAIL threads"
+        tail -20 "$work/out"
+        failed=$((failed + 1))
+    fi
+fi
+
+# attn_train interrupted by sqlite3_interrupt or SIGKILL (tests/tools/interrupt_train.c).
+if [ -x "$tools/interrupt_train" ]; then
+    rm -rf "$work/run" && mkdir -p "$work/run"
+    if LD_PRELOAD=$preload "$tools/interrupt_train" "$so" "$work/run/interrupt.db" >"$work/out" 2>&1 &&
+       grep -q ' 0 failed' "$work/out"; then
+        echo "ok   interrupt_train"
+        passed=$((passed + 1))
+    else
+        echo "FAIL interrupt_train"
         tail -20 "$work/out"
         failed=$((failed + 1))
     fi

@@ -1,0 +1,113 @@
+/* fn_relation.c: the relation between two spans the user gives (their own entities).
+ *
+ *   attn_relation(text, head_start, head_end, tail_start, tail_end [, model])
+ *       -> the most probable label, 'none' when "no relation" wins
+ *   attn_relation_scores(text, head_start, head_end, tail_start, tail_end [, model])
+ *       -> {"none": p, "<label>": p, ...}: every output, "none" first
+ * Spans are characters (SQLite counting, end exclusive), as attn_entities reports them; the
+ * pipeline snaps them outward to tokens and lets the tagger decide the entity types
+ * (attn_run_relation_pair). Default model 'en-rel'. A NULL text or span gives NULL. */
+#include "ext.h"
+
+#include <string.h>
+
+#define NONE_LABEL "none"
+
+static void result_error(sqlite3_context *ctx, int rc, char *err_msg) {
+    if (rc == SQLITE_NOMEM || !err_msg) sqlite3_result_error_nomem(ctx);
+    else sqlite3_result_error(ctx, err_msg, -1);
+    sqlite3_free(err_msg);
+}
+
+/* Arguments 2..5: integers. SQLITE_DONE when one is NULL. */
+static int span_args(const char *fn, sqlite3_value **argv, int64_t pos[4], char **err_msg) {
+    for (int i = 0; i < 4; i++) {
+        sqlite3_value *v = argv[1 + i];
+        if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_DONE;
+        if (sqlite3_value_type(v) != SQLITE_INTEGER) {
+            *err_msg = sqlite3_mprintf("%s: argument %d must be INTEGER, got %s", fn, 2 + i,
+                                       value_type_name(v));
+            return SQLITE_MISMATCH;
+        }
+        pos[i] = sqlite3_value_int64(v);
+    }
+    return SQLITE_OK;
+}
+
+static void relation_result(sqlite3_context *ctx, const attn_labels *labels,
+                            const float *probs /* [labels->n + 1] */, int want_scores) {
+    if (!want_scores) {
+        int best = 0;
+        for (int i = 1; i <= labels->n; i++)
+            if (probs[i] > probs[best]) best = i;
+        sqlite3_result_text(ctx, best == 0 ? NONE_LABEL : labels->names[best - 1], -1,
+                            SQLITE_TRANSIENT);
+        return;
+    }
+    sqlite3_str *out = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+    sqlite3_str_appendf(out, "{\"%s\":%.9g", NONE_LABEL, (double)probs[0]);
+    for (int i = 0; i < labels->n; i++) {
+        sqlite3_str_appendchar(out, 1, ',');
+        json_append_string(out, labels->names[i]);
+        sqlite3_str_appendf(out, ":%.9g", (double)probs[1 + i]);
+    }
+    sqlite3_str_appendchar(out, 1, '}');
+    int n = sqlite3_str_length(out);
+    char *json = sqlite3_str_finish(out);
+    if (!json) sqlite3_result_error_nomem(ctx);
+    else sqlite3_result_text(ctx, json, n, sqlite3_free);
+}
+
+static void relation_common(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+                            const char *fn, int want_scores) {
+    attn_conn *c = sqlite3_user_data(ctx);
+    const char *text = NULL, *name;
+    size_t n_bytes = 0;
+    int64_t pos[4];
+    char *err_msg = NULL;
+    int rc = arg_model(fn, 6, argc > 5 ? argv[5] : NULL, ATTN_DEFAULT_RELATIONS, &name,
+                       &err_msg);
+    if (rc == SQLITE_OK) rc = arg_text(fn, 1, argv[0], &text, &n_bytes, &err_msg);
+    if (rc == SQLITE_OK) rc = span_args(fn, argv, pos, &err_msg);
+    if (rc == SQLITE_DONE) return;                       /* NULL argument: NULL result */
+    if (rc != SQLITE_OK) {
+        result_error(ctx, rc, err_msg);
+        return;
+    }
+    const attn_model *m;
+    rc = conn_model_get(c, fn, name, &m, &err_msg);
+    if (rc == SQLITE_OK && !(m->cfg.tasks & ATTN_TASK_RELATIONS)) {
+        err_msg = sqlite3_mprintf("%s: model '%s' has no relations task (tasks: %s)", fn, name,
+                                  tasks_text(m->cfg.tasks));
+        rc = SQLITE_ERROR;
+    }
+    if (rc != SQLITE_OK) {
+        result_error(ctx, rc, err_msg);
+        return;
+    }
+    const attn_labels *labels = &m->cfg.relation_labels;
+    float *probs = sqlite3_malloc64(sizeof(float) * (size_t)(labels->n + 1));
+    attn_session *s = conn_session(c);
+    if (!probs || !s) {
+        sqlite3_free(probs);
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    attn_error err = {{0}};
+    int status = attn_run_relation_pair(m, s, text, n_bytes, pos[0], pos[1], pos[2], pos[3],
+                                        probs, &err);
+    if (status != ATTN_OK)
+        result_error(ctx, sqlite_code(status),
+                     sqlite3_mprintf("%s: model '%s': %s", fn, name, err.msg));
+    else
+        relation_result(ctx, labels, probs, want_scores);
+    sqlite3_free(probs);
+}
+
+void attn_relation_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    relation_common(ctx, argc, argv, "attn_relation", 0);
+}
+
+void attn_relation_scores_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    relation_common(ctx, argc, argv, "attn_relation_scores", 1);
+}

@@ -1,0 +1,122 @@
+/* model_write.c: a model in memory into main.attn_model (sql/schema.sql), all or nothing.
+ *
+ * One SAVEPOINT around: CREATE TABLE IF NOT EXISTS, DELETE the rows of that name, INSERT the
+ * config row and one row per tensor (in the config's tensor order). Any failure rolls back to
+ * the savepoint, so an existing model of that name is left exactly as it was. Inside a user's
+ * transaction the savepoint nests; outside, RELEASE commits. Under a writing statement
+ * (INSERT ... SELECT FROM attn_train) SQLite refuses new savepoints; the rows are then written
+ * inside that statement's transaction, and the error we return aborts it. Tensor bytes are little-endian
+ * (the host order: we build for x86-64 and little-endian AArch64 only). */
+#include "ext.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char SCHEMA_SQL[] =
+    "CREATE TABLE IF NOT EXISTS main.attn_model(name TEXT NOT NULL, key TEXT NOT NULL, "
+    "dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB, PRIMARY KEY (name, key))";
+
+static int exec(sqlite3 *db, const char *fn, const char *sql, char **err_msg) {
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
+    return rc;
+}
+
+/* The tensor's values as stored: f32 bytes (a view of m->params) or f16 (*owned). */
+static const void *tensor_bytes(const attn_model *m, const attn_tensor_spec *t, int f16,
+                                void **owned, size_t *n_bytes) {
+    const float *values = m->params + t->offset;
+    *owned = NULL;
+    if (!f16) {
+        *n_bytes = t->size * sizeof(float);
+        return values;
+    }
+    uint16_t *half = sqlite3_malloc64(t->size ? t->size * sizeof *half : 1);
+    if (!half) return NULL;
+    attn_f32_to_f16(half, values, t->size);
+    *owned = half;
+    *n_bytes = t->size * sizeof *half;
+    return half;
+}
+
+static int insert_tensor(sqlite3 *db, sqlite3_stmt *ins, const char *fn, const attn_model *m,
+                         const attn_tensor_spec *t, int f16, char **err_msg) {
+    char shape[64];
+    if (t->ndim == 1) snprintf(shape, sizeof shape, "[%lld]", (long long)t->shape[0]);
+    else snprintf(shape, sizeof shape, "[%lld,%lld]", (long long)t->shape[0],
+                  (long long)t->shape[1]);
+    void *owned;
+    size_t n_bytes;
+    const void *data = tensor_bytes(m, t, f16, &owned, &n_bytes);
+    if (!data) return SQLITE_NOMEM;
+    sqlite3_bind_text(ins, 2, t->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 3, f16 ? "f16" : "f32", -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 4, shape, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob64(ins, 5, data, n_bytes, SQLITE_STATIC);
+    int rc = sqlite3_step(ins);
+    sqlite3_reset(ins);
+    sqlite3_free(owned);
+    if (rc != SQLITE_DONE) {
+        *err_msg = sqlite3_mprintf("%s: writing tensor '%s': %s", fn, t->key,
+                                   sqlite3_errmsg(db));
+        return rc;
+    }
+    return SQLITE_OK;
+}
+
+static int write_rows(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
+                      const char *config_json, int f16, char **err_msg) {
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    int rc = sqlite3_prepare_v2(db, "DELETE FROM main.attn_model WHERE name = ?1", -1, &del,
+                                NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "INSERT INTO main.attn_model(name, key, dtype, shape, data) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &ins, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(del, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(ins, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, "config", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, "json", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, "[]", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 5, config_json, -1, SQLITE_STATIC);
+        rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(ins);
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
+        *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
+    for (size_t i = 0; rc == SQLITE_OK && i < m->n_specs; i++)
+        rc = insert_tensor(db, ins, fn, m, &m->specs[i], f16, err_msg);
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
+                const char *config_json, int f16, char **err_msg) {
+    int rc = sqlite3_exec(db, "SAVEPOINT attn_model_write", NULL, NULL, NULL);
+    if (rc == SQLITE_BUSY) {
+        /* A writing statement is running us (INSERT INTO log SELECT * FROM attn_train(...)):
+         * no savepoint may open, and our writes already belong to its transaction, which an
+         * error of ours aborts. */
+        rc = exec(db, fn, SCHEMA_SQL, err_msg);
+        return rc == SQLITE_OK ? write_rows(db, fn, name, m, config_json, f16, err_msg) : rc;
+    }
+    if (rc != SQLITE_OK) {
+        *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
+        return rc;
+    }
+    rc = exec(db, fn, SCHEMA_SQL, err_msg);
+    if (rc == SQLITE_OK) rc = write_rows(db, fn, name, m, config_json, f16, err_msg);
+    if (rc == SQLITE_OK) {
+        rc = exec(db, fn, "RELEASE attn_model_write", err_msg);
+        if (rc == SQLITE_OK) return SQLITE_OK;
+    }
+    /* Undo everything since the savepoint, then drop it (ends the transaction it began). */
+    sqlite3_exec(db, "ROLLBACK TO attn_model_write", NULL, NULL, NULL);
+    sqlite3_exec(db, "RELEASE attn_model_write", NULL, NULL, NULL);
+    return rc;
+}

@@ -1,0 +1,263 @@
+/* vtab_eval.c: attn_eval(model, sql [, task]), an eponymous table-valued function scoring a
+ * model on annotated rows (same shapes as attn_train: (text, label), (text, entities_json),
+ * (text, entities_json, relations_json)) with the inference pipeline (attn_evaluate):
+ *
+ *   label TEXT, precision REAL, recall REAL, f1 REAL, support INTEGER, predicted INTEGER
+ *
+ * one row per label, then "micro" and "macro" (classify adds "accuracy"; see fit.h). Without
+ * the task argument it is inferred: 3 columns -> relations; 2 columns -> the model's classify
+ * or entities task (a model with both needs the argument).
+ *
+ * DIRECTONLY: it runs SQL given as an argument. */
+#include "ext.h"
+
+#include <string.h>
+
+#define FN "attn_eval"
+#define N_ARGS 3
+
+enum { COL_LABEL, COL_PRECISION, COL_RECALL, COL_F1, COL_SUPPORT, COL_PREDICTED, COL_MODEL,
+       COL_SQL, COL_TASK };
+
+typedef struct eval_vtab {
+    sqlite3_vtab base;
+    sqlite3 *db;
+    attn_conn *conn;
+} eval_vtab;
+
+typedef struct eval_cursor {
+    sqlite3_vtab_cursor base;
+    attn_eval_result result;
+    int have_result;
+    int row;
+} eval_cursor;
+
+static int vtab_error(sqlite3_vtab *vt, int rc, char *msg) {
+    sqlite3_free(vt->zErrMsg);
+    vt->zErrMsg = msg;
+    return msg ? rc : SQLITE_NOMEM;
+}
+
+static int eval_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                        sqlite3_vtab **out, char **err_msg) {
+    (void)argc, (void)argv, (void)err_msg;
+    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(label TEXT, precision REAL, recall REAL, "
+                                      "f1 REAL, support INTEGER, predicted INTEGER, "
+                                      "model HIDDEN, sql HIDDEN, task HIDDEN)");
+    if (rc != SQLITE_OK) return rc;
+    eval_vtab *vt = sqlite3_malloc64(sizeof *vt);
+    if (!vt) return SQLITE_NOMEM;
+    memset(vt, 0, sizeof *vt);
+    vt->db = db;
+    vt->conn = aux;
+    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+    *out = &vt->base;
+    return SQLITE_OK;
+}
+
+static int eval_disconnect(sqlite3_vtab *vt) {
+    sqlite3_free(vt);
+    return SQLITE_OK;
+}
+
+/* Hidden columns model, sql, task; idxNum bit i = argument i given. model and sql required. */
+static int eval_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
+    int usable[N_ARGS] = {-1, -1, -1}, unusable[N_ARGS] = {0};
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        int arg = c->iColumn - COL_MODEL;
+        if (arg < 0 || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+        if (c->usable) usable[arg] = i;
+        else unusable[arg] = 1;
+    }
+    for (int a = 0; a < N_ARGS; a++)
+        if (unusable[a] && usable[a] < 0) return SQLITE_CONSTRAINT;
+    if (usable[0] < 0 || usable[1] < 0)
+        return vtab_error(base, SQLITE_ERROR,
+                          sqlite3_mprintf("%s: missing argument: use %s(model, sql [, task])", FN,
+                                          FN));
+    int next = 1;
+    info->idxNum = 0;
+    for (int a = 0; a < N_ARGS; a++) {
+        if (usable[a] < 0) continue;
+        info->aConstraintUsage[usable[a]].argvIndex = next++;
+        info->aConstraintUsage[usable[a]].omit = 1;
+        info->idxNum |= 1 << a;
+    }
+    info->estimatedCost = 1e6;
+    info->estimatedRows = 10;
+    return SQLITE_OK;
+}
+
+static int eval_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
+    (void)base;
+    eval_cursor *cur = sqlite3_malloc64(sizeof *cur);
+    if (!cur) return SQLITE_NOMEM;
+    memset(cur, 0, sizeof *cur);
+    *out = &cur->base;
+    return SQLITE_OK;
+}
+
+static void cursor_reset(eval_cursor *cur) {
+    if (cur->have_result) attn_eval_result_free(&cur->result);
+    memset((char *)cur + sizeof cur->base, 0, sizeof *cur - sizeof cur->base);
+}
+
+static int eval_close(sqlite3_vtab_cursor *base) {
+    cursor_reset((eval_cursor *)base);
+    sqlite3_free(base);
+    return SQLITE_OK;
+}
+
+static int task_from_name(const char *s, int *task, char **err_msg) {
+    *task = strcmp(s, "classify") == 0 ? ATTN_TASK_CLASSIFY
+          : strcmp(s, "entities") == 0 ? ATTN_TASK_ENTITIES
+          : strcmp(s, "relations") == 0 ? ATTN_TASK_RELATIONS : 0;
+    if (*task) return SQLITE_OK;
+    *err_msg = sqlite3_mprintf("%s: unknown task '%s' (expected 'classify', 'entities' or "
+                               "'relations')", FN, s);
+    return SQLITE_ERROR;
+}
+
+/* The task from the column count and the model's tasks. */
+static int infer_task(const attn_model *m, const char *name, int n_columns, int *task,
+                      char **err_msg) {
+    int two = m->cfg.tasks & (ATTN_TASK_CLASSIFY | ATTN_TASK_ENTITIES);
+    if (n_columns == 3) *task = ATTN_TASK_RELATIONS;
+    else if (n_columns == 2 && two != (ATTN_TASK_CLASSIFY | ATTN_TASK_ENTITIES)) *task = two;
+    else *task = 0;
+    if (*task) return SQLITE_OK;
+    *err_msg = n_columns == 2
+        ? sqlite3_mprintf("%s: model '%s' has classify and entities tasks: give the task as "
+                          "the third argument", FN, name)
+        : sqlite3_mprintf("%s: the SQL gives %d columns; expected (text, label), (text, "
+                          "entities_json) or (text, entities_json, relations_json)", FN,
+                          n_columns);
+    return SQLITE_ERROR;
+}
+
+static int evaluate(eval_cursor *cur, const attn_model *m, int task, const train_rows *rows,
+                    char **err_msg) {
+    attn_dataset *ds = attn_dataset_new(&m->cfg);
+    if (!ds) return SQLITE_NOMEM;
+    int rc = rows_to_dataset(rows, task, ds, FN, "row", err_msg);
+    if (rc == SQLITE_OK) {
+        attn_error err = {{0}};
+        int status = attn_evaluate(m, ds, task, &cur->result, &err);
+        if (status == ATTN_OK) {
+            cur->have_result = 1;
+        } else {
+            *err_msg = sqlite3_mprintf("%s: %s", FN, err.msg);
+            rc = sqlite_code(status);
+        }
+    }
+    attn_dataset_free(ds);
+    return rc;
+}
+
+static int run_eval(eval_cursor *cur, eval_vtab *vt, sqlite3_value **args, char **err_msg) {
+    const char *name, *sql, *task_name = NULL;
+    size_t n;
+    int task = 0;
+    int rc = arg_model(FN, 1, args[0], NULL, &name, err_msg);
+    if (rc == SQLITE_OK) rc = arg_text(FN, 2, args[1], &sql, &n, err_msg);
+    if (rc == SQLITE_OK && args[2]) rc = arg_text(FN, 3, args[2], &task_name, &n, err_msg);
+    if (rc == SQLITE_DONE) {
+        *err_msg = sqlite3_mprintf("%s: arguments must not be NULL", FN);
+        rc = SQLITE_ERROR;
+    }
+    if (rc == SQLITE_OK && task_name) rc = task_from_name(task_name, &task, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_stmt *st = NULL;
+    train_rows rows;
+    memset(&rows, 0, sizeof rows);
+    rc = rows_prepare(vt->db, FN, "sql", sql, &st, err_msg);
+    const attn_model *m = NULL;
+    if (rc == SQLITE_OK) rc = conn_model_get(vt->conn, FN, name, &m, err_msg);
+    if (rc == SQLITE_OK && !task) rc = infer_task(m, name, sqlite3_column_count(st), &task, err_msg);
+    if (rc == SQLITE_OK && !(m->cfg.tasks & task)) {
+        *err_msg = sqlite3_mprintf("%s: model '%s' has no %s task (tasks: %s)", FN, name,
+                                   tasks_text(task), tasks_text(m->cfg.tasks));
+        rc = SQLITE_ERROR;
+    }
+    if (rc == SQLITE_OK) rc = rows_read(vt->db, st, FN, "sql", "row", task, &rows, err_msg);
+    sqlite3_finalize(st);
+    /* Reading the rows ran the user's SQL, which may have changed attn_model: look again. */
+    if (rc == SQLITE_OK) rc = conn_model_get(vt->conn, FN, name, &m, err_msg);
+    if (rc == SQLITE_OK) rc = evaluate(cur, m, task, &rows, err_msg);
+    train_rows_free(&rows);
+    return rc;
+}
+
+static int eval_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
+                       sqlite3_value **argv) {
+    (void)idx_str;
+    eval_cursor *cur = (eval_cursor *)base;
+    eval_vtab *vt = (eval_vtab *)base->pVtab;
+    cursor_reset(cur);
+    sqlite3_value *args[N_ARGS];
+    for (int a = 0, k = 0; a < N_ARGS; a++)
+        args[a] = (idx_num & (1 << a)) && k < argc ? argv[k++] : NULL;
+    char *err_msg = NULL;
+    int rc = run_eval(cur, vt, args, &err_msg);
+    if (rc != SQLITE_OK) {
+        cursor_reset(cur);
+        if (rc == SQLITE_NOMEM) {
+            sqlite3_free(err_msg);
+            return rc;
+        }
+        return vtab_error(base->pVtab, SQLITE_ERROR, err_msg);
+    }
+    return SQLITE_OK;
+}
+
+static int eval_next(sqlite3_vtab_cursor *base) {
+    ((eval_cursor *)base)->row++;
+    return SQLITE_OK;
+}
+
+static int eval_eof(sqlite3_vtab_cursor *base) {
+    eval_cursor *cur = (eval_cursor *)base;
+    return !cur->have_result || cur->row >= cur->result.n;
+}
+
+static int eval_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
+    *rowid = ((eval_cursor *)base)->row + 1;
+    return SQLITE_OK;
+}
+
+static int eval_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col) {
+    eval_cursor *cur = (eval_cursor *)base;
+    const attn_eval_row *r = &cur->result.rows[cur->row];
+    switch (col) {
+    case COL_LABEL: sqlite3_result_text(ctx, r->label, -1, SQLITE_TRANSIENT); break;
+    case COL_PRECISION: sqlite3_result_double(ctx, r->precision); break;
+    case COL_RECALL: sqlite3_result_double(ctx, r->recall); break;
+    case COL_F1: sqlite3_result_double(ctx, r->f1); break;
+    case COL_SUPPORT: sqlite3_result_int64(ctx, r->support); break;
+    case COL_PREDICTED: sqlite3_result_int64(ctx, r->predicted); break;
+    default: break;
+    }
+    return SQLITE_OK;
+}
+
+static const sqlite3_module eval_module = {
+    .iVersion = 0,
+    .xCreate = NULL,
+    .xConnect = eval_connect,
+    .xBestIndex = eval_best_index,
+    .xDisconnect = eval_disconnect,
+    .xDestroy = NULL,
+    .xOpen = eval_open,
+    .xClose = eval_close,
+    .xFilter = eval_filter,
+    .xNext = eval_next,
+    .xEof = eval_eof,
+    .xColumn = eval_column,
+    .xRowid = eval_rowid,
+};
+
+int vtab_eval_register(sqlite3 *db, attn_conn *c) {
+    conn_ref(c);
+    return sqlite3_create_module_v2(db, FN, &eval_module, c, conn_unref);
+}

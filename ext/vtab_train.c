@@ -1,0 +1,941 @@
+/* vtab_train.c: attn_train(model, task, train_sql [, options_json]), an eponymous
+ * table-valued function that trains a model and yields one row per epoch as it goes:
+ *
+ *   epoch INTEGER, train_loss REAL, dev_metric REAL (NULL without dev), metric TEXT,
+ *   seconds REAL, best INTEGER (1: this epoch's parameters are the best so far)
+ *
+ * xFilter reads the rows (train_sql, and options.dev), builds the config (or copies the init
+ * model), the datasets and the fit state (fit.h), then trains epoch 1; each xNext trains one
+ * more epoch. When the fit says it is done, the best parameters are written to main.attn_model
+ * under the model name in one savepoint (model_write.c), and only then is the last epoch's row
+ * shown: a statement that reaches the end has saved the model. An error, an interrupt
+ * (sqlite3_interrupt, checked between steps) or a cursor closed before the end (LIMIT) writes
+ * nothing: an existing model of that name is left untouched.
+ *
+ * DIRECTONLY: it runs SQL given as an argument, reads files and writes a table, so it must
+ * not run from a view or trigger someone else wrote. */
+#include "ext.h"
+#include "json.h"
+#include "wordvec.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FN "attn_train"
+#define ATTN_SQL_MAX_EPOCHS 100000
+/* sqlite3_is_interrupted appeared in 3.41.0; before, a probe statement tells. */
+#define ATTN_SQLITE_IS_INTERRUPTED_VERSION 3041000
+
+enum { COL_EPOCH, COL_TRAIN_LOSS, COL_DEV_METRIC, COL_METRIC, COL_SECONDS, COL_BEST,
+       COL_MODEL, COL_TASK, COL_SQL, COL_OPTIONS };
+#define N_ARGS 4
+
+static const char DEFAULT_FEATURES[] =
+    "[{\"kind\":\"norm\",\"buckets\":50000,\"dim\":64},"
+    "{\"kind\":\"prefix\",\"buckets\":10000,\"dim\":16,\"affix\":3},"
+    "{\"kind\":\"suffix\",\"buckets\":10000,\"dim\":16,\"affix\":3},"
+    "{\"kind\":\"shape\",\"buckets\":1000,\"dim\":16}]";
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+enum { TASK_SLOT_CLASSIFY, TASK_SLOT_ENTITIES, TASK_SLOT_RELATIONS, N_TASK_SLOTS };
+static const char *const SLOT_NAMES[N_TASK_SLOTS] = {"classify", "entities", "relations"};
+
+typedef struct label_list {
+    const char **names;         /* pointers into rows or the options tree */
+    int n, cap;
+} label_list;
+
+typedef struct train_options {
+    attn_json *tree;            /* the parsed options; strings below point into it */
+    int dim, layers, heads, ffn, max_len, rel_hidden, rel_type_dim;
+    char *features;             /* JSON text (sqlite3_malloc'd) or NULL: DEFAULT_FEATURES */
+    const char *attn_scale;     /* "sqrt" or "none" */
+    attn_fit_opts fit;
+    const char *dev, *init, *vectors;
+    const char **vocab_files;   /* [n_vocab_files], sqlite3_malloc'd array */
+    int n_vocab_files;
+    label_list labels[N_TASK_SLOTS];
+    int has_labels[N_TASK_SLOTS];
+    int f16;
+    const attn_json *meta;      /* an object, or NULL */
+    unsigned structural;        /* bit set of structural options given (clash with init) */
+    const char *first_structural;
+} train_options;
+
+typedef enum { T_INT, T_FLOAT, T_DOUBLE, T_SEED } num_type;
+
+typedef struct num_option {
+    const char *key;
+    num_type type;
+    double lo, hi;
+    size_t offset;
+    int structural;             /* part of the architecture: not allowed with init */
+} num_option;
+
+#define OPT(field) offsetof(train_options, field)
+static const num_option NUM_OPTIONS[] = {
+    {"dim", T_INT, 1, ATTN_MAX_DIM, OPT(dim), 1},
+    {"layers", T_INT, 0, ATTN_MAX_LAYERS, OPT(layers), 1},
+    {"heads", T_INT, 1, ATTN_MAX_DIM, OPT(heads), 1},
+    {"ffn", T_INT, 1, ATTN_MAX_DIM, OPT(ffn), 1},
+    {"max_len", T_INT, 1, ATTN_MAX_SEQ_LEN, OPT(max_len), 1},
+    {"rel_hidden", T_INT, 1, ATTN_MAX_DIM, OPT(rel_hidden), 1},
+    {"rel_type_dim", T_INT, 1, ATTN_MAX_DIM, OPT(rel_type_dim), 1},
+    {"epochs", T_INT, 1, ATTN_SQL_MAX_EPOCHS, OPT(fit.max_epochs), 0},
+    {"batch_size", T_INT, 1, ATTN_TRAIN_MAX_BATCH, OPT(fit.batch_size), 0},
+    {"patience", T_INT, 0, ATTN_SQL_MAX_EPOCHS, OPT(fit.patience), 0},
+    {"time_limit", T_DOUBLE, 0, 1e9, OPT(fit.time_limit), 0},
+    {"lr", T_FLOAT, 0, 10, OPT(fit.train.lr), 0},
+    {"seed", T_SEED, 0, 9007199254740991.0, OPT(fit.train.seed), 0},
+    {"dropout_embed", T_FLOAT, 0, 0.99, OPT(fit.train.dropout_embed), 0},
+    {"dropout_attn", T_FLOAT, 0, 0.99, OPT(fit.train.dropout_attn), 0},
+    {"dropout_resid", T_FLOAT, 0, 0.99, OPT(fit.train.dropout_resid), 0},
+    {"word_dropout", T_FLOAT, 0, 0.99, OPT(fit.train.word_dropout), 0},
+    {"warmup", T_INT, 0, INT_MAX, OPT(fit.train.warmup_steps), 0},
+    {"weight_decay", T_FLOAT, 0, 10, OPT(fit.train.weight_decay), 0},
+    {"clip", T_FLOAT, 0, 1e9, OPT(fit.train.clip_norm), 0},
+    {"threads", T_INT, 1, ATTN_TRAIN_MAX_THREADS, OPT(fit.train.threads), 0},
+    {"min_lr_ratio", T_FLOAT, 0, 1, OPT(fit.train.min_lr_ratio), 0},
+    {"rel_negatives", T_INT, 0, 100000, OPT(fit.train.rel_negatives), 0},
+};
+#undef OPT
+
+static int option_error(char **err_msg, const char *fmt, const char *key, const char *what) {
+    *err_msg = sqlite3_mprintf(fmt, key, what);
+    return SQLITE_ERROR;
+}
+
+static int set_number(train_options *o, const num_option *def, const attn_json *v,
+                      char **err_msg) {
+    char *field = (char *)o + def->offset;
+    int integral = def->type == T_INT || def->type == T_SEED;
+    int64_t i = 0;
+    int ok = integral ? attn_json_int(v, (int64_t)def->lo, (int64_t)def->hi, &i) == ATTN_OK
+                      : v->type == ATTN_JSON_NUMBER && v->number >= def->lo &&
+                            v->number <= def->hi;
+    if (!ok) {
+        *err_msg = integral
+            ? sqlite3_mprintf("%s: option '%s' must be an integer in [%lld, %lld]", FN, def->key,
+                              (long long)def->lo, (long long)def->hi)
+            : sqlite3_mprintf("%s: option '%s' must be a number in [%g, %g]", FN, def->key,
+                              def->lo, def->hi);
+        return SQLITE_ERROR;
+    }
+    switch (def->type) {
+    case T_INT: *(int *)field = (int)i; break;
+    case T_SEED: *(uint64_t *)field = (uint64_t)i; break;
+    case T_FLOAT: *(float *)field = (float)v->number; break;
+    case T_DOUBLE: *(double *)field = v->number; break;
+    }
+    if (def->structural && !o->first_structural) o->first_structural = def->key;
+    return SQLITE_OK;
+}
+
+/* Appends j as JSON text (strings re-escaped, numbers as %.17g). */
+static void json_write(sqlite3_str *out, const attn_json *j) {
+    switch (j->type) {
+    case ATTN_JSON_NULL: sqlite3_str_appendall(out, "null"); break;
+    case ATTN_JSON_BOOL: sqlite3_str_appendall(out, j->boolean ? "true" : "false"); break;
+    case ATTN_JSON_NUMBER: sqlite3_str_appendf(out, "%.17g", j->number); break;
+    case ATTN_JSON_STRING: json_append_string(out, j->str); break;
+    case ATTN_JSON_ARRAY:
+    case ATTN_JSON_OBJECT:
+        sqlite3_str_appendchar(out, 1, j->type == ATTN_JSON_ARRAY ? '[' : '{');
+        for (size_t i = 0; i < j->len; i++) {
+            if (i) sqlite3_str_appendchar(out, 1, ',');
+            if (j->type == ATTN_JSON_OBJECT) {
+                json_append_string(out, j->keys[i]);
+                sqlite3_str_appendchar(out, 1, ':');
+            }
+            json_write(out, &j->items[i]);
+        }
+        sqlite3_str_appendchar(out, 1, j->type == ATTN_JSON_ARRAY ? ']' : '}');
+        break;
+    }
+}
+
+static char *json_text(const attn_json *j) {
+    sqlite3_str *out = sqlite3_str_new(NULL);
+    json_write(out, j);
+    return sqlite3_str_finish(out);
+}
+
+static int label_push(label_list *l, const char *name) {
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->names[i], name) == 0) return SQLITE_OK;
+    if (l->n == ATTN_MAX_LABELS) return SQLITE_TOOBIG;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 8;
+        const char **p = sqlite3_realloc64(l->names, (sqlite3_uint64)cap * sizeof *p);
+        if (!p) return SQLITE_NOMEM;
+        l->names = p;
+        l->cap = cap;
+    }
+    l->names[l->n++] = name;
+    return SQLITE_OK;
+}
+
+/* An array of strings into a label list. */
+static int set_label_list(train_options *o, int slot, const attn_json *v, const char *key,
+                          char **err_msg) {
+    if (v->type != ATTN_JSON_ARRAY || v->len == 0)
+        return option_error(err_msg, FN ": option '%s' must be %s", key,
+                            "a non-empty array of label names");
+    for (size_t i = 0; i < v->len; i++) {
+        if (v->items[i].type != ATTN_JSON_STRING || v->items[i].len == 0)
+            return option_error(err_msg, FN ": option '%s' must be %s", key,
+                                "a non-empty array of label names");
+        int rc = label_push(&o->labels[slot], v->items[i].str);
+        if (rc != SQLITE_OK) return rc;
+    }
+    if ((size_t)o->labels[slot].n != v->len)
+        return option_error(err_msg, FN ": option '%s': %s", key, "a label is listed twice");
+    o->has_labels[slot] = 1;
+    return SQLITE_OK;
+}
+
+/* labels: an array (the labels of the trained task) or {"classify": [...], ...}. */
+static int set_labels(train_options *o, int task_slot, const attn_json *v, char **err_msg) {
+    if (v->type == ATTN_JSON_ARRAY) return set_label_list(o, task_slot, v, "labels", err_msg);
+    if (v->type != ATTN_JSON_OBJECT)
+        return option_error(err_msg, FN ": option '%s' must be %s", "labels",
+                            "an array of label names or an object of such arrays by task");
+    for (size_t i = 0; i < v->len; i++) {
+        int slot = -1;
+        for (int s = 0; s < N_TASK_SLOTS; s++)
+            if (strcmp(v->keys[i], SLOT_NAMES[s]) == 0) slot = s;
+        if (slot < 0)
+            return option_error(err_msg, FN ": option 'labels': unknown task '%s'%s",
+                                v->keys[i], "");
+        char key[32];
+        snprintf(key, sizeof key, "labels.%s", SLOT_NAMES[slot]);
+        int rc = set_label_list(o, slot, &v->items[i], key, err_msg);
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
+static int set_string(const attn_json *v, const char *key, const char **out, char **err_msg) {
+    if (v->type != ATTN_JSON_STRING || v->len == 0 || strlen(v->str) != v->len)
+        return option_error(err_msg, FN ": option '%s' must be %s", key, "a non-empty string");
+    *out = v->str;
+    return SQLITE_OK;
+}
+
+/* A string that must be one of choices[0..n); *index receives its position. */
+static int set_choice(const attn_json *v, const char *key, const char *const *choices, int n,
+                      int *index, char **err_msg) {
+    const char *s;
+    int rc = set_string(v, key, &s, err_msg);
+    for (int i = 0; rc == SQLITE_OK && i < n; i++)
+        if (strcmp(s, choices[i]) == 0) {
+            *index = i;
+            return SQLITE_OK;
+        }
+    if (rc == SQLITE_OK) {
+        sqlite3_str *list = sqlite3_str_new(NULL);
+        for (int i = 0; i < n; i++) sqlite3_str_appendf(list, "%s'%s'", i ? ", " : "", choices[i]);
+        char *text = sqlite3_str_finish(list);
+        rc = option_error(err_msg, FN ": option '%s' must be one of %s", key, text ? text : "");
+        sqlite3_free(text);
+    }
+    return rc;
+}
+
+static int set_vocab_files(train_options *o, const attn_json *v, char **err_msg) {
+    if (v->type != ATTN_JSON_ARRAY || v->len == 0 || v->len > INT_MAX)
+        return option_error(err_msg, FN ": option '%s' must be %s", "vocab_files",
+                            "a non-empty array of file paths");
+    o->vocab_files = sqlite3_malloc64(v->len * sizeof *o->vocab_files);
+    if (!o->vocab_files) return SQLITE_NOMEM;
+    for (size_t i = 0; i < v->len; i++) {
+        int rc = set_string(&v->items[i], "vocab_files", &o->vocab_files[i], err_msg);
+        if (rc != SQLITE_OK) return rc;
+    }
+    o->n_vocab_files = (int)v->len;
+    return SQLITE_OK;
+}
+
+static int set_option(train_options *o, int task_slot, const char *key, const attn_json *v,
+                      char **err_msg) {
+    static const char *const scales[] = {"sqrt", "none"};
+    static const char *const schedules[] = {"linear", "cosine"};
+    static const char *const dtypes[] = {"f32", "f16"};
+    for (size_t i = 0; i < sizeof NUM_OPTIONS / sizeof NUM_OPTIONS[0]; i++)
+        if (strcmp(key, NUM_OPTIONS[i].key) == 0) return set_number(o, &NUM_OPTIONS[i], v, err_msg);
+    int index = 0, rc;
+    if (strcmp(key, "features") == 0) {
+        if (v->type != ATTN_JSON_ARRAY)
+            return option_error(err_msg, FN ": option '%s' must be %s", key,
+                                "an array of feature objects (see config.h)");
+        if (!o->first_structural) o->first_structural = "features";
+        return (o->features = json_text(v)) ? SQLITE_OK : SQLITE_NOMEM;
+    }
+    if (strcmp(key, "attn_scale") == 0) {
+        rc = set_choice(v, key, scales, 2, &index, err_msg);
+        if (rc == SQLITE_OK) o->attn_scale = scales[index];
+        if (!o->first_structural) o->first_structural = "attn_scale";
+        return rc;
+    }
+    if (strcmp(key, "schedule") == 0) {
+        rc = set_choice(v, key, schedules, 2, &index, err_msg);
+        o->fit.train.schedule = index == 0 ? ATTN_LR_LINEAR : ATTN_LR_COSINE;
+        return rc;
+    }
+    if (strcmp(key, "dtype") == 0) {
+        rc = set_choice(v, key, dtypes, 2, &index, err_msg);
+        o->f16 = index == 1;
+        return rc;
+    }
+    if (strcmp(key, "dev") == 0) return set_string(v, key, &o->dev, err_msg);
+    if (strcmp(key, "init") == 0) return set_string(v, key, &o->init, err_msg);
+    if (strcmp(key, "vectors") == 0) return set_string(v, key, &o->vectors, err_msg);
+    if (strcmp(key, "vocab_files") == 0) return set_vocab_files(o, v, err_msg);
+    if (strcmp(key, "labels") == 0) return set_labels(o, task_slot, v, err_msg);
+    if (strcmp(key, "meta") == 0) {
+        if (v->type != ATTN_JSON_OBJECT)
+            return option_error(err_msg, FN ": option '%s' must be %s", key, "a JSON object");
+        o->meta = v;
+        return SQLITE_OK;
+    }
+    *err_msg = sqlite3_mprintf("%s: unknown option '%s'", FN, key);
+    return SQLITE_ERROR;
+}
+
+static void options_defaults(train_options *o) {
+    memset(o, 0, sizeof *o);
+    o->dim = 128;
+    o->layers = 2;
+    o->heads = 4;
+    o->ffn = 0;                 /* 0: 4 * dim */
+    o->max_len = 128;
+    o->rel_hidden = 0;          /* 0: dim */
+    o->rel_type_dim = 16;
+    o->attn_scale = "sqrt";
+    o->fit = attn_fit_defaults();
+}
+
+static void options_free(train_options *o) {
+    attn_json_free(o->tree);
+    sqlite3_free(o->features);
+    sqlite3_free(o->vocab_files);
+    for (int s = 0; s < N_TASK_SLOTS; s++) sqlite3_free(o->labels[s].names);
+    memset(o, 0, sizeof *o);
+}
+
+static int options_parse(const char *json, size_t n, int task_slot, train_options *o,
+                         char **err_msg) {
+    options_defaults(o);
+    if (!json) return SQLITE_OK;
+    attn_error err = {{0}};
+    if (attn_json_parse(json, n, &o->tree, &err) != ATTN_OK) {
+        *err_msg = sqlite3_mprintf("%s: options: %s", FN, err.msg);
+        return SQLITE_ERROR;
+    }
+    if (o->tree->type != ATTN_JSON_OBJECT) {
+        *err_msg = sqlite3_mprintf("%s: options must be a JSON object", FN);
+        return SQLITE_ERROR;
+    }
+    for (size_t i = 0; i < o->tree->len; i++) {
+        int rc = set_option(o, task_slot, o->tree->keys[i], &o->tree->items[i], err_msg);
+        if (rc != SQLITE_OK) return rc;
+    }
+    if (o->ffn == 0) o->ffn = 4 * o->dim > ATTN_MAX_DIM ? ATTN_MAX_DIM : 4 * o->dim;
+    if (o->rel_hidden == 0) o->rel_hidden = o->dim;
+    if (o->init && o->first_structural)
+        return option_error(err_msg, FN ": option '%s' cannot be combined with 'init' %s",
+                            o->first_structural, "(the init model's config is used)");
+    if (o->vectors && !o->n_vocab_files)
+        return option_error(err_msg, FN ": option '%s' needs %s", "vectors",
+                            "'vocab_files' (the texts whose words get vectors)");
+    if (o->n_vocab_files && !o->vectors)
+        return option_error(err_msg, FN ": option '%s' needs %s", "vocab_files", "'vectors'");
+    return SQLITE_OK;
+}
+
+/* ---- the run: rows, config, model, datasets ---------------------------------------------- */
+
+typedef struct train_vtab {
+    sqlite3_vtab base;
+    sqlite3 *db;
+    attn_conn *conn;
+} train_vtab;
+
+typedef struct train_cursor {
+    sqlite3_vtab_cursor base;
+    char *name;                 /* model to write */
+    int task;                   /* ATTN_TASK_* of the rows */
+    int slot;                   /* TASK_SLOT_* of the rows */
+    train_options opt;
+    train_rows rows, dev_rows;
+    attn_model *model;
+    attn_dataset *train, *dev;
+    attn_fit_state *fit;
+    sqlite3_stmt *probe;        /* interrupt probe (SQLite < 3.41) */
+    sqlite3 *db;
+    attn_epoch_report report;   /* the current row */
+    int have_row, eof;
+} train_cursor;
+
+static int parse_task(const char *s, int *task, int *slot, char **err_msg) {
+    for (int i = 0; i < N_TASK_SLOTS; i++)
+        if (strcmp(s, SLOT_NAMES[i]) == 0) {
+            *slot = i;
+            *task = i == 0 ? ATTN_TASK_CLASSIFY : i == 1 ? ATTN_TASK_ENTITIES
+                                                         : ATTN_TASK_RELATIONS;
+            return SQLITE_OK;
+        }
+    *err_msg = sqlite3_mprintf("%s: unknown task '%s' (expected 'classify', 'entities' or "
+                               "'relations')", FN, s);
+    return SQLITE_ERROR;
+}
+
+/* Labels of every task slot not given in the options, in order of first sight in the rows. */
+static int collect_labels(train_cursor *cur, char **err_msg) {
+    train_options *o = &cur->opt;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < cur->rows.n; i++) {
+        const train_row *r = &cur->rows.rows[i];
+        if (r->label && !o->has_labels[TASK_SLOT_CLASSIFY])
+            rc = label_push(&o->labels[TASK_SLOT_CLASSIFY], r->label);
+        for (int e = 0; rc == SQLITE_OK && e < r->n_ents; e++)
+            if (!o->has_labels[TASK_SLOT_ENTITIES])
+                rc = label_push(&o->labels[TASK_SLOT_ENTITIES], r->ents[e].label);
+        for (int k = 0; rc == SQLITE_OK && k < r->n_rels; k++)
+            if (!o->has_labels[TASK_SLOT_RELATIONS])
+                rc = label_push(&o->labels[TASK_SLOT_RELATIONS], r->rels[k].label);
+    }
+    if (rc == SQLITE_TOOBIG)
+        *err_msg = sqlite3_mprintf("%s: more than %d labels in one label set (ATTN_MAX_LABELS)",
+                                   FN, ATTN_MAX_LABELS);
+    return rc;
+}
+
+static void append_label_array(sqlite3_str *out, const label_list *l) {
+    sqlite3_str_appendchar(out, 1, '[');
+    for (int i = 0; i < l->n; i++) {
+        if (i) sqlite3_str_appendchar(out, 1, ',');
+        json_append_string(out, l->names[i]);
+    }
+    sqlite3_str_appendchar(out, 1, ']');
+}
+
+/* The slots (label sets) a model for cur->task has. */
+static int slot_used(int task, int slot) {
+    if (task == ATTN_TASK_CLASSIFY) return slot == TASK_SLOT_CLASSIFY;
+    if (task == ATTN_TASK_ENTITIES) return slot == TASK_SLOT_ENTITIES;
+    return slot != TASK_SLOT_CLASSIFY;
+}
+
+static int check_label_slots(const train_cursor *cur, char **err_msg) {
+    const train_options *o = &cur->opt;
+    for (int s = 0; s < N_TASK_SLOTS; s++) {
+        if (o->has_labels[s] && !slot_used(cur->task, s)) {
+            *err_msg = sqlite3_mprintf("%s: option 'labels': task '%s' has no %s labels", FN,
+                                       SLOT_NAMES[cur->slot], SLOT_NAMES[s]);
+            return SQLITE_ERROR;
+        }
+        if (slot_used(cur->task, s) && o->labels[s].n == 0) {
+            *err_msg = sqlite3_mprintf("%s: the training rows have no %s labels (give option "
+                                       "'labels')", FN, s == TASK_SLOT_CLASSIFY ? "classify"
+                                       : s == TASK_SLOT_ENTITIES ? "entity" : "relation");
+            return SQLITE_ERROR;
+        }
+    }
+    return SQLITE_OK;
+}
+
+/* The config of a fresh model (sqlite3_malloc'd) or NULL on ENOMEM. */
+static char *fresh_config(const train_cursor *cur) {
+    const train_options *o = &cur->opt;
+    sqlite3_str *out = sqlite3_str_new(NULL);
+    sqlite3_str_appendf(out, "{\"format\":%d,\"tasks\":%s,\"dim\":%d,\"layers\":%d,\"heads\":%d,"
+                        "\"ffn\":%d,\"max_len\":%d,\"attn_scale\":\"%s\",\"features\":%s",
+                        ATTN_FORMAT_VERSION,
+                        cur->task == ATTN_TASK_CLASSIFY ? "[\"classify\"]"
+                        : cur->task == ATTN_TASK_ENTITIES ? "[\"entities\"]"
+                                                          : "[\"entities\",\"relations\"]",
+                        o->dim, o->layers, o->heads, o->ffn, o->max_len, o->attn_scale,
+                        o->features ? o->features : DEFAULT_FEATURES);
+    for (int s = 0; s < N_TASK_SLOTS; s++) {
+        if (!slot_used(cur->task, s)) continue;
+        sqlite3_str_appendf(out, ",\"%s\":{\"labels\":", SLOT_NAMES[s]);
+        append_label_array(out, &o->labels[s]);
+        if (s == TASK_SLOT_RELATIONS)
+            sqlite3_str_appendf(out, ",\"hidden\":%d,\"type_dim\":%d", o->rel_hidden,
+                                o->rel_type_dim);
+        sqlite3_str_appendchar(out, 1, '}');
+    }
+    sqlite3_str_appendchar(out, 1, '}');
+    return sqlite3_str_finish(out);
+}
+
+static int engine_error(char **err_msg, int status, const char *what, const attn_error *err) {
+    *err_msg = sqlite3_mprintf("%s: %s%s", FN, what, err->msg);
+    return sqlite_code(status);
+}
+
+static int new_model(train_cursor *cur, char **err_msg) {
+    int rc = collect_labels(cur, err_msg);
+    if (rc == SQLITE_OK) rc = check_label_slots(cur, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    char *config = fresh_config(cur);
+    if (!config) return SQLITE_NOMEM;
+    attn_error err = {{0}};
+    int status = attn_train_model_new(config, strlen(config), cur->opt.fit.train.seed,
+                                      &cur->model, &err);
+    sqlite3_free(config);
+    return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "", &err);
+}
+
+/* A trainable copy of a finished model (the registry's copies are shared and read-only). */
+static int copy_model(const attn_model *src, attn_model **out, attn_error *err) {
+    attn_model *m;
+    int status = attn_model_new(src->cfg.json, strlen(src->cfg.json), &m, err);
+    for (size_t i = 0; status == ATTN_OK && i < src->n_specs; i++) {
+        const attn_tensor_spec *t = &src->specs[i];
+        char shape[64];
+        if (t->ndim == 1) snprintf(shape, sizeof shape, "[%lld]", (long long)t->shape[0]);
+        else snprintf(shape, sizeof shape, "[%lld,%lld]", (long long)t->shape[0],
+                      (long long)t->shape[1]);
+        status = attn_model_set_tensor(m, t->key, "f32", shape, src->params + t->offset,
+                                       t->size * sizeof(float), err);
+    }
+    if (status == ATTN_OK) status = attn_model_finish(m, err);
+    if (status != ATTN_OK) {
+        attn_model_free(m);
+        return status;
+    }
+    *out = m;
+    return ATTN_OK;
+}
+
+static int labels_match(const label_list *given, const attn_labels *model) {
+    if (given->n != model->n) return 0;
+    for (int i = 0; i < given->n; i++)
+        if (strcmp(given->names[i], model->names[i]) != 0) return 0;
+    return 1;
+}
+
+static int init_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
+    const attn_model *src;
+    int rc = conn_model_get(conn, FN, cur->opt.init, &src, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    if (!(src->cfg.tasks & cur->task)) {
+        *err_msg = sqlite3_mprintf("%s: init model '%s' has no %s task (tasks: %s)", FN,
+                                   cur->opt.init, SLOT_NAMES[cur->slot],
+                                   tasks_text(src->cfg.tasks));
+        return SQLITE_ERROR;
+    }
+    const attn_labels *lists[N_TASK_SLOTS] = {&src->cfg.classify_labels,
+                                              &src->cfg.entity_labels,
+                                              &src->cfg.relation_labels};
+    for (int s = 0; s < N_TASK_SLOTS; s++)
+        if (cur->opt.has_labels[s] && !labels_match(&cur->opt.labels[s], lists[s])) {
+            *err_msg = sqlite3_mprintf("%s: option 'labels': the %s labels of init model '%s' "
+                                       "differ (names and order must match)", FN, SLOT_NAMES[s],
+                                       cur->opt.init);
+            return SQLITE_ERROR;
+        }
+    attn_error err = {{0}};
+    int status = copy_model(src, &cur->model, &err);
+    return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "init model: ", &err);
+}
+
+/* Option vectors: word vectors into the norm table, for the words of vocab_files. */
+static int apply_vectors(train_cursor *cur, char **err_msg) {
+    attn_wordvec wv;
+    memset(&wv, 0, sizeof wv);
+    attn_error err = {{0}};
+    int status = attn_wordvec_load(cur->opt.vectors, &wv, &err);
+    if (status != ATTN_OK) return engine_error(err_msg, status, "option 'vectors': ", &err);
+    char **words = NULL;
+    size_t n_words = 0, n_set = 0;
+    status = attn_vocab_from_files(cur->opt.vocab_files, cur->opt.n_vocab_files, 1, &words,
+                                   &n_words, &err);
+    if (status == ATTN_OK)
+        status = attn_init_norm_from_wordvec(cur->model, &wv, (const char *const *)words,
+                                             n_words, &n_set, &err);
+    free(words);
+    attn_wordvec_free(&wv);
+    return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "option 'vectors': ",
+                                                        &err);
+}
+
+static int read_rows(sqlite3 *db, const char *sql, const char *sql_name, const char *what,
+                     int task, train_rows *out, char **err_msg) {
+    sqlite3_stmt *st = NULL;
+    int rc = rows_prepare(db, FN, sql_name, sql, &st, err_msg);
+    if (rc == SQLITE_OK) rc = rows_read(db, st, FN, sql_name, what, task, out, err_msg);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int build_datasets(train_cursor *cur, char **err_msg) {
+    cur->train = attn_dataset_new(&cur->model->cfg);
+    if (!cur->train) return SQLITE_NOMEM;
+    int rc = rows_to_dataset(&cur->rows, cur->task, cur->train, FN, "row", err_msg);
+    if (rc == SQLITE_OK && cur->opt.dev) {
+        cur->dev = attn_dataset_new(&cur->model->cfg);
+        rc = cur->dev ? rows_to_dataset(&cur->dev_rows, cur->task, cur->dev, FN, "dev row",
+                                        err_msg)
+                      : SQLITE_NOMEM;
+    }
+    return rc;
+}
+
+/* Everything before the first epoch. */
+static int prepare_run(train_cursor *cur, attn_conn *conn, const char *sql, char **err_msg) {
+    int rc = read_rows(cur->db, sql, "train_sql", "row", cur->task, &cur->rows, err_msg);
+    if (rc == SQLITE_OK && cur->rows.n == 0) {
+        *err_msg = sqlite3_mprintf("%s: train_sql gave no rows", FN);
+        rc = SQLITE_ERROR;
+    }
+    if (rc == SQLITE_OK && cur->opt.dev)
+        rc = read_rows(cur->db, cur->opt.dev, "dev", "dev row", cur->task, &cur->dev_rows,
+                       err_msg);
+    if (rc == SQLITE_OK)
+        rc = cur->opt.init ? init_model(cur, conn, err_msg) : new_model(cur, err_msg);
+    if (rc == SQLITE_OK && cur->opt.vectors) rc = apply_vectors(cur, err_msg);
+    if (rc == SQLITE_OK) rc = build_datasets(cur, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    attn_error err = {{0}};
+    int status = attn_fit_begin(cur->model, cur->train, cur->dev, &cur->opt.fit, &cur->fit, &err);
+    return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "", &err);
+}
+
+/* ---- interrupt ------------------------------------------------------------------------------ */
+
+/* should_stop for the fit: has sqlite3_interrupt been called on this connection? */
+static int interrupted(void *user) {
+    train_cursor *cur = user;
+#ifdef sqlite3_is_interrupted
+    if (sqlite3_libversion_number() >= ATTN_SQLITE_IS_INTERRUPTED_VERSION)
+        return sqlite3_is_interrupted(cur->db);
+#endif
+    /* While our statement runs the flag stays set, and any statement stepped on this
+     * connection fails with SQLITE_INTERRUPT. */
+    if (!cur->probe &&
+        sqlite3_prepare_v2(cur->db, "SELECT count(*) FROM (VALUES(1),(2))", -1, &cur->probe,
+                           NULL) != SQLITE_OK)
+        return 0;
+    int rc = sqlite3_step(cur->probe);
+    sqlite3_reset(cur->probe);
+    return rc == SQLITE_INTERRUPT;
+}
+
+/* ---- saving --------------------------------------------------------------------------------- */
+
+static void append_metric(sqlite3_str *out, double v) {
+    if (isnan(v)) sqlite3_str_appendall(out, "null");
+    else sqlite3_str_appendf(out, "%.9g", v);
+}
+
+/* The meta object: the user's members, then "training" with what this run did. */
+static char *meta_json(const train_cursor *cur, const attn_epoch_report *best, int epochs) {
+    sqlite3_str *out = sqlite3_str_new(NULL);
+    sqlite3_str_appendchar(out, 1, '{');
+    const attn_json *m = cur->opt.meta;
+    for (size_t i = 0; m && i < m->len; i++) {
+        if (strcmp(m->keys[i], "training") == 0) continue;
+        json_append_string(out, m->keys[i]);
+        sqlite3_str_appendchar(out, 1, ':');
+        json_write(out, &m->items[i]);
+        sqlite3_str_appendchar(out, 1, ',');
+    }
+    char date[32] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    sqlite3_str_appendf(out, "\"training\":{\"task\":\"%s\",\"rows\":%llu,\"dev_rows\":%llu,"
+                        "\"epochs\":%d,\"best_epoch\":%d,\"metric\":\"%s\",\"best_dev_metric\":",
+                        SLOT_NAMES[cur->slot], (unsigned long long)cur->rows.n,
+                        (unsigned long long)cur->dev_rows.n, epochs, best->epoch,
+                        best->metric_name ? best->metric_name : "");
+    append_metric(out, best->dev_metric);
+    sqlite3_str_appendf(out, ",\"seed\":%llu,\"date\":\"%s\"",
+                        (unsigned long long)cur->opt.fit.train.seed, date);
+    if (cur->opt.init) {
+        sqlite3_str_appendall(out, ",\"init\":");
+        json_append_string(out, cur->opt.init);
+    }
+    sqlite3_str_appendall(out, "}}");
+    return sqlite3_str_finish(out);
+}
+
+/* config with "$.meta" replaced (sqlite3_malloc'd), via SQLite's json_set. */
+static int config_with_meta(sqlite3 *db, const char *config, const char *meta, char **out,
+                            char **err_msg) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT json_set(?1, '$.meta', json(?2))", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, config, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, meta, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+            *out = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
+            rc = *out ? SQLITE_OK : SQLITE_NOMEM;
+        } else if (rc == SQLITE_ROW) {
+            rc = SQLITE_NOMEM;
+        }
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
+        *err_msg = sqlite3_mprintf("%s: config meta: %s", FN, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Best parameters into the model, then into main.attn_model. */
+static int finish_run(train_cursor *cur, char **err_msg) {
+    attn_epoch_report best;
+    int epochs = cur->report.epoch;
+    attn_fit_end(cur->fit, &best);
+    cur->fit = NULL;
+    char *meta = meta_json(cur, &best, epochs), *config = NULL;
+    if (!meta) return SQLITE_NOMEM;
+    int rc = config_with_meta(cur->db, cur->model->cfg.json, meta, &config, err_msg);
+    if (rc == SQLITE_OK)
+        rc = model_write(cur->db, FN, cur->name, cur->model, config, cur->opt.f16, err_msg);
+    sqlite3_free(meta);
+    sqlite3_free(config);
+    return rc;
+}
+
+/* Trains the next epoch into cur->report; after the last one, saves the model. */
+static int next_epoch(train_cursor *cur, char **err_msg) {
+    attn_error err = {{0}};
+    int done = 0;
+    int status = attn_fit_epoch(cur->fit, interrupted, cur, &cur->report, &done, &err);
+    if (status == ATTN_ESTOPPED) {
+        *err_msg = sqlite3_mprintf("%s: interrupted; model '%s' not written", FN, cur->name);
+        return SQLITE_INTERRUPT;
+    }
+    if (status != ATTN_OK) return engine_error(err_msg, status, "", &err);
+    cur->have_row = 1;
+    return done ? finish_run(cur, err_msg) : SQLITE_OK;
+}
+
+/* ---- the virtual table ------------------------------------------------------------------ */
+
+static int vtab_error(sqlite3_vtab *vt, int rc, char *msg) {
+    sqlite3_free(vt->zErrMsg);
+    vt->zErrMsg = msg;
+    return msg ? rc : SQLITE_NOMEM;
+}
+
+static int train_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                         sqlite3_vtab **out, char **err_msg) {
+    (void)argc, (void)argv, (void)err_msg;
+    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(epoch INTEGER, train_loss REAL, "
+                                      "dev_metric REAL, metric TEXT, seconds REAL, best INTEGER, "
+                                      "model HIDDEN, task HIDDEN, train_sql HIDDEN, "
+                                      "options HIDDEN)");
+    if (rc != SQLITE_OK) return rc;
+    train_vtab *vt = sqlite3_malloc64(sizeof *vt);
+    if (!vt) return SQLITE_NOMEM;
+    memset(vt, 0, sizeof *vt);
+    vt->db = db;
+    vt->conn = aux;
+    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+    *out = &vt->base;
+    return SQLITE_OK;
+}
+
+static int train_disconnect(sqlite3_vtab *vt) {
+    sqlite3_free(vt);
+    return SQLITE_OK;
+}
+
+/* The arguments are the hidden columns, in order; idxNum has bit i set when argument i is
+ * given (argv holds the given ones in order). model, task and train_sql are required. */
+static int train_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
+    int usable[N_ARGS] = {-1, -1, -1, -1}, unusable[N_ARGS] = {0};
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        int arg = c->iColumn - COL_MODEL;
+        if (arg < 0 || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+        if (c->usable) usable[arg] = i;
+        else unusable[arg] = 1;
+    }
+    for (int a = 0; a < N_ARGS; a++)
+        if (unusable[a] && usable[a] < 0) return SQLITE_CONSTRAINT;
+    if (usable[0] < 0 || usable[1] < 0 || usable[2] < 0)
+        return vtab_error(base, SQLITE_ERROR,
+                          sqlite3_mprintf("%s: missing argument: use %s(model, task, train_sql "
+                                          "[, options_json])", FN, FN));
+    int next = 1;
+    info->idxNum = 0;
+    for (int a = 0; a < N_ARGS; a++) {
+        if (usable[a] < 0) continue;
+        info->aConstraintUsage[usable[a]].argvIndex = next++;
+        info->aConstraintUsage[usable[a]].omit = 1;
+        info->idxNum |= 1 << a;
+    }
+    info->estimatedCost = 1e9;
+    info->estimatedRows = 10;
+    return SQLITE_OK;
+}
+
+static int train_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
+    train_cursor *cur = sqlite3_malloc64(sizeof *cur);
+    if (!cur) return SQLITE_NOMEM;
+    memset(cur, 0, sizeof *cur);
+    cur->db = ((train_vtab *)base)->db;
+    *out = &cur->base;
+    return SQLITE_OK;
+}
+
+/* Drops the run. A fit still in progress is abandoned: nothing was written. */
+static void cursor_reset(train_cursor *cur) {
+    attn_fit_abort(cur->fit);
+    attn_dataset_free(cur->train);
+    attn_dataset_free(cur->dev);
+    attn_model_free(cur->model);
+    train_rows_free(&cur->rows);
+    train_rows_free(&cur->dev_rows);
+    options_free(&cur->opt);
+    sqlite3_finalize(cur->probe);
+    sqlite3_free(cur->name);
+    sqlite3 *db = cur->db;
+    memset((char *)cur + sizeof cur->base, 0, sizeof *cur - sizeof cur->base);
+    cur->db = db;
+}
+
+static int train_close(sqlite3_vtab_cursor *base) {
+    cursor_reset((train_cursor *)base);
+    sqlite3_free(base);
+    return SQLITE_OK;
+}
+
+/* The text of argument a (hidden column order), NULL when not given. */
+static int filter_args(int idx_num, int argc, sqlite3_value **argv,
+                       sqlite3_value *args[N_ARGS]) {
+    int k = 0;
+    for (int a = 0; a < N_ARGS; a++) {
+        args[a] = NULL;
+        if (idx_num & (1 << a)) {
+            if (k >= argc) return SQLITE_ERROR;
+            args[a] = argv[k++];
+        }
+    }
+    return SQLITE_OK;
+}
+
+static int start_run(train_cursor *cur, attn_conn *conn, sqlite3_value *args[N_ARGS],
+                     char **err_msg) {
+    const char *name, *task, *sql, *options = NULL;
+    size_t n = 0, n_options = 0;
+    int rc = arg_model(FN, 1, args[0], NULL, &name, err_msg);
+    if (rc == SQLITE_OK) rc = arg_text(FN, 2, args[1], &task, &n, err_msg);
+    if (rc == SQLITE_OK) rc = arg_text(FN, 3, args[2], &sql, &n, err_msg);
+    if (rc == SQLITE_OK && args[3]) {
+        rc = arg_text(FN, 4, args[3], &options, &n_options, err_msg);
+        if (rc == SQLITE_DONE) rc = SQLITE_OK, options = NULL;
+    }
+    if (rc == SQLITE_DONE) {
+        *err_msg = sqlite3_mprintf("%s: model, task and train_sql must not be NULL", FN);
+        rc = SQLITE_ERROR;
+    }
+    if (rc == SQLITE_OK) rc = parse_task(task, &cur->task, &cur->slot, err_msg);
+    if (rc == SQLITE_OK) rc = options_parse(options, n_options, cur->slot, &cur->opt, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    if (!(cur->name = sqlite3_mprintf("%s", name))) return SQLITE_NOMEM;
+    rc = prepare_run(cur, conn, sql, err_msg);
+    if (rc == SQLITE_OK) rc = next_epoch(cur, err_msg);
+    return rc;
+}
+
+static int train_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
+                        sqlite3_value **argv) {
+    (void)idx_str;
+    train_cursor *cur = (train_cursor *)base;
+    train_vtab *vt = (train_vtab *)base->pVtab;
+    cursor_reset(cur);
+    sqlite3_value *args[N_ARGS];
+    char *err_msg = NULL;
+    int rc = filter_args(idx_num, argc, argv, args);
+    if (rc == SQLITE_OK) rc = start_run(cur, vt->conn, args, &err_msg);
+    if (rc != SQLITE_OK) {
+        cursor_reset(cur);
+        cur->eof = 1;
+        if (rc == SQLITE_NOMEM) {
+            sqlite3_free(err_msg);
+            return rc;
+        }
+        return vtab_error(base->pVtab, rc == SQLITE_INTERRUPT ? rc : SQLITE_ERROR, err_msg);
+    }
+    return SQLITE_OK;
+}
+
+static int train_next(sqlite3_vtab_cursor *base) {
+    train_cursor *cur = (train_cursor *)base;
+    if (!cur->fit) {            /* the last epoch was shown and the model saved */
+        cur->eof = 1;
+        return SQLITE_OK;
+    }
+    char *err_msg = NULL;
+    int rc = next_epoch(cur, &err_msg);
+    if (rc != SQLITE_OK) {
+        cursor_reset(cur);
+        cur->eof = 1;
+        if (rc == SQLITE_NOMEM) {
+            sqlite3_free(err_msg);
+            return rc;
+        }
+        return vtab_error(base->pVtab, rc == SQLITE_INTERRUPT ? rc : SQLITE_ERROR, err_msg);
+    }
+    return SQLITE_OK;
+}
+
+static int train_eof(sqlite3_vtab_cursor *base) {
+    train_cursor *cur = (train_cursor *)base;
+    return cur->eof || !cur->have_row;
+}
+
+static int train_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
+    *rowid = ((train_cursor *)base)->report.epoch;
+    return SQLITE_OK;
+}
+
+static int train_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col) {
+    const attn_epoch_report *r = &((train_cursor *)base)->report;
+    switch (col) {
+    case COL_EPOCH: sqlite3_result_int(ctx, r->epoch); break;
+    case COL_TRAIN_LOSS: if (!isnan(r->train_loss)) sqlite3_result_double(ctx, r->train_loss); break;
+    case COL_DEV_METRIC: if (!isnan(r->dev_metric)) sqlite3_result_double(ctx, r->dev_metric); break;
+    case COL_METRIC:
+        if (r->metric_name) sqlite3_result_text(ctx, r->metric_name, -1, SQLITE_STATIC);
+        break;
+    case COL_SECONDS: sqlite3_result_double(ctx, r->seconds); break;
+    case COL_BEST: sqlite3_result_int(ctx, r->is_best); break;
+    default: break;             /* hidden argument columns read back as NULL */
+    }
+    return SQLITE_OK;
+}
+
+static const sqlite3_module train_module = {
+    .iVersion = 0,
+    .xCreate = NULL,
+    .xConnect = train_connect,
+    .xBestIndex = train_best_index,
+    .xDisconnect = train_disconnect,
+    .xDestroy = NULL,
+    .xOpen = train_open,
+    .xClose = train_close,
+    .xFilter = train_filter,
+    .xNext = train_next,
+    .xEof = train_eof,
+    .xColumn = train_column,
+    .xRowid = train_rowid,
+};
+
+int vtab_train_register(sqlite3 *db, attn_conn *c) {
+    conn_ref(c);
+    return sqlite3_create_module_v2(db, FN, &train_module, c, conn_unref);
+}

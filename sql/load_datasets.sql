@@ -1,0 +1,186 @@
+-- load_datasets.sql: the data sets of ../shared/data as tables, in the row shapes attn_train
+-- and attn_eval read. Run with the sqlite3 shell (it uses the shell's readfile()):
+--
+--   sqlite3 data.db -cmd '.load ./attnext' < sql/load_datasets.sql
+--   sqlite3 data.db -cmd '.load ./attnext' -cmd ".parameter set @data '/elsewhere/data'" \
+--       < sql/load_datasets.sql
+--
+-- @data is the data folder (default ../shared/data, relative to the current directory).
+-- Tables (one per split; every table is dropped and rebuilt):
+--   classify:  sst2_*, trec_*, reuters_r8_*, chnsenticorp_*      (text, label)
+--   entities:  conll2003_*, msra_*, resume_*                     (text, entities) + line, doc
+--   relations: conll04_*                                         (text, entities, relations)
+--              semeval_*                                         (text, entities, relations, label)
+-- Entities are JSON arrays [{"start":..,"end":..,"label":".."}] in CHARACTER offsets of text
+-- (SQLite's length()/substr() counting); relations [{"head":i,"tail":j,"label":".."}] index
+-- the row's entities. The counts printed at the end are checked against the READMEs.
+--
+-- TSV files (label<TAB>text) are read whole with readfile() and split in one pass by turning
+-- them into a JSON array of [label, text] pairs (backslash, quote and tab escaped first), so
+-- quotes inside texts need no special care (.import's CSV mode would treat them as quoting).
+.bail on
+.parameter init
+INSERT OR IGNORE INTO temp.sqlite_parameters(key, value) VALUES ('@data', '../shared/data');
+
+-- ---- TSV (label<TAB>text) ----------------------------------------------------------------
+-- tsv: one row per line of the file named in tsv_file, (label, text). (Views cannot read
+-- parameters, so each file's full path goes into that one-row table.)
+CREATE TEMP TABLE tsv_file(path TEXT);
+CREATE TEMP VIEW tsv AS
+WITH raw AS (SELECT CAST(readfile(path) AS TEXT) AS body FROM tsv_file),
+     esc AS (SELECT replace(replace(replace(rtrim(body, char(10)), '\', '\\'), '"', '\"'),
+                            char(9), '","') AS body FROM raw)
+SELECT json_extract(value, '$[0]') AS label, json_extract(value, '$[1]') AS text
+FROM esc, json_each('[["' || replace(esc.body, char(10), '"],["') || '"]]');
+
+-- load_tsv: name -> table (text, label). Written out per file (the shell has no macros).
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/sst2/train.tsv');
+DROP TABLE IF EXISTS sst2_train; CREATE TABLE sst2_train AS SELECT text, label FROM tsv;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/sst2/dev.tsv');
+DROP TABLE IF EXISTS sst2_dev; CREATE TABLE sst2_dev AS SELECT text, label FROM tsv;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/sst2/test.tsv');
+DROP TABLE IF EXISTS sst2_test; CREATE TABLE sst2_test AS SELECT text, label FROM tsv;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/trec/train.tsv');
+DROP TABLE IF EXISTS trec_train; CREATE TABLE trec_train AS SELECT text, label FROM tsv;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/trec/test.tsv');
+DROP TABLE IF EXISTS trec_test; CREATE TABLE trec_test AS SELECT text, label FROM tsv;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/reuters_r8/train.tsv');
+DROP TABLE IF EXISTS reuters_r8_train; CREATE TABLE reuters_r8_train AS SELECT text, label FROM tsv;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/reuters_r8/test.tsv');
+DROP TABLE IF EXISTS reuters_r8_test; CREATE TABLE reuters_r8_test AS SELECT text, label FROM tsv;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/zh_cls_chnsenticorp/train.tsv');
+DROP TABLE IF EXISTS chnsenticorp_train; CREATE TABLE chnsenticorp_train AS SELECT text, label FROM tsv;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/zh_cls_chnsenticorp/dev.tsv');
+DROP TABLE IF EXISTS chnsenticorp_dev; CREATE TABLE chnsenticorp_dev AS SELECT text, label FROM tsv;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/zh_cls_chnsenticorp/test.tsv');
+DROP TABLE IF EXISTS chnsenticorp_test; CREATE TABLE chnsenticorp_test AS SELECT text, label FROM tsv;
+
+-- ---- CoNLL column files: attn_conll reads them (IOB2, tokens joined as conll.h says) -------
+DROP TABLE IF EXISTS conll2003_train; CREATE TABLE conll2003_train AS SELECT * FROM attn_conll(@data || '/conll2003/train.txt');
+DROP TABLE IF EXISTS conll2003_dev;   CREATE TABLE conll2003_dev   AS SELECT * FROM attn_conll(@data || '/conll2003/dev.txt');
+DROP TABLE IF EXISTS conll2003_test;  CREATE TABLE conll2003_test  AS SELECT * FROM attn_conll(@data || '/conll2003/test.txt');
+DROP TABLE IF EXISTS msra_train; CREATE TABLE msra_train AS SELECT * FROM attn_conll(@data || '/zh_ner_msra/train.txt');
+DROP TABLE IF EXISTS msra_dev;   CREATE TABLE msra_dev   AS SELECT * FROM attn_conll(@data || '/zh_ner_msra/dev.txt');
+DROP TABLE IF EXISTS msra_test;  CREATE TABLE msra_test  AS SELECT * FROM attn_conll(@data || '/zh_ner_msra/test.txt');
+-- Resume train line 68949 reads "-NAME I-" (a broken conversion of the token "-" inside a
+-- NAME entity): "lenient" reads that one tag as O (the entity is split in two there).
+DROP TABLE IF EXISTS resume_train; CREATE TABLE resume_train AS SELECT * FROM attn_conll(@data || '/zh_ner_resume/train.txt', '{"lenient": true}');
+DROP TABLE IF EXISTS resume_dev;   CREATE TABLE resume_dev   AS SELECT * FROM attn_conll(@data || '/zh_ner_resume/dev.txt');
+DROP TABLE IF EXISTS resume_test;  CREATE TABLE resume_test  AS SELECT * FROM attn_conll(@data || '/zh_ner_resume/test.txt');
+
+-- ---- CoNLL04 (JSON Lines: tokens, entities and relations by token index) -----------------
+-- Text = tokens joined by one space; token k starts at the sum of (length + 1) of the tokens
+-- before it, so an entity [start, end) in tokens becomes [char start of token start,
+-- char end of token end - 1).
+CREATE TEMP TABLE jsonl_file(path TEXT);
+CREATE TEMP VIEW conll04 AS
+WITH raw AS (SELECT CAST(readfile(path) AS TEXT) AS body FROM jsonl_file),
+     doc AS (SELECT key AS doc, value AS j
+             FROM raw, json_each('[' || replace(rtrim(body, char(10)), char(10), ',') || ']')),
+     tok AS (SELECT d.doc, t.key AS i, t.value AS token,
+                    sum(length(t.value) + 1) OVER (PARTITION BY d.doc ORDER BY t.key)
+                      - length(t.value) - 1 AS c_start
+             FROM doc d, json_each(d.j, '$.tokens') t)
+SELECT (SELECT group_concat(token, ' ') FROM (SELECT token FROM tok WHERE tok.doc = d.doc ORDER BY i)) AS text,
+       (SELECT json_group_array(json_object(
+                 'start', (SELECT c_start FROM tok WHERE tok.doc = d.doc AND i = e.value ->> 'start'),
+                 'end', (SELECT c_start + length(token) FROM tok
+                         WHERE tok.doc = d.doc AND i = (e.value ->> 'end') - 1),
+                 'label', e.value ->> 'type'))
+        FROM (SELECT value FROM json_each(d.j, '$.entities') ORDER BY key) e) AS entities,
+       (SELECT json_group_array(json_object('head', r.value ->> 'head', 'tail', r.value ->> 'tail',
+                                            'label', r.value ->> 'type'))
+        FROM (SELECT value FROM json_each(d.j, '$.relations') ORDER BY key) r) AS relations
+FROM doc d ORDER BY d.doc;
+
+DELETE FROM jsonl_file; INSERT INTO jsonl_file VALUES (@data || '/conll04/train.jsonl');
+DROP TABLE IF EXISTS conll04_train; CREATE TABLE conll04_train AS SELECT * FROM conll04;
+DELETE FROM jsonl_file; INSERT INTO jsonl_file VALUES (@data || '/conll04/dev.jsonl');
+DROP TABLE IF EXISTS conll04_dev; CREATE TABLE conll04_dev AS SELECT * FROM conll04;
+DELETE FROM jsonl_file; INSERT INTO jsonl_file VALUES (@data || '/conll04/test.jsonl');
+DROP TABLE IF EXISTS conll04_test; CREATE TABLE conll04_test AS SELECT * FROM conll04;
+
+-- ---- SemEval-2010 Task 8: markers stripped, the two nominals as entities "E" -------------
+-- In every sentence <e1> comes before <e2> (checked below), so in the stripped text
+--   e1 = [p(<e1>), p(</e1>) - 4)  and  e2 = [p(<e2>) - 9, p(</e2>) - 13)
+-- with p() the 0-based character position in the marked text (4 = len '<e1>', 9 = len
+-- '<e1></e1>'). Type(e1,e2) -> head 0 tail 1; Type(e2,e1) -> head 1 tail 0; Other -> none.
+-- The original label stays in column label (for the official scorer).
+CREATE TEMP VIEW semeval AS
+WITH m AS (SELECT label, text AS marked,
+                  instr(text, '<e1>') - 1 AS a, instr(text, '</e1>') - 1 AS b,
+                  instr(text, '<e2>') - 1 AS c, instr(text, '</e2>') - 1 AS d
+           FROM tsv)
+SELECT replace(replace(replace(replace(marked, '<e1>', ''), '</e1>', ''), '<e2>', ''), '</e2>', '') AS text,
+       json_array(json_object('start', a, 'end', b - 4, 'label', 'E'),
+                  json_object('start', c - 9, 'end', d - 13, 'label', 'E')) AS entities,
+       CASE WHEN label = 'Other' THEN '[]'
+            ELSE json_array(json_object(
+                   'head', CASE WHEN label LIKE '%(e1,e2)' THEN 0 ELSE 1 END,
+                   'tail', CASE WHEN label LIKE '%(e1,e2)' THEN 1 ELSE 0 END,
+                   'label', substr(label, 1, instr(label, '(') - 1))) END AS relations,
+       label
+FROM m;
+
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/semeval2010_task8/train.tsv');
+SELECT 'semeval train: sentences with e2 before e1 (must be 0): ' || count(*) FROM tsv
+WHERE instr(text, '<e2>') < instr(text, '</e1>');
+DROP TABLE IF EXISTS semeval_train; CREATE TABLE semeval_train AS SELECT * FROM semeval;
+DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/semeval2010_task8/test.tsv');
+SELECT 'semeval test: sentences with e2 before e1 (must be 0): ' || count(*) FROM tsv
+WHERE instr(text, '<e2>') < instr(text, '</e1>');
+DROP TABLE IF EXISTS semeval_test; CREATE TABLE semeval_test AS SELECT * FROM semeval;
+
+-- ---- counts, against the READMEs -------------------------------------------------------
+.mode list
+.headers off
+CREATE TEMP TABLE expected(tbl TEXT, n INTEGER);
+INSERT INTO expected VALUES
+  ('sst2_train', 6920), ('sst2_dev', 872), ('sst2_test', 1821),
+  ('trec_train', 5452), ('trec_test', 500),
+  ('reuters_r8_train', 5017), ('reuters_r8_test', 1999),
+  ('chnsenticorp_train', 9600), ('chnsenticorp_dev', 1200), ('chnsenticorp_test', 1200),
+  ('conll2003_train', 14041), ('conll2003_dev', 3250), ('conll2003_test', 3453),
+  ('msra_train', 42000), ('msra_dev', 3000), ('msra_test', 3442),
+  ('resume_train', 3821), ('resume_dev', 463), ('resume_test', 477),
+  ('conll04_train', 922), ('conll04_dev', 231), ('conll04_test', 288),
+  ('semeval_train', 8000), ('semeval_test', 2717);
+CREATE TEMP TABLE counted(tbl TEXT, n INTEGER);
+INSERT INTO counted
+SELECT 'sst2_train', count(*) FROM sst2_train UNION ALL SELECT 'sst2_dev', count(*) FROM sst2_dev
+UNION ALL SELECT 'sst2_test', count(*) FROM sst2_test UNION ALL SELECT 'trec_train', count(*) FROM trec_train
+UNION ALL SELECT 'trec_test', count(*) FROM trec_test
+UNION ALL SELECT 'reuters_r8_train', count(*) FROM reuters_r8_train
+UNION ALL SELECT 'reuters_r8_test', count(*) FROM reuters_r8_test
+UNION ALL SELECT 'chnsenticorp_train', count(*) FROM chnsenticorp_train
+UNION ALL SELECT 'chnsenticorp_dev', count(*) FROM chnsenticorp_dev
+UNION ALL SELECT 'chnsenticorp_test', count(*) FROM chnsenticorp_test
+UNION ALL SELECT 'conll2003_train', count(*) FROM conll2003_train
+UNION ALL SELECT 'conll2003_dev', count(*) FROM conll2003_dev
+UNION ALL SELECT 'conll2003_test', count(*) FROM conll2003_test
+UNION ALL SELECT 'msra_train', count(*) FROM msra_train UNION ALL SELECT 'msra_dev', count(*) FROM msra_dev
+UNION ALL SELECT 'msra_test', count(*) FROM msra_test
+UNION ALL SELECT 'resume_train', count(*) FROM resume_train
+UNION ALL SELECT 'resume_dev', count(*) FROM resume_dev UNION ALL SELECT 'resume_test', count(*) FROM resume_test
+UNION ALL SELECT 'conll04_train', count(*) FROM conll04_train
+UNION ALL SELECT 'conll04_dev', count(*) FROM conll04_dev
+UNION ALL SELECT 'conll04_test', count(*) FROM conll04_test
+UNION ALL SELECT 'semeval_train', count(*) FROM semeval_train
+UNION ALL SELECT 'semeval_test', count(*) FROM semeval_test;
+SELECT c.tbl || ': ' || c.n || CASE WHEN c.n = e.n THEN ' ok' ELSE ' EXPECTED ' || e.n END
+FROM counted c JOIN expected e USING (tbl);
+-- Annotation counts of the README tables.
+SELECT 'conll04_' || s || ': entities ' || e || ', relations ' || r FROM (
+  SELECT 'train' AS s, sum(json_array_length(entities)) AS e, sum(json_array_length(relations)) AS r FROM conll04_train
+  UNION ALL SELECT 'dev', sum(json_array_length(entities)), sum(json_array_length(relations)) FROM conll04_dev
+  UNION ALL SELECT 'test', sum(json_array_length(entities)), sum(json_array_length(relations)) FROM conll04_test);
+SELECT 'semeval_test: Other ' || sum(label = 'Other') || ', Cause-Effect ' || sum(label LIKE 'Cause-Effect(%') FROM semeval_test;
+SELECT 'sst2_train: positive ' || sum(label = 'positive') || ', negative ' || sum(label = 'negative') FROM sst2_train;
+-- Every entity's character span lies inside its text and is not blank.
+SELECT 'entity spans outside the text or blank (must be 0): ' || count(*) FROM (
+  SELECT text, entities FROM conll04_train UNION ALL SELECT text, entities FROM conll04_test
+  UNION ALL SELECT text, entities FROM semeval_train UNION ALL SELECT text, entities FROM conll2003_train) t,
+  json_each(t.entities) e
+WHERE (e.value ->> 'start') < 0 OR (e.value ->> 'end') > length(t.text)
+   OR (e.value ->> 'end') <= (e.value ->> 'start')
+   OR trim(substr(t.text, (e.value ->> 'start') + 1, (e.value ->> 'end') - (e.value ->> 'start'))) = '';

@@ -1,0 +1,53 @@
+-- attn_train for entities: rows (text, entities_json) with character offsets; and for
+-- relations: rows (text, entities_json, relations_json), head and tail indexing the row's
+-- entities. A relations model has both tasks (entities + relations).
+.mode list
+CREATE TABLE people(name TEXT);
+INSERT INTO people VALUES ('Ann'), ('Bob'), ('Cleo'), ('Dan'), ('Eve'), ('Finn');
+CREATE TABLE places(name TEXT);
+INSERT INTO places VALUES ('Paris'), ('Oslo'), ('Lima'), ('Rome');
+CREATE TABLE ner(text TEXT, entities TEXT);
+INSERT INTO ner
+SELECT p.name || ' flew to ' || c.name,
+       json_array(json_object('start', 0, 'end', length(p.name), 'label', 'PER'),
+                  json_object('start', length(p.name) + 9, 'end', length(p.name) + 9 + length(c.name),
+                              'label', 'LOC'))
+FROM people p, places c;
+SELECT count(*), (SELECT text || ' ' || entities FROM ner LIMIT 1) FROM ner;
+
+SELECT epoch, metric, dev_metric BETWEEN 0 AND 1
+FROM attn_train('toy-ner', 'entities', 'SELECT text, entities FROM ner',
+  '{"dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 12, "lr": 0.02,
+    "batch_size": 4, "seed": 5, "features": [{"kind": "norm", "buckets": 256, "dim": 8},
+    {"kind": "suffix", "buckets": 64, "dim": 4, "affix": 2}],
+    "dev": "SELECT text, entities FROM ner WHERE rowid % 6 = 0"}');
+SELECT name, task, labels FROM attn_models WHERE name = 'toy-ner';
+-- It finds the entities of a training sentence.
+SELECT start, "end", label, entity FROM attn_entities('Cleo flew to Oslo', 'toy-ner');
+-- attn_eval for entities: exact span and type (conlleval); every row is found.
+.mode box
+SELECT label, precision, recall, f1, support, predicted
+FROM attn_eval('toy-ner', 'SELECT text, entities FROM ner');
+.mode list
+
+-- Relations: who flew where.
+CREATE TABLE rel(text TEXT, entities TEXT, relations TEXT);
+INSERT INTO rel SELECT text, entities, '[{"head": 0, "tail": 1, "label": "Flew_To"}]' FROM ner;
+INSERT INTO rel
+SELECT c.name || ' welcomed ' || p.name,
+       json_array(json_object('start', 0, 'end', length(c.name), 'label', 'LOC'),
+                  json_object('start', length(c.name) + 10, 'end', length(c.name) + 10 + length(p.name),
+                              'label', 'PER')),
+       '[]'
+FROM people p, places c;
+SELECT count(*) FROM attn_train('toy-rel', 'relations', 'SELECT text, entities, relations FROM rel',
+  '{"dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 12, "lr": 0.02,
+    "batch_size": 4, "seed": 5, "rel_hidden": 16, "rel_type_dim": 4, "rel_negatives": 2,
+    "features": [{"kind": "norm", "buckets": 256, "dim": 8}]}');
+SELECT name, task, labels FROM attn_models WHERE name = 'toy-rel';
+SELECT json_extract(data, '$.relations') FROM attn_model WHERE name = 'toy-rel' AND key = 'config';
+SELECT head, relation, tail FROM attn_relations('Eve flew to Lima', 'toy-rel');
+SELECT attn_relation('Eve flew to Lima', 0, 3, 12, 16, 'toy-rel'),
+       attn_relation('Lima welcomed Eve', 0, 4, 14, 17, 'toy-rel');
+-- attn_eval for relations: strict triples.
+SELECT label, precision, recall, f1, support FROM attn_eval('toy-rel', 'SELECT text, entities, relations FROM rel');
