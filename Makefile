@@ -45,7 +45,7 @@ UNIT_BIN_S := $(UNIT_SRC:tests/unit/%.c=$(S)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps need-deps test test-rel test-san demo bench clean
+.PHONY: all deps need-deps test test-rel test-san demo bench clean fuzz fuzz-seeds
 all: attnext.so
 
 # The headers and tools a build needs; missing ones are installed (as root) or named.
@@ -112,3 +112,33 @@ $(B)/bench/%: tests/bench/%.c $(MODEL_OBJ)
 
 clean:
 	rm -rf build attnext.so
+
+# ---- fuzz (tests/fuzz): libFuzzer targets, clang only; not part of make test ----------------
+#   make fuzz                  every target FUZZ_SECONDS (default 60) seconds, one summary line
+#                              each (executions, cov, ft, crashes); exits 1 on a crash
+#   make build/fuzz/fuzz_json  one target; run it by hand: build/fuzz/fuzz_json DIR...
+#   make fuzz-seeds            regenerates tests/fuzz/corpus/fuzz_config_model
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) -D_GNU_SOURCE -fno-omit-frame-pointer \
+                -fno-sanitize-recover=undefined
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OBJ     := $(MODEL_SRC:%.c=build/fuzz/obj/%.o)
+
+build/fuzz/obj/%.o: %.c $(wildcard model/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(FLAGS_$<) -c -o $@ $<
+
+$(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_check.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+fuzz: need-deps $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+$(B)/fuzz/make_model_seeds: tests/fuzz/make_model_seeds.c $(MODEL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(MODEL_OBJ) $(LDLIBS)
+
+fuzz-seeds: $(B)/fuzz/make_model_seeds
+	$(B)/fuzz/make_model_seeds tests/fuzz/corpus/fuzz_config_model
+# ---- end fuzz --------------------------------------------------------------------------------
