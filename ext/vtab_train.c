@@ -103,6 +103,7 @@ static const num_option NUM_OPTIONS[] = {
     {"threads", T_INT, 1, ATTN_TRAIN_MAX_THREADS, OPT(fit.train.threads), 0},
     {"min_lr_ratio", T_FLOAT, 0, 1, OPT(fit.train.min_lr_ratio), 0},
     {"rel_negatives", T_INT, 0, 100000, OPT(fit.train.rel_negatives), 0},
+    {"embed_lr_scale", T_FLOAT, 0.001, 10, OPT(fit.train.embed_lr_scale), 0},
 };
 #undef OPT
 
@@ -351,9 +352,6 @@ static int options_parse(const char *json, size_t n, int task_slot, train_option
     if (o->init && o->first_structural)
         return option_error(err_msg, FN ": option '%s' cannot be combined with 'init' %s",
                             o->first_structural, "(the init model's config is used)");
-    if (o->vectors && !o->n_vocab_files)
-        return option_error(err_msg, FN ": option '%s' needs %s", "vectors",
-                            "'vocab_files' (the texts whose words get vectors)");
     if (o->n_vocab_files && !o->vectors)
         return option_error(err_msg, FN ": option '%s' needs %s", "vocab_files", "'vectors'");
     return SQLITE_OK;
@@ -548,21 +546,39 @@ static int init_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
     return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "init model: ", &err);
 }
 
-/* Option vectors: word vectors into the norm table, for the words of vocab_files. */
+static int has_subword_feature(const attn_config *c) {
+    for (int f = 0; f < c->n_features; f++)
+        if (c->features[f].kind == ATTN_FEAT_SUBWORD) return 1;
+    return 0;
+}
+
+/* Option vectors into the norm table, for the words of vocab_files. */
+static int vectors_into_norm(train_cursor *cur, const attn_wordvec *wv, attn_error *err) {
+    char **words = NULL;
+    size_t n_words = 0, n_set = 0;
+    int status = attn_vocab_from_files(cur->opt.vocab_files, cur->opt.n_vocab_files, 1, &words,
+                                       &n_words, err);
+    if (status == ATTN_OK)
+        status = attn_init_norm_from_wordvec(cur->model, wv, (const char *const *)words,
+                                             n_words, &n_set, err);
+    free(words);
+    return status;
+}
+
+/* Option vectors: copied as the subword table when the model has a subword feature (same
+ * hash, same rows); into the norm table for the words of vocab_files when those are given. */
 static int apply_vectors(train_cursor *cur, char **err_msg) {
+    const int subword = has_subword_feature(&cur->model->cfg);
+    if (!subword && !cur->opt.n_vocab_files)
+        return option_error(err_msg, FN ": option '%s' needs %s", "vectors",
+                            "'vocab_files' (the texts whose words get vectors) or a 'subword' "
+                            "feature");
     attn_wordvec wv;
     memset(&wv, 0, sizeof wv);
     attn_error err = {{0}};
     int status = attn_wordvec_load(cur->opt.vectors, &wv, &err);
-    if (status != ATTN_OK) return engine_error(err_msg, status, "option 'vectors': ", &err);
-    char **words = NULL;
-    size_t n_words = 0, n_set = 0;
-    status = attn_vocab_from_files(cur->opt.vocab_files, cur->opt.n_vocab_files, 1, &words,
-                                   &n_words, &err);
-    if (status == ATTN_OK)
-        status = attn_init_norm_from_wordvec(cur->model, &wv, (const char *const *)words,
-                                             n_words, &n_set, &err);
-    free(words);
+    if (status == ATTN_OK && subword) status = attn_init_subword_from_wordvec(cur->model, &wv, &err);
+    if (status == ATTN_OK && cur->opt.n_vocab_files) status = vectors_into_norm(cur, &wv, &err);
     attn_wordvec_free(&wv);
     return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "option 'vectors': ",
                                                         &err);

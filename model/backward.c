@@ -209,17 +209,35 @@ void attn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t
 
 /* ---- embeddings -------------------------------------------------------------------------- */
 
+/* The subword feature's forward is the mean of its slots' rows: each row += dout / count. */
+static void subword_backward(float *table_grad, size_t fdim, const uint32_t *slots,
+                             const float *src) {
+    const attn_kernels *k = attn_kernels_best();
+    int n = 0;
+    for (int s = 0; s < ATTN_SUBWORD_SLOTS; s++) n += slots[s] != ATTN_ROW_NONE;
+    const float share = 1.0f / (float)(n ? n : 1);
+    for (int s = 0; s < ATTN_SUBWORD_SLOTS; s++)
+        if (slots[s] != ATTN_ROW_NONE)
+            k->axpy(table_grad + (size_t)slots[s] * fdim, share, src, fdim);
+}
+
 void attn_embed_backward(const attn_config *cfg, const attn_weights *g, const uint32_t *rows,
                          const float *dout, int T, int skip_feature, const uint8_t *skip_token) {
     const attn_kernels *k = attn_kernels_best();
     const int nf = cfg->n_features, width = attn_embed_width(cfg);
+    const int slots = attn_feature_slots(cfg->features, nf);
     for (int t = 0; t < T; t++) {
         const float *src = dout + (size_t)t * width;
+        const uint32_t *tok = rows + (size_t)t * slots;   /* this token's slots */
         for (int f = 0; f < nf; f++) {
-            const size_t fdim = cfg->features[f].dim;
+            const attn_feature_spec *fs = &cfg->features[f];
+            const size_t fdim = fs->dim;
             const int skip = f == skip_feature && skip_token && skip_token[t];
-            if (!skip)
-                k->add(mut(g->embed[f]) + (size_t)rows[(size_t)t * nf + f] * fdim, src, fdim);
+            if (!skip && fs->kind == ATTN_FEAT_SUBWORD)
+                subword_backward(mut(g->embed[f]), fdim, tok, src);
+            else if (!skip)
+                k->add(mut(g->embed[f]) + (size_t)tok[0] * fdim, src, fdim);
+            tok += attn_feature_n_slots(fs);
             src += fdim;
         }
     }

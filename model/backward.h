@@ -50,7 +50,8 @@ void attn_attention_backward_ref(float *dqkv, const float *dout, const float *qk
  * dinp[n] += dout[n] * GELU'(inp[n]), inp = the pre-activation. */
 void attn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
-/* Forward: attn_embed_forward. Scatter-add: g->embed[f][rows[t,f]] += dout[t, slice of f].
+/* Forward: attn_embed_forward. Scatter-add: g->embed[f][row of f] += dout[t, slice of f];
+ * for the subword feature each of the token's n used slot rows += dout[t, slice] / n.
  * A token with skip_token[t] != 0 gets no gradient for feature skip_feature (its embedding
  * was replaced by zeros: word dropout). skip_feature < 0 or skip_token NULL: no skipping. */
 void attn_embed_backward(const attn_config *cfg, const attn_weights *g, const uint32_t *rows,

@@ -6,6 +6,7 @@
  * key it is about. */
 #include "config.h"
 #include "json.h"
+#include "subword.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -177,12 +178,53 @@ static int parse_numerics(const attn_json *root, attn_config *cfg, attn_error *e
 
 /* ---- features --------------------------------------------------------------------------- */
 
+/* "affix" of a prefix/suffix feature (required there, refused elsewhere). */
+static int parse_affix(const attn_json *f, const char *path, attn_feature_spec *spec,
+                       attn_error *err) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.affix", path);
+    int has_affix = (spec->kind == ATTN_FEAT_PREFIX || spec->kind == ATTN_FEAT_SUFFIX);
+    if (!has_affix && attn_json_get(f, "affix"))
+        return CFG_FAIL(err, ATTN_EINVAL, "'%s' is only allowed for kinds prefix and suffix", name);
+    spec->affix = 0;
+    if (!has_affix) return ATTN_OK;
+    int64_t v = 0;
+    int rc = read_int(f, "affix", name, 1, 8, 1, &v, err);
+    if (rc == ATTN_OK) spec->affix = (uint32_t)v;
+    return rc;
+}
+
+/* "min_n"/"max_n" of a subword feature (optional there, default 3/6; refused elsewhere). */
+static int parse_ngram_lengths(const attn_json *f, const char *path, attn_feature_spec *spec,
+                               attn_error *err) {
+    const int is_subword = spec->kind == ATTN_FEAT_SUBWORD;
+    spec->min_n = spec->max_n = 0;
+    static const char *const keys[] = { "min_n", "max_n" };
+    int64_t v[2] = { ATTN_SUBWORD_DEFAULT_MIN_N, ATTN_SUBWORD_DEFAULT_MAX_N };
+    for (int k = 0; k < 2; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.%s", path, keys[k]);
+        if (!is_subword && attn_json_get(f, keys[k]))
+            return CFG_FAIL(err, ATTN_EINVAL, "'%s' is only allowed for kind subword", name);
+        int rc = is_subword ? read_int(f, keys[k], name, 1, ATTN_SUBWORD_MAX_N, 0, &v[k], err) : 0;
+        if (rc) return rc;
+    }
+    if (!is_subword) return ATTN_OK;
+    attn_error why;
+    if (attn_subword_check((int)v[0], (int)v[1], spec->n_buckets, &why) != ATTN_OK)
+        return CFG_FAIL(err, ATTN_EINVAL, "'%s': %s", path, why.msg);
+    spec->min_n = (int)v[0];
+    spec->max_n = (int)v[1];
+    return ATTN_OK;
+}
+
 static int parse_feature(const attn_json *f, size_t i, attn_feature_spec *spec, int *seen_kinds,
                          attn_error *err) {
     char path[48], name[64];
     snprintf(path, sizeof path, "features[%zu]", i);
     if (f->type != ATTN_JSON_OBJECT) return CFG_FAIL(err, ATTN_EINVAL, "'%s' must be an object", path);
-    static const char *const allowed[] = { "kind", "buckets", "dim", "affix", NULL };
+    static const char *const allowed[] = { "kind", "buckets", "dim", "affix", "min_n", "max_n",
+                                           NULL };
     char prefix[56];
     snprintf(prefix, sizeof prefix, "%s.", path);
     int rc = check_known_keys(f, allowed, prefix, err);
@@ -191,8 +233,8 @@ static int parse_feature(const attn_json *f, size_t i, attn_feature_spec *spec, 
     if (!kind) return CFG_FAIL(err, ATTN_EINVAL, "'%s.kind' is missing", path);
     attn_feature_kind k;
     if (kind->type != ATTN_JSON_STRING || attn_feature_kind_from_name(kind->str, &k) != 0)
-        return CFG_FAIL(err, ATTN_EINVAL,
-                        "'%s.kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\"", path);
+        return CFG_FAIL(err, ATTN_EINVAL, "'%s.kind' must be one of \"norm\", \"prefix\", "
+                        "\"suffix\", \"shape\", \"subword\"", path);
     if (*seen_kinds & (1 << k))
         return CFG_FAIL(err, ATTN_EINVAL, "'%s.kind' \"%s\" is given twice", path, kind->str);
     *seen_kinds |= 1 << k;
@@ -204,16 +246,8 @@ static int parse_feature(const attn_json *f, size_t i, attn_feature_spec *spec, 
     snprintf(name, sizeof name, "%s.dim", path);
     if ((rc = read_int(f, "dim", name, 1, ATTN_MAX_DIM, 1, &v, err))) return rc;
     spec->dim = (uint32_t)v;
-    int has_affix = (k == ATTN_FEAT_PREFIX || k == ATTN_FEAT_SUFFIX);
-    snprintf(name, sizeof name, "%s.affix", path);
-    if (!has_affix && attn_json_get(f, "affix"))
-        return CFG_FAIL(err, ATTN_EINVAL, "'%s' is only allowed for kinds prefix and suffix", name);
-    spec->affix = 0;
-    if (has_affix) {
-        if ((rc = read_int(f, "affix", name, 1, 8, 1, &v, err))) return rc;
-        spec->affix = (uint32_t)v;
-    }
-    return ATTN_OK;
+    if ((rc = parse_affix(f, path, spec, err))) return rc;
+    return parse_ngram_lengths(f, path, spec, err);
 }
 
 static int parse_features(const attn_json *root, attn_config *cfg, attn_error *err) {

@@ -11,7 +11,10 @@
  *   "features": [ {"kind": "norm",   "buckets": 50000, "dim": 64},
  *                 {"kind": "prefix", "buckets": 10000, "dim": 16, "affix": 3},
  *                 {"kind": "suffix", "buckets": 10000, "dim": 16, "affix": 3},
- *                 {"kind": "shape",  "buckets": 1000,  "dim": 16} ],
+ *                 {"kind": "shape",  "buckets": 1000,  "dim": 16},
+ *                 {"kind": "subword", "buckets": 200000, "dim": 100, "min_n": 3, "max_n": 6} ],
+ *                                            subword: min_n/max_n optional (default 3/6),
+ *                                            1 <= min_n <= max_n <= ATTN_SUBWORD_MAX_N
  *   "classify":  {"labels": ["negative", "positive"]},
  *   "entities":  {"labels": ["PER", "LOC", "ORG", "MISC"]},
  *   "relations": {"labels": ["Work_For", "Kill"], "hidden": 128, "type_dim": 16},
@@ -19,6 +22,9 @@
  * }
  * A section ("classify", "entities", "relations") is required exactly when its task is listed.
  * "relations" requires "entities" (relations are classified between found entities).
+ * Each feature kind (features.h) at most once; "affix" only for prefix/suffix, "min_n"/"max_n"
+ * only for subword. A token's feature rows take attn_feature_slots(features, n_features) slots
+ * (subword takes ATTN_SUBWORD_SLOTS of them, every other feature one).
  *
  * Entity tags (IOB2) are derived from the entity labels: tag 0 = "O", tag 1+2i = "B-<label i>",
  * tag 2+2i = "I-<label i>"; so n_tags = 1 + 2 * n_entity_labels.
@@ -26,6 +32,7 @@
  *
  * Tensors, all row-major f32 in memory, weights stored [out, in] (y = x W^T + b), D = dim:
  *   embed.<kind>                 [buckets, fdim]   one per feature, <kind> = its name
+ *                                                  (embed.subword: a wordvec.h table fits)
  *   embed.proj.w                 [D, sum fdim]     embed.proj.b [D]
  *   pos                          [max_len, D]      learned absolute positions
  *   layers.<i>.ln1.w / .ln1.b    [D]

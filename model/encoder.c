@@ -79,13 +79,16 @@ static void ffn_block(const attn_model *m, const attn_layer_weights *lw,
 }
 
 static int check_rows(const attn_config *c, const uint32_t *rows, int T, attn_error *err) {
-    for (int t = 0; t < T; t++)
-        for (int f = 0; f < c->n_features; f++)
-            if (rows[(size_t)t * c->n_features + f] >= c->features[f].n_buckets)
-                return attn_fail(err, ATTN_EINVAL, "encoder: feature row %u of token %d "
-                                 "out of range (%u buckets)",
-                                 rows[(size_t)t * c->n_features + f], t,
-                                 c->features[f].n_buckets);
+    const int slots = attn_feature_slots(c->features, c->n_features);
+    for (int t = 0; t < T; t++) {
+        const uint32_t *tok = rows + (size_t)t * slots;
+        int slot = 0;
+        const int f = attn_feature_rows_check(c->features, c->n_features, tok, &slot);
+        if (f >= 0)
+            return attn_fail(err, ATTN_EINVAL, "encoder: feature row %u of token %d "
+                             "out of range (%u buckets)", tok[slot], t,
+                             c->features[f].n_buckets);
+    }
     return ATTN_OK;
 }
 

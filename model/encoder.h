@@ -18,7 +18,8 @@ typedef struct attn_scratch {
     size_t cap;     /* floats */
 } attn_scratch;
 
-/* rows[T, n_features] feature rows per token (attn_token_features); out[T, D].
+/* rows[T, S] feature slots per token (attn_token_features; S = attn_feature_slots);
+ * out[T, D]. Rows are checked (attn_feature_rows_check): a bad one is ATTN_EINVAL.
  * Fails with ATTN_EINVAL when T < 1 or T > max_len, ATTN_ENOMEM on allocation failure. */
 int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
                 attn_scratch *s, attn_error *err);

@@ -1,9 +1,10 @@
-/* features.c: hashed per-token features (norm, prefix, suffix, shape). */
+/* features.c: hashed per-token features (norm, prefix, suffix, shape, subword). */
 #include "features.h"
 
 #include <string.h>
 #include <utf8proc.h>
 
+#include "subword.h"
 #include "tokenizer.h"
 
 #define FNV64_OFFSET 0xcbf29ce484222325ull
@@ -34,7 +35,7 @@ uint64_t attn_hash64(uint64_t seed, const void *data, size_t n) {
 
 /* ---- names ---- */
 
-static const char *const feature_names[] = {"norm", "prefix", "suffix", "shape"};
+static const char *const feature_names[] = {"norm", "prefix", "suffix", "shape", "subword"};
 #define N_FEATURE_KINDS (int)(sizeof feature_names / sizeof *feature_names)
 
 const char *attn_feature_name(attn_feature_kind kind) {
@@ -185,13 +186,32 @@ static uint32_t feature_row(attn_feature_kind kind, const unsigned char *bytes, 
     return n_buckets ? (uint32_t)(h % n_buckets) : 0;
 }
 
+int attn_feature_n_slots(const attn_feature_spec *spec) {
+    return spec->kind == ATTN_FEAT_SUBWORD ? ATTN_SUBWORD_SLOTS : 1;
+}
+
+int attn_feature_slots(const attn_feature_spec *spec, int n_features) {
+    int slots = 0;
+    for (int f = 0; f < n_features; f++) slots += attn_feature_n_slots(&spec[f]);
+    return slots;
+}
+
+/* The subword slots of one token from its norm: rows in subword.h's order, rest NONE. */
+static void subword_slots(const char *norm, size_t norm_len, const attn_feature_spec *spec,
+                          uint32_t *slots) {
+    size_t n = attn_subword_rows_of_norm(norm, norm_len, spec->min_n, spec->max_n,
+                                         spec->n_buckets, slots, ATTN_SUBWORD_SLOTS);
+    if (n == 0) slots[n++] = 0;   /* bad n-gram lengths: the config parser rejects them first */
+    for (; n < ATTN_SUBWORD_SLOTS; n++) slots[n] = ATTN_ROW_NONE;
+}
+
 void attn_token_features(const char *token, size_t n_bytes,
                          const attn_feature_spec *spec, int n_features, uint32_t *rows) {
     char norm[ATTN_MAX_NORM_BYTES + 1];
     char shape[ATTN_MAX_SHAPE_BYTES + 1];
     size_t norm_len = 0, shape_len = 0;
     int have_norm = 0, have_shape = 0;
-    for (int f = 0; f < n_features; f++) {
+    for (int f = 0; f < n_features; rows += attn_feature_n_slots(&spec[f]), f++) {
         const unsigned char *bytes = (const unsigned char *)norm;
         size_t len = 0;
         attn_feature_kind kind = spec[f].kind;
@@ -199,9 +219,11 @@ void attn_token_features(const char *token, size_t n_bytes,
             if (!have_shape) { shape_len = attn_token_shape(token, n_bytes, shape, sizeof shape); have_shape = 1; }
             bytes = (const unsigned char *)shape;
             len = shape_len;
-        } else if (kind == ATTN_FEAT_NORM || kind == ATTN_FEAT_PREFIX || kind == ATTN_FEAT_SUFFIX) {
+        } else if (kind == ATTN_FEAT_NORM || kind == ATTN_FEAT_PREFIX || kind == ATTN_FEAT_SUFFIX ||
+                   kind == ATTN_FEAT_SUBWORD) {
             if (!have_norm) { norm_len = attn_token_norm(token, n_bytes, norm, sizeof norm); have_norm = 1; }
             len = norm_len;
+            if (kind == ATTN_FEAT_SUBWORD) { subword_slots(norm, norm_len, &spec[f], rows); continue; }
             if (kind == ATTN_FEAT_PREFIX) len = utf8_first_chars(bytes, norm_len, spec[f].affix);
             if (kind == ATTN_FEAT_SUFFIX) {
                 size_t start = utf8_last_chars_start(bytes, norm_len, spec[f].affix);
@@ -209,9 +231,25 @@ void attn_token_features(const char *token, size_t n_bytes,
                 len = norm_len - start;
             }
         } else {
-            rows[f] = 0;   /* unknown kind: the config parser rejects it before this */
+            rows[0] = 0;   /* unknown kind: the config parser rejects it before this */
             continue;
         }
-        rows[f] = feature_row(kind, bytes, len, spec[f].n_buckets);
+        rows[0] = feature_row(kind, bytes, len, spec[f].n_buckets);
     }
+}
+
+int attn_feature_rows_check(const attn_feature_spec *spec, int n_features,
+                            const uint32_t *rows, int *bad_slot) {
+    int slot = 0;
+    for (int f = 0; f < n_features; f++) {
+        const int n = attn_feature_n_slots(&spec[f]);
+        for (int k = 0; k < n; k++, slot++) {
+            const int may_be_none = spec[f].kind == ATTN_FEAT_SUBWORD && k > 0;
+            if (rows[slot] < spec[f].n_buckets || (may_be_none && rows[slot] == ATTN_ROW_NONE))
+                continue;
+            if (bad_slot) *bad_slot = slot;
+            return f;
+        }
+    }
+    return -1;
 }

@@ -13,7 +13,18 @@
  *   shape   character classes of the original token: X upper, x lower, d digit, the character
  *           itself for punctuation/symbols, and 'C' for CJK; runs longer than 4 are cut to 4
  *           (Xxxxx..., dd-dd); capped at 16 characters
+ *   subword fastText-style: the MEAN of the rows of the token's word and character n-grams
+ *           (min_n..max_n characters of "<" + norm + ">"), exactly as subword.h lists them, in
+ *           one table; a table trained by wordvec.h (same hash, same rows) can be loaded as is
  *   char    (no table lookup) - reserved for later
+ *
+ * Slots: a token's rows are a fixed number of SLOTS, one per feature in config order, except
+ * that the subword feature takes ATTN_SUBWORD_SLOTS consecutive slots: the first
+ * ATTN_SUBWORD_SLOTS rows of attn_subword_rows in its documented order (word row, then the
+ * min_n-grams left to right, then the (min_n+1)-grams, ...), unused slots = ATTN_ROW_NONE. So a
+ * sequence's rows are [T, attn_feature_slots(spec, n_features)], token t at rows + t * slots.
+ * Words longer than about ATTN_SUBWORD_SLOTS / (max_n - min_n + 1) characters lose their
+ * longest n-grams; the word row and the short n-grams always stay.
  *
  * A token of more than ATTN_MAX_TOKEN_CHARS characters is featurised by its first that many.
  * Characters are counted and decoded as in tokenizer.h (SQLite's rule); a malformed character
@@ -26,10 +37,11 @@
  * (punctuation, symbols, emoji, U+FFFD) -> the character itself.
  *
  * Row = attn_hash64(ATTN_FEATURE_HASH_SEED, [kind byte] ++ feature bytes) % n_buckets, where
- * the kind byte is the attn_feature_kind value. The hash is fixed forever (it is part of the
- * model format): h = 0xcbf29ce484222325 ^ seed; for each byte b: h ^= b, h *= 0x100000001b3
- * (FNV-1a 64); then splitmix64's finaliser: z = h + 0x9e3779b97f4a7c15,
- * z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9, z = (z ^ z >> 27) * 0x94d049bb133111eb, z ^ z >> 31. */
+ * the kind byte is the attn_feature_kind value (subword rows: subword.h's tag 'S' instead).
+ * The hash is fixed forever (it is part of the model format): h = 0xcbf29ce484222325 ^ seed;
+ * for each byte b: h ^= b, h *= 0x100000001b3 (FNV-1a 64); then splitmix64's finaliser:
+ * z = h + 0x9e3779b97f4a7c15, z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9,
+ * z = (z ^ z >> 27) * 0x94d049bb133111eb, z ^ z >> 31. */
 #ifndef ATTN_FEATURES_H
 #define ATTN_FEATURES_H
 
@@ -40,9 +52,14 @@ typedef enum attn_feature_kind {
     ATTN_FEAT_PREFIX = 1,
     ATTN_FEAT_SUFFIX = 2,
     ATTN_FEAT_SHAPE = 3,
+    ATTN_FEAT_SUBWORD = 4,
 } attn_feature_kind;
 
 #define ATTN_MAX_FEATURES 8
+#define ATTN_SUBWORD_SLOTS 32          /* rows kept per token by the subword feature */
+#define ATTN_ROW_NONE UINT32_MAX       /* an unused slot (subword feature only) */
+/* Slots per token at most: at most one subword feature (the config parser checks it). */
+#define ATTN_MAX_SLOTS (ATTN_MAX_FEATURES - 1 + ATTN_SUBWORD_SLOTS)
 #define ATTN_FEATURE_HASH_SEED 0x6174746e65787431ull   /* "attnext1"; part of the model format */
 #define ATTN_MAX_NORM_BYTES (ATTN_MAX_TOKEN_CHARS * 3 * 4)  /* case folding: <= 3 code points */
 #define ATTN_MAX_SHAPE_CHARS 16
@@ -53,17 +70,33 @@ typedef struct attn_feature_spec {
     uint32_t n_buckets;   /* rows of the embedding table, 1..ATTN_MAX_BUCKETS */
     uint32_t dim;         /* embedding width */
     uint32_t affix;       /* characters, for prefix/suffix (1..8); 0 otherwise */
+    int min_n, max_n;     /* n-gram lengths, for subword (as attn_subword_check); 0 otherwise */
 } attn_feature_spec;
 
-/* Name as stored in the config ("norm", "prefix", "suffix", "shape"); NULL if out of range. */
+/* Name as stored in the config ("norm", "prefix", "suffix", "shape", "subword"); NULL if out
+ * of range. */
 const char *attn_feature_name(attn_feature_kind kind);
 /* Parses a name; returns 0 and sets *kind, or -1 if unknown. */
 int attn_feature_kind_from_name(const char *name, attn_feature_kind *kind);
 
-/* Computes the embedding row of one token for each spec: rows[f] in [0, spec[f].n_buckets).
- * token/n_bytes is the token's UTF-8 text (may be malformed: decoded with attn_utf8_next). */
+/* Slots one feature takes per token: ATTN_SUBWORD_SLOTS for subword, else 1. */
+int attn_feature_n_slots(const attn_feature_spec *spec);
+/* Slots per token of all features: the row stride of a sequence's rows. */
+int attn_feature_slots(const attn_feature_spec *spec, int n_features);
+
+/* Computes the embedding rows of one token into rows[0 .. attn_feature_slots(spec, n)): for
+ * each spec in order, its slots (one row in [0, spec[f].n_buckets), or for subword the
+ * n-gram rows, unused slots ATTN_ROW_NONE). token/n_bytes is the token's UTF-8 text (may be
+ * malformed: decoded with attn_utf8_next). */
 void attn_token_features(const char *token, size_t n_bytes,
                          const attn_feature_spec *spec, int n_features, uint32_t *rows);
+
+/* Checks one token's rows[0 .. attn_feature_slots) as attn_token_features makes them: every
+ * slot in [0, n_buckets) of its feature, except subword slots after the first, which may be
+ * ATTN_ROW_NONE. Returns -1 when all are valid, else the feature index of the first bad slot
+ * (*bad_slot receives the slot when non-NULL). */
+int attn_feature_rows_check(const attn_feature_spec *spec, int n_features,
+                            const uint32_t *rows, int *bad_slot);
 
 /* The normalised form and the shape, exposed for tests and for the trainer's vocabulary
  * statistics. Write at most cap-1 bytes plus NUL into buf (never a partial UTF-8 character;

@@ -83,7 +83,7 @@ struct attn_dataset {
     array gold_ents;           /* attn_char_span: entities in characters, per text */
     array gold_rels;           /* attn_rel_gold: head/tail = entity index within the text */
     array examples;            /* example_rec */
-    array rows;                /* uint32_t [tokens, n_features] */
+    array rows;                /* uint32_t [tokens, S]: S = attn_feature_slots */
     array tags;                /* int [tokens]: IOB2 path (0 where no entity gold) */
     array spans;               /* attn_span: token spans, per example (relations) */
     array rels;                /* attn_rel_gold: per example, indices into its spans */
@@ -270,13 +270,13 @@ static int snap_entities(attn_dataset *ds, attn_error *err) {
 
 /* Feature rows of every token of the text, appended to ds->rows. */
 static int featurise(attn_dataset *ds, const char *text, attn_error *err) {
-    const int nf = ds->cfg.n_features;
-    uint32_t *rows = array_push(&ds->rows, ds->toks.n * (size_t)nf, sizeof *rows);
+    const int slots = attn_feature_slots(ds->cfg.features, ds->cfg.n_features);
+    uint32_t *rows = array_push(&ds->rows, ds->toks.n * (size_t)slots, sizeof *rows);
     if (!rows) return no_memory(err);
     for (size_t t = 0; t < ds->toks.n; t++) {
         const attn_token *tk = &ds->toks.tok[t];
         attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start,
-                            ds->cfg.features, nf, rows + t * (size_t)nf);
+                            ds->cfg.features, ds->cfg.n_features, rows + t * (size_t)slots);
     }
     return ATTN_OK;
 }
@@ -445,7 +445,9 @@ static int check_compatible(const attn_model *m, const attn_dataset *ds, const c
     for (int f = 0; same && f < a->n_features; f++)
         same = a->features[f].kind == b->features[f].kind &&
                a->features[f].n_buckets == b->features[f].n_buckets &&
-               a->features[f].affix == b->features[f].affix;
+               a->features[f].affix == b->features[f].affix &&
+               a->features[f].min_n == b->features[f].min_n &&
+               a->features[f].max_n == b->features[f].max_n;
     if (!same)
         return attn_fail(err, ATTN_EINVAL, "%s: the dataset was built for another config (tasks, "
                          "max_len, features or labels differ from the model's)", what);
@@ -714,8 +716,8 @@ static const attn_rel_gold no_rels[1];
 
 static attn_example example_at(const attn_dataset *ds, size_t i) {
     const example_rec *r = AT(ds->examples, example_rec, i);
-    const int nf = ds->cfg.n_features;
-    attn_example ex = { .rows = AT(ds->rows, uint32_t, r->tok_off * (size_t)nf), .T = r->T,
+    const int slots = attn_feature_slots(ds->cfg.features, ds->cfg.n_features);
+    attn_example ex = { .rows = AT(ds->rows, uint32_t, r->tok_off * (size_t)slots), .T = r->T,
                         .label = r->label };
     if (r->has_tags) ex.tags = AT(ds->tags, int, r->tok_off);
     if (r->has_spans) {
@@ -974,7 +976,8 @@ int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
         free(rows);
         return attn_fail(err, ATTN_ENOMEM, "out of memory (norm table)");
     }
-    const attn_feature_spec one = { ATTN_FEAT_NORM, spec.n_buckets, spec.dim, 0 };
+    const attn_feature_spec one = { .kind = ATTN_FEAT_NORM, .n_buckets = spec.n_buckets,
+                                    .dim = spec.dim };
     size_t set = 0;
     for (size_t w = 0; w < n_words; w++) {
         const size_t len = words[w] ? strlen(words[w]) : 0;
@@ -990,6 +993,43 @@ int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
     free(taken);
     free(rows);
     if (n_set) *n_set = set;
+    return ATTN_OK;
+}
+
+/* ---- word vectors as the subword table ------------------------------------------------- */
+
+static int subword_feature(const attn_config *c) {
+    for (int f = 0; f < c->n_features; f++)
+        if (c->features[f].kind == ATTN_FEAT_SUBWORD) return f;
+    return -1;
+}
+
+/* The subword feature must hash like the word vectors: same buckets, width and n-grams. */
+static int check_subword_matches(const attn_feature_spec *fs, const struct attn_wordvec *wv,
+                                 attn_error *err) {
+    if (fs->n_buckets != wv->n_buckets)
+        return attn_fail(err, ATTN_EINVAL, "the 'subword' feature has %u buckets, the word "
+                         "vectors %u", fs->n_buckets, wv->n_buckets);
+    if (fs->dim != wv->dim)
+        return attn_fail(err, ATTN_EINVAL, "the 'subword' table is %u wide, the word vectors %u",
+                         fs->dim, wv->dim);
+    if (fs->min_n != wv->min_n || fs->max_n != wv->max_n)
+        return attn_fail(err, ATTN_EINVAL, "the 'subword' feature uses n-grams %d..%d, the word "
+                         "vectors %d..%d", fs->min_n, fs->max_n, wv->min_n, wv->max_n);
+    return ATTN_OK;
+}
+
+int attn_init_subword_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
+                                   attn_error *err) {
+    const int f = subword_feature(&m->cfg);
+    if (f < 0) return attn_fail(err, ATTN_EINVAL, "the model has no 'subword' feature");
+    if (!wv || !wv->table) return attn_fail(err, ATTN_EINVAL, "no word vectors given");
+    int rc = check_subword_matches(&m->cfg.features[f], wv, err);
+    if (rc) return rc;
+    const int t = attn_model_tensor_index(m, "embed.subword");
+    if (t < 0) return attn_fail(err, ATTN_EMODEL, "the model has no tensor 'embed.subword'");
+    memcpy(m->params + m->specs[t].offset, wv->table,
+           (size_t)wv->n_buckets * wv->dim * sizeof *wv->table);    /* [buckets, dim] */
     return ATTN_OK;
 }
 

@@ -177,6 +177,16 @@ int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
                                 const char *const *words, size_t n_words, size_t *n_set,
                                 attn_error *err);
 
+/* Pretrained word vectors (wordvec.h) as the model's "subword" feature table: the table is
+ * copied as is (same hash, same rows: subword.h). The feature must have the vectors' buckets,
+ * dim, min_n and max_n; otherwise ATTN_EINVAL naming the mismatch, e.g.
+ *   "the 'subword' feature has 5000 buckets, the word vectors 2000000"
+ *   "the 'subword' table is 64 wide, the word vectors 100"
+ *   "the 'subword' feature uses n-grams 3..6, the word vectors 2..5"
+ *   "the model has no 'subword' feature". */
+int attn_init_subword_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
+                                   attn_error *err);
+
 /* The vocabulary of text files for attn_init_norm_from_wordvec: every line is tokenized
  * (attn_tokenize), every token normalised (attn_token_norm); norms seen >= min_count times,
  * most frequent first, ties by bytes (memcmp order, a prefix first). *words is ONE malloc'd

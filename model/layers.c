@@ -89,16 +89,35 @@ int attn_embed_width(const attn_config *cfg) {
     return width;
 }
 
+/* dst[fdim] = mean of the table rows in slots[0..ATTN_SUBWORD_SLOTS), NONE skipped. */
+static void subword_mean(float *dst, const float *table, size_t fdim, const uint32_t *slots) {
+    const attn_kernels *k = attn_kernels_best();
+    memset(dst, 0, fdim * sizeof *dst);
+    int n = 0;
+    for (int s = 0; s < ATTN_SUBWORD_SLOTS; s++) {
+        if (slots[s] == ATTN_ROW_NONE) continue;
+        k->add(dst, table + (size_t)slots[s] * fdim, fdim);
+        n++;
+    }
+    if (n > 1) k->scale(dst, 1.0f / (float)n, fdim);
+}
+
 void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *w,
                         const uint32_t *rows, int T) {
     const int nf = cfg->n_features;
     const int width = attn_embed_width(cfg);
+    const int slots = attn_feature_slots(cfg->features, nf);
     for (int t = 0; t < T; t++) {
         float *dst = out + (size_t)t * width;
+        const uint32_t *tok = rows + (size_t)t * slots;   /* this token's slots */
         for (int f = 0; f < nf; f++) {
-            const size_t fdim = cfg->features[f].dim;
-            const uint32_t row = rows[(size_t)t * nf + f];
-            memcpy(dst, w->embed[f] + (size_t)row * fdim, fdim * sizeof *dst);
+            const attn_feature_spec *fs = &cfg->features[f];
+            const size_t fdim = fs->dim;
+            if (fs->kind == ATTN_FEAT_SUBWORD)
+                subword_mean(dst, w->embed[f], fdim, tok);
+            else
+                memcpy(dst, w->embed[f] + (size_t)tok[0] * fdim, fdim * sizeof *dst);
+            tok += attn_feature_n_slots(fs);
             dst += fdim;
         }
     }

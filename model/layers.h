@@ -25,8 +25,10 @@ void attn_layernorm_forward(float *out, float *mean, float *rstd, const float *i
 void attn_attention_forward(float *out, float *probs, const float *qkv,
                             int T, int D, int H, float scale);
 
-/* out[T, sum fdim] = concatenation over features f of embed_f[rows[t, f]].
- * rows[T, n_features] must be in range (attn_token_features guarantees it). */
+/* out[T, sum fdim] = concatenation over features f of embed_f[row of f] (for the subword
+ * feature: the mean of embed_f over its slots' rows, ATTN_ROW_NONE slots skipped).
+ * rows[T, S], S = attn_feature_slots(cfg->features, n_features), laid out as features.h says,
+ * must be valid (attn_token_features guarantees it; attn_feature_rows_check checks it). */
 void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *w,
                         const uint32_t *rows, int T);
 

@@ -17,7 +17,7 @@
 struct attn_session {
     attn_tokens toks;
     attn_scratch scratch;             /* encoder intermediates */
-    uint32_t *rows;   size_t rows_cap;    /* [N, n_features] feature rows */
+    uint32_t *rows;   size_t rows_cap;    /* [N, S] feature rows, S = attn_feature_slots */
     float *hidden;    size_t hidden_cap;  /* [N, D] stitched encoder output */
     float *window;    size_t window_cap;  /* [max_len, D] output of one window */
     int *starts;      size_t starts_cap;  /* [n_windows] */
@@ -113,19 +113,20 @@ static int tokenize_and_featurise(const attn_model *m, attn_session *s, const ch
     if (rc) return rc;
     if (s->toks.n > INT_MAX) return attn_fail(err, ATTN_ELIMIT, "text has too many tokens");
     s->n_tokens = (int)s->toks.n;
-    const int nf = m->cfg.n_features;
-    if (GROW(s, rows, (size_t)s->n_tokens * nf + 1)) return no_memory(err, "feature rows");
+    const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    if (GROW(s, rows, (size_t)s->n_tokens * slots + 1)) return no_memory(err, "feature rows");
     for (int t = 0; t < s->n_tokens; t++) {
         const attn_token *tk = &s->toks.tok[t];
         attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start,
-                            m->cfg.features, nf, s->rows + (size_t)t * nf);
+                            m->cfg.features, m->cfg.n_features, s->rows + (size_t)t * slots);
     }
     return ATTN_OK;
 }
 
 /* Encodes every window and keeps, for each token, the output of the window that owns it. */
 static int encode_windows(const attn_model *m, attn_session *s, attn_error *err) {
-    const int N = s->n_tokens, L = m->cfg.max_len, D = m->cfg.dim, nf = m->cfg.n_features;
+    const int N = s->n_tokens, L = m->cfg.max_len, D = m->cfg.dim;
+    const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
     const int n_windows = attn_windows(N, L, NULL);
     if (GROW(s, starts, (size_t)n_windows) || GROW(s, owner, (size_t)N) ||
         GROW(s, window, (size_t)L * D))
@@ -134,7 +135,7 @@ static int encode_windows(const attn_model *m, attn_session *s, attn_error *err)
     attn_window_owners(N, L, s->starts, n_windows, s->owner);
     for (int w = 0; w < n_windows; w++) {
         const int start = s->starts[w];
-        int rc = attn_encode(m, s->rows + (size_t)start * nf, L, s->window, &s->scratch, err);
+        int rc = attn_encode(m, s->rows + (size_t)start * slots, L, s->window, &s->scratch, err);
         if (rc) return rc;
         for (int t = start; t < start + L; t++)
             if (s->owner[t] == w)

@@ -267,6 +267,7 @@ attn_train_opts attn_train_defaults(void) {
     o.schedule = ATTN_LR_LINEAR;
     o.clip_norm = 1.0f;
     o.rel_negatives = 8;
+    o.embed_lr_scale = 1.0f;
     o.threads = 1;
     return o;
 }
@@ -291,6 +292,8 @@ static int check_opts(const attn_train_opts *o, attn_error *err) {
         !rate_ok(o->word_dropout))
         return attn_fail(err, ATTN_EINVAL, "train: dropout rates must be in [0, 1)");
     if (o->rel_negatives < 0) return attn_fail(err, ATTN_EINVAL, "train: rel_negatives < 0");
+    if (!(o->embed_lr_scale > 0.0f && o->embed_lr_scale <= 10.0f))
+        return attn_fail(err, ATTN_EINVAL, "train: embed_lr_scale must be in (0, 10]");
     if (o->threads < 1 || o->threads > ATTN_TRAIN_MAX_THREADS)
         return attn_fail(err, ATTN_EINVAL, "train: threads must be 1..%d", ATTN_TRAIN_MAX_THREADS);
     return ATTN_OK;
@@ -655,13 +658,16 @@ static double example_forward_backward(worker *w, const attn_example *ex, int in
 
 static int check_rows(const attn_config *c, const attn_example *ex, int i, attn_error *err) {
     if (!ex->rows) return attn_fail(err, ATTN_EINVAL, "train: example %d has no feature rows", i);
-    for (int t = 0; t < ex->T; t++)
-        for (int f = 0; f < c->n_features; f++)
-            if (ex->rows[(size_t)t * c->n_features + f] >= c->features[f].n_buckets)
-                return attn_fail(err, ATTN_EINVAL, "train: example %d: feature row %u of token "
-                                 "%d out of range (%u buckets)", i,
-                                 ex->rows[(size_t)t * c->n_features + f], t,
-                                 c->features[f].n_buckets);
+    const int slots = attn_feature_slots(c->features, c->n_features);
+    for (int t = 0; t < ex->T; t++) {
+        const uint32_t *tok = ex->rows + (size_t)t * slots;
+        int slot = 0;
+        const int f = attn_feature_rows_check(c->features, c->n_features, tok, &slot);
+        if (f >= 0)
+            return attn_fail(err, ATTN_EINVAL, "train: example %d: feature row %u of token "
+                             "%d out of range (%u buckets)", i, tok[slot], t,
+                             c->features[f].n_buckets);
+    }
     return ATTN_OK;
 }
 
@@ -846,14 +852,20 @@ static void adamw_tensor(float *p, float *mo, float *v, const float *g, size_t n
     }
 }
 
+/* 1 for the feature embedding tables ("embed.<kind>"), 0 for everything else. */
+static int is_feature_table(const char *key) {
+    return strncmp(key, "embed.", 6) == 0 && strncmp(key, "embed.proj.", 11) != 0;
+}
+
 static void adamw_update(attn_trainer *tr, double lr) {
     const attn_model *m = tr->m;
     const int t = tr->step + 1;
     const double bc1 = 1.0 - pow(tr->o.beta1, t), bc2 = 1.0 - pow(tr->o.beta2, t);
     for (size_t s = 0; s < m->n_specs; s++) {
         const size_t off = m->specs[s].offset;
+        const double tensor_lr = is_feature_table(m->specs[s].key) ? lr * tr->o.embed_lr_scale : lr;
         adamw_tensor(m->params + off, tr->moments + off, tr->moments + m->n_params + off,
-                     tr->grad + off, m->specs[s].size, &tr->o, (float)lr,
+                     tr->grad + off, m->specs[s].size, &tr->o, (float)tensor_lr,
                      tr->decays[s] ? tr->o.weight_decay : 0.0f, bc1, bc2);
     }
 }

@@ -70,6 +70,9 @@ typedef struct attn_train_opts {
     float clip_norm;            /* 0 = off */
     float dropout_embed, dropout_attn, dropout_resid, word_dropout;  /* in [0, 1) */
     int rel_negatives;          /* max sampled "none" pairs per example, >= 0 */
+    float embed_lr_scale;       /* learning-rate multiplier of the feature embedding tables
+                                 * (embed.<kind>, not embed.proj): below 1 keeps pretrained
+                                 * vectors closer to where they started; in (0, 10], default 1 */
     int threads;                /* 1 or 2 */
 } attn_train_opts;
 
@@ -95,7 +98,7 @@ typedef struct attn_rel_gold {
  *   relations  spans != NULL (n_spans >= 0) and rels (n_rels >= 0); spans are the gold entities
  *              (their labels give the entity types), rels the gold pairs. */
 typedef struct attn_example {
-    const uint32_t *rows;       /* [T, n_features] */
+    const uint32_t *rows;       /* [T, S]: S = attn_feature_slots (features.h) */
     int T;
     int label;
     const int *tags;

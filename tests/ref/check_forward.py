@@ -3,7 +3,8 @@
 compares it with the C engine's outputs.
 
 Inputs taken from the dump: the config JSON, the tensors (.bin), each text's tokens (character
-and byte offsets) and feature rows. Everything else -- the encoder, the windowing and stitching
+and byte offsets) and feature rows. The subword feature's rows are also recomputed here from the
+token text (subword.h: hash, n-gram order, the first SUBWORD_SLOTS kept) and must match. Everything else -- the encoder, the windowing and stitching
 of long texts, the heads, the constrained Viterbi, forward-backward marginals, IOB2 decoding,
 relation pair enumeration, span snapping -- is reimplemented here from the documentation in
 model/*.h, not from C intermediates.
@@ -22,6 +23,9 @@ import numpy as np
 TOL = {"hidden": 1e-4, "emissions": 2e-4, "classify": 2e-5, "marginals": 2e-5,
        "pairs": 2e-5, "pair_queries": 2e-5, "entity scores": 2e-5, "relation scores": 2e-5}
 EINVAL = 2
+SUBWORD_SLOTS = 32          # ATTN_SUBWORD_SLOTS (features.h)
+ROW_NONE = 2 ** 32 - 1      # ATTN_ROW_NONE
+MAX_TOKEN_CHARS = 64        # ATTN_MAX_TOKEN_CHARS (common.h)
 
 passed = 0
 failed = 0
@@ -72,15 +76,60 @@ def softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+# ---- features ----
+
+def n_slots(f):
+    return SUBWORD_SLOTS if f["kind"] == "subword" else 1
+
+
+def hash64(data):
+    """attn_hash64(ATTN_FEATURE_HASH_SEED, data): FNV-1a 64, then splitmix64's finaliser."""
+    m = 2 ** 64
+    h = 0xcbf29ce484222325 ^ int.from_bytes(b"attnext1", "big")
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) % m
+    z = (h + 0x9e3779b97f4a7c15) % m
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) % m
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) % m
+    return z ^ (z >> 31)
+
+
+def norm(token):
+    """Case folded, every decimal digit '0', first MAX_TOKEN_CHARS characters."""
+    return "".join("0" if c.isdecimal() else c.casefold() for c in token[:MAX_TOKEN_CHARS])
+
+
+def subword_rows(token, f):
+    """subword.h: "<norm>", then n-grams by length then position; first SUBWORD_SLOTS."""
+    word = "<" + norm(token) + ">"
+    grams = [word] + [word[i:i + n] for n in range(f.get("min_n", 3), f.get("max_n", 6) + 1)
+                      for i in range(len(word) - n + 1) if n < len(word)]
+    rows = [hash64(b"S" + g.encode("utf-8")) % f["buckets"] for g in grams][:SUBWORD_SLOTS]
+    return rows + [ROW_NONE] * (SUBWORD_SLOTS - len(rows))
+
+
+def embed(cfg, w, rows):
+    """rows[T, slots] -> the concatenated feature embeddings [T, sum fdim]."""
+    blocks, s = [], 0
+    for f in cfg["features"]:
+        table = w["embed." + f["kind"]]
+        if f["kind"] == "subword":
+            blocks.append(np.array([table[[r for r in tok[s:s + SUBWORD_SLOTS] if r != ROW_NONE]]
+                                    .mean(axis=0) for tok in rows]).reshape(len(rows), -1))
+        else:
+            blocks.append(table[rows[:, s]])
+        s += n_slots(f)
+    return np.concatenate(blocks, axis=1)
+
+
 def encode(cfg, w, rows):
-    """One sequence rows[T, n_features] -> h[T, D]."""
+    """One sequence rows[T, slots] -> h[T, D]."""
     T = rows.shape[0]
     D, H = cfg["dim"], cfg["heads"]
     eps = cfg.get("ln_eps", 1e-5)
     hd = D // H
     scale = 1.0 / np.sqrt(hd) if cfg.get("attn_scale", "sqrt") == "sqrt" else 1.0
-    emb = np.concatenate([w["embed." + f["kind"]][rows[:, i]]
-                          for i, f in enumerate(cfg["features"])], axis=1)
+    emb = embed(cfg, w, rows)
     x = emb @ w["embed.proj.w"].T + w["embed.proj.b"] + w["pos"][:T]
     for l in range(cfg["layers"]):
         p = "layers.%d." % l
@@ -227,12 +276,26 @@ def check_entities(where, mine, theirs, what):
         compare("entity scores", [a[7]], [b[7]], where)
 
 
+def check_subword_rows(where, cfg, c, text_bytes, rows):
+    s = 0
+    for f in cfg["features"]:
+        if f["kind"] == "subword":
+            for t, tok in enumerate(c["tokens"]):
+                word = text_bytes[tok[2]:tok[3]].decode("utf-8")
+                want = subword_rows(word, f)
+                check(list(rows[t, s:s + SUBWORD_SLOTS]) == want,
+                      "%s: subword rows of token %d %r differ" % (where, t, word))
+        s += n_slots(f)
+
+
 def check_case(name, cfg, w, c, text_bytes):
     where = "%s/case%d" % (name, c["index"])
     N = c["n_tokens"]
     D = cfg["dim"]
     tasks = cfg["tasks"]
-    rows = np.array(c["rows"], dtype=np.int64).reshape(N, len(cfg["features"]))
+    slots = sum(n_slots(f) for f in cfg["features"])
+    rows = np.array(c["rows"], dtype=np.int64).reshape(N, slots)
+    check_subword_rows(where, cfg, c, text_bytes, rows)
     h = encode_text(cfg, w, rows) if N else np.zeros((0, D))
     compare("hidden", h, c["hidden"], where)
 

@@ -6,7 +6,9 @@
  * For each model in MODELS below: OUTDIR/<name>/config.json, tensors.txt ("key ndim d0 d1"
  * per tensor), tensors/<key>.bin (raw little-endian f32), and per text i: case<i>.txt (the text's
  * bytes) and case<i>.json (tokens, feature rows and every C output for that text). The numpy
- * side uses only the config, the tensors, the tokens and the feature rows as inputs. */
+ * side uses only the config, the tensors, the tokens and the feature rows as inputs. Rows are
+ * the token's slots (features.h): ATTN_SUBWORD_SLOTS of them for the subword feature, unused
+ * ones ATTN_ROW_NONE (4294967295). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -62,6 +64,15 @@ static const model_def MODELS[] = {
       "  {\"kind\": \"shape\", \"buckets\": 20, \"dim\": 4}],"
       " \"classify\": {\"labels\": [\"p\", \"q\", \"r\", \"s\"]},"
       " \"entities\": {\"labels\": [\"A\", \"B\"]}}", 0.0f, 0.0f },
+    /* subword: each token's block is the mean of its n-gram rows (between two other features) */
+    { "subword",
+      "{\"format\": 1, \"tasks\": [\"classify\", \"entities\"], \"dim\": 12, \"layers\": 2,"
+      " \"heads\": 2, \"ffn\": 16, \"max_len\": 6,"
+      " \"features\": [{\"kind\": \"shape\", \"buckets\": 16, \"dim\": 3},"
+      "  {\"kind\": \"subword\", \"buckets\": 97, \"dim\": 5, \"min_n\": 2, \"max_n\": 4},"
+      "  {\"kind\": \"norm\", \"buckets\": 40, \"dim\": 4}],"
+      " \"classify\": {\"labels\": [\"x\", \"y\"]},"
+      " \"entities\": {\"labels\": [\"P\", \"Q\"]}}", -0.5f, 0.0f },
 };
 
 static const char *WORDS[] = {
@@ -203,13 +214,13 @@ static void dump_tokens(FILE *f, const attn_model *m, const attn_token *toks, in
         fprintf(f, "%s[%lld, %lld, %zu, %zu]", t ? ", " : "", (long long)toks[t].start,
                 (long long)toks[t].end, toks[t].byte_start, toks[t].byte_end);
     fprintf(f, "],\n\"rows\": [");
-    const int nf = m->cfg.n_features;
-    uint32_t rows[ATTN_MAX_FEATURES];
+    const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    uint32_t rows[ATTN_MAX_SLOTS];
     for (int t = 0; t < N; t++) {
         attn_token_features(text + toks[t].byte_start, toks[t].byte_end - toks[t].byte_start,
-                            m->cfg.features, nf, rows);
+                            m->cfg.features, m->cfg.n_features, rows);
         fprintf(f, "%s[", t ? ", " : "");
-        for (int k = 0; k < nf; k++) fprintf(f, "%s%u", k ? ", " : "", rows[k]);
+        for (int k = 0; k < slots; k++) fprintf(f, "%s%u", k ? ", " : "", rows[k]);
         fprintf(f, "]");
     }
     fprintf(f, "],\n");

@@ -35,6 +35,8 @@ SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '[]');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"dim": 8,');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"vectors": "v.bin"}');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"vectors": "no/such.atwv", "vocab_files": ["x.txt"]}');
+-- A model with a subword feature takes the vectors as its subword table: no vocab_files needed.
+SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"vectors": "no/such.atwv", "features": [{"kind": "subword", "buckets": 100, "dim": 8}]}');
 -- The config is checked by the engine, which names the key.
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"dim": 10, "heads": 3}');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"features": [{"kind": "colour", "buckets": 8, "dim": 4}]}');

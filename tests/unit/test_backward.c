@@ -61,8 +61,8 @@ static double compare(const char *what, const float *an, const double *num, size
     return worst;
 }
 
-static double max_err[16];
-static const char *max_err_name[16];
+static double max_err[32];
+static const char *max_err_name[32];
 static int n_max_err;
 
 static void record(const char *name, double e) {
@@ -329,6 +329,94 @@ static void test_embed(void) {
     attn_config_free(&cfg);
 }
 
+/* The subword feature (between two others, so its slots sit in the middle of a token's rows):
+ * forward = mean of the rows of the used slots; backward = dout / count to each of them. */
+static const char *EMBED_SUBWORD_CONFIG =
+    "{\"format\": 1, \"tasks\": [\"classify\"], \"dim\": 4, \"layers\": 1, \"heads\": 1,"
+    " \"ffn\": 4, \"max_len\": 8,"
+    " \"features\": [{\"kind\": \"norm\", \"buckets\": 7, \"dim\": 2},"
+    "                {\"kind\": \"subword\", \"buckets\": 11, \"dim\": 3},"
+    "                {\"kind\": \"shape\", \"buckets\": 5, \"dim\": 2}],"
+    " \"classify\": {\"labels\": [\"a\", \"b\"]}}";
+
+typedef struct sub_ctx {
+    const attn_config *cfg;
+    const uint32_t *rows;
+    const float *R;          /* [T, E] weights of the loss sum R * out */
+    float *tables[3];
+    int T;
+} sub_ctx;
+
+/* loss = sum R * embed_forward(rows), in double over the float forward. */
+static double sub_loss(sub_ctx *c) {
+    enum { E = 7 };
+    float out[8 * E];
+    attn_weights w = { 0 };
+    for (int f = 0; f < 3; f++) w.embed[f] = c->tables[f];
+    attn_embed_forward(out, c->cfg, &w, c->rows, c->T);
+    double loss = 0.0;
+    for (int i = 0; i < c->T * E; i++) loss += (double)c->R[i] * out[i];
+    return loss;
+}
+
+static void test_embed_subword(void) {
+    attn_config cfg;
+    attn_error err;
+    CHECK(attn_config_parse(EMBED_SUBWORD_CONFIG, strlen(EMBED_SUBWORD_CONFIG), &cfg, &err) == ATTN_OK);
+    enum { T = 4, E = 7, S = 2 + ATTN_SUBWORD_SLOTS };
+    CHECK(attn_feature_slots(cfg.features, cfg.n_features) == S);
+    uint32_t rows[T * S];
+    for (int i = 0; i < T * S; i++) rows[i] = ATTN_ROW_NONE;
+    /* token 0: word row only; 1: rows 2, 5, 5 (a repeated n-gram counts twice);
+     * 2: every slot used; 3: a NONE gap between used slots */
+    static const uint32_t norm[T] = { 3, 6, 0, 3 }, shape[T] = { 4, 0, 1, 4 };
+    for (int t = 0; t < T; t++) { rows[t * S] = norm[t]; rows[t * S + S - 1] = shape[t]; }
+    rows[0 * S + 1] = 9;
+    rows[1 * S + 1] = 2; rows[1 * S + 2] = 5; rows[1 * S + 3] = 5;
+    for (int k = 0; k < ATTN_SUBWORD_SLOTS; k++) rows[2 * S + 1 + k] = (uint32_t)(k % 11);
+    rows[3 * S + 1] = 10; rows[3 * S + 3] = 9; rows[3 * S + 4] = 1;
+    float t0[7 * 2], t1[11 * 3], t2[5 * 2], out[T * E], R[T * E];
+    float g0[7 * 2] = { 0 }, g1[11 * 3] = { 0 }, g2[5 * 2] = { 0 };
+    fill(t0, 14, 1); fill(t1, 33, 1); fill(t2, 10, 1); fill(R, T * E, 1);
+    attn_weights w = { 0 }, g = { 0 };
+    w.embed[0] = t0; w.embed[1] = t1; w.embed[2] = t2;
+    g.embed[0] = g0; g.embed[1] = g1; g.embed[2] = g2;
+    attn_embed_forward(out, &cfg, &w, rows, T);
+    /* forward, by hand */
+    CHECK(out[0] == t0[3 * 2] && out[6] == t2[4 * 2 + 1]);
+    CHECK_NEAR(out[2], t1[9 * 3], 1e-7);
+    CHECK_NEAR(out[E + 3], (t1[2 * 3 + 1] + 2.0 * t1[5 * 3 + 1]) / 3.0, 1e-6);
+    CHECK_NEAR(out[3 * E + 4], (t1[10 * 3 + 2] + t1[9 * 3 + 2] + t1[1 * 3 + 2]) / 3.0, 1e-6);
+    double mean2 = 0.0;
+    for (int k = 0; k < ATTN_SUBWORD_SLOTS; k++) mean2 += t1[(k % 11) * 3];
+    CHECK_NEAR(out[2 * E + 2], mean2 / ATTN_SUBWORD_SLOTS, 1e-6);
+    /* backward (word dropout skips the norm feature of token 1) against central differences */
+    const uint8_t skip[T] = { 0, 1, 0, 0 };
+    attn_embed_backward(&cfg, &g, rows, R, T, 0, skip);
+    sub_ctx c = { &cfg, rows, R, { t0, t1, t2 }, T };
+    double num1[33];
+    for (int i = 0; i < 33; i++) {
+        const float keep = t1[i];
+        t1[i] = keep + 0.1f;            /* the loss is linear in the table: any step is exact */
+        const double up = sub_loss(&c);
+        t1[i] = keep - 0.1f;
+        const double down = sub_loss(&c);
+        t1[i] = keep;
+        num1[i] = (up - down) / ((double)(keep + 0.1f) - (double)(keep - 0.1f));
+    }
+    record("embed subword", compare("subword table", g1, num1, 33, 1e-4, 1e-4));
+    CHECK(g1[2 * 3] != 0.0f && g1[5 * 3] != 0.0f && g1[10 * 3] != 0.0f);
+    double n0[14] = { 0 }, n2[10] = { 0 };
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < 2; d++) {
+            if (!skip[t]) n0[norm[t] * 2 + d] += R[t * E + d];
+            n2[shape[t] * 2 + d] += R[t * E + 5 + d];
+        }
+    record("embed subword", compare("norm table beside subword", g0, n0, 14, 1e-6, 1e-6));
+    record("embed subword", compare("shape table beside subword", g2, n2, 10, 1e-6, 1e-6));
+    attn_config_free(&cfg);
+}
+
 /* ---- pooling ---- */
 
 typedef struct pool_ctx { double *h; const float *R; int T, D; } pool_ctx;
@@ -554,6 +642,18 @@ static const char *MODEL_HEAD =
     "                {\"kind\": \"suffix\", \"buckets\": 30, \"dim\": 3, \"affix\": 2},"
     "                {\"kind\": \"shape\", \"buckets\": 20, \"dim\": 2}],";
 
+/* The same with a subword feature between the others (its slots in the middle of the rows). */
+static const char *MODEL_HEAD_SUBWORD =
+    "{\"format\": 1, \"dim\": 8, \"layers\": 2, \"heads\": 2, \"ffn\": 12, \"max_len\": 12,"
+    " \"features\": [{\"kind\": \"norm\", \"buckets\": 40, \"dim\": 4},"
+    "                {\"kind\": \"subword\", \"buckets\": 30, \"dim\": 3, \"min_n\": 2, \"max_n\": 3},"
+    "                {\"kind\": \"shape\", \"buckets\": 20, \"dim\": 2}],";
+
+/* First slot of feature f in a token's rows. */
+static int first_slot(const attn_config *c, int f) {
+    return attn_feature_slots(c->features, f);
+}
+
 typedef struct model_case {
     const char *name;
     const char *tail;     /* rest of the config */
@@ -585,7 +685,8 @@ static double check_model_grads(attn_model *m, attn_trainer *tr, const attn_exam
             size_t i;
             if (f >= 0) {
                 const attn_example *e = &ex[k % n];
-                const uint32_t row = e->rows[(size_t)(k % e->T) * m->cfg.n_features + f];
+                const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+                const uint32_t row = e->rows[(size_t)(k % e->T) * S + first_slot(&m->cfg, f)];
                 i = row * cols + (size_t)(urand() * cols);
             } else {
                 i = (size_t)(urand() * sp->size);
@@ -609,11 +710,13 @@ static double check_model_grads(attn_model *m, attn_trainer *tr, const attn_exam
         }
         if (f >= 0) {       /* a row no token uses */
             size_t unused = 0;
+            const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+            const int s0 = first_slot(&m->cfg, f), s1 = s0 + attn_feature_n_slots(&m->cfg.features[f]);
             for (size_t r = 0; r < (size_t)sp->shape[0] && !unused; r++) {
                 int used = 0;
                 for (int j = 0; j < n; j++)
                     for (int t = 0; t < ex[j].T; t++)
-                        used |= ex[j].rows[(size_t)t * m->cfg.n_features + f] == r;
+                        for (int k = s0; k < s1; k++) used |= ex[j].rows[(size_t)t * S + k] == r;
                 if (!used) unused = r + 1;
             }
             if (unused) all_ok &= an[sp->offset + (unused - 1) * cols] == 0.0f;
@@ -626,17 +729,25 @@ static double check_model_grads(attn_model *m, attn_trainer *tr, const attn_exam
     return worst;
 }
 
+/* Rows in the lower half of each table (the upper half stays unused). A subword feature gets
+ * its word row and 0..ATTN_SUBWORD_SLOTS-1 more (repeats possible), then ATTN_ROW_NONE. */
 static void random_rows(uint32_t *rows, int T, const attn_config *c) {
     for (int t = 0; t < T; t++)
-        for (int f = 0; f < c->n_features; f++)
-            rows[t * c->n_features + f] = (uint32_t)(urand() * (c->features[f].n_buckets / 2));
+        for (int f = 0; f < c->n_features; f++) {
+            const attn_feature_spec *fs = &c->features[f];
+            const int n = attn_feature_n_slots(fs);
+            const int used = 1 + (int)(urand() * n);
+            for (int k = 0; k < n; k++)
+                *rows++ = k < used ? (uint32_t)(urand() * (fs->n_buckets / 2)) : ATTN_ROW_NONE;
+        }
 }
 
 /* dropout: all four rates on. attn_trainer_grad draws the masks from (seed, step, example) and
  * does not advance the step, so every loss evaluation sees the same masks. */
-static void test_model(const char *name, const char *tail, int threads, int dropout) {
+static void test_model_with(const char *head, const char *name, const char *tail, int threads,
+                            int dropout) {
     char config[2048];
-    snprintf(config, sizeof config, "%s%s", MODEL_HEAD, tail);
+    snprintf(config, sizeof config, "%s%s", head, tail);
     attn_model *m = NULL;
     attn_trainer *tr = NULL;
     attn_error err;
@@ -653,7 +764,7 @@ static void test_model(const char *name, const char *tail, int threads, int drop
         o.word_dropout = 0.3f;
     }
     if (attn_trainer_new(m, &o, &tr, &err)) { CHECK_MSG(0, "%s", err.msg); attn_model_free(m); return; }
-    uint32_t rows0[7 * 3], rows1[5 * 3];
+    uint32_t rows0[7 * ATTN_MAX_SLOTS], rows1[5 * ATTN_MAX_SLOTS];
     random_rows(rows0, 7, &m->cfg);
     random_rows(rows1, 5, &m->cfg);
     static const int tags0[7] = { 1, 2, 0, 3, 0, 1, 2 }, tags1[5] = { 0, 3, 4, 4, 0 };
@@ -670,6 +781,10 @@ static void test_model(const char *name, const char *tail, int threads, int drop
     record(name, check_model_grads(m, tr, ex, 2, name));
     attn_trainer_free(tr);
     attn_model_free(m);
+}
+
+static void test_model(const char *name, const char *tail, int threads, int dropout) {
+    test_model_with(MODEL_HEAD, name, tail, threads, dropout);
 }
 
 /* The gradient of a batch equals the mean of the per-example gradients, with 1 or 2 threads. */
@@ -737,6 +852,7 @@ int main(void) {
     test_attention(19, 8, 4, 1);
     test_gelu();
     test_embed();
+    test_embed_subword();
     test_pool(1, 5);
     test_pool(7, 9);
     test_heads();
@@ -746,6 +862,10 @@ int main(void) {
     test_model("relations", " \"tasks\": [\"entities\", \"relations\"],"
                " \"entities\": {\"labels\": [\"X\", \"Y\"]},"
                " \"relations\": {\"labels\": [\"r1\", \"r2\"], \"hidden\": 6, \"type_dim\": 3}}", 2, 0);
+    test_model_with(MODEL_HEAD_SUBWORD, "subword", " \"tasks\": [\"entities\"],"
+                    " \"entities\": {\"labels\": [\"X\", \"Y\"]}}", 1, 0);
+    test_model_with(MODEL_HEAD_SUBWORD, "subword+dropout", " \"tasks\": [\"classify\"],"
+                    " \"classify\": {\"labels\": [\"a\", \"b\"]}}", 2, 1);
     test_batch_mean();
     for (int i = 0; i < n_max_err; i++)
         printf("  max |analytical - numerical| %-14s %.3g\n", max_err_name[i], max_err[i]);

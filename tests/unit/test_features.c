@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "features.h"
+#include "subword.h"
 #include "tokenizer.h"
 
 /* Known answers, computed with plain Python 3 integers:
@@ -26,10 +27,10 @@ static void test_hash_known_answers(void) {
     CHECK(attn_hash64(1, "a", 1) != attn_hash64(0, "a", 1));
 
     static const attn_feature_spec spec[4] = {
-        {ATTN_FEAT_NORM, 50000, 64, 0},
-        {ATTN_FEAT_PREFIX, 10000, 16, 3},
-        {ATTN_FEAT_SUFFIX, 10000, 16, 3},
-        {ATTN_FEAT_SHAPE, 1000, 16, 0},
+        {.kind = ATTN_FEAT_NORM, .n_buckets = 50000, .dim = 64},
+        {.kind = ATTN_FEAT_PREFIX, .n_buckets = 10000, .dim = 16, .affix = 3},
+        {.kind = ATTN_FEAT_SUFFIX, .n_buckets = 10000, .dim = 16, .affix = 3},
+        {.kind = ATTN_FEAT_SHAPE, .n_buckets = 1000, .dim = 16},
     };
     static const struct { const char *token; uint32_t rows[4]; } known[] = {
         {"Apple", {9545, 2959, 3829, 646}},
@@ -46,8 +47,8 @@ static void test_hash_known_answers(void) {
 }
 
 static void test_names(void) {
-    static const char *const names[] = {"norm", "prefix", "suffix", "shape"};
-    for (int k = 0; k < 4; k++) {
+    static const char *const names[] = {"norm", "prefix", "suffix", "shape", "subword"};
+    for (int k = 0; k < 5; k++) {
         attn_feature_kind kind = (attn_feature_kind)99;
         CHECK(attn_feature_name((attn_feature_kind)k) && strcmp(attn_feature_name((attn_feature_kind)k), names[k]) == 0);
         CHECK(attn_feature_kind_from_name(names[k], &kind) == 0 && kind == (attn_feature_kind)k);
@@ -57,7 +58,7 @@ static void test_names(void) {
     CHECK(attn_feature_kind_from_name("", &kind) == -1);
     CHECK(attn_feature_kind_from_name(NULL, &kind) == -1);
     CHECK(kind == ATTN_FEAT_SHAPE);   /* untouched on failure */
-    CHECK(attn_feature_name((attn_feature_kind)4) == NULL);
+    CHECK(attn_feature_name((attn_feature_kind)5) == NULL);
     CHECK(attn_feature_name((attn_feature_kind)-1) == NULL);
 }
 
@@ -129,8 +130,10 @@ static void test_long_tokens(void) {
      * characters, here 3-byte ones: 100 characters, 300 bytes. */
     for (int i = 0; i < 100; i++) memcpy(token + 3 * i, i % 3 ? "\xE4\xBA\xAC" : "\xE5\x8C\x97", 3);
     attn_feature_spec spec[4] = {
-        {ATTN_FEAT_NORM, ATTN_MAX_BUCKETS, 8, 0}, {ATTN_FEAT_PREFIX, ATTN_MAX_BUCKETS, 8, 2},
-        {ATTN_FEAT_SUFFIX, ATTN_MAX_BUCKETS, 8, 2}, {ATTN_FEAT_SHAPE, ATTN_MAX_BUCKETS, 8, 0},
+        {.kind = ATTN_FEAT_NORM, .n_buckets = ATTN_MAX_BUCKETS, .dim = 8},
+        {.kind = ATTN_FEAT_PREFIX, .n_buckets = ATTN_MAX_BUCKETS, .dim = 8, .affix = 2},
+        {.kind = ATTN_FEAT_SUFFIX, .n_buckets = ATTN_MAX_BUCKETS, .dim = 8, .affix = 2},
+        {.kind = ATTN_FEAT_SHAPE, .n_buckets = ATTN_MAX_BUCKETS, .dim = 8},
     };
     uint32_t full[4], cut[4], shorter[4];
     attn_token_features(token, 300, spec, 4, full);
@@ -165,9 +168,11 @@ static void test_small_buffers(void) {
 
 static void test_affixes_and_rows(void) {
     attn_feature_spec spec[5] = {
-        {ATTN_FEAT_NORM, 1u << 20, 8, 0}, {ATTN_FEAT_PREFIX, 1u << 20, 8, 3},
-        {ATTN_FEAT_SUFFIX, 1u << 20, 8, 3}, {ATTN_FEAT_SHAPE, 1u << 20, 8, 0},
-        {ATTN_FEAT_PREFIX, 1u << 20, 8, 8},
+        {.kind = ATTN_FEAT_NORM, .n_buckets = 1u << 20, .dim = 8},
+        {.kind = ATTN_FEAT_PREFIX, .n_buckets = 1u << 20, .dim = 8, .affix = 3},
+        {.kind = ATTN_FEAT_SUFFIX, .n_buckets = 1u << 20, .dim = 8, .affix = 3},
+        {.kind = ATTN_FEAT_SHAPE, .n_buckets = 1u << 20, .dim = 8},
+        {.kind = ATTN_FEAT_PREFIX, .n_buckets = 1u << 20, .dim = 8, .affix = 8},
     };
     uint32_t a[5], b[5];
     attn_token_features("apple", 5, spec, 5, a);
@@ -187,14 +192,78 @@ static void test_affixes_and_rows(void) {
     uint32_t prefix_row = (uint32_t)(attn_hash64(ATTN_FEATURE_HASH_SEED, "\1ab", 3) % (1u << 20));
     CHECK(a[0] == norm_row && a[1] == prefix_row && norm_row != prefix_row);
     /* Suffix of multi-byte characters counts characters, not bytes. */
-    attn_feature_spec suf = {ATTN_FEAT_SUFFIX, 1u << 20, 8, 2};
+    attn_feature_spec suf = {.kind = ATTN_FEAT_SUFFIX, .n_buckets = 1u << 20, .dim = 8, .affix = 2};
     uint32_t r;
     attn_token_features("ab\xC3\xA9\xC3\xA9", 6, &suf, 1, &r);
     CHECK(r == (uint32_t)(attn_hash64(ATTN_FEATURE_HASH_SEED, "\2\xC3\xA9\xC3\xA9", 5) % (1u << 20)));
     /* One bucket: every row is 0. */
-    attn_feature_spec one = {ATTN_FEAT_NORM, 1, 8, 0};
+    attn_feature_spec one = {.kind = ATTN_FEAT_NORM, .n_buckets = 1, .dim = 8};
     attn_token_features("anything", 8, &one, 1, &r);
     CHECK(r == 0);
+}
+
+/* Row of a subword n-gram, straight from the definition in subword.h. */
+static uint32_t ngram_row(const char *ngram, uint32_t buckets) {
+    char buf[64] = "S";
+    strcpy(buf + 1, ngram);
+    return (uint32_t)(attn_hash64(ATTN_FEATURE_HASH_SEED, buf, strlen(buf)) % buckets);
+}
+
+/* The subword feature takes ATTN_SUBWORD_SLOTS slots between its neighbours: exactly the rows
+ * of subword.h's example, in its order, then ATTN_ROW_NONE. */
+static void test_subword_slots(void) {
+    enum { B = 1u << 20, SLOTS = 2 + ATTN_SUBWORD_SLOTS };
+    const attn_feature_spec spec[3] = {
+        {.kind = ATTN_FEAT_NORM, .n_buckets = B, .dim = 8},
+        {.kind = ATTN_FEAT_SUBWORD, .n_buckets = B, .dim = 8, .min_n = 3, .max_n = 6},
+        {.kind = ATTN_FEAT_SHAPE, .n_buckets = 50, .dim = 8},
+    };
+    CHECK(attn_feature_n_slots(&spec[0]) == 1 && attn_feature_n_slots(&spec[1]) == ATTN_SUBWORD_SLOTS);
+    CHECK(attn_feature_slots(spec, 3) == SLOTS && SLOTS <= ATTN_MAX_SLOTS);
+    CHECK(attn_feature_slots(spec, 1) == 1 && attn_feature_slots(spec + 2, 1) == 1);
+    static const char *const where[] = {
+        "<where>", "<wh", "whe", "her", "ere", "re>", "<whe", "wher", "here", "ere>",
+        "<wher", "where", "here>", "<where", "where>",
+    };
+    uint32_t rows[SLOTS], norm_row, shape_row;
+    attn_token_features("Where", 5, spec, 3, rows);
+    attn_token_features("Where", 5, &spec[0], 1, &norm_row);
+    attn_token_features("Where", 5, &spec[2], 1, &shape_row);
+    CHECK(rows[0] == norm_row && rows[SLOTS - 1] == shape_row);
+    int exact = 1;
+    for (int k = 0; k < 15; k++) exact &= rows[1 + k] == ngram_row(where[k], B);
+    for (int k = 15; k < ATTN_SUBWORD_SLOTS; k++) exact &= rows[1 + k] == ATTN_ROW_NONE;
+    CHECK_MSG(exact, "subword slots of \"Where\"");
+    CHECK(attn_feature_rows_check(spec, 3, rows, NULL) == -1);
+
+    /* A long word: the first ATTN_SUBWORD_SLOTS rows of the full list, no ATTN_ROW_NONE. */
+    const char *word = "Internationalisation";
+    uint32_t all[ATTN_SUBWORD_MAX_ROWS];
+    size_t n_all = attn_subword_rows(word, strlen(word), 3, 6, B, all, ATTN_SUBWORD_MAX_ROWS);
+    attn_token_features(word, strlen(word), spec, 3, rows);
+    CHECK(n_all == 1 + 20 + 19 + 18 + 17);
+    CHECK(memcmp(rows + 1, all, ATTN_SUBWORD_SLOTS * sizeof *rows) == 0);
+    CHECK(rows[1] == ngram_row("<internationalisation>", B) && rows[2] == ngram_row("<in", B));
+
+    /* The row check: the word row is required, later subword slots may be NONE. */
+    int slot = -1;
+    attn_token_features("Where", 5, spec, 3, rows);
+    rows[20] = B;
+    CHECK(attn_feature_rows_check(spec, 3, rows, &slot) == 1 && slot == 20);
+    rows[20] = ATTN_ROW_NONE;
+    rows[1] = ATTN_ROW_NONE;
+    CHECK(attn_feature_rows_check(spec, 3, rows, &slot) == 1 && slot == 1);
+    rows[1] = 7;
+    rows[SLOTS - 1] = 50;
+    CHECK(attn_feature_rows_check(spec, 3, rows, &slot) == 2 && slot == SLOTS - 1);
+    rows[SLOTS - 1] = 49;
+    rows[0] = ATTN_ROW_NONE;
+    CHECK(attn_feature_rows_check(spec, 3, rows, &slot) == 0 && slot == 0);
+    rows[0] = 0;
+    CHECK(attn_feature_rows_check(spec, 3, rows, NULL) == -1);
+    /* A one-character token: "<a>" is the word; no n-gram of 3 besides it. */
+    attn_token_features("A", 1, spec + 1, 1, rows);
+    CHECK(rows[0] == ngram_row("<a>", B) && rows[1] == ATTN_ROW_NONE);
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -223,8 +292,10 @@ static void test_random_tokens(void) {
             const char *tok = text + t.tok[k].byte_start;
             size_t len = t.tok[k].byte_end - t.tok[k].byte_start;
             attn_feature_spec spec[4] = {
-                {ATTN_FEAT_NORM, 1 + rng() % 1000, 8, 0}, {ATTN_FEAT_PREFIX, 1 + rng() % 7, 8, 1 + rng() % 8},
-                {ATTN_FEAT_SUFFIX, 1 + rng() % 100, 8, 1 + rng() % 8}, {ATTN_FEAT_SHAPE, 1 + rng() % 50, 8, 0},
+                {.kind = ATTN_FEAT_NORM, .n_buckets = 1 + rng() % 1000, .dim = 8},
+                {.kind = ATTN_FEAT_PREFIX, .n_buckets = 1 + rng() % 7, .dim = 8, .affix = 1 + rng() % 8},
+                {.kind = ATTN_FEAT_SUFFIX, .n_buckets = 1 + rng() % 100, .dim = 8, .affix = 1 + rng() % 8},
+                {.kind = ATTN_FEAT_SHAPE, .n_buckets = 1 + rng() % 50, .dim = 8},
             };
             uint32_t rows[4];
             attn_token_features(tok, len, spec, 4, rows);
@@ -254,6 +325,7 @@ int main(void) {
     test_long_tokens();
     test_small_buffers();
     test_affixes_and_rows();
+    test_subword_slots();
     test_random_tokens();
     return CHECK_DONE();
 }

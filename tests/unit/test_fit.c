@@ -8,7 +8,8 @@
  *     F1 >= 0.9 on unseen names, a relation model's loss falls
  *   - the same seed gives the same parameters; patience, time limit, the epoch callback and
  *     should_stop end training as documented, leaving the best (or initial) parameters
- *   - word vectors into the norm table; the vocabulary of text files */
+ *   - word vectors into the norm table, or as the subword table; training with a subword
+ *     feature; the vocabulary of text files */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "check.h"
 #include "features.h"
 #include "fit.h"
+#include "layers.h"
 #include "pipeline.h"
 #include "wordvec.h"
 
@@ -691,7 +693,7 @@ static void test_wordvec_init(void) {
     size_t n_set = 0;
     CHECK(attn_init_norm_from_wordvec(m, &wv, words, n_words, &n_set, &err) == ATTN_OK);
     /* independently: the first word reaching each bucket gives it its vector */
-    const attn_feature_spec norm = { ATTN_FEAT_NORM, 5, 4, 0 };
+    const attn_feature_spec norm = {.kind = ATTN_FEAT_NORM, .n_buckets = 5, .dim = 4};
     int taken[5] = { 0 }, ok = 1;
     size_t expect_set = 0;
     for (size_t w = 0; w < n_words; w++) {
@@ -727,6 +729,116 @@ static void test_wordvec_init(void) {
     free(wv.table);
 }
 
+/* A model with a subword feature: the pretrained table is copied as is, and then a word's
+ * subword embedding is exactly its word vector (attn_wordvec_token_vector). */
+static const char *SUBWORD_CONFIG =
+    "{\"format\": 1, \"tasks\": [\"classify\"], \"dim\": 8, \"layers\": 1,"
+    " \"heads\": 1, \"ffn\": 8, \"max_len\": 8,"
+    " \"features\": [{\"kind\": \"shape\", \"buckets\": 10, \"dim\": 2},"
+    "                {\"kind\": \"subword\", \"buckets\": 97, \"dim\": 4, \"min_n\": 2, \"max_n\": 3}],"
+    " \"classify\": {\"labels\": [\"a\", \"b\"]}}";
+
+static void test_subword_init(void) {
+    attn_model *m = NULL;
+    attn_error err;
+    CHECK(attn_train_model_new(SUBWORD_CONFIG, strlen(SUBWORD_CONFIG), 1, &m, &err) == ATTN_OK);
+    if (!m) return;
+    attn_wordvec wv = { .n_buckets = 97, .dim = 4, .min_n = 2, .max_n = 3 };
+    wv.table = malloc(97 * 4 * sizeof(float));
+    for (int i = 0; i < 97 * 4; i++) wv.table[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    const int ts = attn_model_tensor_index(m, "embed.shape");
+    const int tw = attn_model_tensor_index(m, "embed.subword");
+    float shape_before[10 * 2];
+    memcpy(shape_before, m->params + m->specs[ts].offset, sizeof shape_before);
+    CHECK(memcmp(m->params + m->specs[tw].offset, wv.table, 97 * 4 * sizeof(float)) != 0);
+    CHECK(attn_init_subword_from_wordvec(m, &wv, &err) == ATTN_OK);
+    CHECK(memcmp(m->params + m->specs[tw].offset, wv.table, 97 * 4 * sizeof(float)) == 0);
+    CHECK(memcmp(m->params + m->specs[ts].offset, shape_before, sizeof shape_before) == 0);
+    /* the embedding the encoder sees: [shape | mean of subword rows] = [.. | word vector] */
+    const char *words[] = { "cat", "Cats", "x", "Zoë", "1999" };
+    int same = 1;
+    for (int w = 0; w < 5; w++) {
+        uint32_t rows[1 + ATTN_SUBWORD_SLOTS];
+        float emb[6], vec[4];
+        attn_token_features(words[w], strlen(words[w]), m->cfg.features, 2, rows);
+        attn_embed_forward(emb, &m->cfg, &m->w, rows, 1);
+        attn_wordvec_token_vector(&wv, words[w], strlen(words[w]), vec);
+        for (int i = 0; i < 4; i++) same &= fabsf(emb[2 + i] - vec[i]) < 1e-6f;
+    }
+    CHECK(same);
+
+    /* every mismatch is named */
+    wv.n_buckets = 96;
+    CHECK(attn_init_subword_from_wordvec(m, &wv, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "the 'subword' feature has 97 buckets, the word vectors 96"));
+    wv.n_buckets = 97;
+    wv.dim = 5;
+    CHECK(attn_init_subword_from_wordvec(m, &wv, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "the 'subword' table is 4 wide, the word vectors 5"));
+    wv.dim = 4;
+    wv.max_n = 6;
+    CHECK(attn_init_subword_from_wordvec(m, &wv, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "the 'subword' feature uses n-grams 2..3, the word vectors 2..6"));
+    wv.max_n = 3;
+    wv.min_n = 3;
+    CHECK(attn_init_subword_from_wordvec(m, &wv, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "the 'subword' feature uses n-grams 2..3, the word vectors 3..3"));
+    wv.min_n = 2;
+    CHECK(attn_init_subword_from_wordvec(m, NULL, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "no word vectors given"));
+    attn_model_free(m);
+    m = new_model(CLASSIFY, 16, 8, 1);
+    CHECK(attn_init_subword_from_wordvec(m, &wv, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "the model has no 'subword' feature"));
+    attn_model_free(m);
+    free(wv.table);
+}
+
+/* Datasets and training with a subword feature: each example's rows are the tokens' slots
+ * (attn_feature_slots per token), and a classifier on shape + subword learns the task. */
+static void test_fit_subword(void) {
+    const char *config =
+        "{\"format\": 1, \"dim\": 32, \"layers\": 1, \"heads\": 2, \"ffn\": 64, \"max_len\": 16,"
+        " \"features\": [{\"kind\": \"subword\", \"buckets\": 3000, \"dim\": 16},"
+        "  {\"kind\": \"shape\", \"buckets\": 100, \"dim\": 8}], %s}";
+    char text[1024];
+    snprintf(text, sizeof text, config, CLASSIFY);
+    attn_model *m = NULL;
+    attn_error err;
+    CHECK(attn_train_model_new(text, strlen(text), 3, &m, &err) == ATTN_OK);
+    if (!m) return;
+    const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    CHECK(S == ATTN_SUBWORD_SLOTS + 1);
+    attn_dataset *train = sentiment_set(m, 64, 11), *dev = sentiment_set(m, 24, 99);
+    attn_dataset *one = attn_dataset_new(&m->cfg);
+    CHECK(add(one, "Hello wonderful world", "positive", NULL, 0, NULL, 0, &err) == ATTN_OK);
+    attn_example ex;
+    CHECK(attn_dataset_example(one, 0, &ex, &err) == ATTN_OK && ex.T == 3);
+    static const char *const words[3] = { "Hello", "wonderful", "world" };
+    int rows_ok = 1;
+    for (int t = 0; t < 3; t++) {
+        uint32_t rows[ATTN_MAX_SLOTS];
+        attn_token_features(words[t], strlen(words[t]), m->cfg.features, 2, rows);
+        rows_ok &= !memcmp(rows, ex.rows + (size_t)t * S, (size_t)S * sizeof *rows);
+    }
+    CHECK(rows_ok);
+    CHECK(ex.rows[1] != ATTN_ROW_NONE && ex.rows[S - 2] == ATTN_ROW_NONE);  /* "hello": 15 rows */
+    attn_dataset_free(one);
+    attn_fit_opts o = small_opts();
+    o.batch_size = 8;
+    o.max_epochs = 30;
+    o.patience = 5;
+    o.train.lr = 1e-2f;
+    attn_epoch_report best;
+    int rc = attn_fit(m, train, dev, &o, NULL, NULL, NULL, &best, &err);
+    CHECK_MSG(rc == ATTN_OK, "%s", err.msg);
+    CHECK_MSG(best.dev_metric >= 0.9, "subword classifier: dev accuracy %.3f", best.dev_metric);
+    printf("subword classify: best epoch %d, dev accuracy %.3f\n", best.epoch, best.dev_metric);
+    attn_dataset_free(train);
+    attn_dataset_free(dev);
+    attn_model_free(m);
+}
+
 static void test_vocab(void) {
     char path[64];
     snprintf(path, sizeof path, "/tmp/test_fit_vocab_%d.txt", (int)getpid());
@@ -759,6 +871,8 @@ int main(void) {
     test_eval_classify();
     test_eval_entities_relations();
     test_wordvec_init();
+    test_subword_init();
+    test_fit_subword();
     test_vocab();
     test_fit_classify();
     test_fit_entities();

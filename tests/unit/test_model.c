@@ -257,9 +257,9 @@ static void test_config_errors_features(void) {
                         "config: unknown key 'features[0].seed'");
     expect_config_error(norm, "{\"buckets\": 100, \"dim\": 8}", ATTN_EINVAL, "config: 'features[0].kind' is missing");
     expect_config_error(norm, "{\"kind\": \"char\", \"buckets\": 100, \"dim\": 8}", ATTN_EINVAL,
-                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\"");
+                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\"");
     expect_config_error(norm, "{\"kind\": 0, \"buckets\": 100, \"dim\": 8}", ATTN_EINVAL,
-                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\"");
+                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\"");
     expect_config_error("{\"kind\": \"shape\"", "{\"kind\": \"norm\"", ATTN_EINVAL,
                         "config: 'features[3].kind' \"norm\" is given twice");
     expect_config_error(norm, "{\"kind\": \"norm\", \"buckets\": 0, \"dim\": 8}", ATTN_EINVAL,
@@ -277,6 +277,67 @@ static void test_config_errors_features(void) {
                         "config: 'features[2].affix' must be an integer in 1..8, found 0");
     expect_config_error(norm, "{\"kind\": \"norm\", \"buckets\": 100, \"dim\": 8, \"affix\": 2}", ATTN_EINVAL,
                         "config: 'features[0].affix' is only allowed for kinds prefix and suffix");
+}
+
+/* The subword feature: optional n-gram lengths (default 3..6), its table "embed.subword", and
+ * the errors of its keys. */
+static void test_config_subword(void) {
+    const char *shape = "{\"kind\": \"shape\", \"buckets\": 10, \"dim\": 3}";
+    attn_config c;
+    char *t = edit(FULL, shape, "{\"kind\": \"subword\", \"buckets\": 50, \"dim\": 6}");
+    if (parse_ok(t, &c)) {
+        CHECK(c.features[3].kind == ATTN_FEAT_SUBWORD && c.features[3].n_buckets == 50 &&
+              c.features[3].dim == 6 && c.features[3].min_n == 3 && c.features[3].max_n == 6 &&
+              c.features[3].affix == 0);
+        CHECK(c.features[0].min_n == 0 && c.features[0].max_n == 0);
+        CHECK(attn_feature_slots(c.features, c.n_features) == 3 + ATTN_SUBWORD_SLOTS);
+        size_t n = 0, n_params = 0;
+        attn_tensor_spec *s = attn_config_tensors(&c, &n, &n_params);
+        const int e = s ? attn_tensor_find(s, n, "embed.subword") : -1;
+        const int p = s ? attn_tensor_find(s, n, "embed.proj.w") : -1;
+        CHECK(e == 3 && s[e].ndim == 2 && s[e].shape[0] == 50 && s[e].shape[1] == 6);
+        CHECK(p >= 0 && s[p].shape[1] == 8 + 4 + 5 + 6);
+        free(s);
+        attn_config_free(&c);
+    }
+    free(t);
+    t = edit(FULL, shape, "{\"kind\": \"subword\", \"buckets\": 50, \"dim\": 6, \"min_n\": 1, \"max_n\": 8}");
+    if (parse_ok(t, &c)) {
+        CHECK(c.features[3].min_n == 1 && c.features[3].max_n == 8);
+        attn_config_free(&c);
+    }
+    free(t);
+    t = edit(FULL, shape, "{\"kind\": \"subword\", \"buckets\": 50, \"dim\": 6, \"min_n\": 5}");
+    if (parse_ok(t, &c)) {
+        CHECK(c.features[3].min_n == 5 && c.features[3].max_n == 6);
+        attn_config_free(&c);
+    }
+    free(t);
+
+    expect_config_error(shape, "{\"kind\": \"subword\", \"buckets\": 10, \"dim\": 3},"
+                        " {\"kind\": \"subword\", \"buckets\": 20, \"dim\": 3}", ATTN_EINVAL,
+                        "config: 'features[4].kind' \"subword\" is given twice");
+    expect_config_error(shape, "{\"kind\": \"subword\", \"buckets\": 10, \"dim\": 3, \"min_n\": 0}",
+                        ATTN_EINVAL, "config: 'features[3].min_n' must be an integer in 1..8, found 0");
+    expect_config_error(shape, "{\"kind\": \"subword\", \"buckets\": 10, \"dim\": 3, \"max_n\": 9}",
+                        ATTN_ELIMIT, "config: 'features[3].max_n' must be an integer in 1..8, found 9");
+    expect_config_error(shape, "{\"kind\": \"subword\", \"buckets\": 10, \"dim\": 3, \"min_n\": 2.5}",
+                        ATTN_EINVAL, "config: 'features[3].min_n' must be an integer in 1..8, found 2.5");
+    expect_config_error(shape, "{\"kind\": \"subword\", \"buckets\": 10, \"dim\": 3, \"min_n\": 5,"
+                        " \"max_n\": 3}", ATTN_EINVAL,
+                        "config: 'features[3]': subword n-gram lengths must satisfy "
+                        "1 <= min_n <= max_n <= 8 (got min_n 5, max_n 3)");
+    expect_config_error(shape, "{\"kind\": \"subword\", \"buckets\": 10, \"dim\": 3, \"max_n\": 2}",
+                        ATTN_EINVAL, "config: 'features[3]': subword n-gram lengths must satisfy "
+                        "1 <= min_n <= max_n <= 8 (got min_n 3, max_n 2)");
+    expect_config_error(shape, "{\"kind\": \"shape\", \"buckets\": 10, \"dim\": 3, \"min_n\": 3}",
+                        ATTN_EINVAL, "config: 'features[3].min_n' is only allowed for kind subword");
+    expect_config_error(shape, "{\"kind\": \"shape\", \"buckets\": 10, \"dim\": 3, \"max_n\": 3}",
+                        ATTN_EINVAL, "config: 'features[3].max_n' is only allowed for kind subword");
+    expect_config_error(shape, "{\"kind\": \"subword\", \"buckets\": 10, \"dim\": 3, \"affix\": 3}",
+                        ATTN_EINVAL, "config: 'features[3].affix' is only allowed for kinds prefix and suffix");
+    expect_config_error(shape, "{\"kind\": \"subword\", \"buckets\": 10, \"dim\": 3, \"min\": 3}",
+                        ATTN_EINVAL, "config: unknown key 'features[3].min'");
 }
 
 static void test_config_errors_features_arrays(void) {
@@ -795,6 +856,7 @@ int main(void) {
     test_config_errors_tasks();
     test_config_errors_sizes();
     test_config_errors_features();
+    test_config_subword();
     test_config_errors_features_arrays();
     test_config_errors_labels();
     test_config_param_limit();

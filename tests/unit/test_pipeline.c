@@ -132,7 +132,7 @@ typedef struct shape_rows {
 } shape_rows;
 
 static uint32_t shape_row(const char *word) {
-    attn_feature_spec spec = { ATTN_FEAT_SHAPE, SHAPE_BUCKETS, 2, 0 };
+    attn_feature_spec spec = {.kind = ATTN_FEAT_SHAPE, .n_buckets = SHAPE_BUCKETS, .dim = 2};
     uint32_t row;
     attn_token_features(word, strlen(word), &spec, 1, &row);
     return row;

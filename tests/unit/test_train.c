@@ -50,7 +50,7 @@ static attn_trainer *new_trainer(attn_model *m, const attn_train_opts *o) {
 typedef struct text_rows {
     const char *text;
     attn_tokens toks;
-    uint32_t rows[MAX_TOKENS * ATTN_MAX_FEATURES];
+    uint32_t rows[MAX_TOKENS * ATTN_MAX_SLOTS];
     int T;
 } text_rows;
 
@@ -60,11 +60,11 @@ static void featurise(const attn_model *m, text_rows *tx, const char *text) {
     tx->text = text;
     CHECK(attn_tokenize(text, strlen(text), &tx->toks, &err) == ATTN_OK);
     tx->T = (int)tx->toks.n;
+    const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
     for (int t = 0; t < tx->T && t < MAX_TOKENS; t++) {
         const attn_token *tk = &tx->toks.tok[t];
         attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start,
-                            m->cfg.features, m->cfg.n_features,
-                            tx->rows + (size_t)t * m->cfg.n_features);
+                            m->cfg.features, m->cfg.n_features, tx->rows + (size_t)t * slots);
     }
 }
 
@@ -101,6 +101,55 @@ static void test_forward_matches_encode(void) {
     attn_scratch_free(&s);
     free(enc); free(trn); free(trn2);
     attn_trainer_free(tr); attn_trainer_free(drop);
+    attn_model_free(m);
+}
+
+/* A subword feature between two others: the training forward still equals attn_encode, and
+ * both validate the slots (word row required, later slots may be ATTN_ROW_NONE). */
+static void test_subword_forward_and_rows(void) {
+    const char *config =
+        "{\"format\": 1, \"dim\": 16, \"layers\": 1, \"heads\": 2, \"ffn\": 32, \"max_len\": 32,"
+        " \"features\": [{\"kind\": \"norm\", \"buckets\": 200, \"dim\": 8},"
+        "  {\"kind\": \"subword\", \"buckets\": 500, \"dim\": 8, \"min_n\": 2, \"max_n\": 4},"
+        "  {\"kind\": \"shape\", \"buckets\": 50, \"dim\": 4}],"
+        " \"tasks\": [\"classify\"], \"classify\": {\"labels\": [\"a\", \"b\"]}}";
+    attn_model *m = NULL;
+    attn_error err;
+    CHECK(attn_train_model_new(config, strlen(config), 5, &m, &err) == ATTN_OK);
+    if (!m) return;
+    attn_train_opts o = attn_train_defaults();
+    attn_trainer *tr = new_trainer(m, &o);
+    text_rows tx;
+    featurise(m, &tx, "Anna-Lena Müller visited the Internationalisation office in 2023 .");
+    const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    CHECK(S == 2 + ATTN_SUBWORD_SLOTS && tx.T >= 8);
+    float enc[MAX_TOKENS * 16], trn[MAX_TOKENS * 16];
+    attn_scratch s = { 0 };
+    CHECK(attn_encode(m, tx.rows, tx.T, enc, &s, &err) == ATTN_OK);
+    CHECK(tr && attn_trainer_encode(tr, tx.rows, tx.T, trn, &err) == ATTN_OK);
+    CHECK(memcmp(enc, trn, (size_t)tx.T * 16 * sizeof(float)) == 0);
+
+    uint32_t *tok1 = tx.rows + S;          /* token 1: its subword slots start at tok1[1] */
+    const uint32_t word_row = tok1[1], later = tok1[5];
+    tok1[5] = ATTN_ROW_NONE;               /* a later slot unused: fine */
+    CHECK(attn_encode(m, tx.rows, tx.T, enc, &s, &err) == ATTN_OK);
+    tok1[5] = 500;
+    CHECK(attn_encode(m, tx.rows, tx.T, enc, &s, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "encoder: feature row 500 of token 1 out of range (500 buckets)"));
+    tok1[5] = later;
+    tok1[1] = ATTN_ROW_NONE;               /* no word row: invalid */
+    CHECK(attn_encode(m, tx.rows, tx.T, enc, &s, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "encoder: feature row 4294967295 of token 1 out of range (500 buckets)"));
+    CHECK(tr && attn_trainer_encode(tr, tx.rows, tx.T, trn, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "train: example 0: feature row 4294967295 of token 1 out of range "
+                           "(500 buckets)"));
+    tok1[1] = word_row;
+    tok1[S - 1] = 50;                      /* the shape slot after the subword slots */
+    CHECK(attn_encode(m, tx.rows, tx.T, enc, &s, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "encoder: feature row 50 of token 1 out of range (50 buckets)"));
+    attn_tokens_free(&tx.toks);
+    attn_scratch_free(&s);
+    attn_trainer_free(tr);
     attn_model_free(m);
 }
 
@@ -393,7 +442,8 @@ static void test_clipping_and_adamw(void) {
     uint32_t unused = 0;
     for (int used = 1; used; unused++) {
         used = 0;
-        for (int t = 0; t < tx.T; t++) used |= tx.rows[t * m->cfg.n_features] == unused;
+        for (int t = 0; t < tx.T; t++)
+            used |= tx.rows[t * attn_feature_slots(m->cfg.features, m->cfg.n_features)] == unused;
         if (!used) break;
     }
     CHECK(memcmp(m->params + emb->offset + unused * 16, p0 + emb->offset + unused * 16, 16 * 4) == 0);
@@ -560,6 +610,7 @@ static void test_errors(void) {
 int main(void) {
     openblas_set_num_threads(1);
     test_forward_matches_encode();
+    test_subword_forward_and_rows();
     test_schedule();
     test_char_spans();
     test_errors();
