@@ -40,7 +40,7 @@ int attn_fail(attn_error *err, int code, const char *fmt, ...)
 #define ATTN_MAX_LAYERS          64
 #define ATTN_MAX_SEQ_LEN         8192              /* a model's max_len */
 #define ATTN_MAX_BUCKETS         (1u << 24)        /* rows of one hashed embedding table */
-#define ATTN_MAX_PARAMS          ((size_t)1 << 31) /* floats in one model (8 GiB f32) */
+#define ATTN_MAX_PARAMS          ((size_t)1 << 28) /* floats in one model (1 GiB f32): a hostile config cannot make a loader reserve more */
 #define ATTN_MAX_TOKEN_CHARS     64                /* longer tokens are featurised by their first 64 code points */
 
 #endif

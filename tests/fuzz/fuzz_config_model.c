@@ -12,7 +12,7 @@
  * tests/fuzz/make_model_seeds.c writes seeds in this framing.
  *
  * Configs whose parameter count is above FUZZ_MAX_PARAMS are skipped before attn_model_new:
- * the engine's own limit (ATTN_MAX_PARAMS, 2^31 floats = 8 GiB) is far above what a fuzzer
+ * the engine's own limit (ATTN_MAX_PARAMS, 2^28 floats = 1 GiB) is far above what a fuzzer
  * process may allocate (libFuzzer's -malloc_limit_mb). The environment variable
  * FUZZ_MAX_PARAMS overrides the cap (0 = none), e.g. to reproduce a large allocation:
  *   FUZZ_MAX_PARAMS=0 build/fuzz/fuzz_config_model -malloc_limit_mb=2048 FILE

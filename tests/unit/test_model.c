@@ -428,24 +428,24 @@ static void test_config_param_limit(void) {
     const char *norm = "{\"kind\": \"norm\", \"buckets\": 100, \"dim\": 8}";
     char msg[256];
     snprintf(msg, sizeof msg, "config: the model would have %llu parameters, more than the limit of "
-             "2147483648 (largest tensor: 'embed.norm' [16777216,16384])",
+             "268435456 (largest tensor: 'embed.norm' [16777216,16384])",
              full_total_with_norm(16777216, 16384));
     expect_config_error(norm, "{\"kind\": \"norm\", \"buckets\": 16777216, \"dim\": 16384}",
                         ATTN_ELIMIT, msg);
-    /* 131072 x 16384 = 2^31 floats alone: the rest pushes it over. */
+    /* 16384 x 16384 = 2^28 floats alone: the rest pushes it over. */
     snprintf(msg, sizeof msg, "config: the model would have %llu parameters, more than the limit of "
-             "2147483648 (largest tensor: 'embed.norm' [131072,16384])",
-             full_total_with_norm(131072, 16384));
-    expect_config_error(norm, "{\"kind\": \"norm\", \"buckets\": 131072, \"dim\": 16384}",
+             "268435456 (largest tensor: 'embed.norm' [16384,16384])",
+             full_total_with_norm(16384, 16384));
+    expect_config_error(norm, "{\"kind\": \"norm\", \"buckets\": 16384, \"dim\": 16384}",
                         ATTN_ELIMIT, msg);
     /* Just under the limit: parses (parsing allocates no parameters). */
-    CHECK(full_total_with_norm(131050, 16384) <= ATTN_MAX_PARAMS);
-    char *t = edit(FULL, norm, "{\"kind\": \"norm\", \"buckets\": 131050, \"dim\": 16384}");
+    CHECK(full_total_with_norm(16350, 16384) <= ATTN_MAX_PARAMS);
+    char *t = edit(FULL, norm, "{\"kind\": \"norm\", \"buckets\": 16350, \"dim\": 16384}");
     attn_config c;
     if (parse_ok(t, &c)) {
         size_t n, n_params;
         attn_tensor_spec *s = attn_config_tensors(&c, &n, &n_params);
-        CHECK(s && n_params == full_total_with_norm(131050, 16384));
+        CHECK(s && n_params == full_total_with_norm(16350, 16384));
         free(s);
         attn_config_free(&c);
     }

@@ -275,7 +275,7 @@ static void test_params(void) {
     attn_wordvec_corpus *c = attn_wordvec_corpus_new();
     attn_wordvec wv;
     CHECK(attn_wordvec_train(c, &p, &wv, NULL, &err) == ATTN_ELIMIT);
-    CHECK(strcmp(err.msg, "wordvec table of 16777216 x 16384 floats exceeds 2147483648") == 0);
+    CHECK(strcmp(err.msg, "wordvec table of 16777216 x 16384 floats exceeds 268435456") == 0);
     attn_wordvec_corpus_free(c);
 }
 
@@ -364,7 +364,7 @@ static void test_file_format(void) {
     memcpy(bad, img, 48); put_u32(bad + 20, 9);
     expect_load_error(bad, 48, ATTN_EMODEL, "n-gram lengths 3..9 invalid (1 <= min_n <= max_n <= 8)");
     memcpy(bad, img, 48); put_u32(bad + 8, ATTN_MAX_BUCKETS); put_u32(bad + 12, ATTN_MAX_DIM);
-    expect_load_error(bad, 48, ATTN_ELIMIT, "table of 16777216 x 16384 floats exceeds 2147483648");
+    expect_load_error(bad, 48, ATTN_ELIMIT, "table of 16777216 x 16384 floats exceeds 268435456");
     expect_load_error(img, 20, ATTN_EMODEL, "truncated wordvec header (20 bytes)");
     expect_load_error(img, 47, ATTN_EMODEL, "truncated wordvec file: 47 bytes, expected 48");
     memcpy(bad, img, 48); bad[48] = 0;
