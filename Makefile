@@ -45,7 +45,7 @@ UNIT_BIN_S := $(UNIT_SRC:tests/unit/%.c=$(S)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps need-deps test test-rel test-san demo bench clean fuzz fuzz-seeds
+.PHONY: all deps need-deps test test-rel test-san demo bench models clean fuzz fuzz-seeds
 all: attnext.so
 
 # The headers and tools a build needs; missing ones are installed (as root) or named.
@@ -96,6 +96,15 @@ test-rel: attnext.so $(UNIT_BIN) $(TOOL_BIN)
 
 test-san: build/san/attnext.so $(UNIT_BIN_S) $(TOOL_BIN)
 	@tests/run.sh san $(S) ./build/san/attnext.so
+
+# The built-in models are embedded into builtin.o with .incbin (ext/builtin_list.h).
+$(B)/ext/builtin.o $(S)/ext/builtin.o: $(wildcard model/builtin/*.db) ext/builtin_list.h
+
+# make models: retrain the built-in models from ../shared/data with the recipes in
+# sql/recipes/ (fixed seeds; see README "Built-in models" for the time each takes).
+MODELS ?= en-ner en-sentiment en-topic en-rel
+models: need-deps attnext.so $(B)/tools/wordvec_train
+	sql/recipes/build.sh $(MODELS)
 
 # make demo: the README's first command. Runs sql/demo.sql on the built-in models.
 demo: need-deps

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# sql/recipes/build.sh MODEL...: trains the built-in models from ../shared/data (or $ATTN_DATA)
+# with the recipes in sql/recipes/MODEL.sql and stores each in model/builtin/MODEL.db, the
+# SQLite database that is compiled into attnext.so (ext/builtin_list.h).
+#
+# Steps, each skipped when its output is newer than its inputs:
+#   1. build/data.db: every dataset as tables (sql/load_datasets.sql)
+#   2. build/wordvec/en64.bin: word vectors from unlabelled English (wordvec_train, one thread,
+#      fixed seed, so the same file every run on the same machine)
+#   3. build/recipes/MODEL.db: attn_train with the recipe's fixed seed; the epoch rows and the
+#      test scores go to build/recipes/MODEL.log
+#   4. model/builtin/MODEL.db: that model's rows alone (f16 tensors), vacuumed
+# OpenBLAS picks slow generic kernels on CPUs newer than it knows; training sets
+# OPENBLAS_CORETYPE=SkylakeX when the CPU has AVX-512 and Haswell when it has AVX2 only,
+# unless the variable is already set.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+data=${ATTN_DATA:-../shared/data}
+ext=./attnext.so
+tools=build/rel/tools
+mkdir -p build/recipes build/wordvec model/builtin
+
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
+fi
+
+if [ ! -s build/data.db ] || [ sql/load_datasets.sql -nt build/data.db ]; then
+    echo "== loading datasets from $data"
+    rm -f build/data.db
+    sqlite3 build/data.db -cmd ".load $ext" -cmd ".parameter set @data '$data'" \
+        <sql/load_datasets.sql >build/recipes/data.log
+fi
+
+vectors=build/wordvec/en64.bin
+if [ ! -s "$vectors" ]; then
+    echo "== word vectors: $vectors (about 5 minutes)"
+    "$tools/wordvec_train" "$vectors" "$data"/unlabeled_en/*.txt --dim 64 --buckets 100000 \
+        --epochs 5 --min-count 3 --threads 1 --seed 1 --quiet
+fi
+
+for model in "$@"; do
+    recipe=sql/recipes/$model.sql
+    [ -f "$recipe" ] || { echo "no recipe $recipe" >&2; exit 1; }
+    echo "== training $model ($recipe)"
+    work=build/recipes/$model.db
+    rm -f "$work"
+    cp build/data.db "$work"
+    start=$(date +%s)
+    sqlite3 -bail "$work" -cmd ".load $ext" -cmd ".parameter set @vectors '$vectors'" \
+        -cmd ".parameter set @data '$data'" <"$recipe" | tee build/recipes/$model.log
+    echo "trained in $(( $(date +%s) - start )) s" | tee -a build/recipes/$model.log
+    out=model/builtin/$model.db
+    rm -f "$out"
+    sqlite3 -bail "$work" <<SQL
+ATTACH '$out' AS out;
+CREATE TABLE out.attn_model(
+  name  TEXT NOT NULL, key TEXT NOT NULL, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB,
+  PRIMARY KEY (name, key));
+INSERT INTO out.attn_model SELECT * FROM main.attn_model WHERE name = '$model';
+DETACH out;
+SQL
+    sqlite3 "$out" "VACUUM"
+    echo "wrote $out ($(stat -c %s "$out") bytes)"
+done

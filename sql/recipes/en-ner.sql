@@ -1,0 +1,30 @@
+-- en-ner: English named entities (PER, LOC, ORG, MISC), trained on CoNLL-2003 train, selected
+-- on CoNLL-2003 dev, never tuned on test. Run by sql/recipes/build.sh (make models), which
+-- sets @data (the datasets folder) and @vectors (word vectors trained on unlabeled_en).
+-- Inputs per token: hashed norm (filled from the word vectors), subword n-grams (the word
+-- vectors' own table), 3-character prefix and suffix, and shape.
+.headers on
+.mode list
+SELECT epoch, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_f1, round(seconds, 1) AS seconds, best
+FROM attn_train('en-ner', 'entities', 'SELECT text, entities FROM conll2003_train', json_object(
+  'dim', 256, 'layers', 3, 'heads', 4, 'ffn', 512, 'max_len', 128,
+  'features', json('[{"kind":"norm","buckets":65536,"dim":64},
+                     {"kind":"subword","buckets":100000,"dim":64},
+                     {"kind":"prefix","buckets":16384,"dim":24,"affix":3},
+                     {"kind":"suffix","buckets":16384,"dim":24,"affix":3},
+                     {"kind":"shape","buckets":4096,"dim":24}]'),
+  'epochs', 10, 'patience', 3, 'lr', 1e-3, 'batch_size', 32, 'warmup', 300, 'seed', 1,
+  'threads', 2, 'dropout_embed', 0.3, 'dropout_attn', 0.1, 'dropout_resid', 0.2,
+  'word_dropout', 0.05, 'embed_lr_scale', 0.5,
+  'vectors', @vectors,
+  'vocab_files', json_array(@data || '/unlabeled_en/reuters21578.txt',
+                            @data || '/unlabeled_en/bbc_news_2004_2005.txt',
+                            @data || '/unlabeled_en/wikinews_2004_2010.txt',
+                            @data || '/unlabeled_en/enwiki_sample.txt'),
+  'dev', 'SELECT text, entities FROM conll2003_dev',
+  'dtype', 'f16',
+  'meta', json_object('description', 'English named entities (PER, LOC, ORG, MISC), CoNLL-2003',
+                      'recipe', 'sql/recipes/en-ner.sql')));
+-- Scores on the test split, for the model card (not used for any choice).
+SELECT label, round(precision, 4) AS precision, round(recall, 4) AS recall, round(f1, 4) AS f1, support
+FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test');
