@@ -130,43 +130,89 @@ int sqlite_code(int attn_status) {
          : attn_status == ATTN_ELIMIT ? SQLITE_TOOBIG : SQLITE_ERROR;
 }
 
-/* Reports err_msg (freed here) as the function's error: SQLITE_ERROR, or SQLITE_NOMEM when
- * rc says so or the message could not be allocated. */
-static void result_error(sqlite3_context *ctx, int rc, char *err_msg) {
+int model_check_task(const char *fn, const char *name, const attn_model *m, int task,
+                     char **err_msg) {
+    if (m->cfg.tasks & task) return SQLITE_OK;
+    *err_msg = sqlite3_mprintf("%s: model '%s' has no %s task (tasks: %s)", fn, name,
+                               tasks_text(task), tasks_text(m->cfg.tasks));
+    return SQLITE_ERROR;
+}
+
+int task_from_name(const char *fn, const char *s, int *task, char **err_msg) {
+    *task = strcmp(s, "classify") == 0 ? ATTN_TASK_CLASSIFY
+          : strcmp(s, "entities") == 0 ? ATTN_TASK_ENTITIES
+          : strcmp(s, "relations") == 0 ? ATTN_TASK_RELATIONS : 0;
+    if (*task) return SQLITE_OK;
+    *err_msg = sqlite3_mprintf("%s: unknown task '%s' (expected 'classify', 'entities' or "
+                               "'relations')", fn, s);
+    return SQLITE_ERROR;
+}
+
+void result_error(sqlite3_context *ctx, int rc, char *err_msg) {
     if (rc == SQLITE_NOMEM || !err_msg) sqlite3_result_error_nomem(ctx);
     else sqlite3_result_error(ctx, err_msg, -1);
     sqlite3_free(err_msg);
 }
 
-/* ---- attn_classify, attn_classify_scores -------------------------------------------------- */
+static void result_str(sqlite3_context *ctx, sqlite3_str *out) {
+    int n = sqlite3_str_length(out);
+    char *text = sqlite3_str_finish(out);
+    if (!text) sqlite3_result_error_nomem(ctx);
+    else sqlite3_result_text(ctx, text, n, sqlite3_free);
+}
 
-/* The most probable label, or the JSON object of every probability. */
-static void classify_result(sqlite3_context *ctx, const attn_labels *labels,
-                            const float *probs /* [labels->n] */, int want_scores) {
+/* Name of output i: first (when non-NULL) is output 0, then the labels. */
+static const char *output_name(const char *first, const attn_labels *labels, int i) {
+    return first ? (i == 0 ? first : labels->names[i - 1]) : labels->names[i];
+}
+
+void result_label_probs(sqlite3_context *ctx, const char *first, const attn_labels *labels,
+                        const float *probs, int want_scores) {
+    const int n = labels->n + (first != NULL);
     if (!want_scores) {
         int best = 0;
-        for (int i = 1; i < labels->n; i++)
+        for (int i = 1; i < n; i++)
             if (probs[i] > probs[best]) best = i;
-        sqlite3_result_text(ctx, labels->names[best], -1, SQLITE_TRANSIENT);
+        sqlite3_result_text(ctx, output_name(first, labels, best), -1, SQLITE_TRANSIENT);
         return;
     }
     sqlite3_str *out = sqlite3_str_new(sqlite3_context_db_handle(ctx));
     sqlite3_str_appendchar(out, 1, '{');
-    for (int i = 0; i < labels->n; i++) {
+    for (int i = 0; i < n; i++) {
         if (i) sqlite3_str_appendchar(out, 1, ',');
-        json_append_string(out, labels->names[i]);
+        json_append_string(out, output_name(first, labels, i));
         sqlite3_str_appendf(out, ":%.9g", (double)probs[i]);
     }
     sqlite3_str_appendchar(out, 1, '}');
-    int n = sqlite3_str_length(out);
-    char *json = sqlite3_str_finish(out);
-    if (!json) sqlite3_result_error_nomem(ctx);
-    else sqlite3_result_text(ctx, json, n, sqlite3_free);
+    result_str(ctx, out);
 }
+
+int scalar_setup(sqlite3_context *ctx, const char *fn, const char *name, int task,
+                 const attn_model **m, attn_session **s, float **probs) {
+    attn_conn *c = sqlite3_user_data(ctx);
+    char *err_msg = NULL;
+    int rc = conn_model_get(c, fn, name, m, &err_msg);
+    if (rc == SQLITE_OK) rc = model_check_task(fn, name, *m, task, &err_msg);
+    if (rc != SQLITE_OK) {
+        result_error(ctx, rc, err_msg);
+        return rc;
+    }
+    const attn_config *cfg = &(*m)->cfg;
+    int n = task == ATTN_TASK_RELATIONS ? cfg->relation_labels.n + 1 : cfg->classify_labels.n;
+    *probs = sqlite3_malloc64(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    *s = conn_session(c);
+    if (!*probs || !*s) {
+        sqlite3_free(*probs);
+        sqlite3_result_error_nomem(ctx);
+        return SQLITE_NOMEM;
+    }
+    return SQLITE_OK;
+}
+
+/* ---- attn_classify, attn_classify_scores -------------------------------------------------- */
 
 static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv,
                             const char *fn, int want_scores) {
-    attn_conn *c = sqlite3_user_data(ctx);
     const char *text = NULL, *name;
     size_t n_bytes = 0;
     char *err_msg = NULL;
@@ -179,32 +225,17 @@ static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
         return;                              /* NULL text: NULL result */
     }
     const attn_model *m;
-    rc = conn_model_get(c, fn, name, &m, &err_msg);
-    if (rc != SQLITE_OK) {
-        result_error(ctx, rc, err_msg);
-        return;
-    }
-    if (!(m->cfg.tasks & ATTN_TASK_CLASSIFY)) {
-        result_error(ctx, SQLITE_ERROR,
-                     sqlite3_mprintf("%s: model '%s' has no classify task (tasks: %s)", fn,
-                                     name, tasks_text(m->cfg.tasks)));
-        return;
-    }
+    attn_session *s;
+    float *probs;
+    if (scalar_setup(ctx, fn, name, ATTN_TASK_CLASSIFY, &m, &s, &probs) != SQLITE_OK) return;
     const attn_labels *labels = &m->cfg.classify_labels;
-    float *probs = sqlite3_malloc64(sizeof(float) * (size_t)(labels->n > 0 ? labels->n : 1));
-    attn_session *s = conn_session(c);
-    if (!probs || !s) {
-        sqlite3_free(probs);
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
     attn_error err = {{0}};
     int status = attn_run_classify(m, s, text, n_bytes, probs, &err);
     if (status != ATTN_OK)
         result_error(ctx, sqlite_code(status),
                      sqlite3_mprintf("%s: model '%s': %s", fn, name, err.msg));
     else
-        classify_result(ctx, labels, probs, want_scores);
+        result_label_probs(ctx, NULL, labels, probs, want_scores);
     sqlite3_free(probs);
 }
 

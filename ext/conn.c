@@ -152,6 +152,11 @@ static int refresh_signature(attn_conn *c) {
 
 /* ---- rows of a model ---------------------------------------------------------------------- */
 
+/* "schema.attn_model: <SQLite's message>" (sqlite3_malloc'd). */
+static char *table_error(sqlite3 *db, const char *schema) {
+    return sqlite3_mprintf("%s.attn_model: %s", schema, sqlite3_errmsg(db));
+}
+
 static int prepare_rows(sqlite3 *db, const char *schema, const char *name, const char *sql_fmt,
                         sqlite3_stmt **st, char **err_msg) {
     char *sql = sqlite3_mprintf(sql_fmt, schema);
@@ -159,7 +164,7 @@ static int prepare_rows(sqlite3 *db, const char *schema, const char *name, const
     int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
     sqlite3_free(sql);
     if (rc != SQLITE_OK) {
-        *err_msg = sqlite3_mprintf("%s.attn_model: %s", schema, sqlite3_errmsg(db));
+        *err_msg = table_error(db, schema);
         return rc;
     }
     sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
@@ -186,7 +191,7 @@ int model_rows_fingerprint(sqlite3 *db, const char *schema, const char *name, ui
         n_rows++;
     }
     if (rc != SQLITE_DONE) {
-        *err_msg = sqlite3_mprintf("%s.attn_model: %s", schema, sqlite3_errmsg(db));
+        *err_msg = table_error(db, schema);
         sqlite3_finalize(st);
         return -1;
     }
@@ -195,11 +200,13 @@ int model_rows_fingerprint(sqlite3 *db, const char *schema, const char *name, ui
     return n_rows > 0 ? 0 : 1;
 }
 
-/* The engine's message without its "model: " prefix (ours already names the model). */
-static char *engine_message(const attn_error *err) {
+/* Sets *err_msg to the engine's message without its "model: " prefix (ours already names
+ * the model) and returns the SQLite code of status. */
+static int engine_failure(int status, const attn_error *err, char **err_msg) {
     const char *msg = err->msg;
     if (strncmp(msg, "model: ", 7) == 0) msg += 7;
-    return sqlite3_mprintf("%s", msg);
+    *err_msg = sqlite3_mprintf("%s", msg);
+    return sqlite_code(status);
 }
 
 static const char *column_text_or_empty(sqlite3_stmt *st, int col) {
@@ -226,10 +233,7 @@ static int load_config(sqlite3 *db, const char *schema, const char *name, attn_m
         const char *json = (const char *)sqlite3_column_blob(st, 1);
         size_t n = (size_t)sqlite3_column_bytes(st, 1);
         int status = attn_model_new(json ? json : "", n, out, &err);
-        if (status != ATTN_OK) {
-            *err_msg = engine_message(&err);
-            rc = sqlite_code(status);
-        }
+        if (status != ATTN_OK) rc = engine_failure(status, &err, err_msg);
     }
     sqlite3_finalize(st);
     return rc;
@@ -252,23 +256,18 @@ static int load_tensors(sqlite3 *db, const char *schema, const char *name, attn_
                                            column_text_or_empty(st, 2), data ? data : "", n,
                                            &err);
         if (status != ATTN_OK) {
-            *err_msg = engine_message(&err);
             sqlite3_finalize(st);
-            return sqlite_code(status);
+            return engine_failure(status, &err, err_msg);
         }
     }
     if (step != SQLITE_DONE) {
-        *err_msg = sqlite3_mprintf("%s.attn_model: %s", schema, sqlite3_errmsg(db));
+        *err_msg = table_error(db, schema);
         sqlite3_finalize(st);
         return step;
     }
     sqlite3_finalize(st);
     int status = attn_model_finish(m, &err);
-    if (status != ATTN_OK) {
-        *err_msg = engine_message(&err);
-        return sqlite_code(status);
-    }
-    return SQLITE_OK;
+    return status == ATTN_OK ? SQLITE_OK : engine_failure(status, &err, err_msg);
 }
 
 int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_model **out,

@@ -11,7 +11,8 @@
  *   vtab_train.c  attn_train (training, one row per epoch); model_write.c stores the result
  *   vtab_eval.c   attn_eval; train_rows.c reads annotated rows for both
  *   vtab_conll.c  attn_conll (CoNLL files as rows)
- *   fn_relation.c attn_relation, attn_relation_scores (relation of two given spans) */
+ *   fn_relation.c attn_relation, attn_relation_scores (relation of two given spans)
+ *   vtab_common.c what the table-valued functions share: argument columns, errors */
 #ifndef ATTN_EXT_H
 #define ATTN_EXT_H
 
@@ -140,6 +141,27 @@ int arg_text(const char *fn, int arg_no, sqlite3_value *v, const char **text, si
 /* Model name argument (NULL v -> default). Errors as arg_text; NULL is an error. */
 int arg_model(const char *fn, int arg_no, sqlite3_value *v, const char *default_name,
               const char **name, char **err_msg);
+/* "fn: model 'name' has no <task> task (tasks: ...)" unless m has task (one ATTN_TASK_* bit):
+ * SQLITE_OK or SQLITE_ERROR with *err_msg set. */
+int model_check_task(const char *fn, const char *name, const attn_model *m, int task,
+                     char **err_msg);
+/* ATTN_TASK_* of "classify", "entities" or "relations"; else SQLITE_ERROR with *err_msg
+ * "fn: unknown task 'x' (expected 'classify', 'entities' or 'relations')". */
+int task_from_name(const char *fn, const char *s, int *task, char **err_msg);
+/* Reports err_msg (freed here) as the function's error: SQLITE_ERROR, or SQLITE_NOMEM when
+ * rc says so or the message could not be allocated. */
+void result_error(sqlite3_context *ctx, int rc, char *err_msg);
+/* Start of a scalar model function (user data: the attn_conn): model name with task (an
+ * ATTN_TASK_* bit: classify or relations), the session, and probs (sqlite3_malloc'd, one float
+ * per output: the labels, plus "none" for relations). On failure the error is ctx's result
+ * and the code is returned. */
+int scalar_setup(sqlite3_context *ctx, const char *fn, const char *name, int task,
+                 const attn_model **m, attn_session **s, float **probs);
+/* The function's result from output probabilities probs[n], n = labels->n + (first != NULL),
+ * output 0 named first when given, then the labels in order: the name of the most probable
+ * output (the first on ties), or with want_scores the JSON object {"name": p, ...} of all. */
+void result_label_probs(sqlite3_context *ctx, const char *first, const attn_labels *labels,
+                        const float *probs, int want_scores);
 /* Appends s as a JSON string literal. */
 void json_append_string(sqlite3_str *out, const char *s);
 /* Appends {"task": ["label", ...], ...} for every task of cfg. */
@@ -176,9 +198,10 @@ int rows_columns_for(int task);
  * ("row 17"), "fn: <sql_name>: ..." for the statement. */
 int rows_read(sqlite3 *db, sqlite3_stmt *st, const char *fn, const char *sql_name,
               const char *what, int task, train_rows *out, char **err_msg);
-/* attn_dataset_add for every row; errors "fn: <what> N: <engine message>". */
-int rows_to_dataset(const train_rows *rows, int task, attn_dataset *ds, const char *fn,
-                    const char *what, char **err_msg);
+/* A new dataset for cfg (attn_dataset_new) with every row added (attn_dataset_add); errors
+ * "fn: <what> N: <engine message>", and then *out is NULL. */
+int rows_to_dataset(const train_rows *rows, int task, const attn_config *cfg, const char *fn,
+                    const char *what, attn_dataset **out, char **err_msg);
 void train_rows_free(train_rows *r);
 
 /* ---- model_write.c ----------------------------------------------------------------------- */
@@ -192,6 +215,42 @@ int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model 
 /* ---- fn_relation.c ----------------------------------------------------------------------- */
 void attn_relation_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void attn_relation_scores_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+
+/* ---- vtab_common.c: shared by the table-valued functions -------------------------------- */
+
+/* Most HIDDEN argument columns of one table-valued function. */
+#define VTAB_MAX_ARGS 8
+
+/* xConnect: declares schema, allocates a zeroed struct of size bytes (its first member a
+ * sqlite3_vtab) into *out and sets vtab_config (SQLITE_VTAB_INNOCUOUS or _DIRECTONLY). */
+int vtab_new(sqlite3 *db, const char *schema, int vtab_config, size_t size,
+             sqlite3_vtab **out);
+/* xDisconnect of a vtab made by vtab_new. */
+int vtab_disconnect(sqlite3_vtab *vt);
+/* xOpen: a zeroed cursor struct of size bytes (its first member a sqlite3_vtab_cursor). */
+int vtab_cursor_new(size_t size, sqlite3_vtab_cursor **out);
+/* Sets vt's error message to msg (taking it) and returns rc; SQLITE_NOMEM when msg is NULL. */
+int vtab_error(sqlite3_vtab *vt, int rc, char *msg);
+
+/* The arguments of a table-valued function: the HIDDEN columns first_col .. first_col +
+ * n_args - 1, in order; the first n_required must be given. */
+typedef struct vtab_args {
+    int first_col, n_args, n_required;
+    const char *fn;             /* SQL name, the prefix of the error message */
+    const char *missing;        /* what is missing: "argument", "text argument", ... */
+    const char *usage;          /* the argument list shown: "text [, model]" */
+    double cost;                /* estimatedCost and estimatedRows of the plan */
+    sqlite3_int64 rows;
+} vtab_args;
+
+/* xBestIndex: maps the equality constraints on the argument columns to argvIndex 1.. in
+ * column order and sets idxNum bit i when argument i is given. Returns SQLITE_CONSTRAINT when
+ * an argument is present but not usable yet, and SQLITE_ERROR with the message
+ * "fn: missing <missing>: use fn(<usage>)" when a required one is absent. */
+int vtab_bind_args(sqlite3_vtab *vt, sqlite3_index_info *info, const vtab_args *spec);
+/* xFilter: args[0..n_args) = argument i from argv, or NULL when not given (see idxNum above). */
+void vtab_filter_args(int idx_num, int argc, sqlite3_value **argv, int n_args,
+                      sqlite3_value **args);
 
 /* ---- vtab registration ------------------------------------------------------------------- */
 int vtab_tasks_register(sqlite3 *db, attn_conn *c);

@@ -13,12 +13,6 @@
 
 #define NONE_LABEL "none"
 
-static void result_error(sqlite3_context *ctx, int rc, char *err_msg) {
-    if (rc == SQLITE_NOMEM || !err_msg) sqlite3_result_error_nomem(ctx);
-    else sqlite3_result_error(ctx, err_msg, -1);
-    sqlite3_free(err_msg);
-}
-
 /* Arguments 2..5: integers. SQLITE_DONE when one is NULL. */
 static int span_args(const char *fn, sqlite3_value **argv, int64_t pos[4], char **err_msg) {
     for (int i = 0; i < 4; i++) {
@@ -34,33 +28,8 @@ static int span_args(const char *fn, sqlite3_value **argv, int64_t pos[4], char 
     return SQLITE_OK;
 }
 
-static void relation_result(sqlite3_context *ctx, const attn_labels *labels,
-                            const float *probs /* [labels->n + 1] */, int want_scores) {
-    if (!want_scores) {
-        int best = 0;
-        for (int i = 1; i <= labels->n; i++)
-            if (probs[i] > probs[best]) best = i;
-        sqlite3_result_text(ctx, best == 0 ? NONE_LABEL : labels->names[best - 1], -1,
-                            SQLITE_TRANSIENT);
-        return;
-    }
-    sqlite3_str *out = sqlite3_str_new(sqlite3_context_db_handle(ctx));
-    sqlite3_str_appendf(out, "{\"%s\":%.9g", NONE_LABEL, (double)probs[0]);
-    for (int i = 0; i < labels->n; i++) {
-        sqlite3_str_appendchar(out, 1, ',');
-        json_append_string(out, labels->names[i]);
-        sqlite3_str_appendf(out, ":%.9g", (double)probs[1 + i]);
-    }
-    sqlite3_str_appendchar(out, 1, '}');
-    int n = sqlite3_str_length(out);
-    char *json = sqlite3_str_finish(out);
-    if (!json) sqlite3_result_error_nomem(ctx);
-    else sqlite3_result_text(ctx, json, n, sqlite3_free);
-}
-
 static void relation_common(sqlite3_context *ctx, int argc, sqlite3_value **argv,
                             const char *fn, int want_scores) {
-    attn_conn *c = sqlite3_user_data(ctx);
     const char *text = NULL, *name;
     size_t n_bytes = 0;
     int64_t pos[4];
@@ -75,24 +44,10 @@ static void relation_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
         return;
     }
     const attn_model *m;
-    rc = conn_model_get(c, fn, name, &m, &err_msg);
-    if (rc == SQLITE_OK && !(m->cfg.tasks & ATTN_TASK_RELATIONS)) {
-        err_msg = sqlite3_mprintf("%s: model '%s' has no relations task (tasks: %s)", fn, name,
-                                  tasks_text(m->cfg.tasks));
-        rc = SQLITE_ERROR;
-    }
-    if (rc != SQLITE_OK) {
-        result_error(ctx, rc, err_msg);
-        return;
-    }
+    attn_session *s;
+    float *probs;
+    if (scalar_setup(ctx, fn, name, ATTN_TASK_RELATIONS, &m, &s, &probs) != SQLITE_OK) return;
     const attn_labels *labels = &m->cfg.relation_labels;
-    float *probs = sqlite3_malloc64(sizeof(float) * (size_t)(labels->n + 1));
-    attn_session *s = conn_session(c);
-    if (!probs || !s) {
-        sqlite3_free(probs);
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
     attn_error err = {{0}};
     int status = attn_run_relation_pair(m, s, text, n_bytes, pos[0], pos[1], pos[2], pos[3],
                                         probs, &err);
@@ -100,7 +55,7 @@ static void relation_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
         result_error(ctx, sqlite_code(status),
                      sqlite3_mprintf("%s: model '%s': %s", fn, name, err.msg));
     else
-        relation_result(ctx, labels, probs, want_scores);
+        result_label_probs(ctx, NONE_LABEL, labels, probs, want_scores);
     sqlite3_free(probs);
 }
 

@@ -255,7 +255,7 @@ int rows_read(sqlite3 *db, sqlite3_stmt *st, const char *fn, const char *sql_nam
     return SQLITE_OK;
 }
 
-int rows_to_dataset(const train_rows *rows, int task, attn_dataset *ds, const char *fn,
+static int add_rows(const train_rows *rows, int task, attn_dataset *ds, const char *fn,
                     const char *what, char **err_msg) {
     for (size_t i = 0; i < rows->n; i++) {
         const train_row *r = &rows->rows[i];
@@ -270,4 +270,16 @@ int rows_to_dataset(const train_rows *rows, int task, attn_dataset *ds, const ch
         }
     }
     return SQLITE_OK;
+}
+
+int rows_to_dataset(const train_rows *rows, int task, const attn_config *cfg, const char *fn,
+                    const char *what, attn_dataset **out, char **err_msg) {
+    *out = attn_dataset_new(cfg);
+    if (!*out) return SQLITE_NOMEM;
+    int rc = add_rows(rows, task, *out, fn, what, err_msg);
+    if (rc != SQLITE_OK) {
+        attn_dataset_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }

@@ -23,6 +23,7 @@
 #define FN "attn_conll"
 
 enum { COL_TEXT, COL_ENTITIES, COL_LINE, COL_DOC, COL_PATH, COL_OPTIONS };
+#define N_ARGS 2
 
 typedef struct conll_cursor {
     sqlite3_vtab_cursor base;
@@ -33,66 +34,23 @@ typedef struct conll_cursor {
     int eof;
 } conll_cursor;
 
-static int vtab_error(sqlite3_vtab *vt, int rc, char *msg) {
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = msg;
-    return msg ? rc : SQLITE_NOMEM;
-}
-
 static int conll_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                          sqlite3_vtab **out, char **err_msg) {
     (void)aux, (void)argc, (void)argv, (void)err_msg;
-    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(text TEXT, entities TEXT, line INTEGER, "
-                                      "doc INTEGER, path HIDDEN, options HIDDEN)");
-    if (rc != SQLITE_OK) return rc;
-    sqlite3_vtab *vt = sqlite3_malloc64(sizeof *vt);
-    if (!vt) return SQLITE_NOMEM;
-    memset(vt, 0, sizeof *vt);
-    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-    *out = vt;
-    return SQLITE_OK;
-}
-
-static int conll_disconnect(sqlite3_vtab *vt) {
-    sqlite3_free(vt);
-    return SQLITE_OK;
+    return vtab_new(db, "CREATE TABLE x(text TEXT, entities TEXT, line INTEGER, doc INTEGER, "
+                        "path HIDDEN, options HIDDEN)", SQLITE_VTAB_DIRECTONLY,
+                    sizeof(sqlite3_vtab), out);
 }
 
 static int conll_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
-    int usable[2] = {-1, -1}, unusable[2] = {0, 0};
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        int arg = c->iColumn - COL_PATH;
-        if (arg < 0 || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        if (c->usable) usable[arg] = i;
-        else unusable[arg] = 1;
-    }
-    for (int a = 0; a < 2; a++)
-        if (unusable[a] && usable[a] < 0) return SQLITE_CONSTRAINT;
-    if (usable[0] < 0)
-        return vtab_error(base, SQLITE_ERROR,
-                          sqlite3_mprintf("%s: missing path argument: use %s(path [, "
-                                          "options_json])", FN, FN));
-    info->aConstraintUsage[usable[0]].argvIndex = 1;
-    info->aConstraintUsage[usable[0]].omit = 1;
-    info->idxNum = 0;
-    if (usable[1] >= 0) {
-        info->aConstraintUsage[usable[1]].argvIndex = 2;
-        info->aConstraintUsage[usable[1]].omit = 1;
-        info->idxNum = 1;
-    }
-    info->estimatedCost = 1e6;
-    info->estimatedRows = 10000;
-    return SQLITE_OK;
+    static const vtab_args args = {COL_PATH, N_ARGS, 1, FN, "path argument",
+                                   "path [, options_json]", 1e6, 10000};
+    return vtab_bind_args(base, info, &args);
 }
 
 static int conll_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
     (void)base;
-    conll_cursor *cur = sqlite3_malloc64(sizeof *cur);
-    if (!cur) return SQLITE_NOMEM;
-    memset(cur, 0, sizeof *cur);
-    *out = &cur->base;
-    return SQLITE_OK;
+    return vtab_cursor_new(sizeof(conll_cursor), out);
 }
 
 static void cursor_reset(conll_cursor *cur) {
@@ -204,12 +162,12 @@ static int read_next(conll_cursor *cur, char **err_msg) {
     return status == ATTN_OK ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-static int start(conll_cursor *cur, int argc, sqlite3_value **argv, char **err_msg) {
+static int start(conll_cursor *cur, sqlite3_value *args[N_ARGS], char **err_msg) {
     const char *path, *options = NULL;
     size_t n = 0, n_options = 0;
-    int rc = arg_text(FN, 1, argv[0], &path, &n, err_msg);
-    if (rc == SQLITE_OK && argc > 1) {
-        rc = arg_text(FN, 2, argv[1], &options, &n_options, err_msg);
+    int rc = arg_text(FN, 1, args[0], &path, &n, err_msg);
+    if (rc == SQLITE_OK && args[1]) {
+        rc = arg_text(FN, 2, args[1], &options, &n_options, err_msg);
         if (rc == SQLITE_DONE) rc = SQLITE_OK, options = NULL;
     }
     if (rc != SQLITE_OK) return rc;           /* SQLITE_DONE: NULL path, no rows */
@@ -228,11 +186,13 @@ static int start(conll_cursor *cur, int argc, sqlite3_value **argv, char **err_m
 
 static int conll_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
                         sqlite3_value **argv) {
-    (void)idx_num, (void)idx_str;
+    (void)idx_str;
     conll_cursor *cur = (conll_cursor *)base;
     cursor_reset(cur);
+    sqlite3_value *args[N_ARGS];
+    vtab_filter_args(idx_num, argc, argv, N_ARGS, args);
     char *err_msg = NULL;
-    int rc = start(cur, argc, argv, &err_msg);
+    int rc = start(cur, args, &err_msg);
     if (rc == SQLITE_DONE) {
         cur->eof = 1;
         return SQLITE_OK;
@@ -284,7 +244,7 @@ static const sqlite3_module conll_module = {
     .xCreate = NULL,
     .xConnect = conll_connect,
     .xBestIndex = conll_best_index,
-    .xDisconnect = conll_disconnect,
+    .xDisconnect = vtab_disconnect,
     .xDestroy = NULL,
     .xOpen = conll_open,
     .xClose = conll_close,

@@ -32,70 +32,29 @@ typedef struct eval_cursor {
     int row;
 } eval_cursor;
 
-static int vtab_error(sqlite3_vtab *vt, int rc, char *msg) {
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = msg;
-    return msg ? rc : SQLITE_NOMEM;
-}
-
 static int eval_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                         sqlite3_vtab **out, char **err_msg) {
     (void)argc, (void)argv, (void)err_msg;
-    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(label TEXT, precision REAL, recall REAL, "
-                                      "f1 REAL, support INTEGER, predicted INTEGER, "
-                                      "model HIDDEN, sql HIDDEN, task HIDDEN)");
+    int rc = vtab_new(db, "CREATE TABLE x(label TEXT, precision REAL, recall REAL, f1 REAL, "
+                          "support INTEGER, predicted INTEGER, model HIDDEN, sql HIDDEN, "
+                          "task HIDDEN)", SQLITE_VTAB_DIRECTONLY, sizeof(eval_vtab), out);
     if (rc != SQLITE_OK) return rc;
-    eval_vtab *vt = sqlite3_malloc64(sizeof *vt);
-    if (!vt) return SQLITE_NOMEM;
-    memset(vt, 0, sizeof *vt);
+    eval_vtab *vt = (eval_vtab *)*out;
     vt->db = db;
     vt->conn = aux;
-    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-    *out = &vt->base;
-    return SQLITE_OK;
-}
-
-static int eval_disconnect(sqlite3_vtab *vt) {
-    sqlite3_free(vt);
     return SQLITE_OK;
 }
 
 /* Hidden columns model, sql, task; idxNum bit i = argument i given. model and sql required. */
 static int eval_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
-    int usable[N_ARGS] = {-1, -1, -1}, unusable[N_ARGS] = {0};
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        int arg = c->iColumn - COL_MODEL;
-        if (arg < 0 || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        if (c->usable) usable[arg] = i;
-        else unusable[arg] = 1;
-    }
-    for (int a = 0; a < N_ARGS; a++)
-        if (unusable[a] && usable[a] < 0) return SQLITE_CONSTRAINT;
-    if (usable[0] < 0 || usable[1] < 0)
-        return vtab_error(base, SQLITE_ERROR,
-                          sqlite3_mprintf("%s: missing argument: use %s(model, sql [, task])", FN,
-                                          FN));
-    int next = 1;
-    info->idxNum = 0;
-    for (int a = 0; a < N_ARGS; a++) {
-        if (usable[a] < 0) continue;
-        info->aConstraintUsage[usable[a]].argvIndex = next++;
-        info->aConstraintUsage[usable[a]].omit = 1;
-        info->idxNum |= 1 << a;
-    }
-    info->estimatedCost = 1e6;
-    info->estimatedRows = 10;
-    return SQLITE_OK;
+    static const vtab_args args = {COL_MODEL, N_ARGS, 2, FN, "argument", "model, sql [, task]",
+                                   1e6, 10};
+    return vtab_bind_args(base, info, &args);
 }
 
 static int eval_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
     (void)base;
-    eval_cursor *cur = sqlite3_malloc64(sizeof *cur);
-    if (!cur) return SQLITE_NOMEM;
-    memset(cur, 0, sizeof *cur);
-    *out = &cur->base;
-    return SQLITE_OK;
+    return vtab_cursor_new(sizeof(eval_cursor), out);
 }
 
 static void cursor_reset(eval_cursor *cur) {
@@ -107,16 +66,6 @@ static int eval_close(sqlite3_vtab_cursor *base) {
     cursor_reset((eval_cursor *)base);
     sqlite3_free(base);
     return SQLITE_OK;
-}
-
-static int task_from_name(const char *s, int *task, char **err_msg) {
-    *task = strcmp(s, "classify") == 0 ? ATTN_TASK_CLASSIFY
-          : strcmp(s, "entities") == 0 ? ATTN_TASK_ENTITIES
-          : strcmp(s, "relations") == 0 ? ATTN_TASK_RELATIONS : 0;
-    if (*task) return SQLITE_OK;
-    *err_msg = sqlite3_mprintf("%s: unknown task '%s' (expected 'classify', 'entities' or "
-                               "'relations')", FN, s);
-    return SQLITE_ERROR;
 }
 
 /* The task from the column count and the model's tasks. */
@@ -138,18 +87,16 @@ static int infer_task(const attn_model *m, const char *name, int n_columns, int 
 
 static int evaluate(eval_cursor *cur, const attn_model *m, int task, const train_rows *rows,
                     char **err_msg) {
-    attn_dataset *ds = attn_dataset_new(&m->cfg);
-    if (!ds) return SQLITE_NOMEM;
-    int rc = rows_to_dataset(rows, task, ds, FN, "row", err_msg);
-    if (rc == SQLITE_OK) {
-        attn_error err = {{0}};
-        int status = attn_evaluate(m, ds, task, &cur->result, &err);
-        if (status == ATTN_OK) {
-            cur->have_result = 1;
-        } else {
-            *err_msg = sqlite3_mprintf("%s: %s", FN, err.msg);
-            rc = sqlite_code(status);
-        }
+    attn_dataset *ds;
+    int rc = rows_to_dataset(rows, task, &m->cfg, FN, "row", &ds, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    attn_error err = {{0}};
+    int status = attn_evaluate(m, ds, task, &cur->result, &err);
+    if (status == ATTN_OK) {
+        cur->have_result = 1;
+    } else {
+        *err_msg = sqlite3_mprintf("%s: %s", FN, err.msg);
+        rc = sqlite_code(status);
     }
     attn_dataset_free(ds);
     return rc;
@@ -166,7 +113,7 @@ static int run_eval(eval_cursor *cur, eval_vtab *vt, sqlite3_value **args, char 
         *err_msg = sqlite3_mprintf("%s: arguments must not be NULL", FN);
         rc = SQLITE_ERROR;
     }
-    if (rc == SQLITE_OK && task_name) rc = task_from_name(task_name, &task, err_msg);
+    if (rc == SQLITE_OK && task_name) rc = task_from_name(FN, task_name, &task, err_msg);
     if (rc != SQLITE_OK) return rc;
     sqlite3_stmt *st = NULL;
     train_rows rows;
@@ -175,11 +122,7 @@ static int run_eval(eval_cursor *cur, eval_vtab *vt, sqlite3_value **args, char 
     const attn_model *m = NULL;
     if (rc == SQLITE_OK) rc = conn_model_get(vt->conn, FN, name, &m, err_msg);
     if (rc == SQLITE_OK && !task) rc = infer_task(m, name, sqlite3_column_count(st), &task, err_msg);
-    if (rc == SQLITE_OK && !(m->cfg.tasks & task)) {
-        *err_msg = sqlite3_mprintf("%s: model '%s' has no %s task (tasks: %s)", FN, name,
-                                   tasks_text(task), tasks_text(m->cfg.tasks));
-        rc = SQLITE_ERROR;
-    }
+    if (rc == SQLITE_OK) rc = model_check_task(FN, name, m, task, err_msg);
     if (rc == SQLITE_OK) rc = rows_read(vt->db, st, FN, "sql", "row", task, &rows, err_msg);
     sqlite3_finalize(st);
     /* Reading the rows ran the user's SQL, which may have changed attn_model: look again. */
@@ -196,8 +139,7 @@ static int eval_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_s
     eval_vtab *vt = (eval_vtab *)base->pVtab;
     cursor_reset(cur);
     sqlite3_value *args[N_ARGS];
-    for (int a = 0, k = 0; a < N_ARGS; a++)
-        args[a] = (idx_num & (1 << a)) && k < argc ? argv[k++] : NULL;
+    vtab_filter_args(idx_num, argc, argv, N_ARGS, args);
     char *err_msg = NULL;
     int rc = run_eval(cur, vt, args, &err_msg);
     if (rc != SQLITE_OK) {
@@ -246,7 +188,7 @@ static const sqlite3_module eval_module = {
     .xCreate = NULL,
     .xConnect = eval_connect,
     .xBestIndex = eval_best_index,
-    .xDisconnect = eval_disconnect,
+    .xDisconnect = vtab_disconnect,
     .xDestroy = NULL,
     .xOpen = eval_open,
     .xClose = eval_close,

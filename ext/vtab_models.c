@@ -34,21 +34,11 @@ typedef struct models_cursor {
 static int models_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                           sqlite3_vtab **out, char **err_msg) {
     (void)aux, (void)argc, (void)argv, (void)err_msg;
-    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(name TEXT, task TEXT, labels TEXT, "
-                                      "params INTEGER, storage TEXT, config TEXT)");
-    if (rc != SQLITE_OK) return rc;
-    models_vtab *vt = sqlite3_malloc64(sizeof *vt);
-    if (!vt) return SQLITE_NOMEM;
-    memset(vt, 0, sizeof *vt);
-    vt->db = db;
-    sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-    *out = &vt->base;
-    return SQLITE_OK;
-}
-
-static int models_disconnect(sqlite3_vtab *vt) {
-    sqlite3_free(vt);
-    return SQLITE_OK;
+    int rc = vtab_new(db, "CREATE TABLE x(name TEXT, task TEXT, labels TEXT, params INTEGER, "
+                          "storage TEXT, config TEXT)", SQLITE_VTAB_INNOCUOUS,
+                      sizeof(models_vtab), out);
+    if (rc == SQLITE_OK) ((models_vtab *)*out)->db = db;
+    return rc;
 }
 
 static int models_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
@@ -60,11 +50,7 @@ static int models_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
 
 static int models_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
     (void)vt;
-    models_cursor *cur = sqlite3_malloc64(sizeof *cur);
-    if (!cur) return SQLITE_NOMEM;
-    memset(cur, 0, sizeof *cur);
-    *out = &cur->base;
-    return SQLITE_OK;
+    return vtab_cursor_new(sizeof(models_cursor), out);
 }
 
 static void rows_free(models_cursor *cur) {
@@ -228,7 +214,7 @@ static const sqlite3_module models_module = {
     .xCreate = NULL,                    /* eponymous only */
     .xConnect = models_connect,
     .xBestIndex = models_best_index,
-    .xDisconnect = models_disconnect,
+    .xDisconnect = vtab_disconnect,
     .xDestroy = NULL,
     .xOpen = models_open,
     .xClose = models_close,

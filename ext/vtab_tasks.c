@@ -36,6 +36,8 @@ static const task_spec task_specs[] = {
         10, ATTN_DEFAULT_RELATIONS, ATTN_TASK_RELATIONS},
 };
 
+#define N_ARGS 2                /* text, model */
+
 enum { ENT_START, ENT_END, ENT_LABEL, ENT_ENTITY, ENT_SCORE };
 enum { REL_HEAD, REL_HEAD_LABEL, REL_HEAD_START, REL_HEAD_END, REL_RELATION, REL_TAIL,
        REL_TAIL_LABEL, REL_TAIL_START, REL_TAIL_END, REL_SCORE };
@@ -69,12 +71,6 @@ typedef struct task_cursor {
     sqlite3_int64 row;
 } task_cursor;
 
-static int vtab_error(sqlite3_vtab *vt, int rc, char *msg) {
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = msg;
-    return msg ? rc : SQLITE_NOMEM;       /* no message: sqlite3_mprintf ran out of memory */
-}
-
 /* ---- connect / disconnect ----------------------------------------------------------------- */
 
 static int task_connect(sqlite3 *db, void *aux_ptr, int argc, const char *const *argv,
@@ -82,65 +78,29 @@ static int task_connect(sqlite3 *db, void *aux_ptr, int argc, const char *const 
     (void)argc, (void)argv, (void)err_msg;
     task_aux *aux = aux_ptr;
     const task_spec *spec = &task_specs[aux->kind];
-    int rc = sqlite3_declare_vtab(db, spec->schema);
+    int rc = vtab_new(db, spec->schema, SQLITE_VTAB_INNOCUOUS, sizeof(task_vtab), out);
     if (rc != SQLITE_OK) return rc;
-    task_vtab *vt = sqlite3_malloc64(sizeof *vt);
-    if (!vt) return SQLITE_NOMEM;
-    memset(vt, 0, sizeof *vt);
+    task_vtab *vt = (task_vtab *)*out;
     vt->conn = aux->conn;
     vt->spec = spec;
-    sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-    *out = &vt->base;
-    return SQLITE_OK;
-}
-
-static int task_disconnect(sqlite3_vtab *vt) {
-    sqlite3_free(vt);
     return SQLITE_OK;
 }
 
 /* ---- planning ----------------------------------------------------------------------------- */
 
+/* text is required, model optional; idxNum bit 1 = model given. */
 static int task_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
-    task_vtab *vt = (task_vtab *)base;
-    int first_hidden = vt->spec->n_visible;
-    int usable[2] = {-1, -1};   /* constraint index for text, model */
-    int unusable[2] = {0, 0};
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *cons = &info->aConstraint[i];
-        int arg = cons->iColumn - first_hidden;
-        if (arg < 0 || cons->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        if (cons->usable) usable[arg] = i;
-        else unusable[arg] = 1;
-    }
-    for (int arg = 0; arg < 2; arg++)
-        if (unusable[arg] && usable[arg] < 0) return SQLITE_CONSTRAINT;
-    if (usable[0] < 0)
-        return vtab_error(base, SQLITE_ERROR,
-                          sqlite3_mprintf("%s: missing text argument: use %s(text [, model])",
-                                          vt->spec->name, vt->spec->name));
-    info->aConstraintUsage[usable[0]].argvIndex = 1;
-    info->aConstraintUsage[usable[0]].omit = 1;
-    info->idxNum = 0;
-    if (usable[1] >= 0) {
-        info->aConstraintUsage[usable[1]].argvIndex = 2;
-        info->aConstraintUsage[usable[1]].omit = 1;
-        info->idxNum = 1;
-    }
-    info->estimatedCost = 1000.0;
-    info->estimatedRows = 20;
-    return SQLITE_OK;
+    const task_spec *spec = ((task_vtab *)base)->spec;
+    const vtab_args args = {spec->n_visible, N_ARGS, 1, spec->name, "text argument",
+                            "text [, model]", 1000.0, 20};
+    return vtab_bind_args(base, info, &args);
 }
 
 /* ---- cursor ------------------------------------------------------------------------------- */
 
 static int task_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
     (void)base;
-    task_cursor *cur = sqlite3_malloc64(sizeof *cur);
-    if (!cur) return SQLITE_NOMEM;
-    memset(cur, 0, sizeof *cur);
-    *out = &cur->base;
-    return SQLITE_OK;
+    return vtab_cursor_new(sizeof(task_cursor), out);
 }
 
 static void free_labels(char **labels, int n) {
@@ -210,17 +170,18 @@ static int run_task(task_vtab *vt, task_cursor *cur, const attn_model *m, char *
 
 static int task_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
                        sqlite3_value **argv) {
-    (void)idx_str, (void)argc;
+    (void)idx_str;
     task_cursor *cur = (task_cursor *)base;
     task_vtab *vt = (task_vtab *)base->pVtab;
     const char *fn = vt->spec->name;
     cursor_reset(cur);
+    sqlite3_value *args[N_ARGS];
+    vtab_filter_args(idx_num, argc, argv, N_ARGS, args);
     const char *text, *name;
     size_t n_text = 0;
     char *err_msg = NULL;
-    int rc = arg_model(fn, 2, idx_num & 1 ? argv[1] : NULL, vt->spec->default_model, &name,
-                       &err_msg);
-    if (rc == SQLITE_OK) rc = arg_text(fn, 1, argv[0], &text, &n_text, &err_msg);
+    int rc = arg_model(fn, 2, args[1], vt->spec->default_model, &name, &err_msg);
+    if (rc == SQLITE_OK) rc = arg_text(fn, 1, args[0], &text, &n_text, &err_msg);
     if (rc == SQLITE_DONE) return SQLITE_OK;             /* NULL text: no rows */
     if (rc != SQLITE_OK) return vtab_error(base->pVtab, SQLITE_ERROR, err_msg);  /* or NOMEM */
     cur->text = copy_array(text, n_text, 1);
@@ -229,11 +190,7 @@ static int task_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_s
     if (!cur->text || !cur->model_name) return SQLITE_NOMEM;
     const attn_model *m;
     rc = conn_model_get(vt->conn, fn, name, &m, &err_msg);
-    if (rc == SQLITE_OK && !(m->cfg.tasks & vt->spec->task_bit)) {
-        err_msg = sqlite3_mprintf("%s: model '%s' has no %s task (tasks: %s)", fn, name,
-                                  tasks_text(vt->spec->task_bit), tasks_text(m->cfg.tasks));
-        rc = SQLITE_ERROR;
-    }
+    if (rc == SQLITE_OK) rc = model_check_task(fn, name, m, vt->spec->task_bit, &err_msg);
     if (rc == SQLITE_OK) rc = run_task(vt, cur, m, &err_msg);
     if (rc != SQLITE_OK) {
         cursor_reset(cur);
@@ -326,7 +283,7 @@ static const sqlite3_module task_module = {
     .xCreate = NULL,                    /* eponymous only: no CREATE VIRTUAL TABLE */
     .xConnect = task_connect,
     .xBestIndex = task_best_index,
-    .xDisconnect = task_disconnect,
+    .xDisconnect = vtab_disconnect,
     .xDestroy = NULL,
     .xOpen = task_open,
     .xClose = task_close,

@@ -381,17 +381,10 @@ typedef struct train_cursor {
     int have_row, eof;
 } train_cursor;
 
-static int parse_task(const char *s, int *task, int *slot, char **err_msg) {
-    for (int i = 0; i < N_TASK_SLOTS; i++)
-        if (strcmp(s, SLOT_NAMES[i]) == 0) {
-            *slot = i;
-            *task = i == 0 ? ATTN_TASK_CLASSIFY : i == 1 ? ATTN_TASK_ENTITIES
-                                                         : ATTN_TASK_RELATIONS;
-            return SQLITE_OK;
-        }
-    *err_msg = sqlite3_mprintf("%s: unknown task '%s' (expected 'classify', 'entities' or "
-                               "'relations')", FN, s);
-    return SQLITE_ERROR;
+/* The task slot (label set) of an ATTN_TASK_* bit. */
+static int slot_of_task(int task) {
+    return task == ATTN_TASK_CLASSIFY ? TASK_SLOT_CLASSIFY
+         : task == ATTN_TASK_ENTITIES ? TASK_SLOT_ENTITIES : TASK_SLOT_RELATIONS;
 }
 
 /* Labels of every task slot not given in the options, in order of first sight in the rows. */
@@ -594,15 +587,10 @@ static int read_rows(sqlite3 *db, const char *sql, const char *sql_name, const c
 }
 
 static int build_datasets(train_cursor *cur, char **err_msg) {
-    cur->train = attn_dataset_new(&cur->model->cfg);
-    if (!cur->train) return SQLITE_NOMEM;
-    int rc = rows_to_dataset(&cur->rows, cur->task, cur->train, FN, "row", err_msg);
-    if (rc == SQLITE_OK && cur->opt.dev) {
-        cur->dev = attn_dataset_new(&cur->model->cfg);
-        rc = cur->dev ? rows_to_dataset(&cur->dev_rows, cur->task, cur->dev, FN, "dev row",
-                                        err_msg)
-                      : SQLITE_NOMEM;
-    }
+    const attn_config *cfg = &cur->model->cfg;
+    int rc = rows_to_dataset(&cur->rows, cur->task, cfg, FN, "row", &cur->train, err_msg);
+    if (rc == SQLITE_OK && cur->opt.dev)
+        rc = rows_to_dataset(&cur->dev_rows, cur->task, cfg, FN, "dev row", &cur->dev, err_msg);
     return rc;
 }
 
@@ -739,72 +727,32 @@ static int next_epoch(train_cursor *cur, char **err_msg) {
 
 /* ---- the virtual table ------------------------------------------------------------------ */
 
-static int vtab_error(sqlite3_vtab *vt, int rc, char *msg) {
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = msg;
-    return msg ? rc : SQLITE_NOMEM;
-}
-
 static int train_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                          sqlite3_vtab **out, char **err_msg) {
     (void)argc, (void)argv, (void)err_msg;
-    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(epoch INTEGER, train_loss REAL, "
-                                      "dev_metric REAL, metric TEXT, seconds REAL, best INTEGER, "
-                                      "model HIDDEN, task HIDDEN, train_sql HIDDEN, "
-                                      "options HIDDEN)");
+    int rc = vtab_new(db, "CREATE TABLE x(epoch INTEGER, train_loss REAL, dev_metric REAL, "
+                          "metric TEXT, seconds REAL, best INTEGER, model HIDDEN, task HIDDEN, "
+                          "train_sql HIDDEN, options HIDDEN)", SQLITE_VTAB_DIRECTONLY,
+                      sizeof(train_vtab), out);
     if (rc != SQLITE_OK) return rc;
-    train_vtab *vt = sqlite3_malloc64(sizeof *vt);
-    if (!vt) return SQLITE_NOMEM;
-    memset(vt, 0, sizeof *vt);
+    train_vtab *vt = (train_vtab *)*out;
     vt->db = db;
     vt->conn = aux;
-    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-    *out = &vt->base;
-    return SQLITE_OK;
-}
-
-static int train_disconnect(sqlite3_vtab *vt) {
-    sqlite3_free(vt);
     return SQLITE_OK;
 }
 
 /* The arguments are the hidden columns, in order; idxNum has bit i set when argument i is
  * given (argv holds the given ones in order). model, task and train_sql are required. */
 static int train_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
-    int usable[N_ARGS] = {-1, -1, -1, -1}, unusable[N_ARGS] = {0};
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        int arg = c->iColumn - COL_MODEL;
-        if (arg < 0 || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        if (c->usable) usable[arg] = i;
-        else unusable[arg] = 1;
-    }
-    for (int a = 0; a < N_ARGS; a++)
-        if (unusable[a] && usable[a] < 0) return SQLITE_CONSTRAINT;
-    if (usable[0] < 0 || usable[1] < 0 || usable[2] < 0)
-        return vtab_error(base, SQLITE_ERROR,
-                          sqlite3_mprintf("%s: missing argument: use %s(model, task, train_sql "
-                                          "[, options_json])", FN, FN));
-    int next = 1;
-    info->idxNum = 0;
-    for (int a = 0; a < N_ARGS; a++) {
-        if (usable[a] < 0) continue;
-        info->aConstraintUsage[usable[a]].argvIndex = next++;
-        info->aConstraintUsage[usable[a]].omit = 1;
-        info->idxNum |= 1 << a;
-    }
-    info->estimatedCost = 1e9;
-    info->estimatedRows = 10;
-    return SQLITE_OK;
+    static const vtab_args args = {COL_MODEL, N_ARGS, 3, FN, "argument",
+                                   "model, task, train_sql [, options_json]", 1e9, 10};
+    return vtab_bind_args(base, info, &args);
 }
 
 static int train_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
-    train_cursor *cur = sqlite3_malloc64(sizeof *cur);
-    if (!cur) return SQLITE_NOMEM;
-    memset(cur, 0, sizeof *cur);
-    cur->db = ((train_vtab *)base)->db;
-    *out = &cur->base;
-    return SQLITE_OK;
+    int rc = vtab_cursor_new(sizeof(train_cursor), out);
+    if (rc == SQLITE_OK) ((train_cursor *)*out)->db = ((train_vtab *)base)->db;
+    return rc;
 }
 
 /* Drops the run. A fit still in progress is abandoned: nothing was written. */
@@ -829,20 +777,6 @@ static int train_close(sqlite3_vtab_cursor *base) {
     return SQLITE_OK;
 }
 
-/* The text of argument a (hidden column order), NULL when not given. */
-static int filter_args(int idx_num, int argc, sqlite3_value **argv,
-                       sqlite3_value *args[N_ARGS]) {
-    int k = 0;
-    for (int a = 0; a < N_ARGS; a++) {
-        args[a] = NULL;
-        if (idx_num & (1 << a)) {
-            if (k >= argc) return SQLITE_ERROR;
-            args[a] = argv[k++];
-        }
-    }
-    return SQLITE_OK;
-}
-
 static int start_run(train_cursor *cur, attn_conn *conn, sqlite3_value *args[N_ARGS],
                      char **err_msg) {
     const char *name, *task, *sql, *options = NULL;
@@ -858,13 +792,27 @@ static int start_run(train_cursor *cur, attn_conn *conn, sqlite3_value *args[N_A
         *err_msg = sqlite3_mprintf("%s: model, task and train_sql must not be NULL", FN);
         rc = SQLITE_ERROR;
     }
-    if (rc == SQLITE_OK) rc = parse_task(task, &cur->task, &cur->slot, err_msg);
+    if (rc == SQLITE_OK) rc = task_from_name(FN, task, &cur->task, err_msg);
+    if (rc == SQLITE_OK) cur->slot = slot_of_task(cur->task);
     if (rc == SQLITE_OK) rc = options_parse(options, n_options, cur->slot, &cur->opt, err_msg);
     if (rc != SQLITE_OK) return rc;
     if (!(cur->name = sqlite3_mprintf("%s", name))) return SQLITE_NOMEM;
     rc = prepare_run(cur, conn, sql, err_msg);
     if (rc == SQLITE_OK) rc = next_epoch(cur, err_msg);
     return rc;
+}
+
+/* Ends the run after an error in xFilter or xNext: nothing is written; the statement fails
+ * with err_msg (taken), as SQLITE_INTERRUPT, SQLITE_NOMEM or SQLITE_ERROR. */
+static int run_failed(train_cursor *cur, int rc, char *err_msg) {
+    sqlite3_vtab *vt = cur->base.pVtab;
+    cursor_reset(cur);
+    cur->eof = 1;
+    if (rc == SQLITE_NOMEM) {
+        sqlite3_free(err_msg);
+        return rc;
+    }
+    return vtab_error(vt, rc == SQLITE_INTERRUPT ? rc : SQLITE_ERROR, err_msg);
 }
 
 static int train_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
@@ -874,19 +822,10 @@ static int train_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
     train_vtab *vt = (train_vtab *)base->pVtab;
     cursor_reset(cur);
     sqlite3_value *args[N_ARGS];
+    vtab_filter_args(idx_num, argc, argv, N_ARGS, args);
     char *err_msg = NULL;
-    int rc = filter_args(idx_num, argc, argv, args);
-    if (rc == SQLITE_OK) rc = start_run(cur, vt->conn, args, &err_msg);
-    if (rc != SQLITE_OK) {
-        cursor_reset(cur);
-        cur->eof = 1;
-        if (rc == SQLITE_NOMEM) {
-            sqlite3_free(err_msg);
-            return rc;
-        }
-        return vtab_error(base->pVtab, rc == SQLITE_INTERRUPT ? rc : SQLITE_ERROR, err_msg);
-    }
-    return SQLITE_OK;
+    int rc = start_run(cur, vt->conn, args, &err_msg);
+    return rc == SQLITE_OK ? SQLITE_OK : run_failed(cur, rc, err_msg);
 }
 
 static int train_next(sqlite3_vtab_cursor *base) {
@@ -897,16 +836,7 @@ static int train_next(sqlite3_vtab_cursor *base) {
     }
     char *err_msg = NULL;
     int rc = next_epoch(cur, &err_msg);
-    if (rc != SQLITE_OK) {
-        cursor_reset(cur);
-        cur->eof = 1;
-        if (rc == SQLITE_NOMEM) {
-            sqlite3_free(err_msg);
-            return rc;
-        }
-        return vtab_error(base->pVtab, rc == SQLITE_INTERRUPT ? rc : SQLITE_ERROR, err_msg);
-    }
-    return SQLITE_OK;
+    return rc == SQLITE_OK ? SQLITE_OK : run_failed(cur, rc, err_msg);
 }
 
 static int train_eof(sqlite3_vtab_cursor *base) {
@@ -940,7 +870,7 @@ static const sqlite3_module train_module = {
     .xCreate = NULL,
     .xConnect = train_connect,
     .xBestIndex = train_best_index,
-    .xDisconnect = train_disconnect,
+    .xDisconnect = vtab_disconnect,
     .xDestroy = NULL,
     .xOpen = train_open,
     .xClose = train_close,

@@ -148,6 +148,16 @@ void attn_attention_backward(float *dqkv, const float *dout, const float *qkv,
     }
 }
 
+/* dout_i . v_j for head h (hd columns), in double: dout[T, D], qkv[T, 3D]. */
+static double dout_dot_v_ref(const float *dout, const float *qkv, int i, int j, int h, int D,
+                             int hd) {
+    double s = 0.0;
+    for (int d = 0; d < hd; d++)
+        s += (double)dout[(size_t)i * D + h * hd + d] *
+             qkv[(size_t)j * 3 * D + 2 * D + h * hd + d];
+    return s;
+}
+
 void attn_attention_backward_ref(float *dqkv, const float *dout, const float *qkv,
                                  const float *probs, const float *mask,
                                  int T, int D, int H, float scale) {
@@ -159,10 +169,7 @@ void attn_attention_backward_ref(float *dqkv, const float *dout, const float *qk
             /* dP[i,j] = mask * (dout_i . v_j) ; row dot = sum_j P dP */
             double dot = 0.0;
             for (int j = 0; j < T; j++) {
-                double s = 0.0;
-                for (int d = 0; d < hd; d++)
-                    s += (double)dout[(size_t)i * D + h * hd + d] *
-                         qkv[(size_t)j * ld + 2 * D + h * hd + d];
+                const double s = dout_dot_v_ref(dout, qkv, i, j, h, D, hd);
                 const double mij = m ? m[(size_t)i * T + j] : 1.0;
                 dot += p[(size_t)i * T + j] * s * mij;
                 /* dv[j] += P'[i,j] dout_i */
@@ -171,10 +178,7 @@ void attn_attention_backward_ref(float *dqkv, const float *dout, const float *qk
                         (float)(p[(size_t)i * T + j] * mij * dout[(size_t)i * D + h * hd + d]);
             }
             for (int j = 0; j < T; j++) {
-                double s = 0.0;
-                for (int d = 0; d < hd; d++)
-                    s += (double)dout[(size_t)i * D + h * hd + d] *
-                         qkv[(size_t)j * ld + 2 * D + h * hd + d];
+                const double s = dout_dot_v_ref(dout, qkv, i, j, h, D, hd);
                 const double mij = m ? m[(size_t)i * T + j] : 1.0;
                 const double ds = p[(size_t)i * T + j] * (s * mij - dot) * scale;
                 for (int d = 0; d < hd; d++) {
@@ -190,19 +194,16 @@ void attn_attention_backward_ref(float *dqkv, const float *dout, const float *qk
 
 /* ---- GELU -------------------------------------------------------------------------------- */
 
-#define GELU_K0 0.7978845608028654f  /* sqrt(2/pi), as in kernels_impl.h */
-#define GELU_K1 0.044715f
-#define GELU_NEG_CUTOFF (-10.0f)     /* the forward returns exactly 0 below this */
-
-/* GELU(x) = x s with s = sigmoid(2u), u = K0 (x + K1 x^3):
- * GELU'(x) = s + x s (1 - s) 2 K0 (1 + 3 K1 x^2). */
+/* GELU(x) = x s with s = sigmoid(2u), u = K0 (x + K1 x^3) (constants in kernels.h):
+ * GELU'(x) = s + x s (1 - s) 2 K0 (1 + 3 K1 x^2); 0 below the cutoff, where the forward is 0. */
 void attn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const float x = inp[i];
-        if (x < GELU_NEG_CUTOFF) continue;
-        const float u = GELU_K0 * (x + GELU_K1 * x * x * x);
+        if (x < ATTN_GELU_NEG_CUTOFF) continue;
+        const float u = ATTN_GELU_K0 * (x + ATTN_GELU_K1 * x * x * x);
         const float s = 1.0f / (1.0f + expf(-2.0f * u));
-        const float d = s + x * s * (1.0f - s) * 2.0f * GELU_K0 * (1.0f + 3.0f * GELU_K1 * x * x);
+        const float d = s + x * s * (1.0f - s) * 2.0f * ATTN_GELU_K0 *
+                        (1.0f + 3.0f * ATTN_GELU_K1 * x * x);
         dinp[i] += dout[i] * d;
     }
 }
@@ -308,19 +309,6 @@ void attn_tag_emissions_backward(const attn_model *m, const attn_weights *g, con
                          attn_config_n_tags(&m->cfg));
 }
 
-/* Same as heads.c: out[D] = max over rows [from, to), zeros when empty. */
-static void max_pool_rows(float *out, const float *h, int from, int to, int D) {
-    if (from >= to) {
-        memset(out, 0, (size_t)D * sizeof *out);
-        return;
-    }
-    memcpy(out, h + (size_t)from * D, (size_t)D * sizeof *out);
-    for (int t = from + 1; t < to; t++) attn_kernels_best()->vmax(out, h + (size_t)t * D, (size_t)D);
-}
-
-static int min_int(int a, int b) { return a < b ? a : b; }
-static int max_int(int a, int b) { return a > b ? a : b; }
-
 double attn_relation_backward(const attn_model *m, const attn_weights *g, const float *h, int N,
                               int hs, int he, int hl, int ts, int te, int tl, int gold,
                               float weight, float *dh, float *work) {
@@ -330,13 +318,14 @@ double attn_relation_backward(const attn_model *m, const attn_weights *g, const 
     const int R1 = c->relation_labels.n + 1, X = 3 * D + 2 * TD;
     float *x = work, *dx = x + X, *a = dx + X, *act = a + RH, *da = act + RH, *dact = da + RH;
     float *p = dact + RH, *dl = p + R1;
-    const int bs = min_int(he, te), be = max_int(hs, ts);   /* tokens between the spans */
+    int bs, be;                                             /* tokens between the spans */
+    attn_rel_gap(hs, he, ts, te, &bs, &be);
     (void)N;
 
     /* forward, as attn_relation_head */
-    max_pool_rows(x, h, hs, he, D);
-    max_pool_rows(x + D, h, ts, te, D);
-    max_pool_rows(x + 2 * D, h, bs, be, D);
+    attn_max_pool_rows(x, h, hs, he, D);
+    attn_max_pool_rows(x + D, h, ts, te, D);
+    attn_max_pool_rows(x + 2 * D, h, bs, be, D);
     memcpy(x + 3 * D, m->w.rel_type + (size_t)hl * TD, (size_t)TD * sizeof *x);
     memcpy(x + 3 * D + TD, m->w.rel_type + (size_t)tl * TD, (size_t)TD * sizeof *x);
     k->matvec(a, m->w.rel_hidden_w, x, m->w.rel_hidden_b, (size_t)RH, (size_t)X);

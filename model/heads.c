@@ -40,8 +40,7 @@ void attn_tag_emissions(const attn_model *m, const float *h, int T, float *em) {
                         attn_config_n_tags(&m->cfg));
 }
 
-/* out[D] = max over rows [from, to) of h[N, D]; zeros when the range is empty. */
-static void max_pool_rows(float *out, const float *h, int from, int to, int D) {
+void attn_max_pool_rows(float *out, const float *h, int from, int to, int D) {
     if (from >= to) {
         memset(out, 0, (size_t)D * sizeof *out);
         return;
@@ -51,8 +50,10 @@ static void max_pool_rows(float *out, const float *h, int from, int to, int D) {
     for (int t = from + 1; t < to; t++) k->vmax(out, h + (size_t)t * D, (size_t)D);
 }
 
-static int min_int(int a, int b) { return a < b ? a : b; }
-static int max_int(int a, int b) { return a > b ? a : b; }
+void attn_rel_gap(int hs, int he, int ts, int te, int *from, int *to) {
+    *from = he < te ? he : te;
+    *to = hs > ts ? hs : ts;
+}
 
 void attn_relation_head(const attn_model *m, const float *h, int N,
                         int hs, int he, int hl, int ts, int te, int tl,
@@ -65,10 +66,11 @@ void attn_relation_head(const attn_model *m, const float *h, int N,
     float *hidden = work + 3 * D + 2 * TD;    /* [RH] */
     (void)N;
 
-    max_pool_rows(x, h, hs, he, D);
-    max_pool_rows(x + D, h, ts, te, D);
-    /* tokens strictly between the two spans: empty when they overlap or touch */
-    max_pool_rows(x + 2 * D, h, min_int(he, te), max_int(hs, ts), D);
+    int gap_from, gap_to;                     /* tokens strictly between the two spans */
+    attn_rel_gap(hs, he, ts, te, &gap_from, &gap_to);
+    attn_max_pool_rows(x, h, hs, he, D);
+    attn_max_pool_rows(x + D, h, ts, te, D);
+    attn_max_pool_rows(x + 2 * D, h, gap_from, gap_to, D);
     memcpy(x + 3 * D, m->w.rel_type + (size_t)hl * TD, (size_t)TD * sizeof *x);
     memcpy(x + 3 * D + TD, m->w.rel_type + (size_t)tl * TD, (size_t)TD * sizeof *x);
 

@@ -26,6 +26,13 @@ void attn_tag_emissions(const attn_model *m, const float *h, int T, float *em);
 
 /* Relation probabilities probs[R+1] (index 0 = none) for spans [hs, he) and [ts, te) of token
  * indices into h[N, D], entity label indices hl and tl. work: ATTN_REL_WORK(m) floats. */
+/* out[D] = max over rows [from, to) of h[N, D]; zeros when the range is empty. The relation
+ * head's pooling, shared with its backward pass (backward.c). */
+void attn_max_pool_rows(float *out, const float *h, int from, int to, int D);
+/* The tokens strictly between spans [hs, he) and [ts, te): [*from, *to), empty (from >= to)
+ * when the spans overlap, nest or touch. */
+void attn_rel_gap(int hs, int he, int ts, int te, int *from, int *to);
+
 #define ATTN_REL_WORK(m) \
     ((size_t)(3 * (m)->cfg.dim + 2 * (m)->cfg.rel_type_dim + (m)->cfg.rel_hidden))
 void attn_relation_head(const attn_model *m, const float *h, int N,

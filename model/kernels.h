@@ -15,6 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* GELU, tanh form, computed as x * sigmoid(2u) = x / (1 + exp(-2u)) with
+ * u = sqrt(2/pi) (x + 0.044715 x^3): the same function (0.5 (1 + tanh u) = sigmoid(2u)),
+ * but without the cancellation of 1 + tanh(u) for negative x, and needing only exp. */
+#define ATTN_GELU_K0     0.7978845608028654f  /* sqrt(2/pi) */
+#define ATTN_GELU_K1     0.044715f
+/* Below this, |GELU(x)| < 2e-37: every table returns exactly 0 (and 0 for -inf, not NaN). */
+#define ATTN_GELU_NEG_CUTOFF (-10.0f)
+
 typedef struct attn_kernels {
     const char *name;   /* "avx512", "avx2", "neon", "scalar" */
     float (*dot)(const float *a, const float *b, size_t n);

@@ -1,5 +1,6 @@
 /* kernels_impl.h: private to the kernels_*.c files. The getter of each SIMD table and the
- * constants shared by every vectorised exp, so all tables use the same approximation.
+ * constants shared by every vectorised exp, so all tables use the same approximation (the GELU
+ * constants are in kernels.h: the trainer's backward pass uses them too).
  *
  * Each getter only returns the address of a static const table (no code of the ISA runs);
  * kernels.c calls it only after checking that this CPU and OS support that ISA. */
@@ -27,13 +28,5 @@ const attn_kernels *attn_kernels_neon_table(void);    /* kernels_neon.c   (aarch
 #define ATTN_EXP_P3      4.1665795894e-2f
 #define ATTN_EXP_P4      1.6666665459e-1f
 #define ATTN_EXP_P5      5.0000001201e-1f
-
-/* GELU, tanh form, computed as x * sigmoid(2u) = x / (1 + exp(-2u)) with
- * u = sqrt(2/pi) (x + 0.044715 x^3): the same function (0.5 (1 + tanh u) = sigmoid(2u)),
- * but without the cancellation of 1 + tanh(u) for negative x, and needing only exp. */
-#define ATTN_GELU_K0     0.7978845608028654f  /* sqrt(2/pi) */
-#define ATTN_GELU_K1     0.044715f
-/* Below this, |GELU(x)| < 2e-37: every table returns exactly 0 (and 0 for -inf, not NaN). */
-#define ATTN_GELU_NEG_CUTOFF (-10.0f)
 
 #endif
