@@ -208,6 +208,9 @@ static int read_row(sqlite3_stmt *st, int task, train_row *row, char **msg) {
         }
     }
     if (rc != SQLITE_OK || task != ATTN_TASK_RELATIONS) return rc;
+    /* NULL relations: not given (the row trains the entity tagger only, e.g. extra sentences
+     * annotated with entities alone); '[]' means given: no pair of its entities is related. */
+    if (sqlite3_column_type(st, 2) == SQLITE_NULL) return SQLITE_OK;
     rc = column_text(st, 2, "relations JSON", &s, &n, msg);
     if (rc == SQLITE_OK) {
         rc = parse_array(s, n, 1, row, msg);

@@ -51,3 +51,13 @@ SELECT attn_relation('Eve flew to Lima', 0, 3, 12, 16, 'toy-rel'),
        attn_relation('Lima welcomed Eve', 0, 4, 14, 17, 'toy-rel');
 -- attn_eval for relations: strict triples.
 SELECT label, precision, recall, f1, support FROM attn_eval('toy-rel', 'SELECT text, entities, relations FROM rel');
+
+-- Relations NULL: the row gives entities only (relations unknown, not "none"): it trains the
+-- tagger and adds no pair to the relation loss. '[]' would say "no pair is related".
+CREATE TABLE rel_mixed AS SELECT text, entities, relations FROM rel
+  UNION ALL SELECT text, entities, NULL FROM ner;
+SELECT count(*) FROM attn_train('toy-rel-null', 'relations', 'SELECT * FROM rel_mixed',
+  '{"dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 2, "seed": 5,
+    "features": [{"kind": "norm", "buckets": 256, "dim": 8}]}');
+-- Entities are still required on every row.
+SELECT count(*) FROM attn_train('toy-rel-null', 'relations', 'SELECT text, NULL, relations FROM rel');
