@@ -207,10 +207,11 @@ void train_rows_free(train_rows *r);
 /* ---- model_write.c ----------------------------------------------------------------------- */
 
 /* Replaces the rows of name in main.attn_model (created if missing) with config_json and
- * every tensor of m (f32, or f16 when f16 is set), in one SAVEPOINT: on any error nothing
- * changes. Errors "fn: ..." in *err_msg. */
+ * every tensor of m, each in the dtype storage gives it (attn_storage_dtype: all f32, all f16,
+ * or q8 embedding tables + f16), in one SAVEPOINT: on any error nothing changes. Errors
+ * "fn: ..." in *err_msg. */
 int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
-                const char *config_json, int f16, char **err_msg);
+                const char *config_json, attn_storage storage, char **err_msg);
 
 /* ---- fn_relation.c ----------------------------------------------------------------------- */
 void attn_relation_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);

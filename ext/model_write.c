@@ -5,8 +5,9 @@
  * the savepoint, so an existing model of that name is left exactly as it was. Inside a user's
  * transaction the savepoint nests; outside, RELEASE commits. Under a writing statement
  * (INSERT ... SELECT FROM attn_train) SQLite refuses new savepoints; the rows are then written
- * inside that statement's transaction, and the error we return aborts it. Tensor bytes are little-endian
- * (the host order: we build for x86-64 and little-endian AArch64 only). */
+ * inside that statement's transaction, and the error we return aborts it. Tensor bytes are
+ * little-endian, in the dtype the storage choice gives each tensor (model.h: f32, f16, or q8
+ * for the embedding tables with f16 for the rest), encoded by the engine (attn_tensor_encode). */
 #include "ext.h"
 
 #include <stdio.h>
@@ -23,40 +24,39 @@ static int exec(sqlite3 *db, const char *fn, const char *sql, char **err_msg) {
     return rc;
 }
 
-/* The tensor's values as stored: f32 bytes (a view of m->params) or f16 (*owned). */
-static const void *tensor_bytes(const attn_model *m, const attn_tensor_spec *t, int f16,
-                                void **owned, size_t *n_bytes) {
-    const float *values = m->params + t->offset;
-    *owned = NULL;
-    if (!f16) {
-        *n_bytes = t->size * sizeof(float);
-        return values;
+/* The tensor as stored under storage: its dtype and bytes (*owned, sqlite3_malloc'd). */
+static int tensor_bytes(const attn_model *m, const attn_tensor_spec *t, attn_storage storage,
+                        const char **dtype, void **owned, size_t *n_bytes) {
+    *dtype = attn_storage_dtype(storage, t);
+    *n_bytes = attn_tensor_stored_bytes(t, *dtype);
+    *owned = sqlite3_malloc64(*n_bytes ? *n_bytes : 1);
+    if (!*owned) return SQLITE_NOMEM;
+    attn_error err;
+    if (attn_tensor_encode(t, *dtype, m->params + t->offset, *owned, &err) != ATTN_OK) {
+        sqlite3_free(*owned);
+        *owned = NULL;
+        return SQLITE_NOMEM;    /* the dtype comes from attn_storage_dtype: only ENOMEM */
     }
-    uint16_t *half = sqlite3_malloc64(t->size ? t->size * sizeof *half : 1);
-    if (!half) return NULL;
-    attn_f32_to_f16(half, values, t->size);
-    *owned = half;
-    *n_bytes = t->size * sizeof *half;
-    return half;
+    return SQLITE_OK;
 }
 
 static int insert_tensor(sqlite3 *db, sqlite3_stmt *ins, const char *fn, const attn_model *m,
-                         const attn_tensor_spec *t, int f16, char **err_msg) {
+                         const attn_tensor_spec *t, attn_storage storage, char **err_msg) {
     char shape[64];
     if (t->ndim == 1) snprintf(shape, sizeof shape, "[%lld]", (long long)t->shape[0]);
     else snprintf(shape, sizeof shape, "[%lld,%lld]", (long long)t->shape[0],
                   (long long)t->shape[1]);
-    void *owned;
+    const char *dtype;
+    void *data;
     size_t n_bytes;
-    const void *data = tensor_bytes(m, t, f16, &owned, &n_bytes);
-    if (!data) return SQLITE_NOMEM;
+    if (tensor_bytes(m, t, storage, &dtype, &data, &n_bytes) != SQLITE_OK) return SQLITE_NOMEM;
     sqlite3_bind_text(ins, 2, t->key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 3, f16 ? "f16" : "f32", -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 3, dtype, -1, SQLITE_STATIC);
     sqlite3_bind_text(ins, 4, shape, -1, SQLITE_TRANSIENT);
     sqlite3_bind_blob64(ins, 5, data, n_bytes, SQLITE_STATIC);
     int rc = sqlite3_step(ins);
     sqlite3_reset(ins);
-    sqlite3_free(owned);
+    sqlite3_free(data);
     if (rc != SQLITE_DONE) {
         *err_msg = sqlite3_mprintf("%s: writing tensor '%s': %s", fn, t->key,
                                    sqlite3_errmsg(db));
@@ -66,7 +66,7 @@ static int insert_tensor(sqlite3 *db, sqlite3_stmt *ins, const char *fn, const a
 }
 
 static int write_rows(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
-                      const char *config_json, int f16, char **err_msg) {
+                      const char *config_json, attn_storage storage, char **err_msg) {
     sqlite3_stmt *del = NULL, *ins = NULL;
     int rc = sqlite3_prepare_v2(db, "DELETE FROM main.attn_model WHERE name = ?1", -1, &del,
                                 NULL);
@@ -89,28 +89,28 @@ static int write_rows(sqlite3 *db, const char *fn, const char *name, const attn_
     if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
         *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
     for (size_t i = 0; rc == SQLITE_OK && i < m->n_specs; i++)
-        rc = insert_tensor(db, ins, fn, m, &m->specs[i], f16, err_msg);
+        rc = insert_tensor(db, ins, fn, m, &m->specs[i], storage, err_msg);
     sqlite3_finalize(del);
     sqlite3_finalize(ins);
     return rc;
 }
 
 int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
-                const char *config_json, int f16, char **err_msg) {
+                const char *config_json, attn_storage storage, char **err_msg) {
     int rc = sqlite3_exec(db, "SAVEPOINT attn_model_write", NULL, NULL, NULL);
     if (rc == SQLITE_BUSY) {
         /* A writing statement is running us (INSERT INTO log SELECT * FROM attn_train(...)):
          * no savepoint may open, and our writes already belong to its transaction, which an
          * error of ours aborts. */
         rc = exec(db, fn, SCHEMA_SQL, err_msg);
-        return rc == SQLITE_OK ? write_rows(db, fn, name, m, config_json, f16, err_msg) : rc;
+        return rc == SQLITE_OK ? write_rows(db, fn, name, m, config_json, storage, err_msg) : rc;
     }
     if (rc != SQLITE_OK) {
         *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
         return rc;
     }
     rc = exec(db, fn, SCHEMA_SQL, err_msg);
-    if (rc == SQLITE_OK) rc = write_rows(db, fn, name, m, config_json, f16, err_msg);
+    if (rc == SQLITE_OK) rc = write_rows(db, fn, name, m, config_json, storage, err_msg);
     if (rc == SQLITE_OK) {
         rc = exec(db, fn, "RELEASE attn_model_write", err_msg);
         if (rc == SQLITE_OK) return SQLITE_OK;

@@ -240,11 +240,93 @@ static int check_finite(const attn_tensor_spec *spec, const float *x, attn_error
     return ATTN_OK;
 }
 
-/* Bytes per value of a stored dtype, or 0 if unknown. */
-static size_t dtype_bytes(const char *dtype) {
-    if (dtype && strcmp(dtype, "f32") == 0) return 4;
-    if (dtype && strcmp(dtype, "f16") == 0) return 2;
+/* One little-endian f32 at b (any alignment). */
+static float load_f32_le(const unsigned char *b) {
+    uint32_t bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static void store_f32_le(unsigned char *b, float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    for (int k = 0; k < 4; k++) b[k] = (unsigned char)(bits >> (8 * k));
+}
+
+/* q8 blob -> dst [rows, cols]: checks every scale (finite, >= 0) and every q (not -128) first,
+ * so a refused blob writes nothing. Products may still overflow; check_finite catches that. */
+static int decode_q8(const attn_tensor_spec *spec, float *dst, const unsigned char *src,
+                     attn_error *err) {
+    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
+    const int8_t *q = (const int8_t *)(src + rows * sizeof(float));
+    for (size_t r = 0; r < rows; r++) {
+        float scale = load_f32_le(src + r * sizeof(float));
+        if (isnan(scale) || isinf(scale) || scale < 0)
+            return attn_fail(err, ATTN_EMODEL, "tensor '%s': q8 scale of row %zu is %s", spec->key,
+                             r, isnan(scale) ? "NaN" : isinf(scale) ? (scale > 0 ? "+Inf" : "-Inf")
+                                                                    : "negative");
+    }
+    for (size_t i = 0; i < rows * cols; i++)
+        if (q[i] < -ATTN_Q8_MAX)
+            return attn_fail(err, ATTN_EMODEL,
+                             "tensor '%s': q8 element %zu is %d (values are in [-%d, %d])",
+                             spec->key, i, q[i], ATTN_Q8_MAX, ATTN_Q8_MAX);
+    for (size_t r = 0; r < rows; r++) {
+        float scale = load_f32_le(src + r * sizeof(float));
+        for (size_t c = 0; c < cols; c++) dst[r * cols + c] = (float)q[r * cols + c] * scale;
+    }
+    return ATTN_OK;
+}
+
+static int is_dtype(const char *dtype, const char *name) {
+    return dtype && strcmp(dtype, name) == 0;
+}
+
+size_t attn_tensor_stored_bytes(const attn_tensor_spec *t, const char *dtype) {
+    if (is_dtype(dtype, "f32")) return t->size * 4;
+    if (is_dtype(dtype, "f16")) return t->size * 2;
+    if (is_dtype(dtype, "q8") && t->ndim == 2) return (size_t)t->shape[0] * sizeof(float) + t->size;
     return 0;
+}
+
+static int dtype_known(const char *dtype) {
+    return is_dtype(dtype, "f32") || is_dtype(dtype, "f16") || is_dtype(dtype, "q8");
+}
+
+/* The dtype is known and fits the tensor: "f32", "f16", or "q8" on a 2-D tensor. */
+static int check_dtype(const attn_tensor_spec *spec, const char *dtype, attn_error *err) {
+    if (!dtype_known(dtype))
+        return attn_fail(err, ATTN_EMODEL,
+                         "tensor '%s': dtype '%.32s' is not supported (expected f32, f16 or q8)",
+                         spec->key, dtype ? dtype : "(null)");
+    if (is_dtype(dtype, "q8") && spec->ndim != 2)
+        return attn_fail(err, ATTN_EMODEL,
+                         "tensor '%s': dtype 'q8' is for 2-D tensors only, this one is [%lld]",
+                         spec->key, (long long)spec->shape[0]);
+    return ATTN_OK;
+}
+
+static int check_byte_count(const attn_tensor_spec *spec, const char *dtype, const void *data,
+                            size_t n_bytes, attn_error *err) {
+    uint64_t expected = attn_tensor_stored_bytes(spec, dtype);
+    if ((uint64_t)n_bytes == expected && (data || !n_bytes)) return ATTN_OK;
+    size_t found = data ? n_bytes : 0;
+    if (is_dtype(dtype, "q8"))
+        return attn_fail(err, ATTN_EMODEL,
+                         "tensor '%s': %llu bytes expected (%lld f32 scales + %zu q8 values), found %zu",
+                         spec->key, (unsigned long long)expected, (long long)spec->shape[0],
+                         spec->size, found);
+    return attn_fail(err, ATTN_EMODEL, "tensor '%s': %llu bytes expected (%zu %s values), found %zu",
+                     spec->key, (unsigned long long)expected, spec->size, dtype, found);
+}
+
+static int decode_tensor(const attn_tensor_spec *spec, const char *dtype, float *dst,
+                         const unsigned char *src, attn_error *err) {
+    if (is_dtype(dtype, "q8")) return decode_q8(spec, dst, src, err);
+    if (is_dtype(dtype, "f16")) decode_f16(dst, src, spec->size);
+    else decode_f32(dst, src, spec->size);
+    return ATTN_OK;
 }
 
 int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
@@ -258,20 +340,13 @@ int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
         return attn_fail(err, ATTN_EMODEL, "tensor '%.100s': not part of this model's config", key);
     const attn_tensor_spec *spec = &m->specs[idx];
     if (m->given[idx]) return attn_fail(err, ATTN_EMODEL, "tensor '%s': given twice", key);
-    size_t width = dtype_bytes(dtype);
-    if (!width)
-        return attn_fail(err, ATTN_EMODEL, "tensor '%s': dtype '%.32s' is not supported (expected f32 or f16)",
-                         key, dtype ? dtype : "(null)");
-    int rc = check_shape(spec, shape_json, err);
+    int rc = check_dtype(spec, dtype, err);
+    if (!rc) rc = check_shape(spec, shape_json, err);
+    if (!rc) rc = check_byte_count(spec, dtype, data, n_bytes, err);
     if (rc) return rc;
-    uint64_t expected = (uint64_t)spec->size * width;
-    if ((uint64_t)n_bytes != expected || (!data && n_bytes))
-        return attn_fail(err, ATTN_EMODEL, "tensor '%s': %llu bytes expected (%zu %s values), found %zu",
-                         key, (unsigned long long)expected, spec->size, dtype, data ? n_bytes : 0);
     float *dst = m->params + spec->offset;
-    if (width == 4) decode_f32(dst, data, spec->size);
-    else decode_f16(dst, data, spec->size);
-    rc = check_finite(spec, dst, err);
+    rc = decode_tensor(spec, dtype, dst, data, err);
+    if (!rc) rc = check_finite(spec, dst, err);
     if (rc) { memset(dst, 0, spec->size * sizeof *dst); return rc; }
     m->given[idx] = 1;
     return ATTN_OK;
@@ -313,4 +388,60 @@ static uint16_t f32_to_f16_one(float f) {
 
 void attn_f32_to_f16(uint16_t *out, const float *in, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = f32_to_f16_one(in[i]);
+}
+
+/* ---- writing: q8 and the storage choices ------------------------------------------------- */
+
+void attn_quantize_rows_q8(const float *x, size_t rows, size_t cols, float *scales, int8_t *q) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        float max_abs = 0.0f;
+        for (size_t c = 0; c < cols; c++) max_abs = fmaxf(max_abs, fabsf(row[c]));
+        float scale = max_abs / (float)ATTN_Q8_MAX;
+        scales[r] = scale;
+        for (size_t c = 0; c < cols; c++) {
+            float v = scale > 0.0f ? roundf(row[c] / scale) : 0.0f;
+            /* Clamp, NaN to 0 (a finite x never gives NaN; a cast of NaN would be undefined). */
+            v = v > ATTN_Q8_MAX ? ATTN_Q8_MAX : v < -ATTN_Q8_MAX ? -ATTN_Q8_MAX : v == v ? v : 0.0f;
+            q[r * cols + c] = (int8_t)v;
+        }
+    }
+}
+
+const char *attn_storage_dtype(attn_storage s, const attn_tensor_spec *t) {
+    if (s == ATTN_STORE_F32) return "f32";
+    int embedding_table = t->ndim == 2 && strncmp(t->key, "embed.", 6) == 0 &&
+                          strcmp(t->key, "embed.proj.w") != 0;
+    return s == ATTN_STORE_Q8 && embedding_table ? "q8" : "f16";
+}
+
+static int encode_q8(const attn_tensor_spec *t, const float *values, unsigned char *out,
+                     attn_error *err) {
+    size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+    float *scales = malloc((rows ? rows : 1) * sizeof *scales);
+    if (!scales) return attn_fail(err, ATTN_ENOMEM, "tensor '%s': out of memory", t->key);
+    attn_quantize_rows_q8(values, rows, cols, scales, (int8_t *)(out + rows * sizeof(float)));
+    for (size_t r = 0; r < rows; r++) store_f32_le(out + r * sizeof(float), scales[r]);
+    free(scales);
+    return ATTN_OK;
+}
+
+int attn_tensor_encode(const attn_tensor_spec *t, const char *dtype, const float *values,
+                       void *out, attn_error *err) {
+    if (!dtype_known(dtype) || (is_dtype(dtype, "q8") && t->ndim != 2))
+        return attn_fail(err, ATTN_EINVAL, "tensor '%s': cannot store as dtype '%.32s'", t->key,
+                         dtype ? dtype : "(null)");
+    unsigned char *b = out;
+    if (is_dtype(dtype, "q8")) return encode_q8(t, values, b, err);
+    if (is_dtype(dtype, "f16")) {
+        for (size_t i = 0; i < t->size; i++) {
+            uint16_t h;
+            attn_f32_to_f16(&h, &values[i], 1);
+            b[2 * i] = (unsigned char)(h & 0xff);
+            b[2 * i + 1] = (unsigned char)(h >> 8);
+        }
+        return ATTN_OK;
+    }
+    for (size_t i = 0; i < t->size; i++) store_f32_le(b + 4 * i, values[i]);
+    return ATTN_OK;
 }

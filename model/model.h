@@ -56,7 +56,18 @@ typedef struct attn_model {
 /* Starts a model from its config JSON: parses it, allocates the (zeroed) parameter buffer. */
 int attn_model_new(const char *config_json, size_t n, attn_model **out, attn_error *err);
 
-/* Sets one tensor from stored bytes (little-endian). dtype: "f32" or "f16".
+/* Stored dtypes (the attn_model table's dtype column), all little-endian:
+ *   "f32"  IEEE single, 4 bytes a value.
+ *   "f16"  IEEE half, 2 bytes a value.
+ *   "q8"   2-D tensors only, one scale per row: first [rows] f32 scales, then [rows, cols]
+ *          int8 values, row-major; value[r][c] = q[r][c] * scale[r]. rows * 4 + rows * cols
+ *          bytes. Scales must be finite and >= 0; q must be in [-127, 127] (-128 is refused,
+ *          the format is symmetric). About a quarter of f32 for wide rows: it is meant for the
+ *          embedding tables, which dominate a model's size.
+ * Every dtype is decoded into the f32 parameter buffer at load: the engine computes in f32. */
+#define ATTN_Q8_MAX 127             /* |q| of a q8 value */
+
+/* Sets one tensor from stored bytes. dtype: "f32", "f16" or "q8" (above).
  * shape_json: the stored shape text, e.g. "[256,1024]" (JSON array of non-negative ints). */
 int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
                           const char *shape_json, const void *data, size_t n_bytes,
@@ -70,6 +81,29 @@ void attn_model_free(attn_model *m);
 /* float -> IEEE half, round to nearest even; overflow gives +-inf, NaN stays NaN (quiet).
  * For writing f16 tensors. */
 void attn_f32_to_f16(uint16_t *out, const float *in, size_t n);
+
+/* Symmetric per-row int8 quantization, for writing q8 tensors. x [rows, cols] (finite);
+ * scales [rows] = max |x[r][.]| / 127 (0 for an all-zero row); q [rows, cols] =
+ * round-to-nearest(x / scale), ties away from zero, clamped to [-127, 127]. Dequantized values
+ * q * scale are within scale / 2 of x. */
+void attn_quantize_rows_q8(const float *x, size_t rows, size_t cols, float *scales, int8_t *q);
+
+/* How a writer stores a model's tensors: every tensor f32, every tensor f16, or "q8"
+ * storage: 2-D embedding tables (keys "embed.*" except the projection "embed.proj.w") as q8,
+ * every other tensor as f16. */
+typedef enum attn_storage { ATTN_STORE_F32, ATTN_STORE_F16, ATTN_STORE_Q8 } attn_storage;
+
+/* The dtype ("f32", "f16" or "q8") tensor t is stored as under storage s. */
+const char *attn_storage_dtype(attn_storage s, const attn_tensor_spec *t);
+
+/* Bytes of tensor t stored as dtype ("f32", "f16", or "q8" for a 2-D t); 0 otherwise. */
+size_t attn_tensor_stored_bytes(const attn_tensor_spec *t, const char *dtype);
+
+/* Encodes values [t->size] as dtype into out [attn_tensor_stored_bytes(t, dtype)], in the
+ * byte layout attn_model_set_tensor reads. Returns ATTN_EINVAL (message in err) for a dtype
+ * attn_tensor_stored_bytes does not know, ATTN_ENOMEM if the q8 scratch cannot be allocated. */
+int attn_tensor_encode(const attn_tensor_spec *t, const char *dtype, const float *values,
+                       void *out, attn_error *err);
 
 /* Parameter count (floats): the sum of the tensor sizes, without the alignment padding that
  * n_params (the buffer length) includes. */

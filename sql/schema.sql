@@ -3,15 +3,22 @@
 -- attn_model table of each attached database in attach order, then in the built-in models.
 --
 --   key 'config': dtype 'json', shape '[]', data = the config JSON (TEXT or BLOB)
---   key '<tensor>' (e.g. 'layers.0.attn.qkv.w'): dtype 'f32' or 'f16', shape = JSON array of
---       dimensions, e.g. '[96,32]'; data = the values, row-major, little-endian
+--   key '<tensor>' (e.g. 'layers.0.attn.qkv.w'): dtype 'f32', 'f16' or 'q8', shape = JSON
+--       array of dimensions, e.g. '[96,32]'; data = the values, row-major, little-endian:
+--         f32  4 bytes a value (IEEE single)
+--         f16  2 bytes a value (IEEE half)
+--         q8   2-D tensors only: rows x f32 scales, then rows x cols int8 values q in
+--              [-127, 127]; value = q * scale of its row (rows * 4 + rows * cols bytes).
+--              attn_train's option 'dtype': 'q8' stores the embedding tables ('embed.*'
+--              except 'embed.proj.w') as q8 and every other tensor as f16.
+--       Every dtype is decoded to f32 when the model loads.
 --
 -- Every row is checked when the model loads (unknown key, wrong shape, short blob, NaN, missing
 -- tensor: each is an error naming the key). Editing rows is picked up by the next statement.
 CREATE TABLE IF NOT EXISTS attn_model(
   name  TEXT NOT NULL,   -- model name, e.g. 'en-ner'
   key   TEXT NOT NULL,   -- 'config' or a tensor name
-  dtype TEXT NOT NULL,   -- 'json', 'f32' or 'f16'
+  dtype TEXT NOT NULL,   -- 'json', 'f32', 'f16' or 'q8'
   shape TEXT NOT NULL,   -- JSON array, e.g. '[256,1024]'; '[]' for the config
   data  BLOB,            -- config text, or the tensor's bytes
   PRIMARY KEY (name, key)

@@ -9,7 +9,9 @@
 #      fixed seed, so the same file every run on the same machine)
 #   3. build/recipes/MODEL.db: attn_train with the recipe's fixed seed; the epoch rows and the
 #      test scores go to build/recipes/MODEL.log
-#   4. model/builtin/MODEL.db: that model's rows alone (f16 tensors), vacuumed
+#   4. model/builtin/MODEL.db: that model alone, packed by pack_model (tests/tools/pack_model.c)
+#      in q8 storage: embedding tables as int8 rows with a scale each, every other tensor f16
+#      (the recipes train and save in f16; this step decides what ships), vacuumed
 # OpenBLAS picks slow generic kernels on CPUs newer than it knows; training sets
 # OPENBLAS_CORETYPE=SkylakeX when the CPU has AVX-512 and Haswell when it has AVX2 only,
 # unless the variable is already set.
@@ -19,6 +21,7 @@ data=${ATTN_DATA:-../shared/data}
 ext=./attnext.so
 tools=build/rel/tools
 mkdir -p build/recipes build/wordvec model/builtin
+make --no-print-directory -s "$tools/pack_model"
 
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
     if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
@@ -52,14 +55,7 @@ for model in "$@"; do
     echo "trained in $(( $(date +%s) - start )) s" | tee -a build/recipes/$model.log
     out=model/builtin/$model.db
     rm -f "$out"
-    sqlite3 -bail "$work" <<SQL
-ATTACH '$out' AS out;
-CREATE TABLE out.attn_model(
-  name  TEXT NOT NULL, key TEXT NOT NULL, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB,
-  PRIMARY KEY (name, key));
-INSERT INTO out.attn_model SELECT * FROM main.attn_model WHERE name = '$model';
-DETACH out;
-SQL
+    "$tools/pack_model" "$work" "$model" "$out" --dtype q8 | tee -a build/recipes/$model.log
     sqlite3 "$out" "VACUUM"
-    echo "wrote $out ($(stat -c %s "$out") bytes)"
+    echo "wrote $out ($(stat -c %s "$out") bytes)" | tee -a build/recipes/$model.log
 done

@@ -4,11 +4,13 @@
  * Input framing (all integers little-endian; a truncated record ends the input):
  *   [u16 config length L][config JSON, L bytes][u8 flags]
  *   then records [u8 key length][key][u8 dtype][u8 shape length][shape text][u16 n][n bytes]
- *   dtype byte: 0 "f32", 1 "f16", 2 "bf16" (unsupported), else "" (unsupported).
+ *   dtype byte: 0 "f32", 1 "f16", 2 "bf16" (unsupported), 3 "q8", else "" (unsupported).
  *   flags: bit 0  after the records, give every tensor not yet given generated values, so that
  *                 attn_model_finish succeeds and the pipeline runs on the config as mutated;
  *          bit 1  generated values as f16 (else f32);
- *          bits 2-4 k: generated values uniform in [-s, s], s = 0.01 * 4^k (0.01 .. 163.84).
+ *          bits 2-4 k: generated values uniform in [-s, s], s = 0.01 * 4^k (0.01 .. 163.84);
+ *          bit 5  generated values in q8 storage (model.h attn_storage_dtype: q8 embedding
+ *                 tables, f16 for the rest); overrides bit 1.
  * tests/fuzz/make_model_seeds.c writes seeds in this framing.
  *
  * Configs whose parameter count is above FUZZ_MAX_PARAMS are skipped before attn_model_new:
@@ -98,8 +100,8 @@ static int take_text(reader *r, char *buf) {
 }
 
 static const char *dtype_name(unsigned code) {
-    static const char *const names[] = { "f32", "f16", "bf16" };
-    return code < 3 ? names[code] : "";
+    static const char *const names[] = { "f32", "f16", "bf16", "q8" };
+    return code < 4 ? names[code] : "";
 }
 
 /* One record: returns 0 at the end of the input. *explicit_given counts accepted tensors. */
@@ -129,24 +131,25 @@ static uint64_t next_random(uint64_t *state) {
     return z ^ (z >> 31);
 }
 
-/* Bytes of spec's tensor: uniform in [-scale, scale], stored as f32 or f16. */
-static void *generate_tensor(const attn_tensor_spec *spec, int f16, float scale, size_t *n_bytes) {
+/* Bytes of spec's tensor: uniform in [-scale, scale], encoded as dtype. */
+static void *generate_tensor(const attn_tensor_spec *spec, const char *dtype, float scale,
+                             size_t *n_bytes) {
     uint64_t state = spec->offset * 2654435761u + spec->size;
     float *v = malloc((spec->size ? spec->size : 1) * sizeof *v);
     if (!v) abort();
     for (size_t i = 0; i < spec->size; i++)
         v[i] = scale * (2.0f * (float)(next_random(&state) >> 40) / (float)(1u << 24) - 1.0f);
-    *n_bytes = spec->size * (f16 ? 2 : 4);
-    if (!f16) return v;
-    uint16_t *h = malloc((spec->size ? spec->size : 1) * sizeof *h);
-    if (!h) abort();
-    attn_f32_to_f16(h, v, spec->size);
+    *n_bytes = attn_tensor_stored_bytes(spec, dtype);
+    void *out = malloc(*n_bytes ? *n_bytes : 1);
+    attn_error err;
+    if (!out || attn_tensor_encode(spec, dtype, v, out, &err) != ATTN_OK) abort();
     free(v);
-    return h;
+    return out;
 }
 
 static void fill_missing(attn_model *m, unsigned flags) {
-    int f16 = (flags >> 1) & 1;
+    attn_storage storage = (flags >> 5) & 1 ? ATTN_STORE_Q8
+                         : (flags >> 1) & 1 ? ATTN_STORE_F16 : ATTN_STORE_F32;
     float scale = 0.01f * (float)(1u << (2 * ((flags >> 2) & 7)));
     for (size_t i = 0; i < m->n_specs; i++) {
         if (m->given[i]) continue;
@@ -154,11 +157,12 @@ static void fill_missing(attn_model *m, unsigned flags) {
         char shape[64];
         if (s->ndim == 2) snprintf(shape, sizeof shape, "[%lld,%lld]", (long long)s->shape[0], (long long)s->shape[1]);
         else snprintf(shape, sizeof shape, "[%lld]", (long long)s->shape[0]);
+        const char *dtype = attn_storage_dtype(storage, s);
         size_t n_bytes;
-        void *data = generate_tensor(s, f16, scale, &n_bytes);
+        void *data = generate_tensor(s, dtype, scale, &n_bytes);
         attn_error err;
-        int rc = attn_model_set_tensor(m, s->key, f16 ? "f16" : "f32", shape, data, n_bytes, &err);
-        FUZZ_CHECK(rc == ATTN_OK, "own tensor '%s' %s refused: %s", s->key, shape, err.msg);
+        int rc = attn_model_set_tensor(m, s->key, dtype, shape, data, n_bytes, &err);
+        FUZZ_CHECK(rc == ATTN_OK, "own tensor '%s' %s (%s) refused: %s", s->key, shape, dtype, err.msg);
         free(data);
     }
 }

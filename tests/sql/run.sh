@@ -9,6 +9,7 @@
 #              (classify only, always 'positive'), ner (entities only)
 #   aux.db     en-ner (tags every token LOC), every (shadowed by main's: labels bad/good)
 #   broken.db  one broken model per kind of damage
+#   q8.db      every8, tiny8: the weights of every and tiny, packed to q8 storage (pack_model)
 #   *.conll    the CoNLL fixtures of tests/fixtures (for attn_conll)
 # The whole suite runs twice: with the SIMD level the CPU allows and with ATTN_SIMD=scalar.
 # Error lines are printed by the shell as "Runtime error near line N: msg"; the line number
@@ -42,6 +43,12 @@ build_dbs() {
     "$g" "$d/broken.db" nan --break nan:cls.b &&
     "$g" "$d/broken.db" bad-config --break config &&
     "$g" "$d/broken.db" good --seed 13 &&
+    "$g" "$d/f32.db" every8 --seed 8 --set tag.b:1:8 --set rel.out.b:1:8 --set cls.b:0:8 &&
+    "$g" "$d/f32.db" tiny8 --seed 5 --scale 0.3 &&
+    "$tools/pack_model" "$d/f32.db" every8 "$d/q8.db" --dtype q8 &&
+    "$tools/pack_model" "$d/f32.db" tiny8 "$d/q8.db" --dtype q8 &&
+    rm "$d/f32.db" &&
+    ! "$tools/pack_model" "$d/broken.db" nan "$d/q8.db" &&
     cp "$here"/../fixtures/*.conll "$d"/
 }
 

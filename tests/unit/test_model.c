@@ -698,9 +698,9 @@ static void test_model_load_errors(void) {
                      "tensor 'layers.2.ln1.w': not part of this model's config");
     expect_set_error(m, "", "f32", "[16]", buf, 64, ATTN_EMODEL, "tensor '': not part of this model's config");
     expect_set_error(m, "pos", "bf16", "[12,16]", buf, 384, ATTN_EMODEL,
-                     "tensor 'pos': dtype 'bf16' is not supported (expected f32 or f16)");
+                     "tensor 'pos': dtype 'bf16' is not supported (expected f32, f16 or q8)");
     expect_set_error(m, "pos", "F32", "[12,16]", buf, 768, ATTN_EMODEL,
-                     "tensor 'pos': dtype 'F32' is not supported (expected f32 or f16)");
+                     "tensor 'pos': dtype 'F32' is not supported (expected f32, f16 or q8)");
     expect_set_error(m, "layers.1.ffn.up.w", "f32", "[16,32]", buf, 2048, ATTN_EMODEL,
                      "tensor 'layers.1.ffn.up.w': shape [32,16] expected, found [16,32]");
     expect_set_error(m, "pos", "f32", "[192]", buf, 768, ATTN_EMODEL,
@@ -847,6 +847,195 @@ static void test_f32_to_f16(void) {
     CHECK(h == 0);
 }
 
+/* ---- q8: per-row int8 ------------------------------------------------------------------- */
+
+/* The q8 blob of x [rows, cols]: rows little-endian f32 scales, then the int8 values. */
+static unsigned char *q8_blob(const float *x, size_t rows, size_t cols, float *scales) {
+    unsigned char *b = malloc(rows * 4 + rows * cols + 1);
+    attn_quantize_rows_q8(x, rows, cols, scales, (int8_t *)(b + 1 + rows * 4));
+    for (size_t r = 0; r < rows; r++) {
+        uint32_t bits;
+        memcpy(&bits, &scales[r], 4);
+        for (int k = 0; k < 4; k++) b[1 + 4 * r + (size_t)k] = (unsigned char)(bits >> (8 * k));
+    }
+    return b;   /* the blob starts at b + 1: deliberately unaligned */
+}
+
+/* A hand-checked example: scale = max|x| / 127, round half away from zero, zero row -> 0. */
+static void test_quantize_rows_q8_example(void) {
+    const float x[3][4] = { { 127.0f, -3.4f, 0.5f, -0.5f },
+                            { 0.0f, 0.0f, -0.0f, 0.0f },
+                            { -254.0f, 127.0f, 1.0f, -3.0f } };
+    const int8_t want[3][4] = { { 127, -3, 1, -1 }, { 0, 0, 0, 0 }, { -127, 64, 1, -2 } };
+    float scales[3];
+    int8_t q[3][4];
+    attn_quantize_rows_q8(&x[0][0], 3, 4, scales, &q[0][0]);
+    CHECK(scales[0] == 1.0f && scales[1] == 0.0f && scales[2] == 2.0f);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++)
+            CHECK_MSG(q[r][c] == want[r][c], "q[%d][%d] = %d, expected %d", r, c, q[r][c], want[r][c]);
+    /* Rounding error can push x / scale past 127: clamped, never -128. */
+    const float edge[2] = { -1.0f, 1.0f - 0x1p-24f };
+    float s1;
+    int8_t q1[2];
+    attn_quantize_rows_q8(edge, 1, 2, &s1, q1);
+    CHECK(q1[0] == -127 && q1[1] == 127);
+}
+
+/* Random rows through quantize + set_tensor: every value within scale / 2 of the input and
+ * exactly q * scale; the zero row decodes to zeros. */
+static void test_q8_round_trip(void) {
+    attn_model *m = new_model(FULL);
+    if (!m) return;
+    int ei = attn_model_tensor_index(m, "embed.norm");     /* [100, 8] */
+    size_t rows = 100, cols = 8;
+    float *x = malloc(rows * cols * sizeof *x), scales[100];
+    for (size_t i = 0; i < rows * cols; i++) {
+        float magnitude = (float)(1u << (i / cols % 12)) / 64.0f;     /* rows of 1/64 .. 32 */
+        x[i] = magnitude * (((float)(rng_next() % 20001) - 10000.0f) / 10000.0f);
+    }
+    for (size_t c = 0; c < cols; c++) x[7 * cols + c] = 0.0f;
+    unsigned char *b = q8_blob(x, rows, cols, scales);
+    attn_error err = { "" };
+    CHECK_MSG(attn_model_set_tensor(m, "embed.norm", "q8", "[100,8]", b + 1, rows * 4 + rows * cols,
+                                    &err) == ATTN_OK, "%s", err.msg);
+    const float *got = m->params + m->specs[ei].offset;
+    const int8_t *q = (const int8_t *)(b + 1 + rows * 4);
+    size_t far = 0, inexact = 0;
+    for (size_t i = 0; i < rows * cols; i++) {
+        float scale = scales[i / cols];
+        far += fabsf(got[i] - x[i]) > scale * 0.5f * (1.0f + 1e-5f);
+        inexact += got[i] != (float)q[i] * scale;
+    }
+    CHECK_MSG(far == 0, "%zu values further than scale / 2", far);
+    CHECK_MSG(inexact == 0, "%zu values are not q * scale", inexact);
+    CHECK(scales[7] == 0.0f && got[7 * cols] == 0.0f && got[8 * cols - 1] == 0.0f);
+    CHECK(m->given[ei]);
+    free(b);
+    free(x);
+    attn_model_free(m);
+}
+
+/* Storage choices: which dtype each tensor gets, and a whole model encoded by
+ * attn_tensor_encode loads back within the dtype's error. */
+static void test_q8_storage(void) {
+    attn_model *m = new_model(FULL);
+    if (!m) return;
+    const attn_tensor_spec *sp = m->specs;
+    const char *norm = attn_storage_dtype(ATTN_STORE_Q8, &sp[attn_model_tensor_index(m, "embed.norm")]);
+    const char *shape = attn_storage_dtype(ATTN_STORE_Q8, &sp[attn_model_tensor_index(m, "embed.shape")]);
+    const char *proj = attn_storage_dtype(ATTN_STORE_Q8, &sp[attn_model_tensor_index(m, "embed.proj.w")]);
+    const char *proj_b = attn_storage_dtype(ATTN_STORE_Q8, &sp[attn_model_tensor_index(m, "embed.proj.b")]);
+    const char *pos = attn_storage_dtype(ATTN_STORE_Q8, &sp[attn_model_tensor_index(m, "pos")]);
+    const char *up = attn_storage_dtype(ATTN_STORE_Q8, &sp[attn_model_tensor_index(m, "layers.0.ffn.up.w")]);
+    CHECK(!strcmp(norm, "q8") && !strcmp(shape, "q8"));
+    CHECK(!strcmp(proj, "f16") && !strcmp(proj_b, "f16") && !strcmp(pos, "f16") && !strcmp(up, "f16"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_F16, &sp[0]), "f16"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_F32, &sp[0]), "f32"));
+    const attn_tensor_spec *norm_spec = &sp[attn_model_tensor_index(m, "embed.norm")];
+    const attn_tensor_spec *ln = &sp[attn_model_tensor_index(m, "final_ln.w")];
+    CHECK(attn_tensor_stored_bytes(norm_spec, "q8") == 100 * 4 + 800);
+    CHECK(attn_tensor_stored_bytes(norm_spec, "f16") == 1600 && attn_tensor_stored_bytes(norm_spec, "f32") == 3200);
+    CHECK(attn_tensor_stored_bytes(ln, "q8") == 0 && attn_tensor_stored_bytes(ln, "bf16") == 0);
+    attn_error err = { "" };
+    float v[16] = { 0 };
+    unsigned char out[64];
+    CHECK(attn_tensor_encode(ln, "q8", v, out, &err) == ATTN_EINVAL);
+    CHECK_MSG(!strcmp(err.msg, "tensor 'final_ln.w': cannot store as dtype 'q8'"), "%s", err.msg);
+    CHECK(attn_tensor_encode(ln, "bf16", v, out, &err) == ATTN_EINVAL);
+    CHECK_MSG(!strcmp(err.msg, "tensor 'final_ln.w': cannot store as dtype 'bf16'"), "%s", err.msg);
+    /* Every tensor: random values, encoded under q8 storage, loaded back. */
+    float *x = malloc(m->n_params * sizeof *x);
+    for (size_t k = 0; k < m->n_params; k++) x[k] = ((float)(rng_next() % 20001) - 10000.0f) / 5000.0f;
+    size_t far = 0;
+    for (size_t i = 0; i < m->n_specs; i++) {
+        const attn_tensor_spec *t = &sp[i];
+        const char *dtype = attn_storage_dtype(ATTN_STORE_Q8, t);
+        size_t n = attn_tensor_stored_bytes(t, dtype);
+        unsigned char *b = malloc(n);
+        CHECK(attn_tensor_encode(t, dtype, x + t->offset, b, &err) == ATTN_OK);
+        char st[64];
+        shape_text(t, st, sizeof st);
+        CHECK_MSG(attn_model_set_tensor(m, t->key, dtype, st, b, n, &err) == ATTN_OK, "%s", err.msg);
+        /* q8: |error| <= max|row| / 254; f16: relative 2^-11 (values are normal halves here). */
+        for (size_t k = 0; k < t->size; k++) {
+            float want = x[t->offset + k], got = m->params[t->offset + k];
+            float tol = fabsf(want) * 0x1p-11f + 1e-7f;
+            if (!strcmp(dtype, "q8")) {
+                size_t cols = (size_t)t->shape[1], r0 = k / cols * cols;
+                float max_abs = 0;
+                for (size_t c = 0; c < cols; c++) max_abs = fmaxf(max_abs, fabsf(x[t->offset + r0 + c]));
+                tol = max_abs / 254.0f * (1.0f + 1e-5f);
+            }
+            far += fabsf(got - want) > tol;
+        }
+        free(b);
+    }
+    CHECK_MSG(far == 0, "%zu values outside their dtype's error", far);
+    CHECK_MSG(attn_model_finish(m, &err) == ATTN_OK, "%s", err.msg);
+    free(x);
+    attn_model_free(m);
+}
+
+static void test_q8_errors(void) {
+    attn_model *m = new_model(FULL);
+    if (!m) return;
+    unsigned char *buf = calloc(1, 4096);
+    int ei = attn_model_tensor_index(m, "embed.norm");     /* [100, 8]: 400 + 800 bytes */
+    expect_set_error(m, "embed.norm", "q8", "[100,8]", buf, 1199, ATTN_EMODEL,
+                     "tensor 'embed.norm': 1200 bytes expected (100 f32 scales + 800 q8 values), found 1199");
+    expect_set_error(m, "embed.norm", "q8", "[100,8]", buf, 1201, ATTN_EMODEL,
+                     "tensor 'embed.norm': 1200 bytes expected (100 f32 scales + 800 q8 values), found 1201");
+    expect_set_error(m, "embed.norm", "q8", "[100,8]", buf, 800, ATTN_EMODEL,
+                     "tensor 'embed.norm': 1200 bytes expected (100 f32 scales + 800 q8 values), found 800");
+    expect_set_error(m, "embed.norm", "q8", "[100,8]", NULL, 1200, ATTN_EMODEL,
+                     "tensor 'embed.norm': 1200 bytes expected (100 f32 scales + 800 q8 values), found 0");
+    expect_set_error(m, "embed.norm", "q8", "[8,100]", buf, 1200, ATTN_EMODEL,
+                     "tensor 'embed.norm': shape [100,8] expected, found [8,100]");
+    expect_set_error(m, "final_ln.w", "q8", "[16]", buf, 80, ATTN_EMODEL,
+                     "tensor 'final_ln.w': dtype 'q8' is for 2-D tensors only, this one is [16]");
+    expect_set_error(m, "embed.norm", "Q8", "[100,8]", buf, 1200, ATTN_EMODEL,
+                     "tensor 'embed.norm': dtype 'Q8' is not supported (expected f32, f16 or q8)");
+    /* Scales: finite and >= 0; the row is named. */
+    for (size_t r = 0; r < 100; r++) put_f32(buf, r, 0x3F800000u);             /* 1.0 */
+    put_f32(buf, 3, 0x7FC00000u);
+    expect_set_error(m, "embed.norm", "q8", "[100,8]", buf, 1200, ATTN_EMODEL,
+                     "tensor 'embed.norm': q8 scale of row 3 is NaN");
+    put_f32(buf, 3, 0x3F800000u);
+    put_f32(buf, 99, 0x7F800000u);
+    expect_set_error(m, "embed.norm", "q8", "[100,8]", buf, 1200, ATTN_EMODEL,
+                     "tensor 'embed.norm': q8 scale of row 99 is +Inf");
+    put_f32(buf, 99, 0xBF000000u);                                             /* -0.5 */
+    expect_set_error(m, "embed.norm", "q8", "[100,8]", buf, 1200, ATTN_EMODEL,
+                     "tensor 'embed.norm': q8 scale of row 99 is negative");
+    put_f32(buf, 99, 0x80000000u);                                             /* -0.0 is zero */
+    /* -128 is refused (symmetric format); -127 and 127 are fine. */
+    buf[400 + 0] = 0x81;                                                       /* -127 */
+    buf[400 + 1] = 0x7F;                                                       /* 127 */
+    buf[400 + 17] = 0x80;                                                      /* -128 */
+    expect_set_error(m, "embed.norm", "q8", "[100,8]", buf, 1200, ATTN_EMODEL,
+                     "tensor 'embed.norm': q8 element 17 is -128 (values are in [-127, 127])");
+    /* A finite scale times q can still overflow a float: named like any non-finite value. */
+    buf[400 + 17] = 0;
+    put_f32(buf, 2, 0x7F7FFFFFu);                                              /* FLT_MAX */
+    buf[400 + 2 * 8 + 5] = 2;
+    expect_set_error(m, "embed.norm", "q8", "[100,8]", buf, 1200, ATTN_EMODEL,
+                     "tensor 'embed.norm': element 21 is +Inf");
+    /* Failures leave zeros and the tensor not given; then the fixed blob loads. */
+    const float *dst = m->params + m->specs[ei].offset;
+    CHECK(!m->given[ei] && dst[0] == 0.0f && dst[1] == 0.0f);
+    buf[400 + 2 * 8 + 5] = 0;
+    put_f32(buf, 2, 0x40000000u);                                              /* 2.0 */
+    buf[400 + 2 * 8 + 7] = 0xFE;                                               /* -2 */
+    attn_error err = { "" };
+    CHECK_MSG(attn_model_set_tensor(m, "embed.norm", "q8", "[100,8]", buf, 1200, &err) == ATTN_OK,
+              "%s", err.msg);
+    CHECK(dst[0] == -127.0f && dst[1] == 127.0f && dst[2] == 0.0f && dst[2 * 8 + 7] == -4.0f);
+    CHECK(dst[99 * 8] == 0.0f && !signbit(dst[2 * 8]) && m->given[ei]);
+    free(buf);
+    attn_model_free(m);
+}
+
 int main(void) {
     test_f32_to_f16();
     test_full_config_fields();
@@ -866,5 +1055,9 @@ int main(void) {
     test_model_load_errors();
     test_model_missing_tensor();
     test_model_new_errors();
+    test_quantize_rows_q8_example();
+    test_q8_round_trip();
+    test_q8_storage();
+    test_q8_errors();
     return CHECK_DONE();
 }
