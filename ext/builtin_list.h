@@ -7,5 +7,6 @@
  *
  *     ATTN_BUILTIN(en_ner, "en-ner", "model/builtin/en-ner.db")
  *
- * After adding a line, `touch ext/builtin.c` (make does not see the .db as a dependency).
- * There are no trained weights yet, so the list is empty. */
+ * The Makefile makes builtin.o depend on every model/builtin database and this file. The databases are
+ * made by `make models` (sql/recipes/build.sh): each recipe's model, packed with q8 tables. */
+ATTN_BUILTIN(en_topic, "en-topic", "model/builtin/en-topic.db")
