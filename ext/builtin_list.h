@@ -6,7 +6,11 @@
  * must hold an attn_model table (sql/schema.sql) with rows for that name. For example:
  *
  *     ATTN_BUILTIN(en_ner, "en-ner", "model/builtin/en-ner.db")
+ATTN_BUILTIN(en_rel, "en-rel", "model/builtin/en-rel.db")
  *
  * The Makefile makes builtin.o depend on every model/builtin database and this file. The databases are
  * made by `make models` (sql/recipes/build.sh): each recipe's model, packed with q8 tables. */
+ATTN_BUILTIN(en_ner, "en-ner", "model/builtin/en-ner.db")
+ATTN_BUILTIN(en_rel, "en-rel", "model/builtin/en-rel.db")
+ATTN_BUILTIN(en_sentiment, "en-sentiment", "model/builtin/en-sentiment.db")
 ATTN_BUILTIN(en_topic, "en-topic", "model/builtin/en-topic.db")

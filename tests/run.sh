@@ -52,6 +52,13 @@ if [ -x "$here/sql/run.sh" ]; then
     count_suite "sql" $? "$log/sql"
 fi
 
+# The accuracy gate (built-in models on their test sets): once, with the release build.
+if [ "$mode" = rel ] && [ -x "$here/accuracy/run.sh" ]; then
+    "$here/accuracy/run.sh" "$ext" >"$log/accuracy" 2>&1
+    count_suite "accuracy" $? "$log/accuracy"
+    grep -E '^(ok|FAIL) ' "$log/accuracy" | sed "s/^/[$mode] accuracy: /"
+fi
+
 echo "[$mode] all suites: $total_pass passed, $total_fail failed"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" = 0 ]

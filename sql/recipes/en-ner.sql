@@ -2,7 +2,8 @@
 -- on CoNLL-2003 dev, never tuned on test. Run by sql/recipes/build.sh (make models), which
 -- sets @data (the datasets folder) and @vectors (word vectors trained on unlabeled_en).
 -- Inputs per token: hashed norm (filled from the word vectors), subword n-grams (the word
--- vectors' own table), 3-character prefix and suffix, and shape.
+-- vectors' own table), 3-character prefix and suffix, and shape. 14 epochs: a 10-epoch run
+-- of the same recipe was still improving on dev at its last epoch (dev F1 0.8946 -> 0.8997).
 .headers on
 .mode list
 SELECT epoch, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_f1, round(seconds, 1) AS seconds, best
@@ -13,7 +14,7 @@ FROM attn_train('en-ner', 'entities', 'SELECT text, entities FROM conll2003_trai
                      {"kind":"prefix","buckets":16384,"dim":24,"affix":3},
                      {"kind":"suffix","buckets":16384,"dim":24,"affix":3},
                      {"kind":"shape","buckets":4096,"dim":24}]'),
-  'epochs', 10, 'patience', 3, 'lr', 1e-3, 'batch_size', 32, 'warmup', 300, 'seed', 1,
+  'epochs', 14, 'patience', 3, 'lr', 1e-3, 'batch_size', 32, 'warmup', 300, 'seed', 1,
   'threads', 2, 'dropout_embed', 0.3, 'dropout_attn', 0.1, 'dropout_resid', 0.2,
   'word_dropout', 0.05, 'embed_lr_scale', 0.5,
   'vectors', @vectors,

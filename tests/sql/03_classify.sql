@@ -42,9 +42,9 @@ SELECT id, label FROM docs ORDER BY id;
 .nullvalue NULL
 SELECT attn_classify(NULL, 'tiny'), attn_classify_scores(NULL, 'tiny'), attn_classify(NULL);
 
--- The default model is 'en-sentiment' (a built-in to come; none is built in yet).
-SELECT attn_classify('What a wonderful day!');
-SELECT attn_classify_scores('What a wonderful day!');
+-- The default model is the built-in 'en-sentiment' (README, "Built-in models").
+SELECT attn_classify('What a wonderful, moving film.'), attn_classify('The plot is dull and the acting is worse.');
+SELECT json_extract(attn_classify_scores('What a wonderful, moving film.'), '$.positive') > 0.9;
 
 -- A model without the classify task.
 SELECT attn_classify('What a wonderful day!', 'ner');

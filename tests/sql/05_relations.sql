@@ -42,5 +42,5 @@ FROM docs d, attn_relations(d.body, 'every') r;
 SELECT count(*) FROM attn_relations(NULL, 'every');
 SELECT * FROM attn_relations;
 SELECT * FROM attn_relations('Ann joined Acme.', 'ner');
--- The default model is 'en-rel':
+-- The default model is the built-in 'en-rel':
 SELECT * FROM attn_relations('Ann joined Acme.');

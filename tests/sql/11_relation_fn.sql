@@ -27,7 +27,7 @@ SELECT r FROM rv;
 -- NULL in, NULL out.
 SELECT attn_relation(NULL, 0, 3, 11, 15, 'every') IS NULL, attn_relation('Ann', NULL, 3, 0, 1, 'every') IS NULL;
 -- Errors: bad spans (from the engine), wrong types, a model without the relations task,
--- the default model 'en-rel' (not present here).
+-- and the default model, the built-in 'en-rel'.
 SELECT attn_relation('Ann joined Acme.', 3, 0, 11, 15, 'every');
 SELECT attn_relation('Ann joined Acme.', 0, 3, 11, 99, 'every');
 SELECT attn_relation('Ann joined Acme.', 3, 4, 11, 15, 'every');
