@@ -50,8 +50,11 @@ for model in "$@"; do
     rm -f "$work"
     cp build/data.db "$work"
     start=$(date +%s)
+    # @vocab_files: the unlabelled texts whose words get vectors in a model's norm table.
+    vocab_files=$(printf '"%s",' "$data"/unlabeled_en/*.txt)
     sqlite3 -bail "$work" -cmd ".load $ext" -cmd ".parameter set @vectors '$vectors'" \
-        -cmd ".parameter set @data '$data'" <"$recipe" | tee build/recipes/$model.log
+        -cmd ".parameter set @data '$data'" -cmd ".parameter set @vocab_files '[${vocab_files%,}]'" \
+        <"$recipe" | tee build/recipes/$model.log
     echo "trained in $(( $(date +%s) - start )) s" | tee -a build/recipes/$model.log
     out=model/builtin/$model.db
     rm -f "$out"
