@@ -3,6 +3,7 @@
 # with the recipes in sql/recipes/MODEL.sql and stores each in model/builtin/MODEL.db, the
 # SQLite database that is compiled into attnext.so (ext/builtin_list.h).
 #
+# (en-semeval goes to model/optional/MODEL.db instead: not compiled in, ATTACH it.)
 # Steps, each skipped when its output is newer than its inputs:
 #   1. build/data.db: every dataset as tables (sql/load_datasets.sql)
 #   2. build/wordvec/en64.bin: word vectors from unlabelled English (wordvec_train, one thread,
@@ -56,7 +57,9 @@ for model in "$@"; do
         -cmd ".parameter set @data '$data'" -cmd ".parameter set @vocab_files '[${vocab_files%,}]'" \
         <"$recipe" | tee build/recipes/$model.log
     echo "trained in $(( $(date +%s) - start )) s" | tee -a build/recipes/$model.log
-    out=model/builtin/$model.db
+    # Compiled into attnext.so: model/builtin/. Trained but not compiled in (too large for the
+    # extension's size budget; ATTACH the database to use it): model/optional/.
+    case $model in en-semeval) out=model/optional/$model.db ;; *) out=model/builtin/$model.db ;; esac
     rm -f "$out"
     "$tools/pack_model" "$work" "$model" "$out" --dtype q8 | tee -a build/recipes/$model.log
     sqlite3 "$out" "VACUUM"
