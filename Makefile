@@ -102,7 +102,7 @@ $(B)/ext/builtin.o $(S)/ext/builtin.o: $(wildcard model/builtin/*.db) ext/builti
 
 # make models: retrain the built-in models from ../shared/data with the recipes in
 # sql/recipes/ (fixed seeds; see README "Built-in models" for the time each takes).
-MODELS ?= en-ner en-sentiment en-topic en-rel
+MODELS ?= en-ner en-sentiment en-topic en-rel en-semeval
 models: need-deps attnext.so $(B)/tools/wordvec_train $(B)/tools/pack_model
 	sql/recipes/build.sh $(MODELS)
 
