@@ -78,7 +78,7 @@ $(S)/tests/%: tests/unit/%.c tests/unit/check.h $(MODEL_OBJ_S)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(MODEL_OBJ_S) $(LDLIBS) -lsqlite3
 
-$(B)/tools/%: tests/tools/%.c $(MODEL_OBJ)
+$(B)/tools/%: tests/tools/%.c tests/tools/schema.h $(MODEL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
 

@@ -30,15 +30,7 @@
 
 #define MAX_SETS 64
 
-static const char SCHEMA_SQL[] =
-    "CREATE TABLE IF NOT EXISTS attn_model(\n"
-    "  name  TEXT NOT NULL,\n"
-    "  key   TEXT NOT NULL,\n"
-    "  dtype TEXT NOT NULL,\n"
-    "  shape TEXT NOT NULL,\n"
-    "  data  BLOB,\n"
-    "  PRIMARY KEY (name, key)\n"
-    ")";
+#include "schema.h"
 
 typedef struct set_op { char key[ATTN_MAX_KEY]; long index; float value; } set_op;
 

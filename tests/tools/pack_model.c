@@ -20,15 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char SCHEMA_SQL[] =
-    "CREATE TABLE IF NOT EXISTS attn_model(\n"
-    "  name  TEXT NOT NULL,\n"
-    "  key   TEXT NOT NULL,\n"
-    "  dtype TEXT NOT NULL,\n"
-    "  shape TEXT NOT NULL,\n"
-    "  data  BLOB,\n"
-    "  PRIMARY KEY (name, key)\n"
-    ")";
+#include "schema.h"
 
 static int usage(void) {
     fprintf(stderr, "usage: pack_model SRC.db NAME DST.db [--dtype q8|f16|f32]\n");
