@@ -62,7 +62,7 @@ typedef struct train_options {
     int n_vocab_files;
     label_list labels[N_TASK_SLOTS];
     int has_labels[N_TASK_SLOTS];
-    attn_storage storage;       /* option 'dtype': f32 (default), f16 or q8 */
+    attn_storage storage;       /* option 'dtype': f32 (default), f16, q8 or q4 */
     const attn_json *meta;      /* an object, or NULL */
     unsigned structural;        /* bit set of structural options given (clash with init) */
     const char *first_structural;
@@ -267,7 +267,7 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
                       char **err_msg) {
     static const char *const scales[] = {"sqrt", "none"};
     static const char *const schedules[] = {"linear", "cosine"};
-    static const char *const dtypes[] = {"f32", "f16", "q8"};  /* attn_storage order */
+    static const char *const dtypes[] = {"f32", "f16", "q8", "q4"};  /* attn_storage order */
     for (size_t i = 0; i < sizeof NUM_OPTIONS / sizeof NUM_OPTIONS[0]; i++)
         if (strcmp(key, NUM_OPTIONS[i].key) == 0) return set_number(o, &NUM_OPTIONS[i], v, err_msg);
     int index = 0, rc;
@@ -290,8 +290,8 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
         return rc;
     }
     if (strcmp(key, "dtype") == 0) {
-        rc = set_choice(v, key, dtypes, 3, &index, err_msg);
-        o->storage = index == 2 ? ATTN_STORE_Q8 : index == 1 ? ATTN_STORE_F16 : ATTN_STORE_F32;
+        rc = set_choice(v, key, dtypes, 4, &index, err_msg);
+        o->storage = (attn_storage)index;     /* dtypes[] is in attn_storage order */
         return rc;
     }
     if (strcmp(key, "dev") == 0) return set_string(v, key, &o->dev, err_msg);

@@ -283,27 +283,79 @@ static int is_dtype(const char *dtype, const char *name) {
     return dtype && strcmp(dtype, name) == 0;
 }
 
+static size_t q4_groups(size_t cols) { return (cols + ATTN_Q4_GROUP - 1) / ATTN_Q4_GROUP; }
+static size_t q4_row_bytes(size_t cols) { return (cols + 1) / 2; }
+
+/* Value c of a q4 row: a 4-bit two's-complement nibble, sign-extended. */
+static int q4_value(const unsigned char *row, size_t c) {
+    int nibble = c % 2 ? row[c / 2] >> 4 : row[c / 2] & 0x0f;
+    return nibble >= 8 ? nibble - 16 : nibble;
+}
+
+/* q4 blob -> dst [rows, cols], in the layout model.h gives. Like decode_q8, checks every scale
+ * and every value first, so a refused blob writes nothing. */
+static int decode_q4(const attn_tensor_spec *spec, float *dst, const unsigned char *src,
+                     attn_error *err) {
+    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
+    size_t n_scales = rows * q4_groups(cols), row_bytes = q4_row_bytes(cols);
+    const unsigned char *q = src + n_scales * sizeof(float);
+    for (size_t i = 0; i < n_scales; i++) {
+        float scale = load_f32_le(src + i * sizeof(float));
+        if (isnan(scale) || isinf(scale) || scale < 0)
+            return attn_fail(err, ATTN_EMODEL, "tensor '%s': q4 scale %zu is %s", spec->key, i,
+                             isnan(scale) ? "NaN" : isinf(scale) ? (scale > 0 ? "+Inf" : "-Inf")
+                                                                 : "negative");
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const unsigned char *row = q + r * row_bytes;
+        for (size_t c = 0; c < cols; c++)
+            if (q4_value(row, c) < -ATTN_Q4_MAX)
+                return attn_fail(err, ATTN_EMODEL,
+                                 "tensor '%s': q4 element %zu is -8 (values are in [-%d, %d])",
+                                 spec->key, r * cols + c, ATTN_Q4_MAX, ATTN_Q4_MAX);
+        if (cols % 2 && row[cols / 2] >> 4)
+            return attn_fail(err, ATTN_EMODEL,
+                             "tensor '%s': q4 row %zu has a non-zero padding nibble", spec->key, r);
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const unsigned char *row = q + r * row_bytes;
+        const unsigned char *scales = src + r * q4_groups(cols) * sizeof(float);
+        for (size_t c = 0; c < cols; c++) {
+            float scale = load_f32_le(scales + (c / ATTN_Q4_GROUP) * sizeof(float));
+            dst[r * cols + c] = (float)q4_value(row, c) * scale;
+        }
+    }
+    return ATTN_OK;
+}
+
 size_t attn_tensor_stored_bytes(const attn_tensor_spec *t, const char *dtype) {
     if (is_dtype(dtype, "f32")) return t->size * 4;
     if (is_dtype(dtype, "f16")) return t->size * 2;
     if (is_dtype(dtype, "q8") && t->ndim == 2) return (size_t)t->shape[0] * sizeof(float) + t->size;
+    if (is_dtype(dtype, "q4") && t->ndim == 2) {
+        size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+        return rows * (q4_groups(cols) * sizeof(float) + q4_row_bytes(cols));
+    }
     return 0;
 }
 
 static int dtype_known(const char *dtype) {
-    return is_dtype(dtype, "f32") || is_dtype(dtype, "f16") || is_dtype(dtype, "q8");
+    return is_dtype(dtype, "f32") || is_dtype(dtype, "f16") || is_dtype(dtype, "q8") ||
+           is_dtype(dtype, "q4");
 }
 
-/* The dtype is known and fits the tensor: "f32", "f16", or "q8" on a 2-D tensor. */
+static int is_quantized(const char *dtype) { return is_dtype(dtype, "q8") || is_dtype(dtype, "q4"); }
+
+/* The dtype is known and fits the tensor: "f32", "f16", or "q8"/"q4" on a 2-D tensor. */
 static int check_dtype(const attn_tensor_spec *spec, const char *dtype, attn_error *err) {
     if (!dtype_known(dtype))
         return attn_fail(err, ATTN_EMODEL,
-                         "tensor '%s': dtype '%.32s' is not supported (expected f32, f16 or q8)",
+                         "tensor '%s': dtype '%.32s' is not supported (expected f32, f16, q8 or q4)",
                          spec->key, dtype ? dtype : "(null)");
-    if (is_dtype(dtype, "q8") && spec->ndim != 2)
+    if (is_quantized(dtype) && spec->ndim != 2)
         return attn_fail(err, ATTN_EMODEL,
-                         "tensor '%s': dtype 'q8' is for 2-D tensors only, this one is [%lld]",
-                         spec->key, (long long)spec->shape[0]);
+                         "tensor '%s': dtype '%s' is for 2-D tensors only, this one is [%lld]",
+                         spec->key, dtype, (long long)spec->shape[0]);
     return ATTN_OK;
 }
 
@@ -317,6 +369,12 @@ static int check_byte_count(const attn_tensor_spec *spec, const char *dtype, con
                          "tensor '%s': %llu bytes expected (%lld f32 scales + %zu q8 values), found %zu",
                          spec->key, (unsigned long long)expected, (long long)spec->shape[0],
                          spec->size, found);
+    if (is_dtype(dtype, "q4"))
+        return attn_fail(err, ATTN_EMODEL,
+                         "tensor '%s': %llu bytes expected (%zu f32 scales + %lld rows of %zu q4 "
+                         "bytes), found %zu", spec->key, (unsigned long long)expected,
+                         (size_t)spec->shape[0] * q4_groups((size_t)spec->shape[1]),
+                         (long long)spec->shape[0], q4_row_bytes((size_t)spec->shape[1]), found);
     return attn_fail(err, ATTN_EMODEL, "tensor '%s': %llu bytes expected (%zu %s values), found %zu",
                      spec->key, (unsigned long long)expected, spec->size, dtype, found);
 }
@@ -324,6 +382,7 @@ static int check_byte_count(const attn_tensor_spec *spec, const char *dtype, con
 static int decode_tensor(const attn_tensor_spec *spec, const char *dtype, float *dst,
                          const unsigned char *src, attn_error *err) {
     if (is_dtype(dtype, "q8")) return decode_q8(spec, dst, src, err);
+    if (is_dtype(dtype, "q4")) return decode_q4(spec, dst, src, err);
     if (is_dtype(dtype, "f16")) decode_f16(dst, src, spec->size);
     else decode_f32(dst, src, spec->size);
     return ATTN_OK;
@@ -392,27 +451,29 @@ void attn_f32_to_f16(uint16_t *out, const float *in, size_t n) {
 
 /* ---- writing: q8 and the storage choices ------------------------------------------------- */
 
-void attn_quantize_rows_q8(const float *x, size_t rows, size_t cols, float *scales, int8_t *q) {
-    for (size_t r = 0; r < rows; r++) {
-        const float *row = x + r * cols;
-        float max_abs = 0.0f;
-        for (size_t c = 0; c < cols; c++) max_abs = fmaxf(max_abs, fabsf(row[c]));
-        float scale = max_abs / (float)ATTN_Q8_MAX;
-        scales[r] = scale;
-        for (size_t c = 0; c < cols; c++) {
-            float v = scale > 0.0f ? roundf(row[c] / scale) : 0.0f;
-            /* Clamp, NaN to 0 (a finite x never gives NaN; a cast of NaN would be undefined). */
-            v = v > ATTN_Q8_MAX ? ATTN_Q8_MAX : v < -ATTN_Q8_MAX ? -ATTN_Q8_MAX : v == v ? v : 0.0f;
-            q[r * cols + c] = (int8_t)v;
-        }
+void attn_quantize_symmetric(const float *x, size_t n, int qmax, float *scale, int8_t *q) {
+    float max_abs = 0.0f;
+    for (size_t i = 0; i < n; i++) max_abs = fmaxf(max_abs, fabsf(x[i]));
+    *scale = max_abs / (float)qmax;
+    for (size_t i = 0; i < n; i++) {
+        float v = *scale > 0.0f ? roundf(x[i] / *scale) : 0.0f;
+        /* Clamp, NaN to 0 (a finite x never gives NaN; a cast of NaN would be undefined). */
+        v = v > (float)qmax ? (float)qmax : v < -(float)qmax ? -(float)qmax : v == v ? v : 0.0f;
+        q[i] = (int8_t)v;
     }
+}
+
+void attn_quantize_rows_q8(const float *x, size_t rows, size_t cols, float *scales, int8_t *q) {
+    for (size_t r = 0; r < rows; r++)
+        attn_quantize_symmetric(x + r * cols, cols, ATTN_Q8_MAX, &scales[r], q + r * cols);
 }
 
 const char *attn_storage_dtype(attn_storage s, const attn_tensor_spec *t) {
     if (s == ATTN_STORE_F32) return "f32";
     int embedding_table = t->ndim == 2 && strncmp(t->key, "embed.", 6) == 0 &&
                           strcmp(t->key, "embed.proj.w") != 0;
-    return s == ATTN_STORE_Q8 && embedding_table ? "q8" : "f16";
+    if (!embedding_table || s == ATTN_STORE_F16) return "f16";
+    return s == ATTN_STORE_Q4 && t->shape[1] >= ATTN_Q4_GROUP ? "q4" : "q8";
 }
 
 static int encode_q8(const attn_tensor_spec *t, const float *values, unsigned char *out,
@@ -426,13 +487,37 @@ static int encode_q8(const attn_tensor_spec *t, const float *values, unsigned ch
     return ATTN_OK;
 }
 
+/* Rows in the q4 layout of model.h: each group quantised on its own, two values a byte. */
+static void encode_q4(const attn_tensor_spec *t, const float *values, unsigned char *out) {
+    size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+    size_t groups = q4_groups(cols), row_bytes = q4_row_bytes(cols);
+    unsigned char *q = out + rows * groups * sizeof(float);
+    memset(q, 0, rows * row_bytes);
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t g = 0; g < groups; g++) {
+            size_t c0 = g * ATTN_Q4_GROUP;
+            size_t n = cols - c0 < ATTN_Q4_GROUP ? cols - c0 : ATTN_Q4_GROUP;
+            int8_t v[ATTN_Q4_GROUP];
+            float scale;
+            attn_quantize_symmetric(values + r * cols + c0, n, ATTN_Q4_MAX, &scale, v);
+            store_f32_le(out + (r * groups + g) * sizeof(float), scale);
+            for (size_t i = 0; i < n; i++) {
+                size_t c = c0 + i;
+                unsigned nibble = (unsigned)v[i] & 0x0fu;
+                q[r * row_bytes + c / 2] |= (unsigned char)(c % 2 ? nibble << 4 : nibble);
+            }
+        }
+    }
+}
+
 int attn_tensor_encode(const attn_tensor_spec *t, const char *dtype, const float *values,
                        void *out, attn_error *err) {
-    if (!dtype_known(dtype) || (is_dtype(dtype, "q8") && t->ndim != 2))
+    if (!dtype_known(dtype) || (is_quantized(dtype) && t->ndim != 2))
         return attn_fail(err, ATTN_EINVAL, "tensor '%s': cannot store as dtype '%.32s'", t->key,
                          dtype ? dtype : "(null)");
     unsigned char *b = out;
     if (is_dtype(dtype, "q8")) return encode_q8(t, values, b, err);
+    if (is_dtype(dtype, "q4")) { encode_q4(t, values, b); return ATTN_OK; }
     if (is_dtype(dtype, "f16")) {
         for (size_t i = 0; i < t->size; i++) {
             uint16_t h;

@@ -64,10 +64,18 @@ int attn_model_new(const char *config_json, size_t n, attn_model **out, attn_err
  *          bytes. Scales must be finite and >= 0; q must be in [-127, 127] (-128 is refused,
  *          the format is symmetric). About a quarter of f32 for wide rows: it is meant for the
  *          embedding tables, which dominate a model's size.
+ *   "q4"   2-D tensors only, one scale per group of 32 consecutive values of a row (the last
+ *          group of a row may be shorter): first [rows, groups] f32 scales, groups =
+ *          ceil(cols / 32), then each row as ceil(cols / 2) bytes of 4-bit two's-complement
+ *          values, value c in byte c / 2, low nibble for even c; value[r][c] = q * scale of
+ *          its group. q must be in [-7, 7] (-8 is refused); scales finite and >= 0. About an
+ *          eighth of f32: for the widest embedding tables (q4 storage below).
  * Every dtype is decoded into the f32 parameter buffer at load: the engine computes in f32. */
 #define ATTN_Q8_MAX 127             /* |q| of a q8 value */
+#define ATTN_Q4_MAX 7               /* |q| of a q4 value */
+#define ATTN_Q4_GROUP 32            /* values of a row sharing one q4 scale */
 
-/* Sets one tensor from stored bytes. dtype: "f32", "f16" or "q8" (above).
+/* Sets one tensor from stored bytes. dtype: "f32", "f16", "q8" or "q4" (above).
  * shape_json: the stored shape text, e.g. "[256,1024]" (JSON array of non-negative ints). */
 int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
                           const char *shape_json, const void *data, size_t n_bytes,
@@ -88,15 +96,22 @@ void attn_f32_to_f16(uint16_t *out, const float *in, size_t n);
  * q * scale are within scale / 2 of x. */
 void attn_quantize_rows_q8(const float *x, size_t rows, size_t cols, float *scales, int8_t *q);
 
-/* How a writer stores a model's tensors: every tensor f32, every tensor f16, or "q8"
- * storage: 2-D embedding tables (keys "embed.*" except the projection "embed.proj.w") as q8,
- * every other tensor as f16. */
-typedef enum attn_storage { ATTN_STORE_F32, ATTN_STORE_F16, ATTN_STORE_Q8 } attn_storage;
+/* Symmetric int8 quantization of n values (finite) with one scale: *scale = max |x| / qmax
+ * (0 when all are 0), q[i] = round(x[i] / scale), clamped to [-qmax, qmax]. The building block
+ * of q8 (qmax 127, one call per row) and q4 (qmax 7, one call per group). */
+void attn_quantize_symmetric(const float *x, size_t n, int qmax, float *scale, int8_t *q);
 
-/* The dtype ("f32", "f16" or "q8") tensor t is stored as under storage s. */
+/* How a writer stores a model's tensors: every tensor f32, every tensor f16, "q8" storage:
+ * 2-D embedding tables (keys "embed.*" except the projection "embed.proj.w") as q8, every
+ * other tensor as f16; or "q4" storage: as q8 storage, but embedding tables at least
+ * ATTN_Q4_GROUP wide (the big word and subword tables) as q4. The order is the option order
+ * of attn_train's 'dtype'. */
+typedef enum attn_storage { ATTN_STORE_F32, ATTN_STORE_F16, ATTN_STORE_Q8, ATTN_STORE_Q4 } attn_storage;
+
+/* The dtype ("f32", "f16", "q8" or "q4") tensor t is stored as under storage s. */
 const char *attn_storage_dtype(attn_storage s, const attn_tensor_spec *t);
 
-/* Bytes of tensor t stored as dtype ("f32", "f16", or "q8" for a 2-D t); 0 otherwise. */
+/* Bytes of tensor t stored as dtype ("f32", "f16", or "q8"/"q4" for a 2-D t); 0 otherwise. */
 size_t attn_tensor_stored_bytes(const attn_tensor_spec *t, const char *dtype);
 
 /* Encodes values [t->size] as dtype into out [attn_tensor_stored_bytes(t, dtype)], in the

@@ -11,8 +11,10 @@
 #   3. build/recipes/MODEL.db: attn_train with the recipe's fixed seed; the epoch rows and the
 #      test scores go to build/recipes/MODEL.log
 #   4. model/builtin/MODEL.db: that model alone, packed by pack_model (tests/tools/pack_model.c)
-#      in q8 storage: embedding tables as int8 rows with a scale each, every other tensor f16
-#      (the recipes train and save in f16; this step decides what ships), vacuumed
+#      in q4 storage: the wide embedding tables (word and subword, 64 wide) as 4-bit values
+#      with a scale per 32, the narrow ones (affixes, shape) as int8 rows with a scale each,
+#      every other tensor f16 (the recipes train and save in f16; this step decides what
+#      ships), vacuumed. q4 cost at most 0.3 points on any built-in's test score (README).
 # OpenBLAS picks slow generic kernels on CPUs newer than it knows; training sets
 # OPENBLAS_CORETYPE=SkylakeX when the CPU has AVX-512 and Haswell when it has AVX2 only,
 # unless the variable is already set.
@@ -61,7 +63,7 @@ for model in "$@"; do
     # extension's size budget; ATTACH the database to use it): model/optional/.
     case $model in en-semeval) out=model/optional/$model.db ;; *) out=model/builtin/$model.db ;; esac
     rm -f "$out"
-    "$tools/pack_model" "$work" "$model" "$out" --dtype q8 | tee -a build/recipes/$model.log
+    "$tools/pack_model" "$work" "$model" "$out" --dtype q4 | tee -a build/recipes/$model.log
     sqlite3 "$out" "VACUUM"
     echo "wrote $out ($(stat -c %s "$out") bytes)" | tee -a build/recipes/$model.log
 done

@@ -95,3 +95,23 @@ SELECT attn_classify('x', 'tiny8');
 UPDATE q8.attn_model SET dtype = 'f16' WHERE name = 'tiny8' AND key = 'cls.b';
 SELECT attn_classify_scores('a b c', 'tiny8') = (SELECT attn_classify_scores('a b c', 'tiny8'));
 SELECT count(*) FROM (SELECT * FROM saved EXCEPT SELECT * FROM q8.attn_model WHERE name = 'tiny8');
+
+-- q4 storage (attn_train's dtype 'q4', pack_model --dtype q4): embedding tables at least 32
+-- wide as 4-bit values with an f32 scale per 32 values of a row, narrower ones q8, the rest f16.
+SELECT max(epoch) FROM attn_train('small4', 'classify', 'SELECT text, label FROM reviews',
+  '{"dim": 8, "layers": 1, "heads": 1, "ffn": 8, "max_len": 8, "epochs": 2, "seed": 1,
+    "features": [{"kind": "norm", "buckets": 64, "dim": 40}, {"kind": "shape", "buckets": 16, "dim": 4}],
+    "dtype": "q4"}');
+SELECT key, dtype, shape, length(data) FROM attn_model
+WHERE name = 'small4' AND key IN ('embed.norm', 'embed.shape', 'embed.proj.w') ORDER BY key;
+-- 64 rows x (2 scales x 4 bytes + 20 bytes of nibbles) = 1792.
+SELECT length(data) = 64 * (2 * 4 + 40 / 2) FROM attn_model WHERE name = 'small4' AND key = 'embed.norm';
+SELECT attn_classify('a good movie', 'small4') IN ('positive', 'negative');
+-- A -8 nibble and a NaN scale are refused, naming the tensor.
+CREATE TEMP TABLE saved4 AS SELECT * FROM attn_model WHERE name = 'small4';
+UPDATE attn_model SET data = substr(data, 1, length(data) - 1) || X'80'
+WHERE name = 'small4' AND key = 'embed.norm';
+SELECT attn_classify('x', 'small4');
+UPDATE attn_model SET data = X'0000C07F' || substr((SELECT data FROM saved4 WHERE key = 'embed.norm'), 5)
+WHERE name = 'small4' AND key = 'embed.norm';
+SELECT attn_classify('x', 'small4');

@@ -3,9 +3,10 @@
  * attn_model_set_tensor, attn_model_finish), so a damaged model is refused, not copied; the
  * written model is loaded back the same way and compared with the source.
  *
- *   pack_model SRC.db NAME DST.db [--dtype q8|f16|f32]
+ *   pack_model SRC.db NAME DST.db [--dtype q4|q8|f16|f32]
  *     --dtype q8   (default) 2-D embedding tables ("embed.*" except "embed.proj.w") as q8,
  *                  every other tensor f16 (model.h: attn_storage_dtype)
+ *     --dtype q4   as q8, but embedding tables at least 32 wide as q4
  *     --dtype f16  every tensor f16;  --dtype f32: every tensor f32
  *
  * DST.db's attn_model is created if missing (the definition of sql/schema.sql); rows of NAME
@@ -23,7 +24,7 @@
 #include "schema.h"
 
 static int usage(void) {
-    fprintf(stderr, "usage: pack_model SRC.db NAME DST.db [--dtype q8|f16|f32]\n");
+    fprintf(stderr, "usage: pack_model SRC.db NAME DST.db [--dtype q4|q8|f16|f32]\n");
     return 1;
 }
 
@@ -33,7 +34,8 @@ static int fail(const char *what, const char *detail) {
 }
 
 static int parse_storage(const char *s, attn_storage *out) {
-    if (!strcmp(s, "q8")) *out = ATTN_STORE_Q8;
+    if (!strcmp(s, "q4")) *out = ATTN_STORE_Q4;
+    else if (!strcmp(s, "q8")) *out = ATTN_STORE_Q8;
     else if (!strcmp(s, "f16")) *out = ATTN_STORE_F16;
     else if (!strcmp(s, "f32")) *out = ATTN_STORE_F32;
     else return -1;
@@ -107,7 +109,7 @@ static int read_model(const char *path, const char *name, attn_model **m, char *
 /* ---- writing ------------------------------------------------------------------------------- */
 
 typedef struct pack_stats {
-    size_t n_f32, n_f16, n_q8;
+    size_t n_f32, n_f16, n_q8, n_q4;
     size_t bytes_before, bytes_after;   /* tensor data: source as f32, destination as stored */
 } pack_stats;
 
@@ -137,6 +139,7 @@ static int write_tensor(sqlite3_stmt *ins, const attn_model *m, const attn_tenso
     if (!rc) rc = insert(ins, t->key, dtype, shape, data, n, 0);
     free(data);
     stats->n_q8 += !strcmp(dtype, "q8");
+    stats->n_q4 += !strcmp(dtype, "q4");
     stats->n_f16 += !strcmp(dtype, "f16");
     stats->n_f32 += !strcmp(dtype, "f32");
     stats->bytes_before += t->size * sizeof(float);
@@ -207,9 +210,9 @@ int main(int argc, char **argv) {
     if (!rc) rc = write_model(dst, name, m, config, n_config, storage, &stats);
     if (!rc) rc = read_model(dst, name, &back, &config_back, &n_back);
     if (!rc)
-        printf("pack_model: %s: %zu tensors (%zu q8, %zu f16, %zu f32), %zu bytes as f32 -> %zu "
-               "bytes stored; max |difference| %.3g\n", name, m->n_specs, stats.n_q8, stats.n_f16,
-               stats.n_f32, stats.bytes_before, stats.bytes_after, max_difference(m, back));
+        printf("pack_model: %s: %zu tensors (%zu q4, %zu q8, %zu f16, %zu f32), %zu bytes as f32 "
+               "-> %zu bytes stored; max |difference| %.3g\n", name, m->n_specs, stats.n_q4,
+               stats.n_q8, stats.n_f16, stats.n_f32, stats.bytes_before, stats.bytes_after, max_difference(m, back));
     attn_model_free(m);
     attn_model_free(back);
     free(config);

@@ -698,9 +698,9 @@ static void test_model_load_errors(void) {
                      "tensor 'layers.2.ln1.w': not part of this model's config");
     expect_set_error(m, "", "f32", "[16]", buf, 64, ATTN_EMODEL, "tensor '': not part of this model's config");
     expect_set_error(m, "pos", "bf16", "[12,16]", buf, 384, ATTN_EMODEL,
-                     "tensor 'pos': dtype 'bf16' is not supported (expected f32, f16 or q8)");
+                     "tensor 'pos': dtype 'bf16' is not supported (expected f32, f16, q8 or q4)");
     expect_set_error(m, "pos", "F32", "[12,16]", buf, 768, ATTN_EMODEL,
-                     "tensor 'pos': dtype 'F32' is not supported (expected f32, f16 or q8)");
+                     "tensor 'pos': dtype 'F32' is not supported (expected f32, f16, q8 or q4)");
     expect_set_error(m, "layers.1.ffn.up.w", "f32", "[16,32]", buf, 2048, ATTN_EMODEL,
                      "tensor 'layers.1.ffn.up.w': shape [32,16] expected, found [16,32]");
     expect_set_error(m, "pos", "f32", "[192]", buf, 768, ATTN_EMODEL,
@@ -995,7 +995,7 @@ static void test_q8_errors(void) {
     expect_set_error(m, "final_ln.w", "q8", "[16]", buf, 80, ATTN_EMODEL,
                      "tensor 'final_ln.w': dtype 'q8' is for 2-D tensors only, this one is [16]");
     expect_set_error(m, "embed.norm", "Q8", "[100,8]", buf, 1200, ATTN_EMODEL,
-                     "tensor 'embed.norm': dtype 'Q8' is not supported (expected f32, f16 or q8)");
+                     "tensor 'embed.norm': dtype 'Q8' is not supported (expected f32, f16, q8 or q4)");
     /* Scales: finite and >= 0; the row is named. */
     for (size_t r = 0; r < 100; r++) put_f32(buf, r, 0x3F800000u);             /* 1.0 */
     put_f32(buf, 3, 0x7FC00000u);
@@ -1036,6 +1036,116 @@ static void test_q8_errors(void) {
     attn_model_free(m);
 }
 
+/* ---- q4: 4-bit groups of 32 --------------------------------------------------------------- */
+
+/* Every 2-D tensor of the model through attn_tensor_encode("q4") and back: each value within
+ * half a step of its group (max |group| / 14) and exactly q * scale; groups split at 32. */
+static void test_q4_round_trip(void) {
+    attn_model *m = new_model(FULL);
+    if (!m) return;
+    float *x = malloc(m->n_params * sizeof *x);
+    for (size_t k = 0; k < m->n_params; k++)
+        x[k] = (float)(1u << (k % 7)) * (((float)(rng_next() % 20001) - 10000.0f) / 80000.0f);
+    attn_error err = { "" };
+    size_t far = 0, tested = 0;
+    for (size_t i = 0; i < m->n_specs; i++) {
+        const attn_tensor_spec *t = &m->specs[i];
+        if (t->ndim != 2) continue;
+        size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+        size_t groups = (cols + 31) / 32, n = attn_tensor_stored_bytes(t, "q4");
+        CHECK_MSG(n == rows * (groups * 4 + (cols + 1) / 2), "%s: %zu bytes", t->key, n);
+        unsigned char *b = malloc(n + 1);
+        CHECK(attn_tensor_encode(t, "q4", x + t->offset, b + 1, &err) == ATTN_OK);
+        char st[64];
+        shape_text(t, st, sizeof st);
+        CHECK_MSG(attn_model_set_tensor(m, t->key, "q4", st, b + 1, n, &err) == ATTN_OK, "%s: %s",
+                  t->key, err.msg);
+        for (size_t k = 0; k < t->size; k++) {
+            size_t r = k / cols, c = k % cols, c0 = c / 32 * 32;
+            size_t c1 = c0 + 32 < cols ? c0 + 32 : cols;
+            float max_abs = 0;
+            for (size_t j = c0; j < c1; j++) max_abs = fmaxf(max_abs, fabsf(x[t->offset + r * cols + j]));
+            float got = m->params[t->offset + k], want = x[t->offset + k];
+            far += fabsf(got - want) > max_abs / 14.0f * (1.0f + 1e-5f);
+        }
+        tested++;
+        free(b);
+    }
+    CHECK_MSG(far == 0, "%zu q4 values further than half a step", far);
+    CHECK(tested >= 8);
+    free(x);
+    attn_model_free(m);
+}
+
+/* A hand-made blob: embed.suffix [21, 5] (odd width: a padding nibble per row). */
+static void test_q4_layout_and_errors(void) {
+    attn_model *m = new_model(FULL);
+    if (!m) return;
+    int ei = attn_model_tensor_index(m, "embed.suffix");
+    const float *dst = m->params + m->specs[ei].offset;
+    enum { ROWS = 21, COLS = 5, ROW_BYTES = 3, N = ROWS * 4 + ROWS * ROW_BYTES };
+    unsigned char buf[N];
+    memset(buf, 0, sizeof buf);
+    for (size_t r = 0; r < ROWS; r++) put_f32(buf, r, 0x3F800000u);            /* scale 1.0 */
+    put_f32(buf, 1, 0x40000000u);                                               /* row 1: 2.0 */
+    unsigned char *q = buf + ROWS * 4;
+    q[0] = 0x97;            /* row 0: c0 = 7, c1 = -7 */
+    q[1] = 0xF0;            /* c2 = 0, c3 = -1 */
+    q[2] = 0x03;            /* c4 = 3, padding 0 */
+    q[ROW_BYTES + 0] = 0x1E; /* row 1: c0 = -2, c1 = 1 (times 2) */
+    attn_error err = { "" };
+    CHECK_MSG(attn_model_set_tensor(m, "embed.suffix", "q4", "[21,5]", buf, N, &err) == ATTN_OK,
+              "%s", err.msg);
+    CHECK(dst[0] == 7.0f && dst[1] == -7.0f && dst[2] == 0.0f && dst[3] == -1.0f && dst[4] == 3.0f);
+    CHECK(dst[5] == -4.0f && dst[6] == 2.0f && dst[7] == 0.0f);
+    /* The encoder writes the same bytes for row 0 (its max is 7: scale 1); its all-zero rows
+     * get scale 0 and zero nibbles. */
+    unsigned char back[N];
+    CHECK(attn_tensor_encode(&m->specs[ei], "q4", dst, back, &err) == ATTN_OK);
+    CHECK(!memcmp(back, buf, 4) && !memcmp(back + ROWS * 4, q, ROW_BYTES));
+    CHECK(back[4 * 2] == 0 && back[4 * 2 + 3] == 0 && back[ROWS * 4 + ROW_BYTES * 2] == 0);
+    attn_model_free(m);
+    m = new_model(FULL);
+    if (!m) return;
+    expect_set_error(m, "embed.suffix", "q4", "[21,5]", buf, N - 1, ATTN_EMODEL,
+                     "tensor 'embed.suffix': 147 bytes expected (21 f32 scales + 21 rows of 3 q4 "
+                     "bytes), found 146");
+    expect_set_error(m, "final_ln.w", "q4", "[16]", buf, 64, ATTN_EMODEL,
+                     "tensor 'final_ln.w': dtype 'q4' is for 2-D tensors only, this one is [16]");
+    q[2] = 0x13;                                                                /* padding 1 */
+    expect_set_error(m, "embed.suffix", "q4", "[21,5]", buf, N, ATTN_EMODEL,
+                     "tensor 'embed.suffix': q4 row 0 has a non-zero padding nibble");
+    q[2] = 0x03;
+    q[ROW_BYTES * 4 + 1] = 0x08;                                                /* row 4, c2 = -8 */
+    expect_set_error(m, "embed.suffix", "q4", "[21,5]", buf, N, ATTN_EMODEL,
+                     "tensor 'embed.suffix': q4 element 22 is -8 (values are in [-7, 7])");
+    q[ROW_BYTES * 4 + 1] = 0;
+    put_f32(buf, 20, 0xFF800000u);
+    expect_set_error(m, "embed.suffix", "q4", "[21,5]", buf, N, ATTN_EMODEL,
+                     "tensor 'embed.suffix': q4 scale 20 is -Inf");
+    CHECK(!m->given[ei]);
+    attn_model_free(m);
+}
+
+/* q4 storage: embedding tables at least 32 wide are q4, narrower ones q8, the rest f16. */
+static void test_q4_storage(void) {
+    static const char *WIDE =
+        "{\"format\": 1, \"tasks\": [\"classify\"], \"dim\": 16, \"layers\": 1, \"heads\": 2,"
+        " \"ffn\": 32, \"max_len\": 8,"
+        " \"features\": [{\"kind\": \"norm\", \"buckets\": 50, \"dim\": 32},"
+        "              {\"kind\": \"shape\", \"buckets\": 10, \"dim\": 31}],"
+        " \"classify\": {\"labels\": [\"a\", \"b\"]}}";
+    attn_model *m = new_model(WIDE);
+    if (!m) return;
+    const attn_tensor_spec *sp = m->specs;
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4, &sp[attn_model_tensor_index(m, "embed.norm")]), "q4"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4, &sp[attn_model_tensor_index(m, "embed.shape")]), "q8"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4, &sp[attn_model_tensor_index(m, "embed.proj.w")]), "f16"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4, &sp[attn_model_tensor_index(m, "layers.0.ffn.down.w")]), "f16"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q8, &sp[attn_model_tensor_index(m, "embed.norm")]), "q8"));
+    attn_model_free(m);
+}
+
 int main(void) {
     test_f32_to_f16();
     test_full_config_fields();
@@ -1059,5 +1169,8 @@ int main(void) {
     test_q8_round_trip();
     test_q8_storage();
     test_q8_errors();
+    test_q4_round_trip();
+    test_q4_layout_and_errors();
+    test_q4_storage();
     return CHECK_DONE();
 }
