@@ -10,6 +10,7 @@
  * signature changes, each resolution is checked again on its next use by re-hashing the
  * model's rows; only a different fingerprint loads (or shares) another model. */
 #include "ext.h"
+#include "encoder.h"
 
 #include <string.h>
 
@@ -391,6 +392,13 @@ static int acquire(attn_conn *c, const char *name, const resolution *r, shared_m
     int rc = r->schema ? model_rows_load(c->db, r->schema, name, &m, err_msg)
                        : builtin_load(r->builtin, name, &m, err_msg);
     if (rc != SQLITE_OK) return rc;
+    /* The inference copy of the weights in GEMM panels, made once, before the model is shared. */
+    attn_error pack_err = { "" };
+    int status = attn_encoder_prepare(m, &pack_err);
+    if (status != ATTN_OK) {
+        attn_model_free(m);
+        return engine_failure(status, &pack_err, err_msg);
+    }
     *out = registry_insert(r->fingerprint, m);
     return *out ? SQLITE_OK : SQLITE_NOMEM;
 }

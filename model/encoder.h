@@ -24,6 +24,16 @@ typedef struct attn_scratch {
 int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
                 attn_scratch *s, attn_error *err);
 
+/* Packs the encoder's linear weights (embedding projection; qkv, out, up, down of every layer)
+ * into the GEMM panel layout (gemm.h), in one allocation owned by the model (m->packed, freed
+ * by attn_model_free). From then on attn_encode takes the fast path: packed GEMM with bias,
+ * GELU and residual add fused, and attention without the [H,T,T] probabilities. Results
+ * differ from the unpacked path by float rounding only. The model's weights must not change
+ * afterwards: call it on models loaded for inference, once, before sharing the model between
+ * threads (the trainer never calls it; unpacked models keep the exact sgemm path the trainer's
+ * forward matches). Idempotent. ATTN_ENOMEM. */
+int attn_encoder_prepare(attn_model *m, attn_error *err);
+
 /* Makes sure s holds at least n floats; returns a pointer to them or NULL (ENOMEM). */
 float *attn_scratch_reserve(attn_scratch *s, size_t n);
 void attn_scratch_free(attn_scratch *s);

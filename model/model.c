@@ -147,6 +147,7 @@ void attn_model_free(attn_model *m) {
     free(m->specs);
     free(m->params_block);
     free(m->given);
+    free(m->packed);
     free(m);
 }
 

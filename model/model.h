@@ -51,7 +51,12 @@ typedef struct attn_model {
     unsigned char *given;       /* [n_specs]: tensor already set (loading only) */
     int finished;               /* attn_model_finish succeeded: read-only from now on */
     attn_weights w;
+    /* Inference copy of the encoder's linear weights in GEMM panels (attn_encoder_prepare,
+     * encoder.h), one allocation freed by attn_model_free; NULL: the unpacked sgemm path. */
+    struct attn_encoder_packed *packed;
 } attn_model;
+
+typedef struct attn_encoder_packed attn_encoder_packed;
 
 /* Starts a model from its config JSON: parses it, allocates the (zeroed) parameter buffer. */
 int attn_model_new(const char *config_json, size_t n, attn_model **out, attn_error *err);

@@ -1,10 +1,13 @@
 /* bench_kernels.c: ns per call of every kernel in every table this CPU runs, for n = 256 and
  * n = 1024, side by side; the CPU features, OpenBLAS's core name, and the fp32 FMA peak of one
- * core (independent FMA chains, AVX-512 and AVX2). Numbers only: no pass/fail (the machine is
+ * core (independent FMA chains, AVX-512 and AVX2), and the packed GEMM of gemm.h beside
+ * cblas_sgemm at the encoder's shapes in GFLOP/s. Numbers only: no pass/fail (the machine is
  * shared and noisy).
  *
  *   cc -std=c11 -O2 -D_GNU_SOURCE -Imodel -I/usr/include/x86_64-linux-gnu/openblas-pthread \
- *      tests/bench/bench_kernels.c build/rel/model/kernels*.o -lopenblas -lm -lpthread */
+ *      tests/bench/bench_kernels.c build/rel/model/kernels*.o build/rel/model/gemm.o \
+ *      -lopenblas -lm -lpthread */
+#include "gemm.h"
 #include "kernels.h"
 
 #include <cblas.h>
@@ -167,6 +170,75 @@ static void bench_fma_peak(void) {
 static void bench_fma_peak(void) {}
 #endif
 
+/* ---- packed GEMM vs cblas_sgemm at the encoder's shapes (256/4/4/1024 model) ---------- */
+
+typedef struct gemm_shape { int C, OC; const char *what; } gemm_shape;
+
+/* Best seconds per call of f(ctx) over REPEATS runs of at least MIN_SECONDS. */
+static double seconds_per_call(void (*f)(void *), void *ctx) {
+    double best = 1e30;
+    for (int rep = 0; rep < REPEATS; rep++) {
+        long calls = 0;
+        double start = now_seconds(), elapsed;
+        do { f(ctx); calls++; elapsed = now_seconds() - start; } while (elapsed < MIN_SECONDS);
+        if (elapsed / calls < best) best = elapsed / calls;
+    }
+    return best;
+}
+
+typedef struct gemm_ctx {
+    const attn_gemm_impl *g;
+    attn_gemm_args args;
+    const float *a, *w, *bias;
+    float *out;
+    int T, C, OC;
+} gemm_ctx;
+
+static void run_packed(void *p) { gemm_ctx *x = p; attn_gemm(x->g, &x->args); }
+
+static void run_sgemm(void *p) {   /* what attn_matmul_forward does for T > 16 */
+    gemm_ctx *x = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, x->T, x->OC, x->C, 1.0f, x->a, x->C,
+                x->w, x->C, 0.0f, x->out, x->OC);
+}
+
+static void bench_gemm(void) {
+    static const gemm_shape shapes[] = { { 256, 768, "qkv" }, { 256, 256, "out" },
+                                         { 256, 1024, "up" }, { 1024, 256, "down" } };
+    static const int Ts[] = { 8, 32, 128, 512 };
+    static const char *const names[] = { "scalar", "avx2", "avx512", "neon" };
+    openblas_set_num_threads(1);   /* one thread on both sides */
+    printf("\npacked GEMM (bias epilogue) vs cblas_sgemm (openblas core %s), GFLOP/s, 1 thread\n",
+           openblas_get_corename());
+    printf("%-5s %-5s %5s %5s %10s", "shape", "T", "C", "OC", "sgemm");
+    for (int i = 0; i < 4; i++) if (attn_gemm_by_name(names[i])) printf(" %10s", names[i]);
+    printf("\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (size_t t = 0; t < sizeof Ts / sizeof *Ts; t++) {
+            const int T = Ts[t], C = shapes[s].C, OC = shapes[s].OC;
+            float *a = malloc(sizeof(float) * T * C), *w = malloc(sizeof(float) * OC * C);
+            float *out = malloc(sizeof(float) * T * OC), *bias = malloc(sizeof(float) * OC);
+            float *pk = malloc(sizeof(float) * attn_packed_floats(C, OC));
+            if (!a || !w || !out || !bias || !pk) exit(2);
+            for (int i = 0; i < T * C; i++) a[i] = (float)(rand() % 200 - 100) / 100.0f;
+            for (int i = 0; i < OC * C; i++) w[i] = (float)(rand() % 200 - 100) / 1000.0f;
+            for (int i = 0; i < OC; i++) bias[i] = 0.1f;
+            attn_pack_rows(pk, w, (size_t)C, OC, C);
+            attn_packed B = { pk, C, OC };
+            gemm_ctx x = { NULL, { out, (size_t)OC, a, (size_t)C, &B, bias, NULL, 0, 1.0f,
+                                   ATTN_EPI_NONE, T }, a, w, bias, out, T, C, OC };
+            const double flop = 2.0 * T * C * OC;
+            printf("%-5s %-5d %5d %5d %10.1f", shapes[s].what, T, C, OC,
+                   flop / seconds_per_call(run_sgemm, &x) * 1e-9);
+            for (int i = 0; i < 4; i++) {
+                x.g = attn_gemm_by_name(names[i]);
+                if (x.g) printf(" %10.1f", flop / seconds_per_call(run_packed, &x) * 1e-9);
+            }
+            printf("\n");
+            free(a); free(w); free(out); free(bias); free(pk);
+        }
+}
+
 int main(void) {
     static const char *const names[] = {"scalar", "avx2", "avx512", "neon"};
     const attn_kernels *tables[MAX_TABLES];
@@ -180,5 +252,6 @@ int main(void) {
     bench_tables(tables, n_tables, 256);
     bench_tables(tables, n_tables, 1024);
     bench_fma_peak();
+    bench_gemm();
     return sink == 12345.0f;   /* practically never; keeps sink observable */
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "crf.h"
+#include "encoder.h"
 #include "heads.h"
 #include "model.h"
 #include "pipeline.h"
@@ -183,6 +184,8 @@ static attn_model *build_model(const model_def *def, const char *dir) {
     }
     fclose(manifest);
     if (attn_model_finish(m, &err)) die("finish", &err);
+    /* The packed inference path the extension uses (attn_encoder_prepare). */
+    if (attn_encoder_prepare(m, &err)) die("prepare", &err);
     return m;
 }
 

@@ -1,0 +1,393 @@
+/* gemm.c: packed-panel GEMM for inference (see gemm.h).
+ *
+ * Loop nest, outside in: K blocks of ATTN_GEMM_KC (a panel slice of 32 KiB stays in L1),
+ * chunks of GEMM_MC rows of A packed into [row block][k][MR] (broadcasts come from one
+ * sequential stream), panels of 32 columns, row blocks of MR rows: one microkernel call,
+ * MR x 32 accumulators in registers for the whole K block. The first K block starts from
+ * bias + init, later ones from the partial out; GELU runs on the finished tile while in L1.
+ *
+ * The SIMD microkernels are compiled with target attributes (no per-file ISA flags) and are
+ * only reached through attn_gemm_by_name / attn_gemm_best, after kernels.c's CPU check. */
+#include "gemm.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define GEMM_X86 1
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
+#define GEMM_MR_MAX 12            /* the largest MR of any family */
+/* Weights are read this far ahead of use (16 k rows of a panel, 2 KiB): at few tokens the
+ * product is bound by streaming the weights, and the prefetch covers the panel ends. */
+#define GEMM_PREFETCH_FLOATS (16 * ATTN_GEMM_NR)
+#define GEMM_MC 48                /* rows of A packed at a time: 48 x 256 floats = 48 KiB */
+
+/* One microkernel call: c[m, 32] = alpha * a b + bias + init over k. */
+typedef struct tile_args {
+    const float *a;               /* packed A: [k][MR] (rows >= m unused) */
+    const float *b;               /* panel slice: [k][32] */
+    float *c; size_t ldc;         /* [m, 32] */
+    const float *init; size_t ldi;/* [m, 32] or NULL; may equal c */
+    const float *bias;            /* [32] or NULL */
+    float alpha;
+    int m, k;
+} tile_args;
+
+struct attn_gemm_impl {
+    const char *name;             /* the kernels.h table it goes with */
+    int mr;                       /* rows per microkernel call */
+    void (*tile)(const tile_args *t);
+};
+
+/* ---- packing -------------------------------------------------------------------------- */
+
+size_t attn_packed_floats(int K, int N) {
+    size_t panels = ((size_t)N + ATTN_GEMM_NR - 1) / ATTN_GEMM_NR;
+    return panels * (size_t)K * ATTN_GEMM_NR;
+}
+
+void attn_pack_rows(float *dst, const float *w, size_t ldw, int N, int K) {
+    for (int p0 = 0; p0 < N; p0 += ATTN_GEMM_NR) {
+        const int n = N - p0 < ATTN_GEMM_NR ? N - p0 : ATTN_GEMM_NR;
+        for (int k = 0; k < K; k++) {
+            float *row = dst + (size_t)k * ATTN_GEMM_NR;
+            for (int j = 0; j < n; j++) row[j] = w[(size_t)(p0 + j) * ldw + k];
+            for (int j = n; j < ATTN_GEMM_NR; j++) row[j] = 0.0f;
+        }
+        dst += (size_t)K * ATTN_GEMM_NR;
+    }
+}
+
+void attn_pack_cols(float *dst, const float *b, size_t ldb, int K, int N) {
+    for (int p0 = 0; p0 < N; p0 += ATTN_GEMM_NR) {
+        const int n = N - p0 < ATTN_GEMM_NR ? N - p0 : ATTN_GEMM_NR;
+        for (int k = 0; k < K; k++) {
+            float *row = dst + (size_t)k * ATTN_GEMM_NR;
+            memcpy(row, b + (size_t)k * ldb + p0, (size_t)n * sizeof *row);
+            for (int j = n; j < ATTN_GEMM_NR; j++) row[j] = 0.0f;
+        }
+        dst += (size_t)K * ATTN_GEMM_NR;
+    }
+}
+
+/* A[rows, k] (stride lda) -> dst[k][mr], for one row block of rows <= mr. */
+static void pack_a_block(float *dst, const float *a, size_t lda, int rows, int k, int mr) {
+    for (int i = 0; i < k; i++, dst += mr)      /* sequential writes, rows read side by side */
+        for (int r = 0; r < rows; r++) dst[r] = a[(size_t)r * lda + i];
+}
+
+/* ---- plain C ------------------------------------------------------------------------- */
+
+#define SCALAR_MR 4
+
+static void tile_scalar(const tile_args *t) {
+    float acc[SCALAR_MR][ATTN_GEMM_NR] = {{0}};
+    for (int i = 0; i < t->k; i++) {
+        const float *b = t->b + (size_t)i * ATTN_GEMM_NR;
+        const float *a = t->a + (size_t)i * SCALAR_MR;
+        for (int r = 0; r < t->m; r++)
+            for (int j = 0; j < ATTN_GEMM_NR; j++) acc[r][j] += a[r] * b[j];
+    }
+    for (int r = 0; r < t->m; r++)
+        for (int j = 0; j < ATTN_GEMM_NR; j++) {
+            float v = t->alpha * acc[r][j] + (t->bias ? t->bias[j] : 0.0f);
+            if (t->init) v += t->init[(size_t)r * t->ldi + j];
+            t->c[(size_t)r * t->ldc + j] = v;
+        }
+}
+
+static const attn_gemm_impl GEMM_SCALAR = { "scalar", SCALAR_MR, tile_scalar };
+
+/* ---- AVX-512: 12 x 32 in 24 zmm accumulators ------------------------------------------ */
+#ifdef GEMM_X86
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+#define AVX512_MR 12
+
+/* M is a constant at each call site (the switch below), so the accumulators live in zmm. */
+static inline __attribute__((always_inline)) AVX512_TARGET
+void tile512_rows(const tile_args *t, const int M) {
+    __m512 c0[AVX512_MR], c1[AVX512_MR];
+    _Pragma("GCC unroll 12")
+    for (int r = 0; r < M; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    const float *a = t->a, *b = t->b;
+    for (int i = 0; i < t->k; i++, a += AVX512_MR, b += ATTN_GEMM_NR) {
+        _mm_prefetch((const char *)(b + GEMM_PREFETCH_FLOATS), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + GEMM_PREFETCH_FLOATS + 16), _MM_HINT_T0);
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        _Pragma("GCC unroll 12")
+    for (int r = 0; r < M; r++) {
+            const __m512 av = _mm512_set1_ps(a[r]);
+            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+        }
+    }
+    const __m512 alpha = _mm512_set1_ps(t->alpha);
+    const __m512 bias0 = t->bias ? _mm512_loadu_ps(t->bias) : _mm512_setzero_ps();
+    const __m512 bias1 = t->bias ? _mm512_loadu_ps(t->bias + 16) : _mm512_setzero_ps();
+    _Pragma("GCC unroll 12")
+    for (int r = 0; r < M; r++) {
+        __m512 v0 = _mm512_fmadd_ps(alpha, c0[r], bias0);
+        __m512 v1 = _mm512_fmadd_ps(alpha, c1[r], bias1);
+        if (t->init) {
+            const float *in = t->init + (size_t)r * t->ldi;
+            v0 = _mm512_add_ps(v0, _mm512_loadu_ps(in));
+            v1 = _mm512_add_ps(v1, _mm512_loadu_ps(in + 16));
+        }
+        float *c = t->c + (size_t)r * t->ldc;
+        _mm512_storeu_ps(c, v0);
+        _mm512_storeu_ps(c + 16, v1);
+    }
+}
+
+AVX512_TARGET static void tile_avx512(const tile_args *t) {
+    switch (t->m) {
+    case 1: tile512_rows(t, 1); break;
+    case 2: tile512_rows(t, 2); break;
+    case 3: tile512_rows(t, 3); break;
+    case 4: tile512_rows(t, 4); break;
+    case 5: tile512_rows(t, 5); break;
+    case 6: tile512_rows(t, 6); break;
+    case 7: tile512_rows(t, 7); break;
+    case 8: tile512_rows(t, 8); break;
+    case 9: tile512_rows(t, 9); break;
+    case 10: tile512_rows(t, 10); break;
+    case 11: tile512_rows(t, 11); break;
+    default: tile512_rows(t, 12); break;
+    }
+}
+
+static const attn_gemm_impl GEMM_AVX512 = { "avx512", AVX512_MR, tile_avx512 };
+
+/* ---- AVX2 + FMA: 6 x 16 (12 ymm accumulators), twice per 32-column panel --------------- */
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVX2_MR 6
+
+static inline __attribute__((always_inline)) AVX2_TARGET
+void tile256_rows(const tile_args *t, const int M, const int half) {
+    __m256 c0[AVX2_MR], c1[AVX2_MR];
+    _Pragma("GCC unroll 12")
+    for (int r = 0; r < M; r++) c0[r] = c1[r] = _mm256_setzero_ps();
+    const float *a = t->a, *b = t->b + half;
+    for (int i = 0; i < t->k; i++, a += AVX2_MR, b += ATTN_GEMM_NR) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        _Pragma("GCC unroll 12")
+    for (int r = 0; r < M; r++) {
+            const __m256 av = _mm256_broadcast_ss(&a[r]);
+            c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+        }
+    }
+    const __m256 alpha = _mm256_set1_ps(t->alpha);
+    const __m256 bias0 = t->bias ? _mm256_loadu_ps(t->bias + half) : _mm256_setzero_ps();
+    const __m256 bias1 = t->bias ? _mm256_loadu_ps(t->bias + half + 8) : _mm256_setzero_ps();
+    _Pragma("GCC unroll 12")
+    for (int r = 0; r < M; r++) {
+        __m256 v0 = _mm256_fmadd_ps(alpha, c0[r], bias0);
+        __m256 v1 = _mm256_fmadd_ps(alpha, c1[r], bias1);
+        if (t->init) {
+            const float *in = t->init + (size_t)r * t->ldi + half;
+            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(in));
+            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(in + 8));
+        }
+        float *c = t->c + (size_t)r * t->ldc + half;
+        _mm256_storeu_ps(c, v0);
+        _mm256_storeu_ps(c + 8, v1);
+    }
+}
+
+AVX2_TARGET static void tile256_half(const tile_args *t, int half) {
+    switch (t->m) {
+    case 1: tile256_rows(t, 1, half); break;
+    case 2: tile256_rows(t, 2, half); break;
+    case 3: tile256_rows(t, 3, half); break;
+    case 4: tile256_rows(t, 4, half); break;
+    case 5: tile256_rows(t, 5, half); break;
+    default: tile256_rows(t, 6, half); break;
+    }
+}
+
+AVX2_TARGET static void tile_avx2(const tile_args *t) {
+    tile256_half(t, 0);
+    tile256_half(t, 16);
+}
+
+static const attn_gemm_impl GEMM_AVX2 = { "avx2", AVX2_MR, tile_avx2 };
+#endif /* GEMM_X86 */
+
+/* ---- NEON: 4 x 16 (16 q accumulators, A rows as lanes), twice per panel ---------------- */
+#if defined(__aarch64__)
+#define NEON_MR 4
+
+static void tile_neon_half(const tile_args *t, int half) {
+    float32x4_t acc[NEON_MR][4];
+    for (int r = 0; r < NEON_MR; r++)
+        for (int q = 0; q < 4; q++) acc[r][q] = vdupq_n_f32(0.0f);
+    const float *a = t->a, *b = t->b + half;
+    for (int i = 0; i < t->k; i++, a += NEON_MR, b += ATTN_GEMM_NR) {
+        const float32x4_t av = vld1q_f32(a);   /* rows >= m hold stale values: never stored */
+        float32x4_t bv[4];
+        for (int q = 0; q < 4; q++) bv[q] = vld1q_f32(b + 4 * q);
+        for (int q = 0; q < 4; q++) {
+            acc[0][q] = vfmaq_laneq_f32(acc[0][q], bv[q], av, 0);
+            acc[1][q] = vfmaq_laneq_f32(acc[1][q], bv[q], av, 1);
+            acc[2][q] = vfmaq_laneq_f32(acc[2][q], bv[q], av, 2);
+            acc[3][q] = vfmaq_laneq_f32(acc[3][q], bv[q], av, 3);
+        }
+    }
+    for (int r = 0; r < t->m; r++)
+        for (int q = 0; q < 4; q++) {
+            const int j = half + 4 * q;
+            float32x4_t v = vmulq_n_f32(acc[r][q], t->alpha);
+            if (t->bias) v = vaddq_f32(v, vld1q_f32(t->bias + j));
+            if (t->init) v = vaddq_f32(v, vld1q_f32(t->init + (size_t)r * t->ldi + j));
+            vst1q_f32(t->c + (size_t)r * t->ldc + j, v);
+        }
+}
+
+static void tile_neon(const tile_args *t) {
+    tile_neon_half(t, 0);
+    tile_neon_half(t, 16);
+}
+
+static const attn_gemm_impl GEMM_NEON = { "neon", NEON_MR, tile_neon };
+#endif
+
+/* ---- dispatch ------------------------------------------------------------------------- */
+
+const attn_gemm_impl *attn_gemm_by_name(const char *name) {
+    if (!attn_kernels_by_name(name)) return NULL;   /* not in this build or not on this CPU */
+    if (strcmp(name, "scalar") == 0) return &GEMM_SCALAR;
+#ifdef GEMM_X86
+    if (strcmp(name, "avx512") == 0) return &GEMM_AVX512;
+    if (strcmp(name, "avx2") == 0) return &GEMM_AVX2;
+#endif
+#if defined(__aarch64__)
+    if (strcmp(name, "neon") == 0) return &GEMM_NEON;
+#endif
+    return NULL;
+}
+
+const attn_gemm_impl *attn_gemm_best(void) {
+    const attn_gemm_impl *g = attn_gemm_by_name(attn_kernels_best()->name);
+    return g ? g : &GEMM_SCALAR;
+}
+
+const char *attn_gemm_name(const attn_gemm_impl *g) {
+    return g ? g->name : "none";
+}
+
+/* ---- the driver ------------------------------------------------------------------------ */
+
+/* One K block of one panel over one chunk of packed rows. */
+typedef struct block_ctx {
+    const attn_gemm_impl *g;
+    const attn_kernels *k;
+    const attn_gemm_args *args;
+    const float *apack;           /* [row blocks][kc][MR] */
+    int row0, rows;               /* chunk of rows of out */
+    int k0, kc;
+    int first, last;              /* first / last K block */
+} block_ctx;
+
+/* Columns n < 32 at the right edge: the tile runs on a 32-wide copy. */
+static void run_edge_tile(const block_ctx *x, tile_args t, int n) {
+    float c[GEMM_MR_MAX * ATTN_GEMM_NR], bias[ATTN_GEMM_NR] = {0};
+    float *out = t.c;
+    const size_t ldo = t.ldc;
+    for (int r = 0; r < t.m; r++) {
+        float *row = c + (size_t)r * ATTN_GEMM_NR;
+        memset(row, 0, sizeof(float) * ATTN_GEMM_NR);
+        if (t.init) memcpy(row, t.init + (size_t)r * t.ldi, (size_t)n * sizeof *row);
+    }
+    if (t.bias) memcpy(bias, t.bias, (size_t)n * sizeof *bias);
+    t.init = t.init ? c : NULL;
+    t.ldi = ATTN_GEMM_NR;
+    t.bias = t.bias ? bias : NULL;
+    t.c = c;
+    t.ldc = ATTN_GEMM_NR;
+    x->g->tile(&t);
+    for (int r = 0; r < t.m; r++)
+        memcpy(out + (size_t)r * ldo, c + (size_t)r * ATTN_GEMM_NR, (size_t)n * sizeof *out);
+}
+
+static void run_panel(const block_ctx *x, int p) {
+    const attn_gemm_args *A = x->args;
+    const int N = A->b->N, K = A->b->K, mr = x->g->mr;
+    const int col = p * ATTN_GEMM_NR;
+    const int n = N - col < ATTN_GEMM_NR ? N - col : ATTN_GEMM_NR;
+    const float *bpanel = A->b->data + (size_t)p * K * ATTN_GEMM_NR + (size_t)x->k0 * ATTN_GEMM_NR;
+    for (int i0 = 0; i0 < x->rows; i0 += mr) {
+        const int row = x->row0 + i0;
+        tile_args t;
+        t.a = x->apack + (size_t)(i0 / mr) * x->kc * mr;
+        t.b = bpanel;
+        t.c = A->out + (size_t)row * A->ldo + col;
+        t.ldc = A->ldo;
+        if (x->first) {
+            t.init = A->init ? A->init + (size_t)row * A->ldi + col : NULL;
+            t.ldi = A->ldi;
+            t.bias = A->bias ? A->bias + col : NULL;
+        } else {
+            t.init = t.c;
+            t.ldi = A->ldo;
+            t.bias = NULL;
+        }
+        t.alpha = A->alpha;
+        t.m = x->rows - i0 < mr ? x->rows - i0 : mr;
+        t.k = x->kc;
+        if (n == ATTN_GEMM_NR) x->g->tile(&t);
+        else run_edge_tile(x, t, n);
+        if (x->last && A->epilogue == ATTN_EPI_GELU)
+            for (int r = 0; r < t.m; r++) x->k->gelu(t.c + (size_t)r * A->ldo, (size_t)n);
+    }
+}
+
+void attn_gemm(const attn_gemm_impl *g, const attn_gemm_args *args) {
+    if (!g) g = attn_gemm_best();
+    const attn_kernels *k = attn_kernels_by_name(g->name);
+    const int K = args->b->K, N = args->b->N, mr = g->mr;
+    const int panels = (N + ATTN_GEMM_NR - 1) / ATTN_GEMM_NR;
+    float apack[GEMM_MC * ATTN_GEMM_KC];
+    block_ctx x = { g, k ? k : attn_kernels_scalar(), args, apack, 0, 0, 0, 0, 0, 0 };
+    /* One row block (few tokens): no K blocking, so each weight panel streams from memory
+     * in one sequential run (the A block still fits the pack buffer). */
+    const int kc_max = args->M <= mr && (size_t)K * mr <= sizeof apack / sizeof *apack
+                       ? K : ATTN_GEMM_KC;
+    int k0 = 0;
+    do {   /* at least once: K == 0 still writes bias + init */
+        x.k0 = k0;
+        x.kc = K - k0 < kc_max ? K - k0 : kc_max;
+        x.first = k0 == 0;
+        x.last = k0 + x.kc >= K;
+        for (int row0 = 0; row0 < args->M; row0 += GEMM_MC) {
+            x.row0 = row0;
+            x.rows = args->M - row0 < GEMM_MC ? args->M - row0 : GEMM_MC;
+            for (int i0 = 0; i0 < x.rows; i0 += mr) {
+                const int rows = x.rows - i0 < mr ? x.rows - i0 : mr;
+                pack_a_block(apack + (size_t)(i0 / mr) * x.kc * mr,
+                             args->a + (size_t)(row0 + i0) * args->lda + k0, args->lda,
+                             rows, x.kc, mr);
+            }
+            for (int p = 0; p < panels; p++) run_panel(&x, p);
+        }
+        k0 += x.kc;
+    } while (k0 < K);
+}
+
+/* ---- linear layers --------------------------------------------------------------------- */
+
+void attn_linear_forward(const attn_linear *L, float *out, const float *inp, int T,
+                         attn_epilogue ep, const float *residual) {
+    switch (L->format) {
+    case ATTN_LINEAR_F32_PACKED: {
+        const attn_gemm_args a = { out, (size_t)L->OC, inp, (size_t)L->C, &L->w, L->b,
+                                   residual, (size_t)L->OC, 1.0f, ep, T };
+        attn_gemm(NULL, &a);
+        break;
+    }
+    }
+}
