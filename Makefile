@@ -1,7 +1,8 @@
 # attnext: a SQLite extension doing NLP with its own attention encoder.
 #   make          build attnext.so
 #   make deps     install the Debian packages it needs (as root; prints the command otherwise)
-#   make test     unit tests, numpy reference checks, SQL tests; then all again under ASan+UBSan
+#   make test     unit tests, numpy reference checks, SQL tests; then all again under ASan+UBSan;
+#                 then the threads test under ThreadSanitizer and every fuzz target for 60 s
 #   make demo     run the README demo on the built-in models
 #   make bench    benchmarks (not part of make test)
 
@@ -29,6 +30,9 @@ MODEL_SRC += model/kernels_scalar.c $(SIMD_SRC)
 # after the run-time CPU check in kernels.c.
 FLAGS_model/kernels_avx2.c   := -mavx2 -mfma -mf16c
 FLAGS_model/kernels_avx512.c := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c -mavx2
+# The int8 tables (qgemm.h): compiled everywhere, empty off x86_64, so their flags are x86 only.
+FLAGS_model/qgemm_avx2.c     := $(if $(filter x86_64,$(ARCH)),-mavx2 -mfma)
+FLAGS_model/qgemm_avx512.c   := $(if $(filter x86_64,$(ARCH)),-mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mavx2)
 
 B := build/rel
 S := build/san
@@ -45,14 +49,16 @@ UNIT_BIN_S := $(UNIT_SRC:tests/unit/%.c=$(S)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps need-deps test test-rel test-san demo bench models clean fuzz fuzz-seeds
+.PHONY: all deps need-deps test test-rel test-san test-tsan test-fuzz demo bench models clean fuzz fuzz-seeds
 all: attnext.so
 
 # The headers and tools a build needs; missing ones are installed (as root) or named.
 NEED_FILES := /usr/include/sqlite3.h /usr/include/utf8proc.h \
-              /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/bin/sqlite3
+              /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/bin/sqlite3 \
+              /usr/bin/clang /usr/bin/valgrind
 need-deps:
 	@for f in $(NEED_FILES); do [ -e $$f ] || missing=1; done; \
+	 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || missing=1; \
 	 /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing=1; \
 	 if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
@@ -87,9 +93,10 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS); \
 	else echo "run as root: apt-get install -y $(DEB_PKGS)"; fi
 
-# make test: the release build, then the same suites under AddressSanitizer + UBSan.
+# make test: the release build, then the same suites under AddressSanitizer + UBSan, then
+# test-tsan and test-fuzz (below).
 test: need-deps
-	@$(MAKE) --no-print-directory test-rel test-san
+	@$(MAKE) --no-print-directory test-rel test-san test-tsan test-fuzz
 
 test-rel: attnext.so $(UNIT_BIN) $(TOOL_BIN)
 	@tests/run.sh rel $(B) ./attnext.so
@@ -99,6 +106,25 @@ test-san: build/san/attnext.so $(UNIT_BIN_S) $(TOOL_BIN)
 
 # The built-in models are embedded into builtin.o with .incbin (ext/builtin_list.h).
 $(B)/ext/builtin.o $(S)/ext/builtin.o: $(wildcard model/builtin/*.db) ext/builtin_list.h
+
+# ---- test-tsan: tests/tools/sql_threads (8 threads, one database, a model retrained meanwhile)
+# with the tool and the whole extension built by clang -fsanitize=thread into build/tsan;
+# any ThreadSanitizer report fails it (tests/tools/threads.sh). Part of make test.
+T        := build/tsan
+TSAN_CC  ?= clang
+TSAN     := -fsanitize=thread
+$(T)/%.o: %.c $(wildcard model/*.h ext/*.h)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(CPPFLAGS) $(CFLAGS) $(TSAN) $(FLAGS_$<) -c -o $@ $<
+$(T)/ext/builtin.o: $(wildcard model/builtin/*.db) ext/builtin_list.h
+$(T)/attnext.so: $(EXT_SRC:%.c=$(T)/%.o) $(MODEL_SRC:%.c=$(T)/%.o)
+	$(TSAN_CC) -shared $(TSAN) -o $@ $^ $(LDLIBS)
+$(T)/tools/sql_threads: tests/tools/sql_threads.c
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(CFLAGS) $(TSAN) -o $@ $< -lsqlite3 -lpthread
+test-tsan: need-deps $(T)/attnext.so $(T)/tools/sql_threads $(B)/tools/gen_model
+	@tests/tools/threads.sh tsan $(T)/tools/sql_threads $(T)/attnext.so $(B)/tools/gen_model
+# ---- end test-tsan ---------------------------------------------------------------------------
 
 # make models: retrain the built-in models from ../shared/data with the recipes in
 # sql/recipes/ (fixed seeds; see README "Built-in models" for the time each takes).
@@ -111,24 +137,30 @@ demo: need-deps
 	@$(MAKE) --no-print-directory attnext.so $(B)/tools/gen_model
 	@tests/demo.sh ./attnext.so $(B)/tools
 
-# make bench: kernel timings side by side per SIMD level, with CPU flags and BLAS core name.
-bench: need-deps $(B)/bench/bench_kernels
-	$(B)/bench/bench_kernels
+# make bench: tests/bench/run.sh: kernel timings, then attnext against PyTorch (same weights),
+# the FMA peak, training, memory and load time, with and without OPENBLAS_CORETYPE=SkylakeX.
+# Needs python3-torch for the PyTorch side (BENCH_ARGS=--quick for a shorter run).
+BENCH_BIN := $(addprefix $(B)/bench/,bench_kernels bench_encoder peak_fma mem_probe sql_throughput_rows)
+bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model
+	tests/bench/run.sh $(B) ./attnext.so $(BENCH_ARGS)
 
 $(B)/bench/%: tests/bench/%.c $(MODEL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(MODEL_OBJ) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
 
 clean:
 	rm -rf build attnext.so
 
-# ---- fuzz (tests/fuzz): libFuzzer targets, clang only; not part of make test ----------------
-#   make fuzz                  every target FUZZ_SECONDS (default 60) seconds, one summary line
-#                              each (executions, cov, ft, crashes); exits 1 on a crash
+# ---- fuzz (tests/fuzz): libFuzzer targets, clang only -----------------------------------------
+#   make fuzz                  every target FUZZ_SECONDS (default 60) seconds, FUZZ_JOBS (default
+#                              2) at a time, one summary line each (executions, cov, ft,
+#                              crashes), then "fuzz: N passed, N failed"; exits 1 on a crash
+#   make test-fuzz             the same; part of make test (so CI fuzzes each target >= 60 s)
 #   make build/fuzz/fuzz_json  one target; run it by hand: build/fuzz/fuzz_json DIR...
 #   make fuzz-seeds            regenerates tests/fuzz/corpus/fuzz_config_model
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
 FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) -D_GNU_SOURCE -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -141,8 +173,8 @@ build/fuzz/obj/%.o: %.c $(wildcard model/*.h)
 $(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_check.h $(FUZZ_OBJ)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
-fuzz: need-deps $(FUZZ_BIN)
-	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+fuzz test-fuzz: need-deps $(FUZZ_BIN)
+	@FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 $(B)/fuzz/make_model_seeds: tests/fuzz/make_model_seeds.c $(MODEL_OBJ)
 	@mkdir -p $(dir $@)

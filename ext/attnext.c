@@ -200,7 +200,7 @@ int scalar_setup(sqlite3_context *ctx, const char *fn, const char *name, int tas
     const attn_config *cfg = &(*m)->cfg;
     int n = task == ATTN_TASK_RELATIONS ? cfg->relation_labels.n + 1 : cfg->classify_labels.n;
     *probs = sqlite3_malloc64(sizeof(float) * (size_t)(n > 0 ? n : 1));
-    *s = conn_session(c);
+    *s = limit_session(c);
     if (!*probs || !*s) {
         sqlite3_free(*probs);
         sqlite3_result_error_nomem(ctx);
@@ -218,6 +218,7 @@ static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     char *err_msg = NULL;
     int is_null = 0;
     int rc = arg_model(fn, 2, argc > 1 ? argv[1] : NULL, ATTN_DEFAULT_CLASSIFY, &name, &err_msg);
+    if (rc == SQLITE_OK) rc = limit_check_text(sqlite3_user_data(ctx), fn, argv[0], &err_msg);
     if (rc == SQLITE_OK) rc = arg_text(fn, 1, argv[0], &text, &n_bytes, &err_msg);
     if (rc == SQLITE_DONE) is_null = 1;
     if (rc != SQLITE_OK) {
@@ -232,8 +233,7 @@ static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     attn_error err = {{0}};
     int status = attn_run_classify(m, s, text, n_bytes, probs, &err);
     if (status != ATTN_OK)
-        result_error(ctx, sqlite_code(status),
-                     sqlite3_mprintf("%s: model '%s': %s", fn, name, err.msg));
+        result_error(ctx, sqlite_code(status), limit_engine_error(fn, name, s, &err));
     else
         result_label_probs(ctx, NULL, labels, probs, want_scores);
     sqlite3_free(probs);
@@ -363,6 +363,8 @@ static int register_all(sqlite3 *db, attn_conn *c) {
     if (rc == SQLITE_OK) rc = vtab_train_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_eval_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_conll_register(db, c);
+    if (rc == SQLITE_OK) rc = vtab_each_register(db, c);
+    if (rc == SQLITE_OK) rc = limits_register(db, c);
     return rc;
 }
 

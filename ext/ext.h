@@ -12,7 +12,10 @@
  *   vtab_eval.c   attn_eval; train_rows.c reads annotated rows for both
  *   vtab_conll.c  attn_conll (CoNLL files as rows)
  *   fn_relation.c attn_relation, attn_relation_scores (relation of two given spans)
- *   vtab_common.c what the table-valued functions share: argument columns, errors */
+ *   vtab_each.c   attn_classify_each, attn_entities_each, attn_relations_each (the bulk path:
+ *                 a query's rows on every core)
+ *   vtab_common.c what the table-valued functions share: argument columns, errors
+ *   limits.c      per-connection resource limits and attn_limit() */
 #ifndef ATTN_EXT_H
 #define ATTN_EXT_H
 
@@ -88,6 +91,12 @@ int builtin_open(const builtin_model *b, sqlite3 **db, char **err_msg);
 
 typedef struct conn_model conn_model;
 
+/* Per-connection limits set with attn_limit() (limits.c); 0 = the default. */
+typedef struct attn_limits {
+    sqlite3_int64 max_text_bytes;
+    sqlite3_int64 max_call_memory;
+} attn_limits;
+
 typedef struct attn_conn {
     sqlite3 *db;
     int n_refs;                 /* functions and modules holding it (one thread: the db's) */
@@ -97,6 +106,7 @@ typedef struct attn_conn {
     char *signature;            /* schemas and data versions when last validated (malloc'd) */
     uint64_t generation;        /* bumped whenever the signature changes */
     int busy;                   /* a lookup is running (guards against re-entry) */
+    attn_limits limits;
 } attn_conn;
 
 attn_conn *conn_new(sqlite3 *db);
@@ -253,11 +263,29 @@ int vtab_bind_args(sqlite3_vtab *vt, sqlite3_index_info *info, const vtab_args *
 void vtab_filter_args(int idx_num, int argc, sqlite3_value **argv, int n_args,
                       sqlite3_value **args);
 
+/* ---- limits.c: resource limits of the model functions ----------------------------------- */
+
+/* The connection's limits in effect (defaults applied). */
+sqlite3_int64 limit_text_bytes(const attn_conn *c);
+sqlite3_int64 limit_call_memory(const attn_conn *c);
+/* SQLITE_OK unless v is a TEXT longer than the connection's max_text_bytes: then
+ * SQLITE_TOOBIG with *err_msg "fn: text is N bytes, above the limit of L
+ * (attn_limit('max_text_bytes'))". Call it before arg_text. */
+int limit_check_text(const attn_conn *c, const char *fn, sqlite3_value *v, char **err_msg);
+/* The connection's session (conn_session) with its max_call_memory applied; NULL on ENOMEM. */
+attn_session *limit_session(attn_conn *c);
+/* "fn: model 'name': <engine message>", naming attn_limit('max_call_memory') when that limit
+ * was the cause (sqlite3_malloc'd; NULL on ENOMEM). */
+char *limit_engine_error(const char *fn, const char *name, const attn_session *s,
+                         const attn_error *err);
+int limits_register(sqlite3 *db, attn_conn *c);
+
 /* ---- vtab registration ------------------------------------------------------------------- */
 int vtab_tasks_register(sqlite3 *db, attn_conn *c);
 int vtab_models_register(sqlite3 *db, attn_conn *c);
 int vtab_train_register(sqlite3 *db, attn_conn *c);
 int vtab_eval_register(sqlite3 *db, attn_conn *c);
 int vtab_conll_register(sqlite3 *db, attn_conn *c);
+int vtab_each_register(sqlite3 *db, attn_conn *c);      /* vtab_each.c: the bulk path */
 
 #endif

@@ -36,6 +36,7 @@ static void relation_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     char *err_msg = NULL;
     int rc = arg_model(fn, 6, argc > 5 ? argv[5] : NULL, ATTN_DEFAULT_RELATIONS, &name,
                        &err_msg);
+    if (rc == SQLITE_OK) rc = limit_check_text(sqlite3_user_data(ctx), fn, argv[0], &err_msg);
     if (rc == SQLITE_OK) rc = arg_text(fn, 1, argv[0], &text, &n_bytes, &err_msg);
     if (rc == SQLITE_OK) rc = span_args(fn, argv, pos, &err_msg);
     if (rc == SQLITE_DONE) return;                       /* NULL argument: NULL result */
@@ -52,8 +53,7 @@ static void relation_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     int status = attn_run_relation_pair(m, s, text, n_bytes, pos[0], pos[1], pos[2], pos[3],
                                         probs, &err);
     if (status != ATTN_OK)
-        result_error(ctx, sqlite_code(status),
-                     sqlite3_mprintf("%s: model '%s': %s", fn, name, err.msg));
+        result_error(ctx, sqlite_code(status), limit_engine_error(fn, name, s, &err));
     else
         result_label_probs(ctx, NONE_LABEL, labels, probs, want_scores);
     sqlite3_free(probs);

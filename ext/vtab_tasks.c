@@ -142,7 +142,7 @@ static void *copy_array(const void *from, size_t n, size_t size) {
 
 /* Runs the task on cur->text and copies the answer into the cursor. */
 static int run_task(task_vtab *vt, task_cursor *cur, const attn_model *m, char **err_msg) {
-    attn_session *s = conn_session(vt->conn);
+    attn_session *s = limit_session(vt->conn);
     if (!s) return SQLITE_NOMEM;
     const attn_entity *ents;
     const attn_relation *rels = NULL;
@@ -152,8 +152,7 @@ static int run_task(task_vtab *vt, task_cursor *cur, const attn_model *m, char *
         ? attn_run_relations(m, s, cur->text, cur->n_text, &ents, &n_ents, &rels, &n_rels, &err)
         : attn_run_entities(m, s, cur->text, cur->n_text, &ents, &n_ents, &err);
     if (status != ATTN_OK) {
-        *err_msg = sqlite3_mprintf("%s: model '%s': %s", vt->spec->name, cur->model_name,
-                                   err.msg);
+        *err_msg = limit_engine_error(vt->spec->name, cur->model_name, s, &err);
         return sqlite_code(status);
     }
     cur->ents = copy_array(ents, n_ents, sizeof *ents);
@@ -181,6 +180,7 @@ static int task_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_s
     size_t n_text = 0;
     char *err_msg = NULL;
     int rc = arg_model(fn, 2, args[1], vt->spec->default_model, &name, &err_msg);
+    if (rc == SQLITE_OK && args[0]) rc = limit_check_text(vt->conn, fn, args[0], &err_msg);
     if (rc == SQLITE_OK) rc = arg_text(fn, 1, args[0], &text, &n_text, &err_msg);
     if (rc == SQLITE_DONE) return SQLITE_OK;             /* NULL text: no rows */
     if (rc != SQLITE_OK) return vtab_error(base->pVtab, SQLITE_ERROR, err_msg);  /* or NOMEM */

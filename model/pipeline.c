@@ -13,6 +13,7 @@
 #include "encoder.h"
 #include "features.h"
 #include "heads.h"
+#include "layers.h"
 
 struct attn_session {
     attn_tokens toks;
@@ -32,7 +33,60 @@ struct attn_session {
     attn_entity *ents;   size_t ents_cap;  size_t n_ents;
     attn_relation *rels; size_t rels_cap;  size_t n_rels;
     int n_tokens;
+    size_t memory_limit;              /* bytes a call may need (attn_call_bytes); 0 = none */
+    int over_memory;                  /* the last call failed on memory_limit */
 };
+
+void attn_session_set_memory_limit(attn_session *s, size_t max_bytes) {
+    s->memory_limit = max_bytes;
+}
+
+int attn_session_over_memory(const attn_session *s) { return s->over_memory; }
+
+/* Floats of the encoder scratch for one window of T tokens (encoder.c carves them). */
+static size_t window_scratch_floats(const attn_config *c, size_t T) {
+    const size_t D = (size_t)c->dim;
+    return T * (size_t)attn_embed_width(c) + T * D * 6 + (size_t)c->heads * T * T +
+           T * (size_t)c->ffn;
+}
+
+size_t attn_call_bytes(const attn_model *m, int task, size_t n_tokens) {
+    const attn_config *c = &m->cfg;
+    const size_t N = n_tokens, D = (size_t)c->dim, K = (size_t)attn_config_n_tags(c);
+    const size_t L = N < (size_t)c->max_len ? N : (size_t)c->max_len;
+    const size_t slots = (size_t)attn_feature_slots(c->features, c->n_features);
+    size_t per_token = sizeof(attn_token) + slots * sizeof(uint32_t) + sizeof(int); /* owner */
+    if (task != ATTN_TASK_CLASSIFY)     /* emissions, marginals, CRF work, path, entities */
+        per_token += 4 * K * sizeof(float) + sizeof(int) + sizeof(attn_entity);
+    if (task == ATTN_TASK_RELATIONS)    /* the stitched h[N, D] */
+        per_token += D * sizeof(float);
+    const size_t fixed = (window_scratch_floats(c, L) + L * D + 2 * D +
+                          ATTN_REL_WORK(m) + (size_t)c->relation_labels.n + 1) * sizeof(float);
+    return fixed + N * per_token;
+}
+
+size_t attn_session_window_bytes(const attn_session *s) {
+    return (s->scratch.cap + s->window_cap) * sizeof(float);
+}
+
+size_t attn_session_bytes(const attn_session *s) {
+    return attn_session_window_bytes(s) + s->toks.cap * sizeof(attn_token) +
+           s->rows_cap * sizeof *s->rows + s->hidden_cap * sizeof *s->hidden +
+           s->starts_cap * sizeof *s->starts + s->owner_cap * sizeof *s->owner +
+           (s->em_cap + s->marg_cap + s->crf_work_cap + s->pool_cap + s->rel_work_cap) *
+               sizeof(float) +
+           s->path_cap * sizeof *s->path + s->allowed_cap + s->ents_cap * sizeof *s->ents +
+           s->rels_cap * sizeof *s->rels;
+}
+
+/* ATTN_ELIMIT when a call of task on the session's tokens needs more than its limit. */
+static int check_memory(const attn_model *m, attn_session *s, int task, attn_error *err) {
+    const size_t need = attn_call_bytes(m, task, (size_t)s->n_tokens);
+    if (!s->memory_limit || need <= s->memory_limit) return ATTN_OK;
+    s->over_memory = 1;
+    return attn_fail(err, ATTN_ELIMIT, "%d tokens need %zu bytes of working memory, above "
+                     "the limit of %zu", s->n_tokens, need, s->memory_limit);
+}
 
 attn_session *attn_session_new(void) {
     return calloc(1, sizeof(attn_session));
@@ -104,15 +158,20 @@ void attn_window_owners(int n_tokens, int max_len, const int *starts, int n_wind
                 owner[t] = w;
 }
 
-/* ---- text -> h[N, D] ---- */
+/* ---- text -> encoder output ---- */
 
+/* Tokenizes and featurises text into s->toks and s->rows, checking the memory a call of task
+ * needs (attn_call_bytes) once the token count is known and before the per-token buffers grow. */
 static int tokenize_and_featurise(const attn_model *m, attn_session *s, const char *text,
-                                  size_t n_bytes, attn_error *err) {
+                                  size_t n_bytes, int task, attn_error *err) {
+    s->over_memory = 0;
     if (n_bytes == 0) text = "";
     int rc = attn_tokenize(text, n_bytes, &s->toks, err);
     if (rc) return rc;
     if (s->toks.n > INT_MAX) return attn_fail(err, ATTN_ELIMIT, "text has too many tokens");
     s->n_tokens = (int)s->toks.n;
+    rc = check_memory(m, s, task, err);
+    if (rc) return rc;
     const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
     if (GROW(s, rows, (size_t)s->n_tokens * slots + 1)) return no_memory(err, "feature rows");
     for (int t = 0; t < s->n_tokens; t++) {
@@ -123,44 +182,81 @@ static int tokenize_and_featurise(const attn_model *m, attn_session *s, const ch
     return ATTN_OK;
 }
 
-/* Encodes every window and keeps, for each token, the output of the window that owns it. */
-static int encode_windows(const attn_model *m, attn_session *s, attn_error *err) {
+/* What a call keeps of the encoder output. Only relations need all of h[N, D]; the other
+ * tasks consume each window's output as it is made, so for them no [N, D] array exists and
+ * memory per token does not grow with the model's width. */
+typedef enum { KEEP_HIDDEN, KEEP_EMISSIONS, KEEP_POOL } keep_kind;
+
+static keep_kind keep_for(int task) {
+    return task == ATTN_TASK_CLASSIFY ? KEEP_POOL
+         : task == ATTN_TASK_ENTITIES ? KEEP_EMISSIONS : KEEP_HIDDEN;
+}
+
+/* Takes the encoder output h_rows[t1 - t0, D] of tokens [t0, t1) of the text. */
+static void keep_rows(const attn_model *m, attn_session *s, keep_kind keep,
+                      const float *h_rows, int t0, int t1) {
+    const int D = m->cfg.dim, K = attn_config_n_tags(&m->cfg);
+    switch (keep) {
+    case KEEP_HIDDEN:
+        memcpy(s->hidden + (size_t)t0 * D, h_rows, (size_t)(t1 - t0) * D * sizeof *s->hidden);
+        break;
+    case KEEP_EMISSIONS: attn_tag_emissions(m, h_rows, t1 - t0, s->em + (size_t)t0 * K); break;
+    case KEEP_POOL: attn_pool_add(s->pool, h_rows, t1 - t0, D); break;
+    }
+}
+
+/* Encodes every window (one when N <= max_len) and hands each token's output, from the window
+ * that owns it, to keep_rows in runs of consecutive tokens. */
+static int encode_windows(const attn_model *m, attn_session *s, keep_kind keep,
+                          attn_error *err) {
     const int N = s->n_tokens, L = m->cfg.max_len, D = m->cfg.dim;
+    const int len = N < L ? N : L;
     const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
     const int n_windows = attn_windows(N, L, NULL);
     if (GROW(s, starts, (size_t)n_windows) || GROW(s, owner, (size_t)N) ||
-        GROW(s, window, (size_t)L * D))
+        GROW(s, window, (size_t)len * D))
         return no_memory(err, "windows");
     attn_windows(N, L, s->starts);
     attn_window_owners(N, L, s->starts, n_windows, s->owner);
     for (int w = 0; w < n_windows; w++) {
         const int start = s->starts[w];
-        int rc = attn_encode(m, s->rows + (size_t)start * slots, L, s->window, &s->scratch, err);
+        int rc = attn_encode(m, s->rows + (size_t)start * slots, len, s->window, &s->scratch,
+                             err);
         if (rc) return rc;
-        for (int t = start; t < start + L; t++)
-            if (s->owner[t] == w)
-                memcpy(s->hidden + (size_t)t * D, s->window + (size_t)(t - start) * D,
-                       (size_t)D * sizeof *s->hidden);
+        for (int t = start; t < start + len;) {
+            if (s->owner[t] != w) { t++; continue; }
+            int end = t + 1;
+            while (end < start + len && s->owner[end] == w) end++;
+            keep_rows(m, s, keep, s->window + (size_t)(t - start) * D, t, end);
+            t = end;
+        }
     }
     return ATTN_OK;
 }
 
-/* Tokenizes text and fills s->hidden[N, D] (N may be 0). */
+/* Tokenizes text and encodes it for task (an ATTN_TASK_* bit): fills s->hidden[N, D]
+ * (relations), s->em[N, K] (entities) or the pooling sums s->pool[2D] (classify). N may be 0. */
 static int encode_text(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
-                       attn_error *err) {
-    int rc = tokenize_and_featurise(m, s, text, n_bytes, err);
+                       int task, attn_error *err) {
+    int rc = tokenize_and_featurise(m, s, text, n_bytes, task, err);
     if (rc) return rc;
-    const int N = s->n_tokens, D = m->cfg.dim;
-    if (GROW(s, hidden, (size_t)N * D + 1)) return no_memory(err, "hidden states");
+    const int N = s->n_tokens, D = m->cfg.dim, K = attn_config_n_tags(&m->cfg);
+    const keep_kind keep = keep_for(task);
+    if (keep == KEEP_HIDDEN && GROW(s, hidden, (size_t)N * D + 1))
+        return no_memory(err, "hidden states");
+    if (keep == KEEP_EMISSIONS && GROW(s, em, (size_t)N * K + 1))
+        return no_memory(err, "emissions");
+    if (keep == KEEP_POOL) {
+        if (GROW(s, pool, 2 * (size_t)D)) return no_memory(err, "pooling");
+        attn_pool_init(s->pool, D);
+    }
     if (N == 0) return ATTN_OK;
-    if (N <= m->cfg.max_len)
-        return attn_encode(m, s->rows, N, s->hidden, &s->scratch, err);
-    return encode_windows(m, s, err);
+    return encode_windows(m, s, keep, err);
 }
 
 int attn_run_encode(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                     const float **h, int *n_tokens, const attn_token **toks, attn_error *err) {
-    int rc = encode_text(m, s, text, n_bytes, err);
+    int rc = encode_text(m, s, text, n_bytes, ATTN_TASK_RELATIONS, err);
     if (rc) return rc;
     *h = s->hidden;
     *n_tokens = s->n_tokens;
@@ -173,13 +269,9 @@ int attn_run_encode(const attn_model *m, attn_session *s, const char *text, size
 int attn_run_classify(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                       float *probs, attn_error *err) {
     int rc = require_task(m, ATTN_TASK_CLASSIFY, "classify", err);
-    if (!rc) rc = encode_text(m, s, text, n_bytes, err);
+    if (!rc) rc = encode_text(m, s, text, n_bytes, ATTN_TASK_CLASSIFY, err);
     if (rc) return rc;
-    const int D = m->cfg.dim;
-    if (GROW(s, pool, 2 * (size_t)D)) return no_memory(err, "pooling");
-    attn_pool_init(s->pool, D);
-    attn_pool_add(s->pool, s->hidden, s->n_tokens, D);
-    attn_pool_finish(s->pool, D, s->n_tokens);
+    attn_pool_finish(s->pool, m->cfg.dim, s->n_tokens);
     attn_classify_head(m, s->pool, probs);
     return ATTN_OK;
 }
@@ -207,14 +299,15 @@ size_t attn_iob2_spans(const int *path, int N, attn_entity *out) {
     return n;
 }
 
-/* Emissions, Viterbi path and marginals of all N stitched tokens (N >= 1). */
-static int tag_sequence(const attn_model *m, attn_session *s, attn_error *err) {
+/* Emissions (unless the entities task already made them window by window), Viterbi path
+ * and marginals of all N stitched tokens (N >= 1). */
+static int tag_sequence(const attn_model *m, attn_session *s, int task, attn_error *err) {
     const int N = s->n_tokens, K = attn_config_n_tags(&m->cfg);
     const size_t NK = (size_t)N * K;
     if (GROW(s, em, NK) || GROW(s, marg, NK) || GROW(s, path, (size_t)N) ||
         GROW(s, crf_work, ATTN_CRF_WORK(N, K)) || GROW(s, allowed, (size_t)K * K + K))
         return no_memory(err, "tagging");
-    attn_tag_emissions(m, s->hidden, N, s->em);
+    if (task != ATTN_TASK_ENTITIES) attn_tag_emissions(m, s->hidden, N, s->em);
     attn_bio_constraints(m->cfg.entity_labels.n, s->allowed, s->allowed + (size_t)K * K);
     const attn_crf crf = { K, m->w.crf_trans, m->w.crf_start, m->w.crf_end,
                            s->allowed, s->allowed + (size_t)K * K };
@@ -241,13 +334,13 @@ static void finish_entities(const attn_model *m, attn_session *s) {
     }
 }
 
-/* Tokenize, encode, tag and decode: fills s->ents. */
+/* Tokenize, encode, tag and decode for task (entities or relations): fills s->ents. */
 static int find_entities(const attn_model *m, attn_session *s, const char *text,
-                         size_t n_bytes, attn_error *err) {
+                         size_t n_bytes, int task, attn_error *err) {
     s->n_ents = 0;
-    int rc = encode_text(m, s, text, n_bytes, err);
+    int rc = encode_text(m, s, text, n_bytes, task, err);
     if (rc || s->n_tokens == 0) return rc;
-    rc = tag_sequence(m, s, err);
+    rc = tag_sequence(m, s, task, err);
     if (rc) return rc;
     if (GROW(s, ents, (size_t)s->n_tokens)) return no_memory(err, "entities");
     s->n_ents = attn_iob2_spans(s->path, s->n_tokens, s->ents);
@@ -258,7 +351,7 @@ static int find_entities(const attn_model *m, attn_session *s, const char *text,
 int attn_run_entities(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                       const attn_entity **ents, size_t *n_ents, attn_error *err) {
     int rc = require_task(m, ATTN_TASK_ENTITIES, "entities", err);
-    if (!rc) rc = find_entities(m, s, text, n_bytes, err);
+    if (!rc) rc = find_entities(m, s, text, n_bytes, ATTN_TASK_ENTITIES, err);
     if (rc) return rc;
     *ents = s->ents;
     *n_ents = s->n_ents;
@@ -306,7 +399,7 @@ int attn_run_relations(const attn_model *m, attn_session *s, const char *text, s
                        const attn_relation **rels, size_t *n_rels, attn_error *err) {
     s->n_rels = 0;
     int rc = require_task(m, ATTN_TASK_RELATIONS, "relations", err);
-    if (!rc) rc = find_entities(m, s, text, n_bytes, err);
+    if (!rc) rc = find_entities(m, s, text, n_bytes, ATTN_TASK_RELATIONS, err);
     if (!rc) rc = reserve_relation_work(m, s, err);
     for (size_t i = 0; !rc && i < s->n_ents; i++)
         for (size_t j = 0; !rc && j < s->n_ents; j++)
@@ -362,12 +455,12 @@ int attn_run_relation_pair(const attn_model *m, attn_session *s, const char *tex
                            float *probs, attn_error *err) {
     int hs_tok, he_tok, ts_tok, te_tok;
     int rc = require_task(m, ATTN_TASK_RELATIONS, "relations", err);
-    if (!rc) rc = encode_text(m, s, text, n_bytes, err);
+    if (!rc) rc = encode_text(m, s, text, n_bytes, ATTN_TASK_RELATIONS, err);
     if (rc) return rc;
     const int64_t n_chars = attn_utf8_count(n_bytes ? text : "", n_bytes);
     rc = snap_span(s, "head", hs, he, n_chars, &hs_tok, &he_tok, err);
     if (!rc) rc = snap_span(s, "tail", ts, te, n_chars, &ts_tok, &te_tok, err);
-    if (!rc) rc = tag_sequence(m, s, err);
+    if (!rc) rc = tag_sequence(m, s, ATTN_TASK_RELATIONS, err);
     if (!rc) rc = reserve_relation_work(m, s, err);
     if (rc) return rc;
     const int head_label = span_label(m, s, hs_tok, he_tok);

@@ -10,6 +10,12 @@
  * combined extent (first token of the earlier to last token of the later) fits in max_len
  * tokens. Offsets are always relative to the whole text.
  *
+ * Memory: only relations (and attn_run_encode) keep the stitched h[N, D]; classification adds
+ * each window's output to the pooling sums and entities turn it into emissions em[N, K] as it
+ * is made. The encoder's intermediates are those of one window (O(max_len^2), whatever the
+ * length of the text), so a call needs attn_call_bytes: a constant per model plus a few
+ * hundred bytes per token (plus 4 D per token for relations).
+ *
  * An attn_session holds reusable buffers (no allocation per call in steady state) and the
  * results of the last call, valid until the next call on that session. A session is used by
  * one thread at a time; models are shared read-only. */
@@ -37,6 +43,20 @@ typedef struct attn_session attn_session;
 
 attn_session *attn_session_new(void);
 void attn_session_free(attn_session *s);
+
+/* Working memory, in bytes, a call of task (one ATTN_TASK_* bit) on a text of n_tokens tokens
+ * needs: every per-token buffer (tokens, feature rows, emissions, CRF, entities, h[N, D] for
+ * relations) plus one window's encoder scratch and the heads' work. */
+size_t attn_call_bytes(const attn_model *m, int task, size_t n_tokens);
+/* Calls on s fail with ATTN_ELIMIT ("N tokens need B bytes of working memory, above the limit
+ * of L") when attn_call_bytes is above max_bytes (0: no limit). Checked after tokenizing, before
+ * any other buffer grows; attn_session_over_memory then tells that this was the cause. */
+void attn_session_set_memory_limit(attn_session *s, size_t max_bytes);
+int attn_session_over_memory(const attn_session *s);
+/* Bytes the session holds now: all its buffers, and those of the encoder window alone
+ * (scratch and window output: bounded by max_len, not by the text). */
+size_t attn_session_bytes(const attn_session *s);
+size_t attn_session_window_bytes(const attn_session *s);
 
 /* probs[n classify labels]. Empty or all-whitespace text (no tokens) is classified from zero
  * tokens: pooled vector of zeros. Fails with ATTN_EINVAL if the model has no classify task. */

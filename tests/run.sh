@@ -52,6 +52,19 @@ if [ -x "$here/sql/run.sh" ]; then
     count_suite "sql" $? "$log/sql"
 fi
 
+# 8 threads, one connection each, on one database while models are retrained
+# (tests/tools/sql_threads.c; make test-tsan runs it under ThreadSanitizer too).
+if [ -x build/rel/tools/sql_threads ]; then
+    "$here/tools/threads.sh" "$mode" build/rel/tools/sql_threads "$ext" build/rel/tools/gen_model \
+        >"$log/threads" 2>&1
+    count_suite "threads" $? "$log/threads"
+    grep -E 'threads x' "$log/threads" | sed "s/^/[$mode] /"
+fi
+
+# SIGKILL of a sqlite3 shell running attn_train, at several points (tests/sql/kill_train.sh).
+"$here/sql/kill_train.sh" "$ext" >"$log/kill_train" 2>&1
+count_suite "kill_train" $? "$log/kill_train"
+
 # The accuracy gate (built-in models on their test sets): once, with the release build.
 if [ "$mode" = rel ] && [ -x "$here/accuracy/run.sh" ]; then
     "$here/accuracy/run.sh" "$ext" >"$log/accuracy" 2>&1

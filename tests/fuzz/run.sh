@@ -1,7 +1,9 @@
 #!/bin/sh
-# run.sh SECONDS BIN...: runs each libFuzzer target for SECONDS seconds and prints one line per
-# target: executions, coverage (cov: edges, ft: features, from libFuzzer's last status line) and
-# crashes. Called by `make fuzz`.
+# run.sh SECONDS BIN...: runs each libFuzzer target for SECONDS seconds, FUZZ_JOBS targets at a
+# time (default 1; `make fuzz` and `make test` use 2), and prints one line per target, in the
+# order given: executions, coverage (cov: edges, ft: features, from libFuzzer's last status
+# line) and crashes; then "fuzz: N passed, N failed" (a target passes when it did not crash).
+# Called by `make fuzz` and `make test-fuzz` (part of `make test`).
 #   corpus     build/fuzz/corpus/<target>: starts as a copy of tests/fuzz/corpus/<target>
 #              (committed seeds, never written to) and keeps what earlier runs found
 #   dictionary tests/fuzz/<target>.dict when present
@@ -12,19 +14,22 @@
 set -u
 seconds=$1
 shift
-status=0
+jobs=${FUZZ_JOBS:-1}
 mkdir -p build/fuzz/logs build/fuzz/artifacts
-printf '%-22s %12s %8s %8s  %s\n' target executions cov ft crashes
-for bin in "$@"; do
-    name=$(basename "$bin")
+
+# run_target BIN: fuzzes one target; writes its summary line to build/fuzz/logs/<target>.line
+# and "crash" to build/fuzz/logs/<target>.crash when it crashed.
+run_target() {
+    name=$(basename "$1")
     corpus=build/fuzz/corpus/$name
     log=build/fuzz/logs/$name.log
+    rm -f build/fuzz/logs/"$name".crash
     mkdir -p "$corpus"
     [ -d "tests/fuzz/corpus/$name" ] && cp -n tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null
     dict=
     [ -f "tests/fuzz/$name.dict" ] && dict=-dict=tests/fuzz/$name.dict
     # -rss_limit_mb also sets -malloc_limit_mb: one allocation above 2 GiB is reported.
-    UBSAN_OPTIONS=print_stacktrace=1 "$bin" -max_total_time="$seconds" -print_final_stats=1 \
+    UBSAN_OPTIONS=print_stacktrace=1 "$1" -max_total_time="$seconds" -print_final_stats=1 \
         -rss_limit_mb=2048 -timeout=30 -artifact_prefix=build/fuzz/artifacts/"$name"- \
         $dict "$corpus" >"$log" 2>&1
     rc=$?
@@ -34,8 +39,27 @@ for bin in "$@"; do
     crashes=0
     if [ $rc -ne 0 ]; then
         crashes="1: $(sed -n 's/.*Test unit written to //p' "$log" | tail -n 1) (see $log)"
-        status=1
+        echo crash >build/fuzz/logs/"$name".crash
     fi
-    printf '%-22s %12s %8s %8s  %s\n' "$name" "${runs:-?}" "${cov:-?}" "${ft:-?}" "$crashes"
+    printf '%-22s %12s %8s %8s  %s\n' "$name" "${runs:-?}" "${cov:-?}" "${ft:-?}" "$crashes" \
+        >build/fuzz/logs/"$name".line
+}
+
+# Groups of $jobs targets run side by side.
+running=0
+for bin in "$@"; do
+    run_target "$bin" &
+    running=$((running + 1))
+    if [ $running -ge "$jobs" ]; then wait; running=0; fi
 done
-exit $status
+wait
+
+printf '%-22s %12s %8s %8s  %s\n' target executions cov ft crashes
+passed=0 failed=0
+for bin in "$@"; do
+    name=$(basename "$bin")
+    cat build/fuzz/logs/"$name".line
+    if [ -e build/fuzz/logs/"$name".crash ]; then failed=$((failed + 1)); else passed=$((passed + 1)); fi
+done
+echo "fuzz: $passed passed, $failed failed"
+[ $failed = 0 ]

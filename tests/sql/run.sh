@@ -18,6 +18,7 @@
 # Then tools/sql_threads (if built) runs 6 threads with a connection each over models.db.
 # ATTN_PRELOAD (set by tests/run.sh for sanitizer builds) is preloaded into the shell.
 # UPDATE_EXPECTED=1 rewrites the .expected files from the default pass (review the diff!).
+# SQL_TESTS=GLOB runs only the tests whose name matches (e.g. SQL_TESTS=20_each).
 set -u
 so=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 tools=$(cd "$2" && pwd)
@@ -81,7 +82,7 @@ for pass in $passes; do
     simd="" wrap=""
     [ "$pass" = scalar ] && simd=scalar
     [ "$pass" = valgrind ] && wrap="valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite"
-    for t in "$here"/[0-9]*.sql; do
+    for t in "$here"/${SQL_TESTS:-[0-9]*}.sql; do
         name=$(basename "$t" .sql)
         expected="$here/$name.expected"
         run_one "$t" "$simd" >"$work/out"

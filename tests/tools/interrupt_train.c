@@ -18,6 +18,8 @@
  *      feature tables under another name 'big' over and over (replacing it each time); the
  *      parent kills it after a few writes; the database must pass integrity_check, 'm' must
  *      be unchanged and 'big', if present, must load (attn_models lists it with its params).
+ * "'m' intact" is: integrity_check 'ok', the rows of 'm' byte-identical to the snapshot, the
+ * same answers of attn_classify_scores(text, 'm') as before, and no model but 'm' and 'big'.
  * Prints "interrupt_train: N passed, N failed". */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -108,7 +110,21 @@ static const char SNAPSHOT_SQL[] =
     "SELECT group_concat(key || ':' || dtype || ':' || shape || ':' || hex(data), '|') "
     "FROM (SELECT * FROM attn_model WHERE name = 'm' ORDER BY key)";
 
+/* The old model's answers (it loads and answers as before) and the models present. */
+static const char ANSWERS_SQL[] =
+    "SELECT group_concat(attn_classify_scores(text, 'm'), ' ') FROM "
+    "(SELECT text FROM tr WHERE rowid IN (1, 2, 77) UNION ALL SELECT '')";
+static const char STRAY_SQL[] =
+    "SELECT count(*) FROM attn_model WHERE name NOT IN ('m', 'big')";
+static char *g_old_answers;
+
 static void check_intact(sqlite3 *db, const char *old, const char *when) {
+    char *answers = query_text(db, ANSWERS_SQL);
+    CHECK(strcmp(answers, g_old_answers) == 0, "%s: answers of 'm' changed: %s", when, answers);
+    free(answers);
+    char *stray = query_text(db, STRAY_SQL);
+    CHECK(strcmp(stray, "0") == 0, "%s: %s rows of other models", when, stray);
+    free(stray);
     char *ok = query_text(db, "PRAGMA integrity_check");
     CHECK(strcmp(ok, "ok") == 0, "%s: integrity_check: %s", when, ok);
     free(ok);
@@ -231,7 +247,9 @@ int main(int argc, char **argv) {
         exec(db, OLD_MODEL_SQL))
         return 2;
     char *old = query_text(db, SNAPSHOT_SQL);
+    g_old_answers = query_text(db, ANSWERS_SQL);
     sqlite3_close(db);
+    CHECK(strncmp(g_old_answers, "{", 1) == 0, "old model's answers: %s", g_old_answers);
     CHECK(strlen(old) > 1000, "old model snapshot too short: %s", old);
 
     interrupt_case(old, 0);
@@ -239,6 +257,7 @@ int main(int argc, char **argv) {
     kill_case(old, LONG_TRAIN_SQL, 1, 2, "SIGKILL mid-training");
     kill_case(old, BIG_MODEL_SQL, 1000, 3, "SIGKILL around model writes");
     free(old);
+    free(g_old_answers);
     printf("interrupt_train: %d passed, %d failed\n", g_passed, g_failed);
     return g_failed != 0;
 }

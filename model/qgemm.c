@@ -1,0 +1,308 @@
+/* qgemm.c: packing, the plain C kernels and the run-time choice of table (see qgemm.h). */
+#include "qgemm.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "model.h"   /* ATTN_Q8_MAX */
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#define Q8_X86 1
+#endif
+
+#define Q8_ALIGN 64   /* bytes: one zmm, one cache line */
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+/* ---- packing -------------------------------------------------------------------------- */
+
+static int check_dims(int OC, int C, attn_error *err) {
+    if (OC < 1 || C < 1 || OC > ATTN_Q8_MAX_DIM || C > ATTN_Q8_MAX_DIM)
+        return attn_fail(err, ATTN_ELIMIT, "q8 matrix: shape [%d,%d], each side must be in "
+                         "1..%d", OC, C, ATTN_Q8_MAX_DIM);
+    return ATTN_OK;
+}
+
+/* One allocation for the packed weights [OCP * CP], wscale [OCP] and wsum [OCP]. */
+static attn_q8_matrix *matrix_alloc(int OC, int C) {
+    attn_q8_matrix *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->OC = OC;
+    m->C = C;
+    m->OCP = (int)round_up((size_t)OC, ATTN_Q8_PANEL_OC);
+    m->CP = (int)round_up((size_t)C, ATTN_Q8_GROUP_K);
+    const size_t q_bytes = round_up((size_t)m->OCP * (size_t)m->CP, Q8_ALIGN);
+    const size_t total = q_bytes + (size_t)m->OCP * (sizeof(float) + sizeof(int32_t));
+    if (posix_memalign(&m->block, Q8_ALIGN, total)) {
+        free(m);
+        return NULL;
+    }
+    memset(m->block, 0, total);
+    m->q = m->block;
+    m->wscale = (float *)((char *)m->block + q_bytes);
+    m->wsum = (int32_t *)(m->wscale + m->OCP);
+    return m;
+}
+
+/* Index in m->q of W[o][k] (see the layout in qgemm.h). */
+static size_t packed_index(const attn_q8_matrix *m, int o, int k) {
+    const size_t blk = (size_t)(o / ATTN_Q8_BLOCK_OC), g = (size_t)(k / ATTN_Q8_GROUP_K);
+    const size_t groups = (size_t)(m->CP / ATTN_Q8_GROUP_K);
+    return ((blk * groups + g) * ATTN_Q8_BLOCK_OC + (size_t)(o % ATTN_Q8_BLOCK_OC)) *
+           ATTN_Q8_GROUP_K + (size_t)(k % ATTN_Q8_GROUP_K);
+}
+
+/* Copies row o's scale and ints q[C] into the packed layout and sums them. */
+static void pack_row(attn_q8_matrix *m, int o, float scale, const int8_t *q) {
+    int8_t *dst = m->q + packed_index(m, o, 0);   /* group 0 of row o; groups are 64 B apart */
+    const size_t group_stride = ATTN_Q8_BLOCK_OC * ATTN_Q8_GROUP_K;
+    int32_t sum = 0;
+    for (int k = 0; k < m->C; k += ATTN_Q8_GROUP_K) {
+        const int n = m->C - k < ATTN_Q8_GROUP_K ? m->C - k : ATTN_Q8_GROUP_K;
+        memcpy(dst + (size_t)(k / ATTN_Q8_GROUP_K) * group_stride, q + k, (size_t)n);
+    }
+    for (int k = 0; k < m->C; k++) sum += q[k];
+    m->wscale[o] = scale;
+    m->wsum[o] = sum;
+}
+
+int attn_q8_pack_quantized(attn_q8_matrix **out, const float *scales, const int8_t *q,
+                           int OC, int C, attn_error *err) {
+    *out = NULL;
+    int rc = check_dims(OC, C, err);
+    if (rc) return rc;
+    for (int o = 0; o < OC; o++) {
+        if (!isfinite(scales[o]) || scales[o] < 0.0f)
+            return attn_fail(err, ATTN_EINVAL, "q8 matrix: scale of row %d is %g", o,
+                             (double)scales[o]);
+        for (int k = 0; k < C; k++)
+            if (q[(size_t)o * C + k] < -ATTN_Q8_MAX)
+                return attn_fail(err, ATTN_EINVAL, "q8 matrix: value [%d,%d] is -128 (values "
+                                 "are in [-127, 127])", o, k);
+    }
+    attn_q8_matrix *m = matrix_alloc(OC, C);
+    if (!m) return attn_fail(err, ATTN_ENOMEM, "q8 matrix: out of memory for [%d,%d]", OC, C);
+    for (int o = 0; o < OC; o++) pack_row(m, o, scales[o], q + (size_t)o * C);
+    *out = m;
+    return ATTN_OK;
+}
+
+/* round(v) for |v| <= 127.5, ties away from zero (roundf without the libm call). */
+static int round_half_away(float v) {
+    int r = (int)v;                 /* toward zero */
+    const float frac = v - (float)r;   /* exact */
+    return r + (frac >= 0.5f) - (frac <= -0.5f);
+}
+
+/* attn_quantize_rows_q8 for one row (the same scale and ints, tested), written to be fast:
+ * packing runs when a model loads. */
+static float quantize_row(const float *x, int C, int8_t *q) {
+    float max_abs = 0.0f;
+    for (int k = 0; k < C; k++) {
+        const float a = x[k] < 0.0f ? -x[k] : x[k];
+        max_abs = a > max_abs ? a : max_abs;
+    }
+    const float scale = max_abs / (float)ATTN_Q8_MAX;
+    for (int k = 0; k < C; k++) {
+        const int v = scale > 0.0f ? round_half_away(x[k] / scale) : 0;
+        q[k] = (int8_t)(v > ATTN_Q8_MAX ? ATTN_Q8_MAX : v < -ATTN_Q8_MAX ? -ATTN_Q8_MAX : v);
+    }
+    return scale;
+}
+
+int attn_q8_pack(attn_q8_matrix **out, const float *w, int OC, int C, attn_error *err) {
+    *out = NULL;
+    int rc = check_dims(OC, C, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < (size_t)OC * C; i++)
+        if (!isfinite(w[i]))
+            return attn_fail(err, ATTN_EINVAL, "q8 matrix: weight [%zu,%zu] is not finite",
+                             i / (size_t)C, i % (size_t)C);
+    attn_q8_matrix *m = matrix_alloc(OC, C);
+    int8_t *q = malloc((size_t)C);
+    if (!m || !q) {
+        attn_q8_free(m);
+        free(q);
+        return attn_fail(err, ATTN_ENOMEM, "q8 matrix: out of memory for [%d,%d]", OC, C);
+    }
+    for (int o = 0; o < OC; o++) {
+        const float scale = quantize_row(w + (size_t)o * C, C, q);
+        pack_row(m, o, scale, q);
+    }
+    free(q);
+    *out = m;
+    return ATTN_OK;
+}
+
+void attn_q8_free(attn_q8_matrix *m) {
+    if (!m) return;
+    free(m->block);
+    free(m);
+}
+
+size_t attn_q8_bytes(const attn_q8_matrix *m) {
+    return round_up((size_t)m->OCP * (size_t)m->CP, Q8_ALIGN) +
+           (size_t)m->OCP * (sizeof(float) + sizeof(int32_t));
+}
+
+double attn_q8_error_bound(const float *x, const float *w_row, int C, float wscale) {
+    float lo = 0.0f, hi = 0.0f;
+    for (int k = 0; k < C; k++) {
+        lo = fminf(lo, x[k]);
+        hi = fmaxf(hi, x[k]);
+    }
+    float ascale, inv;
+    int32_t zero;
+    attn_q8_row_params(lo, hi, &ascale, &inv, &zero);
+    double a_step = ascale > 0.0f ? ascale : hi - lo;   /* a tiny row counts as all zero */
+    double bound = 0.0, magnitude = 0.0;
+    for (int k = 0; k < C; k++) {
+        bound += fabs(x[k]) * wscale / 2 + fabs(w_row[k]) * a_step + wscale * a_step / 2;
+        magnitude += fabs((double)x[k] * w_row[k]);
+    }
+    return bound + 1e-5 * magnitude;
+}
+
+/* ---- activations ------------------------------------------------------------------------ */
+
+void attn_q8_row_params(float lo, float hi, float *ascale, float *inv_scale, int32_t *zero) {
+    if (!(hi - lo >= ATTN_Q8_TINY_RANGE)) {
+        *ascale = 0.0f;
+        *inv_scale = 0.0f;
+        *zero = 0;
+        return;
+    }
+    const float scale = hi / 255.0f - lo / 255.0f;   /* no overflow for |lo|, |hi| near FLT_MAX */
+    const float inv = 1.0f / scale;
+    long z = lrintf(-lo * inv);
+    *ascale = scale;
+    *inv_scale = inv;
+    *zero = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
+}
+
+/* The element rule every table follows: u = clamp(rint(x * inv) + zero, 0, 255). */
+static uint8_t quantize_one(float x, float inv, int32_t zero) {
+    long v = lrintf(x * inv) + zero;
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+static void quantize_scalar(uint8_t *u, float *ascale, int32_t *zero, const float *x, int T,
+                            int C, int CP) {
+    for (int t = 0; t < T; t++) {
+        const float *row = x + (size_t)t * C;
+        uint8_t *dst = u + (size_t)t * CP;
+        float lo = 0.0f, hi = 0.0f;
+        for (int k = 0; k < C; k++) {
+            lo = row[k] < lo ? row[k] : lo;
+            hi = row[k] > hi ? row[k] : hi;
+        }
+        float inv;
+        attn_q8_row_params(lo, hi, &ascale[t], &inv, &zero[t]);
+        for (int k = 0; k < C; k++) dst[k] = quantize_one(row[k], inv, zero[t]);
+        for (int k = C; k < CP; k++) dst[k] = 0;
+    }
+}
+
+/* ---- the plain C product ---------------------------------------------------------------- */
+
+static int32_t dot_u8_packed(const uint8_t *u, const attn_q8_matrix *W, int o) {
+    int32_t acc = 0;
+    for (int k = 0; k < W->C; k++) acc += (int32_t)u[k] * W->q[packed_index(W, o, k)];
+    return acc;
+}
+
+static void gemm_scalar(float *out, const uint8_t *u, const float *ascale, const int32_t *zero,
+                        const attn_q8_matrix *W, const float *b, const float *residual, int T) {
+    for (int t = 0; t < T; t++) {
+        const uint8_t *row = u + (size_t)t * W->CP;
+        float *dst = out + (size_t)t * W->OC;
+        const float *res = residual ? residual + (size_t)t * W->OC : NULL;
+        for (int o = 0; o < W->OC; o++) {
+            const int32_t acc = dot_u8_packed(row, W, o) - zero[t] * W->wsum[o];
+            const float s = ascale[t] * W->wscale[o];
+            float v = (float)acc * s;
+            if (b) v += b[o];
+            dst[o] = res ? res[o] + v : v;
+        }
+    }
+}
+
+static const attn_q8_kernels scalar_table = {"scalar", quantize_scalar, gemm_scalar};
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+static const attn_q8_kernels *best_table;
+static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+
+#ifdef Q8_X86
+static int cpu_has_avx512_vnni(void) {
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (c >> 11) & 1;
+}
+#endif
+
+/* The kernels' level (which honours ATTN_SIMD and has checked CPU and OS) bounds ours. */
+static const attn_q8_kernels *table_for_level(const char *level, int vnni) {
+#ifdef Q8_X86
+    if (strcmp(level, "avx512") == 0 && vnni) return attn_q8_avx512vnni_table();
+    if (strcmp(level, "avx512") == 0 || strcmp(level, "avx2") == 0) return attn_q8_avx2_table();
+#else
+    (void)level;
+    (void)vnni;
+#endif
+    return &scalar_table;
+}
+
+static void choose_best(void) {
+    int vnni = 0;
+#ifdef Q8_X86
+    vnni = cpu_has_avx512_vnni();
+#endif
+    best_table = table_for_level(attn_kernels_best()->name, vnni);
+}
+
+const attn_q8_kernels *attn_q8_kernels_best(void) {
+    pthread_once(&best_once, choose_best);
+    return best_table;
+}
+
+const attn_q8_kernels *attn_q8_kernels_by_name(const char *name) {
+    if (!name) return NULL;
+    if (strcmp(name, "scalar") == 0) return &scalar_table;
+#ifdef Q8_X86
+    if (strcmp(name, "avx2") == 0 && attn_kernels_by_name("avx2")) return attn_q8_avx2_table();
+    if (strcmp(name, "avx512vnni") == 0 && attn_kernels_by_name("avx512") &&
+        cpu_has_avx512_vnni())
+        return attn_q8_avx512vnni_table();
+#endif
+    return NULL;
+}
+
+/* ---- the product -------------------------------------------------------------------------- */
+
+size_t attn_q8_scratch_bytes(const attn_q8_matrix *m, int T) {
+    const size_t t = T > 0 ? (size_t)T : 0;
+    return Q8_ALIGN + round_up(t * (size_t)m->CP, Q8_ALIGN) + t * (sizeof(float) + sizeof(int32_t));
+}
+
+void attn_q8_matmul_with(const attn_q8_kernels *k, float *out, const float *inp,
+                         const attn_q8_matrix *W, const float *b, const float *residual, int T,
+                         void *scratch) {
+    if (T <= 0) return;
+    uint8_t *u = (uint8_t *)round_up((uintptr_t)scratch, Q8_ALIGN);   /* [T, CP] */
+    float *ascale = (float *)(u + round_up((size_t)T * (size_t)W->CP, Q8_ALIGN));  /* [T] */
+    int32_t *zero = (int32_t *)(ascale + T);                                          /* [T] */
+    k->quantize(u, ascale, zero, inp, T, W->C, W->CP);
+    k->gemm(out, u, ascale, zero, W, b, residual, T);
+}
+
+void attn_q8_matmul(float *out, const float *inp, const attn_q8_matrix *W, const float *b,
+                    const float *residual, int T, void *scratch) {
+    attn_q8_matmul_with(attn_q8_kernels_best(), out, inp, W, b, residual, T, scratch);
+}

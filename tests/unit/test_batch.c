@@ -1,0 +1,194 @@
+/* test_batch.c: the thread pool of model/batch.h. Every item runs exactly once and writes its
+ * own slot; each thread keeps one scratch that no other thread touches; a pool runs many jobs;
+ * the lowest failing item is the one reported, whatever the scheduling; limits and scratch
+ * allocation failures are errors. */
+#include "batch.h"
+#include "check.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A thread's scratch: which thread uses it and how many items it ran. */
+typedef struct scratch {
+    pthread_t owner;
+    int has_owner;
+    int n_items;
+    int shared;                     /* set when a second thread used it */
+} scratch;
+
+static void *scratch_new(void) { return calloc(1, sizeof(scratch)); }
+static void scratch_free(void *p) { free(p); }
+
+typedef struct square_job {
+    size_t n;
+    long *out;                      /* [n] item * item */
+    atomic_int *runs;               /* [n] times each item ran */
+    scratch **seen;                 /* [n] the scratch that ran each item */
+} square_job;
+
+static int square_item(void *job_ptr, void *scratch_ptr, size_t item, attn_error *err) {
+    (void)err;
+    square_job *job = job_ptr;
+    scratch *s = scratch_ptr;
+    if (!s->has_owner) {
+        s->owner = pthread_self();
+        s->has_owner = 1;
+    } else if (!pthread_equal(s->owner, pthread_self())) {
+        s->shared = 1;
+    }
+    s->n_items++;
+    /* uneven work, so the threads interleave */
+    volatile long spin = 0;
+    for (size_t k = 0; k < (item % 7) * 2000; k++) spin += (long)k;
+    job->out[item] = (long)item * (long)item;
+    job->seen[item] = s;
+    atomic_fetch_add(&job->runs[item], 1);
+    return ATTN_OK;
+}
+
+static void test_every_item_once(int n_threads, size_t n) {
+    attn_batch *b = NULL;
+    attn_error err = {{0}};
+    CHECK(attn_batch_new(n_threads, scratch_new, scratch_free, &b, &err) == ATTN_OK);
+    if (!b) return;
+    CHECK(attn_batch_threads(b) == n_threads);
+    square_job job = {n, calloc(n + 1, sizeof(long)), calloc(n + 1, sizeof(atomic_int)),
+                      calloc(n + 1, sizeof(scratch *))};
+    scratch *list[ATTN_BATCH_MAX_THREADS];
+    int distinct = 0;
+    for (int run = 0; run < 3; run++) {       /* the same pool, several jobs */
+        for (size_t i = 0; i < n; i++) {
+            job.out[i] = -1;
+            atomic_store(&job.runs[i], 0);
+        }
+        CHECK(attn_batch_run(b, n, square_item, &job, NULL, &err) == ATTN_OK);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++)
+            if (job.out[i] != (long)(i * i) || atomic_load(&job.runs[i]) != 1) bad++;
+        CHECK_MSG(bad == 0, "%d threads, %zu items, run %d: %d items wrong", n_threads, n, run,
+                  bad);
+        for (size_t i = 0; i < n; i++) {      /* the scratches seen so far */
+            int known = 0;
+            for (int k = 0; k < distinct; k++) known |= list[k] == job.seen[i];
+            if (!known && distinct < ATTN_BATCH_MAX_THREADS) list[distinct++] = job.seen[i];
+        }
+    }
+    /* each scratch served one thread only, and the items it ran add up */
+    int shared = 0, total = 0;
+    for (int k = 0; k < distinct; k++) {
+        shared += list[k]->shared;
+        total += list[k]->n_items;
+    }
+    CHECK(shared == 0);
+    CHECK(distinct >= 1 && distinct <= n_threads);
+    CHECK_MSG(total == 3 * (int)n, "%d items counted by the scratches, %zu expected", total,
+              3 * n);
+    free(job.out);
+    free(job.runs);
+    free(job.seen);
+    attn_batch_free(b);
+}
+
+/* Items listed in fail[] fail with their number in the message. */
+typedef struct fail_job {
+    const size_t *fail;
+    int n_fail;
+    atomic_int *ran;                /* [n] */
+} fail_job;
+
+static int fail_item(void *job_ptr, void *scratch_ptr, size_t item, attn_error *err) {
+    (void)scratch_ptr;
+    fail_job *job = job_ptr;
+    atomic_store(&job->ran[item], 1);
+    for (int k = 0; k < job->n_fail; k++)
+        if (job->fail[k] == item) return attn_fail(err, ATTN_EINVAL, "item %zu failed", item);
+    return ATTN_OK;
+}
+
+static void test_lowest_failure_reported(int n_threads) {
+    attn_batch *b = NULL;
+    attn_error err = {{0}};
+    CHECK(attn_batch_new(n_threads, NULL, NULL, &b, &err) == ATTN_OK);
+    if (!b) return;
+    enum { N = 500 };
+    static const size_t fail[] = {480, 137, 136, 300};   /* not in order */
+    atomic_int ran[N];
+    int wrong = 0, not_run_below = 0;
+    for (int rep = 0; rep < 50; rep++) {
+        for (int i = 0; i < N; i++) atomic_store(&ran[i], 0);
+        fail_job job = {fail, 4, ran};
+        size_t failed = 12345;
+        memset(&err, 0, sizeof err);
+        int status = attn_batch_run(b, N, fail_item, &job, &failed, &err);
+        if (status != ATTN_EINVAL || failed != 136 || strcmp(err.msg, "item 136 failed") != 0)
+            wrong++;
+        for (int i = 0; i < 136; i++) not_run_below += !atomic_load(&ran[i]);
+    }
+    CHECK_MSG(wrong == 0, "%d threads: %d of 50 runs reported another failure", n_threads, wrong);
+    CHECK(not_run_below == 0);
+    /* after a failure the pool runs the next job normally */
+    for (int i = 0; i < N; i++) atomic_store(&ran[i], 0);
+    fail_job ok = {fail, 0, ran};
+    size_t untouched = 777;
+    CHECK(attn_batch_run(b, N, fail_item, &ok, &untouched, &err) == ATTN_OK);
+    CHECK(untouched == 777);
+    int all = 1;
+    for (int i = 0; i < N; i++) all &= atomic_load(&ran[i]);
+    CHECK(all);
+    attn_batch_free(b);
+}
+
+static void test_no_items(void) {
+    attn_batch *b = NULL;
+    attn_error err = {{0}};
+    CHECK(attn_batch_new(2, NULL, NULL, &b, &err) == ATTN_OK);
+    if (!b) return;
+    fail_job job = {NULL, 0, NULL};
+    CHECK(attn_batch_run(b, 0, fail_item, &job, NULL, &err) == ATTN_OK);
+    attn_batch_free(b);
+    attn_batch_free(NULL);
+}
+
+static void test_limits(void) {
+    attn_batch *b = (attn_batch *)&b;
+    attn_error err = {{0}};
+    CHECK(attn_batch_new(0, NULL, NULL, &b, &err) == ATTN_ELIMIT);
+    CHECK(b == NULL);
+    CHECK(strcmp(err.msg, "batch: 0 threads asked; allowed 1 to 64 (ATTN_BATCH_MAX_THREADS)")
+          == 0);
+    CHECK(attn_batch_new(ATTN_BATCH_MAX_THREADS + 1, NULL, NULL, &b, &err) == ATTN_ELIMIT);
+    CHECK(strstr(err.msg, "65 threads asked") != NULL);
+    int d = attn_batch_default_threads();
+    CHECK(d >= 1 && d <= ATTN_BATCH_MAX_THREADS);
+}
+
+/* scratch_new fails on its third call: the pool is not made and nothing leaks (ASan). */
+static int scratch_calls;
+static void *scratch_new_failing(void) {
+    return ++scratch_calls == 3 ? NULL : calloc(1, sizeof(scratch));
+}
+
+static void test_scratch_failure(void) {
+    attn_batch *b = NULL;
+    attn_error err = {{0}};
+    scratch_calls = 0;
+    CHECK(attn_batch_new(4, scratch_new_failing, scratch_free, &b, &err) == ATTN_ENOMEM);
+    CHECK(b == NULL);
+    CHECK(strcmp(err.msg, "batch: out of memory for thread scratch") == 0);
+}
+
+int main(void) {
+    test_every_item_once(1, 100);
+    test_every_item_once(2, 1);
+    test_every_item_once(2, 1000);
+    test_every_item_once(4, 333);
+    test_every_item_once(ATTN_BATCH_MAX_THREADS, 200);
+    test_lowest_failure_reported(1);
+    test_lowest_failure_reported(3);
+    test_no_items();
+    test_limits();
+    test_scratch_failure();
+    return CHECK_DONE();
+}
