@@ -141,7 +141,7 @@ demo: need-deps
 # the FMA peak, training, memory and load time, with and without OPENBLAS_CORETYPE=SkylakeX.
 # Needs python3-torch for the PyTorch side (BENCH_ARGS=--quick for a shorter run).
 BENCH_BIN := $(addprefix $(B)/bench/,bench_kernels bench_encoder peak_fma mem_probe sql_throughput_rows)
-bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model
+bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model $(B)/tools/pack_model
 	tests/bench/run.sh $(B) ./attnext.so $(BENCH_ARGS)
 
 $(B)/bench/%: tests/bench/%.c $(MODEL_OBJ)

@@ -118,11 +118,13 @@ void json_append_labels(sqlite3_str *out, const attn_config *cfg) {
 }
 
 const char *tasks_text(int tasks) {
-    static const char *const names[8] = {
+    static const char *const names[16] = {   /* indexed by the ATTN_TASK_* bit set */
         "", "classify", "entities", "classify,entities", "relations", "classify,relations",
-        "entities,relations", "classify,entities,relations",
+        "entities,relations", "classify,entities,relations", "mlm", "classify,mlm",
+        "entities,mlm", "classify,entities,mlm", "relations,mlm", "classify,relations,mlm",
+        "entities,relations,mlm", "classify,entities,relations,mlm",
     };
-    return names[tasks & 7];
+    return names[tasks & 15];
 }
 
 int sqlite_code(int attn_status) {

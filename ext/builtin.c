@@ -8,6 +8,10 @@
 #include "ext.h"
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define BUILTIN_MMAP_BYTES "1073741824"   /* PRAGMA mmap_size: more than any image */
 
 #define ATTN_BUILTIN(sym, name, path)                                                       \
     __asm__(".pushsection .rodata\n"                                                        \
@@ -59,6 +63,9 @@ int builtin_open(const builtin_model *b, sqlite3 **db, char **err_msg) {
         rc = sqlite3_deserialize(*db, "main", (unsigned char *)b->start, n, n,
                                  SQLITE_DESERIALIZE_READONLY);
     }
+    /* Memory-mapped reads: pages are read in place from the image instead of being copied
+     * into the page cache first (a blob spanning overflow pages is still copied once). */
+    if (rc == SQLITE_OK) rc = sqlite3_exec(*db, "PRAGMA mmap_size = " BUILTIN_MMAP_BYTES, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         *err_msg = sqlite3_mprintf("built-in '%s': %s", b->name,
                                    *db ? sqlite3_errmsg(*db) : "out of memory");
@@ -66,4 +73,11 @@ int builtin_open(const builtin_model *b, sqlite3 **db, char **err_msg) {
         *db = NULL;
     }
     return rc;
+}
+
+void builtin_drop_pages(const builtin_model *b) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t lo = ((uintptr_t)b->start + page - 1) / page * page;
+    const uintptr_t hi = (uintptr_t)b->end / page * page;
+    if (page && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }

@@ -12,6 +12,7 @@
 #include "ext.h"
 #include "encoder.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct conn_model {
@@ -240,34 +241,86 @@ static int load_config(sqlite3 *db, const char *schema, const char *name, attn_m
     return rc;
 }
 
+/* Blobs at least this big are read with incremental blob I/O straight into a buffer the engine
+ * takes over (attn_model_set_tensor_owned): one copy out of the pages instead of two (SQLite's
+ * value, then the engine's), and no value-sized allocation per tensor. */
+#define DIRECT_READ_BYTES 65536
+
+/* key, dtype, shape, data (NULL when read directly), rowid, read directly?, length(data).
+ * typeof() and length() read no blob content. A table without rowids (a view, WITHOUT ROWID)
+ * fails to prepare it and is read through TENSORS_SQL. */
+static const char TENSORS_DIRECT_SQL[] =
+    "SELECT key, dtype, shape, CASE WHEN typeof(data) = 'blob' AND length(data) >= ?2 THEN NULL "
+    "ELSE data END, rowid, typeof(data) = 'blob' AND length(data) >= ?2, length(data) "
+    "FROM \"%w\".attn_model WHERE name = ?1 AND key <> 'config' ORDER BY key";
+static const char TENSORS_SQL[] =
+    "SELECT key, dtype, shape, data, NULL, 0, NULL FROM \"%w\".attn_model "
+    "WHERE name = ?1 AND key <> 'config' ORDER BY key";
+
+static int prepare_tensor_rows(sqlite3 *db, const char *schema, const char *name,
+                               sqlite3_stmt **st, char **err_msg) {
+    if (prepare_rows(db, schema, name, TENSORS_DIRECT_SQL, st, err_msg) == SQLITE_OK) {
+        sqlite3_bind_int64(*st, 2, DIRECT_READ_BYTES);
+        return SQLITE_OK;
+    }
+    sqlite3_free(*err_msg);
+    *err_msg = NULL;
+    return prepare_rows(db, schema, name, TENSORS_SQL, st, err_msg);
+}
+
+/* *out = the n_bytes of row rowid's data in a malloc'd buffer (the engine frees it with
+ * free()), read through *blob: opened on first use, moved to the next row after. */
+static int read_direct(sqlite3 *db, const char *schema, sqlite3_int64 rowid, size_t n_bytes,
+                       sqlite3_blob **blob, void **out) {
+    *out = NULL;
+    int rc = *blob ? sqlite3_blob_reopen(*blob, rowid)
+                   : sqlite3_blob_open(db, schema, "attn_model", "data", rowid, 0, blob);
+    if (rc != SQLITE_OK) return rc;
+    if ((size_t)sqlite3_blob_bytes(*blob) != n_bytes) return SQLITE_CORRUPT;
+    if (!(*out = malloc(n_bytes ? n_bytes : 1))) return SQLITE_NOMEM;
+    rc = sqlite3_blob_read(*blob, *out, (int)n_bytes, 0);
+    if (rc != SQLITE_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* One row of prepare_tensor_rows into the model: SQLite code, or ATTN_ code in *status. */
+static int load_tensor_row(sqlite3 *db, const char *schema, sqlite3_stmt *st, attn_model *m,
+                           sqlite3_blob **blob, int *status, attn_error *err) {
+    const char *key = column_text_or_empty(st, 0), *dtype = column_text_or_empty(st, 1),
+               *shape = column_text_or_empty(st, 2);
+    if (sqlite3_column_int(st, 5)) {
+        size_t n = (size_t)sqlite3_column_int64(st, 6);
+        void *data;
+        int rc = read_direct(db, schema, sqlite3_column_int64(st, 4), n, blob, &data);
+        if (rc != SQLITE_OK) return rc;
+        *status = attn_model_set_tensor_owned(m, key, dtype, shape, data, n, err);
+        return SQLITE_OK;
+    }
+    const void *data = sqlite3_column_blob(st, 3);
+    size_t n = (size_t)sqlite3_column_bytes(st, 3);
+    *status = attn_model_set_tensor(m, key, dtype, shape, data ? data : "", n, err);
+    return SQLITE_OK;
+}
+
 static int load_tensors(sqlite3 *db, const char *schema, const char *name, attn_model *m,
                         char **err_msg) {
     sqlite3_stmt *st;
-    int rc = prepare_rows(db, schema, name,
-                          "SELECT key, dtype, shape, data FROM \"%w\".attn_model "
-                          "WHERE name = ?1 AND key <> 'config' ORDER BY key", &st, err_msg);
+    int rc = prepare_tensor_rows(db, schema, name, &st, err_msg);
     if (rc != SQLITE_OK) return rc;
     attn_error err = {{0}};
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const void *data = sqlite3_column_blob(st, 3);
-        size_t n = (size_t)sqlite3_column_bytes(st, 3);
-        int status = attn_model_set_tensor(m, column_text_or_empty(st, 0),
-                                           column_text_or_empty(st, 1),
-                                           column_text_or_empty(st, 2), data ? data : "", n,
-                                           &err);
-        if (status != ATTN_OK) {
-            sqlite3_finalize(st);
-            return engine_failure(status, &err, err_msg);
-        }
-    }
-    if (step != SQLITE_DONE) {
-        *err_msg = table_error(db, schema);
-        sqlite3_finalize(st);
-        return step;
-    }
+    sqlite3_blob *blob = NULL;
+    int step = SQLITE_DONE, status = ATTN_OK;
+    while (rc == SQLITE_OK && status == ATTN_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = load_tensor_row(db, schema, st, m, &blob, &status, &err);
+    if (rc == SQLITE_OK && status == ATTN_OK && step != SQLITE_DONE) rc = step;
+    if (rc != SQLITE_OK && rc != SQLITE_NOMEM) *err_msg = table_error(db, schema);
+    sqlite3_blob_close(blob);
     sqlite3_finalize(st);
-    int status = attn_model_finish(m, &err);
+    if (rc != SQLITE_OK) return rc;
+    if (status == ATTN_OK) status = attn_model_finish(m, &err);
     return status == ATTN_OK ? SQLITE_OK : engine_failure(status, &err, err_msg);
 }
 
@@ -276,6 +329,11 @@ int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_mode
     *out = NULL;
     attn_model *m = NULL;
     int rc = load_config(db, schema, name, &m, err_msg);
+    /* Loaded models are shared read-only for inference: their stored embedding tables stay
+     * compact (model.h); a trainer copies them with attn_model_read_values. */
+    attn_error err = {{0}};
+    int status = rc == SQLITE_OK ? attn_model_set_inference_only(m, &err) : ATTN_OK;
+    if (status != ATTN_OK) rc = engine_failure(status, &err, err_msg);
     if (rc == SQLITE_OK) rc = load_tensors(db, schema, name, m, err_msg);
     if (rc != SQLITE_OK) {
         attn_model_free(m);
@@ -315,15 +373,21 @@ static int resolve_in_schemas(sqlite3 *db, const char *name, resolution *r, char
     return found;
 }
 
-static int builtin_fingerprint(const builtin_model *b, const char *name, uint64_t *fp,
-                               char **err_msg) {
-    sqlite3 *bdb;
-    int rc = builtin_open(b, &bdb, err_msg);
-    if (rc != SQLITE_OK) return rc;
-    rc = model_rows_fingerprint(bdb, "main", name, fp, err_msg) == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc != SQLITE_OK && !*err_msg) *err_msg = sqlite3_mprintf("built-in image has no rows");
-    sqlite3_close(bdb);
-    return rc;
+/* A built-in's fingerprint: its image is immutable while the library is loaded, so its identity
+ * (name, address, size) stands for its rows; hashing them, megabytes, on a connection's first
+ * use would cost as much as the rest of the load. A user table holding the same rows gets
+ * another fingerprint, hence its own copy. */
+static uint64_t builtin_fingerprint(const builtin_model *b) {
+    static const char tag[] = "attnext built-in image";
+    const uintptr_t at = (uintptr_t)b->start;
+    const size_t n_bytes = (size_t)(b->end - b->start);
+    fingerprint f;
+    fingerprint_init(&f);
+    fingerprint_add(&f, tag, sizeof tag);
+    fingerprint_add(&f, b->name, strlen(b->name));
+    fingerprint_add(&f, &at, sizeof at);
+    fingerprint_add(&f, &n_bytes, sizeof n_bytes);
+    return fingerprint_final(&f);
 }
 
 static int builtin_load(const builtin_model *b, const char *name, attn_model **m,
@@ -333,6 +397,7 @@ static int builtin_load(const builtin_model *b, const char *name, attn_model **m
     if (rc != SQLITE_OK) return rc;
     rc = model_rows_load(bdb, "main", name, m, err_msg);
     sqlite3_close(bdb);
+    builtin_drop_pages(b);
     return rc;
 }
 
@@ -363,10 +428,8 @@ static void remove_entry(attn_conn *c, conn_model *cm) {
     *cm = c->models[--c->n_models];
 }
 
-/* Where name lives now, with its fingerprint. A built-in already held keeps its fingerprint
- * (images never change), so it is not re-hashed. */
-static int resolve(attn_conn *c, const conn_model *held, const char *name, resolution *r,
-                   char **err_msg) {
+/* Where name lives now, with its fingerprint. */
+static int resolve(attn_conn *c, const char *name, resolution *r, char **err_msg) {
     memset(r, 0, sizeof *r);
     int found = resolve_in_schemas(c->db, name, r, err_msg);
     if (found < 0) return SQLITE_ERROR;
@@ -376,11 +439,8 @@ static int resolve(attn_conn *c, const conn_model *held, const char *name, resol
         *err_msg = sqlite3_mprintf("not found in attn_model or built-ins");
         return SQLITE_NOTFOUND;
     }
-    if (held && held->sm && !held->storage) {
-        r->fingerprint = held->sm->fingerprint;
-        return SQLITE_OK;
-    }
-    return builtin_fingerprint(r->builtin, name, &r->fingerprint, err_msg);
+    r->fingerprint = builtin_fingerprint(r->builtin);
+    return SQLITE_OK;
 }
 
 /* A shared model for resolution r: from the registry, or loaded and inserted. */
@@ -410,7 +470,7 @@ static int validate(attn_conn *c, const char *name, conn_model **out, char **err
         return SQLITE_OK;
     }
     resolution r;
-    int rc = resolve(c, cm, name, &r, err_msg);
+    int rc = resolve(c, name, &r, err_msg);
     if (rc == SQLITE_OK && !(cm && cm->sm->fingerprint == r.fingerprint)) {
         shared_model *sm;
         rc = acquire(c, name, &r, &sm, err_msg);

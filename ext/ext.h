@@ -86,6 +86,10 @@ const builtin_model *builtin_find(const char *name);
 /* Opens a built-in image read-only in a private in-memory connection. On failure returns an
  * SQLite code and sets *err_msg (sqlite3_malloc'd). */
 int builtin_open(const builtin_model *b, sqlite3 **db, char **err_msg);
+/* Drops the image's pages from the process's resident set (read-only, file-backed: a later
+ * read faults them back in): a loaded built-in keeps its own copy, so the image would only
+ * double its RSS. Safe while other threads read the image. */
+void builtin_drop_pages(const builtin_model *b);
 
 /* ---- conn.c: per-connection state -------------------------------------------------------- */
 
@@ -131,8 +135,8 @@ void schema_names_free(char **names, int n);
 
 /* Fingerprint of the rows of schema.attn_model for name, in key order: returns 0 when found,
  * 1 when there are no rows for that name, or -1 on error with *err_msg set (no prefix).
- * model_rows_load loads them (config row, every tensor, finish): SQLITE_OK or an error code
- * with *err_msg set, e.g. "tensor 'tag.w': shape [9,32] expected, found [9,31]". */
+ * model_rows_load loads them for inference (config row, attn_model_set_inference_only, every
+ * tensor, finish): SQLITE_OK or an error code with *err_msg set, e.g. "tensor 'tag.w': shape [9,32] expected, found [9,31]". */
 int model_rows_fingerprint(sqlite3 *db, const char *schema, const char *name, uint64_t *fp,
                            char **err_msg);
 int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_model **out,
@@ -256,9 +260,15 @@ typedef struct vtab_args {
 
 /* xBestIndex: maps the equality constraints on the argument columns to argvIndex 1.. in
  * column order and sets idxNum bit i when argument i is given. Returns SQLITE_CONSTRAINT when
- * an argument is present but not usable yet, and SQLITE_ERROR with the message
- * "fn: missing <missing>: use fn(<usage>)" when a required one is absent. */
+ * an argument is present but not usable yet. A plan without a required argument is not an
+ * error here: SQLite also asks about plans it will not take (each side of an OR in WHERE is
+ * planned alone), so such a plan gets an enormous cost, idxNum VTAB_ARGS_MISSING and the
+ * message "fn: missing <missing>: use fn(<usage>)" as idxStr, which xFilter reports if SQLite
+ * does run it (vtab_missing_args). */
+#define VTAB_ARGS_MISSING (1 << 30)
 int vtab_bind_args(sqlite3_vtab *vt, sqlite3_index_info *info, const vtab_args *spec);
+/* xFilter, first: SQLITE_ERROR with the missing-argument message when idx_num says so. */
+int vtab_missing_args(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str);
 /* xFilter: args[0..n_args) = argument i from argv, or NULL when not given (see idxNum above). */
 void vtab_filter_args(int idx_num, int argc, sqlite3_value **argv, int n_args,
                       sqlite3_value **args);

@@ -89,10 +89,28 @@ static uint64_t fp_mix(uint64_t h, uint64_t w) {
 
 void fingerprint_init(fingerprint *f) { f->h = FP_SEED; }
 
+/* Long inputs run FP_LANES independent chains (the multiply's latency, not its throughput,
+ * bounds one chain), folded into h at the end: a model's megabytes hash ~3x faster. */
+#define FP_LANES 4
+static const uint64_t FP_LANE_SEED[FP_LANES] = {
+    0x243F6A8885A308D3ull, 0x13198A2E03707344ull, 0xA4093822299F31D0ull, 0x082EFA98EC4E6C89ull
+};
+
 void fingerprint_add(fingerprint *f, const void *data, size_t n) {
     const unsigned char *p = data;
     uint64_t h = fp_mix(f->h, (uint64_t)n);
     size_t i = 0;
+    if (n >= 8 * FP_LANES) {
+        uint64_t lane[FP_LANES];
+        for (int l = 0; l < FP_LANES; l++) lane[l] = h ^ FP_LANE_SEED[l];
+        for (; i + 8 * FP_LANES <= n; i += 8 * FP_LANES)
+            for (int l = 0; l < FP_LANES; l++) {
+                uint64_t w;
+                memcpy(&w, p + i + 8 * (size_t)l, 8);
+                lane[l] = fp_mix(lane[l], w);
+            }
+        for (int l = 0; l < FP_LANES; l++) h = fp_mix(h, lane[l]);
+    }
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);

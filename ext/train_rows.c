@@ -193,6 +193,7 @@ static int read_row(sqlite3_stmt *st, int task, train_row *row, char **msg) {
     if (rc != SQLITE_OK) return rc;
     if (!(row->text = dup_bytes(s, n))) return SQLITE_NOMEM;
     row->n_text = n;
+    if (task == ATTN_TASK_MLM) return SQLITE_OK;
     if (task == ATTN_TASK_CLASSIFY) {
         rc = column_text(st, 1, "label", &s, &n, msg);
         if (rc == SQLITE_OK && !(row->label = dup_bytes(s, n))) rc = SQLITE_NOMEM;
@@ -223,15 +224,19 @@ static int read_row(sqlite3_stmt *st, int task, train_row *row, char **msg) {
     return rc;
 }
 
-int rows_columns_for(int task) { return task == ATTN_TASK_RELATIONS ? 3 : 2; }
+int rows_columns_for(int task) {
+    return task == ATTN_TASK_MLM ? 1 : task == ATTN_TASK_RELATIONS ? 3 : 2;
+}
 
 int rows_read(sqlite3 *db, sqlite3_stmt *st, const char *fn, const char *sql_name,
               const char *what, int task, train_rows *out, char **err_msg) {
     int want = rows_columns_for(task);
     if (sqlite3_column_count(st) != want) {
         *err_msg = sqlite3_mprintf("%s: %s gives %d columns; the %s task needs %d: %s", fn,
-                                   sql_name, sqlite3_column_count(st), tasks_text(task), want,
-                                   task == ATTN_TASK_CLASSIFY ? "(text, label)"
+                                   sql_name, sqlite3_column_count(st),
+                                   task == ATTN_TASK_MLM ? "mlm" : tasks_text(task), want,
+                                   task == ATTN_TASK_MLM ? "(text)"
+                                   : task == ATTN_TASK_CLASSIFY ? "(text, label)"
                                    : task == ATTN_TASK_ENTITIES
                                        ? "(text, entities_json)"
                                        : "(text, entities_json, relations_json)");

@@ -38,6 +38,7 @@ int vtab_error(sqlite3_vtab *vt, int rc, char *msg) {
 }
 
 int vtab_bind_args(sqlite3_vtab *vt, sqlite3_index_info *info, const vtab_args *spec) {
+    (void)vt;   /* errors are reported by xFilter (vtab_missing_args) */
     assert(spec->n_args <= VTAB_MAX_ARGS);
     int usable[VTAB_MAX_ARGS];      /* per argument: its usable constraint, or -1 */
     int unusable[VTAB_MAX_ARGS];    /* per argument: 1 when constrained but not usable yet */
@@ -56,10 +57,16 @@ int vtab_bind_args(sqlite3_vtab *vt, sqlite3_index_info *info, const vtab_args *
     for (int a = 0; a < spec->n_args; a++)
         if (unusable[a] && usable[a] < 0) return SQLITE_CONSTRAINT;
     for (int a = 0; a < spec->n_required; a++)
-        if (usable[a] < 0)
-            return vtab_error(vt, SQLITE_ERROR,
-                              sqlite3_mprintf("%s: missing %s: use %s(%s)", spec->fn,
-                                              spec->missing, spec->fn, spec->usage));
+        if (usable[a] < 0) {
+            info->idxNum = VTAB_ARGS_MISSING;
+            info->idxStr = sqlite3_mprintf("%s: missing %s: use %s(%s)", spec->fn, spec->missing,
+                                           spec->fn, spec->usage);
+            if (!info->idxStr) return SQLITE_NOMEM;
+            info->needToFreeIdxStr = 1;
+            info->estimatedCost = 1e300;
+            info->estimatedRows = (sqlite3_int64)1 << 62;
+            return SQLITE_OK;
+        }
     int next = 1;
     info->idxNum = 0;
     for (int a = 0; a < spec->n_args; a++) {
@@ -71,6 +78,11 @@ int vtab_bind_args(sqlite3_vtab *vt, sqlite3_index_info *info, const vtab_args *
     info->estimatedCost = spec->cost;
     info->estimatedRows = spec->rows;
     return SQLITE_OK;
+}
+
+int vtab_missing_args(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str) {
+    if (idx_num != VTAB_ARGS_MISSING) return SQLITE_OK;
+    return vtab_error(cur->pVtab, SQLITE_ERROR, sqlite3_mprintf("%s", idx_str ? idx_str : "?"));
 }
 
 void vtab_filter_args(int idx_num, int argc, sqlite3_value **argv, int n_args,

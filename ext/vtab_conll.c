@@ -186,7 +186,8 @@ static int start(conll_cursor *cur, sqlite3_value *args[N_ARGS], char **err_msg)
 
 static int conll_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
                         sqlite3_value **argv) {
-    (void)idx_str;
+    int missing = vtab_missing_args(base, idx_num, idx_str);
+    if (missing != SQLITE_OK) return missing;
     conll_cursor *cur = (conll_cursor *)base;
     cursor_reset(cur);
     sqlite3_value *args[N_ARGS];

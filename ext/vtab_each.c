@@ -552,7 +552,8 @@ static int start_query(each_vtab *vt, each_cursor *cur, sqlite3_value **args, ch
 
 static int each_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
                        sqlite3_value **argv) {
-    (void)idx_str;
+    int missing = vtab_missing_args(base, idx_num, idx_str);
+    if (missing != SQLITE_OK) return missing;
     each_cursor *cur = (each_cursor *)base;
     each_vtab *vt = (each_vtab *)base->pVtab;
     cursor_reset(cur);

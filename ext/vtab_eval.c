@@ -134,7 +134,8 @@ static int run_eval(eval_cursor *cur, eval_vtab *vt, sqlite3_value **args, char 
 
 static int eval_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
                        sqlite3_value **argv) {
-    (void)idx_str;
+    int missing = vtab_missing_args(base, idx_num, idx_str);
+    if (missing != SQLITE_OK) return missing;
     eval_cursor *cur = (eval_cursor *)base;
     eval_vtab *vt = (eval_vtab *)base->pVtab;
     cursor_reset(cur);

@@ -169,7 +169,8 @@ static int run_task(task_vtab *vt, task_cursor *cur, const attn_model *m, char *
 
 static int task_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
                        sqlite3_value **argv) {
-    (void)idx_str;
+    int missing = vtab_missing_args(base, idx_num, idx_str);
+    if (missing != SQLITE_OK) return missing;
     task_cursor *cur = (task_cursor *)base;
     task_vtab *vt = (task_vtab *)base->pVtab;
     const char *fn = vt->spec->name;

@@ -34,6 +34,7 @@
 enum { COL_EPOCH, COL_TRAIN_LOSS, COL_DEV_METRIC, COL_METRIC, COL_SECONDS, COL_BEST,
        COL_MODEL, COL_TASK, COL_SQL, COL_OPTIONS };
 #define N_ARGS 4
+#define GIVEN_ATTN_SCALE (1u << 31)     /* bit of train_options.structural */
 
 static const char DEFAULT_FEATURES[] =
     "[{\"kind\":\"norm\",\"buckets\":50000,\"dim\":64},"
@@ -53,7 +54,7 @@ typedef struct label_list {
 
 typedef struct train_options {
     attn_json *tree;            /* the parsed options; strings below point into it */
-    int dim, layers, heads, ffn, max_len, rel_hidden, rel_type_dim;
+    int dim, layers, heads, ffn, max_len, rel_hidden, rel_type_dim, mlm_vocab;
     char *features;             /* JSON text (sqlite3_malloc'd) or NULL: DEFAULT_FEATURES */
     const char *attn_scale;     /* "sqrt" or "none" */
     attn_fit_opts fit;
@@ -64,7 +65,7 @@ typedef struct train_options {
     int has_labels[N_TASK_SLOTS];
     attn_storage storage;       /* option 'dtype': f32 (default), f16, q8 or q4 */
     const attn_json *meta;      /* an object, or NULL */
-    unsigned structural;        /* bit set of structural options given (clash with init) */
+    unsigned structural;        /* bit set of structural options given: NUM_OPTIONS index */
     const char *first_structural;
 } train_options;
 
@@ -87,6 +88,7 @@ static const num_option NUM_OPTIONS[] = {
     {"max_len", T_INT, 1, ATTN_MAX_SEQ_LEN, OPT(max_len), 1},
     {"rel_hidden", T_INT, 1, ATTN_MAX_DIM, OPT(rel_hidden), 1},
     {"rel_type_dim", T_INT, 1, ATTN_MAX_DIM, OPT(rel_type_dim), 1},
+    {"mlm_vocab", T_INT, 1, ATTN_MLM_MAX_VOCAB, OPT(mlm_vocab), 1},
     {"epochs", T_INT, 1, ATTN_SQL_MAX_EPOCHS, OPT(fit.max_epochs), 0},
     {"batch_size", T_INT, 1, ATTN_TRAIN_MAX_BATCH, OPT(fit.batch_size), 0},
     {"patience", T_INT, 0, ATTN_SQL_MAX_EPOCHS, OPT(fit.patience), 0},
@@ -135,6 +137,7 @@ static int set_number(train_options *o, const num_option *def, const attn_json *
     case T_DOUBLE: *(double *)field = v->number; break;
     }
     if (def->structural && !o->first_structural) o->first_structural = def->key;
+    if (def->structural) o->structural |= 1u << (def - NUM_OPTIONS);
     return SQLITE_OK;
 }
 
@@ -267,7 +270,7 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
                       char **err_msg) {
     static const char *const scales[] = {"sqrt", "none"};
     static const char *const schedules[] = {"linear", "cosine"};
-    static const char *const dtypes[] = {"f32", "f16", "q8", "q4"};  /* attn_storage order */
+    static const char *const dtypes[] = {"f32", "f16", "q8", "q4", "q4-int8"};  /* attn_storage order */
     for (size_t i = 0; i < sizeof NUM_OPTIONS / sizeof NUM_OPTIONS[0]; i++)
         if (strcmp(key, NUM_OPTIONS[i].key) == 0) return set_number(o, &NUM_OPTIONS[i], v, err_msg);
     int index = 0, rc;
@@ -282,6 +285,7 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
         rc = set_choice(v, key, scales, 2, &index, err_msg);
         if (rc == SQLITE_OK) o->attn_scale = scales[index];
         if (!o->first_structural) o->first_structural = "attn_scale";
+        o->structural |= GIVEN_ATTN_SCALE;
         return rc;
     }
     if (strcmp(key, "schedule") == 0) {
@@ -290,7 +294,7 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
         return rc;
     }
     if (strcmp(key, "dtype") == 0) {
-        rc = set_choice(v, key, dtypes, 4, &index, err_msg);
+        rc = set_choice(v, key, dtypes, (int)(sizeof dtypes / sizeof *dtypes), &index, err_msg);
         o->storage = (attn_storage)index;     /* dtypes[] is in attn_storage order */
         return rc;
     }
@@ -298,6 +302,8 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
     if (strcmp(key, "init") == 0) return set_string(v, key, &o->init, err_msg);
     if (strcmp(key, "vectors") == 0) return set_string(v, key, &o->vectors, err_msg);
     if (strcmp(key, "vocab_files") == 0) return set_vocab_files(o, v, err_msg);
+    if (strcmp(key, "labels") == 0 && task_slot < 0)
+        return option_error(err_msg, FN ": option '%s': %s", key, "task 'mlm' has no labels");
     if (strcmp(key, "labels") == 0) return set_labels(o, task_slot, v, err_msg);
     if (strcmp(key, "meta") == 0) {
         if (v->type != ATTN_JSON_OBJECT)
@@ -318,6 +324,7 @@ static void options_defaults(train_options *o) {
     o->max_len = 128;
     o->rel_hidden = 0;          /* 0: dim */
     o->rel_type_dim = 16;
+    o->mlm_vocab = ATTN_MLM_DEFAULT_VOCAB;
     o->attn_scale = "sqrt";
     o->fit = attn_fit_defaults();
 }
@@ -349,9 +356,6 @@ static int options_parse(const char *json, size_t n, int task_slot, train_option
     }
     if (o->ffn == 0) o->ffn = 4 * o->dim > ATTN_MAX_DIM ? ATTN_MAX_DIM : 4 * o->dim;
     if (o->rel_hidden == 0) o->rel_hidden = o->dim;
-    if (o->init && o->first_structural)
-        return option_error(err_msg, FN ": option '%s' cannot be combined with 'init' %s",
-                            o->first_structural, "(the init model's config is used)");
     if (o->n_vocab_files && !o->vectors)
         return option_error(err_msg, FN ": option '%s' needs %s", "vocab_files", "'vectors'");
     return SQLITE_OK;
@@ -381,10 +385,15 @@ typedef struct train_cursor {
     int have_row, eof;
 } train_cursor;
 
-/* The task slot (label set) of an ATTN_TASK_* bit. */
+/* The task slot (label set) of an ATTN_TASK_* bit; -1 for mlm (no labels). */
 static int slot_of_task(int task) {
-    return task == ATTN_TASK_CLASSIFY ? TASK_SLOT_CLASSIFY
+    return task == ATTN_TASK_MLM ? -1
+         : task == ATTN_TASK_CLASSIFY ? TASK_SLOT_CLASSIFY
          : task == ATTN_TASK_ENTITIES ? TASK_SLOT_ENTITIES : TASK_SLOT_RELATIONS;
+}
+
+static const char *task_name(int task) {
+    return task == ATTN_TASK_MLM ? "mlm" : SLOT_NAMES[slot_of_task(task)];
 }
 
 /* Labels of every task slot not given in the options, in order of first sight in the rows. */
@@ -419,6 +428,7 @@ static void append_label_array(sqlite3_str *out, const label_list *l) {
 
 /* The slots (label sets) a model for cur->task has. */
 static int slot_used(int task, int slot) {
+    if (task == ATTN_TASK_MLM) return 0;
     if (task == ATTN_TASK_CLASSIFY) return slot == TASK_SLOT_CLASSIFY;
     if (task == ATTN_TASK_ENTITIES) return slot == TASK_SLOT_ENTITIES;
     return slot != TASK_SLOT_CLASSIFY;
@@ -429,7 +439,7 @@ static int check_label_slots(const train_cursor *cur, char **err_msg) {
     for (int s = 0; s < N_TASK_SLOTS; s++) {
         if (o->has_labels[s] && !slot_used(cur->task, s)) {
             *err_msg = sqlite3_mprintf("%s: option 'labels': task '%s' has no %s labels", FN,
-                                       SLOT_NAMES[cur->slot], SLOT_NAMES[s]);
+                                       task_name(cur->task), SLOT_NAMES[s]);
             return SQLITE_ERROR;
         }
         if (slot_used(cur->task, s) && o->labels[s].n == 0) {
@@ -451,7 +461,8 @@ static char *fresh_config(const train_cursor *cur) {
                         ATTN_FORMAT_VERSION,
                         cur->task == ATTN_TASK_CLASSIFY ? "[\"classify\"]"
                         : cur->task == ATTN_TASK_ENTITIES ? "[\"entities\"]"
-                                                          : "[\"entities\",\"relations\"]",
+                        : cur->task == ATTN_TASK_MLM ? "[\"mlm\"]"
+                                                     : "[\"entities\",\"relations\"]",
                         o->dim, o->layers, o->heads, o->ffn, o->max_len, o->attn_scale,
                         o->features ? o->features : DEFAULT_FEATURES);
     for (int s = 0; s < N_TASK_SLOTS; s++) {
@@ -463,6 +474,7 @@ static char *fresh_config(const train_cursor *cur) {
                                 o->rel_type_dim);
         sqlite3_str_appendchar(out, 1, '}');
     }
+    if (cur->task == ATTN_TASK_MLM) sqlite3_str_appendf(out, ",\"mlm\":{\"vocab\":%d}", o->mlm_vocab);
     sqlite3_str_appendchar(out, 1, '}');
     return sqlite3_str_finish(out);
 }
@@ -485,26 +497,10 @@ static int new_model(train_cursor *cur, char **err_msg) {
     return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "", &err);
 }
 
-/* A trainable copy of a finished model (the registry's copies are shared and read-only). */
+/* A trainable copy of a finished model (the registry's copies are shared, read-only and keep
+ * their embedding tables stored: attn_model_copy decodes them). */
 static int copy_model(const attn_model *src, attn_model **out, attn_error *err) {
-    attn_model *m;
-    int status = attn_model_new(src->cfg.json, strlen(src->cfg.json), &m, err);
-    for (size_t i = 0; status == ATTN_OK && i < src->n_specs; i++) {
-        const attn_tensor_spec *t = &src->specs[i];
-        char shape[64];
-        if (t->ndim == 1) snprintf(shape, sizeof shape, "[%lld]", (long long)t->shape[0]);
-        else snprintf(shape, sizeof shape, "[%lld,%lld]", (long long)t->shape[0],
-                      (long long)t->shape[1]);
-        status = attn_model_set_tensor(m, t->key, "f32", shape, src->params + t->offset,
-                                       t->size * sizeof(float), err);
-    }
-    if (status == ATTN_OK) status = attn_model_finish(m, err);
-    if (status != ATTN_OK) {
-        attn_model_free(m);
-        return status;
-    }
-    *out = m;
-    return ATTN_OK;
+    return attn_model_copy(src, out, err);
 }
 
 static int labels_match(const label_list *given, const attn_labels *model) {
@@ -514,14 +510,141 @@ static int labels_match(const label_list *given, const attn_labels *model) {
     return 1;
 }
 
+/* ---- init from a pretrained (mlm) model ------------------------------------------------ */
+
+#define N_NUM_OPTIONS (sizeof NUM_OPTIONS / sizeof NUM_OPTIONS[0])
+
+static int option_given(const train_options *o, const char *key) {
+    for (size_t i = 0; i < N_NUM_OPTIONS; i++)
+        if (strcmp(NUM_OPTIONS[i].key, key) == 0) return (o->structural >> i) & 1;
+    return 0;
+}
+
+/* "none" (scale 1) or "sqrt" (1/sqrt(head dim); also 1 when the head dim is 1). */
+static const char *scale_name(const attn_config *c) {
+    return c->attn_scale == 1.0f && c->dim != c->heads ? "none" : "sqrt";
+}
+
+/* The features of a config as the JSON of option 'features' (sqlite3_malloc'd). */
+static char *features_json(const attn_config *c) {
+    sqlite3_str *out = sqlite3_str_new(NULL);
+    sqlite3_str_appendchar(out, 1, '[');
+    for (int f = 0; f < c->n_features; f++) {
+        const attn_feature_spec *fs = &c->features[f];
+        sqlite3_str_appendf(out, "%s{\"kind\":\"%s\",\"buckets\":%u,\"dim\":%u", f ? "," : "",
+                            attn_feature_name(fs->kind), (unsigned)fs->n_buckets,
+                            (unsigned)fs->dim);
+        if (fs->kind == ATTN_FEAT_PREFIX || fs->kind == ATTN_FEAT_SUFFIX)
+            sqlite3_str_appendf(out, ",\"affix\":%d", (int)fs->affix);
+        if (fs->kind == ATTN_FEAT_SUBWORD)
+            sqlite3_str_appendf(out, ",\"min_n\":%d,\"max_n\":%d", (int)fs->min_n, (int)fs->max_n);
+        sqlite3_str_appendchar(out, 1, '}');
+    }
+    sqlite3_str_appendchar(out, 1, ']');
+    return sqlite3_str_finish(out);
+}
+
+/* dim, layers, heads, ffn and attn_scale: taken from the pretrained model; given ones must
+ * equal its. max_len may differ (positions are copied as far as both reach). */
+static int take_architecture(train_cursor *cur, const attn_model *src, char **err_msg) {
+    train_options *o = &cur->opt;
+    struct { const char *key; int *opt; int pretrained; } arch[] = {
+        {"dim", &o->dim, src->cfg.dim}, {"layers", &o->layers, src->cfg.layers},
+        {"heads", &o->heads, src->cfg.heads}, {"ffn", &o->ffn, src->cfg.ffn} };
+    for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++) {
+        if (option_given(o, arch[i].key) && *arch[i].opt != arch[i].pretrained) {
+            *err_msg = sqlite3_mprintf("%s: option '%s' (%d) differs from the pretrained init "
+                                       "model '%s' (%d)", FN, arch[i].key, *arch[i].opt,
+                                       o->init, arch[i].pretrained);
+            return SQLITE_ERROR;
+        }
+        *arch[i].opt = arch[i].pretrained;
+    }
+    const char *scale = scale_name(&src->cfg);
+    if ((o->structural & GIVEN_ATTN_SCALE) && strcmp(o->attn_scale, scale) != 0) {
+        *err_msg = sqlite3_mprintf("%s: option 'attn_scale' ('%s') differs from the pretrained "
+                                   "init model '%s' ('%s')", FN, o->attn_scale, o->init, scale);
+        return SQLITE_ERROR;
+    }
+    o->attn_scale = scale;
+    if (!option_given(o, "max_len")) o->max_len = src->cfg.max_len;
+    if (!option_given(o, "rel_hidden")) o->rel_hidden = o->dim;
+    if (!o->features && !(o->features = features_json(&src->cfg))) return SQLITE_NOMEM;
+    return SQLITE_OK;
+}
+
+static int same_features(const attn_config *a, const attn_config *b) {
+    if (a->n_features != b->n_features) return 0;
+    for (int f = 0; f < a->n_features; f++) {
+        const attn_feature_spec *x = &a->features[f], *y = &b->features[f];
+        if (x->kind != y->kind || x->n_buckets != y->n_buckets || x->dim != y->dim ||
+            x->affix != y->affix || x->min_n != y->min_n || x->max_n != y->max_n)
+            return 0;
+    }
+    return 1;
+}
+
+/* Every tensor of dst whose key and shape src has is copied from src; "pos" as far as both
+ * reach when only max_len differs. The task heads (keys src lacks) keep their fresh values. */
+static void copy_matching_tensors(attn_model *dst, const attn_model *src) {
+    for (size_t i = 0; i < dst->n_specs; i++) {
+        const attn_tensor_spec *d = &dst->specs[i];
+        const int j = attn_tensor_find(src->specs, src->n_specs, d->key);
+        if (j < 0) continue;
+        const attn_tensor_spec *s = &src->specs[j];
+        const int same = s->ndim == d->ndim && s->shape[0] == d->shape[0] &&
+                         (d->ndim == 1 || s->shape[1] == d->shape[1]);
+        const int pos = strcmp(d->key, "pos") == 0 && d->ndim == 2 && s->ndim == 2 &&
+                        s->shape[1] == d->shape[1];
+        size_t n = same ? d->size : 0;
+        if (!same && pos)
+            n = (size_t)(s->shape[0] < d->shape[0] ? s->shape[0] : d->shape[0]) *
+                (size_t)d->shape[1];
+        if (n) attn_model_read_values(src, (size_t)j, n, dst->params + d->offset);
+    }
+}
+
+/* A classify / entities / relations model starting from a pretrained mlm model: the same
+ * architecture and features, the encoder copied, the task's heads fresh (seeded). */
+static int init_from_pretrained(train_cursor *cur, const attn_model *src, char **err_msg) {
+    if (cur->opt.vectors)
+        return option_error(err_msg, FN ": option '%s' %s", "vectors", "cannot be combined with "
+                            "a pretrained (mlm) 'init': it would overwrite the pretrained tables");
+    int rc = take_architecture(cur, src, err_msg);
+    if (rc == SQLITE_OK) rc = collect_labels(cur, err_msg);
+    if (rc == SQLITE_OK) rc = check_label_slots(cur, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    char *config = fresh_config(cur);
+    if (!config) return SQLITE_NOMEM;
+    attn_error err = {{0}};
+    int status = attn_train_model_new(config, strlen(config), cur->opt.fit.train.seed,
+                                      &cur->model, &err);
+    sqlite3_free(config);
+    if (status != ATTN_OK) return engine_error(err_msg, status, "", &err);
+    if (!same_features(&cur->model->cfg, &src->cfg)) {
+        *err_msg = sqlite3_mprintf("%s: option 'features' differs from the features of the "
+                                   "pretrained init model '%s' (kinds, buckets, dims and "
+                                   "n-gram/affix sizes must match)", FN, cur->opt.init);
+        return SQLITE_ERROR;
+    }
+    copy_matching_tensors(cur->model, src);
+    return SQLITE_OK;
+}
+
 static int init_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
     const attn_model *src;
     int rc = conn_model_get(conn, FN, cur->opt.init, &src, err_msg);
     if (rc != SQLITE_OK) return rc;
+    if (src->cfg.tasks == ATTN_TASK_MLM && cur->task != ATTN_TASK_MLM)
+        return init_from_pretrained(cur, src, err_msg);
+    if (cur->opt.first_structural)
+        return option_error(err_msg, FN ": option '%s' cannot be combined with 'init' %s",
+                            cur->opt.first_structural, "(the init model's config is used)");
     if (!(src->cfg.tasks & cur->task)) {
         *err_msg = sqlite3_mprintf("%s: init model '%s' has no %s task (tasks: %s)", FN,
-                                   cur->opt.init, SLOT_NAMES[cur->slot],
-                                   tasks_text(src->cfg.tasks));
+                                   cur->opt.init, task_name(cur->task),
+                                   src->cfg.tasks == ATTN_TASK_MLM ? "mlm"
+                                                                   : tasks_text(src->cfg.tasks));
         return SQLITE_ERROR;
     }
     const attn_labels *lists[N_TASK_SLOTS] = {&src->cfg.classify_labels,
@@ -586,11 +709,21 @@ static int read_rows(sqlite3 *db, const char *sql, const char *sql_name, const c
     return rc;
 }
 
+/* mlm: the output vocabulary from the training rows, targets for train and dev. */
+static int mlm_targets(train_cursor *cur, char **err_msg) {
+    attn_error err = {{0}};
+    int status = attn_dataset_mlm_targets(cur->train, cur->train, &err);
+    if (status == ATTN_OK && cur->dev)
+        status = attn_dataset_mlm_targets(cur->dev, cur->train, &err);
+    return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "", &err);
+}
+
 static int build_datasets(train_cursor *cur, char **err_msg) {
     const attn_config *cfg = &cur->model->cfg;
     int rc = rows_to_dataset(&cur->rows, cur->task, cfg, FN, "row", &cur->train, err_msg);
     if (rc == SQLITE_OK && cur->opt.dev)
         rc = rows_to_dataset(&cur->dev_rows, cur->task, cfg, FN, "dev row", &cur->dev, err_msg);
+    if (rc == SQLITE_OK && cur->task == ATTN_TASK_MLM) rc = mlm_targets(cur, err_msg);
     return rc;
 }
 
@@ -659,7 +792,7 @@ static char *meta_json(const train_cursor *cur, const attn_epoch_report *best, i
     if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
     sqlite3_str_appendf(out, "\"training\":{\"task\":\"%s\",\"rows\":%llu,\"dev_rows\":%llu,"
                         "\"epochs\":%d,\"best_epoch\":%d,\"metric\":\"%s\",\"best_dev_metric\":",
-                        SLOT_NAMES[cur->slot], (unsigned long long)cur->rows.n,
+                        task_name(cur->task), (unsigned long long)cur->rows.n,
                         (unsigned long long)cur->dev_rows.n, epochs, best->epoch,
                         best->metric_name ? best->metric_name : "");
     append_metric(out, best->dev_metric);
@@ -792,7 +925,8 @@ static int start_run(train_cursor *cur, attn_conn *conn, sqlite3_value *args[N_A
         *err_msg = sqlite3_mprintf("%s: model, task and train_sql must not be NULL", FN);
         rc = SQLITE_ERROR;
     }
-    if (rc == SQLITE_OK) rc = task_from_name(FN, task, &cur->task, err_msg);
+    if (rc == SQLITE_OK && strcmp(task, "mlm") == 0) cur->task = ATTN_TASK_MLM;
+    else if (rc == SQLITE_OK) rc = task_from_name(FN, task, &cur->task, err_msg);
     if (rc == SQLITE_OK) cur->slot = slot_of_task(cur->task);
     if (rc == SQLITE_OK) rc = options_parse(options, n_options, cur->slot, &cur->opt, err_msg);
     if (rc != SQLITE_OK) return rc;
@@ -817,7 +951,8 @@ static int run_failed(train_cursor *cur, int rc, char *err_msg) {
 
 static int train_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
                         sqlite3_value **argv) {
-    (void)idx_str;
+    int missing = vtab_missing_args(base, idx_num, idx_str);
+    if (missing != SQLITE_OK) return missing;
     train_cursor *cur = (train_cursor *)base;
     train_vtab *vt = (train_vtab *)base->pVtab;
     cursor_reset(cur);

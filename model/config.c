@@ -16,9 +16,10 @@
 
 #define CFG_FAIL(err, code, ...) attn_fail((err), (code), "config: " __VA_ARGS__)
 
-static const char *const TASK_NAMES[] = { "classify", "entities", "relations" };
-static const int TASK_BITS[] = { ATTN_TASK_CLASSIFY, ATTN_TASK_ENTITIES, ATTN_TASK_RELATIONS };
-#define N_TASKS 3
+static const char *const TASK_NAMES[] = { "classify", "entities", "relations", "mlm" };
+static const int TASK_BITS[] = { ATTN_TASK_CLASSIFY, ATTN_TASK_ENTITIES, ATTN_TASK_RELATIONS,
+                                 ATTN_TASK_MLM };
+#define N_TASKS 4
 
 /* ---- small readers ---------------------------------------------------------------------- */
 
@@ -114,7 +115,7 @@ static int parse_tasks(const attn_json *root, attn_config *cfg, attn_error *err)
         int bit = task_bit(t->str);
         if (!bit)
             return CFG_FAIL(err, ATTN_EINVAL,
-                            "'tasks[%zu]' '%.64s' is unknown (expected classify, entities or relations)",
+                            "'tasks[%zu]' '%.64s' is unknown (expected classify, entities, relations or mlm)",
                             i, t->str);
         if (cfg->tasks & bit)
             return CFG_FAIL(err, ATTN_EINVAL, "'tasks' lists '%s' twice", t->str);
@@ -383,6 +384,13 @@ static int parse_sections(const attn_json *root, attn_config *cfg, attn_error *e
         if ((rc = read_int(s, "type_dim", "relations.type_dim", 1, ATTN_MAX_DIM, 1, &v, err))) return rc;
         cfg->rel_type_dim = (int)v;
     }
+    if ((s = attn_json_get(root, "mlm"))) {
+        static const char *const mlm_keys[] = { "vocab", NULL };
+        if ((rc = check_known_keys(s, mlm_keys, "mlm.", err))) return rc;
+        int64_t v = 0;
+        if ((rc = read_int(s, "vocab", "mlm.vocab", 1, ATTN_MLM_MAX_VOCAB, 1, &v, err))) return rc;
+        cfg->mlm_vocab = (int)v;
+    }
     return ATTN_OK;
 }
 
@@ -470,6 +478,10 @@ static void add_heads(spec_builder *b, const attn_config *c) {
         add_tensor(b, R1, RH, 2, "rel.out.w");
         add_tensor(b, R1, 0, 1, "rel.out.b");
     }
+    if (c->tasks & ATTN_TASK_MLM) {
+        add_tensor(b, c->mlm_vocab, D, 2, "mlm.w");
+        add_tensor(b, c->mlm_vocab, 0, 1, "mlm.b");
+    }
 }
 
 /* The fixed order documented in config.h. */
@@ -544,7 +556,7 @@ int attn_tensor_find(const attn_tensor_spec *specs, size_t n, const char *key) {
 static int parse_root(const attn_json *root, attn_config *cfg, attn_error *err) {
     static const char *const top_keys[] = {
         "format", "tasks", "dim", "layers", "heads", "ffn", "max_len", "ln_eps", "attn_scale",
-        "features", "classify", "entities", "relations", "meta", NULL };
+        "features", "classify", "entities", "relations", "mlm", "meta", NULL };
     if (root->type != ATTN_JSON_OBJECT)
         return CFG_FAIL(err, ATTN_EINVAL, "must be a JSON object, found %s", json_type_phrase(root));
     int rc;

@@ -4,7 +4,7 @@
  * Example (every key is checked; unknown keys are an error except inside "meta"):
  * {
  *   "format": 1,
- *   "tasks": ["entities", "relations"],         subset of classify, entities, relations
+ *   "tasks": ["entities", "relations"],         subset of classify, entities, relations, mlm
  *   "dim": 256, "layers": 4, "heads": 4, "ffn": 1024, "max_len": 128,
  *   "ln_eps": 1e-5,                              optional, default 1e-5
  *   "attn_scale": "sqrt",                        "sqrt" (1/sqrt(head dim), default) or "none"
@@ -51,6 +51,9 @@
  *             rel.out.w [R + 1, RH], rel.out.b [R + 1]         R = n relation labels
  *   (pair input: concat(max-pool head span, max-pool tail span, max-pool tokens between,
  *    type(head), type(tail)); hidden = GELU(W x + b); probs = softmax(out))
+ * mlm:        mlm.w [V, D], mlm.b [V]              V = mlm.vocab (config: "mlm": {"vocab": V});
+ *             masked-language-model pretraining only (model/mlm.h): output i = the i-th most
+ *             frequent normalised word of the pretraining rows; no inference function uses it
  */
 #ifndef ATTN_CONFIG_H
 #define ATTN_CONFIG_H
@@ -62,7 +65,11 @@
 #define ATTN_MAX_KEY 64     /* tensor key length including NUL */
 #define ATTN_TENSOR_ALIGN 16 /* floats: every tensor offset is a multiple of this (64 bytes) */
 
-enum { ATTN_TASK_CLASSIFY = 1, ATTN_TASK_ENTITIES = 2, ATTN_TASK_RELATIONS = 4 };
+enum { ATTN_TASK_CLASSIFY = 1, ATTN_TASK_ENTITIES = 2, ATTN_TASK_RELATIONS = 4,
+       ATTN_TASK_MLM = 8 };
+
+#define ATTN_MLM_MAX_VOCAB 65536    /* outputs of the masked-word head (mlm.vocab) */
+#define ATTN_MLM_DEFAULT_VOCAB 8192 /* attn_train's option mlm_vocab */
 
 typedef struct attn_labels {
     char **names;           /* [n], owned, NUL-terminated, unique */
@@ -81,6 +88,7 @@ typedef struct attn_config {
     attn_labels entity_labels;
     attn_labels relation_labels;
     int rel_hidden, rel_type_dim;
+    int mlm_vocab;          /* outputs of the masked-word head (task mlm), else 0 */
     char *json;             /* the config text as given (owned, NUL-terminated) */
 } attn_config;
 

@@ -16,8 +16,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "encoder.h"
 #include "features.h"
 #include "metrics.h"
+#include "mlm.h"
 #include "pipeline.h"
 #include "subword.h"
 #include "wordvec.h"
@@ -87,6 +89,10 @@ struct attn_dataset {
     array tags;                /* int [tokens]: IOB2 path (0 where no entity gold) */
     array spans;               /* attn_span: token spans, per example (relations) */
     array rels;                /* attn_rel_gold: per example, indices into its spans */
+    array mlm_hash;            /* uint64_t [tokens]: hash of the normalised word (task mlm) */
+    array mlm_caps;            /* uint8_t [tokens]: 1 = capitalised (task mlm) */
+    array mlm_target;          /* int32_t [tokens]: output index or -1, once computed */
+    int mlm_ready;             /* mlm_target holds every token's target */
     size_t skipped;
     /* scratch of attn_dataset_add */
     attn_tokens toks;
@@ -113,7 +119,8 @@ void attn_dataset_free(attn_dataset *ds) {
     attn_config_free(&ds->cfg);
     array *all[] = { &ds->texts, &ds->bytes, &ds->gold_ents, &ds->gold_rels, &ds->examples,
                      &ds->rows, &ds->tags, &ds->spans, &ds->rels, &ds->s_ents, &ds->s_tok,
-                     &ds->s_order, &ds->s_local };
+                     &ds->s_order, &ds->s_local, &ds->mlm_hash, &ds->mlm_caps,
+                     &ds->mlm_target };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]->p);
     attn_tokens_free(&ds->toks);
     free(ds);
@@ -268,6 +275,23 @@ static int snap_entities(attn_dataset *ds, attn_error *err) {
     return ATTN_OK;
 }
 
+/* mlm: the normalised-word hash and the capitalisation of every token of the text. */
+static int mlm_words(attn_dataset *ds, const char *text, attn_error *err) {
+    uint64_t *hash = array_push(&ds->mlm_hash, ds->toks.n, sizeof *hash);
+    uint8_t *caps = array_push(&ds->mlm_caps, ds->toks.n, sizeof *caps);
+    if (!hash || !caps) return no_memory(err);
+    char norm[ATTN_MAX_NORM_BYTES + 1];
+    for (size_t t = 0; t < ds->toks.n; t++) {
+        const attn_token *tk = &ds->toks.tok[t];
+        const char *s = text + tk->byte_start;
+        const size_t n = tk->byte_end - tk->byte_start;
+        hash[t] = attn_hash64(0x6d6c6d, norm, attn_token_norm(s, n, norm, sizeof norm));
+        caps[t] = (uint8_t)attn_mlm_is_capitalised(s, n);
+    }
+    ds->mlm_ready = 0;
+    return ATTN_OK;
+}
+
 /* Feature rows of every token of the text, appended to ds->rows. */
 static int featurise(attn_dataset *ds, const char *text, attn_error *err) {
     const int slots = attn_feature_slots(ds->cfg.features, ds->cfg.n_features);
@@ -278,7 +302,7 @@ static int featurise(attn_dataset *ds, const char *text, attn_error *err) {
         attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start,
                             ds->cfg.features, ds->cfg.n_features, rows + t * (size_t)slots);
     }
-    return ATTN_OK;
+    return has_task(&ds->cfg, ATTN_TASK_MLM) ? mlm_words(ds, text, err) : ATTN_OK;
 }
 
 /* Spans lying inside tokens [c0, c1) and the relations between two of them, rebased to the
@@ -320,7 +344,8 @@ static int add_examples(attn_dataset *ds, const text_rec *tr, size_t tok_off, at
     const int classify = has_task(&ds->cfg, ATTN_TASK_CLASSIFY) && tr->label >= 0;
     const int relations = has_task(&ds->cfg, ATTN_TASK_RELATIONS) && tr->has_rels;
     const int entities = has_task(&ds->cfg, ATTN_TASK_ENTITIES) && tr->has_ents;
-    if (!classify && !relations && !entities) return ATTN_OK;   /* nothing to learn from */
+    const int mlm = has_task(&ds->cfg, ATTN_TASK_MLM);
+    if (!classify && !relations && !entities && !mlm) return ATTN_OK;   /* nothing to learn */
     for (int c0 = 0; c0 < N; c0 += L) {
         const int c1 = N - c0 > L ? c0 + L : N;
         example_rec ex = { .tok_off = tok_off + (size_t)c0, .T = c1 - c0,
@@ -720,6 +745,10 @@ static attn_example example_at(const attn_dataset *ds, size_t i) {
     attn_example ex = { .rows = AT(ds->rows, uint32_t, r->tok_off * (size_t)slots), .T = r->T,
                         .label = r->label };
     if (r->has_tags) ex.tags = AT(ds->tags, int, r->tok_off);
+    if (ds->mlm_ready) {
+        ex.mlm_target = AT(ds->mlm_target, int32_t, r->tok_off);
+        ex.mlm_caps = AT(ds->mlm_caps, uint8_t, r->tok_off);
+    }
     if (r->has_spans) {
         ex.spans = r->n_spans ? AT(ds->spans, attn_span, r->span_off) : no_spans;
         ex.n_spans = r->n_spans;
@@ -737,16 +766,19 @@ int attn_dataset_example(const attn_dataset *ds, size_t i, attn_example *out, at
     return ATTN_OK;
 }
 
-/* The task whose dev metric selects the best epoch: relations, else entities, else classify. */
+/* The task whose dev metric selects the best epoch: relations, else entities, else classify,
+ * else mlm. */
 static int selection_task(const attn_config *c) {
     if (has_task(c, ATTN_TASK_RELATIONS)) return ATTN_TASK_RELATIONS;
     if (has_task(c, ATTN_TASK_ENTITIES)) return ATTN_TASK_ENTITIES;
-    return ATTN_TASK_CLASSIFY;
+    if (has_task(c, ATTN_TASK_CLASSIFY)) return ATTN_TASK_CLASSIFY;
+    return ATTN_TASK_MLM;
 }
 
 static const char *metric_name(int task) {
     return task == ATTN_TASK_RELATIONS ? "relation_f1"
-         : task == ATTN_TASK_ENTITIES ? "entity_f1" : "accuracy";
+         : task == ATTN_TASK_ENTITIES ? "entity_f1"
+         : task == ATTN_TASK_MLM ? "masked_accuracy" : "accuracy";
 }
 
 static int check_fit_opts(const attn_fit_opts *o, attn_error *err) {
@@ -808,7 +840,10 @@ static int train_epoch(attn_fit_state *f, attn_stop_cb should_stop, void *user,
 static int select_epoch(attn_fit_state *f, attn_epoch_report *r, attn_error *err) {
     r->dev_metric = NAN;
     r->metric_name = metric_name(f->task);
-    if (f->use_dev) {
+    if (f->use_dev && f->task == ATTN_TASK_MLM) {
+        int rc = attn_mlm_evaluate(f->m, f->dev, &r->dev_metric, err);
+        if (rc) return rc;
+    } else if (f->use_dev) {
         attn_eval_result res;
         int rc = attn_evaluate(f->m, f->dev, f->task, &res, err);
         if (rc) return rc;
@@ -890,6 +925,9 @@ int attn_fit_begin(attn_model *m, const attn_dataset *train, const attn_dataset 
     if (rc) return rc;
     if (attn_dataset_examples(train) == 0)
         return attn_fail(err, ATTN_EINVAL, "fit: the training set has no examples");
+    if (has_task(&m->cfg, ATTN_TASK_MLM) && (!train->mlm_ready || (dev && !dev->mlm_ready)))
+        return attn_fail(err, ATTN_EINVAL, "fit: the mlm targets of the datasets are not "
+                         "computed (attn_dataset_mlm_targets)");
     attn_fit_state *f = calloc(1, sizeof *f);
     if (!f) return attn_fail(err, ATTN_ENOMEM, "fit: out of memory");
     *f = (attn_fit_state){ .m = m, .train = train, .dev = dev, .o = *opts, .t0 = now_seconds(),
@@ -1162,5 +1200,140 @@ int attn_vocab_from_files(const char *const *paths, int n_paths, uint64_t min_co
     free(c.types.p);
     free(c.strings.p);
     free(c.slots);
+    return rc;
+}
+
+/* ---- mlm: the output vocabulary, targets and masked-token accuracy ---------------------- */
+
+typedef struct word_count { uint64_t hash, count; int32_t index; } word_count;
+
+static int by_hash(const void *a, const void *b) {
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int by_count_then_hash(const void *a, const void *b) {
+    const word_count *x = a, *y = b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return (x->hash > y->hash) - (x->hash < y->hash);
+}
+
+static int by_word_hash(const void *a, const void *b) {
+    const word_count *x = a, *y = b;
+    return (x->hash > y->hash) - (x->hash < y->hash);
+}
+
+/* The V most frequent words of ds (index = rank), sorted by hash into *out[*n]. */
+static int mlm_vocab(const attn_dataset *ds, int V, word_count **out, size_t *n,
+                     attn_error *err) {
+    const size_t N = ds->mlm_hash.n;
+    uint64_t *h = malloc((N + 1) * sizeof *h);
+    word_count *w = malloc((N + 1) * sizeof *w);
+    if (!h || !w) { free(h); free(w); return no_memory(err); }
+    if (N) memcpy(h, ds->mlm_hash.p, N * sizeof *h);
+    qsort(h, N, sizeof *h, by_hash);
+    size_t k = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (k > 0 && w[k - 1].hash == h[i]) w[k - 1].count++;
+        else w[k++] = (word_count){ h[i], 1, 0 };
+    }
+    free(h);
+    qsort(w, k, sizeof *w, by_count_then_hash);
+    if (k > (size_t)V) k = (size_t)V;
+    for (size_t i = 0; i < k; i++) w[i].index = (int32_t)i;
+    qsort(w, k, sizeof *w, by_word_hash);
+    *out = w;
+    *n = k;
+    return ATTN_OK;
+}
+
+int attn_dataset_mlm_targets(attn_dataset *ds, const attn_dataset *vocab_from, attn_error *err) {
+    if (!has_task(&ds->cfg, ATTN_TASK_MLM) || !has_task(&vocab_from->cfg, ATTN_TASK_MLM) ||
+        ds->cfg.mlm_vocab != vocab_from->cfg.mlm_vocab)
+        return attn_fail(err, ATTN_EINVAL, "mlm targets: both datasets need task mlm with the "
+                         "same vocab size");
+    word_count *vocab = NULL;
+    size_t n_vocab = 0;
+    int rc = mlm_vocab(vocab_from, vocab_from->cfg.mlm_vocab, &vocab, &n_vocab, err);
+    if (rc) return rc;
+    const size_t N = ds->mlm_hash.n;
+    ds->mlm_target.n = 0;
+    int32_t *target = array_push(&ds->mlm_target, N + 1, sizeof *target);
+    if (!target) { free(vocab); return no_memory(err); }
+    for (size_t t = 0; t < N; t++) {
+        const word_count key = { *AT(ds->mlm_hash, uint64_t, t), 0, 0 };
+        const word_count *hit = n_vocab ? bsearch(&key, vocab, n_vocab, sizeof *vocab,
+                                                  by_word_hash) : NULL;
+        target[t] = hit ? hit->index : -1;
+    }
+    free(vocab);
+    ds->mlm_ready = 1;
+    return ATTN_OK;
+}
+
+typedef struct mlm_eval_buf {
+    uint32_t *rows, mask_rows[ATTN_MAX_SLOTS];
+    uint8_t *action;
+    int *random_of, *pos, *tgt, *pred;
+    float *h, *work;
+} mlm_eval_buf;
+
+static void mlm_eval_buf_free(mlm_eval_buf *b) {
+    free(b->rows);
+    free(b->action);
+    free(b->random_of);
+    free(b->pos);
+    free(b->tgt);
+    free(b->pred);
+    free(b->h);
+    free(b->work);
+}
+
+static int mlm_eval_buf_new(const attn_model *m, mlm_eval_buf *b) {
+    const size_t L = (size_t)m->cfg.max_len;
+    const size_t S = (size_t)attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    memset(b, 0, sizeof *b);
+    b->rows = malloc(L * S * sizeof *b->rows);
+    b->action = malloc(L);
+    b->random_of = malloc(L * sizeof(int));
+    b->pos = malloc(L * sizeof(int));
+    b->tgt = malloc(L * sizeof(int));
+    b->pred = malloc(L * sizeof(int));
+    b->h = malloc(L * (size_t)m->cfg.dim * sizeof(float));
+    b->work = malloc(ATTN_MLM_WORK(m, L) * sizeof(float));
+    attn_mlm_mask_rows(&m->cfg, b->mask_rows);
+    return b->rows && b->action && b->random_of && b->pos && b->tgt && b->pred && b->h &&
+           b->work ? 0 : -1;
+}
+
+int attn_mlm_evaluate(const attn_model *m, const attn_dataset *ds, double *accuracy,
+                      attn_error *err) {
+    *accuracy = NAN;
+    if (!has_task(&m->cfg, ATTN_TASK_MLM) || !ds->mlm_ready)
+        return attn_fail(err, ATTN_EINVAL, "mlm evaluation: needs an mlm model and a dataset "
+                         "with targets");
+    int rc = check_compatible(m, ds, "mlm evaluation", err);
+    if (rc) return rc;
+    mlm_eval_buf b;
+    attn_scratch scratch = { 0 };
+    if (mlm_eval_buf_new(m, &b)) { mlm_eval_buf_free(&b); return no_memory(err); }
+    int64_t correct = 0, predicted = 0;
+    for (size_t i = 0; !rc && i < ds->examples.n; i++) {
+        const attn_example ex = example_at(ds, i);
+        uint64_t seed = ATTN_MLM_EVAL_SEED ^ ((uint64_t)i * 0x9e3779b97f4a7c15ull);
+        attn_mlm_choose(ex.mlm_caps, ex.T, seed, b.action);
+        attn_mlm_random_sources(b.action, ex.T, seed, b.random_of);
+        attn_mlm_apply(&m->cfg, ex.rows, ex.T, b.action, b.random_of, b.mask_rows, b.rows);
+        const int M = attn_mlm_positions(b.action, ex.mlm_target, ex.T, b.pos, b.tgt);
+        if (M == 0) continue;
+        rc = attn_encode(m, b.rows, ex.T, b.h, &scratch, err);
+        if (rc) break;
+        attn_mlm_predict(m, b.h, b.pos, M, b.pred, b.work);
+        for (int k = 0; k < M; k++) correct += b.pred[k] == b.tgt[k];
+        predicted += M;
+    }
+    attn_scratch_free(&scratch);
+    mlm_eval_buf_free(&b);
+    if (!rc) *accuracy = predicted ? (double)correct / (double)predicted : 0.0;
     return rc;
 }

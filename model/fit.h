@@ -167,6 +167,23 @@ int attn_evaluate(const attn_model *m, const attn_dataset *ds, int task,
                   attn_eval_result *out, attn_error *err);
 void attn_eval_result_free(attn_eval_result *r);
 
+/* ---- mlm (masked-language-model pretraining, mlm.h) ----
+ * A dataset for a config with task mlm takes plain texts (attn_dataset_add with no answers):
+ * every text gives training examples (chunks of max_len tokens), and every token keeps the
+ * hash of its normalised word and whether it is capitalised. Before attn_fit, the targets must
+ * be computed: attn_dataset_mlm_targets(ds, vocab_from) gives every token of ds the index of
+ * its word among the mlm.vocab most frequent normalised words of vocab_from (the training set;
+ * ranked by count, ties by hash), or -1 (not predicted). Call it on the training set with
+ * itself, then on the dev set with the training set. Adding texts afterwards clears it.
+ * The dev metric ("masked_accuracy") is attn_mlm_evaluate: every dev example masked as in
+ * training but with fixed seeds (ATTN_MLM_EVAL_SEED and the example index: the same masks
+ * every epoch), encoded without dropout; the share of predicted positions whose argmax is the
+ * target. */
+#define ATTN_MLM_EVAL_SEED 0x6d6c6d6576616cull
+int attn_dataset_mlm_targets(attn_dataset *ds, const attn_dataset *vocab_from, attn_error *err);
+int attn_mlm_evaluate(const attn_model *m, const attn_dataset *ds, double *accuracy,
+                      attn_error *err);
+
 /* Pretrained word vectors (wordvec.h) into a model's "norm" feature table: every word of the
  * vocabulary words[0..n) (most frequent first) gets, in the norm bucket it hashes to, the mean
  * of its subword rows in wv, unless a more frequent word already took that bucket; if the

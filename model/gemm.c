@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "qgemm.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define GEMM_X86 1
@@ -75,10 +77,40 @@ void attn_pack_cols(float *dst, const float *b, size_t ldb, int K, int N) {
 }
 
 /* A[rows, k] (stride lda) -> dst[k][mr], for one row block of rows <= mr. */
-static void pack_a_block(float *dst, const float *a, size_t lda, int rows, int k, int mr) {
-    for (int i = 0; i < k; i++, dst += mr)      /* sequential writes, rows read side by side */
-        for (int r = 0; r < rows; r++) dst[r] = a[(size_t)r * lda + i];
+static void pack_a_rows(float *dst, const float *a, size_t lda, int r0, int rows, int k,
+                        int mr) {
+    for (int i = 0; i < k; i++)                 /* sequential writes, rows read side by side */
+        for (int r = r0; r < rows; r++) dst[(size_t)i * mr + r] = a[(size_t)r * lda + i];
 }
+
+#ifdef GEMM_X86
+/* Groups of 4 rows as 4 x 4 SSE transposes (SSE is part of x86_64): the attention's products
+ * (few panels per packed block) spent as long packing A element by element as multiplying. */
+static void pack_a_block(float *dst, const float *a, size_t lda, int rows, int k, int mr) {
+    int r0 = 0;
+    for (; r0 + 4 <= rows; r0 += 4) {
+        const float *a0 = a + (size_t)r0 * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        int i = 0;
+        for (; i + 4 <= k; i += 4) {
+            __m128 x0 = _mm_loadu_ps(a0 + i), x1 = _mm_loadu_ps(a1 + i);
+            __m128 x2 = _mm_loadu_ps(a2 + i), x3 = _mm_loadu_ps(a3 + i);
+            _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+            float *d = dst + (size_t)i * mr + r0;
+            _mm_storeu_ps(d, x0);
+            _mm_storeu_ps(d + mr, x1);
+            _mm_storeu_ps(d + 2 * mr, x2);
+            _mm_storeu_ps(d + 3 * mr, x3);
+        }
+        for (; i < k; i++)
+            for (int r = r0; r < r0 + 4; r++) dst[(size_t)i * mr + r] = a[(size_t)r * lda + i];
+    }
+    pack_a_rows(dst, a, lda, r0, rows, k, mr);
+}
+#else
+static void pack_a_block(float *dst, const float *a, size_t lda, int rows, int k, int mr) {
+    pack_a_rows(dst, a, lda, 0, rows, k, mr);
+}
+#endif
 
 /* ---- plain C ------------------------------------------------------------------------- */
 
@@ -380,8 +412,12 @@ void attn_gemm(const attn_gemm_impl *g, const attn_gemm_args *args) {
 
 /* ---- linear layers --------------------------------------------------------------------- */
 
+size_t attn_linear_scratch_bytes(const attn_linear *L, int T) {
+    return L->format == ATTN_LINEAR_Q8 ? attn_q8_scratch_bytes(L->q8, T) : 0;
+}
+
 void attn_linear_forward(const attn_linear *L, float *out, const float *inp, int T,
-                         attn_epilogue ep, const float *residual) {
+                         attn_epilogue ep, const float *residual, void *scratch) {
     switch (L->format) {
     case ATTN_LINEAR_F32_PACKED: {
         const attn_gemm_args a = { out, (size_t)L->OC, inp, (size_t)L->C, &L->w, L->b,
@@ -389,5 +425,9 @@ void attn_linear_forward(const attn_linear *L, float *out, const float *inp, int
         attn_gemm(NULL, &a);
         break;
     }
+    case ATTN_LINEAR_Q8:
+        attn_q8_matmul(out, inp, L->q8, L->b, residual, T, scratch);
+        if (ep == ATTN_EPI_GELU && T > 0) attn_kernels_best()->gelu(out, (size_t)T * L->OC);
+        break;
     }
 }

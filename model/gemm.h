@@ -67,23 +67,34 @@ void attn_gemm(const attn_gemm_impl *g, const attn_gemm_args *args);
 
 /* ---- linear layers -------------------------------------------------------------------- */
 
-/* How a linear layer's weights are held. The int8 format (qgemm.h) slots in here: a new enum
- * value, its payload in attn_linear, and a case in attn_linear_forward. */
+/* How a linear layer's weights are held: f32 panels (above), or int8 rows for the int8
+ * kernels of qgemm.h (activations quantised per token on the fly; GELU applied after the
+ * product with the kernel table's gelu). The encoder picks the format per weight from the
+ * dtype it was stored as (encoder.h). */
 typedef enum attn_linear_format {
-    ATTN_LINEAR_F32_PACKED = 1   /* w: attn_packed of W^T (K = C, N = OC) */
+    ATTN_LINEAR_F32_PACKED = 1,  /* w: attn_packed of W^T (K = C, N = OC) */
+    ATTN_LINEAR_Q8 = 2           /* q8: int8 weights, one scale per output row */
 } attn_linear_format;
+
+typedef struct attn_q8_matrix attn_q8_matrix;
 
 typedef struct attn_linear {
     attn_linear_format format;
     int C, OC;
     attn_packed w;               /* ATTN_LINEAR_F32_PACKED */
+    const attn_q8_matrix *q8;    /* ATTN_LINEAR_Q8 (C and OC equal the layer's) */
     const float *b;              /* [OC] or NULL */
 } attn_linear;
 
+/* Bytes of scratch attn_linear_forward needs for T tokens: 0 for f32 panels, the activation
+ * quantisation buffer (attn_q8_scratch_bytes) for int8. */
+size_t attn_linear_scratch_bytes(const attn_linear *L, int T);
+
 /* out[T, OC] = epilogue(inp[T, C] W^T + b (+ residual[T, OC])). residual may equal out (the
  * residual stream updated in place) and may be NULL. Rows of out, inp and residual are
- * contiguous (strides OC, C, OC). */
+ * contiguous (strides OC, C, OC). scratch: attn_linear_scratch_bytes(L, T) bytes, any
+ * alignment (NULL when that is 0); out must not overlap inp or scratch. */
 void attn_linear_forward(const attn_linear *L, float *out, const float *inp, int T,
-                         attn_epilogue ep, const float *residual);
+                         attn_epilogue ep, const float *residual, void *scratch);
 
 #endif

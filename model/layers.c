@@ -127,17 +127,41 @@ int attn_embed_width(const attn_config *cfg) {
     return width;
 }
 
-/* dst[fdim] = mean of the table rows in slots[0..ATTN_SUBWORD_SLOTS), NONE skipped. */
-static void subword_mean(float *dst, const float *table, size_t fdim, const uint32_t *slots) {
+#define EMBED_CHUNK 256     /* values of a kept-stored row decoded at a time (stack buffer) */
+
+/* dst[fdim] += row r of feature f's table: decoded a chunk at a time from a kept-stored table
+ * (the same values, so the same sums), else straight from its f32 rows. */
+static void add_table_row(float *dst, const attn_weights *w, int f, size_t fdim, uint32_t r) {
     const attn_kernels *k = attn_kernels_best();
+    if (!w->embed_table[f]) {
+        k->add(dst, w->embed[f] + (size_t)r * fdim, fdim);
+        return;
+    }
+    float chunk[EMBED_CHUNK];
+    for (size_t c0 = 0; c0 < fdim; c0 += EMBED_CHUNK) {
+        size_t n = fdim - c0 < EMBED_CHUNK ? fdim - c0 : EMBED_CHUNK;
+        attn_table_decode(w->embed_table[f], r, c0, n, chunk);
+        k->add(dst + c0, chunk, n);
+    }
+}
+
+/* dst[fdim] = row r of feature f's table. */
+static void copy_table_row(float *dst, const attn_weights *w, int f, size_t fdim, uint32_t r) {
+    if (w->embed_table[f]) attn_table_decode(w->embed_table[f], r, 0, fdim, dst);
+    else memcpy(dst, w->embed[f] + (size_t)r * fdim, fdim * sizeof *dst);
+}
+
+/* dst[fdim] = mean of feature f's table rows in slots[0..ATTN_SUBWORD_SLOTS), NONE skipped. */
+static void subword_mean(float *dst, const attn_weights *w, int f, size_t fdim,
+                         const uint32_t *slots) {
     memset(dst, 0, fdim * sizeof *dst);
     int n = 0;
     for (int s = 0; s < ATTN_SUBWORD_SLOTS; s++) {
         if (slots[s] == ATTN_ROW_NONE) continue;
-        k->add(dst, table + (size_t)slots[s] * fdim, fdim);
+        add_table_row(dst, w, f, fdim, slots[s]);
         n++;
     }
-    if (n > 1) k->scale(dst, 1.0f / (float)n, fdim);
+    if (n > 1) attn_kernels_best()->scale(dst, 1.0f / (float)n, fdim);
 }
 
 void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *w,
@@ -152,9 +176,9 @@ void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *
             const attn_feature_spec *fs = &cfg->features[f];
             const size_t fdim = fs->dim;
             if (fs->kind == ATTN_FEAT_SUBWORD)
-                subword_mean(dst, w->embed[f], fdim, tok);
+                subword_mean(dst, w, f, fdim, tok);
             else
-                memcpy(dst, w->embed[f] + (size_t)tok[0] * fdim, fdim * sizeof *dst);
+                copy_table_row(dst, w, f, fdim, tok[0]);
             tok += attn_feature_n_slots(fs);
             dst += fdim;
         }

@@ -39,7 +39,9 @@ void attn_attention_infer(float *out, const float *qkv, int T, int D, int H, flo
 /* out[T, sum fdim] = concatenation over features f of embed_f[row of f] (for the subword
  * feature: the mean of embed_f over its slots' rows, ATTN_ROW_NONE slots skipped).
  * rows[T, S], S = attn_feature_slots(cfg->features, n_features), laid out as features.h says,
- * must be valid (attn_token_features guarantees it; attn_feature_rows_check checks it). */
+ * must be valid (attn_token_features guarantees it; attn_feature_rows_check checks it).
+ * Tables kept stored (w->embed_table[f], inference-only models) are decoded row by row, to the
+ * same values as their decoded f32 form. */
 void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *w,
                         const uint32_t *rows, int T);
 

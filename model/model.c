@@ -39,6 +39,8 @@ static const view_field TOP_VIEWS[] = {
     { "rel.hidden.b", offsetof(attn_weights, rel_hidden_b) },
     { "rel.out.w", offsetof(attn_weights, rel_out_w) },
     { "rel.out.b", offsetof(attn_weights, rel_out_b) },
+    { "mlm.w", offsetof(attn_weights, mlm_w) },
+    { "mlm.b", offsetof(attn_weights, mlm_b) },
 };
 
 static const view_field LAYER_VIEWS[] = {
@@ -76,17 +78,21 @@ static int bind_layer_view(const char *key, const float *p, attn_weights *w) {
     return 0;
 }
 
-/* "embed.<kind>": the view of the feature with that kind, in config order. */
-static int bind_embed_view(const attn_config *cfg, const char *key, const float *p, attn_weights *w) {
-    if (strncmp(key, "embed.", 6) != 0) return 0;
+/* "embed.<kind>": the index in config order of the feature with that kind, or -1. */
+static int feature_of_key(const attn_config *cfg, const char *key) {
+    if (strncmp(key, "embed.", 6) != 0) return -1;
     for (int f = 0; f < cfg->n_features; f++) {
         const char *name = attn_feature_name(cfg->features[f].kind);
-        if (name && strcmp(key + 6, name) == 0) {
-            w->embed[f] = p;
-            return 1;
-        }
+        if (name && strcmp(key + 6, name) == 0) return f;
     }
-    return 0;
+    return -1;
+}
+
+/* "embed.<kind>": the view of the feature with that kind. */
+static int bind_embed_view(const attn_config *cfg, const char *key, const float *p, attn_weights *w) {
+    int f = feature_of_key(cfg, key);
+    if (f >= 0) w->embed[f] = p;
+    return f >= 0;
 }
 
 void attn_weights_bind(const attn_config *cfg, const attn_tensor_spec *specs, size_t n_specs,
@@ -148,7 +154,21 @@ void attn_model_free(attn_model *m) {
     free(m->params_block);
     free(m->given);
     free(m->packed);
+    for (size_t i = 0; m->tables && i < m->n_specs; i++) free(m->tables[i].block);
+    free(m->tables);
     free(m);
+}
+
+int attn_model_set_inference_only(attn_model *m, attn_error *err) {
+    if (!m) return attn_fail(err, ATTN_EINVAL, "model: no model");
+    for (size_t i = 0; i < m->n_specs; i++)
+        if (m->given[i])
+            return attn_fail(err, ATTN_EINVAL, "model: inference-only must be set before the "
+                             "first tensor ('%s' is set)", m->specs[i].key);
+    if (!m->tables && !(m->tables = calloc(m->n_specs ? m->n_specs : 1, sizeof *m->tables)))
+        return attn_fail(err, ATTN_ENOMEM, "model: out of memory");
+    m->inference_only = 1;
+    return ATTN_OK;
 }
 
 size_t attn_model_param_count(const attn_model *m) {
@@ -218,9 +238,15 @@ static void decode_f32(float *dst, const unsigned char *src, size_t n) {
     }
 }
 
-/* dst[n] from n little-endian IEEE halves at src, in chunks through the kernel table. */
+/* dst[n] from n little-endian IEEE halves at src through the kernel table: in one call when
+ * src can be read as uint16_t in place (a little-endian host, an even address: SQLite's blob
+ * buffers are), else in chunks assembled byte by byte. */
 static void decode_f16(float *dst, const unsigned char *src, size_t n) {
     const attn_kernels *k = attn_kernels_best();
+    if (host_is_little_endian() && (uintptr_t)src % sizeof(uint16_t) == 0) {
+        k->f16_to_f32(dst, (const uint16_t *)(const void *)src, n);
+        return;
+    }
     uint16_t chunk[F16_CHUNK];
     for (size_t start = 0; start < n; start += F16_CHUNK) {
         size_t len = n - start < F16_CHUNK ? n - start : F16_CHUNK;
@@ -232,13 +258,77 @@ static void decode_f16(float *dst, const unsigned char *src, size_t n) {
     }
 }
 
+/* The error for element i of the tensor, of value x (NaN or +-Inf). */
+static int non_finite_error(const attn_tensor_spec *spec, size_t i, float x, attn_error *err) {
+    const char *what = isnan(x) ? "NaN" : (x > 0 ? "+Inf" : "-Inf");
+    return attn_fail(err, ATTN_EMODEL, "tensor '%s': element %zu is %s", spec->key, i, what);
+}
+
+/* 1 if some value of x[n] is NaN or +-Inf (all exponent bits set): one pass without a branch
+ * per value, so the common all-finite case costs a load and an OR a value. */
+static int any_non_finite(const float *x, size_t n) {
+    uint32_t hit = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        hit |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    return hit != 0;
+}
+
 static int check_finite(const attn_tensor_spec *spec, const float *x, attn_error *err) {
+    if (!any_non_finite(x, spec->size)) return ATTN_OK;
+    for (size_t i = 0; i < spec->size; i++)
+        if (!isfinite(x[i])) return non_finite_error(spec, i, x[i], err);
+    return ATTN_OK;
+}
+
+/* The kept-stored twin of check_finite for f16 bytes: the first half with all exponent bits set
+ * (NaN with a non-zero mantissa, else +-Inf) gives check_finite's error. */
+static int check_f16_finite(const attn_tensor_spec *spec, const unsigned char *src,
+                            attn_error *err) {
     for (size_t i = 0; i < spec->size; i++) {
-        if (isfinite(x[i])) continue;
-        const char *what = isnan(x[i]) ? "NaN" : (x[i] > 0 ? "+Inf" : "-Inf");
-        return attn_fail(err, ATTN_EMODEL, "tensor '%s': element %zu is %s", spec->key, i, what);
+        unsigned hi = src[2 * i + 1], lo = src[2 * i];
+        if ((hi & 0x7cu) != 0x7cu) continue;
+        float x = (hi & 0x03u) || lo ? NAN : (hi & 0x80u ? -INFINITY : INFINITY);
+        return non_finite_error(spec, i, x, err);
     }
     return ATTN_OK;
+}
+
+/* SWAR filters over 8 bytes a step: (x - 0x01..) & ~x & 0x80.. is non-zero exactly when some
+ * byte of x is zero (for 4-bit lanes: 0x11.. and 0x88..). */
+#define SWAR_BYTE_ONES   0x0101010101010101ull
+#define SWAR_BYTE_HIGHS  0x8080808080808080ull
+#define SWAR_NIBBLE_ONES 0x1111111111111111ull
+#define SWAR_NIBBLE_8S   0x8888888888888888ull
+
+/* 1 if some byte of p[n] is 0x80 (q8's refused -128). */
+static int any_byte_0x80(const unsigned char *p, size_t n) {
+    uint64_t hit = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof w);
+        w ^= SWAR_BYTE_HIGHS;
+        hit |= (w - SWAR_BYTE_ONES) & ~w & SWAR_BYTE_HIGHS;
+    }
+    for (; i < n; i++) hit |= p[i] == 0x80;
+    return hit != 0;
+}
+
+/* 1 if some nibble of p[n] is 8 (q4's refused -8), padding nibbles included. */
+static int any_nibble_8(const unsigned char *p, size_t n) {
+    uint64_t hit = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof w);
+        w ^= SWAR_NIBBLE_8S;
+        hit |= (w - SWAR_NIBBLE_ONES) & ~w & SWAR_NIBBLE_8S;
+    }
+    for (; i < n; i++) hit |= (p[i] & 0x0fu) == 8 || p[i] >> 4 == 8;
+    return hit != 0;
 }
 
 /* One little-endian f32 at b (any alignment). */
@@ -255,12 +345,10 @@ static void store_f32_le(unsigned char *b, float f) {
     for (int k = 0; k < 4; k++) b[k] = (unsigned char)(bits >> (8 * k));
 }
 
-/* q8 blob -> dst [rows, cols]: checks every scale (finite, >= 0) and every q (not -128) first,
- * so a refused blob writes nothing. Products may still overflow; check_finite catches that. */
-static int decode_q8(const attn_tensor_spec *spec, float *dst, const unsigned char *src,
-                     attn_error *err) {
-    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
-    const int8_t *q = (const int8_t *)(src + rows * sizeof(float));
+/* Every scale of a q8 blob is finite and >= 0. */
+static int check_q8_scales(const attn_tensor_spec *spec, const unsigned char *src,
+                           attn_error *err) {
+    size_t rows = (size_t)spec->shape[0];
     for (size_t r = 0; r < rows; r++) {
         float scale = load_f32_le(src + r * sizeof(float));
         if (isnan(scale) || isinf(scale) || scale < 0)
@@ -268,11 +356,49 @@ static int decode_q8(const attn_tensor_spec *spec, float *dst, const unsigned ch
                              r, isnan(scale) ? "NaN" : isinf(scale) ? (scale > 0 ? "+Inf" : "-Inf")
                                                                     : "negative");
     }
-    for (size_t i = 0; i < rows * cols; i++)
+    return ATTN_OK;
+}
+
+/* No q of a q8 blob is -128 (the filter first; the scan only to name the element). */
+static int check_q8_values(const attn_tensor_spec *spec, const unsigned char *src,
+                           attn_error *err) {
+    size_t rows = (size_t)spec->shape[0], n = spec->size;
+    const int8_t *q = (const int8_t *)(src + rows * sizeof(float));
+    if (!any_byte_0x80((const unsigned char *)q, n)) return ATTN_OK;
+    for (size_t i = 0; i < n; i++)
         if (q[i] < -ATTN_Q8_MAX)
             return attn_fail(err, ATTN_EMODEL,
                              "tensor '%s': q8 element %zu is %d (values are in [-%d, %d])",
                              spec->key, i, q[i], ATTN_Q8_MAX, ATTN_Q8_MAX);
+    return ATTN_OK;
+}
+
+/* Without decoding: the first q * scale that overflows gives check_finite's error. Only rows
+ * whose scale times the largest |q| overflows are scanned (the product is monotonic in |q|). */
+static int check_q8_products(const attn_tensor_spec *spec, const unsigned char *src,
+                             attn_error *err) {
+    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
+    const int8_t *q = (const int8_t *)(src + rows * sizeof(float));
+    for (size_t r = 0; r < rows; r++) {
+        float scale = load_f32_le(src + r * sizeof(float));
+        if (isfinite((float)ATTN_Q8_MAX * scale)) continue;
+        for (size_t c = 0; c < cols; c++) {
+            float x = (float)q[r * cols + c] * scale;
+            if (!isfinite(x)) return non_finite_error(spec, r * cols + c, x, err);
+        }
+    }
+    return ATTN_OK;
+}
+
+/* q8 blob -> dst [rows, cols]: checks every scale (finite, >= 0) and every q (not -128) first,
+ * so a refused blob writes nothing. Products may still overflow; check_finite catches that. */
+static int decode_q8(const attn_tensor_spec *spec, float *dst, const unsigned char *src,
+                     attn_error *err) {
+    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
+    const int8_t *q = (const int8_t *)(src + rows * sizeof(float));
+    int rc = check_q8_scales(spec, src, err);
+    if (!rc) rc = check_q8_values(spec, src, err);
+    if (rc) return rc;
     for (size_t r = 0; r < rows; r++) {
         float scale = load_f32_le(src + r * sizeof(float));
         for (size_t c = 0; c < cols; c++) dst[r * cols + c] = (float)q[r * cols + c] * scale;
@@ -293,13 +419,10 @@ static int q4_value(const unsigned char *row, size_t c) {
     return nibble >= 8 ? nibble - 16 : nibble;
 }
 
-/* q4 blob -> dst [rows, cols], in the layout model.h gives. Like decode_q8, checks every scale
- * and every value first, so a refused blob writes nothing. */
-static int decode_q4(const attn_tensor_spec *spec, float *dst, const unsigned char *src,
-                     attn_error *err) {
-    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
-    size_t n_scales = rows * q4_groups(cols), row_bytes = q4_row_bytes(cols);
-    const unsigned char *q = src + n_scales * sizeof(float);
+/* Every scale of a q4 blob is finite and >= 0. */
+static int check_q4_scales(const attn_tensor_spec *spec, const unsigned char *src,
+                           attn_error *err) {
+    size_t n_scales = (size_t)spec->shape[0] * q4_groups((size_t)spec->shape[1]);
     for (size_t i = 0; i < n_scales; i++) {
         float scale = load_f32_le(src + i * sizeof(float));
         if (isnan(scale) || isinf(scale) || scale < 0)
@@ -307,6 +430,25 @@ static int decode_q4(const attn_tensor_spec *spec, float *dst, const unsigned ch
                              isnan(scale) ? "NaN" : isinf(scale) ? (scale > 0 ? "+Inf" : "-Inf")
                                                                  : "negative");
     }
+    return ATTN_OK;
+}
+
+/* 1 if the padding nibble (the high one of the last byte) of some row is non-zero: rows of an
+ * odd width only. */
+static int any_q4_padding(const unsigned char *q, size_t rows, size_t cols) {
+    unsigned hit = 0;
+    for (size_t r = 0; cols % 2 && r < rows; r++) hit |= q[r * q4_row_bytes(cols) + cols / 2] >> 4;
+    return hit != 0;
+}
+
+/* No value of a q4 blob is -8 and every padding nibble is 0 (the filters first; the scan, in
+ * element order, only to name the first fault). */
+static int check_q4_values(const attn_tensor_spec *spec, const unsigned char *src,
+                           attn_error *err) {
+    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
+    size_t row_bytes = q4_row_bytes(cols);
+    const unsigned char *q = src + rows * q4_groups(cols) * sizeof(float);
+    if (!any_nibble_8(q, rows * row_bytes) && !any_q4_padding(q, rows, cols)) return ATTN_OK;
     for (size_t r = 0; r < rows; r++) {
         const unsigned char *row = q + r * row_bytes;
         for (size_t c = 0; c < cols; c++)
@@ -318,14 +460,43 @@ static int decode_q4(const attn_tensor_spec *spec, float *dst, const unsigned ch
             return attn_fail(err, ATTN_EMODEL,
                              "tensor '%s': q4 row %zu has a non-zero padding nibble", spec->key, r);
     }
-    for (size_t r = 0; r < rows; r++) {
-        const unsigned char *row = q + r * row_bytes;
-        const unsigned char *scales = src + r * q4_groups(cols) * sizeof(float);
-        for (size_t c = 0; c < cols; c++) {
-            float scale = load_f32_le(scales + (c / ATTN_Q4_GROUP) * sizeof(float));
-            dst[r * cols + c] = (float)q4_value(row, c) * scale;
+    return ATTN_OK;
+}
+
+/* Like check_q8_products, per group of ATTN_Q4_GROUP values sharing a scale. */
+static int check_q4_products(const attn_tensor_spec *spec, const unsigned char *src,
+                             attn_error *err) {
+    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
+    size_t groups = q4_groups(cols), row_bytes = q4_row_bytes(cols);
+    const unsigned char *q = src + rows * groups * sizeof(float);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t g = 0; g < groups; g++) {
+            float scale = load_f32_le(src + (r * groups + g) * sizeof(float));
+            if (isfinite((float)ATTN_Q4_MAX * scale)) continue;
+            for (size_t c = g * ATTN_Q4_GROUP; c < cols && c < (g + 1) * ATTN_Q4_GROUP; c++) {
+                float x = (float)q4_value(q + r * row_bytes, c) * scale;
+                if (!isfinite(x)) return non_finite_error(spec, r * cols + c, x, err);
+            }
         }
-    }
+    return ATTN_OK;
+}
+
+/* q4 blob -> dst [rows, cols], in the layout model.h gives. Like decode_q8, checks every scale
+ * and every value first, so a refused blob writes nothing. */
+static int decode_q4(const attn_tensor_spec *spec, float *dst, const unsigned char *src,
+                     attn_error *err) {
+    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
+    size_t groups = q4_groups(cols), row_bytes = q4_row_bytes(cols);
+    const unsigned char *q = src + rows * groups * sizeof(float);
+    int rc = check_q4_scales(spec, src, err);
+    if (!rc) rc = check_q4_values(spec, src, err);
+    if (rc) return rc;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t g = 0; g < groups; g++) {
+            float scale = load_f32_le(src + (r * groups + g) * sizeof(float));
+            for (size_t c = g * ATTN_Q4_GROUP; c < cols && c < (g + 1) * ATTN_Q4_GROUP; c++)
+                dst[r * cols + c] = (float)q4_value(q + r * row_bytes, c) * scale;
+        }
     return ATTN_OK;
 }
 
@@ -343,6 +514,12 @@ size_t attn_tensor_stored_bytes(const attn_tensor_spec *t, const char *dtype) {
 static int dtype_known(const char *dtype) {
     return is_dtype(dtype, "f32") || is_dtype(dtype, "f16") || is_dtype(dtype, "q8") ||
            is_dtype(dtype, "q4");
+}
+
+static attn_dtype dtype_code(const char *dtype) {
+    return is_dtype(dtype, "f32") ? ATTN_DTYPE_F32 : is_dtype(dtype, "f16") ? ATTN_DTYPE_F16
+         : is_dtype(dtype, "q8") ? ATTN_DTYPE_Q8 : is_dtype(dtype, "q4") ? ATTN_DTYPE_Q4
+         : ATTN_DTYPE_NONE;
 }
 
 static int is_quantized(const char *dtype) { return is_dtype(dtype, "q8") || is_dtype(dtype, "q4"); }
@@ -389,9 +566,131 @@ static int decode_tensor(const attn_tensor_spec *spec, const char *dtype, float 
     return ATTN_OK;
 }
 
-int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
-                          const char *shape_json, const void *data, size_t n_bytes,
-                          attn_error *err) {
+/* ---- embedding tables kept stored (inference-only models) -------------------------------- */
+
+/* An inference-only model keeps this tensor stored: a feature's table given as f16, q8 or q4. */
+static int keeps_stored(const attn_model *m, const attn_tensor_spec *spec, const char *dtype) {
+    return m->inference_only && spec->ndim == 2 && feature_of_key(&m->cfg, spec->key) >= 0 &&
+           (is_dtype(dtype, "f16") || is_quantized(dtype));
+}
+
+/* Everything decode_tensor + check_finite would refuse, with the same errors, in the same
+ * order, without decoding. */
+static int check_stored(const attn_tensor_spec *spec, const char *dtype,
+                        const unsigned char *src, attn_error *err) {
+    int rc;
+    if (is_dtype(dtype, "q8")) {
+        if ((rc = check_q8_scales(spec, src, err)) || (rc = check_q8_values(spec, src, err)))
+            return rc;
+        return check_q8_products(spec, src, err);
+    }
+    if (is_dtype(dtype, "q4")) {
+        if ((rc = check_q4_scales(spec, src, err)) || (rc = check_q4_values(spec, src, err)))
+            return rc;
+        return check_q4_products(spec, src, err);
+    }
+    return check_f16_finite(spec, src, err);
+}
+
+/* block[n_bytes] = the stored bytes with the n_scales leading f32 scales (and, for f16, every
+ * half) in host byte order: the identity on a little-endian host. */
+static void copy_host_order(unsigned char *block, const unsigned char *src, size_t n_bytes,
+                            size_t n_scales, int halves) {
+    if (block != src) memcpy(block, src, n_bytes);
+    if (host_is_little_endian()) return;
+    for (size_t i = 0; i < n_scales; i++) {
+        float f = load_f32_le(src + i * sizeof f);
+        memcpy(block + i * sizeof f, &f, sizeof f);
+    }
+    for (size_t i = 0; halves && i < n_bytes / 2; i++) {
+        uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+        memcpy(block + 2 * i, &h, sizeof h);
+    }
+}
+
+/* Checks tensor idx's stored bytes and keeps them in host order in m->tables[idx]: in *adopt
+ * itself when it is given (src's malloc'd buffer, converted in place; *adopt is then NULL),
+ * else in a copy. */
+static int keep_stored(attn_model *m, int idx, const char *dtype, const unsigned char *src,
+                       size_t n_bytes, void **adopt, attn_error *err) {
+    const attn_tensor_spec *spec = &m->specs[idx];
+    int rc = check_stored(spec, dtype, src, err);
+    if (rc) return rc;
+    size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
+    size_t n_scales = is_dtype(dtype, "q8") ? rows : is_dtype(dtype, "q4") ? rows * q4_groups(cols) : 0;
+    unsigned char *block = adopt ? *adopt : malloc(n_bytes ? n_bytes : 1);
+    if (!block)
+        return attn_fail(err, ATTN_ENOMEM, "tensor '%s': out of memory for %zu bytes", spec->key,
+                         n_bytes);
+    if (adopt) *adopt = NULL;
+    copy_host_order(block, src, n_bytes, n_scales, is_dtype(dtype, "f16"));
+    m->tables[idx] = (attn_table){
+        .dtype = dtype_code(dtype), .rows = rows, .cols = cols,
+        .scales = n_scales ? (const float *)(void *)block : NULL,
+        .values = block + n_scales * sizeof(float), .block = block, .n_bytes = n_bytes,
+    };
+    return ATTN_OK;
+}
+
+void attn_table_decode(const attn_table *t, size_t r, size_t c0, size_t n, float *out) {
+    if (t->dtype == ATTN_DTYPE_F16) {
+        const uint16_t *h = (const uint16_t *)t->values + r * t->cols + c0;
+        attn_kernels_best()->f16_to_f32(out, h, n);
+    } else if (t->dtype == ATTN_DTYPE_Q8) {
+        const int8_t *q = (const int8_t *)t->values + r * t->cols + c0;
+        const float scale = t->scales[r];
+        for (size_t i = 0; i < n; i++) out[i] = (float)q[i] * scale;
+    } else if (t->dtype == ATTN_DTYPE_Q4) {
+        const unsigned char *row = (const unsigned char *)t->values + r * q4_row_bytes(t->cols);
+        const float *scales = t->scales + r * q4_groups(t->cols);
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)q4_value(row, c0 + i) * scales[(c0 + i) / ATTN_Q4_GROUP];
+    }
+}
+
+void attn_model_read_values(const attn_model *m, size_t idx, size_t n, float *out) {
+    const attn_tensor_spec *spec = &m->specs[idx];
+    const attn_table *t = m->tables ? &m->tables[idx] : NULL;
+    if (!t || t->dtype == ATTN_DTYPE_NONE) {
+        memcpy(out, m->params + spec->offset, n * sizeof *out);
+        return;
+    }
+    for (size_t r = 0; r * t->cols < n; r++) {
+        size_t len = n - r * t->cols < t->cols ? n - r * t->cols : t->cols;
+        attn_table_decode(t, r, 0, len, out + r * t->cols);
+    }
+}
+
+int attn_model_copy(const attn_model *src, attn_model **out, attn_error *err) {
+    *out = NULL;
+    if (!src || !src->finished) return attn_fail(err, ATTN_EINVAL, "model: no finished model to copy");
+    attn_model *m;
+    int rc = attn_model_new(src->cfg.json, strlen(src->cfg.json), &m, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < m->n_specs; i++) {
+        attn_model_read_values(src, i, src->specs[i].size, m->params + m->specs[i].offset);
+        m->given[i] = ATTN_DTYPE_F32;
+    }
+    rc = attn_model_finish(m, err);
+    if (rc) { attn_model_free(m); return rc; }
+    *out = m;
+    return ATTN_OK;
+}
+
+size_t attn_model_bytes(const attn_model *m) {
+    if (!m) return 0;
+    size_t bytes = m->n_params * sizeof(float);
+    for (size_t i = 0; m->tables && i < m->n_specs; i++)
+        if (m->tables[i].dtype != ATTN_DTYPE_NONE)
+            bytes = bytes - m->specs[i].size * sizeof(float) + m->tables[i].n_bytes;
+    return bytes;
+}
+
+/* ---- setting a tensor ------------------------------------------------------------------- */
+
+/* attn_model_set_tensor; adopt: NULL, or &(data's malloc'd buffer) for keep_stored to take. */
+static int set_tensor(attn_model *m, const char *key, const char *dtype, const char *shape_json,
+                      const void *data, size_t n_bytes, void **adopt, attn_error *err) {
     if (!m || !key) return attn_fail(err, ATTN_EINVAL, "model: no model or no tensor key");
     if (m->finished)
         return attn_fail(err, ATTN_EINVAL, "tensor '%.100s': the model is already finished", key);
@@ -404,12 +703,36 @@ int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
     if (!rc) rc = check_shape(spec, shape_json, err);
     if (!rc) rc = check_byte_count(spec, dtype, data, n_bytes, err);
     if (rc) return rc;
-    float *dst = m->params + spec->offset;
-    rc = decode_tensor(spec, dtype, dst, data, err);
-    if (!rc) rc = check_finite(spec, dst, err);
-    if (rc) { memset(dst, 0, spec->size * sizeof *dst); return rc; }
-    m->given[idx] = 1;
+    if (keeps_stored(m, spec, dtype)) {
+        rc = keep_stored(m, idx, dtype, data, n_bytes, adopt, err);
+        if (rc) return rc;
+    } else {
+        float *dst = m->params + spec->offset;
+        rc = decode_tensor(spec, dtype, dst, data, err);
+        if (!rc) rc = check_finite(spec, dst, err);
+        if (rc) { memset(dst, 0, spec->size * sizeof *dst); return rc; }
+    }
+    m->given[idx] = (unsigned char)dtype_code(dtype);
     return ATTN_OK;
+}
+
+int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
+                          const char *shape_json, const void *data, size_t n_bytes,
+                          attn_error *err) {
+    return set_tensor(m, key, dtype, shape_json, data, n_bytes, NULL, err);
+}
+
+int attn_model_set_tensor_owned(attn_model *m, const char *key, const char *dtype,
+                                const char *shape_json, void *data, size_t n_bytes,
+                                attn_error *err) {
+    int rc = set_tensor(m, key, dtype, shape_json, data, n_bytes, data ? &data : NULL, err);
+    free(data);         /* NULL when a kept table adopted it */
+    return rc;
+}
+
+attn_dtype attn_model_stored_dtype(const attn_model *m, const char *key) {
+    int idx = m && key ? attn_model_tensor_index(m, key) : -1;
+    return idx < 0 ? ATTN_DTYPE_NONE : (attn_dtype)m->given[idx];
 }
 
 int attn_model_finish(attn_model *m, attn_error *err) {
@@ -418,6 +741,9 @@ int attn_model_finish(attn_model *m, attn_error *err) {
         if (!m->given[i])
             return attn_fail(err, ATTN_EMODEL, "model: tensor '%s' is missing", m->specs[i].key);
     attn_weights_bind(&m->cfg, m->specs, m->n_specs, m->params, &m->w);
+    for (size_t i = 0; m->tables && i < m->n_specs; i++)
+        if (m->tables[i].dtype != ATTN_DTYPE_NONE)
+            m->w.embed_table[feature_of_key(&m->cfg, m->specs[i].key)] = &m->tables[i];
     m->finished = 1;
     return ATTN_OK;
 }
@@ -469,12 +795,22 @@ void attn_quantize_rows_q8(const float *x, size_t rows, size_t cols, float *scal
         attn_quantize_symmetric(x + r * cols, cols, ATTN_Q8_MAX, &scales[r], q + r * cols);
 }
 
+/* The encoder's linear weights: "embed.proj.w" and the 2-D tensors under "layers."
+ * ("layers.N.attn.qkv.w", ".attn.out.w", ".ffn.up.w", ".ffn.down.w"; LayerNorm weights are
+ * 1-D). */
+static int is_encoder_linear_weight(const attn_tensor_spec *t) {
+    return t->ndim == 2 && (strncmp(t->key, "layers.", 7) == 0 ||
+                            strcmp(t->key, "embed.proj.w") == 0);
+}
+
 const char *attn_storage_dtype(attn_storage s, const attn_tensor_spec *t) {
     if (s == ATTN_STORE_F32) return "f32";
+    if (s == ATTN_STORE_Q4_INT8 && is_encoder_linear_weight(t)) return "q8";
     int embedding_table = t->ndim == 2 && strncmp(t->key, "embed.", 6) == 0 &&
                           strcmp(t->key, "embed.proj.w") != 0;
     if (!embedding_table || s == ATTN_STORE_F16) return "f16";
-    return s == ATTN_STORE_Q4 && t->shape[1] >= ATTN_Q4_GROUP ? "q4" : "q8";
+    int q4 = s == ATTN_STORE_Q4 || s == ATTN_STORE_Q4_INT8;
+    return q4 && t->shape[1] >= ATTN_Q4_GROUP ? "q4" : "q8";
 }
 
 static int encode_q8(const attn_tensor_spec *t, const float *values, unsigned char *out,

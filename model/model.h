@@ -1,6 +1,8 @@
 /* model.h: a model in memory: its config and every tensor, in one contiguous f32 buffer
  * with named views into it (llm.c style, so the trainer can lay gradients and optimiser state
- * out the same way by binding the same views to another buffer).
+ * out the same way by binding the same views to another buffer). An inference-only model
+ * (attn_model_set_inference_only: every model the extension loads) keeps its f16/q8/q4
+ * embedding tables in their stored form instead, decoded a row at a time on lookup.
  *
  * Loading is the attack surface (a user may open a database someone else made), so it trusts
  * nothing: attn_model_set_tensor checks the key is one the config implies, the dtype is known,
@@ -25,6 +27,10 @@ typedef struct attn_layer_weights {
 
 typedef struct attn_weights {
     const float *embed[ATTN_MAX_FEATURES];  /* [buckets_f, dim_f] */
+    /* Non-NULL: table f kept in its stored form (an inference-only model, attn_model_set_
+     * inference_only); embed[f] then points at zeros and rows are read through attn_table_decode
+     * (attn_embed_forward does). NULL (always for gradient views): embed[f] holds the values. */
+    const struct attn_table *embed_table[ATTN_MAX_FEATURES];
     const float *proj_w, *proj_b;           /* [D, sum dim_f], [D] */
     const float *pos;                       /* [max_len, D] */
     attn_layer_weights layer[ATTN_MAX_LAYERS];
@@ -35,11 +41,30 @@ typedef struct attn_weights {
     const float *rel_type;                  /* [E, TD]               (relations) */
     const float *rel_hidden_w, *rel_hidden_b; /* [RH, 3D + 2TD], [RH] */
     const float *rel_out_w, *rel_out_b;     /* [R + 1, RH], [R + 1] */
+    const float *mlm_w, *mlm_b;             /* [V, D], [V]           (mlm) */
 } attn_weights;
 
 /* Points every view of *w into base (a buffer of n_params floats laid out by specs). */
 void attn_weights_bind(const attn_config *cfg, const attn_tensor_spec *specs, size_t n_specs,
                        const float *base, attn_weights *w);
+
+/* The stored dtypes of attn_model_set_tensor (below), as codes. */
+typedef enum attn_dtype {
+    ATTN_DTYPE_NONE = 0, ATTN_DTYPE_F32, ATTN_DTYPE_F16, ATTN_DTYPE_Q8, ATTN_DTYPE_Q4
+} attn_dtype;
+
+/* An embedding table kept in its stored form (inference-only models): the stored values with
+ * scales in host byte order. attn_table_decode gives exactly the f32 values the loader would
+ * have decoded (q * scale; the half as f32). */
+typedef struct attn_table {
+    attn_dtype dtype;           /* ATTN_DTYPE_F16, ATTN_DTYPE_Q8 or ATTN_DTYPE_Q4 */
+    size_t rows, cols;
+    const float *scales;        /* q8 [rows]; q4 [rows, ceil(cols / ATTN_Q4_GROUP)]; f16 NULL */
+    const void *values;         /* f16: uint16_t [rows, cols]; q8: int8_t [rows, cols];
+                                 * q4: [rows, ceil(cols / 2)] bytes in the stored nibble layout */
+    void *block;                /* the one allocation holding scales and values (owned) */
+    size_t n_bytes;             /* its size: the stored bytes */
+} attn_table;
 
 typedef struct attn_model {
     attn_config cfg;
@@ -48,8 +73,12 @@ typedef struct attn_model {
     float *params;              /* [n_params], owned; 64-byte aligned, padding zero */
     void *params_block;         /* the allocation params points into (freed by attn_model_free) */
     size_t n_params;
-    unsigned char *given;       /* [n_specs]: tensor already set (loading only) */
+    unsigned char *given;       /* [n_specs]: 0 = not set yet, else the attn_dtype it was stored
+                                 * as (inference may use it, e.g. int8 kernels for q8 weights) */
     int finished;               /* attn_model_finish succeeded: read-only from now on */
+    int inference_only;         /* attn_model_set_inference_only was called */
+    attn_table *tables;         /* [n_specs] or NULL: tables[i].dtype != NONE where tensor i is
+                                 * kept stored (its f32 region in params stays zero, untouched) */
     attn_weights w;
     /* Inference copy of the encoder's linear weights in GEMM panels (attn_encoder_prepare,
      * encoder.h), one allocation freed by attn_model_free; NULL: the unpacked sgemm path. */
@@ -75,7 +104,9 @@ int attn_model_new(const char *config_json, size_t n, attn_model **out, attn_err
  *          values, value c in byte c / 2, low nibble for even c; value[r][c] = q * scale of
  *          its group. q must be in [-7, 7] (-8 is refused); scales finite and >= 0. About an
  *          eighth of f32: for the widest embedding tables (q4 storage below).
- * Every dtype is decoded into the f32 parameter buffer at load: the engine computes in f32. */
+ * Every dtype is decoded into the f32 parameter buffer at load (the engine computes in f32),
+ * except the embedding tables of an inference-only model (attn_model_set_inference_only),
+ * whose rows are decoded when looked up. */
 #define ATTN_Q8_MAX 127             /* |q| of a q8 value */
 #define ATTN_Q4_MAX 7               /* |q| of a q4 value */
 #define ATTN_Q4_GROUP 32            /* values of a row sharing one q4 scale */
@@ -86,10 +117,46 @@ int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
                           const char *shape_json, const void *data, size_t n_bytes,
                           attn_error *err);
 
+/* attn_model_set_tensor for data in a malloc'd buffer, which it takes over whatever the
+ * outcome: a table kept stored (attn_model_set_inference_only) keeps the buffer itself, saving
+ * a copy of megabytes; otherwise it is freed once decoded. */
+int attn_model_set_tensor_owned(attn_model *m, const char *key, const char *dtype,
+                                const char *shape_json, void *data, size_t n_bytes,
+                                attn_error *err);
+
+/* The dtype tensor key was stored as (ATTN_DTYPE_NONE: no such tensor, or not set yet). */
+attn_dtype attn_model_stored_dtype(const attn_model *m, const char *key);
+
 /* Checks every tensor was set; binds the views. After this the model is read-only. */
 int attn_model_finish(attn_model *m, attn_error *err);
 
 void attn_model_free(attn_model *m);
+
+/* Marks a new model (no tensor set yet) as used for inference only: embedding tables given as
+ * f16, q8 or q4 then stay in that form in memory (m->tables, w.embed_table) instead of being
+ * decoded into params, whose f32 region for them is never written (calloc'd pages: never
+ * resident). Checked exactly as a decoded table would be, with the same errors. A 13M-parameter
+ * model with q4 tables holds ~15 MB instead of 53. Read such a model's values with
+ * attn_model_read_values, never from params; it must not be trained (copy it first: the
+ * trainer's models are always plain f32). ATTN_EINVAL if a tensor was already set. */
+int attn_model_set_inference_only(attn_model *m, attn_error *err);
+
+/* out[n] = values [c0, c0 + n) of row r of t (r < rows, c0 + n <= cols), bit for bit what the
+ * loader decodes into f32. */
+void attn_table_decode(const attn_table *t, size_t r, size_t c0, size_t n, float *out);
+
+/* out[n] = the first n values (n <= size) of tensor idx (an index into m->specs) of a model
+ * whose tensors are all set, row-major, whether kept stored or in params: how a copy of a model
+ * (training from it, writing it) must read it. */
+void attn_model_read_values(const attn_model *m, size_t idx, size_t n, float *out);
+
+/* *out = a plain f32 model (trainable, not inference-only) with src's config and values, src
+ * finished (a shared loaded model: training starts from a copy). ATTN_ENOMEM or ATTN_EINVAL. */
+int attn_model_copy(const attn_model *src, attn_model **out, attn_error *err);
+
+/* Bytes of parameter storage the model holds: params without the untouched f32 regions of
+ * kept tables, plus the kept tables' stored bytes (the encoder's packed copy not included). */
+size_t attn_model_bytes(const attn_model *m);
 
 /* float -> IEEE half, round to nearest even; overflow gives +-inf, NaN stays NaN (quiet).
  * For writing f16 tensors. */
@@ -108,10 +175,15 @@ void attn_quantize_symmetric(const float *x, size_t n, int qmax, float *scale, i
 
 /* How a writer stores a model's tensors: every tensor f32, every tensor f16, "q8" storage:
  * 2-D embedding tables (keys "embed.*" except the projection "embed.proj.w") as q8, every
- * other tensor as f16; or "q4" storage: as q8 storage, but embedding tables at least
- * ATTN_Q4_GROUP wide (the big word and subword tables) as q4. The order is the option order
- * of attn_train's 'dtype'. */
-typedef enum attn_storage { ATTN_STORE_F32, ATTN_STORE_F16, ATTN_STORE_Q8, ATTN_STORE_Q4 } attn_storage;
+ * other tensor as f16; "q4" storage: as q8 storage, but embedding tables at least
+ * ATTN_Q4_GROUP wide (the big word and subword tables) as q4; or "q4-int8" storage: as q4
+ * storage, plus the encoder's linear weights ("embed.proj.w", and "layers.N.attn.qkv.w",
+ * "layers.N.attn.out.w", "layers.N.ffn.up.w", "layers.N.ffn.down.w") as q8, which makes
+ * inference run them on the int8 kernels (encoder.h: attn_encoder_prepare chooses by the
+ * stored dtype). The order is the option order of attn_train's 'dtype'. */
+typedef enum attn_storage {
+    ATTN_STORE_F32, ATTN_STORE_F16, ATTN_STORE_Q8, ATTN_STORE_Q4, ATTN_STORE_Q4_INT8
+} attn_storage;
 
 /* The dtype ("f32", "f16", "q8" or "q4") tensor t is stored as under storage s. */
 const char *attn_storage_dtype(attn_storage s, const attn_tensor_spec *t);

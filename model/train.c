@@ -17,6 +17,7 @@
 #include "heads.h"
 #include "kernels.h"
 #include "layers.h"
+#include "mlm.h"
 
 #define PI 3.14159265358979323846
 #define BUF_ALIGN 64    /* bytes: alignment of the gradient / moment / activation buffers */
@@ -229,13 +230,18 @@ typedef struct worker {
     acts a;
     grad_scratch s;
     uint8_t *word_drop;         /* [max_len] 1 = the token's norm embedding was dropped */
+    /* mlm (NULL without the task) */
+    uint32_t *mlm_rows;         /* [max_len, S] the masked sequence's feature rows */
+    uint8_t *mlm_action;        /* [max_len] ATTN_MLM_* */
+    int *mlm_random, *mlm_pos, *mlm_tgt;  /* [max_len] */
+    float *mlm_work;            /* ATTN_MLM_WORK(m, max_len) */
     pair *pairs;                /* relation pairs of one example */
     size_t pairs_cap;
     /* the job of one step */
     const attn_example *batch;
     int from, to;
     double loss;
-    int n_correct, n_classified;
+    int n_correct, n_classified, n_mlm_correct, n_mlm_predicted;
     int64_t n_tokens;
 } worker;
 
@@ -249,6 +255,7 @@ struct attn_trainer {
     uint8_t *allowed;           /* [K*K + K] IOB2 constraints */
     attn_crf crf;
     int norm_feature;           /* index of the "norm" feature, -1 if none */
+    uint32_t mask_rows[ATTN_MAX_SLOTS];   /* mlm: the [MASK] token's feature rows */
     int n_workers;
     int step;
     worker w[ATTN_TRAIN_MAX_THREADS];
@@ -308,6 +315,18 @@ static int worker_init(attn_trainer *tr, worker *w, int index) {
     w->scr_buf = alloc_floats(carve_scratch(NULL, m, L, &w->s));
     w->word_drop = calloc((size_t)L, 1);
     if (!w->grad || !w->act_buf || !w->scr_buf || !w->word_drop) return -1;
+    if (m->cfg.tasks & ATTN_TASK_MLM) {
+        const size_t S = (size_t)attn_feature_slots(m->cfg.features, m->cfg.n_features);
+        w->mlm_rows = malloc((size_t)L * S * sizeof *w->mlm_rows);
+        w->mlm_action = calloc((size_t)L, 1);
+        w->mlm_random = malloc((size_t)L * sizeof(int));
+        w->mlm_pos = malloc((size_t)L * sizeof(int));
+        w->mlm_tgt = malloc((size_t)L * sizeof(int));
+        w->mlm_work = alloc_floats(ATTN_MLM_WORK(m, L));
+        if (!w->mlm_rows || !w->mlm_action || !w->mlm_random || !w->mlm_pos || !w->mlm_tgt ||
+            !w->mlm_work)
+            return -1;
+    }
     attn_weights_bind(&m->cfg, m->specs, m->n_specs, w->grad, &w->g);
     return 0;
 }
@@ -318,6 +337,12 @@ static void worker_free(worker *w, int index) {
     free(w->scr_buf);
     free(w->word_drop);
     free(w->pairs);
+    free(w->mlm_rows);
+    free(w->mlm_action);
+    free(w->mlm_random);
+    free(w->mlm_pos);
+    free(w->mlm_tgt);
+    free(w->mlm_work);
 }
 
 static int find_norm_feature(const attn_config *c) {
@@ -350,6 +375,7 @@ int attn_trainer_new(attn_model *m, const attn_train_opts *opts, attn_trainer **
     tr->o = *opts;
     tr->n_workers = opts->threads;
     tr->norm_feature = find_norm_feature(&m->cfg);
+    attn_mlm_mask_rows(&m->cfg, tr->mask_rows);
     tr->grad = alloc_floats(m->n_params);
     tr->moments = alloc_floats(2 * m->n_params);
     tr->decays = calloc(m->n_specs, 1);
@@ -633,9 +659,31 @@ static double relation_loss(worker *w, const attn_example *ex, rng *r) {
 
 static int wants(const attn_model *m, const attn_example *ex, int task) {
     if (!(m->cfg.tasks & task)) return 0;
+    if (task == ATTN_TASK_MLM) return ex->mlm_target != NULL;
     if (task == ATTN_TASK_CLASSIFY) return ex->label >= 0;
     if (task == ATTN_TASK_ENTITIES) return ex->tags != NULL;
     return ex->spans != NULL;
+}
+
+/* mlm: masks the sequence into w->mlm_rows and lists the predicted positions. Returns M. */
+static int mlm_mask(worker *w, const attn_example *ex, rng *r) {
+    const uint64_t seed = rng_next(r);
+    attn_mlm_choose(ex->mlm_caps, ex->T, seed, w->mlm_action);
+    attn_mlm_random_sources(w->mlm_action, ex->T, seed, w->mlm_random);
+    attn_mlm_apply(&w->tr->m->cfg, ex->rows, ex->T, w->mlm_action, w->mlm_random,
+                   w->tr->mask_rows, w->mlm_rows);
+    return attn_mlm_positions(w->mlm_action, ex->mlm_target, ex->T, w->mlm_pos, w->mlm_tgt);
+}
+
+/* Mean cross-entropy of the masked words (the encoder ran on the masked rows). */
+static double mlm_loss(worker *w, int M) {
+    if (M == 0) return 0.0;
+    int correct = 0;
+    const double loss = attn_mlm_backward(w->tr->m, &w->g, w->a.h, w->mlm_pos, w->mlm_tgt, M,
+                                          1.0f / (float)M, w->s.dh, &correct, w->mlm_work);
+    w->n_mlm_correct += correct;
+    w->n_mlm_predicted += M;
+    return loss;
 }
 
 /* Forward, losses and backward of one example; gradients added into w->grad. */
@@ -643,13 +691,17 @@ static double example_forward_backward(worker *w, const attn_example *ex, int in
     const attn_trainer *tr = w->tr;
     const attn_model *m = tr->m;
     rng r = example_rng(tr->o.seed, tr->step, index);
-    encoder_forward(w, ex->rows, ex->T, &r);
+    const int mlm = wants(m, ex, ATTN_TASK_MLM);
+    const int M = mlm ? mlm_mask(w, ex, &r) : 0;
+    const uint32_t *rows = mlm ? w->mlm_rows : ex->rows;
+    encoder_forward(w, rows, ex->T, &r);
     zero(w->s.dh, (size_t)ex->T * m->cfg.dim);
     double loss = 0.0;
     if (wants(m, ex, ATTN_TASK_CLASSIFY)) loss += classify_loss(w, ex);
     if (wants(m, ex, ATTN_TASK_ENTITIES)) loss += entity_loss(w, ex);
     if (wants(m, ex, ATTN_TASK_RELATIONS)) loss += relation_loss(w, ex, &r);
-    encoder_backward(w, ex->rows, ex->T);
+    if (mlm) loss += mlm_loss(w, M);
+    encoder_backward(w, rows, ex->T);
     w->n_tokens += ex->T;
     return loss;
 }
@@ -696,6 +748,17 @@ static int check_relations(const attn_config *c, const attn_example *ex, int i, 
     return ATTN_OK;
 }
 
+static int check_mlm(const attn_config *c, const attn_example *ex, int i, attn_error *err) {
+    if (!ex->mlm_caps)
+        return attn_fail(err, ATTN_EINVAL, "train: example %d: mlm targets without caps", i);
+    for (int t = 0; t < ex->T; t++)
+        if (ex->mlm_target[t] < -1 || ex->mlm_target[t] >= c->mlm_vocab)
+            return attn_fail(err, ATTN_EINVAL, "train: example %d: mlm target %d of token %d "
+                             "out of range (vocab %d)", i, (int)ex->mlm_target[t], t,
+                             c->mlm_vocab);
+    return ATTN_OK;
+}
+
 static int check_example(const attn_trainer *tr, const attn_example *ex, int i,
                          attn_error *err) {
     const attn_model *m = tr->m;
@@ -712,8 +775,9 @@ static int check_example(const attn_trainer *tr, const attn_example *ex, int i,
         return attn_fail(err, ATTN_EINVAL, "train: example %d: tag path is not valid IOB2 "
                          "(tag out of range, or I-x not after B-x/I-x)", i);
     if (wants(m, ex, ATTN_TASK_RELATIONS) && (rc = check_relations(c, ex, i, err))) return rc;
+    if (wants(m, ex, ATTN_TASK_MLM) && (rc = check_mlm(c, ex, i, err))) return rc;
     if (!wants(m, ex, ATTN_TASK_CLASSIFY) && !wants(m, ex, ATTN_TASK_ENTITIES) &&
-        !wants(m, ex, ATTN_TASK_RELATIONS))
+        !wants(m, ex, ATTN_TASK_RELATIONS) && !wants(m, ex, ATTN_TASK_MLM))
         return attn_fail(err, ATTN_EINVAL, "train: example %d gives no answer for any task of "
                          "the model", i);
     return ATTN_OK;
@@ -754,7 +818,7 @@ static int check_batch(attn_trainer *tr, const attn_example *batch, int n, attn_
 static void *worker_run(void *arg) {
     worker *w = arg;
     w->loss = 0.0;
-    w->n_correct = w->n_classified = 0;
+    w->n_correct = w->n_classified = w->n_mlm_correct = w->n_mlm_predicted = 0;
     w->n_tokens = 0;
     zero(w->grad, w->tr->m->n_params);
     for (int i = w->from; i < w->to; i++)
@@ -784,6 +848,8 @@ static void batch_gradient(attn_trainer *tr, const attn_example *batch, int n,
         st->loss += tr->w[k].loss;
         st->n_correct += tr->w[k].n_correct;
         st->n_classified += tr->w[k].n_classified;
+        st->n_mlm_correct += tr->w[k].n_mlm_correct;
+        st->n_mlm_predicted += tr->w[k].n_mlm_predicted;
         st->n_tokens += tr->w[k].n_tokens;
     }
     st->loss /= n;

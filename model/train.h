@@ -18,6 +18,10 @@
  *   relations  mean cross-entropy over pairs: every gold pair (label 1 + r) and up to
  *              rel_negatives sampled ordered pairs of distinct gold entities that have no gold
  *              relation (label 0 = none); entity types are the gold span labels.
+ *   mlm        masked-language-model pretraining (mlm.h): the step masks spans of the
+ *              sequence (drawn from (seed, step, example index)), runs the encoder on the
+ *              masked feature rows, and the loss is the mean cross-entropy of the masked
+ *              words' targets over the predicted positions (0 when none is predicted).
  * The batch loss is the mean over examples; gradients are of that mean.
  *
  * Regularisation (all off at rate 0; inverted dropout: kept values scaled by 1/(1 - rate)):
@@ -96,7 +100,8 @@ typedef struct attn_rel_gold {
  *   entities   tags != NULL: gold IOB2 path [T] (0 = O, 1+2i = B-i, 2+2i = I-i), which must
  *              obey the IOB2 constraints (no I-x after O or at the start)
  *   relations  spans != NULL (n_spans >= 0) and rels (n_rels >= 0); spans are the gold entities
- *              (their labels give the entity types), rels the gold pairs. */
+ *              (their labels give the entity types), rels the gold pairs
+ *   mlm        mlm_target != NULL and mlm_caps != NULL. */
 typedef struct attn_example {
     const uint32_t *rows;       /* [T, S]: S = attn_feature_slots (features.h) */
     int T;
@@ -106,6 +111,10 @@ typedef struct attn_example {
     int n_spans;
     const attn_rel_gold *rels;
     int n_rels;
+    /* mlm (given when mlm_target != NULL): per token the target word in [0, mlm.vocab) or -1
+     * (not predicted), and 1 when the token is capitalised (attn_mlm_is_capitalised) */
+    const int32_t *mlm_target;  /* [T] */
+    const uint8_t *mlm_caps;    /* [T] */
 } attn_example;
 
 typedef struct attn_train_stats {
@@ -114,6 +123,8 @@ typedef struct attn_train_stats {
     double lr;                  /* learning rate used */
     int n_correct;              /* classify: examples whose argmax label was the gold one */
     int n_classified;
+    int n_mlm_correct;          /* mlm: predicted positions whose argmax was the target */
+    int n_mlm_predicted;
     int64_t n_tokens;
 } attn_train_stats;
 

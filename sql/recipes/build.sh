@@ -11,10 +11,11 @@
 #   3. build/recipes/MODEL.db: attn_train with the recipe's fixed seed; the epoch rows and the
 #      test scores go to build/recipes/MODEL.log
 #   4. model/builtin/MODEL.db: that model alone, packed by pack_model (tests/tools/pack_model.c)
-#      in q4 storage: the wide embedding tables (word and subword, 64 wide) as 4-bit values
-#      with a scale per 32, the narrow ones (affixes, shape) as int8 rows with a scale each,
+#      in q4-int8 storage: the wide embedding tables (word and subword, 64 wide) as 4-bit
+#      values with a scale per 32, the narrow ones (affixes, shape) and the encoder's linear
+#      weights as int8 rows with a scale each (the linears then run on the int8 kernels),
 #      every other tensor f16 (the recipes train and save in f16; this step decides what
-#      ships), vacuumed. q4 cost at most 0.3 points on any built-in's test score (README).
+#      ships), vacuumed. Each cost at most 0.3 points on any built-in's test score (README).
 # OpenBLAS picks slow generic kernels on CPUs newer than it knows; training sets
 # OPENBLAS_CORETYPE=SkylakeX when the CPU has AVX-512 and Haswell when it has AVX2 only,
 # unless the variable is already set.
@@ -61,9 +62,15 @@ for model in "$@"; do
     echo "trained in $(( $(date +%s) - start )) s" | tee -a build/recipes/$model.log
     # Compiled into attnext.so: model/builtin/. Trained but not compiled in (too large for the
     # extension's size budget; ATTACH the database to use it): model/optional/.
-    case $model in en-semeval) out=model/optional/$model.db ;; *) out=model/builtin/$model.db ;; esac
+    # en-base (masked-language-model pretraining) stays in build/recipes/en-base.db, where the
+    # fine-tuning experiments (*-ft, run after it) attach it; they are not shipped either.
+    case $model in
+        en-base) continue ;;
+        en-semeval | *-ft) out=model/optional/$model.db ;;
+        *) out=model/builtin/$model.db ;;
+    esac
     rm -f "$out"
-    "$tools/pack_model" "$work" "$model" "$out" --dtype q4 | tee -a build/recipes/$model.log
+    "$tools/pack_model" "$work" "$model" "$out" --dtype q4-int8 | tee -a build/recipes/$model.log
     sqlite3 "$out" "VACUUM"
     echo "wrote $out ($(stat -c %s "$out") bytes)" | tee -a build/recipes/$model.log
 done

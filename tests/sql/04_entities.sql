@@ -65,3 +65,10 @@ SELECT * FROM attn_entities;
 SELECT * FROM attn_entities WHERE model = 'every';
 -- A model without the entities task.
 SELECT * FROM attn_entities('a b', 'pos');
+-- OR in WHERE on the function's columns: SQLite also plans each side of the OR alone, without
+-- the text argument; those plans are priced out rather than refused (vtab_bind_args).
+.mode list
+SELECT 'or', count(*) FROM (SELECT 'Ann met Bob in Paris.' AS t) o, attn_entities(o.t, 'every') e
+WHERE e.start > 3 OR e.label = 'PER';
+SELECT 'or relations', count(*) FROM (SELECT 'Ann met Bob in Paris.' AS t) o,
+  attn_relations(o.t, 'every') r WHERE r.head_end > 3 OR r.tail_end > 3;

@@ -772,8 +772,8 @@ static void test_model_with(const char *head, const char *name, const char *tail
     static const attn_span spans1[1] = { { 1, 4, 1 } };
     static const attn_rel_gold rels0[2] = { { 0, 1, 0 }, { 2, 0, 1 } };
     attn_example ex[2] = {
-        { rows0, 7, 1, tags0, spans0, 3, rels0, 2 },
-        { rows1, 5, 0, tags1, spans1, 1, NULL, 0 },
+        { rows0, 7, 1, tags0, spans0, 3, rels0, 2, NULL, NULL },
+        { rows1, 5, 0, tags1, spans1, 1, NULL, 0, NULL, NULL },
     };
     double loss = 0.0;
     CHECK(attn_trainer_grad(tr, ex, 2, &loss, &err) == ATTN_OK);

@@ -5,7 +5,13 @@
  *     and K blocking (C > ATTN_GEMM_KC)
  *   - attn_pack_rows / attn_pack_cols lay panels out as gemm.h says, zero past N
  *   - attn_attention_infer equals attn_attention_forward (the trainer's unfused path)
- *   - attn_encode after attn_encoder_prepare equals the unprepared (sgemm) path */
+ *   - attn_encode after attn_encoder_prepare equals the unprepared (sgemm) path
+ *   - int8 linears (ATTN_LINEAR_Q8): attn_linear_forward equals attn_q8_matmul (+ GELU) bit
+ *     for bit and stays within attn_q8_error_bound of the f32 product
+ *   - the per-model choice: a q4-int8 stored model runs its layers on the int8 kernels with
+ *     exactly the stored ints (equal to a reference built from the writer's quantisation),
+ *     f16/f32/q8 storage keeps the f32 path (bit-identical to f32 storage of the same values),
+ *     and a q8 tensor from a foreign writer (max |q| < 127) is requantised, still int8 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +22,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "layers.h"
+#include "qgemm.h"
 #include "train.h"
 
 static const char *const FAMILIES[] = { "scalar", "avx2", "avx512", "neon" };
@@ -244,10 +251,252 @@ static void test_encoder_packed(void) {
     attn_model_free(packed);
 }
 
+/* ---- int8 linears --------------------------------------------------------------------------- */
+
+static void test_q8_linear_case(int T, int C, int OC) {
+    attn_error err;
+    float *w = rand_floats((size_t)OC * C), *x = rand_floats((size_t)T * C);
+    float *b = rand_floats((size_t)OC), *res = rand_floats((size_t)T * OC);
+    attn_q8_matrix *q8 = NULL;
+    CHECK(attn_q8_pack(&q8, w, OC, C, &err) == ATTN_OK);
+    if (!q8) return;
+    attn_linear L = { ATTN_LINEAR_Q8, C, OC, { NULL, 0, 0 }, q8, b };
+    const size_t sbytes = attn_linear_scratch_bytes(&L, T);
+    CHECK(sbytes == attn_q8_scratch_bytes(q8, T) && sbytes > 0);
+    unsigned char *sbuf = malloc(sbytes + 1);
+    float *got = malloc(sizeof(float) * T * OC), *want = malloc(sizeof(float) * T * OC);
+    size_t differ = 0, beyond = 0;
+    for (int e = 0; e < 3; e++) {   /* bias; bias + GELU; bias + residual in place */
+        for (size_t i = 0; i < (size_t)T * OC; i++) got[i] = want[i] = e == 2 ? res[i] : NAN;
+        attn_linear_forward(&L, got, x, T, e == 1 ? ATTN_EPI_GELU : ATTN_EPI_NONE,
+                            e == 2 ? got : NULL, sbuf + 1);       /* unaligned scratch */
+        attn_q8_matmul(want, x, q8, b, e == 2 ? want : NULL, T, sbuf);
+        if (e == 1) attn_kernels_best()->gelu(want, (size_t)T * OC);
+        for (size_t i = 0; i < (size_t)T * OC; i++) differ += memcmp(&got[i], &want[i], 4) != 0;
+        for (int t = 0; e == 0 && t < T; t++)
+            for (int o = 0; o < OC; o++) {
+                double exact = b[o];
+                for (int k = 0; k < C; k++) exact += (double)x[(size_t)t * C + k] * w[(size_t)o * C + k];
+                const double bound = attn_q8_error_bound(x + (size_t)t * C, w + (size_t)o * C,
+                                                         C, q8->wscale[o]);
+                beyond += !(fabs(got[(size_t)t * OC + o] - exact) <= bound + 1e-6 * fabs(b[o]));
+            }
+    }
+    CHECK_MSG(differ == 0, "int8 linear T=%d C=%d OC=%d: %zu outputs differ from attn_q8_matmul",
+              T, C, OC, differ);
+    CHECK_MSG(beyond == 0, "int8 linear T=%d C=%d OC=%d: %zu outputs beyond the q8 error bound",
+              T, C, OC, beyond);
+    attn_q8_free(q8);
+    free(w); free(x); free(b); free(res); free(sbuf); free(got); free(want);
+}
+
+static void test_q8_linear(void) {
+    static const int Ts[] = { 1, 5, 32, 67 };
+    static const int Cs[] = { 1, 3, 64, 257 };
+    static const int OCs[] = { 1, 17, 64, 160 };
+    for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)
+        for (size_t ci = 0; ci < sizeof Cs / sizeof *Cs; ci++)
+            for (size_t oi = 0; oi < sizeof OCs / sizeof *OCs; oi++)
+                test_q8_linear_case(Ts[ti], Cs[ci], OCs[oi]);
+    attn_linear f32 = { ATTN_LINEAR_F32_PACKED, 4, 4, { NULL, 4, 4 }, NULL, NULL };
+    CHECK(attn_linear_scratch_bytes(&f32, 100) == 0);
+}
+
+/* ---- the per-model choice of int8 ------------------------------------------------------------ */
+
+#define ENC_CONFIG \
+    "{\"format\": 1, \"dim\": 64, \"layers\": 2, \"heads\": 2, \"ffn\": 160, " \
+    "\"max_len\": 200, \"features\": [{\"kind\": \"norm\", \"buckets\": 500, \"dim\": 24}," \
+    " {\"kind\": \"shape\", \"buckets\": 50, \"dim\": 9}]," \
+    " \"tasks\": [\"classify\"], \"classify\": {\"labels\": [\"a\", \"b\"]}}"
+#define ENC_D 64
+#define ENC_LINEARS 9   /* the projection, 2 layers x qkv, out, up, down */
+
+/* q8 bytes of w[rows, cols] as another writer might make them: scale max |w| / 63 per row, so
+ * |q| <= 63 (valid q8, but not what attn_quantize_rows_q8 writes). */
+static void encode_q8_foreign(const float *w, int64_t rows, int64_t cols, unsigned char *out) {
+    int8_t *q = (int8_t *)(out + rows * 4);
+    for (int64_t r = 0; r < rows; r++) {
+        float mx = 0.0f;
+        for (int64_t c = 0; c < cols; c++) mx = fmaxf(mx, fabsf(w[r * cols + c]));
+        const float scale = mx / 63.0f;
+        memcpy(out + r * 4, &scale, 4);   /* little-endian host (x86_64, aarch64) */
+        for (int64_t c = 0; c < cols; c++)
+            q[r * cols + c] = (int8_t)(scale > 0 ? lrintf(w[r * cols + c] / scale) : 0);
+    }
+}
+
+/* A new model from src's values, each tensor stored as dtype_of(tensor) and loaded back the
+ * way a database is read (attn_model_set_tensor). dtype_of NULL: storage s. foreign: q8
+ * tensors as encode_q8_foreign writes them. */
+static attn_model *restore(const attn_model *src, attn_storage s,
+                           const char *(*dtype_of)(const attn_tensor_spec *), int foreign) {
+    attn_model *m = NULL;
+    attn_error err;
+    if (attn_model_new(ENC_CONFIG, strlen(ENC_CONFIG), &m, &err)) {
+        fprintf(stderr, "model: %s\n", err.msg);
+        return NULL;
+    }
+    for (size_t i = 0; i < m->n_specs; i++) {
+        const attn_tensor_spec *t = &src->specs[i];
+        const char *dtype = dtype_of ? dtype_of(t) : attn_storage_dtype(s, t);
+        const size_t n = attn_tensor_stored_bytes(t, dtype);
+        unsigned char *b = malloc(n);
+        char shape[64];
+        if (t->ndim == 2) snprintf(shape, sizeof shape, "[%lld,%lld]", (long long)t->shape[0],
+                                   (long long)t->shape[1]);
+        else snprintf(shape, sizeof shape, "[%lld]", (long long)t->shape[0]);
+        int rc = attn_tensor_encode(t, dtype, src->params + t->offset, b, &err);
+        if (foreign && !strcmp(dtype, "q8"))
+            encode_q8_foreign(src->params + t->offset, t->shape[0], t->shape[1], b);
+        if (!rc) rc = attn_model_set_tensor(m, t->key, dtype, shape, b, n, &err);
+        free(b);
+        if (rc) { fprintf(stderr, "%s: %s\n", t->key, err.msg); attn_model_free(m); return NULL; }
+    }
+    if (attn_model_finish(m, &err)) { attn_model_free(m); return NULL; }
+    return m;
+}
+
+static void enc_rows(uint32_t *rows, int T) {
+    for (int i = 0; i < T; i++) {
+        rows[2 * i] = (uint32_t)(i * 2654435761u % 500u);
+        rows[2 * i + 1] = (uint32_t)(i * 40503u % 50u);
+    }
+}
+
+/* out[T, D]: encodes rows with m (prepared here). */
+static int encode(attn_model *m, const uint32_t *rows, int T, float *out) {
+    attn_error err;
+    attn_scratch s = { 0 };
+    int rc = attn_encoder_prepare(m, &err);
+    if (!rc) rc = attn_encode(m, rows, T, out, &s, &err);
+    if (rc) fprintf(stderr, "encode: %s\n", err.msg);
+    attn_scratch_free(&s);
+    return rc;
+}
+
+/* An int8 matrix from the writer's own quantisation of w[OC, C] (attn_quantize_rows_q8). */
+static attn_q8_matrix *writer_q8(const float *w, int OC, int C) {
+    float *scales = malloc(sizeof(float) * OC);
+    int8_t *q = malloc((size_t)OC * C);
+    attn_quantize_rows_q8(w, (size_t)OC, (size_t)C, scales, q);
+    attn_q8_matrix *m = NULL;
+    attn_error err;
+    if (attn_q8_pack_quantized(&m, scales, q, OC, C, &err)) m = NULL;
+    free(scales); free(q);
+    return m;
+}
+
+/* The encoder with every linear on attn_q8_matmul, composed here from the layer primitives:
+ * what encode_packed must compute for a q4-int8 model. src holds the f32 weights the writer
+ * quantised; m is the loaded model (its embeddings, biases, LayerNorms). */
+static void reference_int8(const attn_model *src, const attn_model *m, const uint32_t *rows,
+                           int T, float *x) {
+    const attn_config *c = &m->cfg;
+    const int D = c->dim, F = c->ffn, E = attn_embed_width(c);
+    float *emb = malloc(sizeof(float) * T * E), *ln = malloc(sizeof(float) * T * D);
+    float *qkv = malloc(sizeof(float) * T * 3 * D), *att = malloc(sizeof(float) * T * D);
+    float *ffn = malloc(sizeof(float) * T * F);
+    float *ascratch = malloc(sizeof(float) * attn_attention_infer_floats(T, D, c->heads));
+    void *qscratch = malloc(4096 + (size_t)T * (F + 64) * 2);
+    attn_q8_matrix *proj = writer_q8(src->w.proj_w, D, E);
+    attn_embed_forward(emb, c, &m->w, rows, T);
+    attn_q8_matmul(x, emb, proj, m->w.proj_b, m->w.pos, T, qscratch);
+    for (int l = 0; l < c->layers; l++) {
+        const attn_layer_weights *lw = &m->w.layer[l], *sw = &src->w.layer[l];
+        attn_q8_matrix *wq = writer_q8(sw->qkv_w, 3 * D, D), *wo = writer_q8(sw->out_w, D, D);
+        attn_q8_matrix *wu = writer_q8(sw->up_w, F, D), *wd = writer_q8(sw->down_w, D, F);
+        attn_layernorm_forward(ln, NULL, NULL, x, lw->ln1_w, lw->ln1_b, T, D, c->ln_eps);
+        attn_q8_matmul(qkv, ln, wq, lw->qkv_b, NULL, T, qscratch);
+        attn_attention_infer(att, qkv, T, D, c->heads, c->attn_scale, ascratch, NULL);
+        attn_q8_matmul(x, att, wo, lw->out_b, x, T, qscratch);
+        attn_layernorm_forward(ln, NULL, NULL, x, lw->ln2_w, lw->ln2_b, T, D, c->ln_eps);
+        attn_q8_matmul(ffn, ln, wu, lw->up_b, NULL, T, qscratch);
+        attn_kernels_best()->gelu(ffn, (size_t)T * F);
+        attn_q8_matmul(x, ffn, wd, lw->down_b, x, T, qscratch);
+        attn_q8_free(wq); attn_q8_free(wo); attn_q8_free(wu); attn_q8_free(wd);
+    }
+    attn_layernorm_forward(x, NULL, NULL, x, m->w.final_ln_w, m->w.final_ln_b, T, D, c->ln_eps);
+    free(emb); free(ln); free(qkv); free(att); free(ffn); free(ascratch); free(qscratch);
+    attn_q8_free(proj);
+}
+
+static double max_diff(const float *a, const float *b, size_t n) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs(a[i] - b[i]);
+        if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}
+
+static size_t count_unequal(const float *a, const float *b, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += memcmp(&a[i], &b[i], sizeof *a) != 0;
+    return k;
+}
+
+static const char *all_f32(const attn_tensor_spec *t) { (void)t; return "f32"; }
+
+static void test_encoder_int8_choice(void) {
+    attn_model *src = random_model(11);
+    if (!src) { CHECK(0); return; }
+    attn_model *q4i8 = restore(src, ATTN_STORE_Q4_INT8, NULL, 0);
+    attn_model *f16 = restore(src, ATTN_STORE_F16, NULL, 0);
+    attn_model *q8 = restore(src, ATTN_STORE_Q8, NULL, 0);
+    attn_model *q4 = restore(src, ATTN_STORE_Q4, NULL, 0);
+    attn_model *foreign = restore(src, ATTN_STORE_Q4_INT8, NULL, 1);
+    if (!q4i8 || !f16 || !q8 || !q4 || !foreign) { CHECK(0); return; }
+    /* the same decoded values stored as f32: the f32 path's answer for each */
+    attn_model *q4i8_f32 = restore(q4i8, 0, all_f32, 0), *f16_f32 = restore(f16, 0, all_f32, 0);
+    attn_model *q8_f32 = restore(q8, 0, all_f32, 0);
+    attn_model *foreign_f32 = restore(foreign, 0, all_f32, 0);
+    if (!q4i8_f32 || !f16_f32 || !q8_f32 || !foreign_f32) { CHECK(0); return; }
+    static const int lengths[] = { 1, 7, 32, 67, 200 };
+    uint32_t rows[200 * 2];
+    enc_rows(rows, 200);
+    const size_t cap = (size_t)200 * ENC_D;
+    float *a = malloc(sizeof(float) * cap), *b = malloc(sizeof(float) * cap);
+    for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+        const int T = lengths[i];
+        const size_t n = (size_t)T * ENC_D;
+        /* q4-int8: the int8 path, exactly the reference built from the writer's ints */
+        CHECK(encode(q4i8, rows, T, a) == ATTN_OK);
+        reference_int8(src, q4i8, rows, T, b);
+        CHECK_MSG(count_unequal(a, b, n) == 0, "T=%d: q4-int8 encoder differs from the int8 "
+                  "reference in %zu of %zu outputs (max %.3g)", T, count_unequal(a, b, n), n,
+                  max_diff(a, b, n));
+        /* ... and close to, but not the same as, the f32 path on the same weights */
+        CHECK(encode(q4i8_f32, rows, T, b) == ATTN_OK);
+        const double d = max_diff(a, b, n);
+        CHECK_MSG(d > 0 && d < 0.05, "T=%d: int8 vs f32 path on the same weights: %.3g", T, d);
+        /* a foreign q8 writer: requantised, still int8, still close to its f32 path */
+        CHECK(encode(foreign, rows, T, a) == ATTN_OK && encode(foreign_f32, rows, T, b) == ATTN_OK);
+        const double df = max_diff(a, b, n);
+        CHECK_MSG(df > 0 && df < 0.05, "T=%d: foreign q8, int8 vs f32 path: %.3g", T, df);
+        /* f16 and q8 storage: the f32 path, bit-identical to f32 storage of the same values */
+        CHECK(encode(f16, rows, T, a) == ATTN_OK && encode(f16_f32, rows, T, b) == ATTN_OK);
+        CHECK_MSG(count_unequal(a, b, n) == 0, "T=%d: f16 storage left the f32 path", T);
+        CHECK(encode(q8, rows, T, a) == ATTN_OK && encode(q8_f32, rows, T, b) == ATTN_OK);
+        CHECK_MSG(count_unequal(a, b, n) == 0, "T=%d: q8 storage left the f32 path", T);
+    }
+    CHECK(attn_encoder_int8_linears(q4i8) == ENC_LINEARS);
+    CHECK(attn_encoder_int8_linears(f16) == 0 && attn_encoder_int8_linears(q8) == 0);
+    CHECK(attn_encoder_int8_linears(q4i8_f32) == 0);
+    CHECK(attn_encoder_int8_linears(foreign) == ENC_LINEARS);
+    CHECK(encode(q4, rows, 5, a) == ATTN_OK && attn_encoder_int8_linears(q4) == 0);
+    free(a); free(b);
+    attn_model_free(src); attn_model_free(q4i8); attn_model_free(f16); attn_model_free(q8);
+    attn_model_free(q4); attn_model_free(q4i8_f32); attn_model_free(f16_f32);
+    attn_model_free(q8_f32); attn_model_free(foreign); attn_model_free(foreign_f32);
+}
+
 int main(void) {
     test_packing_layout();
     test_gemm_sizes();
     test_attention();
     test_encoder_packed();
+    test_q8_linear();
+    test_encoder_int8_choice();
     return CHECK_DONE();
 }

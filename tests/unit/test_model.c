@@ -193,7 +193,7 @@ static void test_config_errors_top(void) {
 static void test_config_errors_tasks(void) {
     const char *tasks = "[\"classify\", \"entities\", \"relations\"]";
     expect_config_error(tasks, "[\"classify\", \"ner\"]", ATTN_EINVAL,
-                        "config: 'tasks[1]' 'ner' is unknown (expected classify, entities or relations)");
+                        "config: 'tasks[1]' 'ner' is unknown (expected classify, entities, relations or mlm)");
     expect_config_error(tasks, "[\"classify\", \"entities\", \"classify\"]", ATTN_EINVAL,
                         "config: 'tasks' lists 'classify' twice");
     expect_config_error(tasks, "[]", ATTN_EINVAL, "config: 'tasks' must be a non-empty array of task names");
@@ -911,6 +911,9 @@ static void test_q8_round_trip(void) {
     CHECK_MSG(inexact == 0, "%zu values are not q * scale", inexact);
     CHECK(scales[7] == 0.0f && got[7 * cols] == 0.0f && got[8 * cols - 1] == 0.0f);
     CHECK(m->given[ei]);
+    CHECK(attn_model_stored_dtype(m, "embed.norm") == ATTN_DTYPE_Q8);
+    CHECK(attn_model_stored_dtype(m, "embed.shape") == ATTN_DTYPE_NONE);     /* not set yet */
+    CHECK(attn_model_stored_dtype(m, "no.such") == ATTN_DTYPE_NONE);
     free(b);
     free(x);
     attn_model_free(m);
@@ -1098,6 +1101,7 @@ static void test_q4_layout_and_errors(void) {
               "%s", err.msg);
     CHECK(dst[0] == 7.0f && dst[1] == -7.0f && dst[2] == 0.0f && dst[3] == -1.0f && dst[4] == 3.0f);
     CHECK(dst[5] == -4.0f && dst[6] == 2.0f && dst[7] == 0.0f);
+    CHECK(attn_model_stored_dtype(m, "embed.suffix") == ATTN_DTYPE_Q4);
     /* The encoder writes the same bytes for row 0 (its max is 7: scale 1); its all-zero rows
      * get scale 0 and zero nibbles. */
     unsigned char back[N];
@@ -1146,6 +1150,46 @@ static void test_q4_storage(void) {
     attn_model_free(m);
 }
 
+/* q4-int8 storage: q4 storage plus the encoder's linear weights (the projection, 4 per layer)
+ * as q8 (run on the int8 kernels); every other tensor as under q4 (LayerNorm weights under
+ * "layers." and biases stay f16). */
+static void test_q4_int8_storage(void) {
+    static const char *WIDE =
+        "{\"format\": 1, \"tasks\": [\"classify\"], \"dim\": 16, \"layers\": 2, \"heads\": 2,"
+        " \"ffn\": 32, \"max_len\": 8,"
+        " \"features\": [{\"kind\": \"norm\", \"buckets\": 50, \"dim\": 32},"
+        "              {\"kind\": \"shape\", \"buckets\": 10, \"dim\": 31}],"
+        " \"classify\": {\"labels\": [\"a\", \"b\"]}}";
+    attn_model *m = new_model(WIDE);
+    if (!m) return;
+    static const char *const linears[] = { "attn.qkv.w", "attn.out.w", "ffn.up.w", "ffn.down.w" };
+    size_t n_q8 = 0, n_same = 0;
+    for (size_t i = 0; i < m->n_specs; i++) {
+        const attn_tensor_spec *t = &m->specs[i];
+        const char *d = attn_storage_dtype(ATTN_STORE_Q4_INT8, t);
+        int linear = !strcmp(t->key, "embed.proj.w");
+        for (int l = 0; l < 2; l++)
+            for (int k = 0; k < 4; k++) {
+                char key[64];
+                snprintf(key, sizeof key, "layers.%d.%s", l, linears[k]);
+                linear |= !strcmp(t->key, key);
+            }
+        if (linear) n_q8 += !strcmp(d, "q8");
+        else n_same += !strcmp(d, attn_storage_dtype(ATTN_STORE_Q4, t));
+    }
+    CHECK_MSG(n_q8 == 9, "%zu of the 9 linear weights are q8", n_q8);
+    CHECK_MSG(n_same == m->n_specs - 9, "%zu of %zu other tensors as under q4", n_same,
+              m->n_specs - 9);
+    const attn_tensor_spec *sp = m->specs;
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4_INT8, &sp[attn_model_tensor_index(m, "layers.1.ln2.w")]), "f16"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4_INT8, &sp[attn_model_tensor_index(m, "layers.0.ffn.up.b")]), "f16"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4_INT8, &sp[attn_model_tensor_index(m, "embed.proj.b")]), "f16"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4_INT8, &sp[attn_model_tensor_index(m, "embed.norm")]), "q4"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4_INT8, &sp[attn_model_tensor_index(m, "cls.w")]), "f16"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4, &sp[attn_model_tensor_index(m, "layers.1.attn.qkv.w")]), "f16"));
+    attn_model_free(m);
+}
+
 int main(void) {
     test_f32_to_f16();
     test_full_config_fields();
@@ -1172,5 +1216,6 @@ int main(void) {
     test_q4_round_trip();
     test_q4_layout_and_errors();
     test_q4_storage();
+    test_q4_int8_storage();
     return CHECK_DONE();
 }

@@ -296,7 +296,7 @@ static void test_overfit_entities_relations(void) {
         CHECK(attn_char_spans_to_iob2(tx[i].toks.tok, tx[i].T, (int64_t)strlen(it->text), it->ents,
                                       it->n_ents, 3, tags[i], spans[i], &err) == ATTN_OK);
         ex[i] = (attn_example){ tx[i].rows, tx[i].T, -1, tags[i], spans[i], it->n_ents,
-                                it->rels, it->n_rels };
+                                it->rels, it->n_rels, NULL, NULL };
     }
     int tp = 0, pred = 0, gold = 0, rtp = 0, rpred = 0, rgold = 0, steps = 0;
     attn_train_stats st;
@@ -349,7 +349,7 @@ static void test_determinism(void) {
         attn_char_spans_to_iob2(tx[i].toks.tok, tx[i].T, (int64_t)strlen(NER_SET[i].text),
                                 NER_SET[i].ents, NER_SET[i].n_ents, 3, tags[i], spans[i], &err);
         ex[i] = (attn_example){ tx[i].rows, tx[i].T, -1, tags[i], spans[i], NER_SET[i].n_ents,
-                                NER_SET[i].rels, NER_SET[i].n_rels };
+                                NER_SET[i].rels, NER_SET[i].n_rels, NULL, NULL };
     }
     run_steps(a, 2, 9, ex, 8, 4);
     run_steps(b, 2, 9, ex, 8, 4);
@@ -393,7 +393,7 @@ static void test_clipping_and_adamw(void) {
     if (!m || !tr) { CHECK(0); return; }
     static text_rows tx;
     featurise(m, &tx, "a short text to learn");
-    attn_example ex = { tx.rows, tx.T, 1, NULL, NULL, 0, NULL, 0 };
+    attn_example ex = { tx.rows, tx.T, 1, NULL, NULL, 0, NULL, 0, NULL, NULL };
     attn_error err;
     double loss;
     /* the unclipped gradient of step 0 (same dropout masks as the step will draw) */
@@ -560,7 +560,7 @@ static void test_errors(void) {
     const int good_tags[3] = { 1, 2, 0 }, bad_tags[3] = { 0, 2, 0 }, big_tag[3] = { 0, 3, 0 };
     const attn_span spans[2] = { { 0, 2, 0 }, { 2, 3, 0 } }, bad_span[1] = { { 1, 4, 0 } };
     const attn_rel_gold rel[2] = { { 0, 1, 0 }, { 0, 1, 0 } }, self_rel[1] = { { 1, 1, 0 } };
-    attn_example ok = { rows, 3, 1, good_tags, spans, 2, rel, 1 };
+    attn_example ok = { rows, 3, 1, good_tags, spans, 2, rel, 1, NULL, NULL };
     attn_example ex[2] = { ok, ok };
     ex[1].T = 7;
     CHECK(step_fails(tr, ex, 2, "example 1 has 7 tokens, expected 1..6"));
