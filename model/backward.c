@@ -56,20 +56,57 @@ void attn_matmul_backward_ref(float *dinp, float *dw, float *db, const float *do
 
 /* With n = (x - mean) rstd and dn = dout g:
  *   dx = rstd (dn - mean(dn) - n mean(dn n)),  dg += dout n,  db += dout. */
+#define LN_LANES 8      /* independent partial sums: the row sums are not latency-bound */
+
+/* sum_i dy[i] g[i] and sum_i dy[i] g[i] (x[i] - m) r over one row of C values. */
+static void layernorm_row_sums(const float *x, const float *dy, const float *g, float m, float r,
+                               int C, float *sum_dn, float *sum_dn_n) {
+    float a[LN_LANES] = {0}, b[LN_LANES] = {0};
+    int i = 0;
+    for (; i + LN_LANES <= C; i += LN_LANES)
+        for (int l = 0; l < LN_LANES; l++) {
+            const float dn = dy[i + l] * g[i + l];
+            a[l] += dn;
+            b[l] += dn * ((x[i + l] - m) * r);
+        }
+    for (; i < C; i++) {
+        const float dn = dy[i] * g[i];
+        a[0] += dn;
+        b[0] += dn * ((x[i] - m) * r);
+    }
+    float sa = 0.0f, sb = 0.0f;
+    for (int l = 0; l < LN_LANES; l++) { sa += a[l]; sb += b[l]; }
+    *sum_dn = sa;
+    *sum_dn_n = sb;
+}
+
+/* dg += dy n, db += dy, dx += r (dy g - dn_mean - n dn_n_mean) over one row, n = (x - m) r. */
+static void layernorm_row_grads(float *restrict dx, float *restrict dg, float *restrict db,
+                                const float *x, const float *dy, const float *g, float m,
+                                float r, float dn_mean, float dn_n_mean, int C) {
+    for (int i = 0; i < C; i++) {
+        const float n = (x[i] - m) * r;
+        dg[i] += dy[i] * n;
+        db[i] += dy[i];
+        dx[i] += r * (dy[i] * g[i] - dn_mean - n * dn_n_mean);
+    }
+}
+
 void attn_layernorm_backward(float *dinp, float *dg, float *db, const float *dout,
                              const float *inp, const float *g, const float *mean,
                              const float *rstd, int T, int C) {
     for (int t = 0; t < T; t++) {
         const float *x = inp + (size_t)t * C, *dy = dout + (size_t)t * C;
         const float m = mean[t], r = rstd[t];
-        float dn_mean = 0.0f, dn_n_mean = 0.0f;
-        for (int i = 0; i < C; i++) {
-            const float n = (x[i] - m) * r, dn = dy[i] * g[i];
-            dn_mean += dn;
-            dn_n_mean += dn * n;
-        }
+        float dn_mean, dn_n_mean;
+        layernorm_row_sums(x, dy, g, m, r, C, &dn_mean, &dn_n_mean);
         dn_mean /= (float)C;
         dn_n_mean /= (float)C;
+        if (dg && db && dinp) {         /* the trainer's case: one pass without tests */
+            layernorm_row_grads(dinp + (size_t)t * C, dg, db, x, dy, g, m, r, dn_mean,
+                                dn_n_mean, C);
+            continue;
+        }
         for (int i = 0; i < C; i++) {
             const float n = (x[i] - m) * r;
             if (dg) dg[i] += dy[i] * n;
@@ -205,6 +242,25 @@ void attn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t
         const float d = s + x * s * (1.0f - s) * 2.0f * ATTN_GELU_K0 *
                         (1.0f + 3.0f * ATTN_GELU_K1 * x * x);
         dinp[i] += dout[i] * d;
+    }
+}
+
+/* The same derivative from the forward's output y = GELU(x) = x s: s = y / x, so no exp (the
+ * loop vectorises; the forward paid for the exp). Near 0, where y / x loses precision,
+ * s = sigmoid(2u) = 1/2 + u/2 + O(u^3). */
+#define GELU_SMALL_X 1e-3f      /* |x| below this: the series (error < 1e-10) */
+
+void attn_gelu_backward_from_output(float *dinp, const float *inp, const float *out,
+                                    const float *dout, size_t n) {
+    const float c1 = 2.0f * ATTN_GELU_K0, c3 = 3.0f * ATTN_GELU_K1;
+    for (size_t i = 0; i < n; i++) {
+        const float x = inp[i], x2 = x * x;
+        const int small = fabsf(x) < GELU_SMALL_X;
+        const float safe_x = small ? 1.0f : x;
+        const float series = 0.5f + 0.5f * ATTN_GELU_K0 * (x + ATTN_GELU_K1 * x2 * x);
+        const float s = small ? series : out[i] / safe_x;
+        const float d = s + x * s * (1.0f - s) * c1 * (1.0f + c3 * x2);
+        dinp[i] += x < ATTN_GELU_NEG_CUTOFF ? 0.0f : dout[i] * d;
     }
 }
 

@@ -2,6 +2,11 @@
  *   random numbers, parameter initialisation
  *   activations: one buffer per worker carved into per-layer views (llm.c's ActivationTensors)
  *   layer_forward / layer_backward, the encoder forward/backward, the heads and losses
+ * A worker runs its share of the batch in chunks: the tokens of consecutive examples, up to
+ * chunk_tokens in all, concatenated into one [N, .] activation buffer. Every linear layer,
+ * LayerNorm, GELU and residual add runs once over the N tokens (one GEMM per layer forward,
+ * one per gradient backward: the weights are packed once per chunk, not once per example);
+ * attention, dropout draws, embeddings and the heads run per example on its rows.
  *   validation of examples, workers and threads, clipping, AdamW, the schedule
  *   character spans -> IOB2 tags */
 #include "train.h"
@@ -21,6 +26,7 @@
 
 #define PI 3.14159265358979323846
 #define BUF_ALIGN 64    /* bytes: alignment of the gradient / moment / activation buffers */
+#define CHUNK_TOKENS 512  /* tokens of one chunk of examples (at least max_len: see above) */
 
 static float *mut(const float *p) { return (float *)p; }
 
@@ -155,9 +161,11 @@ static float *take(cursor *c, size_t n) {
     return p;
 }
 
-static size_t carve_acts(float *base, const attn_config *c, int T, acts *a) {
-    const size_t t = (size_t)T, D = (size_t)c->dim, F = (size_t)c->ffn;
-    const size_t E = (size_t)attn_embed_width(c), HTT = (size_t)c->heads * t * t;
+/* Views for N tokens in all whose attention probabilities need TT floats per head (the sum
+ * of T_i^2 over the chunk's examples). */
+static size_t carve_acts(float *base, const attn_config *c, int N, size_t TT, acts *a) {
+    const size_t t = (size_t)N, D = (size_t)c->dim, F = (size_t)c->ffn;
+    const size_t E = (size_t)attn_embed_width(c), HTT = (size_t)c->heads * TT;
     cursor cur = { base, 0 };
     a->emb = take(&cur, t * E);
     a->emb_mask = take(&cur, t * E);
@@ -195,9 +203,11 @@ static size_t head_work_floats(const attn_model *m) {
     return n;
 }
 
-static size_t carve_scratch(float *base, const attn_model *m, int T, grad_scratch *s) {
+/* Scratch for N tokens in all; the per-example parts (attention, heads) for max_len. */
+static size_t carve_scratch(float *base, const attn_model *m, int N, grad_scratch *s) {
     const attn_config *c = &m->cfg;
-    const size_t t = (size_t)T, D = (size_t)c->dim, F = (size_t)c->ffn;
+    const size_t t = (size_t)N, D = (size_t)c->dim, F = (size_t)c->ffn;
+    const size_t L = (size_t)c->max_len;
     const size_t K = (c->tasks & ATTN_TASK_ENTITIES) ? (size_t)attn_config_n_tags(c) : 1;
     cursor cur = { base, 0 };
     s->dh = take(&cur, t * D);
@@ -209,10 +219,10 @@ static size_t carve_scratch(float *base, const attn_model *m, int T, grad_scratc
     s->dup = take(&cur, t * F);
     s->dact = take(&cur, t * F);
     s->demb = take(&cur, t * (size_t)attn_embed_width(c));
-    s->att_scratch = take(&cur, 2 * t * t);
-    s->em = take(&cur, t * K);
-    s->dem = take(&cur, t * K);
-    s->crf_work = take(&cur, ATTN_CRF_WORK(t, K));
+    s->att_scratch = take(&cur, 2 * L * L);
+    s->em = take(&cur, L * K);
+    s->dem = take(&cur, L * K);
+    s->crf_work = take(&cur, ATTN_CRF_WORK(L, K));
     s->head_work = take(&cur, head_work_floats(m));
     s->probs = take(&cur, (size_t)c->classify_labels.n + 1);
     return cur.used;
@@ -226,14 +236,22 @@ typedef struct worker {
     attn_trainer *tr;
     float *grad;                /* [n_params]: the trainer's (worker 0) or its own */
     attn_weights g;             /* named views into grad */
-    float *act_buf, *scr_buf;   /* sized for max_len */
+    int cap;                    /* tokens of a chunk: max(max_len, CHUNK_TOKENS) */
+    float *act_buf, *scr_buf;   /* sized for cap tokens */
     acts a;
     grad_scratch s;
-    uint8_t *word_drop;         /* [max_len] 1 = the token's norm embedding was dropped */
-    /* mlm (NULL without the task) */
-    uint32_t *mlm_rows;         /* [max_len, S] the masked sequence's feature rows */
-    uint8_t *mlm_action;        /* [max_len] ATTN_MLM_* */
-    int *mlm_random, *mlm_pos, *mlm_tgt;  /* [max_len] */
+    uint8_t *word_drop;         /* [cap] 1 = the token's norm embedding was dropped */
+    /* the chunk: n_seq examples, example i at tokens off[i]..off[i+1] of the buffers */
+    int n_seq;
+    int *off;                   /* [cap + 1] */
+    size_t *poff;               /* [cap + 1] per head: sum of T^2 of the examples before */
+    const uint32_t **rows;      /* [cap] feature rows the encoder runs on, per example */
+    rng *rngs;                  /* [cap] each example's generator */
+    int *mlm_n;                 /* [cap] mlm: predicted positions per example */
+    /* mlm (NULL without the task), per token of the chunk */
+    uint32_t *mlm_rows;         /* [cap, S] the masked sequences' feature rows */
+    uint8_t *mlm_action;        /* [cap] ATTN_MLM_* */
+    int *mlm_random, *mlm_pos, *mlm_tgt;  /* [cap] */
     float *mlm_work;            /* ATTN_MLM_WORK(m, max_len) */
     pair *pairs;                /* relation pairs of one example */
     size_t pairs_cap;
@@ -308,20 +326,30 @@ static int check_opts(const attn_train_opts *o, attn_error *err) {
 
 static int worker_init(attn_trainer *tr, worker *w, int index) {
     const attn_model *m = tr->m;
-    const int L = m->cfg.max_len;
+    const int L = m->cfg.max_len, cap = L > CHUNK_TOKENS ? L : CHUNK_TOKENS;
+    const size_t n = (size_t)cap + 1;
     w->tr = tr;
+    w->cap = cap;
     w->grad = index == 0 ? tr->grad : alloc_floats(m->n_params);
-    w->act_buf = alloc_floats(carve_acts(NULL, &m->cfg, L, &w->a));
-    w->scr_buf = alloc_floats(carve_scratch(NULL, m, L, &w->s));
-    w->word_drop = calloc((size_t)L, 1);
-    if (!w->grad || !w->act_buf || !w->scr_buf || !w->word_drop) return -1;
+    /* the examples of a chunk: sum T^2 <= max T * sum T <= L * cap */
+    w->act_buf = alloc_floats(carve_acts(NULL, &m->cfg, cap, (size_t)L * cap, &w->a));
+    w->scr_buf = alloc_floats(carve_scratch(NULL, m, cap, &w->s));
+    w->word_drop = calloc(n, 1);
+    w->off = calloc(n, sizeof *w->off);
+    w->poff = calloc(n, sizeof *w->poff);
+    w->rows = calloc(n, sizeof *w->rows);
+    w->rngs = calloc(n, sizeof *w->rngs);
+    w->mlm_n = calloc(n, sizeof *w->mlm_n);
+    if (!w->grad || !w->act_buf || !w->scr_buf || !w->word_drop || !w->off || !w->poff ||
+        !w->rows || !w->rngs || !w->mlm_n)
+        return -1;
     if (m->cfg.tasks & ATTN_TASK_MLM) {
         const size_t S = (size_t)attn_feature_slots(m->cfg.features, m->cfg.n_features);
-        w->mlm_rows = malloc((size_t)L * S * sizeof *w->mlm_rows);
-        w->mlm_action = calloc((size_t)L, 1);
-        w->mlm_random = malloc((size_t)L * sizeof(int));
-        w->mlm_pos = malloc((size_t)L * sizeof(int));
-        w->mlm_tgt = malloc((size_t)L * sizeof(int));
+        w->mlm_rows = malloc((size_t)cap * S * sizeof *w->mlm_rows);
+        w->mlm_action = calloc((size_t)cap, 1);
+        w->mlm_random = malloc((size_t)cap * sizeof(int));
+        w->mlm_pos = malloc((size_t)cap * sizeof(int));
+        w->mlm_tgt = malloc((size_t)cap * sizeof(int));
         w->mlm_work = alloc_floats(ATTN_MLM_WORK(m, L));
         if (!w->mlm_rows || !w->mlm_action || !w->mlm_random || !w->mlm_pos || !w->mlm_tgt ||
             !w->mlm_work)
@@ -336,6 +364,11 @@ static void worker_free(worker *w, int index) {
     free(w->act_buf);
     free(w->scr_buf);
     free(w->word_drop);
+    free(w->off);
+    free(w->poff);
+    free(w->rows);
+    free(w->rngs);
+    free(w->mlm_n);
     free(w->pairs);
     free(w->mlm_rows);
     free(w->mlm_action);
@@ -446,80 +479,123 @@ static void attention_forward_train(float *out, float *probs, float *mask, const
     }
 }
 
-/* One encoder layer: x_out[T,D] = la->x_in + attention branch + FFN branch (pre-LN), keeping
- * every activation the backward pass needs in la. */
-static void layer_forward(const attn_config *c, const attn_train_opts *o,
-                          const attn_layer_weights *lw, layer_acts *la, float *tmp,
-                          float *pd, float *x_out, int T, rng *r) {
+/* ---- the chunk: examples batch[from..to) concatenated ------------------------------------ */
+
+static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
+
+static int seq_T(const worker *w, int i) { return w->off[i + 1] - w->off[i]; }
+static int chunk_tokens(const worker *w) { return w->off[w->n_seq]; }
+
+/* End (exclusive) of the chunk starting at batch[from]: as many examples as fit in cap tokens,
+ * at least one (T <= max_len <= cap). */
+static int chunk_end(const attn_example *batch, int from, int to, int cap) {
+    int end = from, tokens = 0;
+    while (end < to && (end == from || tokens + batch[end].T <= cap)) tokens += batch[end++].T;
+    return end;
+}
+
+/* Inverted dropout over x[N, width] of the chunk, each example's rows with its own generator. */
+static void chunk_dropout(worker *w, float *x, float *mask, int width, float rate) {
+    if (rate <= 0.0f) return;
+    for (int i = 0; i < w->n_seq; i++) {
+        const size_t t0 = (size_t)w->off[i] * width;
+        dropout_forward(x + t0, mask + t0, (size_t)seq_T(w, i) * width, rate, &w->rngs[i]);
+    }
+}
+
+/* One encoder layer over the chunk's N tokens: x_out[N,D] = la->x_in + attention branch +
+ * FFN branch (pre-LN), keeping every activation the backward pass needs in la. Linear layers
+ * run once over all N tokens, attention per example. */
+static void layer_forward(worker *w, const attn_layer_weights *lw, layer_acts *la,
+                          float *x_out) {
+    const attn_config *c = &w->tr->m->cfg;
+    const attn_train_opts *o = &w->tr->o;
     const attn_kernels *k = attn_kernels_best();
-    const int D = c->dim, F = c->ffn;
-    const size_t TD = (size_t)T * D;
+    const int D = c->dim, F = c->ffn, H = c->heads, N = chunk_tokens(w);
+    const size_t ND = (size_t)N * D;
+    float *tmp = w->a.tmp;
     attn_layernorm_forward(la->ln1, la->ln1_mean, la->ln1_rstd, la->x_in, lw->ln1_w, lw->ln1_b,
-                           T, D, c->ln_eps);
-    attn_matmul_forward(la->qkv, la->ln1, lw->qkv_w, lw->qkv_b, T, D, 3 * D);
-    attention_forward_train(la->att, la->probs, la->probs_mask, la->qkv, T, D, c->heads,
-                            c->attn_scale, o->dropout_attn, r, pd);
-    attn_matmul_forward(tmp, la->att, lw->out_w, lw->out_b, T, D, D);
-    dropout_forward(tmp, la->att_mask, TD, o->dropout_resid, r);
-    memcpy(la->x_mid, la->x_in, TD * sizeof *tmp);
-    k->add(la->x_mid, tmp, TD);
+                           N, D, c->ln_eps);
+    attn_matmul_forward(la->qkv, la->ln1, lw->qkv_w, lw->qkv_b, N, D, 3 * D);
+    for (int i = 0; i < w->n_seq; i++) {
+        const size_t t0 = (size_t)w->off[i], p0 = (size_t)H * w->poff[i];
+        attention_forward_train(la->att + t0 * D, la->probs + p0, la->probs_mask + p0,
+                                la->qkv + t0 * 3 * D, seq_T(w, i), D, H, c->attn_scale,
+                                o->dropout_attn, &w->rngs[i], w->s.att_scratch);
+    }
+    attn_matmul_forward(tmp, la->att, lw->out_w, lw->out_b, N, D, D);
+    chunk_dropout(w, tmp, la->att_mask, D, o->dropout_resid);
+    memcpy(la->x_mid, la->x_in, ND * sizeof *tmp);
+    k->add(la->x_mid, tmp, ND);
 
     attn_layernorm_forward(la->ln2, la->ln2_mean, la->ln2_rstd, la->x_mid, lw->ln2_w, lw->ln2_b,
-                           T, D, c->ln_eps);
-    attn_matmul_forward(la->up, la->ln2, lw->up_w, lw->up_b, T, D, F);
-    memcpy(la->act, la->up, (size_t)T * F * sizeof *tmp);
-    k->gelu(la->act, (size_t)T * F);
-    attn_matmul_forward(tmp, la->act, lw->down_w, lw->down_b, T, F, D);
-    dropout_forward(tmp, la->ffn_mask, TD, o->dropout_resid, r);
-    memcpy(x_out, la->x_mid, TD * sizeof *tmp);
-    k->add(x_out, tmp, TD);
+                           N, D, c->ln_eps);
+    attn_matmul_forward(la->up, la->ln2, lw->up_w, lw->up_b, N, D, F);
+    memcpy(la->act, la->up, (size_t)N * F * sizeof *tmp);
+    k->gelu(la->act, (size_t)N * F);
+    attn_matmul_forward(tmp, la->act, lw->down_w, lw->down_b, N, F, D);
+    chunk_dropout(w, tmp, la->ffn_mask, D, o->dropout_resid);
+    memcpy(x_out, la->x_mid, ND * sizeof *tmp);
+    k->add(x_out, tmp, ND);
 }
 
 static float *stream(acts *a, int l, int n_layers) {
     return l < n_layers ? a->layer[l].x_in : a->x_final;
 }
 
-/* Embeddings with word dropout and dropout, projected, plus positions: x0[T,D]. */
-static void embed_forward_train(worker *w, const uint32_t *rows, int T, rng *r) {
+/* Word dropout, then dropout, on example i's embeddings emb[T_i, E] (its generator). */
+static void embed_dropout(worker *w, int i, float *emb, float *mask, int E) {
     const attn_trainer *tr = w->tr;
     const attn_config *c = &tr->m->cfg;
-    const int E = attn_embed_width(c);
-    acts *a = &w->a;
-    attn_embed_forward(a->emb, c, &tr->m->w, rows, T);
-    memset(w->word_drop, 0, (size_t)T);
+    const int T = seq_T(w, i);
+    uint8_t *drop = w->word_drop + w->off[i];
     if (tr->o.word_dropout > 0.0f && tr->norm_feature >= 0) {
         int off = 0;
         for (int f = 0; f < tr->norm_feature; f++) off += (int)c->features[f].dim;
         const size_t fdim = c->features[tr->norm_feature].dim;
         for (int t = 0; t < T; t++) {
-            w->word_drop[t] = rng_uniform(r) < tr->o.word_dropout;
-            if (w->word_drop[t]) memset(a->emb + (size_t)t * E + off, 0, fdim * sizeof(float));
+            drop[t] = rng_uniform(&w->rngs[i]) < tr->o.word_dropout;
+            if (drop[t]) memset(emb + (size_t)t * E + off, 0, fdim * sizeof(float));
         }
     }
-    dropout_forward(a->emb, a->emb_mask, (size_t)T * E, tr->o.dropout_embed, r);
-    float *x0 = stream(a, 0, c->layers);
-    attn_matmul_forward(x0, a->emb, tr->m->w.proj_w, tr->m->w.proj_b, T, E, c->dim);
-    attn_kernels_best()->add(x0, tr->m->w.pos, (size_t)T * c->dim);
+    dropout_forward(emb, mask, (size_t)T * E, tr->o.dropout_embed, &w->rngs[i]);
 }
 
-/* The whole encoder, training mode: w->a.h[T,D]. */
-static void encoder_forward(worker *w, const uint32_t *rows, int T, rng *r) {
+/* Embeddings with word dropout and dropout, projected, plus positions: x0[N,D]. */
+static void embed_forward_train(worker *w) {
+    const attn_trainer *tr = w->tr;
+    const attn_config *c = &tr->m->cfg;
+    const int E = attn_embed_width(c), D = c->dim, N = chunk_tokens(w);
+    acts *a = &w->a;
+    float *x0 = stream(a, 0, c->layers);
+    memset(w->word_drop, 0, (size_t)N);
+    for (int i = 0; i < w->n_seq; i++) {
+        const size_t t0 = (size_t)w->off[i] * E;
+        attn_embed_forward(a->emb + t0, c, &tr->m->w, w->rows[i], seq_T(w, i));
+        embed_dropout(w, i, a->emb + t0, a->emb_mask + t0, E);
+    }
+    attn_matmul_forward(x0, a->emb, tr->m->w.proj_w, tr->m->w.proj_b, N, E, D);
+    for (int i = 0; i < w->n_seq; i++)
+        attn_kernels_best()->add(x0 + (size_t)w->off[i] * D, tr->m->w.pos,
+                                 (size_t)seq_T(w, i) * D);
+}
+
+/* The whole encoder over the chunk, training mode: w->a.h[N,D]. */
+static void encoder_forward(worker *w) {
     const attn_model *m = w->tr->m;
     const attn_config *c = &m->cfg;
+    const int N = chunk_tokens(w);
     acts *a = &w->a;
-    carve_acts(w->act_buf, c, T, a);
-    carve_scratch(w->scr_buf, m, T, &w->s);
-    embed_forward_train(w, rows, T, r);
+    carve_acts(w->act_buf, c, N, w->poff[w->n_seq], a);
+    carve_scratch(w->scr_buf, m, N, &w->s);
+    embed_forward_train(w);
     for (int l = 0; l < c->layers; l++)
-        layer_forward(c, &w->tr->o, &m->w.layer[l], &a->layer[l], a->tmp, w->s.att_scratch,
-                      stream(a, l + 1, c->layers), T, r);
+        layer_forward(w, &m->w.layer[l], &a->layer[l], stream(a, l + 1, c->layers));
     attn_layernorm_forward(a->h, a->fin_mean, a->fin_rstd, a->x_final, m->w.final_ln_w,
-                           m->w.final_ln_b, T, c->dim, c->ln_eps);
+                           m->w.final_ln_b, N, c->dim, c->ln_eps);
 }
 
 /* ---- backward ---------------------------------------------------------------------------- */
-
-static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
 
 /* dst = src * mask (mask NULL: copy). */
 static void times_mask(float *dst, const float *src, const float *mask, size_t n) {
@@ -527,67 +603,85 @@ static void times_mask(float *dst, const float *src, const float *mask, size_t n
     for (size_t i = 0; i < n; i++) dst[i] = src[i] * mask[i];
 }
 
-/* Backward of layer_forward. dx[T,D]: in, the gradient of x_out; out, the gradient of x_in.
+/* Backward of attention_forward_train for every example of the chunk: s->dqkv[N,3D] +=. */
+static void chunk_attention_backward(worker *w, const layer_acts *la) {
+    const attn_config *c = &w->tr->m->cfg;
+    const int D = c->dim, H = c->heads;
+    const int dropped = w->tr->o.dropout_attn > 0.0f;
+    for (int i = 0; i < w->n_seq; i++) {
+        const size_t t0 = (size_t)w->off[i], p0 = (size_t)H * w->poff[i];
+        attn_attention_backward(w->s.dqkv + t0 * 3 * D, w->s.datt + t0 * D,
+                                la->qkv + t0 * 3 * D, la->probs + p0,
+                                dropped ? la->probs_mask + p0 : NULL, seq_T(w, i), D, H,
+                                c->attn_scale, w->s.att_scratch);
+    }
+}
+
+/* Backward of layer_forward. dx[N,D]: in, the gradient of x_out; out, the gradient of x_in.
  * Parameter gradients are added into gl. */
-static void layer_backward(const attn_config *c, const attn_train_opts *o,
-                           const attn_layer_weights *lw, const attn_layer_weights *gl,
-                           const layer_acts *la, grad_scratch *s, float *dx, int T) {
-    const int D = c->dim, F = c->ffn;
-    const size_t TD = (size_t)T * D, TF = (size_t)T * F;
+static void layer_backward(worker *w, const attn_layer_weights *lw,
+                           const attn_layer_weights *gl, const layer_acts *la, float *dx) {
+    const attn_config *c = &w->tr->m->cfg;
+    const attn_train_opts *o = &w->tr->o;
+    grad_scratch *s = &w->s;
+    const int D = c->dim, F = c->ffn, N = chunk_tokens(w);
+    const size_t ND = (size_t)N * D, NF = (size_t)N * F;
     const float *resid_mask_ffn = o->dropout_resid > 0.0f ? la->ffn_mask : NULL;
     const float *resid_mask_att = o->dropout_resid > 0.0f ? la->att_mask : NULL;
 
     /* FFN branch: x_out = x_mid + mask * down(GELU(up(LN2(x_mid)))) */
-    times_mask(s->dtmp, dx, resid_mask_ffn, TD);
-    zero(s->dact, TF);
+    times_mask(s->dtmp, dx, resid_mask_ffn, ND);
+    zero(s->dact, NF);
     attn_matmul_backward(s->dact, mut(gl->down_w), mut(gl->down_b), s->dtmp, la->act,
-                         lw->down_w, T, F, D);
-    zero(s->dup, TF);
-    attn_gelu_backward(s->dup, la->up, s->dact, TF);
-    zero(s->dln, TD);
+                         lw->down_w, N, F, D);
+    zero(s->dup, NF);
+    attn_gelu_backward_from_output(s->dup, la->up, la->act, s->dact, NF);
+    zero(s->dln, ND);
     attn_matmul_backward(s->dln, mut(gl->up_w), mut(gl->up_b), s->dup, la->ln2, lw->up_w,
-                         T, D, F);
+                         N, D, F);
     attn_layernorm_backward(dx, mut(gl->ln2_w), mut(gl->ln2_b), s->dln, la->x_mid, lw->ln2_w,
-                            la->ln2_mean, la->ln2_rstd, T, D);
+                            la->ln2_mean, la->ln2_rstd, N, D);
 
     /* attention branch: x_mid = x_in + mask * out(MHA(LN1(x_in))) */
-    times_mask(s->dtmp, dx, resid_mask_att, TD);
-    zero(s->datt, TD);
+    times_mask(s->dtmp, dx, resid_mask_att, ND);
+    zero(s->datt, ND);
     attn_matmul_backward(s->datt, mut(gl->out_w), mut(gl->out_b), s->dtmp, la->att, lw->out_w,
-                         T, D, D);
-    zero(s->dqkv, 3 * TD);
-    attn_attention_backward(s->dqkv, s->datt, la->qkv, la->probs,
-                            o->dropout_attn > 0.0f ? la->probs_mask : NULL, T, D, c->heads,
-                            c->attn_scale, s->att_scratch);
-    zero(s->dln, TD);
+                         N, D, D);
+    zero(s->dqkv, 3 * ND);
+    chunk_attention_backward(w, la);
+    zero(s->dln, ND);
     attn_matmul_backward(s->dln, mut(gl->qkv_w), mut(gl->qkv_b), s->dqkv, la->ln1, lw->qkv_w,
-                         T, D, 3 * D);
+                         N, D, 3 * D);
     attn_layernorm_backward(dx, mut(gl->ln1_w), mut(gl->ln1_b), s->dln, la->x_in, lw->ln1_w,
-                            la->ln1_mean, la->ln1_rstd, T, D);
+                            la->ln1_mean, la->ln1_rstd, N, D);
 }
 
-/* Backward of encoder_forward from s->dh[T,D] (the heads' gradient of the encoder output). */
-static void encoder_backward(worker *w, const uint32_t *rows, int T) {
+/* Backward of encoder_forward from s->dh[N,D] (the heads' gradient of the encoder output). */
+static void encoder_backward(worker *w) {
     const attn_trainer *tr = w->tr;
     const attn_model *m = tr->m;
     const attn_config *c = &m->cfg;
-    const int D = c->dim, E = attn_embed_width(c);
+    const int D = c->dim, E = attn_embed_width(c), N = chunk_tokens(w);
     grad_scratch *s = &w->s;
     acts *a = &w->a;
-    zero(s->dx, (size_t)T * D);
+    zero(s->dx, (size_t)N * D);
     attn_layernorm_backward(s->dx, mut(w->g.final_ln_w), mut(w->g.final_ln_b), s->dh, a->x_final,
-                            m->w.final_ln_w, a->fin_mean, a->fin_rstd, T, D);
+                            m->w.final_ln_w, a->fin_mean, a->fin_rstd, N, D);
     for (int l = c->layers - 1; l >= 0; l--)
-        layer_backward(c, &tr->o, &m->w.layer[l], &w->g.layer[l], &a->layer[l], s, s->dx, T);
-    attn_kernels_best()->add(mut(w->g.pos), s->dx, (size_t)T * D);
-    zero(s->demb, (size_t)T * E);
+        layer_backward(w, &m->w.layer[l], &w->g.layer[l], &a->layer[l], s->dx);
+    for (int i = 0; i < w->n_seq; i++)
+        attn_kernels_best()->add(mut(w->g.pos), s->dx + (size_t)w->off[i] * D,
+                                 (size_t)seq_T(w, i) * D);
+    zero(s->demb, (size_t)N * E);
     attn_matmul_backward(s->demb, mut(w->g.proj_w), mut(w->g.proj_b), s->dx, a->emb,
-                         m->w.proj_w, T, E, D);
-    if (tr->o.dropout_embed > 0.0f) times_mask(s->demb, s->demb, a->emb_mask, (size_t)T * E);
-    attn_embed_backward(c, &w->g, rows, s->demb, T, tr->norm_feature, w->word_drop);
+                         m->w.proj_w, N, E, D);
+    if (tr->o.dropout_embed > 0.0f) times_mask(s->demb, s->demb, a->emb_mask, (size_t)N * E);
+    for (int i = 0; i < w->n_seq; i++)
+        attn_embed_backward(c, &w->g, w->rows[i], s->demb + (size_t)w->off[i] * E, seq_T(w, i),
+                            tr->norm_feature, w->word_drop + w->off[i]);
 }
 
-/* ---- heads and losses -------------------------------------------------------------------- */
+/* ---- heads and losses (per example: h[T,D] and dh[T,D] are its rows of the chunk) -------- */
 
 static int argmax(const float *x, int n) {
     int best = 0;
@@ -595,24 +689,24 @@ static int argmax(const float *x, int n) {
     return best;
 }
 
-static double classify_loss(worker *w, const attn_example *ex) {
+static double classify_loss(worker *w, const attn_example *ex, const float *h, float *dh) {
     const attn_model *m = w->tr->m;
-    const double loss = attn_classify_backward(m, &w->g, w->a.h, ex->T, ex->label, 1.0f,
-                                               w->s.dh, w->s.probs, w->s.head_work);
+    const double loss = attn_classify_backward(m, &w->g, h, ex->T, ex->label, 1.0f, dh,
+                                               w->s.probs, w->s.head_work);
     w->n_classified++;
     w->n_correct += argmax(w->s.probs, m->cfg.classify_labels.n) == ex->label;
     return loss;
 }
 
-static double entity_loss(worker *w, const attn_example *ex) {
+static double entity_loss(worker *w, const attn_example *ex, const float *h, float *dh) {
     const attn_trainer *tr = w->tr;
     const int T = ex->T, K = tr->crf.K;
-    attn_tag_emissions(tr->m, w->a.h, T, w->s.em);
+    attn_tag_emissions(tr->m, h, T, w->s.em);
     zero(w->s.dem, (size_t)T * K);
     const double nll = attn_crf_nll_backward(&tr->crf, w->s.em, T, ex->tags, w->s.dem,
                                              mut(w->g.crf_trans), mut(w->g.crf_start),
                                              mut(w->g.crf_end), w->s.crf_work);
-    attn_tag_emissions_backward(tr->m, &w->g, w->a.h, w->s.dem, T, w->s.dh);
+    attn_tag_emissions_backward(tr->m, &w->g, h, w->s.dem, T, dh);
     return nll;
 }
 
@@ -643,16 +737,17 @@ static int collect_pairs(worker *w, const attn_example *ex, rng *r) {
     return first_negative + keep;
 }
 
-static double relation_loss(worker *w, const attn_example *ex, rng *r) {
+static double relation_loss(worker *w, const attn_example *ex, rng *r, const float *h,
+                            float *dh) {
     const int n = collect_pairs(w, ex, r);
     if (n == 0) return 0.0;
     const float weight = 1.0f / (float)n;
     double loss = 0.0;
     for (int i = 0; i < n; i++) {
         const attn_span *hd = &ex->spans[w->pairs[i].head], *tl = &ex->spans[w->pairs[i].tail];
-        loss += attn_relation_backward(w->tr->m, &w->g, w->a.h, ex->T, hd->start, hd->end,
+        loss += attn_relation_backward(w->tr->m, &w->g, h, ex->T, hd->start, hd->end,
                                        hd->label, tl->start, tl->end, tl->label,
-                                       w->pairs[i].label, weight, w->s.dh, w->s.head_work);
+                                       w->pairs[i].label, weight, dh, w->s.head_work);
     }
     return loss / n;
 }
@@ -665,44 +760,76 @@ static int wants(const attn_model *m, const attn_example *ex, int task) {
     return ex->spans != NULL;
 }
 
-/* mlm: masks the sequence into w->mlm_rows and lists the predicted positions. Returns M. */
-static int mlm_mask(worker *w, const attn_example *ex, rng *r) {
+/* mlm: masks the sequence into w->mlm_rows from token t0 of the chunk and lists the predicted
+ * positions (relative to the example) from mlm_pos[t0], mlm_tgt[t0]. Returns M. */
+static int mlm_mask(worker *w, const attn_example *ex, int t0, rng *r) {
+    const size_t S = (size_t)attn_feature_slots(w->tr->m->cfg.features, w->tr->m->cfg.n_features);
     const uint64_t seed = rng_next(r);
-    attn_mlm_choose(ex->mlm_caps, ex->T, seed, w->mlm_action);
-    attn_mlm_random_sources(w->mlm_action, ex->T, seed, w->mlm_random);
-    attn_mlm_apply(&w->tr->m->cfg, ex->rows, ex->T, w->mlm_action, w->mlm_random,
-                   w->tr->mask_rows, w->mlm_rows);
-    return attn_mlm_positions(w->mlm_action, ex->mlm_target, ex->T, w->mlm_pos, w->mlm_tgt);
+    uint8_t *action = w->mlm_action + t0;
+    int *random = w->mlm_random + t0;
+    attn_mlm_choose(ex->mlm_caps, ex->T, seed, action);
+    attn_mlm_random_sources(action, ex->T, seed, random);
+    attn_mlm_apply(&w->tr->m->cfg, ex->rows, ex->T, action, random, w->tr->mask_rows,
+                   w->mlm_rows + (size_t)t0 * S);
+    return attn_mlm_positions(action, ex->mlm_target, ex->T, w->mlm_pos + t0, w->mlm_tgt + t0);
 }
 
-/* Mean cross-entropy of the masked words (the encoder ran on the masked rows). */
-static double mlm_loss(worker *w, int M) {
+/* Mean cross-entropy of the masked words of example i (the encoder ran on the masked rows). */
+static double mlm_loss(worker *w, int i, const float *h, float *dh) {
+    const int M = w->mlm_n[i], t0 = w->off[i];
     if (M == 0) return 0.0;
     int correct = 0;
-    const double loss = attn_mlm_backward(w->tr->m, &w->g, w->a.h, w->mlm_pos, w->mlm_tgt, M,
-                                          1.0f / (float)M, w->s.dh, &correct, w->mlm_work);
+    const double loss = attn_mlm_backward(w->tr->m, &w->g, h, w->mlm_pos + t0, w->mlm_tgt + t0,
+                                          M, 1.0f / (float)M, dh, &correct, w->mlm_work);
     w->n_mlm_correct += correct;
     w->n_mlm_predicted += M;
     return loss;
 }
 
-/* Forward, losses and backward of one example; gradients added into w->grad. */
-static double example_forward_backward(worker *w, const attn_example *ex, int index) {
+/* Sets up the chunk batch[from..to) (at most cap tokens): offsets, each example's generator
+ * (seeded by its index in the batch), mlm masking, the rows the encoder runs on. */
+static void chunk_begin(worker *w, const attn_example *batch, int from, int to) {
     const attn_trainer *tr = w->tr;
-    const attn_model *m = tr->m;
-    rng r = example_rng(tr->o.seed, tr->step, index);
-    const int mlm = wants(m, ex, ATTN_TASK_MLM);
-    const int M = mlm ? mlm_mask(w, ex, &r) : 0;
-    const uint32_t *rows = mlm ? w->mlm_rows : ex->rows;
-    encoder_forward(w, rows, ex->T, &r);
-    zero(w->s.dh, (size_t)ex->T * m->cfg.dim);
+    const size_t S = (size_t)attn_feature_slots(tr->m->cfg.features, tr->m->cfg.n_features);
+    w->n_seq = to - from;
+    w->off[0] = 0;
+    w->poff[0] = 0;
+    for (int i = 0; i < w->n_seq; i++) {
+        const attn_example *ex = &batch[from + i];
+        const int mlm = wants(tr->m, ex, ATTN_TASK_MLM);
+        w->off[i + 1] = w->off[i] + ex->T;
+        w->poff[i + 1] = w->poff[i] + (size_t)ex->T * ex->T;
+        w->rngs[i] = example_rng(tr->o.seed, tr->step, from + i);
+        w->mlm_n[i] = mlm ? mlm_mask(w, ex, w->off[i], &w->rngs[i]) : 0;
+        w->rows[i] = mlm ? w->mlm_rows + (size_t)w->off[i] * S : ex->rows;
+    }
+}
+
+/* The losses of example i of the chunk; its gradient of the encoder output into s.dh. */
+static double example_losses(worker *w, const attn_example *ex, int i) {
+    const attn_model *m = w->tr->m;
+    const size_t t0 = (size_t)w->off[i] * m->cfg.dim;
+    const float *h = w->a.h + t0;
+    float *dh = w->s.dh + t0;
     double loss = 0.0;
-    if (wants(m, ex, ATTN_TASK_CLASSIFY)) loss += classify_loss(w, ex);
-    if (wants(m, ex, ATTN_TASK_ENTITIES)) loss += entity_loss(w, ex);
-    if (wants(m, ex, ATTN_TASK_RELATIONS)) loss += relation_loss(w, ex, &r);
-    if (mlm) loss += mlm_loss(w, M);
-    encoder_backward(w, rows, ex->T);
-    w->n_tokens += ex->T;
+    if (wants(m, ex, ATTN_TASK_CLASSIFY)) loss += classify_loss(w, ex, h, dh);
+    if (wants(m, ex, ATTN_TASK_ENTITIES)) loss += entity_loss(w, ex, h, dh);
+    if (wants(m, ex, ATTN_TASK_RELATIONS)) loss += relation_loss(w, ex, &w->rngs[i], h, dh);
+    if (wants(m, ex, ATTN_TASK_MLM)) loss += mlm_loss(w, i, h, dh);
+    return loss;
+}
+
+/* Forward, losses and backward of the chunk batch[from..to); gradients added into w->grad.
+ * Returns the sum of the examples' losses. */
+static double chunk_forward_backward(worker *w, const attn_example *batch, int from, int to) {
+    chunk_begin(w, batch, from, to);
+    encoder_forward(w);
+    const int N = chunk_tokens(w);
+    zero(w->s.dh, (size_t)N * w->tr->m->cfg.dim);
+    double loss = 0.0;
+    for (int i = 0; i < w->n_seq; i++) loss += example_losses(w, &batch[from + i], i);
+    encoder_backward(w);
+    w->n_tokens += N;
     return loss;
 }
 
@@ -821,8 +948,10 @@ static void *worker_run(void *arg) {
     w->n_correct = w->n_classified = w->n_mlm_correct = w->n_mlm_predicted = 0;
     w->n_tokens = 0;
     zero(w->grad, w->tr->m->n_params);
-    for (int i = w->from; i < w->to; i++)
-        w->loss += example_forward_backward(w, &w->batch[i], i);
+    for (int i = w->from, end; i < w->to; i = end) {
+        end = chunk_end(w->batch, i, w->to, w->cap);
+        w->loss += chunk_forward_backward(w, w->batch, i, end);
+    }
     return NULL;
 }
 
@@ -877,20 +1006,35 @@ int attn_trainer_encode(attn_trainer *tr, const uint32_t *rows, int T, float *h,
                          tr->m->cfg.max_len);
     int rc = check_rows(&tr->m->cfg, &ex, 0, err);
     if (rc) return rc;
-    rng r = example_rng(tr->o.seed, tr->step, 0);
-    encoder_forward(&tr->w[0], rows, T, &r);
-    memcpy(h, tr->w[0].a.h, (size_t)T * tr->m->cfg.dim * sizeof *h);
+    worker *w = &tr->w[0];
+    w->n_seq = 1;
+    w->off[0] = 0;
+    w->off[1] = T;
+    w->poff[0] = 0;
+    w->poff[1] = (size_t)T * T;
+    w->rows[0] = rows;
+    w->rngs[0] = example_rng(tr->o.seed, tr->step, 0);
+    encoder_forward(w);
+    memcpy(h, w->a.h, (size_t)T * tr->m->cfg.dim * sizeof *h);
     return ATTN_OK;
 }
 
 /* ---- clipping, schedule, AdamW ----------------------------------------------------------- */
 
+#define NORM_LANES 4     /* independent partial sums of the squared norm */
+
 static double grad_norm(const attn_trainer *tr) {
-    double sq = 0.0;
+    double part[NORM_LANES] = {0};
     for (size_t s = 0; s < tr->m->n_specs; s++) {
         const float *g = tr->grad + tr->m->specs[s].offset;
-        for (size_t i = 0; i < tr->m->specs[s].size; i++) sq += (double)g[i] * g[i];
+        const size_t n = tr->m->specs[s].size;
+        size_t i = 0;
+        for (; i + NORM_LANES <= n; i += NORM_LANES)
+            for (int l = 0; l < NORM_LANES; l++) part[l] += (double)g[i + l] * g[i + l];
+        for (; i < n; i++) part[0] += (double)g[i] * g[i];
     }
+    double sq = 0.0;
+    for (int l = 0; l < NORM_LANES; l++) sq += part[l];
     return sqrt(sq);
 }
 

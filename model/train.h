@@ -1,14 +1,19 @@
 /* train.h: training an attnext model from scratch, in plain C (llm.c style).
  *
  * The trainer knows nothing of SQL: examples are token feature rows (attn_token_features) with
- * gold answers. A training step takes a mini-batch of variable-length sequences, runs each one
- * through a training-mode forward that keeps every activation in one activation buffer, runs
- * the backward pass layer by layer, accumulates gradients, then applies clipping and AdamW.
+ * gold answers. A training step takes a mini-batch of variable-length sequences and runs them,
+ * in chunks of consecutive examples of up to max(max_len, 512) tokens, through a training-mode
+ * forward (every linear layer, LayerNorm and GELU runs once over all the chunk's tokens: one
+ * GEMM per layer, so the weights are packed once per chunk, not once per example; attention,
+ * dropout draws and the heads run per example) that keeps every activation in one activation
+ * buffer, runs the backward pass layer by layer, accumulates gradients, then applies clipping
+ * and AdamW.
  *
  * Memory: the trainer holds the gradients (one buffer laid out like the model's parameters,
  * with the same named views, bound by attn_weights_bind), the AdamW moments (one buffer:
  * m | v, each laid out like the parameters) and, per worker thread, an activation buffer and a
- * backward scratch buffer sized for max_len tokens. Nothing is allocated per step except the
+ * backward scratch buffer sized for one chunk (attention probabilities: heads x max_len x
+ * chunk floats per layer). Nothing is allocated per step except the
  * list of relation pairs, which only grows.
  *
  * Loss of one example = the sum of the losses of the tasks the model has and the example
@@ -47,6 +52,7 @@
  * the second, each into its own gradient buffer, summed in a fixed order: the same seed, data
  * and thread count give bit-identical parameters on the same machine (OpenBLAS should run
  * with one thread, as the extension sets it; the trainer's own threads are its parallelism).
+ * Chunks depend only on the batch and the thread count, so this holds with chunking too.
  *
  * The trainer updates the model's parameters in place (m->params): while training, the model
  * must not be used by another thread. Between steps it may be used for inference (attn_encode,

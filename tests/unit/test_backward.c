@@ -276,7 +276,7 @@ static void test_gelu(void) {
     enum { N = 203 };
     float x[N], R[N], y[N], dx[N];
     fill(x, N, 5.0f); fill(R, N, 1);
-    x[0] = 0.0f; x[1] = -9.5f; x[2] = -12.0f; x[3] = 9.0f;
+    x[0] = 0.0f; x[1] = -9.5f; x[2] = -12.0f; x[3] = 9.0f; x[4] = 2e-4f; x[5] = -7e-4f;
     memcpy(y, x, sizeof y);
     attn_kernels_best()->gelu(y, N);
     int forward_ok = 1;
@@ -289,6 +289,11 @@ static void test_gelu(void) {
     numeric_grad(c.x, N, ge_loss, &c, num);
     record("gelu", compare("gelu", dx, num, N, 1e-5, 1e-4));
     CHECK(dx[2] == 0.0f);                    /* below the cutoff the forward is constant 0 */
+    /* from the forward's output (s = y / x; the series near 0: x[0], x[4]) */
+    memset(dx, 0, sizeof dx);
+    attn_gelu_backward_from_output(dx, x, y, R, N);
+    record("gelu from output", compare("gelu from output", dx, num, N, 1e-5, 1e-4));
+    CHECK(dx[2] == 0.0f);
     free(c.x);
 }
 
@@ -826,8 +831,10 @@ static void test_batch_mean(void) {
         e2 = fmax(e2, fabs(g2[k] - g1[k]));
         mx = fmax(mx, fabs(g1[k]));
     }
-    CHECK_NEAR(l1, l_sum / 3, 1e-9 + 1e-12);
-    CHECK_NEAR(l2, l1, 1e-9);
+    /* float rounding only: the batch runs its linear layers as one GEMM over the chunk, the
+     * thread count changes the chunks, and GEMM kernels sum in their own order */
+    CHECK_NEAR(l1, l_sum / 3, 1e-6 * fabs(l1) + 1e-12);
+    CHECK_NEAR(l2, l1, 1e-6 * fabs(l1));
     CHECK_MSG(e1 <= 1e-6 * mx && mx > 0, "batch mean: %g (max %g)", e1, mx);
     CHECK_MSG(e2 <= 1e-6 * mx, "2 threads vs 1: %g (max %g)", e2, mx);
     free(sum); free(g1);

@@ -3,6 +3,8 @@
  *   - tiny data sets are learnt: 8 texts reach 100% training accuracy (classify) and entity
  *     and relation F1 1.0 (measured with the inference pipeline) within a bounded step count
  *   - the same seed gives bit-identical parameters (1 and 2 threads); another seed does not
+ *   - chunks (examples run together, up to 512 tokens): the batch gradient is the mean of the
+ *     examples' gradients, and dropout masks do not depend on how the batch was chunked
  *   - clipping bounds the gradient norm and keeps its direction; AdamW's update and its
  *     weight-decay rule; the learning-rate schedule
  *   - character spans -> IOB2 tags (snapping outward) and every validation error */
@@ -318,6 +320,90 @@ static void test_overfit_entities_relations(void) {
     attn_model_free(m);
 }
 
+/* ---- chunks: a worker runs consecutive examples, up to 512 tokens in all, as one chunk ---- */
+
+#define CHUNK_TEST_N 6
+
+/* Feature rows of T tokens cycling through a few words (salt shifts the cycle). */
+static void cycle_rows(const attn_model *m, uint32_t *rows, int T, int salt) {
+    static const char *words[] = { "The", "film", "was", "great", "and", "Paris", "1999", "!" };
+    const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    for (int t = 0; t < T; t++) {
+        const char *w = words[(t + salt) % 8];
+        attn_token_features(w, strlen(w), m->cfg.features, m->cfg.n_features,
+                            rows + (size_t)t * S);
+    }
+}
+
+/* sqrt(sum (a - b)^2 / sum b^2) */
+static double rel_diff(const float *a, const float *b, size_t n) {
+    double d = 0.0, nb = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        nb += (double)b[i] * b[i];
+    }
+    return sqrt(d / (nb > 0.0 ? nb : 1.0));
+}
+
+/* The batch gradient with opts o (threads, dropout) into g[n_params]; returns the loss. */
+static double batch_grad(attn_model *m, attn_train_opts o, const attn_example *ex, int n,
+                         float *g) {
+    attn_trainer *tr = new_trainer(m, &o);
+    attn_error err;
+    double loss = NAN;
+    CHECK(tr && attn_trainer_grad(tr, ex, n, &loss, &err) == ATTN_OK);
+    if (tr) memcpy(g, attn_trainer_grads(tr), m->n_params * sizeof *g);
+    attn_trainer_free(tr);
+    return loss;
+}
+
+/* Lengths 300 100 300 100 100 50 (max_len 320): one thread runs the chunks [0 1] [2 3 4] [5];
+ * two threads [0 1] [2] and [3 4 5]. The batch gradient must equal the mean of the examples'
+ * own gradients, and with dropout on (masks drawn per example) not depend on the chunking. */
+static void test_chunks(void) {
+    attn_model *m = new_model("\"dim\": 16, \"layers\": 1, \"heads\": 2, \"ffn\": 32, "
+                              "\"max_len\": 320,", "\"tasks\": [\"classify\"], \"classify\": "
+                              "{\"labels\": [\"neg\", \"pos\"]}", 9);
+    if (!m) { CHECK(0); return; }
+    static const int len[CHUNK_TEST_N] = { 300, 100, 300, 100, 100, 50 };
+    const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    attn_example ex[CHUNK_TEST_N];
+    uint32_t *rows[CHUNK_TEST_N];
+    for (int i = 0; i < CHUNK_TEST_N; i++) {
+        rows[i] = malloc((size_t)len[i] * S * sizeof **rows);
+        cycle_rows(m, rows[i], len[i], i);
+        ex[i] = (attn_example){ rows[i], len[i], i % 2, NULL, NULL, 0, NULL, 0, NULL, NULL };
+    }
+    const size_t np = m->n_params;
+    float *g = malloc(np * 4), *mean = calloc(np, 4), *one = malloc(np * 4);
+    attn_train_opts o = attn_train_defaults();
+    const double loss = batch_grad(m, o, ex, CHUNK_TEST_N, g);
+    double mean_loss = 0.0;
+    for (int i = 0; i < CHUNK_TEST_N; i++) {
+        mean_loss += batch_grad(m, o, &ex[i], 1, one) / CHUNK_TEST_N;
+        for (size_t k = 0; k < np; k++) mean[k] += one[k] / CHUNK_TEST_N;
+    }
+    CHECK_NEAR(loss, mean_loss, 1e-5 * fabs(mean_loss));
+    CHECK_MSG(rel_diff(g, mean, np) < 1e-4, "batch vs per-example gradients: %g",
+              rel_diff(g, mean, np));
+    o.threads = 2;
+    batch_grad(m, o, ex, CHUNK_TEST_N, one);
+    CHECK_MSG(rel_diff(one, g, np) < 1e-4, "2 threads: %g", rel_diff(one, g, np));
+    /* dropout: the same masks whatever the chunks */
+    o.dropout_embed = o.dropout_attn = o.dropout_resid = 0.2f;
+    o.word_dropout = 0.1f;
+    o.threads = 1;
+    batch_grad(m, o, ex, CHUNK_TEST_N, mean);
+    o.threads = 2;
+    batch_grad(m, o, ex, CHUNK_TEST_N, one);
+    CHECK_MSG(rel_diff(one, mean, np) < 1e-4, "dropout, 1 vs 2 threads: %g",
+              rel_diff(one, mean, np));
+    CHECK(rel_diff(mean, g, np) > 1e-2);          /* dropout was on */
+    for (int i = 0; i < CHUNK_TEST_N; i++) free(rows[i]);
+    free(g); free(mean); free(one);
+    attn_model_free(m);
+}
+
 /* ---- determinism ---- */
 
 static void run_steps(attn_model *m, int threads, uint64_t seed, const attn_example *ex, int n,
@@ -616,6 +702,7 @@ int main(void) {
     test_errors();
     test_clipping_and_adamw();
     test_determinism();
+    test_chunks();
     test_overfit_classify();
     test_overfit_entities_relations();
     return CHECK_DONE();
