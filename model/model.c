@@ -632,6 +632,29 @@ static int keep_stored(attn_model *m, int idx, const char *dtype, const unsigned
     return ATTN_OK;
 }
 
+/* The value of each 4-bit two's-complement nibble. */
+static const float Q4_NIBBLE[16] = { 0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1 };
+
+/* out[n] = values c0 .. c0+n-1 of a q4 row: a group's scale at a time, a byte (two values) at a
+ * time, no branch per value (the hot loop of embedding lookups in kept q4 tables). */
+static void decode_q4_span(const unsigned char *row, const float *scales, size_t c0, size_t n,
+                           float *out) {
+    size_t c = c0, end = c0 + n;
+    while (c < end) {
+        const float scale = scales[c / ATTN_Q4_GROUP];
+        size_t group_end = (c / ATTN_Q4_GROUP + 1) * ATTN_Q4_GROUP;
+        if (group_end > end) group_end = end;
+        if (c % 2) { *out++ = Q4_NIBBLE[row[c / 2] >> 4] * scale; c++; }
+        for (; c + 2 <= group_end; c += 2) {
+            const unsigned char b = row[c / 2];
+            out[0] = Q4_NIBBLE[b & 0x0f] * scale;
+            out[1] = Q4_NIBBLE[b >> 4] * scale;
+            out += 2;
+        }
+        if (c < group_end) { *out++ = Q4_NIBBLE[row[c / 2] & 0x0f] * scale; c++; }
+    }
+}
+
 void attn_table_decode(const attn_table *t, size_t r, size_t c0, size_t n, float *out) {
     if (t->dtype == ATTN_DTYPE_F16) {
         const uint16_t *h = (const uint16_t *)t->values + r * t->cols + c0;
@@ -642,9 +665,7 @@ void attn_table_decode(const attn_table *t, size_t r, size_t c0, size_t n, float
         for (size_t i = 0; i < n; i++) out[i] = (float)q[i] * scale;
     } else if (t->dtype == ATTN_DTYPE_Q4) {
         const unsigned char *row = (const unsigned char *)t->values + r * q4_row_bytes(t->cols);
-        const float *scales = t->scales + r * q4_groups(t->cols);
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)q4_value(row, c0 + i) * scales[(c0 + i) / ATTN_Q4_GROUP];
+        decode_q4_span(row, t->scales + r * q4_groups(t->cols), c0, n, out);
     }
 }
 

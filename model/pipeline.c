@@ -1,6 +1,6 @@
 /* pipeline.c: text in, answers out (see pipeline.h).
  *
- * One call: tokenize -> feature rows -> encoder over windows, stitched into h[N, D] -> a head
+ * One call: tokenize -> per window: feature rows -> encoder, stitched into h[N, D] -> a head
  * -> decoding. Every buffer lives in the session and only grows, so a session that has seen
  * its largest text allocates nothing more. */
 #include "pipeline.h"
@@ -18,7 +18,7 @@
 struct attn_session {
     attn_tokens toks;
     attn_scratch scratch;             /* encoder intermediates */
-    uint32_t *rows;   size_t rows_cap;    /* [N, S] feature rows, S = attn_feature_slots */
+    uint32_t *rows;   size_t rows_cap;    /* [L, S] one window's feature rows, S = slots */
     float *hidden;    size_t hidden_cap;  /* [N, D] stitched encoder output */
     float *window;    size_t window_cap;  /* [max_len, D] output of one window */
     int *starts;      size_t starts_cap;  /* [n_windows] */
@@ -55,23 +55,24 @@ size_t attn_call_bytes(const attn_model *m, int task, size_t n_tokens) {
     const size_t N = n_tokens, D = (size_t)c->dim, K = (size_t)attn_config_n_tags(c);
     const size_t L = N < (size_t)c->max_len ? N : (size_t)c->max_len;
     const size_t slots = (size_t)attn_feature_slots(c->features, c->n_features);
-    size_t per_token = sizeof(attn_token) + slots * sizeof(uint32_t) + sizeof(int); /* owner */
+    size_t per_token = sizeof(attn_token) + sizeof(int);                 /* token, owner */
     if (task != ATTN_TASK_CLASSIFY)     /* emissions, marginals, CRF work, path, entities */
         per_token += 4 * K * sizeof(float) + sizeof(int) + sizeof(attn_entity);
     if (task == ATTN_TASK_RELATIONS)    /* the stitched h[N, D] */
         per_token += D * sizeof(float);
     const size_t fixed = (window_scratch_floats(c, L) + L * D + 2 * D +
-                          ATTN_REL_WORK(m) + (size_t)c->relation_labels.n + 1) * sizeof(float);
+                          ATTN_REL_WORK(m) + (size_t)c->relation_labels.n + 1) * sizeof(float) +
+                         L * slots * sizeof(uint32_t);          /* one window's feature rows */
     return fixed + N * per_token;
 }
 
 size_t attn_session_window_bytes(const attn_session *s) {
-    return (s->scratch.cap + s->window_cap) * sizeof(float);
+    return (s->scratch.cap + s->window_cap) * sizeof(float) + s->rows_cap * sizeof *s->rows;
 }
 
 size_t attn_session_bytes(const attn_session *s) {
     return attn_session_window_bytes(s) + s->toks.cap * sizeof(attn_token) +
-           s->rows_cap * sizeof *s->rows + s->hidden_cap * sizeof *s->hidden +
+           s->hidden_cap * sizeof *s->hidden +
            s->starts_cap * sizeof *s->starts + s->owner_cap * sizeof *s->owner +
            (s->em_cap + s->marg_cap + s->crf_work_cap + s->pool_cap + s->rel_work_cap) *
                sizeof(float) +
@@ -160,26 +161,28 @@ void attn_window_owners(int n_tokens, int max_len, const int *starts, int n_wind
 
 /* ---- text -> encoder output ---- */
 
-/* Tokenizes and featurises text into s->toks and s->rows, checking the memory a call of task
- * needs (attn_call_bytes) once the token count is known and before the per-token buffers grow. */
-static int tokenize_and_featurise(const attn_model *m, attn_session *s, const char *text,
-                                  size_t n_bytes, int task, attn_error *err) {
+/* Tokenizes text into s->toks, checking the memory a call of task needs (attn_call_bytes) once
+ * the token count is known and before the per-token buffers grow. */
+static int tokenize_text(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                         int task, attn_error *err) {
     s->over_memory = 0;
-    if (n_bytes == 0) text = "";
     int rc = attn_tokenize(text, n_bytes, &s->toks, err);
     if (rc) return rc;
     if (s->toks.n > INT_MAX) return attn_fail(err, ATTN_ELIMIT, "text has too many tokens");
     s->n_tokens = (int)s->toks.n;
-    rc = check_memory(m, s, task, err);
-    if (rc) return rc;
+    return check_memory(m, s, task, err);
+}
+
+/* s->rows[len, slots] = the feature rows of tokens [start, start + len) of text: one window's
+ * worth, made when the window is encoded, so they take no memory per token of the text. */
+static void featurise_window(const attn_model *m, attn_session *s, const char *text, int start,
+                             int len) {
     const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
-    if (GROW(s, rows, (size_t)s->n_tokens * slots + 1)) return no_memory(err, "feature rows");
-    for (int t = 0; t < s->n_tokens; t++) {
-        const attn_token *tk = &s->toks.tok[t];
+    for (int t = 0; t < len; t++) {
+        const attn_token *tk = &s->toks.tok[start + t];
         attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start,
                             m->cfg.features, m->cfg.n_features, s->rows + (size_t)t * slots);
     }
-    return ATTN_OK;
 }
 
 /* What a call keeps of the encoder output. Only relations need all of h[N, D]; the other
@@ -207,21 +210,21 @@ static void keep_rows(const attn_model *m, attn_session *s, keep_kind keep,
 
 /* Encodes every window (one when N <= max_len) and hands each token's output, from the window
  * that owns it, to keep_rows in runs of consecutive tokens. */
-static int encode_windows(const attn_model *m, attn_session *s, keep_kind keep,
+static int encode_windows(const attn_model *m, attn_session *s, const char *text, keep_kind keep,
                           attn_error *err) {
     const int N = s->n_tokens, L = m->cfg.max_len, D = m->cfg.dim;
     const int len = N < L ? N : L;
     const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
     const int n_windows = attn_windows(N, L, NULL);
     if (GROW(s, starts, (size_t)n_windows) || GROW(s, owner, (size_t)N) ||
-        GROW(s, window, (size_t)len * D))
+        GROW(s, window, (size_t)len * D) || GROW(s, rows, (size_t)len * slots + 1))
         return no_memory(err, "windows");
     attn_windows(N, L, s->starts);
     attn_window_owners(N, L, s->starts, n_windows, s->owner);
     for (int w = 0; w < n_windows; w++) {
         const int start = s->starts[w];
-        int rc = attn_encode(m, s->rows + (size_t)start * slots, len, s->window, &s->scratch,
-                             err);
+        featurise_window(m, s, text, start, len);
+        int rc = attn_encode(m, s->rows, len, s->window, &s->scratch, err);
         if (rc) return rc;
         for (int t = start; t < start + len;) {
             if (s->owner[t] != w) { t++; continue; }
@@ -238,7 +241,8 @@ static int encode_windows(const attn_model *m, attn_session *s, keep_kind keep,
  * (relations), s->em[N, K] (entities) or the pooling sums s->pool[2D] (classify). N may be 0. */
 static int encode_text(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                        int task, attn_error *err) {
-    int rc = tokenize_and_featurise(m, s, text, n_bytes, task, err);
+    if (n_bytes == 0) text = "";
+    int rc = tokenize_text(m, s, text, n_bytes, task, err);
     if (rc) return rc;
     const int N = s->n_tokens, D = m->cfg.dim, K = attn_config_n_tags(&m->cfg);
     const keep_kind keep = keep_for(task);
@@ -251,7 +255,7 @@ static int encode_text(const attn_model *m, attn_session *s, const char *text, s
         attn_pool_init(s->pool, D);
     }
     if (N == 0) return ATTN_OK;
-    return encode_windows(m, s, keep, err);
+    return encode_windows(m, s, text, keep, err);
 }
 
 int attn_run_encode(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,

@@ -50,7 +50,7 @@ SELECT attn_limit('max_text_bytes'), attn_limit('max_call_memory');
 
 -- Memory stays bounded on long texts: the encoder works on one window at a time, so the
 -- memory of the window (scratch and output) is the same for 500 and 20 000 tokens, and the
--- rest of a call's working memory is a few hundred bytes per token (tokens, feature rows,
+-- rest of a call's working memory is a few hundred bytes per token (tokens, owners,
 -- emissions, CRF, entities) whatever the model's width: en-ner (width 256) needs no more
 -- per token than 'every' (width 32). The buffers only grow, so the numbers are those of the
 -- largest call so far; setting a limit frees them.
