@@ -484,7 +484,8 @@ static int engine_error(char **err_msg, int status, const char *what, const attn
     return sqlite_code(status);
 }
 
-static int new_model(train_cursor *cur, char **err_msg) {
+/* cur->model = a fresh model of the run's config (labels collected and checked first). */
+static int fresh_model(train_cursor *cur, char **err_msg) {
     int rc = collect_labels(cur, err_msg);
     if (rc == SQLITE_OK) rc = check_label_slots(cur, err_msg);
     if (rc != SQLITE_OK) return rc;
@@ -611,16 +612,8 @@ static int init_from_pretrained(train_cursor *cur, const attn_model *src, char *
         return option_error(err_msg, FN ": option '%s' %s", "vectors", "cannot be combined with "
                             "a pretrained (mlm) 'init': it would overwrite the pretrained tables");
     int rc = take_architecture(cur, src, err_msg);
-    if (rc == SQLITE_OK) rc = collect_labels(cur, err_msg);
-    if (rc == SQLITE_OK) rc = check_label_slots(cur, err_msg);
+    if (rc == SQLITE_OK) rc = fresh_model(cur, err_msg);
     if (rc != SQLITE_OK) return rc;
-    char *config = fresh_config(cur);
-    if (!config) return SQLITE_NOMEM;
-    attn_error err = {{0}};
-    int status = attn_train_model_new(config, strlen(config), cur->opt.fit.train.seed,
-                                      &cur->model, &err);
-    sqlite3_free(config);
-    if (status != ATTN_OK) return engine_error(err_msg, status, "", &err);
     if (!same_features(&cur->model->cfg, &src->cfg)) {
         *err_msg = sqlite3_mprintf("%s: option 'features' differs from the features of the "
                                    "pretrained init model '%s' (kinds, buckets, dims and "
@@ -738,7 +731,7 @@ static int prepare_run(train_cursor *cur, attn_conn *conn, const char *sql, char
         rc = read_rows(cur->db, cur->opt.dev, "dev", "dev row", cur->task, &cur->dev_rows,
                        err_msg);
     if (rc == SQLITE_OK)
-        rc = cur->opt.init ? init_model(cur, conn, err_msg) : new_model(cur, err_msg);
+        rc = cur->opt.init ? init_model(cur, conn, err_msg) : fresh_model(cur, err_msg);
     if (rc == SQLITE_OK && cur->opt.vectors) rc = apply_vectors(cur, err_msg);
     if (rc == SQLITE_OK) rc = build_datasets(cur, err_msg);
     if (rc != SQLITE_OK) return rc;

@@ -313,7 +313,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (apply_record(&r, m, &explicit_given)) {}
     if (flags & 1) fill_missing(m, flags);
     int complete = 1;
-    for (size_t i = 0; i < m->n_specs; i++) complete &= m->given[i];
+    for (size_t i = 0; i < m->n_specs; i++) complete &= m->given[i] != 0;
     int rc = attn_model_finish(m, &err);
     FUZZ_CHECK((rc == ATTN_OK) == complete, "finish %d with complete = %d: %s", rc, complete, err.msg);
     if (getenv("FUZZ_VERBOSE"))   /* for checking seeds: does this input reach the pipeline? */
