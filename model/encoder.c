@@ -357,6 +357,10 @@ static int encode_packed(const attn_model *m, const uint32_t *rows, int T, float
     return ATTN_OK;
 }
 
+size_t attn_encode_scratch_floats(const attn_model *m, int T) {
+    return m->packed ? packed_scratch_floats(m, T) : encoder_scratch_floats(&m->cfg, T);
+}
+
 int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
                 attn_scratch *s, attn_error *err) {
     const attn_config *c = &m->cfg;

@@ -49,6 +49,9 @@ int attn_encoder_prepare(attn_model *m, attn_error *err);
 /* How many of the encoder's linears run on the int8 kernels (0 before attn_encoder_prepare). */
 int attn_encoder_int8_linears(const attn_model *m);
 
+/* Floats of scratch attn_encode reserves for T tokens of model m (packed or not). */
+size_t attn_encode_scratch_floats(const attn_model *m, int T);
+
 /* Makes sure s holds at least n floats; returns a pointer to them or NULL (ENOMEM). */
 float *attn_scratch_reserve(attn_scratch *s, size_t n);
 void attn_scratch_free(attn_scratch *s);
