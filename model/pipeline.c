@@ -43,13 +43,6 @@ void attn_session_set_memory_limit(attn_session *s, size_t max_bytes) {
 
 int attn_session_over_memory(const attn_session *s) { return s->over_memory; }
 
-/* Floats of the encoder scratch for one window of T tokens (encoder.c carves them). */
-static size_t window_scratch_floats(const attn_config *c, size_t T) {
-    const size_t D = (size_t)c->dim;
-    return T * (size_t)attn_embed_width(c) + T * D * 6 + (size_t)c->heads * T * T +
-           T * (size_t)c->ffn;
-}
-
 size_t attn_call_bytes(const attn_model *m, int task, size_t n_tokens) {
     const attn_config *c = &m->cfg;
     const size_t N = n_tokens, D = (size_t)c->dim, K = (size_t)attn_config_n_tags(c);
@@ -60,7 +53,7 @@ size_t attn_call_bytes(const attn_model *m, int task, size_t n_tokens) {
         per_token += 4 * K * sizeof(float) + sizeof(int) + sizeof(attn_entity);
     if (task == ATTN_TASK_RELATIONS)    /* the stitched h[N, D] */
         per_token += D * sizeof(float);
-    const size_t fixed = (window_scratch_floats(c, L) + L * D + 2 * D +
+    const size_t fixed = (attn_encode_scratch_floats(m, (int)L) + L * D + 2 * D +
                           ATTN_REL_WORK(m) + (size_t)c->relation_labels.n + 1) * sizeof(float) +
                          L * slots * sizeof(uint32_t);          /* one window's feature rows */
     return fixed + N * per_token;
@@ -202,6 +195,10 @@ static void keep_rows(const attn_model *m, attn_session *s, keep_kind keep,
     switch (keep) {
     case KEEP_HIDDEN:
         memcpy(s->hidden + (size_t)t0 * D, h_rows, (size_t)(t1 - t0) * D * sizeof *s->hidden);
+        /* The emissions too, from the same runs as for entities: the same products, so the
+         * tagger decodes exactly the same entities in both tasks. */
+        if (m->cfg.tasks & ATTN_TASK_ENTITIES)
+            attn_tag_emissions(m, h_rows, t1 - t0, s->em + (size_t)t0 * K);
         break;
     case KEEP_EMISSIONS: attn_tag_emissions(m, h_rows, t1 - t0, s->em + (size_t)t0 * K); break;
     case KEEP_POOL: attn_pool_add(s->pool, h_rows, t1 - t0, D); break;
@@ -248,7 +245,9 @@ static int encode_text(const attn_model *m, attn_session *s, const char *text, s
     const keep_kind keep = keep_for(task);
     if (keep == KEEP_HIDDEN && GROW(s, hidden, (size_t)N * D + 1))
         return no_memory(err, "hidden states");
-    if (keep == KEEP_EMISSIONS && GROW(s, em, (size_t)N * K + 1))
+    const int tags = keep == KEEP_EMISSIONS ||
+                     (keep == KEEP_HIDDEN && (m->cfg.tasks & ATTN_TASK_ENTITIES));
+    if (tags && GROW(s, em, (size_t)N * K + 1))
         return no_memory(err, "emissions");
     if (keep == KEEP_POOL) {
         if (GROW(s, pool, 2 * (size_t)D)) return no_memory(err, "pooling");
@@ -303,15 +302,14 @@ size_t attn_iob2_spans(const int *path, int N, attn_entity *out) {
     return n;
 }
 
-/* Emissions (unless the entities task already made them window by window), Viterbi path
- * and marginals of all N stitched tokens (N >= 1). */
-static int tag_sequence(const attn_model *m, attn_session *s, int task, attn_error *err) {
+/* Viterbi path and marginals of all N stitched tokens (N >= 1), from the emissions keep_rows
+ * made window by window. */
+static int tag_sequence(const attn_model *m, attn_session *s, attn_error *err) {
     const int N = s->n_tokens, K = attn_config_n_tags(&m->cfg);
     const size_t NK = (size_t)N * K;
     if (GROW(s, em, NK) || GROW(s, marg, NK) || GROW(s, path, (size_t)N) ||
         GROW(s, crf_work, ATTN_CRF_WORK(N, K)) || GROW(s, allowed, (size_t)K * K + K))
         return no_memory(err, "tagging");
-    if (task != ATTN_TASK_ENTITIES) attn_tag_emissions(m, s->hidden, N, s->em);
     attn_bio_constraints(m->cfg.entity_labels.n, s->allowed, s->allowed + (size_t)K * K);
     const attn_crf crf = { K, m->w.crf_trans, m->w.crf_start, m->w.crf_end,
                            s->allowed, s->allowed + (size_t)K * K };
@@ -344,7 +342,7 @@ static int find_entities(const attn_model *m, attn_session *s, const char *text,
     s->n_ents = 0;
     int rc = encode_text(m, s, text, n_bytes, task, err);
     if (rc || s->n_tokens == 0) return rc;
-    rc = tag_sequence(m, s, task, err);
+    rc = tag_sequence(m, s, err);
     if (rc) return rc;
     if (GROW(s, ents, (size_t)s->n_tokens)) return no_memory(err, "entities");
     s->n_ents = attn_iob2_spans(s->path, s->n_tokens, s->ents);
@@ -464,7 +462,7 @@ int attn_run_relation_pair(const attn_model *m, attn_session *s, const char *tex
     const int64_t n_chars = attn_utf8_count(n_bytes ? text : "", n_bytes);
     rc = snap_span(s, "head", hs, he, n_chars, &hs_tok, &he_tok, err);
     if (!rc) rc = snap_span(s, "tail", ts, te, n_chars, &ts_tok, &te_tok, err);
-    if (!rc) rc = tag_sequence(m, s, ATTN_TASK_RELATIONS, err);
+    if (!rc) rc = tag_sequence(m, s, err);
     if (!rc) rc = reserve_relation_work(m, s, err);
     if (rc) return rc;
     const int head_label = span_label(m, s, hs_tok, he_tok);
