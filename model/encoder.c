@@ -278,7 +278,7 @@ typedef struct packed_views {
     float *qkv;     /* [T, 3D] */
     float *att;     /* [T, D] */
     float *ffn;     /* [T, F] */
-    float *attn;    /* [attn_attention_infer_floats] */
+    float *attn;    /* [attn_gemm_attention_floats] */
     void *linear;   /* the int8 linears' scratch: packed_linear_scratch_floats */
 } packed_views;
 
@@ -300,7 +300,7 @@ static size_t packed_scratch_floats(const attn_model *m, int T) {
     const attn_config *c = &m->cfg;
     const size_t t = (size_t)T, D = (size_t)c->dim;
     return t * (size_t)attn_embed_width(c) + t * D * 5 + t * (size_t)c->ffn +
-           attn_attention_infer_floats(T, c->dim, c->heads) +
+           attn_gemm_attention_floats(T, c->dim, c->heads) +
            packed_linear_scratch_floats(m->packed, c->layers, T);
 }
 
@@ -312,7 +312,7 @@ static packed_views carve_packed_views(float *p, const attn_config *c, int T) {
     v.qkv = p;   p += t * D * 3;
     v.att = p;   p += t * D;
     v.ffn = p;   p += t * (size_t)c->ffn;
-    v.attn = p;  p += attn_attention_infer_floats(T, c->dim, c->heads);
+    v.attn = p;  p += attn_gemm_attention_floats(T, c->dim, c->heads);
     v.linear = p;
     return v;
 }
@@ -325,7 +325,7 @@ static void attention_block_packed(const attn_model *m, const attn_layer_weights
     const int D = c->dim;
     attn_layernorm_forward(v->ln, NULL, NULL, x, lw->ln1_w, lw->ln1_b, T, D, c->ln_eps);
     attn_linear_forward(&pl->qkv, v->qkv, v->ln, T, ATTN_EPI_NONE, NULL, v->linear);
-    attn_attention_infer(v->att, v->qkv, T, D, c->heads, c->attn_scale, v->attn, NULL);
+    attn_gemm_attention(NULL, v->att, v->qkv, T, D, c->heads, c->attn_scale, v->attn);
     attn_linear_forward(&pl->out, x, v->att, T, ATTN_EPI_NONE, x, v->linear);
 }
 

@@ -1,4 +1,5 @@
-/* kernels_impl.h: private to the kernels_*.c files. The getter of each SIMD table and the
+/* kernels_impl.h: private to the kernels_*.c files (and gemm.c, whose fused attention uses
+ * the exp constants). The getter of each SIMD table and the
  * constants shared by every vectorised exp, so all tables use the same approximation (the GELU
  * constants are in kernels.h: the trainer's backward pass uses them too).
  *

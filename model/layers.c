@@ -6,7 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "gemm.h"
 #include "kernels.h"
 
 #ifndef ATTN_MATMUL_FEW_ROWS
@@ -96,43 +95,6 @@ void attn_attention_forward(float *out, float *probs, const float *qkv,
         /* out_h[T, hd] = p v, written into columns h*hd.. of out (stride D) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
                     1.0f, p, T, v, ld, 0.0f, out + (size_t)h * hd, D);
-    }
-}
-
-/* Scratch of attn_attention_infer: packed K and V of one head, one block of scores. */
-size_t attn_attention_infer_floats(int T, int D, int H) {
-    const int hd = D / H;
-    const int qb = T < ATTN_ATTN_QBLOCK ? T : ATTN_ATTN_QBLOCK;
-    return attn_packed_floats(hd, T) + attn_packed_floats(T, hd) + (size_t)qb * T;
-}
-
-void attn_attention_infer(float *out, const float *qkv, int T, int D, int H, float scale,
-                          float *scratch, const attn_gemm_impl *g) {
-    if (!g) g = attn_gemm_best();
-    const attn_kernels *k = attn_kernels_by_name(attn_gemm_name(g));
-    if (!k) k = attn_kernels_scalar();
-    const int hd = D / H;
-    const size_t ld = 3 * (size_t)D;                     /* row stride of qkv */
-    attn_packed keys = { scratch, hd, T };               /* K_h^T: [hd, T] */
-    attn_packed vals = { scratch + attn_packed_floats(hd, T), T, hd };   /* V_h: [T, hd] */
-    float *scores = vals.data + attn_packed_floats(T, hd);              /* [QBLOCK, T] */
-    for (int h = 0; h < H; h++) {
-        const float *q = qkv + (size_t)h * hd;
-        attn_pack_rows(keys.data, qkv + D + (size_t)h * hd, ld, T, hd);
-        attn_pack_cols(vals.data, qkv + 2 * (size_t)D + (size_t)h * hd, ld, T, hd);
-        for (int t0 = 0; t0 < T; t0 += ATTN_ATTN_QBLOCK) {
-            const int rows = T - t0 < ATTN_ATTN_QBLOCK ? T - t0 : ATTN_ATTN_QBLOCK;
-            /* scores[rows, T] = scale * q[t0..] k^T */
-            const attn_gemm_args s = { scores, (size_t)T, q + (size_t)t0 * ld, ld, &keys,
-                                       NULL, NULL, 0, scale, ATTN_EPI_NONE, rows };
-            attn_gemm(g, &s);
-            for (int r = 0; r < rows; r++) k->softmax(scores + (size_t)r * T, (size_t)T);
-            /* out[t0.., h*hd..] = scores v */
-            const attn_gemm_args o = { out + (size_t)t0 * D + (size_t)h * hd, (size_t)D, scores,
-                                       (size_t)T, &vals, NULL, NULL, 0, 1.0f, ATTN_EPI_NONE,
-                                       rows };
-            attn_gemm(g, &o);
-        }
     }
 }
 

@@ -5,7 +5,6 @@
 #ifndef ATTN_LAYERS_H
 #define ATTN_LAYERS_H
 
-#include "gemm.h"
 #include "model.h"
 
 /* out[T,OC] = inp[T,C] w[OC,C]^T + b[OC] (b may be NULL). cblas_sgemm; the matvec kernel when
@@ -25,16 +24,6 @@ void attn_layernorm_forward(float *out, float *mean, float *rstd, const float *i
  * inference). No mask: every token attends to every token of the sequence. */
 void attn_attention_forward(float *out, float *probs, const float *qkv,
                             int T, int D, int H, float scale);
-
-/* Inference-only attention: the same out[T,D] as attn_attention_forward (up to float
- * rounding) without the [H,T,T] probabilities. Per head, keys and values are packed into GEMM
- * panels (gemm.h); per block of ATTN_ATTN_QBLOCK queries the scores go to a [QBLOCK, T] tile
- * that stays in L2, are softmaxed in place and multiplied by V into out's columns of the head.
- * scratch[attn_attention_infer_floats(T, D, H)]; g: GEMM family (NULL: this CPU's best). */
-#define ATTN_ATTN_QBLOCK 48
-size_t attn_attention_infer_floats(int T, int D, int H);
-void attn_attention_infer(float *out, const float *qkv, int T, int D, int H, float scale,
-                          float *scratch, const attn_gemm_impl *g);
 
 /* out[T, sum fdim] = concatenation over features f of embed_f[row of f] (for the subword
  * feature: the mean of embed_f over its slots' rows, ATTN_ROW_NONE slots skipped).

@@ -4,7 +4,11 @@
  *     epilogue (none, bias, bias + GELU, bias + residual in place), unaligned pointers, alpha
  *     and K blocking (C > ATTN_GEMM_KC)
  *   - attn_pack_rows / attn_pack_cols lay panels out as gemm.h says, zero past N
- *   - attn_attention_infer equals attn_attention_forward (the trainer's unfused path)
+ *   - attn_gemm_attention (the encoder's) equals attn_attention_forward and plain C for every
+ *     family, on lengths across its 32-query blocks and 12/6/4-key tiles, head widths that are
+ *     not multiples of 32, peaky and flat softmaxes, unaligned buffers; its scratch size is
+ *     exact enough that a guard float after it survives; NaN inputs stay NaN; and its softmax
+ *     weights against double precision over x in [-100, 100] (3e-7 relative: the exp)
  *   - attn_encode after attn_encoder_prepare equals the unprepared (sgemm) path
  *   - int8 linears (ATTN_LINEAR_Q8): attn_linear_forward equals attn_q8_matmul (+ GELU) bit
  *     for bit and stays within attn_q8_error_bound of the f32 product
@@ -168,37 +172,119 @@ static void test_packing_layout(void) {
     CHECK(p[5 * 32 + 3 * 32 + 4] == b[3 * N + 36] && p[5 * 32 + 3 * 32 + 5] == 0.0f);
 }
 
-/* ---- fused attention against the unfused path ---------------------------------------------- */
+/* max |got - ref| over n floats; NaN anywhere -> INFINITY. */
+static double max_abs_diff(const float *got, const float *ref, size_t n) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - ref[i]);
+        if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}
 
-static void test_attention(void) {
-    static const struct { int D, H; } shapes[] = { { 64, 4 }, { 256, 4 }, { 96, 3 }, { 40, 2 },
-                                                   { 128, 2 } };
-    static const int Ts[] = { 1, 2, 7, 31, 48, 49, 100, 129 };
+/* One shape of attn_gemm_attention: every family against the unfused path (2e-5) and against
+ * plain C (1e-5). qkv values in [-amp, amp): above 3 the bounds
+ * grow with the scores (amp^2): their rounding, exponentiated, is what differs. */
+static void attention_case(int T, int D, int H, float amp) {
+    const float scale = 1.0f / sqrtf((float)(D / H));
+    const double grow = amp > 3.0f ? (amp / 3.0) * (amp / 3.0) : 1.0;
+    const size_t n_out = (size_t)T * D, n_scratch = attn_gemm_attention_floats(T, D, H);
+    float *qkv_buf = rand_floats((size_t)T * 3 * D + 1), *qkv = qkv_buf + 1;   /* unaligned */
+    for (size_t i = 0; i < (size_t)T * 3 * D; i++) qkv[i] *= amp;
+    float *ref = malloc(sizeof(float) * n_out), *plain = malloc(sizeof(float) * n_out);
+    float *got_buf = malloc(sizeof(float) * (n_out + 1)), *got = got_buf + 1;
+    float *probs = malloc(sizeof(float) * H * T * T);
+    float *scratch_buf = malloc(sizeof(float) * (n_scratch + 2)), *scratch = scratch_buf + 1;
+    attn_attention_forward(ref, probs, qkv, T, D, H, scale);
+    const attn_gemm_impl *scalar = attn_gemm_by_name("scalar");
+    attn_gemm_attention(scalar, plain, qkv, T, D, H, scale, scratch);
+    for (int f = 0; f < N_FAMILIES; f++) {
+        const attn_gemm_impl *g = attn_gemm_by_name(FAMILIES[f]);
+        if (!g) continue;
+        for (size_t i = 0; i < n_out; i++) got[i] = NAN;
+        scratch[n_scratch] = 12345.0f;                             /* guard */
+        attn_gemm_attention(g, got, qkv, T, D, H, scale, scratch);
+        CHECK_MSG(scratch[n_scratch] == 12345.0f, "%s attention T=%d D=%d H=%d: wrote past "
+                  "attn_gemm_attention_floats", FAMILIES[f], T, D, H);
+        const double e_ref = max_abs_diff(got, ref, n_out);
+        const double e_plain = max_abs_diff(got, plain, n_out);
+        CHECK_MSG(e_ref < 2e-5 * grow && e_plain < 1e-5 * grow, "%s gemm attention T=%d D=%d H=%d amp %g: "
+                  "max diff %.3g (unfused), %.3g (plain C)", FAMILIES[f], T, D, H, amp, e_ref,
+                  e_plain);
+    }
+    free(qkv_buf); free(ref); free(plain); free(got_buf); free(probs); free(scratch_buf);
+}
+
+/* The softmax weights themselves, against double precision: one head of width 2, two tokens
+ * with keys (0, 0) and (1, 0) and values (1, 0) and (0, 1), so a query (x, 0) gets the exact
+ * scores 0 and x and the output (p0, p1) = (1, e^x) / (1 + e^x). x sweeps [-100, 100] finely
+ * (every reduced argument r of the exp); within normal floats each weight is held to 3e-7
+ * relative (the exp is 7.4e-8, the rest float rounding), below them to 1e-37 absolute. A
+ * coefficient of the exp off in its fourth digit fails here, not in the comparisons above. */
+static void test_attention_weights(void) {
+    float qkv[2 * 6], out[2 * 2], scratch[256];
+    CHECK(attn_gemm_attention_floats(2, 2, 1) <= sizeof scratch / sizeof *scratch);
+    for (int f = 0; f < N_FAMILIES; f++) {
+        const attn_gemm_impl *g = attn_gemm_by_name(FAMILIES[f]);
+        if (!g) continue;
+        double worst = 0, worst_x = 0;
+        for (int i = 0; i <= 20000; i++) {
+            const float x[2] = { -100.0f + 0.01f * (float)i, 100.0f - 0.0137f * (float)i };
+            for (int t = 0; t < 2; t++) {                    /* token t: q | k | v */
+                float *row = qkv + 6 * t;
+                row[0] = x[t]; row[1] = 0.0f;
+                row[2] = (float)t; row[3] = 0.0f;
+                row[4] = (float)(1 - t); row[5] = (float)t;
+            }
+            attn_gemm_attention(g, out, qkv, 2, 2, 1, 1.0f, scratch);
+            for (int t = 0; t < 2; t++) {
+                const double want[2] = { 1.0 / (1.0 + exp((double)x[t])),      /* p0, p1 */
+                                         1.0 / (1.0 + exp(-(double)x[t])) };
+                for (int j = 0; j < 2; j++) {
+                    const double e = fabs(out[2 * t + j] - want[j]);
+                    const double rel = want[j] >= 1.2e-38 ? e / (3e-7 * want[j]) : e / 1e-37;
+                    if (!(rel <= worst)) { worst = isnan(rel) ? INFINITY : rel; worst_x = x[t]; }
+                }
+            }
+        }
+        CHECK_MSG(worst <= 1.0, "%s softmax weights: %.3g x tolerance at x = %g", FAMILIES[f],
+                  worst, worst_x);
+    }
+}
+
+static void test_gemm_attention(void) {
+    static const struct { int D, H; } shapes[] = { { 256, 4 }, { 64, 4 }, { 96, 3 }, { 40, 2 },
+                                                   { 128, 2 }, { 36, 1 } };
+    static const int Ts[] = { 1, 2, 5, 12, 13, 31, 32, 33, 64, 100, 131, 512 };
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
         for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++) {
-            const int D = shapes[si].D, H = shapes[si].H, T = Ts[ti];
-            const float scale = 1.0f / sqrtf((float)(D / H));
-            float *qkv = rand_floats((size_t)T * 3 * D);
-            for (size_t i = 0; i < (size_t)T * 3 * D; i++) qkv[i] *= 3.0f;   /* peaky softmax */
-            float *ref = malloc(sizeof(float) * T * D), *got = malloc(sizeof(float) * T * D);
-            float *probs = malloc(sizeof(float) * H * T * T);
-            float *scratch = malloc(sizeof(float) * attn_attention_infer_floats(T, D, H));
-            attn_attention_forward(ref, probs, qkv, T, D, H, scale);
-            for (int f = 0; f < N_FAMILIES; f++) {
-                const attn_gemm_impl *g = attn_gemm_by_name(FAMILIES[f]);
-                if (!g) continue;
-                for (size_t i = 0; i < (size_t)T * D; i++) got[i] = NAN;
-                attn_attention_infer(got, qkv, T, D, H, scale, scratch, g);
-                double worst = 0;
-                for (size_t i = 0; i < (size_t)T * D; i++) {
-                    double e = fabs(got[i] - ref[i]);
-                    if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
-                }
-                CHECK_MSG(worst < 2e-5, "%s attention T=%d D=%d H=%d: max diff %.3g",
-                          FAMILIES[f], T, D, H, worst);
-            }
-            free(qkv); free(ref); free(got); free(probs); free(scratch);
+            if (Ts[ti] == 512 && shapes[si].D != 256) continue;   /* the bench model's */
+            attention_case(Ts[ti], shapes[si].D, shapes[si].H, 3.0f);   /* peaky */
+            if (Ts[ti] % 2) attention_case(Ts[ti], shapes[si].D, shapes[si].H, 0.05f);  /* flat */
         }
+    /* scores of +-40 per unit: exp's clamp (x below ATTN_EXP_LO) and far-below-max entries */
+    attention_case(70, 64, 2, 12.0f);
+    /* a NaN in one token's key: every query attends to it, so every output is NaN */
+    const int T = 40, D = 64, H = 2;
+    float *qkv = rand_floats((size_t)T * 3 * D), *out = malloc(sizeof(float) * T * D);
+    float *scratch = malloc(sizeof(float) * attn_gemm_attention_floats(T, D, H));
+    qkv[(size_t)7 * 3 * D + D] = NAN;                 /* token 7, head 0, key 0 */
+    for (int f = 0; f < N_FAMILIES; f++) {
+        const attn_gemm_impl *g = attn_gemm_by_name(FAMILIES[f]);
+        if (!g) continue;
+        attn_gemm_attention(g, out, qkv, T, D, H, 1.0f, scratch);
+        size_t nan_head0 = 0, nan_head1 = 0;
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < D; j++) {
+                const int is_nan = isnan(out[(size_t)t * D + j]) != 0;
+                if (j < D / H) nan_head0 += is_nan;
+                else nan_head1 += is_nan;
+            }
+        CHECK_MSG(nan_head0 == (size_t)T * D / H && nan_head1 == 0, "%s: NaN key gives %zu "
+                  "NaN outputs in its head (want %d), %zu in the other", FAMILIES[f], nan_head0,
+                  T * D / H, nan_head1);
+    }
+    free(qkv); free(out); free(scratch);
 }
 
 /* ---- the packed encoder against the unpacked one --------------------------------------------- */
@@ -397,7 +483,7 @@ static void reference_int8(const attn_model *src, const attn_model *m, const uin
     float *emb = malloc(sizeof(float) * T * E), *ln = malloc(sizeof(float) * T * D);
     float *qkv = malloc(sizeof(float) * T * 3 * D), *att = malloc(sizeof(float) * T * D);
     float *ffn = malloc(sizeof(float) * T * F);
-    float *ascratch = malloc(sizeof(float) * attn_attention_infer_floats(T, D, c->heads));
+    float *ascratch = malloc(sizeof(float) * attn_gemm_attention_floats(T, D, c->heads));
     void *qscratch = malloc(4096 + (size_t)T * (F + 64) * 2);
     attn_q8_matrix *proj = writer_q8(src->w.proj_w, D, E);
     attn_embed_forward(emb, c, &m->w, rows, T);
@@ -408,7 +494,7 @@ static void reference_int8(const attn_model *src, const attn_model *m, const uin
         attn_q8_matrix *wu = writer_q8(sw->up_w, F, D), *wd = writer_q8(sw->down_w, D, F);
         attn_layernorm_forward(ln, NULL, NULL, x, lw->ln1_w, lw->ln1_b, T, D, c->ln_eps);
         attn_q8_matmul(qkv, ln, wq, lw->qkv_b, NULL, T, qscratch);
-        attn_attention_infer(att, qkv, T, D, c->heads, c->attn_scale, ascratch, NULL);
+        attn_gemm_attention(NULL, att, qkv, T, D, c->heads, c->attn_scale, ascratch);
         attn_q8_matmul(x, att, wo, lw->out_b, x, T, qscratch);
         attn_layernorm_forward(ln, NULL, NULL, x, lw->ln2_w, lw->ln2_b, T, D, c->ln_eps);
         attn_q8_matmul(ffn, ln, wu, lw->up_b, NULL, T, qscratch);
@@ -494,7 +580,8 @@ static void test_encoder_int8_choice(void) {
 int main(void) {
     test_packing_layout();
     test_gemm_sizes();
-    test_attention();
+    test_gemm_attention();
+    test_attention_weights();
     test_encoder_packed();
     test_q8_linear();
     test_encoder_int8_choice();
