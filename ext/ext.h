@@ -282,7 +282,10 @@ sqlite3_int64 limit_call_memory(const attn_conn *c);
  * SQLITE_TOOBIG with *err_msg "fn: text is N bytes, above the limit of L
  * (attn_limit('max_text_bytes'))". Call it before arg_text. */
 int limit_check_text(const attn_conn *c, const char *fn, sqlite3_value *v, char **err_msg);
-/* The connection's session (conn_session) with its max_call_memory applied; NULL on ENOMEM. */
+/* The connection's session (conn_session) with its max_call_memory applied and the
+ * connection's generation as its model epoch (the token cache's entries hold while it does);
+ * NULL on ENOMEM. Call it after conn_model_get, which may move to a new generation and
+ * release a model. */
 attn_session *limit_session(attn_conn *c);
 /* "fn: model 'name': <engine message>", naming attn_limit('max_call_memory') when that limit
  * was the cause (sqlite3_malloc'd; NULL on ENOMEM). */

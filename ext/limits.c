@@ -56,7 +56,11 @@ int limit_check_text(const attn_conn *c, const char *fn, sqlite3_value *v, char 
 
 attn_session *limit_session(attn_conn *c) {
     attn_session *s = conn_session(c);
-    if (s) attn_session_set_memory_limit(s, (size_t)limit_call_memory(c));
+    if (!s) return NULL;
+    attn_session_set_memory_limit(s, (size_t)limit_call_memory(c));
+    /* Models handed out under this generation stay alive until it changes (conn.c releases a
+     * model only when revalidating under a newer one): the session's token cache keys on it. */
+    attn_session_set_model_epoch(s, c->generation);
     return s;
 }
 

@@ -170,6 +170,8 @@ typedef struct each_job {
     int task_bit;
     size_t max_call_memory;     /* the connection's attn_limit('max_call_memory') */
     each_chunk *chunk;
+    uint64_t model_epoch;       /* the connection's generation after m was looked up: the
+                                 * sessions' token caches keep entries while it holds */
 } each_job;
 
 static void *session_new(void) { return attn_session_new(); }
@@ -206,6 +208,7 @@ static int each_item(void *job_ptr, void *scratch, size_t item, attn_error *err)
     if (!r->has_text) return ATTN_OK;
     attn_session *s = scratch;
     attn_session_set_memory_limit(s, job->max_call_memory);
+    attn_session_set_model_epoch(s, job->model_epoch);
     const char *text = ch->bytes + r->text_off;
     const attn_entity *ents = NULL;
     const attn_relation *rels = NULL;
@@ -439,7 +442,8 @@ static int run_chunk(each_vtab *vt, each_cursor *cur, char **err_msg) {
         break;
     }
     if (rc != SQLITE_OK) return rc;
-    each_job job = {m, vt->spec->task_bit, (size_t)limit_call_memory(vt->conn), &cur->chunk};
+    each_job job = {m, vt->spec->task_bit, (size_t)limit_call_memory(vt->conn), &cur->chunk,
+                    vt->conn->generation};
     size_t failed = 0;
     attn_error err = {{0}};
     int status = attn_batch_run(cur->pool, cur->chunk.n_rows, each_item, &job, &failed, &err);

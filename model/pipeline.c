@@ -14,6 +14,7 @@
 #include "features.h"
 #include "heads.h"
 #include "layers.h"
+#include "token_cache.h"
 
 struct attn_session {
     attn_tokens toks;
@@ -35,6 +36,10 @@ struct attn_session {
     int n_tokens;
     size_t memory_limit;              /* bytes a call may need (attn_call_bytes); 0 = none */
     int over_memory;                  /* the last call failed on memory_limit */
+    attn_token_cache *cache;          /* made on first use; NULL with cache_entries 0 */
+    size_t cache_entries;             /* its size (ATTN_TOKEN_CACHE_ENTRIES); 0 = no cache */
+    int has_epoch;                    /* attn_session_set_model_epoch was called */
+    uint64_t epoch;
 };
 
 void attn_session_set_memory_limit(attn_session *s, size_t max_bytes) {
@@ -60,7 +65,8 @@ size_t attn_call_bytes(const attn_model *m, int task, size_t n_tokens) {
 }
 
 size_t attn_session_window_bytes(const attn_session *s) {
-    return (s->scratch.cap + s->window_cap) * sizeof(float) + s->rows_cap * sizeof *s->rows;
+    return (s->scratch.cap + s->window_cap) * sizeof(float) + s->rows_cap * sizeof *s->rows +
+           (s->cache ? attn_token_cache_bytes(s->cache) : 0);
 }
 
 size_t attn_session_bytes(const attn_session *s) {
@@ -83,13 +89,32 @@ static int check_memory(const attn_model *m, attn_session *s, int task, attn_err
 }
 
 attn_session *attn_session_new(void) {
-    return calloc(1, sizeof(attn_session));
+    attn_session *s = calloc(1, sizeof(attn_session));
+    if (s) s->cache_entries = ATTN_TOKEN_CACHE_ENTRIES;
+    return s;
+}
+
+void attn_session_set_model_epoch(attn_session *s, uint64_t epoch) {
+    s->has_epoch = 1;
+    s->epoch = epoch;
+}
+
+void attn_session_set_token_cache(attn_session *s, size_t n_entries) {
+    attn_token_cache_free(s->cache);
+    s->cache = NULL;
+    s->cache_entries = n_entries;
+}
+
+void attn_session_token_cache_stats(const attn_session *s, uint64_t *hits, uint64_t *misses) {
+    *hits = *misses = 0;
+    if (s->cache) attn_token_cache_stats(s->cache, hits, misses);
 }
 
 void attn_session_free(attn_session *s) {
     if (!s) return;
     attn_tokens_free(&s->toks);
     attn_scratch_free(&s->scratch);
+    attn_token_cache_free(s->cache);
     free(s->rows); free(s->hidden); free(s->window); free(s->starts); free(s->owner);
     free(s->em); free(s->marg); free(s->crf_work); free(s->path); free(s->allowed);
     free(s->pool); free(s->rel_work); free(s->ents); free(s->rels);
@@ -205,10 +230,37 @@ static void keep_rows(const attn_model *m, attn_session *s, keep_kind keep,
     }
 }
 
+/* Whether the call of task on the session's tokens runs through the token cache: it has one
+ * (made now) and the cache's bytes fit under the memory limit beside attn_call_bytes. The
+ * cache changes no result, so a call that cannot have it runs without it. */
+static int use_token_cache(const attn_model *m, attn_session *s, int task) {
+    if (!s->cache_entries) return 0;
+    if (s->memory_limit) {
+        const size_t call = attn_call_bytes(m, task, (size_t)s->n_tokens);
+        const size_t cache = attn_token_cache_bytes_for(m, s->cache_entries);
+        if (call > s->memory_limit || cache > s->memory_limit - call) return 0;
+    }
+    if (!s->cache) s->cache = attn_token_cache_new(s->cache_entries);
+    return s->cache != NULL;
+}
+
+/* The model the window's rows are for, with s->rows[len, slots] filled: through the token
+ * cache (one slot per token, rows of the cache's table) or straight from the features. */
+static const attn_model *window_rows(const attn_model *m, attn_session *s, const char *text,
+                                     int start, int len, int cached) {
+    if (!cached) {
+        featurise_window(m, s, text, start, len);
+        return m;
+    }
+    attn_token_cache_window(s->cache, m, text, s->toks.tok + start, len, s->rows);
+    return attn_token_cache_model(s->cache);
+}
+
 /* Encodes every window (one when N <= max_len) and hands each token's output, from the window
  * that owns it, to keep_rows in runs of consecutive tokens. */
-static int encode_windows(const attn_model *m, attn_session *s, const char *text, keep_kind keep,
+static int encode_windows(const attn_model *m, attn_session *s, const char *text, int task,
                           attn_error *err) {
+    const keep_kind keep = keep_for(task);
     const int N = s->n_tokens, L = m->cfg.max_len, D = m->cfg.dim;
     const int len = N < L ? N : L;
     const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
@@ -218,10 +270,15 @@ static int encode_windows(const attn_model *m, attn_session *s, const char *text
         return no_memory(err, "windows");
     attn_windows(N, L, s->starts);
     attn_window_owners(N, L, s->starts, n_windows, s->owner);
+    const int cached = use_token_cache(m, s, task);
+    if (cached) {
+        int rc = attn_token_cache_begin(s->cache, m, s->has_epoch, s->epoch, err);
+        if (rc) return rc;
+    }
     for (int w = 0; w < n_windows; w++) {
         const int start = s->starts[w];
-        featurise_window(m, s, text, start, len);
-        int rc = attn_encode(m, s->rows, len, s->window, &s->scratch, err);
+        const attn_model *em = window_rows(m, s, text, start, len, cached);
+        int rc = attn_encode(em, s->rows, len, s->window, &s->scratch, err);
         if (rc) return rc;
         for (int t = start; t < start + len;) {
             if (s->owner[t] != w) { t++; continue; }
@@ -254,7 +311,7 @@ static int encode_text(const attn_model *m, attn_session *s, const char *text, s
         attn_pool_init(s->pool, D);
     }
     if (N == 0) return ATTN_OK;
-    return encode_windows(m, s, text, keep, err);
+    return encode_windows(m, s, text, task, err);
 }
 
 int attn_run_encode(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,

@@ -58,6 +58,22 @@ int attn_session_over_memory(const attn_session *s);
 size_t attn_session_bytes(const attn_session *s);
 size_t attn_session_window_bytes(const attn_session *s);
 
+/* Token cache (token_cache.h): a session keeps the input embedding rows of up to
+ * ATTN_TOKEN_CACHE_ENTRIES tokens it has met, keyed exactly by the token's text, so a known
+ * token is neither featurised nor looked up again; results are bit for bit those without it.
+ * It counts in attn_session_window_bytes (bounded, whatever the text) and a call uses it only
+ * when its bytes fit under the memory limit beside attn_call_bytes (attn_call_bytes does not
+ * include it: a call that cannot have it runs without it).
+ * Entries outlive a call only under an epoch: attn_session_set_model_epoch(s, e) is the
+ * caller's promise that every model it passes to calls on s while e is set stays alive and
+ * unchanged (a freed model's address may be reused by another); a different epoch, or a
+ * different model, drops them. Without an epoch (a new session) entries last one call. */
+void attn_session_set_model_epoch(attn_session *s, uint64_t epoch);
+/* Replaces the cache with one of n_entries rows (0: no cache); for tests and tuning. */
+void attn_session_set_token_cache(attn_session *s, size_t n_entries);
+/* Tokens the cache found and made since it was (re)made; zeros without a cache. */
+void attn_session_token_cache_stats(const attn_session *s, uint64_t *hits, uint64_t *misses);
+
 /* probs[n classify labels]. Empty or all-whitespace text (no tokens) is classified from zero
  * tokens: pooled vector of zeros. Fails with ATTN_EINVAL if the model has no classify task. */
 int attn_run_classify(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,

@@ -2,12 +2,13 @@
 otherwise run, side by side in one process and one run (issue 4, benchmark 2).
 
     /usr/bin/python3 tests/bench/sql_throughput.py SO DATA.db ROWS_TOOL [--rows N] [--reps R]
-                                                   [--quick]
+                                                   [--tables T1,T2] [--quick]
 
 SO = the extension, DATA.db = build/data.db (read-only; ATTACHed by a temp db that makes the
 docs tables), ROWS_TOOL = the sql_throughput_rows binary (token feature rows for PyTorch).
 --rows N keeps the first N rows of each table (default all), --reps R runs each query R times
-(default 3); --quick = --rows 1000 --reps 1. Run it with OPENBLAS_CORETYPE set as OpenBLAS
+(default 3); --tables runs only the named tables (sst2, reuters, conll; default all three);
+--quick = --rows 1000 --reps 1. Run it with OPENBLAS_CORETYPE set as OpenBLAS
 should run (tests/bench/run.sh runs it with SkylakeX): that is fixed when the process starts.
 
 Tables (a temp db): sst2 = SST-2 test + dev + train texts (en-sentiment); reuters = Reuters R8
@@ -381,6 +382,7 @@ def main():
     opts = dict(zip(args[3::2], args[4::2]))
     rows = int(opts.get("--rows", 1000 if quick else 0))
     reps = int(opts.get("--reps", 1 if quick else 3))
+    tables = opts.get("--tables", "sst2,reuters,conll").split(",")
     torch.set_num_threads(1)
     print("## SQL throughput (rows per second over whole tables; medians of %d runs)" % reps)
     print("CPU flags: %s" % cpu_flags())
@@ -394,8 +396,10 @@ def main():
             for table, *_ in CLASSIFY_SETS + [ENTITY_SET]:
                 limit_rows(con, table, rows)
         for table, model, _, ft_name in CLASSIFY_SETS:
-            bench_classify(con, work, tool, table, model, ft_name, reps)
-        bench_entities(con, work, tool, reps)
+            if table in tables:
+                bench_classify(con, work, tool, table, model, ft_name, reps)
+        if ENTITY_SET[0] in tables:
+            bench_entities(con, work, tool, reps)
         con.close()
 
 
