@@ -93,6 +93,7 @@ static const num_option NUM_OPTIONS[] = {
     {"batch_size", T_INT, 1, ATTN_TRAIN_MAX_BATCH, OPT(fit.batch_size), 0},
     {"patience", T_INT, 0, ATTN_SQL_MAX_EPOCHS, OPT(fit.patience), 0},
     {"time_limit", T_DOUBLE, 0, 1e9, OPT(fit.time_limit), 0},
+    {"ema", T_DOUBLE, 0, 0.999999, OPT(fit.ema), 0},
     {"lr", T_FLOAT, 0, 10, OPT(fit.train.lr), 0},
     {"seed", T_SEED, 0, 9007199254740991.0, OPT(fit.train.seed), 0},
     {"dropout_embed", T_FLOAT, 0, 0.99, OPT(fit.train.dropout_embed), 0},
@@ -511,7 +512,7 @@ static int labels_match(const label_list *given, const attn_labels *model) {
     return 1;
 }
 
-/* ---- init from a pretrained (mlm) model ------------------------------------------------ */
+/* ---- init from another model's encoder (mlm pretraining or another task) ------------------ */
 
 #define N_NUM_OPTIONS (sizeof NUM_OPTIONS / sizeof NUM_OPTIONS[0])
 
@@ -545,26 +546,26 @@ static char *features_json(const attn_config *c) {
     return sqlite3_str_finish(out);
 }
 
-/* dim, layers, heads, ffn and attn_scale: taken from the pretrained model; given ones must
+/* dim, layers, heads, ffn and attn_scale: taken from the init model; given ones must
  * equal its. max_len may differ (positions are copied as far as both reach). */
 static int take_architecture(train_cursor *cur, const attn_model *src, char **err_msg) {
     train_options *o = &cur->opt;
-    struct { const char *key; int *opt; int pretrained; } arch[] = {
+    struct { const char *key; int *opt; int init; } arch[] = {
         {"dim", &o->dim, src->cfg.dim}, {"layers", &o->layers, src->cfg.layers},
         {"heads", &o->heads, src->cfg.heads}, {"ffn", &o->ffn, src->cfg.ffn} };
     for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++) {
-        if (option_given(o, arch[i].key) && *arch[i].opt != arch[i].pretrained) {
-            *err_msg = sqlite3_mprintf("%s: option '%s' (%d) differs from the pretrained init "
+        if (option_given(o, arch[i].key) && *arch[i].opt != arch[i].init) {
+            *err_msg = sqlite3_mprintf("%s: option '%s' (%d) differs from the init "
                                        "model '%s' (%d)", FN, arch[i].key, *arch[i].opt,
-                                       o->init, arch[i].pretrained);
+                                       o->init, arch[i].init);
             return SQLITE_ERROR;
         }
-        *arch[i].opt = arch[i].pretrained;
+        *arch[i].opt = arch[i].init;
     }
     const char *scale = scale_name(&src->cfg);
     if ((o->structural & GIVEN_ATTN_SCALE) && strcmp(o->attn_scale, scale) != 0) {
-        *err_msg = sqlite3_mprintf("%s: option 'attn_scale' ('%s') differs from the pretrained "
-                                   "init model '%s' ('%s')", FN, o->attn_scale, o->init, scale);
+        *err_msg = sqlite3_mprintf("%s: option 'attn_scale' ('%s') differs from the init "
+                                   "model '%s' ('%s')", FN, o->attn_scale, o->init, scale);
         return SQLITE_ERROR;
     }
     o->attn_scale = scale;
@@ -585,11 +586,20 @@ static int same_features(const attn_config *a, const attn_config *b) {
     return 1;
 }
 
-/* Every tensor of dst whose key and shape src has is copied from src; "pos" as far as both
- * reach when only max_len differs. The task heads (keys src lacks) keep their fresh values. */
-static void copy_matching_tensors(attn_model *dst, const attn_model *src) {
+/* The feature tables, projection, positions, layers and final LayerNorm: what every task
+ * shares. The rest are task heads (cls., tag., crf., rel., mlm.). */
+static int is_encoder_tensor(const char *key) {
+    return strncmp(key, "embed.", 6) == 0 || strncmp(key, "layers.", 7) == 0 ||
+           strcmp(key, "pos") == 0 || strncmp(key, "final_ln.", 9) == 0;
+}
+
+/* Every encoder tensor of dst whose key and shape src has is copied from src; "pos" as far as
+ * both reach when only max_len differs. The task heads keep their fresh values, even where
+ * src has a head of the same shape: its labels need not mean the same (PER vs Peop). */
+static void copy_encoder_tensors(attn_model *dst, const attn_model *src) {
     for (size_t i = 0; i < dst->n_specs; i++) {
         const attn_tensor_spec *d = &dst->specs[i];
+        if (!is_encoder_tensor(d->key)) continue;
         const int j = attn_tensor_find(src->specs, src->n_specs, d->key);
         if (j < 0) continue;
         const attn_tensor_spec *s = &src->specs[j];
@@ -605,22 +615,23 @@ static void copy_matching_tensors(attn_model *dst, const attn_model *src) {
     }
 }
 
-/* A classify / entities / relations model starting from a pretrained mlm model: the same
- * architecture and features, the encoder copied, the task's heads fresh (seeded). */
-static int init_from_pretrained(train_cursor *cur, const attn_model *src, char **err_msg) {
+/* A model starting from the encoder of src, a pretrained mlm model or a model trained for
+ * another task (transfer: en-ner's encoder for CoNLL04 relations): the same architecture and
+ * features, the encoder copied, the task's heads fresh (seeded). */
+static int init_from_encoder(train_cursor *cur, const attn_model *src, char **err_msg) {
     if (cur->opt.vectors)
         return option_error(err_msg, FN ": option '%s' %s", "vectors", "cannot be combined with "
-                            "a pretrained (mlm) 'init': it would overwrite the pretrained tables");
+                            "an 'init' whose encoder is copied: it would overwrite its tables");
     int rc = take_architecture(cur, src, err_msg);
     if (rc == SQLITE_OK) rc = fresh_model(cur, err_msg);
     if (rc != SQLITE_OK) return rc;
     if (!same_features(&cur->model->cfg, &src->cfg)) {
         *err_msg = sqlite3_mprintf("%s: option 'features' differs from the features of the "
-                                   "pretrained init model '%s' (kinds, buckets, dims and "
+                                   "init model '%s' (kinds, buckets, dims and "
                                    "n-gram/affix sizes must match)", FN, cur->opt.init);
         return SQLITE_ERROR;
     }
-    copy_matching_tensors(cur->model, src);
+    copy_encoder_tensors(cur->model, src);
     return SQLITE_OK;
 }
 
@@ -628,18 +639,11 @@ static int init_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
     const attn_model *src;
     int rc = conn_model_get(conn, FN, cur->opt.init, &src, err_msg);
     if (rc != SQLITE_OK) return rc;
-    if (src->cfg.tasks == ATTN_TASK_MLM && cur->task != ATTN_TASK_MLM)
-        return init_from_pretrained(cur, src, err_msg);
+    /* Without the task (an mlm model, or en-ner for relations): its encoder only. */
+    if (!(src->cfg.tasks & cur->task)) return init_from_encoder(cur, src, err_msg);
     if (cur->opt.first_structural)
         return option_error(err_msg, FN ": option '%s' cannot be combined with 'init' %s",
                             cur->opt.first_structural, "(the init model's config is used)");
-    if (!(src->cfg.tasks & cur->task)) {
-        *err_msg = sqlite3_mprintf("%s: init model '%s' has no %s task (tasks: %s)", FN,
-                                   cur->opt.init, task_name(cur->task),
-                                   src->cfg.tasks == ATTN_TASK_MLM ? "mlm"
-                                                                   : tasks_text(src->cfg.tasks));
-        return SQLITE_ERROR;
-    }
     const attn_labels *lists[N_TASK_SLOTS] = {&src->cfg.classify_labels,
                                               &src->cfg.entity_labels,
                                               &src->cfg.relation_labels};

@@ -791,6 +791,8 @@ static int check_fit_opts(const attn_fit_opts *o, attn_error *err) {
         return attn_fail(err, ATTN_EINVAL, "fit: patience %d, expected >= 0", o->patience);
     if (!(o->time_limit >= 0.0))
         return attn_fail(err, ATTN_EINVAL, "fit: time_limit %g, expected >= 0", o->time_limit);
+    if (!(o->ema >= 0.0 && o->ema < 1.0))
+        return attn_fail(err, ATTN_EINVAL, "fit: ema %g, expected in [0, 1)", o->ema);
     return ATTN_OK;
 }
 
@@ -803,6 +805,10 @@ struct attn_fit_state {
     size_t *order;             /* [n_examples] */
     attn_example *batch;       /* [batch_size] */
     float *best_params;        /* [n_params]: the best completed epoch, or the initial ones */
+    float *ema_params;         /* [n_params] with opts.ema: the moving average, else NULL */
+    float *raw_params;         /* [n_params] with opts.ema: the trained ones while the
+                                * average is evaluated */
+    int64_t steps;             /* optimiser steps taken */
     attn_epoch_report best;
     int have_best, task, use_dev;
     int epoch, since_best, done;
@@ -811,6 +817,16 @@ struct attn_fit_state {
 
 static int out_of_time(const attn_fit_state *f) {
     return f->o.time_limit > 0.0 && now_seconds() - f->t0 >= f->o.time_limit;
+}
+
+/* ema_params += (1 - d) (params - ema_params), d = min(ema, (1 + t) / (10 + t)). */
+static void update_average(attn_fit_state *f) {
+    if (!f->ema_params) return;
+    const double t = (double)f->steps, warm = (1.0 + t) / (10.0 + t);
+    const float w = (float)(1.0 - (f->o.ema < warm ? f->o.ema : warm));
+    const float *p = f->m->params;
+    float *a = f->ema_params;
+    for (size_t i = 0, n = f->m->n_params; i < n; i++) a[i] += w * (p[i] - a[i]);
 }
 
 /* One epoch of steps. *stop = 1 when should_stop fired, 2 when time ran out. */
@@ -829,6 +845,8 @@ static int train_epoch(attn_fit_state *f, attn_stop_cb should_stop, void *user,
         loss += st.loss;
         r->tokens += st.n_tokens;
         steps++;
+        f->steps++;
+        update_average(f);
         if (should_stop && should_stop(user)) { *stop = 1; break; }
         if (out_of_time(f)) { *stop = 2; break; }
     }
@@ -837,7 +855,7 @@ static int train_epoch(attn_fit_state *f, attn_stop_cb should_stop, void *user,
 }
 
 /* Dev metric into r; keeps the parameters when they are the best so far. */
-static int select_epoch(attn_fit_state *f, attn_epoch_report *r, attn_error *err) {
+static int select_params(attn_fit_state *f, attn_epoch_report *r, attn_error *err) {
     r->dev_metric = NAN;
     r->metric_name = metric_name(f->task);
     if (f->use_dev && f->task == ATTN_TASK_MLM) {
@@ -857,6 +875,18 @@ static int select_epoch(attn_fit_state *f, attn_epoch_report *r, attn_error *err
         f->have_best = 1;
     }
     return ATTN_OK;
+}
+
+/* select_params on the averaged parameters when there are any: they stand in for the
+ * trained ones while the dev set is evaluated, which are then put back. */
+static int select_epoch(attn_fit_state *f, attn_epoch_report *r, attn_error *err) {
+    if (!f->ema_params) return select_params(f, r, err);
+    const size_t bytes = f->m->n_params * sizeof *f->m->params;
+    memcpy(f->raw_params, f->m->params, bytes);
+    memcpy(f->m->params, f->ema_params, bytes);
+    int rc = select_params(f, r, err);
+    memcpy(f->m->params, f->raw_params, bytes);
+    return rc;
 }
 
 int attn_fit_epoch(attn_fit_state *f, attn_stop_cb should_stop, void *user,
@@ -899,6 +929,13 @@ static int fit_setup(attn_fit_state *f, attn_error *err) {
     f->order = malloc(n * sizeof *f->order);
     f->batch = malloc(bs * sizeof *f->batch);
     f->best_params = malloc(f->m->n_params * sizeof *f->best_params);
+    if (f->o.ema > 0.0) {
+        f->ema_params = malloc(f->m->n_params * sizeof *f->ema_params);
+        f->raw_params = malloc(f->m->n_params * sizeof *f->raw_params);
+        if (!f->ema_params || !f->raw_params)
+            return attn_fail(err, ATTN_ENOMEM, "fit: out of memory");
+        memcpy(f->ema_params, f->m->params, f->m->n_params * sizeof *f->ema_params);
+    }
     if (!f->order || !f->batch || !f->best_params)
         return attn_fail(err, ATTN_ENOMEM, "fit: out of memory");
     memcpy(f->best_params, f->m->params, f->m->n_params * sizeof *f->best_params);
@@ -911,6 +948,8 @@ void attn_fit_abort(attn_fit_state *f) {
     free(f->order);
     free(f->batch);
     free(f->best_params);
+    free(f->ema_params);
+    free(f->raw_params);
     free(f);
 }
 

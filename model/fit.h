@@ -88,6 +88,12 @@ typedef struct attn_fit_opts {
     double time_limit;          /* seconds since attn_fit(_begin), 0 = none; checked between
                                  * steps: the cut epoch is still evaluated, reported, and may
                                  * be the best; then training ends (ATTN_OK) */
+    double ema;                 /* 0 = off; in (0, 1): the decay of an exponential moving
+                                 * average of the parameters (Polyak averaging), updated after
+                                 * every step with decay min(ema, (1 + t) / (10 + t)) at step t
+                                 * (so early steps are not frozen in); each epoch is evaluated,
+                                 * selected and kept with the averaged parameters, while
+                                 * training goes on from the raw ones */
 } attn_fit_opts;
 
 attn_fit_opts attn_fit_defaults(void);

@@ -22,7 +22,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${ATTN_DATA:-../shared/data}
-ext=./attnext.so
+# ATTN_EXT: the extension to train with (default ./attnext.so); a copy lets the tree be rebuilt
+# while a recipe runs.
+ext=${ATTN_EXT:-./attnext.so}
 tools=build/rel/tools
 mkdir -p build/recipes build/wordvec model/builtin
 make --no-print-directory -s "$tools/pack_model"

@@ -40,9 +40,10 @@ SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"vector
 -- The config is checked by the engine, which names the key.
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"dim": 10, "heads": 3}');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"features": [{"kind": "colour", "buckets": 8, "dim": 4}]}');
--- init: the model must exist and have the task; its architecture and labels are kept.
+-- init: the model must exist; its architecture (and, with the task, its labels) is kept. A
+-- model without the task gives its encoder (21_mlm), whose architecture must match too.
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "nope"}');
-SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "ner"}');
+SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "ner", "heads": 3}');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "pos", "dim": 16}');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "pos", "labels": ["pos", "neg"]}');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "pos", "epochs": 1}');

@@ -59,7 +59,7 @@ SELECT count(*) FROM attn_train('cls8', 'classify', 'SELECT text, label FROM rev
 SELECT json_extract(data, '$.max_len') FROM attn_model WHERE name = 'cls8' AND key = 'config';
 SELECT shape FROM attn_model WHERE name = 'cls8' AND key = 'pos';
 
--- Errors: the architecture and features must be the pretrained model's.
+-- Errors: the architecture and features must be the init model's.
 SELECT * FROM attn_train('x', 'classify', 'SELECT text, label FROM reviews', '{"init": "base", "dim": 32}');
 SELECT * FROM attn_train('x', 'classify', 'SELECT text, label FROM reviews', '{"init": "base", "heads": 4}');
 SELECT * FROM attn_train('x', 'classify', 'SELECT text, label FROM reviews', '{"init": "base", "attn_scale": "none"}');
@@ -71,8 +71,32 @@ SELECT * FROM attn_train('x', 'classify', 'SELECT text, label FROM reviews',
   '{"init": "base", "vectors": "nowhere.bin"}');
 -- A classify model is not a pretrained encoder: structural options clash with it as before.
 SELECT * FROM attn_train('x', 'classify', 'SELECT text, label FROM reviews', '{"init": "cls", "dim": 16}');
--- An mlm run from a classify model: that model has no mlm task.
-SELECT * FROM attn_train('x', 'mlm', 'SELECT text FROM unlabeled', '{"init": "cls"}');
+
+-- Transfer: a model trained for another task gives its encoder the same way (en-rel starts
+-- from en-ner's). An entities model from the classify model 'cls', with lr 0: the 19 encoder
+-- tensors equal cls's; the CRF tagger is new and the classify head is left behind.
+CREATE TABLE people(text TEXT, entities TEXT);
+INSERT INTO people VALUES
+  ('John Smith flew to Boston', '[{"start":0,"end":10,"label":"PER"},{"start":19,"end":25,"label":"LOC"}]'),
+  ('Mary Jones stayed in Denver', '[{"start":0,"end":10,"label":"PER"},{"start":21,"end":27,"label":"LOC"}]');
+SELECT count(*) FROM attn_train('tagger0', 'entities', 'SELECT text, entities FROM people',
+  '{"init": "cls", "epochs": 1, "lr": 0}');
+SELECT json_extract(data, '$.tasks'), json_extract(data, '$.dim'), json_extract(data, '$.meta.training.init')
+FROM attn_model WHERE name = 'tagger0' AND key = 'config';
+SELECT count(*) FROM attn_model a JOIN attn_model b ON a.key = b.key
+WHERE a.name = 'cls' AND b.name = 'tagger0' AND a.key != 'config' AND a.data = b.data;
+SELECT group_concat(key, ' ') FROM (SELECT key FROM attn_model WHERE name = 'tagger0' AND key != 'config'
+  AND key NOT IN (SELECT key FROM attn_model WHERE name = 'cls') ORDER BY key);
+SELECT group_concat(key, ' ') FROM (SELECT key FROM attn_model WHERE name = 'cls' AND key != 'config'
+  AND key NOT IN (SELECT key FROM attn_model WHERE name = 'tagger0') ORDER BY key);
+-- It learns the new task from there.
+SELECT count(*) FROM attn_train('tagger', 'entities', 'SELECT text, entities FROM people',
+  '{"init": "cls", "epochs": 40, "lr": 0.01, "batch_size": 2}');
+SELECT group_concat(entity || '/' || label, ' ') FROM attn_entities('John Smith flew to Boston', 'tagger');
+-- Its architecture is the init model's, as with an mlm init.
+SELECT * FROM attn_train('x', 'entities', 'SELECT text, entities FROM people', '{"init": "cls", "layers": 2}');
+-- Where the init model has the task, it is fine-tuned as it is: its heads are kept.
+SELECT * FROM attn_train('x', 'classify', 'SELECT text, label FROM reviews', '{"init": "cls", "ffn": 64}');
 -- mlm rows are one column; mlm has no labels; mlm_vocab is bounded.
 SELECT * FROM attn_train('x', 'mlm', 'SELECT text, 1 FROM unlabeled');
 SELECT * FROM attn_train('x', 'mlm', 'SELECT text FROM unlabeled', '{"labels": ["a"]}');

@@ -581,6 +581,46 @@ static int same_params(const attn_model *a, const attn_model *b) {
            !memcmp(a->params, b->params, a->n_params * sizeof(float));
 }
 
+/* With opts.ema, the kept parameters are the moving average of the steps' parameters,
+ * exactly as defined in fit.h: replayed here step by step with a trainer of its own. */
+static void test_ema(void) {
+    attn_model *m = new_model(CLASSIFY, 32, 16, 7), *replay = new_model(CLASSIFY, 32, 16, 7);
+    attn_dataset *one = sentiment_set(m, 1, 11);
+    attn_fit_opts o = small_opts();
+    o.max_epochs = 3;
+    o.batch_size = 1;
+    o.ema = 0.9;
+    attn_error err;
+    CHECK_MSG(attn_fit(m, one, NULL, &o, NULL, NULL, NULL, NULL, &err) == ATTN_OK, "%s", err.msg);
+
+    attn_train_opts to = o.train;
+    to.total_steps = 3;                  /* as fit sets it: 1 step an epoch x 3 epochs */
+    attn_trainer *tr = NULL;
+    attn_example ex;
+    CHECK(attn_trainer_new(replay, &to, &tr, &err) == ATTN_OK);
+    CHECK(attn_dataset_example(one, 0, &ex, &err) == ATTN_OK);
+    const size_t n = replay->n_params;
+    float *avg = malloc(n * sizeof *avg);
+    memcpy(avg, replay->params, n * sizeof *avg);
+    for (int t = 1; t <= 3; t++) {
+        CHECK(attn_trainer_step(tr, &ex, 1, NULL, &err) == ATTN_OK);
+        const double warm = (1.0 + t) / (10.0 + t);
+        const float w = (float)(1.0 - (0.9 < warm ? 0.9 : warm));
+        for (size_t i = 0; i < n; i++) avg[i] += w * (replay->params[i] - avg[i]);
+    }
+    CHECK(!memcmp(m->params, avg, n * sizeof *avg));
+    CHECK(memcmp(m->params, replay->params, n * sizeof *avg) != 0);   /* not the raw ones */
+
+    o.ema = 1.0;
+    CHECK(attn_fit(m, one, NULL, &o, NULL, NULL, NULL, NULL, &err) == ATTN_EINVAL);
+    CHECK(strstr(err.msg, "ema 1, expected in [0, 1)") != NULL);
+    free(avg);
+    attn_trainer_free(tr);
+    attn_dataset_free(one);
+    attn_model_free(replay);
+    attn_model_free(m);
+}
+
 static void test_determinism(void) {
     attn_model *ref = new_model(CLASSIFY, 32, 16, 7);
     attn_dataset *train = sentiment_set(ref, 24, 11), *dev = sentiment_set(ref, 8, 99);
@@ -877,6 +917,7 @@ int main(void) {
     test_fit_classify();
     test_fit_entities();
     test_fit_relations();
+    test_ema();
     test_determinism();
     test_stopping();
     return CHECK_DONE();
