@@ -271,7 +271,7 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
                       char **err_msg) {
     static const char *const scales[] = {"sqrt", "none"};
     static const char *const schedules[] = {"linear", "cosine"};
-    static const char *const dtypes[] = {"f32", "f16", "q8", "q4", "q4-int8"};  /* attn_storage order */
+    static const char *const dtypes[] = {"f32", "f16", "q8", "q4", "q4-int8", "q8-int8"};  /* attn_storage order */
     for (size_t i = 0; i < sizeof NUM_OPTIONS / sizeof NUM_OPTIONS[0]; i++)
         if (strcmp(key, NUM_OPTIONS[i].key) == 0) return set_number(o, &NUM_OPTIONS[i], v, err_msg);
     int index = 0, rc;

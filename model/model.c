@@ -826,7 +826,8 @@ static int is_encoder_linear_weight(const attn_tensor_spec *t) {
 
 const char *attn_storage_dtype(attn_storage s, const attn_tensor_spec *t) {
     if (s == ATTN_STORE_F32) return "f32";
-    if (s == ATTN_STORE_Q4_INT8 && is_encoder_linear_weight(t)) return "q8";
+    const int int8_linears = s == ATTN_STORE_Q4_INT8 || s == ATTN_STORE_Q8_INT8;
+    if (int8_linears && is_encoder_linear_weight(t)) return "q8";
     int embedding_table = t->ndim == 2 && strncmp(t->key, "embed.", 6) == 0 &&
                           strcmp(t->key, "embed.proj.w") != 0;
     if (!embedding_table || s == ATTN_STORE_F16) return "f16";

@@ -180,9 +180,12 @@ void attn_quantize_symmetric(const float *x, size_t n, int qmax, float *scale, i
  * storage, plus the encoder's linear weights ("embed.proj.w", and "layers.N.attn.qkv.w",
  * "layers.N.attn.out.w", "layers.N.ffn.up.w", "layers.N.ffn.down.w") as q8, which makes
  * inference run them on the int8 kernels (encoder.h: attn_encoder_prepare chooses by the
- * stored dtype). The order is the option order of attn_train's 'dtype'. */
+ * stored dtype); "q8-int8" storage: as q8 storage, plus those linear weights as q8 (for a
+ * model whose tables lose too much as q4). The order is the option order of attn_train's
+ * 'dtype'. */
 typedef enum attn_storage {
-    ATTN_STORE_F32, ATTN_STORE_F16, ATTN_STORE_Q8, ATTN_STORE_Q4, ATTN_STORE_Q4_INT8
+    ATTN_STORE_F32, ATTN_STORE_F16, ATTN_STORE_Q8, ATTN_STORE_Q4, ATTN_STORE_Q4_INT8,
+    ATTN_STORE_Q8_INT8
 } attn_storage;
 
 /* The dtype ("f32", "f16", "q8" or "q4") tensor t is stored as under storage s. */

@@ -3,12 +3,13 @@
  * attn_model_set_tensor, attn_model_finish), so a damaged model is refused, not copied; the
  * written model is loaded back the same way and compared with the source.
  *
- *   pack_model SRC.db NAME DST.db [--dtype q4-int8|q4|q8|f16|f32]
+ *   pack_model SRC.db NAME DST.db [--dtype q4-int8|q8-int8|q4|q8|f16|f32]
  *     --dtype q8   (default) 2-D embedding tables ("embed.*" except "embed.proj.w") as q8,
  *                  every other tensor f16 (model.h: attn_storage_dtype)
  *     --dtype q4   as q8, but embedding tables at least 32 wide as q4
  *     --dtype q4-int8  as q4, plus the encoder's linear weights (projection, and qkv, out,
  *                  up, down of each layer) as q8: inference runs them on the int8 kernels
+ *     --dtype q8-int8  as q8, plus those linear weights as q8 (int8 kernels)
  *     --dtype f16  every tensor f16;  --dtype f32: every tensor f32
  *
  * DST.db's attn_model is created if missing (the definition of sql/schema.sql); rows of NAME
@@ -26,7 +27,7 @@
 #include "schema.h"
 
 static int usage(void) {
-    fprintf(stderr, "usage: pack_model SRC.db NAME DST.db [--dtype q4-int8|q4|q8|f16|f32]\n");
+    fprintf(stderr, "usage: pack_model SRC.db NAME DST.db [--dtype q4-int8|q8-int8|q4|q8|f16|f32]\n");
     return 1;
 }
 
@@ -37,6 +38,7 @@ static int fail(const char *what, const char *detail) {
 
 static int parse_storage(const char *s, attn_storage *out) {
     if (!strcmp(s, "q4-int8")) *out = ATTN_STORE_Q4_INT8;
+    else if (!strcmp(s, "q8-int8")) *out = ATTN_STORE_Q8_INT8;
     else if (!strcmp(s, "q4")) *out = ATTN_STORE_Q4;
     else if (!strcmp(s, "q8")) *out = ATTN_STORE_Q8;
     else if (!strcmp(s, "f16")) *out = ATTN_STORE_F16;

@@ -1187,6 +1187,22 @@ static void test_q4_int8_storage(void) {
     CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4_INT8, &sp[attn_model_tensor_index(m, "embed.norm")]), "q4"));
     CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4_INT8, &sp[attn_model_tensor_index(m, "cls.w")]), "f16"));
     CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4, &sp[attn_model_tensor_index(m, "layers.1.attn.qkv.w")]), "f16"));
+    /* q8-int8: the same linears as q8, every other tensor as under q8 (no q4 table) */
+    size_t n_q8_int8 = 0, n_as_q8 = 0;
+    for (size_t i = 0; i < m->n_specs; i++) {
+        const attn_tensor_spec *t = &m->specs[i];
+        const char *d = attn_storage_dtype(ATTN_STORE_Q8_INT8, t);
+        if (!strcmp(attn_storage_dtype(ATTN_STORE_Q4_INT8, t), "q8") && strncmp(t->key, "embed.", 6) != 0)
+            n_q8_int8 += !strcmp(d, "q8");
+        else if (!strcmp(t->key, "embed.proj.w"))
+            n_q8_int8 += !strcmp(d, "q8");
+        else
+            n_as_q8 += !strcmp(d, attn_storage_dtype(ATTN_STORE_Q8, t));
+    }
+    CHECK_MSG(n_q8_int8 == 9, "%zu of the 9 linear weights are q8 under q8-int8", n_q8_int8);
+    CHECK_MSG(n_as_q8 == m->n_specs - 9, "%zu of %zu other tensors as under q8", n_as_q8,
+              m->n_specs - 9);
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q8_INT8, &sp[attn_model_tensor_index(m, "embed.norm")]), "q8"));
     attn_model_free(m);
 }
 
