@@ -9,7 +9,7 @@ INSERT INTO docs(body) VALUES
   ('What a wonderful, moving film.'),
   ('The plot is dull and the acting is worse.'),
   ('EU rejects German call to boycott British lamb.'),
-  ('Steve Jobs founded Apple in California.');
+  ('Angela Merkel met Barack Obama in Berlin on Monday.');
 
 -- A label per row, and the probabilities behind it.
 SELECT id, body, attn_classify(body) AS sentiment FROM docs;
@@ -19,6 +19,8 @@ SELECT attn_classify_scores('What a wonderful, moving film.') AS scores;
 SELECT d.id, e.start, e."end", e.label, e.entity, round(e.score, 3) AS score
 FROM docs d, attn_entities(d.body) e;
 
--- Relations between the entities found.
+-- Relations between the entities found (en-rel, CoNLL04's types). The README's own example,
+-- 'Steve Jobs founded Apple in California.', is a known miss: "Jobs" reads as a company
+-- (README, "Built-in models").
 SELECT head, head_label, relation, tail, tail_label, round(score, 3) AS score
-FROM attn_relations('Steve Jobs founded Apple in California.');
+FROM attn_relations('Bill Gates founded Microsoft in Seattle.');
