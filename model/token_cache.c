@@ -19,10 +19,10 @@ struct attn_token_cache {
     size_t n_entries;               /* power of two, multiple of ATTN_TOKEN_CACHE_WAYS */
     cache_entry *entries;           /* [n_entries] */
     float *emb;     size_t emb_cap; /* [n_entries + max_len, E] the view's table (floats) */
-    uint32_t *todo_slots;           /* [max_len, S] feature rows of the window's new tokens */
-    uint32_t *todo_rows;            /* [max_len] where each goes in emb */
-    size_t todo_cap;                /* tokens both hold */
-    int n_todo;
+    uint32_t *queued_slots;           /* [max_len, S] feature rows of the window's new tokens */
+    uint32_t *queued_rows;            /* [max_len] where each goes in emb */
+    size_t queued_cap;                /* tokens both hold */
+    int n_queued;
     uint64_t generation;            /* entries of another generation are empty */
     uint64_t window;                /* windows built so far */
     const attn_model *model;        /* of the last begin */
@@ -57,8 +57,8 @@ void attn_token_cache_free(attn_token_cache *c) {
     if (!c) return;
     free(c->entries);
     free(c->emb);
-    free(c->todo_slots);
-    free(c->todo_rows);
+    free(c->queued_slots);
+    free(c->queued_rows);
     free(c);
 }
 
@@ -68,7 +68,7 @@ static size_t table_floats(const attn_model *m, size_t n_entries) {
 
 size_t attn_token_cache_bytes(const attn_token_cache *c) {
     return sizeof *c + c->n_entries * sizeof *c->entries + c->emb_cap * sizeof *c->emb +
-           c->todo_cap * (ATTN_MAX_SLOTS + 1) * sizeof(uint32_t);
+           c->queued_cap * (ATTN_MAX_SLOTS + 1) * sizeof(uint32_t);
 }
 
 size_t attn_token_cache_bytes_for(const attn_model *m, size_t n_entries) {
@@ -98,14 +98,14 @@ int attn_token_cache_begin(attn_token_cache *c, const attn_model *m, int has_epo
         c->emb = p;
         c->emb_cap = need;
     }
-    const size_t todo = (size_t)m->cfg.max_len;
-    if (todo > c->todo_cap) {
-        uint32_t *slots = realloc(c->todo_slots, todo * ATTN_MAX_SLOTS * sizeof *slots);
-        if (slots) c->todo_slots = slots;
-        uint32_t *rows = slots ? realloc(c->todo_rows, todo * sizeof *rows) : NULL;
-        if (rows) c->todo_rows = rows;
+    const size_t want = (size_t)m->cfg.max_len;
+    if (want > c->queued_cap) {
+        uint32_t *slots = realloc(c->queued_slots, want * ATTN_MAX_SLOTS * sizeof *slots);
+        if (slots) c->queued_slots = slots;
+        uint32_t *rows = slots ? realloc(c->queued_rows, want * sizeof *rows) : NULL;
+        if (rows) c->queued_rows = rows;
         if (!slots || !rows) return attn_fail(err, ATTN_ENOMEM, "out of memory (token cache)");
-        c->todo_cap = todo;
+        c->queued_cap = want;
     }
     const int same = has_epoch && c->has_epoch && c->model == m && c->epoch == epoch;
     if (!same) c->generation++;     /* drops every entry */
@@ -194,19 +194,19 @@ static void touch_rows(attn_token_cache *c, const attn_model *m, const uint32_t 
  * their table rows, the lookup in make_rows). */
 static void make_row(attn_token_cache *c, const attn_model *m, size_t row, const char *bytes,
                      size_t n) {
-    uint32_t *slots = c->todo_slots + (size_t)c->n_todo * ATTN_MAX_SLOTS;
+    uint32_t *slots = c->queued_slots + (size_t)c->n_queued * ATTN_MAX_SLOTS;
     attn_token_features(bytes, n, m->cfg.features, m->cfg.n_features, slots);
     touch_rows(c, m, slots);
-    c->todo_rows[c->n_todo++] = (uint32_t)row;
+    c->queued_rows[c->n_queued++] = (uint32_t)row;
     c->misses++;
 }
 
 /* Makes the queued rows: emb row = attn_embed_forward's row of the token under m. */
 static void make_rows(attn_token_cache *c, const attn_model *m) {
-    for (int i = 0; i < c->n_todo; i++)
-        attn_embed_forward(c->emb + (size_t)c->todo_rows[i] * c->width, &m->cfg, &m->w,
-                           c->todo_slots + (size_t)i * ATTN_MAX_SLOTS, 1);
-    c->n_todo = 0;
+    for (int i = 0; i < c->n_queued; i++)
+        attn_embed_forward(c->emb + (size_t)c->queued_rows[i] * c->width, &m->cfg, &m->w,
+                           c->queued_slots + (size_t)i * ATTN_MAX_SLOTS, 1);
+    c->n_queued = 0;
 }
 
 /* The row of one token (t: its index in the window, for a private row). */
@@ -243,7 +243,7 @@ static uint32_t token_row(attn_token_cache *c, const attn_model *m, const char *
 void attn_token_cache_window(attn_token_cache *c, const attn_model *m, const char *text,
                              const attn_token *toks, int len, uint32_t *rows) {
     c->window++;
-    c->n_todo = 0;
+    c->n_queued = 0;
     for (int t = 0; t < len; t++) {
         const attn_token *tk = &toks[t];
         rows[t] = token_row(c, m, text + tk->byte_start, tk->byte_end - tk->byte_start, t);
