@@ -586,20 +586,13 @@ static int same_features(const attn_config *a, const attn_config *b) {
     return 1;
 }
 
-/* The feature tables, projection, positions, layers and final LayerNorm: what every task
- * shares. The rest are task heads (cls., tag., crf., rel., mlm.). */
-static int is_encoder_tensor(const char *key) {
-    return strncmp(key, "embed.", 6) == 0 || strncmp(key, "layers.", 7) == 0 ||
-           strcmp(key, "pos") == 0 || strncmp(key, "final_ln.", 9) == 0;
-}
-
 /* Every encoder tensor of dst whose key and shape src has is copied from src; "pos" as far as
  * both reach when only max_len differs. The task heads keep their fresh values, even where
  * src has a head of the same shape: its labels need not mean the same (PER vs Peop). */
 static void copy_encoder_tensors(attn_model *dst, const attn_model *src) {
     for (size_t i = 0; i < dst->n_specs; i++) {
         const attn_tensor_spec *d = &dst->specs[i];
-        if (!is_encoder_tensor(d->key)) continue;
+        if (!attn_is_encoder_tensor(d->key)) continue;
         const int j = attn_tensor_find(src->specs, src->n_specs, d->key);
         if (j < 0) continue;
         const attn_tensor_spec *s = &src->specs[j];

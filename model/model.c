@@ -816,6 +816,11 @@ void attn_quantize_rows_q8(const float *x, size_t rows, size_t cols, float *scal
         attn_quantize_symmetric(x + r * cols, cols, ATTN_Q8_MAX, &scales[r], q + r * cols);
 }
 
+int attn_is_encoder_tensor(const char *key) {
+    return strncmp(key, "embed.", 6) == 0 || strncmp(key, "layers.", 7) == 0 ||
+           strcmp(key, "pos") == 0 || strncmp(key, "final_ln.", 9) == 0;
+}
+
 /* The encoder's linear weights: "embed.proj.w" and the 2-D tensors under "layers."
  * ("layers.N.attn.qkv.w", ".attn.out.w", ".ffn.up.w", ".ffn.down.w"; LayerNorm weights are
  * 1-D). */

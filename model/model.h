@@ -188,6 +188,12 @@ typedef enum attn_storage {
     ATTN_STORE_Q8_INT8
 } attn_storage;
 
+/* 1 if the tensor with this key belongs to the encoder every task shares: the feature tables
+ * and projection ("embed."), "pos", the layers ("layers.") and "final_ln."; 0 for the task
+ * heads ("cls.", "tag.", "crf.", "rel.", "mlm."). attn_train's 'init' copies these only when
+ * the init model lacks the task. */
+int attn_is_encoder_tensor(const char *key);
+
 /* The dtype ("f32", "f16", "q8" or "q4") tensor t is stored as under storage s. */
 const char *attn_storage_dtype(attn_storage s, const attn_tensor_spec *t);
 

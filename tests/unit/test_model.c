@@ -1206,6 +1206,18 @@ static void test_q4_int8_storage(void) {
     attn_model_free(m);
 }
 
+/* attn_is_encoder_tensor: every key of a model is encoder or head, by its prefix. */
+static void test_encoder_tensors(void) {
+    CHECK(attn_is_encoder_tensor("embed.norm") && attn_is_encoder_tensor("embed.proj.w"));
+    CHECK(attn_is_encoder_tensor("pos") && attn_is_encoder_tensor("final_ln.b"));
+    CHECK(attn_is_encoder_tensor("layers.0.attn.qkv.w") && attn_is_encoder_tensor("layers.3.ln2.b"));
+    static const char *const heads[] = { "cls.w", "cls.b", "tag.w", "tag.b", "crf.trans",
+                                         "crf.start", "crf.end", "rel.type", "rel.hidden.w",
+                                         "rel.out.b", "mlm.w", "mlm.b", "position", "embedding" };
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)
+        CHECK_MSG(!attn_is_encoder_tensor(heads[i]), "%s is not an encoder tensor", heads[i]);
+}
+
 int main(void) {
     test_f32_to_f16();
     test_full_config_fields();
@@ -1233,5 +1245,6 @@ int main(void) {
     test_q4_layout_and_errors();
     test_q4_storage();
     test_q4_int8_storage();
+    test_encoder_tensors();
     return CHECK_DONE();
 }
