@@ -90,9 +90,11 @@ static void quantize_avx2(uint8_t *u, float *ascale, int32_t *zero, const float 
 
 /* ---- the product ----------------------------------------------------------------------- */
 
-/* 8 outputs o0..o0+8 of one row from their int32 sums (the plain C twin's arithmetic). */
-static void store8(float *out, __m256i acc, float ascale, int32_t zero,
-                   const attn_q8_matrix *W, const float *b, const float *res, int o0) {
+/* 8 outputs o0..o0+8 of one row from their int32 sums (the plain C twin's arithmetic).
+ * Inlined: a call would clobber every ymm and spill the tile's accumulators. */
+static inline __attribute__((always_inline)) void store8(
+    float *out, __m256i acc, float ascale, int32_t zero,
+    const attn_q8_matrix *W, const float *b, const float *res, int o0) {
     const int n = W->OC - o0;
     if (n <= 0) return;
     const __m256i m = first_lanes(n);

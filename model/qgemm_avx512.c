@@ -70,9 +70,11 @@ static void quantize_avx512(uint8_t *u, float *ascale, int32_t *zero, const floa
 /* ---- the product ----------------------------------------------------------------------- */
 
 /* out[i][o] for one row i of a tile and one block of 16 outputs starting at o0, from the
- * int32 sums acc (the plain C twin's arithmetic, lane by lane). */
-static void store_block(float *out, __m512i acc, float ascale, int32_t zero,
-                        const attn_q8_matrix *W, const float *b, const float *res, int o0) {
+ * int32 sums acc (the plain C twin's arithmetic, lane by lane). Inlined: a call would clobber
+ * every zmm, so the tile's 24 accumulators would be spilled to the stack first. */
+static inline __attribute__((always_inline)) void store_block(
+    float *out, __m512i acc, float ascale, int32_t zero,
+    const attn_q8_matrix *W, const float *b, const float *res, int o0) {
     if (o0 >= W->OC) return;   /* a padding block */
     const __mmask16 m = first_lanes(W->OC - o0);
     __m512i wsum = _mm512_load_si512(W->wsum + o0);
