@@ -43,7 +43,14 @@ typedef struct attn_kernels {
                    size_t rows, size_t cols);
     /* IEEE half -> float (denormals, inf and NaN preserved). */
     void (*f16_to_f32)(float *out, const uint16_t *in, size_t n);
+    /* q4 -> float for whole groups of ATTN_KERNELS_Q4_GROUP values: out[32 g + i] =
+     * nibble(g, i) * scales[g], where group g is the 16 bytes q[16 g ..], value 2j in the low
+     * nibble of byte j and 2j + 1 in its high one, each a signed 4-bit integer (8..15 are
+     * -8..-1). The products are exact float(int) * scale, the same in every table. */
+    void (*q4_to_f32)(float *out, const uint8_t *q, const float *scales, size_t groups);
 } attn_kernels;
+
+#define ATTN_KERNELS_Q4_GROUP 32   /* values per q4 scale (model.h's ATTN_Q4_GROUP) */
 
 /* The best table for this CPU, chosen once (thread-safe). The environment variable
  * ATTN_SIMD=scalar|avx2|avx512|neon forces a lower level (never a higher one than the CPU has). */

@@ -250,6 +250,23 @@ static void f16_to_f32_avx2(float *out, const uint16_t *in, size_t n) {
     }
 }
 
+/* 8 signed bytes (the low half of v) -> floats times scale. */
+static __m256 q4_eight(__m128i v, __m256 scale) {
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)), scale);
+}
+
+static void q4_to_f32_avx2(float *out, const uint8_t *q, const float *scales, size_t groups) {
+    for (size_t g = 0; g < groups; g++, q += 16, out += 32) {
+        __m128i lo, hi;
+        attn_q4_group_bytes(q, &lo, &hi);
+        const __m256 scale = _mm256_set1_ps(scales[g]);
+        _mm256_storeu_ps(out, q4_eight(lo, scale));
+        _mm256_storeu_ps(out + 8, q4_eight(_mm_srli_si128(lo, 8), scale));
+        _mm256_storeu_ps(out + 16, q4_eight(hi, scale));
+        _mm256_storeu_ps(out + 24, q4_eight(_mm_srli_si128(hi, 8), scale));
+    }
+}
+
 static const attn_kernels avx2_table = {
     .name = "avx2",
     .dot = dot_avx2,
@@ -262,6 +279,7 @@ static const attn_kernels avx2_table = {
     .gelu = gelu_avx2,
     .matvec = matvec_avx2,
     .f16_to_f32 = f16_to_f32_avx2,
+    .q4_to_f32 = q4_to_f32_avx2,
 };
 
 const attn_kernels *attn_kernels_avx2_table(void) {

@@ -226,6 +226,17 @@ static void f16_to_f32_avx512(float *out, const uint16_t *in, size_t n) {
     }
 }
 
+static void q4_to_f32_avx512(float *out, const uint8_t *q, const float *scales, size_t groups) {
+    for (size_t g = 0; g < groups; g++, q += 16, out += 32) {
+        __m128i lo, hi;
+        attn_q4_group_bytes(q, &lo, &hi);
+        const __m512 scale = _mm512_set1_ps(scales[g]);
+        _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), scale));
+        _mm512_storeu_ps(out + 16,
+                         _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), scale));
+    }
+}
+
 static const attn_kernels avx512_table = {
     .name = "avx512",
     .dot = dot_avx512,
@@ -238,6 +249,7 @@ static const attn_kernels avx512_table = {
     .gelu = gelu_avx512,
     .matvec = matvec_avx512,
     .f16_to_f32 = f16_to_f32_avx512,
+    .q4_to_f32 = q4_to_f32_avx512,
 };
 
 const attn_kernels *attn_kernels_avx512_table(void) {

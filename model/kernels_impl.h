@@ -30,4 +30,19 @@ const attn_kernels *attn_kernels_neon_table(void);    /* kernels_neon.c   (aarch
 #define ATTN_EXP_P4      1.6666665459e-1f
 #define ATTN_EXP_P5      5.0000001201e-1f
 
+#if defined(__x86_64__)
+#include <emmintrin.h>   /* SSE2: part of x86_64 itself */
+
+/* q4_to_f32 of the AVX2 and AVX-512 tables: a group's 16 bytes -> its 32 signed nibbles as
+ * bytes, in value order: lo = values 0..15, hi = values 16..31. */
+static inline void attn_q4_group_bytes(const uint8_t *q, __m128i *lo, __m128i *hi) {
+    const __m128i low4 = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    const __m128i x = _mm_loadu_si128((const __m128i *)q);
+    const __m128i even = _mm_and_si128(x, low4);
+    const __m128i odd = _mm_and_si128(_mm_srli_epi16(x, 4), low4);
+    *lo = _mm_sub_epi8(_mm_xor_si128(_mm_unpacklo_epi8(even, odd), eight), eight);
+    *hi = _mm_sub_epi8(_mm_xor_si128(_mm_unpackhi_epi8(even, odd), eight), eight);
+}
+#endif
+
 #endif

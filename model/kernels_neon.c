@@ -198,6 +198,27 @@ static void f16_to_f32_neon(float *out, const uint16_t *in, size_t n) {
     }
 }
 
+/* 8 signed bytes -> two float vectors times scale. */
+static void q4_eight(float *out, int8x8_t v, float scale) {
+    const int16x8_t w = vmovl_s8(v);
+    vst1q_f32(out, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(w))), scale));
+    vst1q_f32(out + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(w))), scale));
+}
+
+static void q4_to_f32_neon(float *out, const uint8_t *q, const float *scales, size_t groups) {
+    const int8x16_t eight = vdupq_n_s8(8);
+    for (size_t g = 0; g < groups; g++, q += 16, out += 32) {
+        const uint8x16_t x = vld1q_u8(q);
+        const uint8x16x2_t pairs = vzipq_u8(vandq_u8(x, vdupq_n_u8(0x0f)), vshrq_n_u8(x, 4));
+        const int8x16_t lo = vsubq_s8(veorq_s8(vreinterpretq_s8_u8(pairs.val[0]), eight), eight);
+        const int8x16_t hi = vsubq_s8(veorq_s8(vreinterpretq_s8_u8(pairs.val[1]), eight), eight);
+        q4_eight(out, vget_low_s8(lo), scales[g]);
+        q4_eight(out + 8, vget_high_s8(lo), scales[g]);
+        q4_eight(out + 16, vget_low_s8(hi), scales[g]);
+        q4_eight(out + 24, vget_high_s8(hi), scales[g]);
+    }
+}
+
 static const attn_kernels neon_table = {
     .name = "neon",
     .dot = dot_neon,
@@ -210,6 +231,7 @@ static const attn_kernels neon_table = {
     .gelu = gelu_neon,
     .matvec = matvec_neon,
     .f16_to_f32 = f16_to_f32_neon,
+    .q4_to_f32 = q4_to_f32_neon,
 };
 
 const attn_kernels *attn_kernels_neon_table(void) {

@@ -111,6 +111,14 @@ static void f16_to_f32_scalar(float *out, const uint16_t *in, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = half_to_float(in[i]);
 }
 
+static void q4_to_f32_scalar(float *out, const uint8_t *q, const float *scales, size_t groups) {
+    for (size_t g = 0; g < groups; g++, q += ATTN_KERNELS_Q4_GROUP / 2)
+        for (int j = 0; j < ATTN_KERNELS_Q4_GROUP / 2; j++) {
+            *out++ = (float)(((q[j] & 0x0f) ^ 8) - 8) * scales[g];
+            *out++ = (float)(((q[j] >> 4) ^ 8) - 8) * scales[g];
+        }
+}
+
 static const attn_kernels scalar_table = {
     .name = "scalar",
     .dot = dot_scalar,
@@ -123,6 +131,7 @@ static const attn_kernels scalar_table = {
     .gelu = gelu_scalar,
     .matvec = matvec_scalar,
     .f16_to_f32 = f16_to_f32_scalar,
+    .q4_to_f32 = q4_to_f32_scalar,
 };
 
 const attn_kernels *attn_kernels_scalar(void) {

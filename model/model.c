@@ -635,12 +635,22 @@ static int keep_stored(attn_model *m, int idx, const char *dtype, const unsigned
 /* The value of each 4-bit two's-complement nibble. */
 static const float Q4_NIBBLE[16] = { 0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1 };
 
-/* out[n] = values c0 .. c0+n-1 of a q4 row: a group's scale at a time, a byte (two values) at a
- * time, no branch per value (the hot loop of embedding lookups in kept q4 tables). */
+_Static_assert(ATTN_Q4_GROUP == ATTN_KERNELS_Q4_GROUP, "q4 groups: model.h and kernels.h");
+
+/* out[n] = values c0 .. c0+n-1 of a q4 row (the hot loop of embedding lookups in kept q4
+ * tables): whole groups by the SIMD kernel, the part of a group at either end a byte (two
+ * values) at a time with the same products. */
 static void decode_q4_span(const unsigned char *row, const float *scales, size_t c0, size_t n,
                            float *out) {
     size_t c = c0, end = c0 + n;
     while (c < end) {
+        if (c % ATTN_Q4_GROUP == 0 && end - c >= ATTN_Q4_GROUP) {
+            const size_t groups = (end - c) / ATTN_Q4_GROUP;
+            attn_kernels_best()->q4_to_f32(out, row + c / 2, scales + c / ATTN_Q4_GROUP, groups);
+            c += groups * ATTN_Q4_GROUP;
+            out += groups * ATTN_Q4_GROUP;
+            continue;
+        }
         const float scale = scales[c / ATTN_Q4_GROUP];
         size_t group_end = (c / ATTN_Q4_GROUP + 1) * ATTN_Q4_GROUP;
         if (group_end > end) group_end = end;

@@ -308,6 +308,31 @@ static void compare_f16(const attn_kernels *k, const attn_kernels *s, error_stat
     free(in); free(got); free(want);
 }
 
+/* q4 groups: every byte value in every position, random scales (negative, tiny, huge, zero),
+ * 0..9 groups at odd addresses, bit for bit against the scalar table, nothing written past the
+ * last group. */
+static void compare_q4(const attn_kernels *k, const attn_kernels *s) {
+    enum { MAX_GROUPS = 9, GROUP = ATTN_KERNELS_Q4_GROUP };
+    uint8_t q[MAX_GROUPS * GROUP / 2 + 1];
+    float scales[MAX_GROUPS + 1], got[MAX_GROUPS * GROUP + 1 + GUARD], want[MAX_GROUPS * GROUP];
+    const float special[] = {0.0f, -1.0f, 1e-30f, 3e30f, -0.0f};
+    for (int round = 0; round < 64; round++) {
+        for (size_t i = 0; i < sizeof q; i++) q[i] = (uint8_t)(round * 37 + i * 11 + rng_next());
+        for (int g = 0; g <= MAX_GROUPS; g++)
+            scales[g] = g < 5 && round % 8 == 0 ? special[g] : uniform(-2.0f, 2.0f);
+        for (size_t groups = 0; groups <= MAX_GROUPS; groups++) {
+            const size_t n = groups * GROUP;
+            for (int i = 0; i < GUARD; i++) got[1 + n + i] = SENTINEL;
+            k->q4_to_f32(got + 1, q + 1, scales + 1, groups);
+            s->q4_to_f32(want, q + 1, scales + 1, groups);
+            int ok = 1;
+            for (size_t i = 0; i < n; i++) ok = ok && float_bits(got[1 + i]) == float_bits(want[i]);
+            for (int i = 0; i < GUARD; i++) ok = ok && got[1 + n + i] == SENTINEL;
+            CHECK_MSG(ok, "%s q4_to_f32: %zu groups, round %d", k->name, groups, round);
+        }
+    }
+}
+
 static void compare_tables(const attn_kernels *k, const attn_kernels *s) {
     error_stat stats[] = {{"dot", 0, 0}, {"axpy", 0, 0}, {"add", 0, 0}, {"vmax", 0, 0},
                           {"scale", 0, 0}, {"softmax", 0, 0}, {"layernorm", 0, 0},
@@ -322,6 +347,7 @@ static void compare_tables(const attn_kernels *k, const attn_kernels *s) {
     compare_gelu(k, s, &stats[7]);
     compare_matvec(k, s, &stats[8]);
     compare_f16(k, s, &stats[9]);
+    compare_q4(k, s);
     printf("%s vs scalar:\n", k->name);
     for (size_t i = 0; i < sizeof stats / sizeof *stats; i++) report(k->name, &stats[i]);
 }
@@ -449,6 +475,23 @@ static void check_scalar_against_formulas(const attn_kernels *s) {
         if (isnan(want) ? !isnan(out) : (double)out != want || !signbit(out) != !signbit(want)) bad++;
     }
     CHECK_MSG(bad == 0, "scalar f16: %zu patterns wrong", bad);
+    /* q4: byte j of a group holds value 2j (low nibble) and 2j + 1 (high), two's complement. */
+    bad = 0;
+    for (int byte = 0; byte < 256; byte++) {
+        uint8_t group[ATTN_KERNELS_Q4_GROUP / 2] = {0};
+        const int j = byte % (ATTN_KERNELS_Q4_GROUP / 2);
+        group[j] = (uint8_t)byte;
+        const float scale = -0.75f;
+        float out[ATTN_KERNELS_Q4_GROUP];
+        s->q4_to_f32(out, group, &scale, 1);
+        const int lo = byte & 15, hi = byte >> 4;
+        for (int i = 0; i < ATTN_KERNELS_Q4_GROUP; i++) {
+            const int v = i == 2 * j ? (lo < 8 ? lo : lo - 16)
+                        : i == 2 * j + 1 ? (hi < 8 ? hi : hi - 16) : 0;
+            if (out[i] != (float)v * scale) bad++;
+        }
+    }
+    CHECK_MSG(bad == 0, "scalar q4: %zu values wrong", bad);
     printf("scalar vs double formulas: softmax max |diff| %.3g (%.3f of tolerance)\n", st.worst_abs,
            st.worst);
 }
