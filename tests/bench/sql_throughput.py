@@ -29,7 +29,8 @@ spans; it computes no CRF marginals, which attnext does for every entity's score
 The PyTorch side gets each text's token feature rows precomputed (PyTorch has no attnext
 tokenizer; sql_throughput_rows makes them with the engine's tokenizer before timing): its time
 excludes tokenizing and hashing, which attnext's includes, so the ratios are lower bounds.
-Prints medians over --reps runs, rows/s and ratios, with CPU flags and OpenBLAS's core name.
+Prints medians over --reps rounds (each round runs every variant once, in rotating order), rows/s
+and ratios, with CPU flags and OpenBLAS's core name.
 """
 import ctypes
 import json
@@ -89,6 +90,20 @@ def median_s(fn, reps):
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def interleaved_medians(fns, reps):
+    """{name: median seconds} of the callables in fns, run in rounds: each round runs every
+    one once (the order rotating from round to round), so a change in the machine's load during
+    the run falls on every side alike instead of on whichever ran then."""
+    names = list(fns)
+    times = {name: [] for name in names}
+    for r in range(reps):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 # ---- the PyTorch side --------------------------------------------------------------------
@@ -323,11 +338,12 @@ def bench_classify(con, work, tool, table, model, ft_name, reps):
     same_bulk = sum(a == b for a, b in zip(ours, bulk)) == n and len(bulk) == n
     agree = sum(a == b for a, b in zip(ours, theirs)) / n
 
-    t_torch = median_s(lambda: con.execute("SELECT torch_classify(body) FROM %s" % table)
-                       .fetchall(), reps)
-    t_scalar = median_s(lambda: con.execute(q_scalar).fetchall(), reps)
-    t_bulk1 = median_s(lambda: con.execute(q_bulk % 1).fetchall(), reps)
-    t_bulk2 = median_s(lambda: con.execute(q_bulk % 2).fetchall(), reps)
+    t = interleaved_medians({
+        "torch": lambda: con.execute("SELECT torch_classify(body) FROM %s" % table).fetchall(),
+        "scalar": lambda: con.execute(q_scalar).fetchall(),
+        "bulk1": lambda: con.execute(q_bulk % 1).fetchall(),
+        "bulk2": lambda: con.execute(q_bulk % 2).fetchall()}, reps)
+    t_torch, t_scalar, t_bulk1, t_bulk2 = t["torch"], t["scalar"], t["bulk1"], t["bulk2"]
     t_ft = fasttext_predict_s(work, ft_name, texts, reps)
     print("\n%s: %d rows, model %s (labels equal to the PyTorch UDF's on %.2f%% of rows; "
           "bulk == scalar row for row: %s)" % (table, n, model, 100 * agree, same_bulk))
@@ -358,10 +374,12 @@ def bench_entities(con, work, tool, reps):
     ours = con.execute(q_scalar).fetchall()
     same_bulk = con.execute(q_bulk % 2).fetchall() == ours
     n_torch = sum(len(json.loads(r[0])) for r in con.execute(q_torch) if r[0])
-    t_torch = median_s(lambda: con.execute(q_torch).fetchall(), reps)
-    t_scalar = median_s(lambda: con.execute(q_scalar).fetchall(), reps)
-    t_bulk1 = median_s(lambda: con.execute(q_bulk % 1).fetchall(), reps)
-    t_bulk2 = median_s(lambda: con.execute(q_bulk % 2).fetchall(), reps)
+    t = interleaved_medians({
+        "torch": lambda: con.execute(q_torch).fetchall(),
+        "scalar": lambda: con.execute(q_scalar).fetchall(),
+        "bulk1": lambda: con.execute(q_bulk % 1).fetchall(),
+        "bulk2": lambda: con.execute(q_bulk % 2).fetchall()}, reps)
+    t_torch, t_scalar, t_bulk1, t_bulk2 = t["torch"], t["scalar"], t["bulk1"], t["bulk2"]
     print("\n%s: %d sentences, model %s: %d entities (PyTorch UDF: %d; bulk == scalar row for "
           "row: %s)" % (table, n, model, len(ours), n_torch, same_bulk))
     report("PyTorch UDF (1 thread, Viterbi only)", n, t_torch, t_torch)
@@ -384,7 +402,8 @@ def main():
     reps = int(opts.get("--reps", 1 if quick else 3))
     tables = opts.get("--tables", "sst2,reuters,conll").split(",")
     torch.set_num_threads(1)
-    print("## SQL throughput (rows per second over whole tables; medians of %d runs)" % reps)
+    print("## SQL throughput (rows per second over whole tables; medians of %d interleaved "
+          "rounds)" % reps)
     print("CPU flags: %s" % cpu_flags())
     print("OPENBLAS_CORETYPE=%s; openblas_get_corename(): %s; torch %s, %d thread(s)"
           % (os.environ.get("OPENBLAS_CORETYPE", "(unset)"), corename(), torch.__version__,
