@@ -4,7 +4,9 @@
  *   Viterbi:           back-pointers [T,K] | (unused) [T,K] | delta prev [K] | delta cur [K] */
 #include "crf.h"
 
+#include <assert.h>
 #include <math.h>
+#include <string.h>
 
 /* ---- scores with the constraints applied ---------------------------------------------- */
 
@@ -162,22 +164,28 @@ float attn_crf_viterbi(const attn_crf *crf, const float *em, int T, int *path, f
 
 /* ---- forward-backward ----------------------------------------------------------------- */
 
+/* One forward step: cur[j] = logsumexp_i(prev[i] + trans(i, j)) + em_t[j], renormalised;
+ * returns the renormalisation constant. */
+static double forward_step(const attn_crf *crf, const float *prev /* [K] */,
+                           const float *em_t /* [K] */, float *cur /* [K] */) {
+    int K = crf->K;
+    for (int j = 0; j < K; j++) {
+        lse_acc a = lse_start();
+        for (int i = 0; i < K; i++) lse_add(&a, prev[i] + trans_score(crf, i, j));
+        cur[j] = (float)(lse_value(&a) + em_t[j]);
+    }
+    return normalize_row(cur, K);
+}
+
 /* alpha[t,k] = log sum over allowed prefixes ending in k at t, each row renormalised to
  * log-sum-exp 0. Returns log Z (the sum of the renormalisation constants plus the end). */
 static double crf_forward(const attn_crf *crf, const float *em, int T, float *alpha /* [T,K] */) {
     int K = crf->K;
     for (int k = 0; k < K; k++) alpha[k] = (float)(start_score(crf, k) + em[k]);
     double log_z = normalize_row(alpha, K);
-    for (int t = 1; t < T; t++) {
-        const float *prev = row_of(alpha, t - 1, K), *em_t = row_of(em, t, K);
-        float *cur = mut_row_of(alpha, t, K);
-        for (int j = 0; j < K; j++) {
-            lse_acc a = lse_start();
-            for (int i = 0; i < K; i++) lse_add(&a, prev[i] + trans_score(crf, i, j));
-            cur[j] = (float)(lse_value(&a) + em_t[j]);
-        }
-        log_z += normalize_row(cur, K);
-    }
+    for (int t = 1; t < T; t++)
+        log_z += forward_step(crf, row_of(alpha, t - 1, K), row_of(em, t, K),
+                              mut_row_of(alpha, t, K));
     const float *last = row_of(alpha, T - 1, K);
     lse_acc a = lse_start();
     for (int k = 0; k < K; k++) lse_add(&a, last[k] + (double)crf->end[k]);
@@ -185,11 +193,14 @@ static double crf_forward(const attn_crf *crf, const float *em, int T, float *al
 }
 
 /* beta[t,i] = log sum over allowed suffixes after tag i at t (including end), each row
- * renormalised to log-sum-exp 0 (the constants cancel in every marginal). */
-static void crf_backward(const attn_crf *crf, const float *em, int T, float *beta /* [T,K] */) {
+ * renormalised to log-sum-exp 0 (the constants cancel in every marginal). With
+ * unknown_end, the sequence goes on after T - 1 and its last row starts uniform (all 0)
+ * instead of from the end scores (the streaming decoder's lookahead). */
+static void backward_rows(const attn_crf *crf, const float *em, int T, int unknown_end,
+                          float *beta /* [T,K] */) {
     int K = crf->K;
     float *last = mut_row_of(beta, T - 1, K);
-    for (int k = 0; k < K; k++) last[k] = crf->end[k];
+    for (int k = 0; k < K; k++) last[k] = unknown_end ? 0.0f : crf->end[k];
     normalize_row(last, K);
     for (int t = T - 2; t >= 0; t--) {
         const float *next = row_of(beta, t + 1, K), *em_next = row_of(em, t + 1, K);
@@ -236,6 +247,10 @@ static void add_pair_marginals(const attn_crf *crf, const float *alpha_prev /* [
             double lw = pair_log_weight(crf, alpha_prev, em_t, beta_t, i, j);
             d_trans[(size_t)i * (size_t)K + (size_t)j] += (float)exp(lw - lse);
         }
+}
+
+static void crf_backward(const attn_crf *crf, const float *em, int T, float *beta /* [T,K] */) {
+    backward_rows(crf, em, T, 0, beta);
 }
 
 double attn_crf_log_partition(const attn_crf *crf, const float *em, int T, float *work) {
@@ -298,4 +313,163 @@ double attn_crf_nll_backward(const attn_crf *crf, const float *em, int T, const 
     add_expected_counts(crf, em, T, alpha, beta, marg, d_em, d_trans, d_start, d_end);
     subtract_gold_counts(K, T, gold, d_em, d_trans, d_start, d_end);
     return log_z - attn_crf_path_score(crf, em, T, gold);
+}
+
+/* ---- streaming decoding --------------------------------------------------------------- */
+
+/* Lowest k with the largest row[k] (+ end[k] when with_end); -inf rows never win a tie
+ * against a finite one. *best receives the value. */
+static int best_state(const attn_crf *crf, const float *row, int with_end, double *best) {
+    int best_k = 0;
+    *best = row[0] + (with_end ? (double)crf->end[0] : 0.0);
+    for (int k = 1; k < crf->K; k++) {
+        double v = row[k] + (with_end ? (double)crf->end[k] : 0.0);
+        if (v > *best) { *best = v; best_k = k; }
+    }
+    return best_k;
+}
+
+void attn_crf_stream_begin(attn_crf_stream *st, const attn_crf *crf, int cap, int lookahead,
+                           int n_rows, float *work) {
+    assert(lookahead >= 1 && cap >= 4 * lookahead && n_rows >= 1 && n_rows <= cap);
+    const size_t rows = (size_t)n_rows * (size_t)crf->K;
+    *st = (attn_crf_stream){ .crf = *crf, .cap = cap, .lookahead = lookahead,
+                             .n_rows = n_rows };
+    st->em = work;
+    st->alpha = st->em + rows;
+    st->beta = st->alpha + rows;
+    st->back = st->beta + rows;
+    st->delta = st->back + rows;
+    st->scratch = st->delta + crf->K;
+    st->marg = st->scratch + crf->K;
+    st->trace = st->marg + crf->K;
+    st->next_attempt = cap / 2;
+}
+
+/* Appends one position: its emissions, forward row and Viterbi step (the very operations of
+ * crf_forward and attn_crf_viterbi, so an uncommitted stretch that starts the sequence holds
+ * the same floats as theirs). */
+static void stream_append(attn_crf_stream *st, const float *em_row /* [K] */) {
+    const attn_crf *crf = &st->crf;
+    const int K = crf->K, r = st->n_pending;
+    assert(r < st->n_rows);         /* the caller's bound on the sequence's length */
+    float *em = mut_row_of(st->em, r, K), *alpha = mut_row_of(st->alpha, r, K);
+    for (int k = 0; k < K; k++) em[k] = em_row[k];
+    if (st->base == 0 && r == 0) {                      /* the first position of the text */
+        for (int k = 0; k < K; k++) alpha[k] = st->delta[k] = (float)(start_score(crf, k) + em[k]);
+        normalize_row(alpha, K);
+        shift_by_max(st->delta, K);
+    } else {
+        forward_step(crf, row_of(st->alpha, r - 1, K), em, alpha);
+        viterbi_step(crf, st->delta, em, st->scratch, mut_row_of(st->back, r, K));
+        shift_by_max(st->scratch, K);
+        for (int k = 0; k < K; k++) st->delta[k] = st->scratch[k];
+    }
+    st->n_pending++;
+}
+
+/* The last pending row p at which the Viterbi survivors of every reachable state of the last
+ * position pass through one and the same tag (*tag); -1 if they part all the way back. Every
+ * path through later positions continues one of these survivors, so the whole-text Viterbi
+ * path goes through that tag at p and shares the survivors' common prefix. */
+static int survivors_agree(attn_crf_stream *st, int *tag) {
+    const int K = st->crf.K;
+    int n_live = 0;
+    for (int k = 0; k < K; k++)
+        if (st->delta[k] != -INFINITY) st->trace[n_live++] = (float)k;
+    if (n_live == 0) return -1;
+    for (int r = st->n_pending - 1;; r--) {
+        int agree = 1;
+        for (int i = 1; i < n_live && agree; i++) agree = st->trace[i] == st->trace[0];
+        if (agree) { *tag = (int)st->trace[0]; return r; }
+        if (r == 0) return -1;
+        const float *back = row_of(st->back, r, K);
+        for (int i = 0; i < n_live; i++) st->trace[i] = back[(int)st->trace[i]];
+    }
+}
+
+/* Follows the back-pointers from tag at pending row r down to row 0; tags[q] for q < n_keep. */
+static void trace_tags(const attn_crf_stream *st, int r, int tag, int n_keep, int *tags) {
+    for (;; r--) {
+        if (r < n_keep) tags[r] = tag;
+        if (r == 0) return;
+        tag = (int)row_of(st->back, r, st->crf.K)[tag];
+    }
+}
+
+/* probs[q] = marginal of tags[q] for the first n pending rows (beta from the last pending row:
+ * uniform when the text goes on, from the end scores at its end), then drops those rows. */
+static void stream_commit(attn_crf_stream *st, int n, int at_end, const int *tags,
+                          float *probs) {
+    const int K = st->crf.K;
+    backward_rows(&st->crf, st->em, st->n_pending, !at_end, st->beta);
+    for (int q = 0; q < n; q++) {
+        unary_marginals(row_of(st->alpha, q, K), row_of(st->beta, q, K), K, st->marg);
+        probs[q] = st->marg[tags[q]];
+    }
+    const size_t keep = (size_t)(st->n_pending - n) * (size_t)K, drop = (size_t)n * (size_t)K;
+    memmove(st->em, st->em + drop, keep * sizeof *st->em);
+    memmove(st->alpha, st->alpha + drop, keep * sizeof *st->alpha);
+    memmove(st->back, st->back + drop, keep * sizeof *st->back);
+    st->base += n;
+    st->n_pending -= n;
+}
+
+/* After a forced commit ending in tag: the Viterbi rows of the pending positions again, now
+ * from that tag (delta 0 there, -inf elsewhere), so the rest of the path continues it. */
+static void restart_viterbi_from(attn_crf_stream *st, int tag) {
+    const int K = st->crf.K;
+    for (int k = 0; k < K; k++) st->delta[k] = k == tag ? 0.0f : -INFINITY;
+    for (int r = 0; r < st->n_pending; r++) {
+        viterbi_step(&st->crf, st->delta, row_of(st->em, r, K), st->scratch,
+                     mut_row_of(st->back, r, K));
+        shift_by_max(st->scratch, K);
+        for (int k = 0; k < K; k++) st->delta[k] = st->scratch[k];
+    }
+}
+
+/* Commits what can be: the rows up to where the survivors agree, keeping lookahead rows; when
+ * the pending rows are at the cap and none can, the oldest along the current best path. */
+static int stream_try_commit(attn_crf_stream *st, int *tags, float *probs) {
+    const int limit = st->n_pending - st->lookahead;
+    int tag, p = survivors_agree(st, &tag);
+    int n = p + 1 < limit ? p + 1 : limit;
+    if (p >= 0 && n > 0) {
+        trace_tags(st, p, tag, n, tags);
+        stream_commit(st, n, 0, tags, probs);
+        return n;
+    }
+    if (st->n_pending < st->cap) return 0;
+    double best;
+    trace_tags(st, st->n_pending - 1, best_state(&st->crf, st->delta, 0, &best), limit, tags);
+    stream_commit(st, limit, 0, tags, probs);
+    restart_viterbi_from(st, tags[limit - 1]);
+    st->n_forced += limit;
+    return limit;
+}
+
+int attn_crf_stream_push(attn_crf_stream *st, const float *em_row, int *tags, float *probs) {
+    stream_append(st, em_row);
+    if (st->n_pending < st->next_attempt) return 0;
+    const int n = stream_try_commit(st, tags, probs);
+    const int later = st->n_pending + st->lookahead;
+    st->next_attempt = later < st->cap / 2 ? st->cap / 2 : later > st->cap ? st->cap : later;
+    return n;
+}
+
+int attn_crf_stream_finish(attn_crf_stream *st, int *tags, float *probs) {
+    const int n = st->n_pending;
+    if (n > 0) {
+        double best;
+        const int last = best_state(&st->crf, st->delta, 1, &best);
+        if (best == -INFINITY)                          /* no allowed path at all */
+            for (int q = 0; q < n; q++) tags[q] = 0;
+        else
+            trace_tags(st, n - 1, last, n, tags);
+        stream_commit(st, n, 1, tags, probs);
+    }
+    st->base = 0;
+    st->n_pending = 0;
+    st->next_attempt = st->cap / 2;
+    return n;
 }

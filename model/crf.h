@@ -84,4 +84,55 @@ double attn_crf_nll_backward(const attn_crf *crf, const float *em, int T, const 
                              float *d_start /* [K], += */, float *d_end /* [K], += */,
                              float *work);
 
+/* ---- Streaming decoding: a sequence of any length in memory bounded by a cap ----
+ *
+ * Emission rows are pushed one position at a time; the decoder keeps only the positions not
+ * yet decided ("pending": their emissions, forward rows and Viterbi back-pointers, at most cap
+ * of them) and hands out each decided position, in order, with its tag and the marginal of
+ * that tag. The tags are those of a Viterbi pass over the whole sequence (attn_crf_viterbi,
+ * same tie-breaking), found online: once pending reaches cap/2 (then every lookahead more
+ * positions while none can be decided) the survivor paths of all reachable states of the last
+ * position are traced back; the positions up to where they all meet are decided exactly, so
+ * they are committed, except the last lookahead positions. Only if cap positions are pending
+ * and the survivors still part are the oldest (all but lookahead) committed along the best
+ * path so far (n_forced counts them) and the Viterbi rows restarted from its last tag: the
+ * only case in which a tag can differ from whole-sequence Viterbi.
+ * Marginals: alpha runs online and is exact; beta is computed over the pending positions from
+ * the last one pushed, started uniform (the rest of the sequence unknown), so a committed
+ * position sees at least lookahead positions of its future; its error decays geometrically
+ * with the lookahead (test_crf measures it). At the end (finish) beta starts from the end
+ * scores and is exact. A sequence shorter than cap/2 positions is decided only by finish:
+ * tags and marginals bit for bit those of attn_crf_viterbi and attn_crf_marginals. */
+typedef struct attn_crf_stream {
+    attn_crf crf;
+    int cap, lookahead;                 /* pending positions at most; beta's lookahead */
+    int n_rows;                         /* rows of work: min(cap, the sequence's length) */
+    float *em, *alpha, *beta, *back;    /* [n_rows, K] each: rows of the pending positions */
+    float *delta, *scratch, *marg, *trace;   /* [K] each */
+    int64_t base;                       /* sequence position of pending row 0 */
+    int n_pending;
+    int next_attempt;                   /* pending count at which to look for a commit */
+    int64_t n_forced;                   /* positions committed by force since begin */
+} attn_crf_stream;
+
+/* Floats of work memory a stream with n_rows rows over K tags needs. */
+#define ATTN_CRF_STREAM_WORK(n_rows, K) ((size_t)(n_rows) * (size_t)(K) * 4 + (size_t)(K) * 4)
+
+/* Starts a sequence. crf is copied (its arrays must outlive the stream); lookahead >= 1 and
+ * cap >= 4 * lookahead; n_rows in [1, cap], at least min(cap, positions the sequence will
+ * have) (pending never exceeds either; asserted: the caller's constants).
+ * work: ATTN_CRF_STREAM_WORK(n_rows, K) floats. */
+void attn_crf_stream_begin(attn_crf_stream *st, const attn_crf *crf, int cap, int lookahead,
+                           int n_rows, float *work);
+
+/* Adds the next position's emissions em_row[K]. Returns n >= 0: the next n positions of the
+ * sequence (from the first not yet returned) are decided: tags[0..n), probs[0..n) = the
+ * marginal of each tag. tags and probs need room for n_rows entries. */
+int attn_crf_stream_push(attn_crf_stream *st, const float *em_row, int *tags, float *probs);
+
+/* Ends the sequence: decides every pending position (as push) and returns their count; the
+ * stream is then ready for a new sequence (n_forced keeps counting). With no allowed path at
+ * all the remaining tags are 0, as in attn_crf_viterbi. */
+int attn_crf_stream_finish(attn_crf_stream *st, int *tags, float *probs);
+
 #endif

@@ -1,10 +1,15 @@
 /* pipeline.c: text in, answers out (see pipeline.h).
  *
- * One call: tokenize -> per window: feature rows -> encoder, stitched into h[N, D] -> a head
- * -> decoding. Every buffer lives in the session and only grows, so a session that has seen
- * its largest text allocates nothing more. */
+ * One call: tokenize -> per window: feature rows -> encoder -> each token's output, from the
+ * window that owns it -> a head -> decoding. Classify and entities stream: a counting pass,
+ * then each window's tokens are taken from the tokenizer into a buffer of the tokens still
+ * needed, and the outputs go straight into the pooling sums or, as emissions, into the
+ * streaming CRF (crf.h), whose decided tokens become entities at once. Relations keep all
+ * tokens and h[N, D]. Every buffer lives in the session and only grows, so a session that has
+ * seen its largest text allocates nothing more. */
 #include "pipeline.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +22,27 @@
 #include "token_cache.h"
 
 struct attn_session {
-    attn_tokens toks;
+    attn_tokens toks;                 /* tokens [tok_base, tok_base + toks.n) of the text */
+    int tok_base;
+    int streaming;                    /* toks holds a sliding part of the text (classify,
+                                         entities), else all of it (relations, encode) */
+    attn_tokenizer tokenizer;         /* where streaming takes the next tokens from */
     attn_scratch scratch;             /* encoder intermediates */
     uint32_t *rows;   size_t rows_cap;    /* [L, S] one window's feature rows, S = slots */
-    float *hidden;    size_t hidden_cap;  /* [N, D] stitched encoder output */
+    float *hidden;    size_t hidden_cap;  /* [N, D] stitched encoder output (relations) */
     float *window;    size_t window_cap;  /* [max_len, D] output of one window */
-    int *starts;      size_t starts_cap;  /* [n_windows] */
-    int *owner;       size_t owner_cap;   /* [N] window each token takes its output from */
-    float *em;        size_t em_cap;      /* [N, K] emissions */
-    float *marg;      size_t marg_cap;    /* [N, K] CRF marginals */
+    float *em;        size_t em_cap;      /* [N, K] emissions (relations), [max_len, K] else */
+    float *marg;      size_t marg_cap;    /* [N, K] CRF marginals (relation pairs) */
     float *crf_work;  size_t crf_work_cap;
-    int *path;        size_t path_cap;    /* [N] Viterbi tags */
+    int *path;        size_t path_cap;    /* [N] Viterbi tags (relation pairs) */
     uint8_t *allowed; size_t allowed_cap; /* [K*K + K] IOB2 transitions, then starts */
+    attn_crf_stream tagger;           /* streaming Viterbi and marginals (entities) */
+    float *tag_work;  size_t tag_work_cap;    /* ATTN_CRF_STREAM_WORK(rows, K) */
+    int *decided_tag; size_t decided_tag_cap; /* [rows] tags the tagger decided, */
+    float *decided_prob; size_t decided_prob_cap; /* [rows] and their marginals */
+    int n_decided;                    /* tokens decided so far in this call */
+    int entity_open;                  /* ents[n_ents - 1] may still grow */
+    double entity_prob_sum;           /* over its tokens so far */
     float *pool;      size_t pool_cap;    /* [2D] */
     float *rel_work;  size_t rel_work_cap;/* ATTN_REL_WORK + [R+1] probabilities */
     attn_entity *ents;   size_t ents_cap;  size_t n_ents;
@@ -48,20 +62,50 @@ void attn_session_set_memory_limit(attn_session *s, size_t max_bytes) {
 
 int attn_session_over_memory(const attn_session *s) { return s->over_memory; }
 
+/* Undecided tokens the streaming tagger may hold: ATTN_TAG_PENDING_WINDOWS windows, and
+ * room for its lookahead. */
+static int tagger_cap(const attn_config *c) {
+    const int windows = ATTN_TAG_PENDING_WINDOWS * c->max_len, least = 4 * ATTN_TAG_LOOKAHEAD;
+    return windows > least ? windows : least;
+}
+
+/* Tokens a streaming call holds at once: those of the current window and, for entities, every
+ * token since the first one the tagger has not decided (fewer than its cap). */
+static size_t held_tokens(const attn_config *c, int task, size_t n_tokens) {
+    size_t held = (size_t)c->max_len + (task == ATTN_TASK_ENTITIES ? (size_t)tagger_cap(c) : 0);
+    return held < n_tokens ? held : n_tokens;
+}
+
+/* Rows of the streaming tagger's work for a text of n_tokens: no more than it has tokens. */
+static int tagger_rows(const attn_config *c, size_t n_tokens) {
+    const int cap = tagger_cap(c);
+    return n_tokens < (size_t)cap ? (n_tokens ? (int)n_tokens : 1) : cap;
+}
+
+/* The streaming tagger: its work memory, decided tags and marginals, constraints. */
+static size_t tagger_bytes(const attn_config *c, size_t n_tokens) {
+    const size_t K = (size_t)attn_config_n_tags(c), rows = (size_t)tagger_rows(c, n_tokens);
+    return ATTN_CRF_STREAM_WORK(rows, K) * sizeof(float) +
+           rows * (sizeof(int) + sizeof(float)) + K * K + K;
+}
+
 size_t attn_call_bytes(const attn_model *m, int task, size_t n_tokens) {
     const attn_config *c = &m->cfg;
     const size_t N = n_tokens, D = (size_t)c->dim, K = (size_t)attn_config_n_tags(c);
     const size_t L = N < (size_t)c->max_len ? N : (size_t)c->max_len;
     const size_t slots = (size_t)attn_feature_slots(c->features, c->n_features);
-    size_t per_token = sizeof(attn_token) + sizeof(int);                 /* token, owner */
-    if (task != ATTN_TASK_CLASSIFY)     /* emissions, marginals, CRF work, path, entities */
-        per_token += 4 * K * sizeof(float) + sizeof(int) + sizeof(attn_entity);
-    if (task == ATTN_TASK_RELATIONS)    /* the stitched h[N, D] */
-        per_token += D * sizeof(float);
     const size_t fixed = (attn_encode_scratch_floats(m, (int)L) + L * D + 2 * D +
                           ATTN_REL_WORK(m) + (size_t)c->relation_labels.n + 1) * sizeof(float) +
                          L * slots * sizeof(uint32_t);          /* one window's feature rows */
-    return fixed + N * per_token;
+    if (task == ATTN_TASK_CLASSIFY)
+        return fixed + held_tokens(c, task, N) * sizeof(attn_token);
+    if (task == ATTN_TASK_ENTITIES)     /* + one window's emissions; entities as found */
+        return fixed + held_tokens(c, task, N) * sizeof(attn_token) + tagger_bytes(c, N) +
+               L * K * sizeof(float);
+    /* relations: every token, h[N, D], emissions, marginals, CRF work, path, entities */
+    const size_t per_token = sizeof(attn_token) + D * sizeof(float) +
+                             4 * K * sizeof(float) + sizeof(int) + sizeof(attn_entity);
+    return fixed + tagger_bytes(c, N) + N * per_token;
 }
 
 size_t attn_session_window_bytes(const attn_session *s) {
@@ -72,11 +116,10 @@ size_t attn_session_window_bytes(const attn_session *s) {
 size_t attn_session_bytes(const attn_session *s) {
     return attn_session_window_bytes(s) + s->toks.cap * sizeof(attn_token) +
            s->hidden_cap * sizeof *s->hidden +
-           s->starts_cap * sizeof *s->starts + s->owner_cap * sizeof *s->owner +
-           (s->em_cap + s->marg_cap + s->crf_work_cap + s->pool_cap + s->rel_work_cap) *
-               sizeof(float) +
-           s->path_cap * sizeof *s->path + s->allowed_cap + s->ents_cap * sizeof *s->ents +
-           s->rels_cap * sizeof *s->rels;
+           (s->em_cap + s->marg_cap + s->crf_work_cap + s->pool_cap + s->rel_work_cap +
+            s->tag_work_cap + s->decided_prob_cap) * sizeof(float) +
+           (s->path_cap + s->decided_tag_cap) * sizeof(int) + s->allowed_cap +
+           s->ents_cap * sizeof *s->ents + s->rels_cap * sizeof *s->rels;
 }
 
 /* ATTN_ELIMIT when a call of task on the session's tokens needs more than its limit. */
@@ -115,8 +158,9 @@ void attn_session_free(attn_session *s) {
     attn_tokens_free(&s->toks);
     attn_scratch_free(&s->scratch);
     attn_token_cache_free(s->cache);
-    free(s->rows); free(s->hidden); free(s->window); free(s->starts); free(s->owner);
+    free(s->rows); free(s->hidden); free(s->window);
     free(s->em); free(s->marg); free(s->crf_work); free(s->path); free(s->allowed);
+    free(s->tag_work); free(s->decided_tag); free(s->decided_prob);
     free(s->pool); free(s->rel_work); free(s->ents); free(s->rels);
     free(s);
 }
@@ -177,18 +221,75 @@ void attn_window_owners(int n_tokens, int max_len, const int *starts, int n_wind
                 owner[t] = w;
 }
 
-/* ---- text -> encoder output ---- */
+/* starts[w] of attn_windows, without the array. */
+static int window_start(int w, int n_windows, int n_tokens, int max_len) {
+    if (n_tokens <= max_len) return 0;
+    return w < n_windows - 1 ? w * window_stride(max_len) : n_tokens - max_len;
+}
 
-/* Tokenizes text into s->toks, checking the memory a call of task needs (attn_call_bytes) once
- * the token count is known and before the per-token buffers grow. */
+int attn_window_owner(int t, int n_tokens, int max_len) {
+    const int n_windows = attn_windows(n_tokens, max_len, NULL);
+    const int len = n_tokens < max_len ? n_tokens : max_len, stride = window_stride(max_len);
+    const int first = t - len < 0 ? 0 : (t - len) / stride;   /* no earlier window reaches t */
+    const int last = t / stride + 1 < n_windows - 1 ? t / stride + 1 : n_windows - 1;
+    int owner = -1, owner_distance = -1;
+    for (int w = first; w <= last; w++) {
+        const int start = window_start(w, n_windows, n_tokens, max_len);
+        if (t < start || t >= start + len) continue;
+        const int d = edge_distance(t, start, len);
+        if (d > owner_distance) { owner = w; owner_distance = d; }   /* earlier on a tie */
+    }
+    return owner;
+}
+
+/* ---- tokens ---- */
+
+/* Counts the text's tokens (streaming) or tokenizes all of it (relations), checking the memory
+ * a call of task needs (attn_call_bytes) once the count is known and before any buffer grows.
+ * Streaming calls then take the tokens again from s->tokenizer, window by window. */
 static int tokenize_text(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                          int task, attn_error *err) {
     s->over_memory = 0;
-    int rc = attn_tokenize(text, n_bytes, &s->toks, err);
+    s->streaming = task != ATTN_TASK_RELATIONS;
+    s->tok_base = 0;
+    s->toks.n = 0;
+    size_t n = 0;
+    int rc;
+    if (s->streaming) {
+        attn_token tok;
+        rc = attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
+        while (!rc && attn_tokenizer_next(&s->tokenizer, &tok)) n++;
+        if (!rc) attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
+    } else {
+        rc = attn_tokenize(text, n_bytes, &s->toks, err);
+        n = s->toks.n;
+    }
     if (rc) return rc;
-    if (s->toks.n > INT_MAX) return attn_fail(err, ATTN_ELIMIT, "text has too many tokens");
-    s->n_tokens = (int)s->toks.n;
+    if (n > INT_MAX) return attn_fail(err, ATTN_ELIMIT, "text has too many tokens");
+    s->n_tokens = (int)n;
     return check_memory(m, s, task, err);
+}
+
+/* Makes s->toks hold tokens [from, to) of the text: drops those before from (from never
+ * decreases within a call), takes the next ones from the tokenizer. Room was reserved for
+ * held_tokens. A no-op when all tokens are held. */
+static void hold_tokens(attn_session *s, int from, int to) {
+    if (!s->streaming) return;
+    const size_t drop = (size_t)(from - s->tok_base);
+    assert(from >= s->tok_base && drop <= s->toks.n && (size_t)(to - from) <= s->toks.cap);
+    memmove(s->toks.tok, s->toks.tok + drop, (s->toks.n - drop) * sizeof *s->toks.tok);
+    s->toks.n -= drop;
+    s->tok_base = from;
+    while (s->tok_base + (int)s->toks.n < to) {
+        const int more = attn_tokenizer_next(&s->tokenizer, &s->toks.tok[s->toks.n]);
+        assert(more);           /* the same tokens as the counting pass */
+        s->toks.n += (size_t)more;
+    }
+}
+
+/* Token t of the text (held). */
+static const attn_token *token_at(const attn_session *s, int t) {
+    return &s->toks.tok[t - s->tok_base];
 }
 
 /* s->rows[len, slots] = the feature rows of tokens [start, start + len) of text: one window's
@@ -197,11 +298,150 @@ static void featurise_window(const attn_model *m, attn_session *s, const char *t
                              int len) {
     const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
     for (int t = 0; t < len; t++) {
-        const attn_token *tk = &s->toks.tok[start + t];
+        const attn_token *tk = token_at(s, start + t);
         attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start,
                             m->cfg.features, m->cfg.n_features, s->rows + (size_t)t * slots);
     }
 }
+
+/* ---- entities as the tagger decides them ---- */
+
+/* How IOB2 tag (0 = O, 1+2i = B-i, 2+2i = I-i) continues a decoding whose last entity is open
+ * (NULL: none): B-i starts an entity; I-i continues only an open entity of label i (an I-i
+ * elsewhere starts one, as conlleval does; the IOB2 constraints make that impossible in
+ * decoding). */
+typedef enum { IOB2_OUTSIDE, IOB2_EXTEND, IOB2_START } iob2_move;
+
+static iob2_move iob2_next(int tag, const attn_entity *open) {
+    if (tag <= 0) return IOB2_OUTSIDE;
+    const int label = (tag - 1) / 2, inside = (tag - 1) % 2;
+    return inside && open && open->label == label ? IOB2_EXTEND : IOB2_START;
+}
+
+size_t attn_iob2_spans(const int *path, int N, attn_entity *out) {
+    size_t n = 0;
+    int open = 0;                       /* an entity out[n-1] is still being extended */
+    for (int t = 0; t < N; t++) {
+        switch (iob2_next(path[t], open ? &out[n - 1] : NULL)) {
+        case IOB2_OUTSIDE: open = 0; break;
+        case IOB2_EXTEND: out[n - 1].tok_end = t + 1; break;
+        case IOB2_START:
+            memset(&out[n], 0, sizeof out[n]);
+            out[n].tok_start = t;
+            out[n].tok_end = t + 1;
+            out[n].label = (path[t] - 1) / 2;
+            n++;
+            open = 1;
+            break;
+        }
+    }
+    return n;
+}
+
+/* The open entity's score: the mean over its tokens of the marginal of the decoded tag. */
+static void close_entity(attn_session *s) {
+    if (!s->entity_open) return;
+    attn_entity *e = &s->ents[s->n_ents - 1];
+    e->score = (float)(s->entity_prob_sum / (e->tok_end - e->tok_start));
+    s->entity_open = 0;
+}
+
+/* Room for one more entity. Entities calls count them beside attn_call_bytes under the memory
+ * limit (the other tasks' attn_call_bytes has room for one per token). */
+static int reserve_entity(const attn_model *m, attn_session *s, int task, attn_error *err) {
+    const size_t need = attn_call_bytes(m, task, (size_t)s->n_tokens) +
+                        (s->n_ents + 1) * sizeof(attn_entity);
+    if (task == ATTN_TASK_ENTITIES && s->memory_limit && need > s->memory_limit) {
+        s->over_memory = 1;
+        return attn_fail(err, ATTN_ELIMIT, "%d tokens and %zu entities need %zu bytes of "
+                         "working memory, above the limit of %zu", s->n_tokens, s->n_ents + 1,
+                         need, s->memory_limit);
+    }
+    if (GROW(s, ents, s->n_ents + 1)) return no_memory(err, "entities");
+    return ATTN_OK;
+}
+
+/* Token t has been given tag (whose marginal is prob): extends, starts or closes an entity,
+ * with offsets from the token. */
+static int decide_token(const attn_model *m, attn_session *s, int task, int t, int tag,
+                        float prob, attn_error *err) {
+    const attn_token *tk = token_at(s, t);
+    attn_entity *e;
+    switch (iob2_next(tag, s->entity_open ? &s->ents[s->n_ents - 1] : NULL)) {
+    case IOB2_OUTSIDE:
+        close_entity(s);
+        return ATTN_OK;
+    case IOB2_EXTEND:
+        e = &s->ents[s->n_ents - 1];
+        e->tok_end = t + 1;
+        e->end = tk->end;
+        e->byte_end = tk->byte_end;
+        s->entity_prob_sum += prob;
+        return ATTN_OK;
+    case IOB2_START: break;
+    }
+    close_entity(s);
+    int rc = reserve_entity(m, s, task, err);
+    if (rc) return rc;
+    s->ents[s->n_ents++] = (attn_entity){ tk->start, tk->end, tk->byte_start, tk->byte_end,
+                                          t, t + 1, (tag - 1) / 2, 0.0f };
+    s->entity_open = 1;
+    s->entity_prob_sum = prob;
+    return ATTN_OK;
+}
+
+/* The n tokens the tagger has just decided, in order. */
+static int take_decided(const attn_model *m, attn_session *s, int task, int n,
+                        attn_error *err) {
+    for (int q = 0; q < n; q++) {
+        int rc = decide_token(m, s, task, s->n_decided++, s->decided_tag[q],
+                              s->decided_prob[q], err);
+        if (rc) return rc;
+    }
+    return ATTN_OK;
+}
+
+/* A new text for the streaming tagger (attn_crf_stream: Viterbi decided online, marginals
+ * with ATTN_TAG_LOOKAHEAD tokens of lookahead). */
+static int begin_tagging(const attn_model *m, attn_session *s, attn_error *err) {
+    const int K = attn_config_n_tags(&m->cfg), cap = tagger_cap(&m->cfg);
+    const int rows = tagger_rows(&m->cfg, (size_t)s->n_tokens);
+    if (GROW(s, tag_work, ATTN_CRF_STREAM_WORK(rows, K)) ||
+        GROW(s, decided_tag, (size_t)rows) || GROW(s, decided_prob, (size_t)rows) ||
+        GROW(s, allowed, (size_t)K * K + K))
+        return no_memory(err, "tagging");
+    attn_bio_constraints(m->cfg.entity_labels.n, s->allowed, s->allowed + (size_t)K * K);
+    const attn_crf crf = { K, m->w.crf_trans, m->w.crf_start, m->w.crf_end,
+                           s->allowed, s->allowed + (size_t)K * K };
+    attn_crf_stream_begin(&s->tagger, &crf, cap, ATTN_TAG_LOOKAHEAD, rows, s->tag_work);
+    s->n_ents = 0;
+    s->n_decided = 0;
+    s->entity_open = 0;
+    return ATTN_OK;
+}
+
+/* Emission rows em[n, K] of the next n tokens, in order. */
+static int tag_rows(const attn_model *m, attn_session *s, int task, const float *em, int n,
+                    attn_error *err) {
+    const int K = attn_config_n_tags(&m->cfg);
+    for (int t = 0; t < n; t++) {
+        const int decided = attn_crf_stream_push(&s->tagger, em + (size_t)t * K,
+                                                 s->decided_tag, s->decided_prob);
+        int rc = take_decided(m, s, task, decided, err);
+        if (rc) return rc;
+    }
+    return ATTN_OK;
+}
+
+/* The end of the text: the tagger decides every token left. */
+static int finish_tagging(const attn_model *m, attn_session *s, int task, attn_error *err) {
+    const int n = attn_crf_stream_finish(&s->tagger, s->decided_tag, s->decided_prob);
+    int rc = take_decided(m, s, task, n, err);
+    close_entity(s);
+    return rc;
+}
+
+/* ---- text -> encoder output ---- */
 
 /* What a call keeps of the encoder output. Only relations need all of h[N, D]; the other
  * tasks consume each window's output as it is made, so for them no [N, D] array exists and
@@ -214,20 +454,26 @@ static keep_kind keep_for(int task) {
 }
 
 /* Takes the encoder output h_rows[t1 - t0, D] of tokens [t0, t1) of the text. */
-static void keep_rows(const attn_model *m, attn_session *s, keep_kind keep,
-                      const float *h_rows, int t0, int t1) {
+static int keep_rows(const attn_model *m, attn_session *s, keep_kind keep,
+                     const float *h_rows, int t0, int t1, attn_error *err) {
     const int D = m->cfg.dim, K = attn_config_n_tags(&m->cfg);
     switch (keep) {
     case KEEP_HIDDEN:
         memcpy(s->hidden + (size_t)t0 * D, h_rows, (size_t)(t1 - t0) * D * sizeof *s->hidden);
-        /* The emissions too, from the same runs as for entities: the same products, so the
-         * tagger decodes exactly the same entities in both tasks. */
+        /* The emissions too, from the same runs as for entities: the same products, which
+         * find_entities hands to the same streaming tagger, so both tasks decode exactly the
+         * same entities. */
         if (m->cfg.tasks & ATTN_TASK_ENTITIES)
             attn_tag_emissions(m, h_rows, t1 - t0, s->em + (size_t)t0 * K);
-        break;
-    case KEEP_EMISSIONS: attn_tag_emissions(m, h_rows, t1 - t0, s->em + (size_t)t0 * K); break;
-    case KEEP_POOL: attn_pool_add(s->pool, h_rows, t1 - t0, D); break;
+        return ATTN_OK;
+    case KEEP_EMISSIONS:
+        attn_tag_emissions(m, h_rows, t1 - t0, s->em);
+        return tag_rows(m, s, ATTN_TASK_ENTITIES, s->em, t1 - t0, err);
+    case KEEP_POOL:
+        attn_pool_add(s->pool, h_rows, t1 - t0, D);
+        return ATTN_OK;
     }
+    return ATTN_OK;
 }
 
 /* Whether the call of task on the session's tokens runs through the token cache: it has one
@@ -252,12 +498,35 @@ static const attn_model *window_rows(const attn_model *m, attn_session *s, const
         featurise_window(m, s, text, start, len);
         return m;
     }
-    attn_token_cache_window(s->cache, m, text, s->toks.tok + start, len, s->rows);
+    attn_token_cache_window(s->cache, m, text, token_at(s, start), len, s->rows);
     return attn_token_cache_model(s->cache);
 }
 
-/* Encodes every window (one when N <= max_len) and hands each token's output, from the window
- * that owns it, to keep_rows in runs of consecutive tokens. */
+/* The first token a streaming call must still hold besides the window: the first one the
+ * tagger has not decided (entities need its offsets). */
+static int first_needed(const attn_session *s, keep_kind keep, int window_start_tok) {
+    const int undecided = keep == KEEP_EMISSIONS ? s->n_decided : window_start_tok;
+    return undecided < window_start_tok ? undecided : window_start_tok;
+}
+
+/* Hands the window's output to keep_rows in runs of consecutive tokens it owns. */
+static int keep_owned(const attn_model *m, attn_session *s, keep_kind keep, int w, int start,
+                      int len, attn_error *err) {
+    const int N = s->n_tokens, L = m->cfg.max_len, D = m->cfg.dim;
+    for (int t = start; t < start + len;) {
+        if (attn_window_owner(t, N, L) != w) { t++; continue; }
+        int end = t + 1;
+        while (end < start + len && attn_window_owner(end, N, L) == w) end++;
+        int rc = keep_rows(m, s, keep, s->window + (size_t)(t - start) * D, t, end, err);
+        if (rc) return rc;
+        t = end;
+    }
+    return ATTN_OK;
+}
+
+/* Encodes every window (one when N <= max_len), in order, taking each window's tokens from
+ * the tokenizer when streaming, and hands each token's output, from the window that owns it,
+ * to keep_rows. */
 static int encode_windows(const attn_model *m, attn_session *s, const char *text, int task,
                           attn_error *err) {
     const keep_kind keep = keep_for(task);
@@ -265,53 +534,54 @@ static int encode_windows(const attn_model *m, attn_session *s, const char *text
     const int len = N < L ? N : L;
     const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
     const int n_windows = attn_windows(N, L, NULL);
-    if (GROW(s, starts, (size_t)n_windows) || GROW(s, owner, (size_t)N) ||
-        GROW(s, window, (size_t)len * D) || GROW(s, rows, (size_t)len * slots + 1))
+    if (GROW(s, window, (size_t)len * D) || GROW(s, rows, (size_t)len * slots + 1) ||
+        (s->streaming && grow((void **)&s->toks.tok, &s->toks.cap,
+                              held_tokens(&m->cfg, task, (size_t)N), sizeof *s->toks.tok)))
         return no_memory(err, "windows");
-    attn_windows(N, L, s->starts);
-    attn_window_owners(N, L, s->starts, n_windows, s->owner);
     const int cached = use_token_cache(m, s, task);
     if (cached) {
         int rc = attn_token_cache_begin(s->cache, m, s->has_epoch, s->epoch, err);
         if (rc) return rc;
     }
     for (int w = 0; w < n_windows; w++) {
-        const int start = s->starts[w];
+        const int start = window_start(w, n_windows, N, L);
+        hold_tokens(s, first_needed(s, keep, start), start + len);
         const attn_model *em = window_rows(m, s, text, start, len, cached);
         int rc = attn_encode(em, s->rows, len, s->window, &s->scratch, err);
+        if (!rc) rc = keep_owned(m, s, keep, w, start, len, err);
         if (rc) return rc;
-        for (int t = start; t < start + len;) {
-            if (s->owner[t] != w) { t++; continue; }
-            int end = t + 1;
-            while (end < start + len && s->owner[end] == w) end++;
-            keep_rows(m, s, keep, s->window + (size_t)(t - start) * D, t, end);
-            t = end;
-        }
     }
     return ATTN_OK;
 }
 
-/* Tokenizes text and encodes it for task (an ATTN_TASK_* bit): fills s->hidden[N, D]
- * (relations), s->em[N, K] (entities) or the pooling sums s->pool[2D] (classify). N may be 0. */
+/* Tokenizes text and encodes it for task (an ATTN_TASK_* bit): fills s->hidden[N, D] and
+ * s->em[N, K] (relations), decides the entities (entities) or fills the pooling sums
+ * s->pool[2D] (classify). N may be 0. */
 static int encode_text(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                        int task, attn_error *err) {
     if (n_bytes == 0) text = "";
     int rc = tokenize_text(m, s, text, n_bytes, task, err);
     if (rc) return rc;
     const int N = s->n_tokens, D = m->cfg.dim, K = attn_config_n_tags(&m->cfg);
+    const int L = N < m->cfg.max_len ? N : m->cfg.max_len;
     const keep_kind keep = keep_for(task);
     if (keep == KEEP_HIDDEN && GROW(s, hidden, (size_t)N * D + 1))
         return no_memory(err, "hidden states");
-    const int tags = keep == KEEP_EMISSIONS ||
-                     (keep == KEEP_HIDDEN && (m->cfg.tasks & ATTN_TASK_ENTITIES));
-    if (tags && GROW(s, em, (size_t)N * K + 1))
-        return no_memory(err, "emissions");
+    const size_t em_rows = keep == KEEP_EMISSIONS ? (size_t)L
+                         : keep == KEEP_HIDDEN && (m->cfg.tasks & ATTN_TASK_ENTITIES) ? (size_t)N
+                         : 0;
+    if (em_rows && GROW(s, em, em_rows * K + 1)) return no_memory(err, "emissions");
+    if (keep == KEEP_EMISSIONS) {
+        rc = begin_tagging(m, s, err);
+        if (rc) return rc;
+    }
     if (keep == KEEP_POOL) {
         if (GROW(s, pool, 2 * (size_t)D)) return no_memory(err, "pooling");
         attn_pool_init(s->pool, D);
     }
-    if (N == 0) return ATTN_OK;
-    return encode_windows(m, s, text, task, err);
+    if (N > 0) rc = encode_windows(m, s, text, task, err);
+    if (!rc && keep == KEEP_EMISSIONS) rc = finish_tagging(m, s, task, err);
+    return rc;
 }
 
 int attn_run_encode(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
@@ -338,29 +608,8 @@ int attn_run_classify(const attn_model *m, attn_session *s, const char *text, si
 
 /* ---- entities ---- */
 
-size_t attn_iob2_spans(const int *path, int N, attn_entity *out) {
-    size_t n = 0;
-    int open = 0;                       /* an entity out[n-1] is still being extended */
-    for (int t = 0; t < N; t++) {
-        const int tag = path[t];
-        if (tag <= 0) { open = 0; continue; }
-        const int label = (tag - 1) / 2, inside = (tag - 1) % 2;
-        if (inside && open && out[n - 1].label == label) {
-            out[n - 1].tok_end = t + 1;
-            continue;
-        }
-        memset(&out[n], 0, sizeof out[n]);
-        out[n].tok_start = t;
-        out[n].tok_end = t + 1;
-        out[n].label = label;
-        n++;
-        open = 1;
-    }
-    return n;
-}
-
-/* Viterbi path and marginals of all N stitched tokens (N >= 1), from the emissions keep_rows
- * made window by window. */
+/* Whole-text Viterbi path and exact marginals of all N tokens (N >= 1) from s->em[N, K]
+ * (relation pairs: span_label needs the marginals of any span). */
 static int tag_sequence(const attn_model *m, attn_session *s, attn_error *err) {
     const int N = s->n_tokens, K = attn_config_n_tags(&m->cfg);
     const size_t NK = (size_t)N * K;
@@ -375,36 +624,18 @@ static int tag_sequence(const attn_model *m, attn_session *s, attn_error *err) {
     return ATTN_OK;
 }
 
-/* Offsets in the text and the score (mean marginal of the decoded tags) of each entity. */
-static void finish_entities(const attn_model *m, attn_session *s) {
-    const int K = attn_config_n_tags(&m->cfg);
-    for (size_t i = 0; i < s->n_ents; i++) {
-        attn_entity *e = &s->ents[i];
-        const attn_token *first = &s->toks.tok[e->tok_start];
-        const attn_token *last = &s->toks.tok[e->tok_end - 1];
-        e->start = first->start;
-        e->end = last->end;
-        e->byte_start = first->byte_start;
-        e->byte_end = last->byte_end;
-        double sum = 0.0;
-        for (int t = e->tok_start; t < e->tok_end; t++)
-            sum += s->marg[(size_t)t * K + s->path[t]];
-        e->score = (float)(sum / (e->tok_end - e->tok_start));
-    }
-}
-
-/* Tokenize, encode, tag and decode for task (entities or relations): fills s->ents. */
+/* Tokenize, encode, tag and decode for task (entities or relations): fills s->ents. Entities
+ * are decided while the windows are encoded; relations keep the emissions of every token and
+ * hand them to the same streaming tagger afterwards. */
 static int find_entities(const attn_model *m, attn_session *s, const char *text,
                          size_t n_bytes, int task, attn_error *err) {
     s->n_ents = 0;
     int rc = encode_text(m, s, text, n_bytes, task, err);
-    if (rc || s->n_tokens == 0) return rc;
-    rc = tag_sequence(m, s, err);
-    if (rc) return rc;
-    if (GROW(s, ents, (size_t)s->n_tokens)) return no_memory(err, "entities");
-    s->n_ents = attn_iob2_spans(s->path, s->n_tokens, s->ents);
-    finish_entities(m, s);
-    return ATTN_OK;
+    if (rc || task == ATTN_TASK_ENTITIES || s->n_tokens == 0) return rc;
+    rc = begin_tagging(m, s, err);
+    if (!rc) rc = tag_rows(m, s, task, s->em, s->n_tokens, err);
+    if (!rc) rc = finish_tagging(m, s, task, err);
+    return rc;
 }
 
 int attn_run_entities(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,

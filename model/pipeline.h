@@ -4,17 +4,34 @@
  * Long texts: a text of more than max_len tokens is encoded in overlapping windows of max_len
  * tokens (stride = max_len - max_len/4). Each token takes its encoder output from the window in
  * which it sits farthest from an edge, so every token is represented exactly once and the
- * stitched sequence h[N, D] covers the whole text. Classification pools over all N tokens; the
- * CRF decodes all N emissions in one Viterbi pass (so no entity is lost or duplicated at a
+ * stitched sequence covers the whole text. Classification pools over all N tokens; entities
+ * come from one CRF decoding of all N emissions (so no entity is lost or duplicated at a
  * window boundary); relations are classified for every ordered pair of distinct entities whose
  * combined extent (first token of the earlier to last token of the later) fits in max_len
  * tokens. Offsets are always relative to the whole text.
  *
- * Memory: only relations (and attn_run_encode) keep the stitched h[N, D]; classification adds
- * each window's output to the pooling sums and entities turn it into emissions em[N, K] as it
- * is made. The encoder's intermediates are those of one window (O(max_len^2), whatever the
- * length of the text), so a call needs attn_call_bytes: a constant per model plus a few
- * hundred bytes per token (plus 4 D per token for relations).
+ * Memory: classification and entities stream the text. A first pass counts the tokens (the
+ * last window is flush with the end); then each window's tokens are tokenized again when the
+ * window is encoded, into a buffer that holds only the tokens still needed. Classification
+ * adds each window's output to the pooling sums. Entities turn it into emissions and push them,
+ * in token order, into a streaming CRF decoder (crf.h, attn_crf_stream) that holds at most
+ * ATTN_TAG_PENDING_WINDOWS windows of undecided tokens and decides the rest as it goes:
+ *   - the tags are exactly the whole-text Viterbi path's, except if the survivor paths still
+ *     part after that many tokens: then the oldest are forced along the best path so far (the
+ *     only case where a tag can differ; real taggers reset on every confident "O");
+ *   - an entity's score uses marginals whose backward pass sees at least ATTN_TAG_LOOKAHEAD
+ *     tokens of the future (from a uniform start) instead of all of it: the error decays
+ *     geometrically with that distance, far below 1e-5 on real and random texts
+ *     (test_crf / test_pipeline measure it);
+ *   - a text of fewer than ATTN_TAG_PENDING_WINDOWS / 2 windows (at least 2 * lookahead)
+ *     tokens is decided only at its end: bit for bit the whole-text Viterbi and marginals.
+ * Entities are emitted as their tokens are decided; the entity array is the call's output and
+ * grows with it. So for these two tasks attn_call_bytes is a constant per model (one window's
+ * encoder scratch, feature rows and output, the held tokens and the decoder), plus one
+ * attn_entity per entity found. Relations (and attn_run_encode, attn_run_relation_pair) keep
+ * every token and the stitched h[N, D]: a constant plus a few hundred bytes and 4 D per token;
+ * their entities come from the same emissions through the same streaming decoder, so they are
+ * exactly those of attn_run_entities.
  *
  * An attn_session holds reusable buffers (no allocation per call in steady state) and the
  * results of the last call, valid until the next call on that session. A session is used by
@@ -41,16 +58,27 @@ typedef struct attn_relation {
 
 typedef struct attn_session attn_session;
 
+/* The streaming tagger of entities (see above): tokens of lookahead every decided marginal has
+ * seen at least, and undecided tokens held at most, in windows of max_len (and at least
+ * 4 * ATTN_TAG_LOOKAHEAD tokens). */
+#define ATTN_TAG_LOOKAHEAD 64
+#define ATTN_TAG_PENDING_WINDOWS 4
+
 attn_session *attn_session_new(void);
 void attn_session_free(attn_session *s);
 
 /* Working memory, in bytes, a call of task (one ATTN_TASK_* bit) on a text of n_tokens tokens
- * needs: every per-token buffer (tokens, feature rows, emissions, CRF, entities, h[N, D] for
- * relations) plus one window's encoder scratch and the heads' work. */
+ * needs: one window's encoder scratch, feature rows and output, the heads' work, and the
+ * tokens and tagger state the task holds. Classify and entities: the same for every text of
+ * at least ATTN_TAG_PENDING_WINDOWS + 1 windows (entities add sizeof(attn_entity) per entity
+ * found, checked as they are found). Relations: plus every per-token buffer (tokens,
+ * emissions, CRF, entities, h[N, D]). */
 size_t attn_call_bytes(const attn_model *m, int task, size_t n_tokens);
 /* Calls on s fail with ATTN_ELIMIT ("N tokens need B bytes of working memory, above the limit
- * of L") when attn_call_bytes is above max_bytes (0: no limit). Checked after tokenizing, before
- * any other buffer grows; attn_session_over_memory then tells that this was the cause. */
+ * of L") when attn_call_bytes is above max_bytes (0: no limit). Checked after counting the
+ * tokens, before any other buffer grows; an entities call also fails ("N tokens and E entities
+ * need B bytes ...") when its entities would take it above the limit. attn_session_over_memory
+ * then tells that this was the cause. */
 void attn_session_set_memory_limit(attn_session *s, size_t max_bytes);
 int attn_session_over_memory(const attn_session *s);
 /* Bytes the session holds now: all its buffers, and those of the encoder window alone
@@ -115,6 +143,9 @@ int attn_windows(int n_tokens, int max_len, int *starts);
  * start + len - 1 - t) is largest; the earlier window on a tie. */
 void attn_window_owners(int n_tokens, int max_len, const int *starts, int n_windows,
                         int *owner);
+
+/* The same owner of token t computed alone (what a streaming call uses), 0 <= t < n_tokens. */
+int attn_window_owner(int t, int n_tokens, int max_len);
 
 /* Decodes an IOB2 tag path[N] (0 = O, 1+2i = B-i, 2+2i = I-i) into entities in out[] (room for
  * N): B-i starts an entity; I-i continues only an entity of label i (an I-i elsewhere starts

@@ -124,12 +124,10 @@ typedef struct ch {
     attn_char_class cls;
 } ch;
 
-typedef struct scanner {
-    const unsigned char *s;
-    size_t n;
-    size_t next_at, next_colon;   /* byte offset of the next '@' / ':' (n if none); a cache that
-                                     lets most words skip the e-mail and URL look-ahead */
-} scanner;
+/* The scanner is the public attn_tokenizer's text and look-ahead caches (tokenizer.h): s, n,
+ * next_at and next_colon (byte offset of the next '@' / ':', n if none; a cache that lets most
+ * words skip the e-mail and URL look-ahead). */
+typedef attn_tokenizer scanner;
 
 /* Offset of the first byte c at or after from, using and refreshing *cache. */
 static size_t next_byte(const scanner *sc, size_t *cache, size_t from, unsigned char c) {
@@ -456,7 +454,7 @@ static pos scan_symbol(const scanner *sc, pos p) {
 
 /* ---- driver ---- */
 
-static int push_token(attn_tokens *out, pos start, pos end, attn_error *err) {
+static int push_token(attn_tokens *out, attn_token tok, attn_error *err) {
     if (out->n == out->cap) {
         size_t cap = out->cap ? out->cap * 2 : MIN_TOKENS_CAP;
         attn_token *t = realloc(out->tok, cap * sizeof *t);
@@ -464,7 +462,7 @@ static int push_token(attn_tokens *out, pos start, pos end, attn_error *err) {
         out->tok = t;
         out->cap = cap;
     }
-    out->tok[out->n++] = (attn_token){start.c, end.c, start.b, end.b};
+    out->tok[out->n++] = tok;
     return ATTN_OK;
 }
 
@@ -494,29 +492,45 @@ static pos scan_token(scanner *sc, pos p, bool clitic_ok, bool *was_word) {
     }
 }
 
-int attn_tokenize(const char *text, size_t n_bytes, attn_tokens *out, attn_error *err) {
-    out->n = 0;
+int attn_tokenizer_start(attn_tokenizer *tz, const char *text, size_t n_bytes,
+                         attn_error *err) {
     if (n_bytes > ATTN_MAX_TEXT_BYTES)
         return attn_fail(err, ATTN_ELIMIT, "tokenize: text of %zu bytes exceeds the limit of %zu bytes",
                          n_bytes, (size_t)ATTN_MAX_TEXT_BYTES);
-    scanner sc = {(const unsigned char *)text, n_bytes, (size_t)-1, (size_t)-1};
-    pos p = {0, 0};
-    bool prev_word = false;
-    pos prev_end = {(size_t)-1, -1};
-    while (!at_end(&sc, p)) {
-        if (text[p.b] == ' ') { p.b++; p.c++; continue; }   /* the common separator */
-        ch c = peek(&sc, p);
+    *tz = (attn_tokenizer){ .s = (const unsigned char *)(n_bytes ? text : ""), .n = n_bytes,
+                            .next_at = (size_t)-1, .next_colon = (size_t)-1,
+                            .prev_end_byte = (size_t)-1 };
+    return ATTN_OK;
+}
+
+int attn_tokenizer_next(attn_tokenizer *tz, attn_token *tok) {
+    pos p = {tz->at_byte, tz->at_char};
+    while (!at_end(tz, p)) {
+        if (tz->s[p.b] == ' ') { p.b++; p.c++; continue; }   /* the common separator */
+        ch c = peek(tz, p);
         if (c.cls == ATTN_CH_SEP) { p = step(p, c); continue; }
         bool was_word;
-        bool clitic_ok = prev_end.b != p.b || prev_word;
-        pos end = scan_token(&sc, p, clitic_ok, &was_word);
-        int rc = push_token(out, p, end, err);
-        if (rc) return rc;
-        prev_word = was_word;
-        prev_end = end;
-        p = end;
+        bool clitic_ok = tz->prev_end_byte != p.b || tz->prev_word;
+        pos end = scan_token(tz, p, clitic_ok, &was_word);
+        *tok = (attn_token){p.c, end.c, p.b, end.b};
+        tz->prev_word = was_word;
+        tz->prev_end_byte = end.b;
+        tz->at_byte = end.b;
+        tz->at_char = end.c;
+        return 1;
     }
-    return ATTN_OK;
+    tz->at_byte = p.b;
+    tz->at_char = p.c;
+    return 0;
+}
+
+int attn_tokenize(const char *text, size_t n_bytes, attn_tokens *out, attn_error *err) {
+    out->n = 0;
+    attn_tokenizer tz;
+    int rc = attn_tokenizer_start(&tz, text, n_bytes, err);
+    attn_token tok;
+    while (!rc && attn_tokenizer_next(&tz, &tok)) rc = push_token(out, tok, err);
+    return rc;
 }
 
 void attn_tokens_free(attn_tokens *t) {

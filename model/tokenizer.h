@@ -62,6 +62,29 @@ int attn_tokenize(const char *text, size_t n_bytes, attn_tokens *out, attn_error
 
 void attn_tokens_free(attn_tokens *t);
 
+/* Incremental tokenization: the very tokens of attn_tokenize, one at a time, so that a caller
+ * can hold only those it still needs (pipeline.c streams long texts through a window-sized
+ * buffer). Two tokenizers started on the same text produce the same sequence; the text must
+ * stay alive and unchanged while one is used. The fields are private (the state between two
+ * tokens: position, whether the previous token was a word ending here, look-ahead caches). */
+typedef struct attn_tokenizer {
+    const unsigned char *s;       /* the text [n] */
+    size_t n;
+    size_t next_at, next_colon;   /* cached byte offset of the next '@' / ':' */
+    size_t at_byte;               /* where the next token is searched from */
+    int64_t at_char;              /* at_byte in characters (SQLite counting) */
+    size_t prev_end_byte;         /* end of the previous token ((size_t)-1: none) */
+    int prev_word;                /* the previous token was a word */
+} attn_tokenizer;
+
+/* Starts *tz at the beginning of text[0..n_bytes) (text may be NULL when n_bytes is 0).
+ * Fails only with ATTN_ELIMIT (n_bytes > ATTN_MAX_TEXT_BYTES), as attn_tokenize. */
+int attn_tokenizer_start(attn_tokenizer *tz, const char *text, size_t n_bytes,
+                         attn_error *err);
+
+/* The next token into *tok: 1, or 0 (and *tok untouched) at the end of the text. */
+int attn_tokenizer_next(attn_tokenizer *tz, attn_token *tok);
+
 /* UTF-8 decoding with the SQLite character rule above: decodes the character starting at
  * s[0] (n > 0 bytes available), stores its code point (U+FFFD when malformed) in *cp and
  * returns the number of bytes it spans (>= 1). */

@@ -8,8 +8,11 @@ the embedded database, decoding f16/q8 into f32, checking every value) and of th
 it. Parameter bytes = params (attn_models) x 4 (the engine holds f32). The RSS ratio is given
 both for the whole process and net of the process with the extension loaded but no model
 (sqlite3 + attnext.so + libraries), so the figure is fair. Then peak RSS of attn_entities on
-one text of each TEXT_MB megabytes: if scratch memory is bounded by the window size, the peak
-grows with the text (which the query holds) but not with its square or its tokens x width.
+one text of each TEXT_MB megabytes, and its growth per byte of text. attn_entities streams the
+text (pipeline.h): its own working memory is a constant per model (one window, the tokens
+still needed, the tagger's undecided tokens) plus the entities found, so the growth is that
+constant plus the copies of the text SQLite holds while the query runs (about 1-2 bytes per
+text byte), not tens of bytes per text byte (32-byte tokens, emissions, CRF tables per token).
 """
 import statistics
 import subprocess
@@ -64,14 +67,14 @@ def models_table(mem_probe, so, runs):
 def text_table(mem_probe, so, data, text_mb):
     print("\n### Peak RSS of attn_entities (en-ner) on one long text")
     print("| text MB | peak RSS before the query MB | peak RSS after MB | growth MB "
-          "| growth / text bytes | entities | seconds |")
+          "| growth bytes per text byte | entities | seconds |")
     print("|---|---|---|---|---|---|---|")
     for mb in text_mb:
         r = probe([mem_probe, so, "text", data, str(mb)])
-        before, after = int(r["hwm_before_kb"]) / 1024, int(r["hwm_after_kb"]) / 1024
+        before, after = int(r["hwm_before_kb"]) * 1024, int(r["hwm_after_kb"]) * 1024
         print("| %d | %.1f | %.1f | %.1f | %.2f | %s | %.1f |" % (
-            mb, before, after, after - before, (after - before) / mb, r["entities"],
-            float(r["ms"]) / 1e3))
+            mb, before / 1e6, after / 1e6, (after - before) / 1e6,
+            (after - before) / (mb * 1e6), r["entities"], float(r["ms"]) / 1e3))
 
 
 if __name__ == "__main__":

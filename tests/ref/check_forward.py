@@ -21,7 +21,8 @@ import sys
 import numpy as np
 
 TOL = {"hidden": 1e-4, "emissions": 2e-4, "classify": 2e-5, "marginals": 2e-5,
-       "pairs": 2e-5, "pair_queries": 2e-5, "entity scores": 2e-5, "relation scores": 2e-5}
+       "pairs": 2e-5, "pair_queries": 2e-5, "entity scores": 2e-5, "relation scores": 2e-5,
+       "streamed vs whole-text marginal": 1e-5}
 EINVAL = 2
 SUBWORD_SLOTS = 32          # ATTN_SUBWORD_SLOTS (features.h)
 ROW_NONE = 2 ** 32 - 1      # ATTN_ROW_NONE
@@ -223,6 +224,77 @@ def marginals(em, trans, start, end):
     return np.exp(alpha + beta - logz)
 
 
+TAG_LOOKAHEAD = 64          # ATTN_TAG_LOOKAHEAD (pipeline.h)
+TAG_PENDING_WINDOWS = 4     # ATTN_TAG_PENDING_WINDOWS
+
+
+def stream_decode(em, trans, start, end, cap, look):
+    """The streaming tagger as crf.h documents attn_crf_stream, in float64 on whole arrays:
+    tags decided online where the Viterbi survivors of every reachable state agree (keeping
+    `look` positions), forced along the best path when `cap` positions are pending, marginals
+    from an exact alpha and a beta started uniform at the last pushed position (exact at the
+    end). Returns (tags, probs of those tags, positions forced)."""
+    T, K = em.shape
+    tags, probs = [0] * T, [0.0] * T
+    back = np.zeros((T, K), dtype=int)
+    alpha = np.zeros((T, K))
+    delta = None
+    base, forced, next_attempt = 0, 0, cap // 2
+
+    def survivors(last, state):
+        path = [state]
+        for s in range(last, base, -1):
+            path.append(int(back[s][path[-1]]))
+        return path[::-1]                     # tags of positions base..last
+
+    def commit(last, upto, path, at_end):     # decide [base, upto) from path (base..last)
+        beta = np.zeros((last + 1, K))
+        beta[last] = end if at_end else 0.0
+        for s in range(last - 1, base - 1, -1):
+            beta[s] = logsumexp(trans + (em[s + 1] + beta[s + 1])[None, :], axis=1)
+        for s in range(base, upto):
+            post = alpha[s] + beta[s]
+            tags[s] = path[s - base]
+            probs[s] = float(np.exp(post[tags[s]] - logsumexp(post, axis=0)))
+
+    def step(prev, t):                        # Viterbi step into position t
+        cand = prev[:, None] + trans
+        back[t] = np.argmax(cand, axis=0)     # the lowest best predecessor
+        return cand[back[t], np.arange(K)] + em[t]
+
+    for t in range(T):
+        if t == 0:
+            delta = start + em[0]
+            alpha[0] = delta - logsumexp(delta, axis=0)
+        else:
+            delta = step(delta, t)
+            a = logsumexp(alpha[t - 1][:, None] + trans, axis=0) + em[t]
+            alpha[t] = a - logsumexp(a, axis=0)
+        pending = t + 1 - base
+        if pending < next_attempt:
+            continue
+        live = [k for k in range(K) if np.isfinite(delta[k])]
+        paths = [survivors(t, k) for k in live]
+        agree = [i for i in range(pending) if len({p[i] for p in paths}) == 1]
+        limit = t + 1 - look
+        if agree and min(base + agree[-1] + 1, limit) > base:
+            upto = min(base + agree[-1] + 1, limit)
+            commit(t, upto, paths[0], False)
+            base = upto
+        elif pending >= cap:
+            path = survivors(t, int(np.argmax(delta)))
+            commit(t, limit, path, False)
+            forced += limit - base
+            base = limit
+            delta = np.where(np.arange(K) == tags[limit - 1], 0.0, -np.inf)
+            for s in range(limit, t + 1):
+                delta = step(delta, s)
+        next_attempt = min(max(cap // 2, t + 1 - base + look), cap)
+    if T:
+        commit(T - 1, T, survivors(T - 1, int(np.argmax(delta + end))), True)
+    return tags, probs, forced
+
+
 def iob2_spans(path):
     """[(tok_start, tok_end, label)]: B-i starts; I-i continues only an open entity of label i."""
     spans = []
@@ -315,9 +387,16 @@ def check_case(name, cfg, w, c, text_bytes):
         check(path == c["path"], "%s: Viterbi path %s, C has %s" % (where, path, c["path"]))
         marg = marginals(em, trans, start, end)
         compare("marginals", marg, c["marginals"], where)
-        for t0, t1, label in iob2_spans(path):
+        # attn_run_entities and attn_run_relations decode with the streaming tagger
+        cap = max(TAG_PENDING_WINDOWS * cfg["max_len"], 4 * TAG_LOOKAHEAD)
+        tags, probs, forced = stream_decode(em, trans, start, end, cap, TAG_LOOKAHEAD)
+        if forced == 0:     # documented: then the whole-text Viterbi path, near its marginals
+            check(tags == path, "%s: streamed tags differ from Viterbi" % where)
+            compare("streamed vs whole-text marginal", [marg[t, path[t]] for t in range(N)],
+                    probs, where)
+        for t0, t1, label in iob2_spans(tags):
             tk = c["tokens"]
-            score = np.mean([marg[t, path[t]] for t in range(t0, t1)])
+            score = np.mean([probs[t] for t in range(t0, t1)])
             ents.append([t0, t1, label, tk[t0][0], tk[t1 - 1][1], tk[t0][2], tk[t1 - 1][3],
                          score])
         # spot-check: the decoded entities cover the right characters of the text

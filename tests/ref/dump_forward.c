@@ -367,6 +367,9 @@ int main(int argc, char **argv) {
             strdup(""), strdup("  \t\n "), strdup("Alice met Bob in Paris."), strdup("Paris"),
             text_of_tokens(L, 1), text_of_tokens(L + 1, 2), text_of_tokens(3 * L + 2, 3),
             text_of_tokens(7 * L + 3, 4),
+            /* past the streaming tagger's first decisions (pipeline.h: at cap / 2 = 128
+             * pending tokens for these models), so entities are decided in several steps */
+            text_of_tokens(600 + L, 5),
         };
         for (int c = 0; c < (int)(sizeof texts / sizeof texts[0]); c++) {
             if (!texts[c]) { fprintf(stderr, "dump_forward: out of memory\n"); return 2; }

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "crf.h"
 #include "features.h"
+#include "heads.h"
 #include "model.h"
 #include "pipeline.h"
 #include "tokenizer.h"
@@ -66,6 +68,7 @@ static void test_windows(void) {
                     if (d > best) { best = d; best_w = v; }
                 }
                 ok = ok && best_w == w;
+                ok = ok && attn_window_owner(t, N, L) == w;   /* the streaming calls' owner */
             }
             if (!ok) fprintf(stderr, "windows wrong for N=%d max_len=%d\n", N, L);
             all_ok = all_ok && ok;
@@ -160,7 +163,9 @@ static void fill(const attn_tensor_spec *sp, float *x, const shape_rows *rows) {
     }
 }
 
-static attn_model *make_model(const char *config, const shape_rows *rows) {
+typedef void fill_fn(const attn_tensor_spec *sp, float *x, const shape_rows *rows);
+
+static attn_model *make_model(const char *config, const shape_rows *rows, fill_fn *fill) {
     attn_model *m = NULL;
     attn_error err;
     if (attn_model_new(config, strlen(config), &m, &err)) {
@@ -383,6 +388,209 @@ static void test_classify(const attn_model *cls, const attn_model *tagger, attn_
     CHECK(attn_run_relation_pair(cls, s, "x", 1, 0, 1, 0, 1, probs, &err) == ATTN_EINVAL);
 }
 
+/* ---- streaming against the whole-text decoding, on a model with random weights ---- */
+
+static const char *RANDOM_CONFIG =
+    "{\"format\": 1, \"tasks\": [\"entities\", \"relations\"], \"dim\": 8, \"layers\": 1,"
+    " \"heads\": 2, \"ffn\": 16, \"max_len\": 8,"
+    " \"features\": [{\"kind\": \"norm\", \"buckets\": 64, \"dim\": 6},"
+    "  {\"kind\": \"shape\", \"buckets\": 16, \"dim\": 2}],"
+    " \"entities\": {\"labels\": [\"A\", \"B\"]},"
+    " \"relations\": {\"labels\": [\"R\"], \"hidden\": 4, \"type_dim\": 2}}";
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+
+static double rng_normal(void) {   /* xorshift64*, Box-Muller */
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
+        u[i] = ((rng_state * 0x2545F4914F6CDD1Dull) >> 11) * (1.0 / 9007199254740992.0);
+    }
+    return sqrt(-2.0 * log(u[0] + 1e-300)) * cos(6.283185307179586 * u[1]);
+}
+
+/* Weights like a trained tagger's scale: varied tags along a text, some long entities. */
+static void fill_random(const attn_tensor_spec *sp, float *x, const shape_rows *rows) {
+    (void)rows;
+    const char *k = sp->key;
+    const int ln_gain = strstr(k, "ln") && strstr(k, ".w");
+    const double sd = strncmp(k, "embed.", 6) == 0 && strcmp(k, "embed.proj.w") ? 1.0
+                    : strcmp(k, "tag.w") == 0 ? 1.0 : strncmp(k, "crf.", 4) == 0 ? 0.5 : 0.3;
+    for (size_t i = 0; i < sp->size; i++) x[i] = (float)((ln_gain ? 1.0 : 0.0) + sd * rng_normal());
+}
+
+/* The whole-text reference: attn_run_encode's h[N, D], emissions per run of tokens owned by
+ * one window (as the pipeline makes them), one Viterbi and forward-backward pass over all N,
+ * IOB2 spans, offsets, mean marginals. Returns the entity count (out has room for N). */
+static size_t whole_text_entities(const attn_model *m, attn_session *s, const char *text,
+                                  size_t n_bytes, attn_entity *out) {
+    const float *h;
+    const attn_token *toks;
+    int N;
+    attn_error err;
+    if (attn_run_encode(m, s, text, n_bytes, &h, &N, &toks, &err) || N == 0) return 0;
+    const int K = attn_config_n_tags(&m->cfg), D = m->cfg.dim, L = m->cfg.max_len;
+    const int nw = attn_windows(N, L, NULL);
+    int *starts = malloc(sizeof(int) * (size_t)nw), *owner = malloc(sizeof(int) * (size_t)N);
+    int *path = malloc(sizeof(int) * (size_t)N);
+    float *em = malloc(sizeof(float) * (size_t)N * K), *marg = malloc(sizeof(float) * (size_t)N * K);
+    float *work = malloc(sizeof(float) * ATTN_CRF_WORK(N, K));
+    uint8_t allowed[64];
+    attn_windows(N, L, starts);
+    attn_window_owners(N, L, starts, nw, owner);
+    for (int t = 0; t < N;) {
+        int end = t + 1;
+        while (end < N && owner[end] == owner[t]) end++;
+        attn_tag_emissions(m, h + (size_t)t * D, end - t, em + (size_t)t * K);
+        t = end;
+    }
+    attn_bio_constraints(m->cfg.entity_labels.n, allowed, allowed + K * K);
+    const attn_crf crf = { K, m->w.crf_trans, m->w.crf_start, m->w.crf_end, allowed,
+                           allowed + K * K };
+    attn_crf_viterbi(&crf, em, N, path, work);
+    attn_crf_marginals(&crf, em, N, marg, work);
+    const size_t n = attn_iob2_spans(path, N, out);
+    for (size_t i = 0; i < n; i++) {
+        attn_entity *e = &out[i];
+        e->start = toks[e->tok_start].start;
+        e->end = toks[e->tok_end - 1].end;
+        e->byte_start = toks[e->tok_start].byte_start;
+        e->byte_end = toks[e->tok_end - 1].byte_end;
+        double sum = 0.0;
+        for (int t = e->tok_start; t < e->tok_end; t++) sum += marg[(size_t)t * K + path[t]];
+        e->score = (float)(sum / (e->tok_end - e->tok_start));
+    }
+    free(starts); free(owner); free(path); free(em); free(marg); free(work);
+    return n;
+}
+
+static const char *RANDOM_WORDS[] = {
+    "John", "Smith", "works", "for", "Acme", "Corp", "in", "New", "York", "since", "1999", ",",
+    "and", "Mary", "lives", "near", "the", "river", ".", "Zoë", "Köln", "東京", "O'Neill", "!",
+};
+
+/* n_words random words, space-separated (each word here is one or two tokens). */
+static char *random_text(int n_words, unsigned seed) {
+    char *text = malloc((size_t)n_words * 12 + 1);
+    size_t len = 0;
+    for (int i = 0; i < n_words; i++) {
+        seed = seed * 1103515245u + 12345u;
+        const char *w = RANDOM_WORDS[(seed >> 16) % (sizeof RANDOM_WORDS / sizeof *RANDOM_WORDS)];
+        len += (size_t)sprintf(text + len, "%s%s", i ? " " : "", w);
+    }
+    return text;
+}
+
+/* Spans, labels and offsets equal; scores bit for bit (max_diff NULL) or within max_diff
+ * (then *max_diff receives the largest difference). */
+static int same_entities(const attn_entity *a, size_t na, const attn_entity *b, size_t nb,
+                         double *max_diff) {
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++) {
+        if (a[i].tok_start != b[i].tok_start || a[i].tok_end != b[i].tok_end ||
+            a[i].label != b[i].label || a[i].start != b[i].start || a[i].end != b[i].end ||
+            a[i].byte_start != b[i].byte_start || a[i].byte_end != b[i].byte_end)
+            return 0;
+        if (!max_diff && memcmp(&a[i].score, &b[i].score, sizeof a[i].score)) return 0;
+        if (max_diff && fabs(a[i].score - b[i].score) > *max_diff)
+            *max_diff = fabs(a[i].score - b[i].score);
+    }
+    return 1;
+}
+
+static double worst_stream_score;
+
+static void test_streaming_vs_whole_text(const attn_model *m) {
+    attn_session *s = attn_session_new(), *ref = attn_session_new();
+    attn_error err;
+    const attn_entity *ents, *rel_ents;
+    const attn_relation *rels;
+    size_t n, n_rel_ents, n_rels;
+    /* one window (N <= max_len), and up to ATTN_TAG_PENDING_WINDOWS / 2 windows (decided only
+     * at the end): bit for bit the whole-text decoding */
+    int exact_ok = 1, words_seen = 0;
+    for (int words = 1; words <= 40; words++) {
+        char *text = random_text(words, (unsigned)words * 7919u);
+        static attn_entity want[512];
+        const size_t n_want = whole_text_entities(m, ref, text, strlen(text), want);
+        exact_ok = exact_ok && attn_run_entities(m, s, text, strlen(text), &ents, &n, &err) == 0 &&
+                   same_entities(ents, n, want, n_want, NULL);
+        words_seen += (int)n_want > 0;
+        free(text);
+    }
+    CHECK(exact_ok);
+    CHECK(words_seen > 20);
+    /* long texts: the same entities, scores within 1e-5 */
+    const int long_words[] = { 300, 2000, 12000 };
+    for (int i = 0; i < 3; i++) {
+        char *text = random_text(long_words[i], 17u + (unsigned)i);
+        const size_t len = strlen(text);
+        attn_entity *want = malloc(sizeof(attn_entity) * 2 * (size_t)long_words[i]);
+        const size_t n_want = whole_text_entities(m, ref, text, len, want);
+        double diff = 0.0;
+        CHECK(attn_run_entities(m, s, text, len, &ents, &n, &err) == ATTN_OK);
+        CHECK_MSG(same_entities(ents, n, want, n_want, &diff), "%d words: %zu vs %zu entities",
+                  long_words[i], n, n_want);
+        CHECK_MSG(diff < 1e-5, "%d words: score difference %g", long_words[i], diff);
+        CHECK(n_want > (size_t)long_words[i] / 20);
+        if (diff > worst_stream_score) worst_stream_score = diff;
+        /* relations decode the same emissions through the same tagger: identical entities */
+        CHECK(attn_run_relations(m, ref, text, len, &rel_ents, &n_rel_ents, &rels, &n_rels,
+                                 &err) == ATTN_OK);
+        CHECK(attn_run_entities(m, s, text, len, &ents, &n, &err) == ATTN_OK);
+        CHECK(same_entities(rel_ents, n_rel_ents, ents, n, NULL));
+        free(want);
+        free(text);
+    }
+    attn_session_free(s);
+    attn_session_free(ref);
+}
+
+/* Entities and classification hold no memory per token: a fresh session's buffers after a
+ * text of 2 000 and one of 20 000 tokens are the same (no entities in these texts), and
+ * attn_call_bytes is the same for any long text; relations grow with it. */
+static void test_streaming_memory(const attn_model *tagger, const attn_model *cls) {
+    char *small = malloc(2000 * 4 + 1), *large = malloc(20000 * 4 + 1);
+    for (int i = 0; i < 2000; i++) memcpy(small + 4 * i, "the ", 4);
+    for (int i = 0; i < 20000; i++) memcpy(large + 4 * i, "and ", 4);
+    const attn_entity *ents;
+    size_t n_small = 99, n_large = 99;
+    float probs[2];
+    attn_error err;
+    attn_session *a = attn_session_new(), *b = attn_session_new();
+    CHECK(attn_run_entities(tagger, a, small, 8000, &ents, &n_small, &err) == ATTN_OK);
+    CHECK(attn_run_entities(tagger, b, large, 80000, &ents, &n_large, &err) == ATTN_OK);
+    CHECK(n_small == 0 && n_large == 0);
+    CHECK(attn_session_bytes(a) == attn_session_bytes(b));
+    CHECK(attn_run_classify(cls, a, small, 8000, probs, &err) == ATTN_OK);
+    CHECK(attn_run_classify(cls, b, large, 80000, probs, &err) == ATTN_OK);
+    CHECK(attn_session_bytes(a) == attn_session_bytes(b));
+    CHECK_MSG(attn_session_bytes(b) - attn_session_window_bytes(b) < 100000, "%zu", attn_session_bytes(b) - attn_session_window_bytes(b));
+    CHECK(attn_call_bytes(tagger, ATTN_TASK_ENTITIES, 2000) ==
+          attn_call_bytes(tagger, ATTN_TASK_ENTITIES, 50000000));
+    CHECK(attn_call_bytes(cls, ATTN_TASK_CLASSIFY, 2000) ==
+          attn_call_bytes(cls, ATTN_TASK_CLASSIFY, 50000000));
+    CHECK(attn_call_bytes(tagger, ATTN_TASK_RELATIONS, 20000) >
+          attn_call_bytes(tagger, ATTN_TASK_RELATIONS, 2000) + 18000 * 32);
+    /* the memory limit counts the entities as they are found */
+    static expected e;
+    build_text(&e, 150);
+    const size_t call = attn_call_bytes(tagger, ATTN_TASK_ENTITIES, (size_t)e.n_tokens);
+    attn_session_set_memory_limit(a, call + 10 * sizeof(attn_entity));
+    CHECK(attn_run_entities(tagger, a, e.text, e.len, &ents, &n_small, &err) == ATTN_ELIMIT);
+    CHECK(attn_session_over_memory(a));
+    CHECK_MSG(strstr(err.msg, "150 tokens and 11 entities need") != NULL, "%s", err.msg);
+    CHECK(attn_run_entities(tagger, a, "John met Mary", 13, &ents, &n_small, &err) == ATTN_OK);
+    CHECK(n_small == 2 && !attn_session_over_memory(a));
+    attn_session_set_memory_limit(a, call - 1);
+    CHECK(attn_run_entities(tagger, a, e.text, e.len, &ents, &n_small, &err) == ATTN_ELIMIT);
+    CHECK(strstr(err.msg, "150 tokens need") != NULL);
+    attn_session_free(a);
+    attn_session_free(b);
+    free(small);
+    free(large);
+}
+
 int main(void) {
     test_windows();
     test_iob2_spans();
@@ -396,8 +604,8 @@ int main(void) {
         for (size_t j = 0; j < N_LOWER; j++) distinct = distinct && rows.caps[i] != rows.lower[j];
     CHECK(distinct);    /* the hand-made embedding needs the two shape sets apart */
 
-    attn_model *tagger = make_model(TAGGER_CONFIG, &rows);
-    attn_model *cls = make_model(CLASSIFY_CONFIG, &rows);
+    attn_model *tagger = make_model(TAGGER_CONFIG, &rows, fill);
+    attn_model *cls = make_model(CLASSIFY_CONFIG, &rows, fill);
     attn_session *s = attn_session_new();
     CHECK(tagger && cls && s);
     if (tagger && cls && s && distinct) {
@@ -406,7 +614,14 @@ int main(void) {
         test_relation_pair(tagger, s);
         test_entities_long_text(tagger, s);     /* the same session again: same answers */
         test_classify(cls, tagger, s);
+        test_streaming_memory(tagger, cls);
     }
+    attn_model *random_model = make_model(RANDOM_CONFIG, &rows, fill_random);
+    CHECK(random_model != NULL);
+    if (random_model) test_streaming_vs_whole_text(random_model);
+    printf("streaming vs whole-text entity scores (random model, up to 12000 words): largest "
+           "difference %.3g\n", worst_stream_score);
+    attn_model_free(random_model);
     attn_session_free(s);
     attn_model_free(tagger);
     attn_model_free(cls);

@@ -375,6 +375,75 @@ static void test_random_bytes(void) {
     attn_tokens_free(&t);
 }
 
+/* ---- incremental tokenization ---- */
+
+static int same_token(const attn_token *a, const attn_token *b) {
+    return a->start == b->start && a->end == b->end && a->byte_start == b->byte_start &&
+           a->byte_end == b->byte_end;
+}
+
+/* Two attn_tokenizers on the same text, advanced in turn (one sometimes twice), both give
+ * exactly attn_tokenize's tokens, then 0 at the end (leaving *tok alone) and stay there.
+ * Returns 0 when all holds. */
+static int incremental_differs(const char *text, size_t n, attn_tokens *whole) {
+    attn_error err;
+    attn_tokenizer a, b;
+    attn_token ta, tb, sentinel = {-7, -7, 7, 7};
+    if (attn_tokenize(text, n, whole, &err) || attn_tokenizer_start(&a, text, n, &err) ||
+        attn_tokenizer_start(&b, text, n, &err))
+        return 1;
+    size_t ia = 0, ib = 0;
+    for (int turn = 0; ia < whole->n || ib < whole->n; turn++) {
+        if (ia < whole->n && (!attn_tokenizer_next(&a, &ta) || !same_token(&ta, &whole->tok[ia++])))
+            return 1;
+        if (turn % 3 == 0 || ib >= whole->n) continue;     /* b falls behind, then catches up */
+        if (!attn_tokenizer_next(&b, &tb) || !same_token(&tb, &whole->tok[ib++])) return 1;
+    }
+    ta = sentinel;
+    return attn_tokenizer_next(&a, &ta) || attn_tokenizer_next(&a, &ta) ||
+           attn_tokenizer_next(&b, &ta) || !same_token(&ta, &sentinel);
+}
+
+static void test_incremental(void) {
+    attn_tokens t = {0};
+    attn_error err;
+    char buf[96];
+    int differ = 0, tokens = 0;
+    for (size_t i = 0; i < sizeof seg_cases / sizeof *seg_cases; i++)
+        differ += incremental_differs(seg_cases[i].text, strlen(seg_cases[i].text), &t);
+    CHECK(differ == 0);
+    rng_state = 0x9E3779B97F4A7C15ull;      /* random bytes: NULs, invalid UTF-8, atoms */
+    for (int r = 0; r < 4000; r++) {
+        size_t n = random_text(buf, sizeof buf);
+        int bad = incremental_differs(buf, n, &t);
+        tokens += (int)t.n;
+        if (bad && differ++ < 3) {
+            fprintf(stderr, "  incremental round %d, input hex:", r);
+            for (size_t k = 0; k < n; k++) fprintf(stderr, " %02x", (unsigned char)buf[k]);
+            fputc('\n', stderr);
+        }
+    }
+    CHECK(differ == 0);
+    CHECK(tokens > 4000);
+    /* a long text: URLs, e-mails and clitics far from the start (the look-ahead caches) */
+    static char text[20000];
+    size_t len = 0;
+    static const char *const words[] = { "see", "http://a.b/c.", "x@y.org", "don't", "U.S.",
+                                         "Ghana", "'s", "3.14", "\xE5\x8C\x97", "\xC3\xA9t\xC3\xA9" };
+    for (int i = 0; len < sizeof text - 64; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s ", words[(i * 7) % 10]);
+    CHECK(incremental_differs(text, len, &t) == 0);
+    CHECK(t.n > 2000);
+    /* empty and NULL texts, the byte limit */
+    attn_tokenizer z;
+    attn_token tok;
+    CHECK(attn_tokenizer_start(&z, NULL, 0, &err) == ATTN_OK && !attn_tokenizer_next(&z, &tok));
+    CHECK(attn_tokenizer_start(&z, "", 0, &err) == ATTN_OK && !attn_tokenizer_next(&z, &tok));
+    CHECK(attn_tokenizer_start(&z, text, (size_t)ATTN_MAX_TEXT_BYTES + 1, &err) == ATTN_ELIMIT);
+    CHECK(strstr(err.msg, "exceeds the limit") != NULL);
+    attn_tokens_free(&t);
+}
+
 /* ---- SQLite's counting on multilingual text ---- */
 
 static void test_sqlite_counting(void) {
@@ -429,6 +498,7 @@ int main(void) {
     test_limits_and_reuse();
     test_sqlite_counting();
     test_random_bytes();
+    test_incremental();
     sqlite3_finalize(len_stmt);
     sqlite3_finalize(substr_stmt);
     sqlite3_close(db);
