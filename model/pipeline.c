@@ -1,12 +1,13 @@
 /* pipeline.c: text in, answers out (see pipeline.h).
  *
  * One call: tokenize -> per window: feature rows -> encoder -> each token's output, from the
- * window that owns it -> a head -> decoding. Classify and entities stream: a counting pass,
- * then each window's tokens are taken from the tokenizer into a buffer of the tokens still
- * needed, and the outputs go straight into the pooling sums or, as emissions, into the
- * streaming CRF (crf.h), whose decided tokens become entities at once. Relations keep all
- * tokens and h[N, D]. Every buffer lives in the session and only grows, so a session that has
- * seen its largest text allocates nothing more. */
+ * window that owns it -> a head -> decoding. Classify and entities stream. Classify takes
+ * consecutive chunks of max_len tokens straight from the tokenizer and pools each as it is
+ * encoded. Entities make a counting pass (the overlapping windows need N), then take each
+ * window's tokens from the tokenizer into a buffer of the tokens still needed, and push the
+ * emissions into the streaming CRF (crf.h), whose decided tokens become entities at once.
+ * Relations keep all tokens and h[N, D]. Every buffer lives in the session and only grows, so
+ * a session that has seen its largest text allocates nothing more. */
 #include "pipeline.h"
 
 #include <assert.h>
@@ -244,15 +245,49 @@ int attn_window_owner(int t, int n_tokens, int max_len) {
 
 /* ---- tokens ---- */
 
-/* Counts the text's tokens (streaming) or tokenizes all of it (relations), checking the memory
+/* Appends up to n tokens from the tokenizer to s->toks (room reserved); returns how many. */
+static int take_tokens(attn_session *s, int n) {
+    int taken = 0;
+    while (taken < n && attn_tokenizer_next(&s->tokenizer, &s->toks.tok[s->toks.n])) {
+        s->toks.n++;
+        taken++;
+    }
+    return taken;
+}
+
+/* Classify: starts the tokenizer and takes the first chunk (max_len tokens, or all of a shorter
+ * text) into s->toks, which is all a call's memory depends on (attn_call_bytes of min(N,
+ * max_len) tokens); only when that is over the limit are the remaining tokens counted, for the
+ * message. The other chunks are taken as they are encoded (pool_chunks). */
+static int first_chunk(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                       attn_error *err) {
+    const int L = m->cfg.max_len;
+    int rc = attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
+    if (rc) return rc;
+    if (grow((void **)&s->toks.tok, &s->toks.cap, (size_t)L, sizeof *s->toks.tok))
+        return no_memory(err, "tokens");
+    s->n_tokens = take_tokens(s, L);
+    const size_t need = attn_call_bytes(m, ATTN_TASK_CLASSIFY, (size_t)s->n_tokens);
+    if (s->memory_limit && need > s->memory_limit && s->n_tokens == L) {
+        attn_token tok;
+        size_t n = (size_t)L;
+        while (attn_tokenizer_next(&s->tokenizer, &tok)) n++;
+        s->n_tokens = n > INT_MAX ? INT_MAX : (int)n;
+    }
+    return check_memory(m, s, ATTN_TASK_CLASSIFY, err);
+}
+
+/* Counts the text's tokens (entities) or tokenizes all of it (relations), checking the memory
  * a call of task needs (attn_call_bytes) once the count is known and before any buffer grows.
- * Streaming calls then take the tokens again from s->tokenizer, window by window. */
+ * Entities then take the tokens again from s->tokenizer, window by window; classify takes its
+ * first chunk (first_chunk). */
 static int tokenize_text(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                          int task, attn_error *err) {
     s->over_memory = 0;
     s->streaming = task != ATTN_TASK_RELATIONS;
     s->tok_base = 0;
     s->toks.n = 0;
+    if (task == ATTN_TASK_CLASSIFY) return first_chunk(m, s, text, n_bytes, err);
     size_t n = 0;
     int rc;
     if (s->streaming) {
@@ -444,8 +479,9 @@ static int finish_tagging(const attn_model *m, attn_session *s, int task, attn_e
 /* ---- text -> encoder output ---- */
 
 /* What a call keeps of the encoder output. Only relations need all of h[N, D]; the other
- * tasks consume each window's output as it is made, so for them no [N, D] array exists and
- * memory per token does not grow with the model's width. */
+ * tasks consume each window's output as it is made (entities: its emissions; classify: the
+ * pooling sums, over consecutive chunks in pool_chunks), so for them no [N, D] array exists
+ * and memory per token does not grow with the model's width. */
 typedef enum { KEEP_HIDDEN, KEEP_EMISSIONS, KEEP_POOL } keep_kind;
 
 static keep_kind keep_for(int task) {
@@ -453,26 +489,21 @@ static keep_kind keep_for(int task) {
          : task == ATTN_TASK_ENTITIES ? KEEP_EMISSIONS : KEEP_HIDDEN;
 }
 
-/* Takes the encoder output h_rows[t1 - t0, D] of tokens [t0, t1) of the text. */
+/* Takes the encoder output h_rows[t1 - t0, D] of tokens [t0, t1) of the text, from the
+ * overlapping windows (KEEP_HIDDEN or KEEP_EMISSIONS). */
 static int keep_rows(const attn_model *m, attn_session *s, keep_kind keep,
                      const float *h_rows, int t0, int t1, attn_error *err) {
     const int D = m->cfg.dim, K = attn_config_n_tags(&m->cfg);
-    switch (keep) {
-    case KEEP_HIDDEN:
-        memcpy(s->hidden + (size_t)t0 * D, h_rows, (size_t)(t1 - t0) * D * sizeof *s->hidden);
-        /* The emissions too, from the same runs as for entities: the same products, which
-         * find_entities hands to the same streaming tagger, so both tasks decode exactly the
-         * same entities. */
-        if (m->cfg.tasks & ATTN_TASK_ENTITIES)
-            attn_tag_emissions(m, h_rows, t1 - t0, s->em + (size_t)t0 * K);
-        return ATTN_OK;
-    case KEEP_EMISSIONS:
+    if (keep == KEEP_EMISSIONS) {
         attn_tag_emissions(m, h_rows, t1 - t0, s->em);
         return tag_rows(m, s, ATTN_TASK_ENTITIES, s->em, t1 - t0, err);
-    case KEEP_POOL:
-        attn_pool_add(s->pool, h_rows, t1 - t0, D);
-        return ATTN_OK;
     }
+    memcpy(s->hidden + (size_t)t0 * D, h_rows, (size_t)(t1 - t0) * D * sizeof *s->hidden);
+    /* The emissions too, from the same runs as for entities: the same products, which
+     * find_entities hands to the same streaming tagger, so both tasks decode exactly the
+     * same entities. */
+    if (m->cfg.tasks & ATTN_TASK_ENTITIES)
+        attn_tag_emissions(m, h_rows, t1 - t0, s->em + (size_t)t0 * K);
     return ATTN_OK;
 }
 
@@ -554,6 +585,35 @@ static int encode_windows(const attn_model *m, attn_session *s, const char *text
     return ATTN_OK;
 }
 
+/* Classify: encodes the text in consecutive chunks of max_len tokens (the last one shorter), as
+ * the trainer cuts its examples, and adds each chunk's output to the pooling sums; the first
+ * chunk is in s->toks (first_chunk). Sets s->n_tokens to the text's token count. */
+static int pool_chunks(const attn_model *m, attn_session *s, const char *text, attn_error *err) {
+    const int L = m->cfg.max_len, D = m->cfg.dim;
+    const int first = s->n_tokens;                  /* min(N, L) */
+    const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    if (GROW(s, window, (size_t)first * D) || GROW(s, rows, (size_t)first * slots + 1))
+        return no_memory(err, "windows");
+    const int cached = use_token_cache(m, s, ATTN_TASK_CLASSIFY);
+    if (cached) {
+        int rc = attn_token_cache_begin(s->cache, m, s->has_epoch, s->epoch, err);
+        if (rc) return rc;
+    }
+    int total = 0;
+    for (int len = (int)s->toks.n; len > 0; len = take_tokens(s, L)) {
+        const attn_model *em = window_rows(m, s, text, total, len, cached);
+        int rc = attn_encode(em, s->rows, len, s->window, &s->scratch, err);
+        if (rc) return rc;
+        attn_pool_add(s->pool, s->window, len, D);
+        total += len;
+        if (len < L) break;
+        s->tok_base = total;                        /* the next chunk replaces this one */
+        s->toks.n = 0;
+    }
+    s->n_tokens = total;
+    return ATTN_OK;
+}
+
 /* Tokenizes text and encodes it for task (an ATTN_TASK_* bit): fills s->hidden[N, D] and
  * s->em[N, K] (relations), decides the entities (entities) or fills the pooling sums
  * s->pool[2D] (classify). N may be 0. */
@@ -579,7 +639,8 @@ static int encode_text(const attn_model *m, attn_session *s, const char *text, s
         if (GROW(s, pool, 2 * (size_t)D)) return no_memory(err, "pooling");
         attn_pool_init(s->pool, D);
     }
-    if (N > 0) rc = encode_windows(m, s, text, task, err);
+    if (N > 0) rc = keep == KEEP_POOL ? pool_chunks(m, s, text, err)
+                          : encode_windows(m, s, text, task, err);
     if (!rc && keep == KEEP_EMISSIONS) rc = finish_tagging(m, s, task, err);
     return rc;
 }

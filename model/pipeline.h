@@ -1,19 +1,22 @@
 /* pipeline.h: text in, answers out. What the SQL binding calls; everything between the text
  * and the answer (tokenizing, features, windows, encoder, heads, decoding) happens here.
  *
- * Long texts: a text of more than max_len tokens is encoded in overlapping windows of max_len
- * tokens (stride = max_len - max_len/4). Each token takes its encoder output from the window in
- * which it sits farthest from an edge, so every token is represented exactly once and the
- * stitched sequence covers the whole text. Classification pools over all N tokens; entities
- * come from one CRF decoding of all N emissions (so no entity is lost or duplicated at a
- * window boundary); relations are classified for every ordered pair of distinct entities whose
- * combined extent (first token of the earlier to last token of the later) fits in max_len
- * tokens. Offsets are always relative to the whole text.
+ * Long texts: a text of more than max_len tokens is classified from consecutive chunks of
+ * max_len tokens (the last one shorter), each encoded alone, exactly as the trainer cuts a long
+ * text into examples, with the pooling over all N tokens. For entities and relations it is
+ * encoded in overlapping windows of max_len tokens (stride = max_len - max_len/4): each token
+ * takes its encoder output from the window in which it sits farthest from an edge, so every
+ * token is represented exactly once, with context on both sides, and the stitched sequence
+ * covers the whole text. Entities come from one CRF decoding of all N emissions (so no entity
+ * is lost or duplicated at a window boundary); relations are classified for every ordered pair
+ * of distinct entities whose combined extent (first token of the earlier to last token of the
+ * later) fits in max_len tokens. Offsets are always relative to the whole text.
  *
- * Memory: classification and entities stream the text. A first pass counts the tokens (the
- * last window is flush with the end); then each window's tokens are tokenized again when the
- * window is encoded, into a buffer that holds only the tokens still needed. Classification
- * adds each window's output to the pooling sums. Entities turn it into emissions and push them,
+ * Memory: classification and entities stream the text. Classification takes each chunk from
+ * the tokenizer as it encodes it and adds its output to the pooling sums. Entities make a first
+ * pass that counts the tokens (the last window is flush with the end); then each window's
+ * tokens are tokenized again when the window is encoded, into a buffer that holds only the
+ * tokens still needed. Entities turn each window's output into emissions and push them,
  * in token order, into a streaming CRF decoder (crf.h, attn_crf_stream) that holds at most
  * ATTN_TAG_PENDING_WINDOWS windows of undecided tokens and decides the rest as it goes:
  *   - the tags are exactly the whole-text Viterbi path's, except if the survivor paths still

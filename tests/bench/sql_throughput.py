@@ -19,6 +19,7 @@ test + train texts (en-topic); conll = CoNLL-2003 test sentences (en-ner). For e
   PyTorch UDF      SELECT torch_classify(body) FROM docs: con.create_function, the same model
                    built in PyTorch from the attn_model rows (tests/bench/torch_ref.py), one
                    torch thread, torch.inference_mode, long texts in the same windows
+                   (classify: consecutive chunks; entities: overlapping windows)
   fastText         fasttext predict on the same texts (trained on the same train split with
                    tests/bench/fasttext_compare.sh's settings); prediction only: the time of a
                    one-line predict (loading the model) is subtracted
@@ -188,6 +189,19 @@ def encode_text(enc, rows, max_len):
     return h[idx_w, idx_t]
 
 
+def encode_chunks(enc, rows, max_len):
+    """h [N, D] of a whole text as attnext classifies it: consecutive chunks of max_len tokens
+    (the last one shorter), each encoded alone, as the model was trained."""
+    n = rows.shape[0]
+    full = n // max_len * max_len
+    parts = []
+    if full:
+        parts.append(enc(rows[:full].reshape(-1, max_len, rows.shape[1])).reshape(full, -1))
+    if full < n:
+        parts.append(enc(rows[full:].unsqueeze(0))[0])
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
 class TorchClassify:
     def __init__(self, cfg, tensors, rows_by_text):
         self.clf = R.AttnClassifier(cfg, tensors).eval()
@@ -204,7 +218,7 @@ class TorchClassify:
             if rows.shape[0] == 0:
                 pooled = torch.zeros(2 * self.D)
             else:
-                h = encode_text(self.clf.encoder, rows, self.max_len)
+                h = encode_chunks(self.clf.encoder, rows, self.max_len)
                 pooled = torch.cat([h.mean(0), h.max(0).values])
             logits = self.clf.cls(pooled)
         return self.labels[int(torch.argmax(logits))]

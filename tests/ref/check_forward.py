@@ -4,9 +4,10 @@ compares it with the C engine's outputs.
 
 Inputs taken from the dump: the config JSON, the tensors (.bin), each text's tokens (character
 and byte offsets) and feature rows. The subword feature's rows are also recomputed here from the
-token text (subword.h: hash, n-gram order, the first SUBWORD_SLOTS kept) and must match. Everything else -- the encoder, the windowing and stitching
-of long texts, the heads, the constrained Viterbi, forward-backward marginals, IOB2 decoding,
-relation pair enumeration, span snapping -- is reimplemented here from the documentation in
+token text (subword.h: hash, n-gram order, the first SUBWORD_SLOTS kept) and must match.
+Everything else -- the encoder, the windowing and stitching of long texts (consecutive chunks
+for classification), the heads, the constrained Viterbi, forward-backward marginals, IOB2
+decoding, relation pair enumeration, span snapping -- is reimplemented here from the documentation in
 model/*.h, not from C intermediates.
 
 Tolerances (absolute): hidden states 1e-4, emissions 2e-4 (they are O(5)), probabilities
@@ -146,6 +147,13 @@ def encode(cfg, w, rows):
         f = gelu(a @ w[p + "ffn.up.w"].T + w[p + "ffn.up.b"])
         x = x + f @ w[p + "ffn.down.w"].T + w[p + "ffn.down.b"]
     return layernorm(x, w["final_ln.w"], w["final_ln.b"], eps)
+
+
+def encode_chunks(cfg, w, rows):
+    """What classification pools: consecutive chunks of max_len tokens (the last one shorter),
+    each encoded alone, as the trainer cuts a long text into examples."""
+    L = cfg["max_len"]
+    return np.concatenate([encode(cfg, w, rows[s:s + L]) for s in range(0, rows.shape[0], L)])
 
 
 def encode_text(cfg, w, rows):
@@ -372,7 +380,8 @@ def check_case(name, cfg, w, c, text_bytes):
     compare("hidden", h, c["hidden"], where)
 
     if "classify" in tasks:
-        pooled = np.concatenate([h.mean(axis=0), h.max(axis=0)]) if N else np.zeros(2 * D)
+        hc = encode_chunks(cfg, w, rows) if N else np.zeros((0, D))
+        pooled = np.concatenate([hc.mean(axis=0), hc.max(axis=0)]) if N else np.zeros(2 * D)
         compare("classify", softmax(w["cls.w"] @ pooled + w["cls.b"]), c["classify"], where)
 
     if "entities" not in tasks:
