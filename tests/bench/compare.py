@@ -33,7 +33,7 @@ TARGET_TRAIN = 1.5
 BATCH_SEQS, BATCH_LEN, BATCH_THREADS = 32, 64, 2
 TRAIN_BATCH, TRAIN_ROWS = 32, 2000
 WARMUP = 3
-ONE_SEQ_ROUNDS = 3     # alternating attnext / PyTorch rounds per length (1 with --quick)
+ONE_SEQ_ROUNDS = 5     # alternating attnext / PyTorch rounds per length (1 with --quick)
 
 
 OPENBLAS = ctypes.CDLL("libopenblas.so.0")       # the library torch's BLAS calls land in

@@ -7,7 +7,7 @@ otherwise run, side by side in one process and one run (issue 4, benchmark 2).
 SO = the extension, DATA.db = build/data.db (read-only; ATTACHed by a temp db that makes the
 docs tables), ROWS_TOOL = the sql_throughput_rows binary (token feature rows for PyTorch).
 --rows N keeps the first N rows of each table (default all), --reps R runs each query R times
-(default 3); --tables runs only the named tables (sst2, reuters, conll; default all three);
+(default 5); --tables runs only the named tables (sst2, reuters, conll; default all three);
 --quick = --rows 1000 --reps 1. Run it with OPENBLAS_CORETYPE set as OpenBLAS
 should run (tests/bench/run.sh runs it with SkylakeX): that is fixed when the process starts.
 
@@ -413,7 +413,7 @@ def main():
     args = [a for a in args if a != "--quick"]
     opts = dict(zip(args[3::2], args[4::2]))
     rows = int(opts.get("--rows", 1000 if quick else 0))
-    reps = int(opts.get("--reps", 1 if quick else 3))
+    reps = int(opts.get("--reps", 1 if quick else 5))
     tables = opts.get("--tables", "sst2,reuters,conll").split(",")
     torch.set_num_threads(1)
     print("## SQL throughput (rows per second over whole tables; medians of %d interleaved "
