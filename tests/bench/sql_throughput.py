@@ -68,10 +68,20 @@ CLASSIFY_SETS = [
 ENTITY_SET = ("conll", "en-ner", "SELECT text FROM src.conll2003_test")
 
 
+OPENBLAS = ctypes.CDLL("libopenblas.so.0")       # the library torch's GEMMs land in
+OPENBLAS.openblas_get_corename.restype = ctypes.c_char_p
+
+
 def corename():
-    lib = ctypes.CDLL("libopenblas.so.0")
-    lib.openblas_get_corename.restype = ctypes.c_char_p
-    return lib.openblas_get_corename().decode()
+    return OPENBLAS.openblas_get_corename().decode()
+
+
+def one_thread_torch():
+    """PyTorch on one thread: its own pool and the OpenBLAS pool under its GEMMs, which
+    torch.set_num_threads leaves at the core count (a second core for PyTorch's side, and
+    OpenBLAS's idle worker spinning beside whatever runs next)."""
+    torch.set_num_threads(1)
+    OPENBLAS.openblas_set_num_threads(1)
 
 
 def cpu_flags():
@@ -415,7 +425,7 @@ def main():
     rows = int(opts.get("--rows", 1000 if quick else 0))
     reps = int(opts.get("--reps", 1 if quick else 5))
     tables = opts.get("--tables", "sst2,reuters,conll").split(",")
-    torch.set_num_threads(1)
+    one_thread_torch()
     print("## SQL throughput (rows per second over whole tables; medians of %d interleaved "
           "rounds)" % reps)
     print("CPU flags: %s" % cpu_flags())
