@@ -255,6 +255,14 @@ static int take_tokens(attn_session *s, int n) {
     return taken;
 }
 
+/* Counts the tokens left in the tokenizer, storing none. */
+static size_t count_rest(attn_session *s) {
+    attn_token tok;
+    size_t n = 0;
+    while (attn_tokenizer_next(&s->tokenizer, &tok)) n++;
+    return n;
+}
+
 /* Classify: starts the tokenizer and takes the first chunk (max_len tokens, or all of a shorter
  * text) into s->toks, which is all a call's memory depends on (attn_call_bytes of min(N,
  * max_len) tokens); only when that is over the limit are the remaining tokens counted, for the
@@ -269,9 +277,7 @@ static int first_chunk(const attn_model *m, attn_session *s, const char *text, s
     s->n_tokens = take_tokens(s, L);
     const size_t need = attn_call_bytes(m, ATTN_TASK_CLASSIFY, (size_t)s->n_tokens);
     if (s->memory_limit && need > s->memory_limit && s->n_tokens == L) {
-        attn_token tok;
-        size_t n = (size_t)L;
-        while (attn_tokenizer_next(&s->tokenizer, &tok)) n++;
+        const size_t n = (size_t)L + count_rest(s);
         s->n_tokens = n > INT_MAX ? INT_MAX : (int)n;
     }
     return check_memory(m, s, ATTN_TASK_CLASSIFY, err);
@@ -291,10 +297,9 @@ static int tokenize_text(const attn_model *m, attn_session *s, const char *text,
     size_t n = 0;
     int rc;
     if (s->streaming) {
-        attn_token tok;
         rc = attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
-        while (!rc && attn_tokenizer_next(&s->tokenizer, &tok)) n++;
-        if (!rc) attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
+        if (!rc) n = count_rest(s);
+        if (!rc) rc = attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
     } else {
         rc = attn_tokenize(text, n_bytes, &s->toks, err);
         n = s->toks.n;
@@ -315,10 +320,11 @@ static void hold_tokens(attn_session *s, int from, int to) {
     memmove(s->toks.tok, s->toks.tok + drop, (s->toks.n - drop) * sizeof *s->toks.tok);
     s->toks.n -= drop;
     s->tok_base = from;
-    while (s->tok_base + (int)s->toks.n < to) {
-        const int more = attn_tokenizer_next(&s->tokenizer, &s->toks.tok[s->toks.n]);
-        assert(more);           /* the same tokens as the counting pass */
-        s->toks.n += (size_t)more;
+    const int want = to - (s->tok_base + (int)s->toks.n);
+    if (want > 0) {
+        const int got = take_tokens(s, want);
+        assert(got == want);    /* the same tokens as the counting pass */
+        (void)got;
     }
 }
 
