@@ -33,6 +33,7 @@ FLAGS_model/kernels_avx512.c := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
 # The int8 tables (qgemm.h): compiled everywhere, empty off x86_64, so their flags are x86 only.
 FLAGS_model/qgemm_avx2.c     := $(if $(filter x86_64,$(ARCH)),-mavx2 -mfma)
 FLAGS_model/qgemm_avx512.c   := $(if $(filter x86_64,$(ARCH)),-mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mavx2)
+FLAGS_model/qgemm_amx.c      := $(if $(filter x86_64,$(ARCH)),-mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mamx-tile -mamx-int8 -mfma -mavx2)
 
 B := build/rel
 S := build/san

@@ -11,6 +11,8 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #define Q8_X86 1
 #endif
 
@@ -235,60 +237,96 @@ static const attn_q8_kernels scalar_table = {"scalar", quantize_scalar, gemm_sca
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-static const attn_q8_kernels *best_table;
-static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+static struct {
+    int vnni;          /* cpuid: AVX-512 VNNI */
+    int amx;           /* cpuid: AMX-TILE and AMX-INT8, and XCR0: the OS saves tile state */
+    int amx_permitted; /* Linux lets this process use the tiles (asked once, when needed) */
+    const attn_q8_kernels *best;
+} q8_cpu;
+static pthread_once_t q8_once = PTHREAD_ONCE_INIT, amx_once = PTHREAD_ONCE_INIT;
 
 #ifdef Q8_X86
-static int cpu_has_avx512_vnni(void) {
-    unsigned a, b, c, d;
-    if (__get_cpuid_max(0, NULL) < 7) return 0;
-    __cpuid_count(7, 0, a, b, c, d);
-    return (c >> 11) & 1;
+#define XCR0_TILE_STATE   0x60000u   /* bits 17 (XTILECFG) and 18 (XTILEDATA) */
+#define ARCH_REQ_XCOMP_PERM 0x1023   /* Linux's arch_prctl code (asm/prctl.h) */
+#define XFEATURE_XTILEDATA  18
+
+static int os_saves_tiles(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & XCR0_TILE_STATE) == XCR0_TILE_STATE;
+}
+
+/* Linux traps a process's first tile instruction unless the process asked for the tile state
+ * (it enlarges every signal frame); the request fails, and AMX is not used, for instance when
+ * a thread's sigaltstack is too small for the larger frame. Asked only when the AMX table
+ * would be handed out, so ATTN_SIMD or ATTN_Q8 choosing another leaves the process as it was. */
+static void ask_for_tiles(void) {
+#ifdef __linux__
+    q8_cpu.amx_permitted =
+        syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#endif
+}
+
+static void detect_x86(void) {
+    unsigned a, b, c1, c7, d7;
+    if (__get_cpuid_max(0, NULL) < 7 || !__get_cpuid(1, &a, &b, &c1, &d7)) return;
+    __cpuid_count(7, 0, a, b, c7, d7);
+    const int osxsave = (c1 >> 27) & 1;   /* xgetbv exists */
+    const int amx_tile = (d7 >> 24) & 1, amx_int8 = (d7 >> 25) & 1;
+    q8_cpu.vnni = (c7 >> 11) & 1;
+    q8_cpu.amx = q8_cpu.vnni && amx_tile && amx_int8 && osxsave && os_saves_tiles();
 }
 #endif
 
 /* The kernels' level (which honours ATTN_SIMD and has checked CPU and OS) bounds ours. */
-static const attn_q8_kernels *table_for_level(const char *level, int vnni) {
-#ifdef Q8_X86
-    if (strcmp(level, "avx512") == 0 && vnni) return attn_q8_avx512vnni_table();
-    if (strcmp(level, "avx512") == 0 || strcmp(level, "avx2") == 0) return attn_q8_avx2_table();
-#else
-    (void)level;
-    (void)vnni;
-#endif
-    return &scalar_table;
-}
-
-static void choose_best(void) {
-    int vnni = 0;
-#ifdef Q8_X86
-    vnni = cpu_has_avx512_vnni();
-#endif
-    best_table = table_for_level(attn_kernels_best()->name, vnni);
-}
-
-const attn_q8_kernels *attn_q8_kernels_best(void) {
-    pthread_once(&best_once, choose_best);
-    return best_table;
-}
-
-const attn_q8_kernels *attn_q8_kernels_by_name(const char *name) {
-    if (!name) return NULL;
+static const attn_q8_kernels *table_if_supported(const char *name) {
+    const char *level = attn_kernels_best()->name;
+    const int avx512 = strcmp(level, "avx512") == 0, avx2 = avx512 || strcmp(level, "avx2") == 0;
     if (strcmp(name, "scalar") == 0) return &scalar_table;
 #ifdef Q8_X86
-    if (strcmp(name, "avx2") == 0 && attn_kernels_by_name("avx2")) return attn_q8_avx2_table();
-    if (strcmp(name, "avx512vnni") == 0 && attn_kernels_by_name("avx512") &&
-        cpu_has_avx512_vnni())
-        return attn_q8_avx512vnni_table();
+    if (strcmp(name, "avx2") == 0 && avx2) return attn_q8_avx2_table();
+    if (strcmp(name, "avx512vnni") == 0 && avx512 && q8_cpu.vnni) return attn_q8_avx512vnni_table();
+    if (strcmp(name, "amx") == 0 && avx512 && q8_cpu.amx) {
+        pthread_once(&amx_once, ask_for_tiles);
+        if (q8_cpu.amx_permitted) return attn_q8_amx_table();
+    }
+#else
+    (void)avx2;
 #endif
     return NULL;
 }
 
+static void detect_once(void) {
+#ifdef Q8_X86
+    detect_x86();
+#endif
+    const char *wanted = getenv("ATTN_Q8");
+    q8_cpu.best = wanted && *wanted ? table_if_supported(wanted) : NULL;
+    static const char *const by_preference[] = {"amx", "avx512vnni", "avx2", "scalar"};
+    for (size_t i = 0; !q8_cpu.best; i++) q8_cpu.best = table_if_supported(by_preference[i]);
+}
+
+const attn_q8_kernels *attn_q8_kernels_best(void) {
+    pthread_once(&q8_once, detect_once);
+    return q8_cpu.best;
+}
+
+const attn_q8_kernels *attn_q8_kernels_by_name(const char *name) {
+    if (!name) return NULL;
+    pthread_once(&q8_once, detect_once);
+    return table_if_supported(name);
+}
+
 /* ---- the product -------------------------------------------------------------------------- */
+
+/* Bytes of the quantised rows u: T rounded up to whole AMX tiles (qgemm.h). */
+static size_t u_bytes(const attn_q8_matrix *m, int T) {
+    return round_up(round_up((size_t)T, ATTN_Q8_TILE_ROWS) * (size_t)m->CP, Q8_ALIGN);
+}
 
 size_t attn_q8_scratch_bytes(const attn_q8_matrix *m, int T) {
     const size_t t = T > 0 ? (size_t)T : 0;
-    return Q8_ALIGN + round_up(t * (size_t)m->CP, Q8_ALIGN) + t * (sizeof(float) + sizeof(int32_t));
+    return Q8_ALIGN + u_bytes(m, (int)t) + t * (sizeof(float) + sizeof(int32_t));
 }
 
 void attn_q8_matmul_with(const attn_q8_kernels *k, float *out, const float *inp,
@@ -296,7 +334,7 @@ void attn_q8_matmul_with(const attn_q8_kernels *k, float *out, const float *inp,
                          void *scratch) {
     if (T <= 0) return;
     uint8_t *u = (uint8_t *)round_up((uintptr_t)scratch, Q8_ALIGN);   /* [T, CP] */
-    float *ascale = (float *)(u + round_up((size_t)T * (size_t)W->CP, Q8_ALIGN));  /* [T] */
+    float *ascale = (float *)(u + u_bytes(W, T));                                     /* [T] */
     int32_t *zero = (int32_t *)(ascale + T);                                          /* [T] */
     k->quantize(u, ascale, zero, inp, T, W->C, W->CP);
     k->gemm(out, u, ascale, zero, W, b, residual, T);

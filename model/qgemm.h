@@ -13,13 +13,15 @@
  * Error per output: about wscale[o]/2 sum_k |x_k| + ascale[t]/2 sum_k |w_ok| (each side is off
  * by at most half a step); attn_q8_error_bound gives the conservative bound the tests use.
  *
- * Kernels: AVX-512 VNNI, AVX2 (vpmaddwd on sign-extended weights: exact, no vpmaddubsw
+ * Kernels: AMX (tile multiplies, qgemm_amx.c), AVX-512 VNNI, AVX2 (vpmaddwd on sign-extended weights: exact, no vpmaddubsw
  * saturation) and plain C. Every table computes the same uint8 activations and the same int32
  * sums, and (compiled as ISO C, so without FMA contraction) the same floats: outputs are
  * bit-identical across tables, which tests/unit/test_qgemm.c checks. The table is chosen at
  * run time: AVX-512 VNNI when kernels.c hands out its "avx512" table (CPU + OS checks, and
- * ATTN_SIMD honoured) and cpuid reports VNNI; "avx2" when the kernels are avx2 or avx512;
- * otherwise the plain C table.
+ * ATTN_SIMD honoured) and cpuid reports VNNI, and "amx" above it when the CPU has AMX-INT8 and
+ * Linux lets this process use the tiles; "avx2" when the kernels are avx2 or avx512; otherwise
+ * the plain C table. ATTN_Q8=scalar|avx2|avx512vnni|amx asks for a table (one this CPU or
+ * ATTN_SIMD rules out falls back to the best): for benchmarks and tests.
  *
  * Speed (this machine, 1 core): the VNNI table reaches 400-530 int8 GOP/s at 8+ tokens, 3.4-6x
  * OpenBLAS sgemm (SkylakeX kernels) at the encoder's shapes. The AVX2 table is exact but only
@@ -43,6 +45,7 @@
 #define ATTN_Q8_BLOCK_OC   16      /* output rows per packed block (one zmm of int32) */
 #define ATTN_Q8_PANEL_OC   64      /* OC is padded to this: the AVX-512 tile's 4 blocks */
 #define ATTN_Q8_GROUP_K    4       /* input channels per int32 lane (vpdpbusd) */
+#define ATTN_Q8_TILE_ROWS  16      /* the scratch holds T rounded up to this many rows (AMX) */
 /* A row whose range hi - lo is below this is quantised as all zeros (its contribution is below
  * 1e-30 * sum |w|); it keeps 1 / ascale finite. */
 #define ATTN_Q8_TINY_RANGE 1e-30f
@@ -95,8 +98,9 @@ double attn_q8_error_bound(const float *x, const float *w_row, int C, float wsca
 /* ---- the kernel tables (the dispatch above; exposed for tests and benchmarks) ---------- */
 
 typedef struct attn_q8_kernels {
-    const char *name;   /* "avx512vnni", "avx2", "scalar" */
-    /* u[T, CP] (zeros in columns C..CP), ascale[T], zero[T] from x[T, C] as described above. */
+    const char *name;   /* "amx", "avx512vnni", "avx2", "scalar" */
+    /* u[T, CP] (zeros in columns C..CP), ascale[T], zero[T] from x[T, C] as described above.
+     * u has room for T rounded up to ATTN_Q8_TILE_ROWS rows; a table may use those. */
     void (*quantize)(uint8_t *u, float *ascale, int32_t *zero, const float *x, int T, int C,
                      int CP);
     /* out[T, OC] = product + b + residual from quantised rows u[T, W->CP]. */
@@ -106,7 +110,8 @@ typedef struct attn_q8_kernels {
 
 /* The best table for this CPU (chosen once, thread-safe), see above. */
 const attn_q8_kernels *attn_q8_kernels_best(void);
-/* "scalar", "avx2" or "avx512vnni" if this build has it and this CPU runs it, else NULL. */
+/* "scalar", "avx2", "avx512vnni" or "amx" if this build has it and this CPU (and OS) runs it,
+ * else NULL. */
 const attn_q8_kernels *attn_q8_kernels_by_name(const char *name);
 
 /* attn_q8_matmul with a given table. */
@@ -122,5 +127,6 @@ void attn_q8_row_params(float lo, float hi, float *ascale, float *inv_scale, int
  * address of static data and run no ISA code. Called only after the CPU check. */
 const attn_q8_kernels *attn_q8_avx512vnni_table(void);
 const attn_q8_kernels *attn_q8_avx2_table(void);
+const attn_q8_kernels *attn_q8_amx_table(void);
 
 #endif

@@ -8,16 +8,13 @@
 #include "qgemm.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 #include <string.h>
 
-#define LANES 16   /* int32 or float per zmm */
+#include "qgemm_avx512.h"
+
+#define LANES Q8_LANES
 #define MR 6       /* tokens per register tile */
 #define NV 4       /* 16-output blocks per register tile (ATTN_Q8_PANEL_OC / 16): 24 accumulators */
-
-static __mmask16 first_lanes(int n) {   /* n >= 16: all */
-    return n >= LANES ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
-}
 
 /* ---- activations ----------------------------------------------------------------------- */
 
@@ -30,7 +27,7 @@ static void row_range(const float *x, int C, float *lo, float *hi) {
         vhi = _mm512_max_ps(vhi, v);
     }
     if (k < C) {   /* masked-off lanes read as 0, which is inside [lo, hi] already */
-        __m512 v = _mm512_maskz_loadu_ps(first_lanes(C - k), x + k);
+        __m512 v = _mm512_maskz_loadu_ps(q8_first_lanes(C - k), x + k);
         vlo = _mm512_min_ps(vlo, v);
         vhi = _mm512_max_ps(vhi, v);
     }
@@ -59,7 +56,7 @@ static void quantize_avx512(uint8_t *u, float *ascale, int32_t *zero, const floa
             _mm_storeu_si128((__m128i *)(dst + k),
                              _mm512_cvtusepi32_epi8(quantize16(_mm512_loadu_ps(row + k), vinv, vzero)));
         if (k < C) {
-            const __mmask16 m = first_lanes(C - k);
+            const __mmask16 m = q8_first_lanes(C - k);
             __m512i q = quantize16(_mm512_maskz_loadu_ps(m, row + k), vinv, vzero);
             _mm512_mask_cvtusepi32_storeu_epi8(dst + k, m, q);
         }
@@ -69,36 +66,12 @@ static void quantize_avx512(uint8_t *u, float *ascale, int32_t *zero, const floa
 
 /* ---- the product ----------------------------------------------------------------------- */
 
-/* out[i][o] for one row i of a tile and one block of 16 outputs starting at o0, from the
- * int32 sums acc (the plain C twin's arithmetic, lane by lane). Inlined: a call would clobber
- * every zmm, so the tile's 24 accumulators would be spilled to the stack first. */
-static inline __attribute__((always_inline)) void store_block(
-    float *out, __m512i acc, float ascale, int32_t zero,
-    const attn_q8_matrix *W, const float *b, const float *res, int o0) {
-    if (o0 >= W->OC) return;   /* a padding block */
-    const __mmask16 m = first_lanes(W->OC - o0);
-    __m512i wsum = _mm512_load_si512(W->wsum + o0);
-    __m512i centred = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(zero), wsum));
-    __m512 s = _mm512_mul_ps(_mm512_set1_ps(ascale), _mm512_load_ps(W->wscale + o0));
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(centred), s);
-    if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + o0));
-    if (res) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, res + o0), v);
-    _mm512_mask_storeu_ps(out + o0, m, v);
-}
-
-/* 4 activations of a row, broadcast to every int32 lane. */
-static __m512i broadcast4(const uint8_t *a) {
-    int32_t a4;
-    memcpy(&a4, a, sizeof a4);
-    return _mm512_set1_epi32(a4);
-}
-
 /* The accumulators of a tile are named variables c<row><block>, not an array: GCC keeps an
  * array of 24 zmm on the stack. Rows beyond mr are dead code once mr is a constant. */
 #define ACC_ROW(i) __m512i c##i##0 = zero4, c##i##1 = zero4, c##i##2 = zero4, c##i##3 = zero4
 #define ACC_STEP(i) \
     if (mr > i) { \
-        const __m512i a = broadcast4(u + (size_t)i * CP + k); \
+        const __m512i a = q8_broadcast4(u + (size_t)i * CP + k); \
         c##i##0 = _mm512_dpbusd_epi32(c##i##0, a, w0); \
         c##i##1 = _mm512_dpbusd_epi32(c##i##1, a, w1); \
         c##i##2 = _mm512_dpbusd_epi32(c##i##2, a, w2); \
@@ -108,10 +81,10 @@ static __m512i broadcast4(const uint8_t *a) {
     if (mr > i) { \
         float *row = out + (size_t)i * W->OC; \
         const float *res = residual ? residual + (size_t)i * W->OC : NULL; \
-        store_block(row, c##i##0, ascale[i], zero[i], W, b, res, o0); \
-        store_block(row, c##i##1, ascale[i], zero[i], W, b, res, o0 + 16); \
-        store_block(row, c##i##2, ascale[i], zero[i], W, b, res, o0 + 32); \
-        store_block(row, c##i##3, ascale[i], zero[i], W, b, res, o0 + 48); \
+        q8_store_block(row, c##i##0, ascale[i], zero[i], W, b, res, o0); \
+        q8_store_block(row, c##i##1, ascale[i], zero[i], W, b, res, o0 + 16); \
+        q8_store_block(row, c##i##2, ascale[i], zero[i], W, b, res, o0 + 32); \
+        q8_store_block(row, c##i##3, ascale[i], zero[i], W, b, res, o0 + 48); \
     }
 
 /* Rows 0..mr of out (mr <= MR), outputs of the panel of 4 blocks starting at block blk: the

@@ -28,6 +28,7 @@
 #include "encoder.h"
 #include "fit.h"
 #include "model.h"
+#include "qgemm.h"
 #include "train.h"
 
 #define WARMUP_CALLS 3
@@ -137,7 +138,8 @@ static int bench_fwd(const attn_model *m, int T, int reps, const char *out_path)
     }
     if (rc == 0) {
         double med = median(ms, reps);
-        printf("len=%d median_ms=%.4f min_ms=%.4f reps=%d\n", T, med, ms[0], reps);
+        printf("len=%d median_ms=%.4f min_ms=%.4f reps=%d int8_table=%s\n", T, med, ms[0], reps,
+               attn_q8_kernels_best()->name);
     }
     attn_scratch_free(&scratch);
     free(rows);

@@ -11,7 +11,7 @@
 #include "model.h"
 #include "qgemm.h"
 
-static const char *const TABLES[] = {"scalar", "avx2", "avx512vnni"};
+static const char *const TABLES[] = {"scalar", "avx2", "avx512vnni", "amx"};
 #define N_TABLES (sizeof TABLES / sizeof *TABLES)
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -130,7 +130,7 @@ static void check_shape(int T, int C, int OC, int mode) {
 }
 
 static void test_shapes(void) {
-    static const int Ts[] = {1, 2, 3, 7, 32, 129};
+    static const int Ts[] = {1, 2, 3, 7, 16, 17, 32, 48, 129};   /* AMX: tiles of 16 tokens */
     static const int Cs[] = {1, 3, 17, 64, 256, 1024};
     static const int OCs[] = {1, 5, 64, 257};
     for (size_t i = 0; i < sizeof Ts / sizeof *Ts; i++)
@@ -269,7 +269,9 @@ static void test_dispatch(void) {
     const char *q8 = attn_q8_kernels_best()->name;
     if (strcmp(level, "scalar") == 0 || strcmp(level, "neon") == 0) CHECK(strcmp(q8, "scalar") == 0);
     if (strcmp(level, "avx2") == 0) CHECK(strcmp(q8, "avx2") == 0);
-    if (strcmp(level, "avx512") == 0) CHECK(strcmp(q8, "avx2") == 0 || strcmp(q8, "avx512vnni") == 0);
+    if (strcmp(level, "avx512") == 0)
+        CHECK(strcmp(q8, "avx2") == 0 || strcmp(q8, "avx512vnni") == 0 || strcmp(q8, "amx") == 0);
+    if (attn_q8_kernels_by_name("amx")) CHECK(attn_q8_kernels_by_name("avx512vnni") != NULL);
     CHECK(attn_q8_kernels_by_name("avx512") == NULL);
     CHECK(attn_q8_kernels_by_name(NULL) == NULL);
     CHECK(attn_q8_kernels_by_name("scalar") == attn_q8_kernels_by_name("scalar"));
