@@ -1,9 +1,11 @@
 /* gemm.c: packed-panel GEMM for inference (see gemm.h).
  *
  * Loop nest, outside in: K blocks of ATTN_GEMM_KC (a panel slice of 32 KiB stays in L1),
- * chunks of GEMM_MC rows of A packed into [row block][k][MR] (broadcasts come from one
- * sequential stream), panels of 32 columns, row blocks of MR rows: one microkernel call,
- * MR x 32 accumulators in registers for the whole K block. The first K block starts from
+ * chunks of GEMM_MC rows of A, panels of 32 columns, row blocks of MR rows: one microkernel
+ * call, MR x 32 accumulators in registers for the whole K block. The x86 and plain C tiles
+ * broadcast A's elements from its rows where they are; NEON, which loads MR rows of a step
+ * as one vector, gets each chunk packed into [row block][k][MR] first. (Packing A for the
+ * x86 tiles too cost 4-5% of an fp32 forward at 32 and 512 tokens, for no faster tiles.) The first K block starts from
  * bias + init, later ones from the partial out; GELU runs on the finished tile while in L1.
  *
  * The SIMD microkernels are compiled with target attributes (no per-file ISA flags) and are
@@ -44,8 +46,9 @@
 
 /* One microkernel call: c[m, 32] = alpha * a b + bias + init over k. */
 typedef struct tile_args {
-    const float *a;               /* A: a[i * ak + r] is row r, step i (rows >= m unused) */
-    size_t ak;                    /* floats between steps of a: MR for packed blocks */
+    const float *a;               /* A: a[i * ak + r * ar] is row r, step i (rows >= m unused) */
+    size_t ak;                    /* floats between steps of a: MR for packed blocks, 1 for rows */
+    size_t ar;                    /* floats between rows of a: 1 for packed blocks, lda for rows */
     const float *b;               /* panel slice: [k][32] */
     float *c; size_t ldc;         /* [m, 32] */
     const float *init; size_t ldi;/* [m, 32] or NULL; may equal c */
@@ -66,6 +69,9 @@ struct attn_gemm_impl {
      * sum[32] = the column sums; NULL: the kernel table's softmax per column
      * (softmax_columns). */
     void (*exp_cols)(float *s, int rows, const float *max, float *sum);
+    /* 1: the tile reads A's rows where they are (ar = lda, ak = 1), so attn_gemm does not
+     * pack A; 0: A is packed into blocks of mr rows first (NEON loads mr rows as a vector). */
+    int reads_rows;
 };
 
 /* ---- packing -------------------------------------------------------------------------- */
@@ -145,7 +151,7 @@ static void tile_scalar(const tile_args *t) {
         const float *b = t->b + (size_t)i * ATTN_GEMM_NR;
         const float *a = t->a + (size_t)i * t->ak;
         for (int r = 0; r < t->m; r++)
-            for (int j = 0; j < ATTN_GEMM_NR; j++) acc[r][j] += a[r] * b[j];
+            for (int j = 0; j < ATTN_GEMM_NR; j++) acc[r][j] += a[(size_t)r * t->ar] * b[j];
     }
     for (int r = 0; r < t->m; r++)
         for (int j = 0; j < ATTN_GEMM_NR; j++) {
@@ -155,7 +161,7 @@ static void tile_scalar(const tile_args *t) {
         }
 }
 
-static const attn_gemm_impl GEMM_SCALAR = { "scalar", SCALAR_MR, tile_scalar, NULL };
+static const attn_gemm_impl GEMM_SCALAR = { "scalar", SCALAR_MR, tile_scalar, NULL, 1 };
 
 /* ---- AVX-512: 12 x 32 in 24 zmm accumulators ------------------------------------------ */
 #ifdef GEMM_X86
@@ -169,13 +175,14 @@ void tile512_rows(const tile_args *t, const int M) {
     _Pragma("GCC unroll 12")
     for (int r = 0; r < M; r++) c0[r] = c1[r] = _mm512_setzero_ps();
     const float *a = t->a, *b = t->b;
+    const size_t ar = t->ar;
     for (int i = 0; i < t->k; i++, a += t->ak, b += ATTN_GEMM_NR) {
         _mm_prefetch((const char *)(b + GEMM_PREFETCH_FLOATS), _MM_HINT_T0);
         _mm_prefetch((const char *)(b + GEMM_PREFETCH_FLOATS + 16), _MM_HINT_T0);
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         _Pragma("GCC unroll 12")
-    for (int r = 0; r < M; r++) {
-            const __m512 av = _mm512_set1_ps(a[r]);
+        for (int r = 0; r < M; r++) {
+            const __m512 av = _mm512_set1_ps(a[(size_t)r * ar]);
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
@@ -258,7 +265,7 @@ AVX512_TARGET static void exp_cols_avx512(float *s, int rows, const float *max, 
 }
 
 static const attn_gemm_impl GEMM_AVX512 = { "avx512", AVX512_MR, tile_avx512,
-                                             exp_cols_avx512 };
+                                             exp_cols_avx512, 1 };
 
 /* ---- AVX2 + FMA: 6 x 16 (12 ymm accumulators), twice per 32-column panel --------------- */
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
@@ -270,11 +277,12 @@ void tile256_rows(const tile_args *t, const int M, const int half) {
     _Pragma("GCC unroll 12")
     for (int r = 0; r < M; r++) c0[r] = c1[r] = _mm256_setzero_ps();
     const float *a = t->a, *b = t->b + half;
+    const size_t ar = t->ar;
     for (int i = 0; i < t->k; i++, a += t->ak, b += ATTN_GEMM_NR) {
         const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         _Pragma("GCC unroll 12")
-    for (int r = 0; r < M; r++) {
-            const __m256 av = _mm256_broadcast_ss(&a[r]);
+        for (int r = 0; r < M; r++) {
+            const __m256 av = _mm256_broadcast_ss(&a[(size_t)r * ar]);
             c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
             c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
         }
@@ -359,7 +367,7 @@ AVX2_TARGET static void exp_cols_avx2(float *s, int rows, const float *max, floa
     for (int q = 0; q < 4; q++) _mm256_storeu_ps(sum + 8 * q, acc[q]);
 }
 
-static const attn_gemm_impl GEMM_AVX2 = { "avx2", AVX2_MR, tile_avx2, exp_cols_avx2 };
+static const attn_gemm_impl GEMM_AVX2 = { "avx2", AVX2_MR, tile_avx2, exp_cols_avx2, 1 };
 #endif /* GEMM_X86 */
 
 /* ---- NEON: 4 x 16 (16 q accumulators, A rows as lanes), twice per panel ---------------- */
@@ -398,7 +406,7 @@ static void tile_neon(const tile_args *t) {
     tile_neon_half(t, 16);
 }
 
-static const attn_gemm_impl GEMM_NEON = { "neon", NEON_MR, tile_neon, NULL };
+static const attn_gemm_impl GEMM_NEON = { "neon", NEON_MR, tile_neon, NULL, 0 };
 #endif
 
 /* ---- dispatch ------------------------------------------------------------------------- */
@@ -468,8 +476,15 @@ static void run_panel(const block_ctx *x, int p) {
     for (int i0 = 0; i0 < x->rows; i0 += mr) {
         const int row = x->row0 + i0;
         tile_args t;
-        t.a = x->apack + (size_t)(i0 / mr) * x->kc * mr;
-        t.ak = (size_t)mr;
+        if (x->g->reads_rows) {
+            t.a = A->a + (size_t)row * A->lda + x->k0;
+            t.ak = 1;
+            t.ar = A->lda;
+        } else {
+            t.a = x->apack + (size_t)(i0 / mr) * x->kc * mr;
+            t.ak = (size_t)mr;
+            t.ar = 1;
+        }
         t.colmax = NULL;
         t.b = bpanel;
         t.c = A->out + (size_t)row * A->ldo + col;
@@ -513,7 +528,7 @@ void attn_gemm(const attn_gemm_impl *g, const attn_gemm_args *args) {
         for (int row0 = 0; row0 < args->M; row0 += GEMM_MC) {
             x.row0 = row0;
             x.rows = args->M - row0 < GEMM_MC ? args->M - row0 : GEMM_MC;
-            for (int i0 = 0; i0 < x.rows; i0 += mr) {
+            for (int i0 = 0; i0 < x.rows && !g->reads_rows; i0 += mr) {
                 const int rows = x.rows - i0 < mr ? x.rows - i0 : mr;
                 pack_a_block(apack + (size_t)(i0 / mr) * x.kc * mr,
                              args->a + (size_t)(row0 + i0) * args->lda + k0, args->lda,
@@ -592,6 +607,7 @@ static void transposed_scores(const attn_gemm_impl *g, const attention_views *v,
         tile_args t = { 0 };
         t.a = v->keys + (size_t)r0 * hd;
         t.ak = (size_t)g->mr;
+        t.ar = 1;
         t.b = v->queries;
         t.c = v->scores + (size_t)r0 * ATTN_GEMM_NR;
         t.ldc = ATTN_GEMM_NR;
@@ -629,6 +645,7 @@ static void probs_times_values(const attn_gemm_impl *g, const attn_kernels *k,
             tile_args t = { 0 };
             t.a = v->scores + r0;
             t.ak = ATTN_GEMM_NR;
+            t.ar = 1;
             t.b = v->vals + (size_t)col * T;   /* panel col / 32: T x 32 floats each */
             t.c = out + (size_t)r0 * ldo + col;
             t.ldc = ldo;
