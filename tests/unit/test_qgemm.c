@@ -253,6 +253,15 @@ static void test_errors(void) {
     CHECK(strcmp(err.msg, "q8 matrix: weight [1,1] is not finite") == 0);
     w[4] = INFINITY;
     CHECK(attn_q8_pack(&m, w, 2, 3, &err) == ATTN_EINVAL);
+    float wide[2 * 20];   /* rows longer than the 8 maxima of the row scan */
+    for (int i = 0; i < 40; i++) wide[i] = (float)(i % 7) - 3.0f;
+    wide[20 + 9] = -INFINITY;
+    CHECK(attn_q8_pack(&m, wide, 2, 20, &err) == ATTN_EINVAL && m == NULL);
+    CHECK(strcmp(err.msg, "q8 matrix: weight [1,9] is not finite") == 0);
+    wide[20 + 9] = 0.0f;
+    wide[19] = NAN;
+    CHECK(attn_q8_pack(&m, wide, 2, 20, &err) == ATTN_EINVAL && m == NULL);
+    CHECK(strcmp(err.msg, "q8 matrix: weight [0,19] is not finite") == 0);
     int8_t q[6] = {1, 2, 3, -128, 5, 6};
     float scales[2] = {0.5f, 0.25f};
     CHECK(attn_q8_pack_quantized(&m, scales, q, 2, 3, &err) == ATTN_EINVAL);
