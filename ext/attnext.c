@@ -16,6 +16,7 @@ SQLITE_EXTENSION_INIT1
 
 #include "ext.h"
 #include "kernels.h"
+#include "qgemm.h"
 
 #include <cblas.h>
 #include <pthread.h>
@@ -290,16 +291,19 @@ static void attn_version_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
 static void attn_debug_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     (void)argc, (void)argv;
     const char *forced = getenv("ATTN_SIMD");
+    const char *forced_q8 = getenv("ATTN_Q8");
     const char *threads = getenv("ATTN_THREADS");
     char *text = sqlite3_mprintf(
         "attnext %s\n"
         "build: %s, %s%s, SQLite headers %s\n"
         "simd: %s (cpu: %s; ATTN_SIMD=%s)\n"
+        "int8: %s (ATTN_Q8=%s)\n"
         "blas: OpenBLAS %s, core %s, %d thread(s) (ATTN_THREADS=%s)\n"
         "sqlite: %s\n"
         "models: %d loaded in this process, %d built-in",
         ATTN_VERSION, ATTN_COMPILER, ATTN_OPT_TEXT, ATTN_SAN_TEXT, SQLITE_VERSION,
         attn_kernels_best()->name, attn_cpu_features(), forced ? forced : "unset",
+        attn_q8_kernels_best()->name, forced_q8 ? forced_q8 : "unset",
         openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
         threads ? threads : "unset", sqlite3_libversion(), registry_count(), builtin_count());
     if (!text) sqlite3_result_error_nomem(ctx);

@@ -77,6 +77,7 @@ static void detect_x86(void) {
     add_feature("avx512vnni", (c7 >> 11) & 1);
     add_feature("avx512bf16", (a7_1 >> 5) & 1);
     add_feature("avx512fp16", (d7 >> 23) & 1);
+    add_feature("amx-int8", (d7 >> 25) & 1);   /* the int8 kernels' AMX table (qgemm.c) */
     add_feature("os-ymm", os_avx);
     add_feature("os-zmm", os_avx512);
 

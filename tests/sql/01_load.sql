@@ -7,6 +7,8 @@ SELECT attn_version();
 -- attn_debug() tells how the library was built and what it chose at run time.
 SELECT attn_debug() LIKE 'attnext 0.1.0' || char(10) || 'build: %';
 SELECT attn_debug() GLOB '*simd: [a-z]* (cpu: *';
+-- and which int8 kernels run int8-stored layers (ATTN_Q8 asks for one)
+SELECT attn_debug() GLOB '*int8: [a-z0-9]* (ATTN_Q8=*';
 SELECT instr(attn_debug(), 'blas: OpenBLAS') > 0;
 SELECT instr(attn_debug(), 'sqlite: ' || sqlite_version()) > 0;
 -- the SIMD level it reports is the one ATTN_SIMD asks for when set, else the best the CPU runs
