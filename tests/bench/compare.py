@@ -33,7 +33,12 @@ TARGET_TRAIN = 1.5
 BATCH_SEQS, BATCH_LEN, BATCH_THREADS = 32, 64, 2
 TRAIN_BATCH, TRAIN_ROWS = 32, 2000
 WARMUP = 3
-ONE_SEQ_ROUNDS = 5     # alternating attnext / PyTorch rounds per length (1 with --quick)
+# Alternating attnext / PyTorch rounds per length (1 with --quick), each side timing at least
+# ONE_SEQ_MIN_REPS sequences a round. Noise on this shared machine comes in bursts of seconds
+# that hit one side of a round: with 5 rounds of 5 sequences at 512 tokens the median ratio
+# moved by 30-40% between runs (1.24x / 2.03x), so more, shorter rounds.
+ONE_SEQ_ROUNDS = 9
+ONE_SEQ_MIN_REPS = 9
 
 
 OPENBLAS = ctypes.CDLL("libopenblas.so.0")       # the library torch's BLAS calls land in
@@ -124,7 +129,7 @@ def section_one_seq(a, cfg, enc, peak, core, quick):
     stock = stock_torch_encoder(cfg)
     set_threads(1)
     for T in LENGTHS:
-        reps = max(5, int((40 if quick else 200) * 32 / max(T, 32)) // rounds)
+        reps = max(ONE_SEQ_MIN_REPS, int((40 if quick else 400) * 32 / max(T, 32)) // rounds)
         runs = [one_seq_round(a, cfg, enc, stock, T, reps) for _ in range(rounds)]
         a_ms, t_ms, s_ms = (float(np.median([r[i] for r in runs])) for i in range(3))
         ratios = [r[1] / r[0] for r in runs]
