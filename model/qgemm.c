@@ -37,7 +37,7 @@ static attn_q8_matrix *matrix_alloc(int OC, int C) {
     m->OC = OC;
     m->C = C;
     m->OCP = (int)round_up((size_t)OC, ATTN_Q8_PANEL_OC);
-    m->CP = (int)round_up((size_t)C, ATTN_Q8_GROUP_K);
+    m->CP = (int)round_up((size_t)C, ATTN_Q8_PANEL_K);
     const size_t q_bytes = round_up((size_t)m->OCP * (size_t)m->CP, Q8_ALIGN);
     const size_t total = q_bytes + (size_t)m->OCP * (sizeof(float) + sizeof(int32_t));
     if (posix_memalign(&m->block, Q8_ALIGN, total)) {

@@ -45,6 +45,7 @@
 #define ATTN_Q8_BLOCK_OC   16      /* output rows per packed block (one zmm of int32) */
 #define ATTN_Q8_PANEL_OC   64      /* OC is padded to this: the AVX-512 tile's 4 blocks */
 #define ATTN_Q8_GROUP_K    4       /* input channels per int32 lane (vpdpbusd) */
+#define ATTN_Q8_PANEL_K    64      /* C is padded to this: whole AMX tiles (64 channels) */
 #define ATTN_Q8_TILE_ROWS  16      /* the scratch holds T rounded up to this many rows (AMX) */
 /* A row whose range hi - lo is below this is quantised as all zeros (its contribution is below
  * 1e-30 * sum |w|); it keeps 1 / ascale finite. */
@@ -52,11 +53,12 @@
 
 /* A packed weight matrix. Layout of q: blocks of 16 output rows (OC padded with zero rows to
  * a multiple of 64, so every panel of 4 blocks is whole); within a block, groups of 4 input
- * channels (C padded with zeros to a multiple of 4); within a group 16 rows x 4 bytes:
- * q[blk][g][o][j] = W[16 blk + o][4 g + j]. */
+ * channels (C padded with zeros to a multiple of 64, so that the AMX tiles cover it with no
+ * tail: at most 60 zero channels, which the other tables multiply too); within a group 16
+ * rows x 4 bytes: q[blk][g][o][j] = W[16 blk + o][4 g + j]. */
 typedef struct attn_q8_matrix {
     int OC, C;
-    int OCP, CP;        /* OC rounded up to 64, C rounded up to 4 */
+    int OCP, CP;        /* OC rounded up to 64, C rounded up to 64 */
     int8_t *q;          /* [OCP/16][CP/4][16][4], 64-byte aligned */
     float *wscale;      /* [OCP], 0 on padding rows */
     int32_t *wsum;      /* [OCP], sum of the row's q, 0 on padding rows */

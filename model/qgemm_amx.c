@@ -14,9 +14,9 @@
  * (64 B each, qgemm.h) are exactly a B tile of 16 rows x 64 B in the VNNI order tdpbusd
  * wants. Activations are read as A tiles of 16 token rows x 64 B with the row stride CP.
  * Rows past T in the last A tile are the scratch's padding rows, zeroed by quantize_amx.
- * When CP is not a multiple of 64 the channels past the last whole tile are added with VNNI
- * in the epilogue (tiles of another width would need another configuration, and loading one
- * zeroes the tiles).
+ * CP is a multiple of 64 (qgemm.h pads C), so the tiles cover every channel. (Before that
+ * padding, channels past the last whole tile were added with VNNI in the epilogue, which made
+ * en-topic's projection, C = 144, slower here than on the VNNI table.)
  *
  * Compiled with the AVX-512 flags plus -mamx-tile -mamx-int8 (x86_64 only; the file is empty
  * elsewhere). qgemm.c hands this table out only after the VNNI checks, cpuid's AMX-TILE and
@@ -32,6 +32,7 @@
 
 #define TILE_K 64                                 /* input channels (bytes) per tile row */
 #define TILE_OUT (ATTN_Q8_TILE_ROWS * Q8_LANES)   /* int32 sums in one C tile */
+_Static_assert(ATTN_Q8_PANEL_K % TILE_K == 0, "CP must be whole tiles");
 
 /* The tile registers: C tiles 0-3 (2 x 2 blocks of 16 tokens x 16 outputs), A tiles 4-5 (16
  * tokens each), B tiles 6-7 (16 outputs each). Every tile is 16 rows of 64 bytes. */
@@ -66,17 +67,7 @@ typedef struct {
     const int8_t *w[2];   /* the blocks' packed weights */
     q8_block block[2];    /* their scales, sums and bias */
     int o0;               /* first output */
-    int k_tiles;          /* channels the tiles cover: CP rounded down to 64 */
 } block_pair;
-
-/* acc plus the products of channels k_tiles..CP (the VNNI step, 4 channels at a time) of one
- * token row u and one block's weights w. */
-static __m512i tail_sums(__m512i acc, const uint8_t *u, const int8_t *w, int k_tiles, int CP) {
-    for (int k = k_tiles; k < CP; k += ATTN_Q8_GROUP_K)
-        acc = _mm512_dpbusd_epi32(acc, q8_broadcast4(u + k),
-                                  _mm512_load_si512(w + (size_t)k * ATTN_Q8_BLOCK_OC));
-    return acc;
-}
 
 /* The call's arguments, as the kernel table gets them. */
 typedef struct {
@@ -87,32 +78,27 @@ typedef struct {
     const float *residual;
 } gemm_args;
 
-/* Token t of the pair p: its 32 outputs from row r of the C tiles stored at acc, plus the
- * VNNI tail. */
+/* Token t of the pair p: its 32 outputs from row r of the C tiles stored at acc. */
 static inline __attribute__((always_inline)) void store_row(
     const block_pair *p, int t, const int32_t acc[2][TILE_OUT], int r, const gemm_args *g) {
-    const attn_q8_matrix *W = p->W;
-    const uint8_t *ut = g->u + (size_t)t * W->CP;
-    const __m512i s0 = tail_sums(_mm512_load_si512(acc[0] + r * Q8_LANES), ut, p->w[0],
-                                 p->k_tiles, W->CP);
-    const __m512i s1 = tail_sums(_mm512_load_si512(acc[1] + r * Q8_LANES), ut, p->w[1],
-                                 p->k_tiles, W->CP);
-    float *row = g->out + (size_t)t * W->OC + p->o0;
-    const float *res = g->residual ? g->residual + (size_t)t * W->OC + p->o0 : NULL;
-    q8_store_row(row, s0, g->ascale[t], g->zero[t], &p->block[0], res);
-    q8_store_row(row + Q8_LANES, s1, g->ascale[t], g->zero[t], &p->block[1],
-                 res ? res + Q8_LANES : NULL);
+    const int OC = p->W->OC;
+    float *row = g->out + (size_t)t * OC + p->o0;
+    const float *res = g->residual ? g->residual + (size_t)t * OC + p->o0 : NULL;
+    q8_store_row(row, _mm512_load_si512(acc[0] + r * Q8_LANES), g->ascale[t], g->zero[t],
+                 &p->block[0], res);
+    q8_store_row(row + Q8_LANES, _mm512_load_si512(acc[1] + r * Q8_LANES), g->ascale[t],
+                 g->zero[t], &p->block[1], res ? res + Q8_LANES : NULL);
 }
 
-/* Sums over the first k_tiles channels for 32 tokens (two A tiles from u) x the pair's 32
- * outputs into acc[2][2]: [tokens 0-15 | 16-31][block 0 | block 1]. */
+/* Sums for 32 tokens (two A tiles from u) x the pair's 32 outputs into acc[2][2]:
+ * [tokens 0-15 | 16-31][block 0 | block 1]. */
 static void sums_32x32(int32_t acc[2][2][TILE_OUT], const uint8_t *u, const block_pair *p) {
     const int CP = p->W->CP;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    for (int k = 0; k < p->k_tiles; k += TILE_K) {
+    for (int k = 0; k < p->W->CP; k += TILE_K) {
         _tile_loadd(4, u + k, CP);
         _tile_loadd(5, u + (size_t)ATTN_Q8_TILE_ROWS * CP + k, CP);
         _tile_loadd(6, p->w[0] + (size_t)k * ATTN_Q8_BLOCK_OC, TILE_K);
@@ -132,7 +118,7 @@ static void sums_32x32(int32_t acc[2][2][TILE_OUT], const uint8_t *u, const bloc
 static void sums_16x32(int32_t acc[2][2][TILE_OUT], const uint8_t *u, const block_pair *p) {
     _tile_zero(0);
     _tile_zero(1);
-    for (int k = 0; k < p->k_tiles; k += TILE_K) {
+    for (int k = 0; k < p->W->CP; k += TILE_K) {
         _tile_loadd(4, u + k, p->W->CP);
         _tile_loadd(6, p->w[0] + (size_t)k * ATTN_Q8_BLOCK_OC, TILE_K);
         _tile_loadd(7, p->w[1] + (size_t)k * ATTN_Q8_BLOCK_OC, TILE_K);
@@ -153,7 +139,7 @@ static void gemm_amx(float *out, const uint8_t *u, const float *ascale, const in
     _Alignas(64) int32_t acc[2][2][TILE_OUT];   /* [16 tokens][block] */
     load_tile_config();
     for (int blk = 0; blk < W->OCP / ATTN_Q8_BLOCK_OC; blk += 2) {
-        block_pair p = {.W = W, .o0 = blk * ATTN_Q8_BLOCK_OC, .k_tiles = W->CP / TILE_K * TILE_K};
+        block_pair p = {.W = W, .o0 = blk * ATTN_Q8_BLOCK_OC};
         for (int j = 0; j < 2; j++) {
             p.w[j] = W->q + (size_t)(blk + j) * block_bytes;
             p.block[j] = q8_block_load(W, b, p.o0 + j * ATTN_Q8_BLOCK_OC);
