@@ -15,6 +15,7 @@
 SQLITE_EXTENSION_INIT1
 
 #include "ext.h"
+#include "blas_threads.h"
 #include "kernels.h"
 #include "qgemm.h"
 
@@ -336,17 +337,8 @@ static const struct {
 
 /* OpenBLAS threads: one per process unless ATTN_THREADS=N asks for N (1..ATTN_MAX_THREADS).
  * Our parallelism is many connections on many threads; OpenBLAS's own pool would only
- * oversubscribe the cores. Done once per process, before any GEMM runs.
- *
- * With one thread the pool OpenBLAS started when it loaded is also shut down: its workers
- * spin (sched_yield) for a while after start-up, and openblas_set_num_threads(1) does not stop
- * them. Measured with OpenBLAS 0.3.21 on 2 cores: 160 ms of CPU on the other core, and
- * `attn_classify` over 1,000 Reuters rows took 0.41 s of wall time instead of 0.30 s, the
- * bulk path's second thread losing that core. OpenBLAS starts the pool again by itself if a
- * threaded call ever needs it (its fork handling). Weak: a build without the symbol (the
- * OpenMP variant) keeps its pool. */
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-
+ * oversubscribe the cores (and with one thread its pool is shut down: blas_threads.h). Done
+ * once per process, before any GEMM runs. */
 #define ATTN_MAX_THREADS 256
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t api_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -359,8 +351,7 @@ static void process_init(void) {
         long v = strtol(env, &end, 10);
         if (*end == '\0' && v >= 1 && v <= ATTN_MAX_THREADS) n = (int)v;
     }
-    openblas_set_num_threads(n);
-    if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
+    attn_blas_set_threads(n);
     (void)attn_kernels_best();       /* choose the SIMD level now, not inside a query */
 }
 

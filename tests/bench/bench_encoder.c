@@ -17,7 +17,6 @@
  * Token rows are synthetic and deterministic (bench_rows below; compare.py computes the same):
  * the encoder's cost does not depend on which rows are looked up. OpenBLAS runs one thread, as
  * the extension sets it; parallelism is ours (THREADS). */
-#include <cblas.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blas_threads.h"
 #include "encoder.h"
 #include "fit.h"
 #include "model.h"
@@ -337,7 +337,7 @@ static int prepare_for_inference(attn_model *m) {
 int main(int argc, char **argv) {
     if (argc < 4) return usage();
     const char *mode = argv[1];
-    openblas_set_num_threads(1);
+    attn_blas_set_threads(1);   /* and no spinning pool beside our threads */
     int rc = 2;
     attn_model *m = NULL;
     if (!strcmp(mode, "fwd") && (argc == 6 || argc == 7)) {
