@@ -24,6 +24,8 @@ static struct {
     int avx2;     /* AVX2 + FMA + F16C, and the OS saves YMM state */
     int avx512;   /* AVX-512 F/BW/DQ/VL plus the above, and the OS saves ZMM + opmask state */
     int neon;
+    int vnni;     /* AVX-512 VNNI (the int8 kernels, qgemm.c) */
+    int amx_int8; /* AMX-TILE and AMX-INT8, and the OS saves the tile state (qgemm_amx.c) */
     char features[FEATURES_MAX];
     const attn_kernels *best;
 } cpu;
@@ -42,6 +44,7 @@ static void add_feature(const char *name, int present) {
 /* XCR0 bits: 1 SSE, 2 AVX (YMM upper halves), 5 opmask, 6 ZMM upper halves, 7 ZMM16-31. */
 #define XCR0_AVX_STATE    0x06u
 #define XCR0_AVX512_STATE 0xe6u
+#define XCR0_TILE_STATE   0x60000u   /* bits 17 (XTILECFG) and 18 (XTILEDATA) */
 
 static uint64_t read_xcr0(void) {
     uint32_t lo, hi;
@@ -77,12 +80,16 @@ static void detect_x86(void) {
     add_feature("avx512vnni", (c7 >> 11) & 1);
     add_feature("avx512bf16", (a7_1 >> 5) & 1);
     add_feature("avx512fp16", (d7 >> 23) & 1);
-    add_feature("amx-int8", (d7 >> 25) & 1);   /* the int8 kernels' AMX table (qgemm.c) */
+    add_feature("amx-int8", (d7 >> 25) & 1);
     add_feature("os-ymm", os_avx);
     add_feature("os-zmm", os_avx512);
+    add_feature("os-tiles", (xcr0 & XCR0_TILE_STATE) == XCR0_TILE_STATE);
 
     cpu.avx2 = avx && avx2 && fma && f16c && os_avx;
     cpu.avx512 = cpu.avx2 && f && bw && dq && vl && os_avx512;
+    cpu.vnni = (c7 >> 11) & 1;
+    cpu.amx_int8 = ((d7 >> 24) & 1) && ((d7 >> 25) & 1) &&
+                   (xcr0 & XCR0_TILE_STATE) == XCR0_TILE_STATE;
 }
 #endif
 
@@ -129,6 +136,16 @@ const attn_kernels *attn_kernels_by_name(const char *name) {
     if (!name) return NULL;
     pthread_once(&cpu_once, detect_once);
     return table_if_supported(name);
+}
+
+int attn_cpu_has_vnni(void) {
+    pthread_once(&cpu_once, detect_once);
+    return cpu.vnni;
+}
+
+int attn_cpu_has_amx_int8(void) {
+    pthread_once(&cpu_once, detect_once);
+    return cpu.amx_int8;
 }
 
 const char *attn_cpu_features(void) {

@@ -60,5 +60,9 @@ const attn_kernels *attn_kernels_scalar(void);
 const attn_kernels *attn_kernels_by_name(const char *name);
 /* CPU features seen, for attn_debug(): e.g. "avx512f avx512bw avx2 fma f16c". */
 const char *attn_cpu_features(void);
+/* What the int8 kernels (qgemm.c) need to know beyond the level: cpuid's AVX-512 VNNI, and
+ * AMX-TILE + AMX-INT8 with the OS saving the tile state (XCR0). 0 off x86. */
+int attn_cpu_has_vnni(void);
+int attn_cpu_has_amx_int8(void);
 
 #endif

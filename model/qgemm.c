@@ -11,7 +11,6 @@
 #include "model.h"   /* ATTN_Q8_MAX */
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #define Q8_X86 1
@@ -260,23 +259,14 @@ static const attn_q8_kernels scalar_table = {"scalar", quantize_scalar, gemm_sca
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
 static struct {
-    int vnni;          /* cpuid: AVX-512 VNNI */
-    int amx;           /* cpuid: AMX-TILE and AMX-INT8, and XCR0: the OS saves tile state */
     int amx_permitted; /* Linux lets this process use the tiles (asked once, when needed) */
     const attn_q8_kernels *best;
 } q8_cpu;
 static pthread_once_t q8_once = PTHREAD_ONCE_INIT, amx_once = PTHREAD_ONCE_INIT;
 
 #ifdef Q8_X86
-#define XCR0_TILE_STATE   0x60000u   /* bits 17 (XTILECFG) and 18 (XTILEDATA) */
 #define ARCH_REQ_XCOMP_PERM 0x1023   /* Linux's arch_prctl code (asm/prctl.h) */
 #define XFEATURE_XTILEDATA  18
-
-static int os_saves_tiles(void) {
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return (lo & XCR0_TILE_STATE) == XCR0_TILE_STATE;
-}
 
 /* Linux traps a process's first tile instruction unless the process asked for the tile state
  * (it enlarges every signal frame); the request fails, and AMX is not used, for instance when
@@ -288,16 +278,6 @@ static void ask_for_tiles(void) {
         syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
 #endif
 }
-
-static void detect_x86(void) {
-    unsigned a, b, c1, c7, d7;
-    if (__get_cpuid_max(0, NULL) < 7 || !__get_cpuid(1, &a, &b, &c1, &d7)) return;
-    __cpuid_count(7, 0, a, b, c7, d7);
-    const int osxsave = (c1 >> 27) & 1;   /* xgetbv exists */
-    const int amx_tile = (d7 >> 24) & 1, amx_int8 = (d7 >> 25) & 1;
-    q8_cpu.vnni = (c7 >> 11) & 1;
-    q8_cpu.amx = q8_cpu.vnni && amx_tile && amx_int8 && osxsave && os_saves_tiles();
-}
 #endif
 
 /* The kernels' level (which honours ATTN_SIMD and has checked CPU and OS) bounds ours. */
@@ -307,8 +287,9 @@ static const attn_q8_kernels *table_if_supported(const char *name) {
     if (strcmp(name, "scalar") == 0) return &scalar_table;
 #ifdef Q8_X86
     if (strcmp(name, "avx2") == 0 && avx2) return attn_q8_avx2_table();
-    if (strcmp(name, "avx512vnni") == 0 && avx512 && q8_cpu.vnni) return attn_q8_avx512vnni_table();
-    if (strcmp(name, "amx") == 0 && avx512 && q8_cpu.amx) {
+    if (strcmp(name, "avx512vnni") == 0 && avx512 && attn_cpu_has_vnni())
+        return attn_q8_avx512vnni_table();
+    if (strcmp(name, "amx") == 0 && avx512 && attn_cpu_has_vnni() && attn_cpu_has_amx_int8()) {
         pthread_once(&amx_once, ask_for_tiles);
         if (q8_cpu.amx_permitted) return attn_q8_amx_table();
     }
@@ -318,10 +299,7 @@ static const attn_q8_kernels *table_if_supported(const char *name) {
     return NULL;
 }
 
-static void detect_once(void) {
-#ifdef Q8_X86
-    detect_x86();
-#endif
+static void choose_best(void) {
     const char *wanted = getenv("ATTN_Q8");
     q8_cpu.best = wanted && *wanted ? table_if_supported(wanted) : NULL;
     static const char *const by_preference[] = {"amx", "avx512vnni", "avx2", "scalar"};
@@ -329,14 +307,12 @@ static void detect_once(void) {
 }
 
 const attn_q8_kernels *attn_q8_kernels_best(void) {
-    pthread_once(&q8_once, detect_once);
+    pthread_once(&q8_once, choose_best);
     return q8_cpu.best;
 }
 
 const attn_q8_kernels *attn_q8_kernels_by_name(const char *name) {
-    if (!name) return NULL;
-    pthread_once(&q8_once, detect_once);
-    return table_if_supported(name);
+    return name ? table_if_supported(name) : NULL;
 }
 
 /* ---- the product -------------------------------------------------------------------------- */
