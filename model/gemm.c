@@ -5,8 +5,9 @@
  * call, MR x 32 accumulators in registers for the whole K block. The x86 and plain C tiles
  * broadcast A's elements from its rows where they are; NEON, which loads MR rows of a step
  * as one vector, gets each chunk packed into [row block][k][MR] first. (Packing A for the
- * x86 tiles too cost 4-5% of an fp32 forward at 32 and 512 tokens, for no faster tiles.) The first K block starts from
- * bias + init, later ones from the partial out; GELU runs on the finished tile while in L1.
+ * x86 tiles too cost 4-5% of an fp32 forward at 32 and 512 tokens, for no faster tiles.)
+ * The first K block starts from bias + init, later ones from the partial out; GELU runs on
+ * the finished tile while in L1.
  *
  * The SIMD microkernels are compiled with target attributes (no per-file ISA flags) and are
  * only reached through attn_gemm_by_name / attn_gemm_best, after kernels.c's CPU check. */
@@ -508,6 +509,17 @@ static void run_panel(const block_ctx *x, int p) {
     }
 }
 
+/* The chunk's rows of A (its K block) into apack (x->apack), for families that do not read
+ * rows. */
+static void pack_chunk(float *apack, const block_ctx *x) {
+    const attn_gemm_args *A = x->args;
+    const int mr = x->g->mr;
+    for (int i0 = 0; i0 < x->rows; i0 += mr)
+        pack_a_block(apack + (size_t)(i0 / mr) * x->kc * mr,
+                     A->a + (size_t)(x->row0 + i0) * A->lda + x->k0, A->lda,
+                     x->rows - i0 < mr ? x->rows - i0 : mr, x->kc, mr);
+}
+
 void attn_gemm(const attn_gemm_impl *g, const attn_gemm_args *args) {
     if (!g) g = attn_gemm_best();
     const attn_kernels *k = attn_kernels_by_name(g->name);
@@ -528,12 +540,7 @@ void attn_gemm(const attn_gemm_impl *g, const attn_gemm_args *args) {
         for (int row0 = 0; row0 < args->M; row0 += GEMM_MC) {
             x.row0 = row0;
             x.rows = args->M - row0 < GEMM_MC ? args->M - row0 : GEMM_MC;
-            for (int i0 = 0; i0 < x.rows && !g->reads_rows; i0 += mr) {
-                const int rows = x.rows - i0 < mr ? x.rows - i0 : mr;
-                pack_a_block(apack + (size_t)(i0 / mr) * x.kc * mr,
-                             args->a + (size_t)(row0 + i0) * args->lda + k0, args->lda,
-                             rows, x.kc, mr);
-            }
+            if (!g->reads_rows) pack_chunk(apack, &x);
             for (int p = 0; p < panels; p++) run_panel(&x, p);
         }
         k0 += x.kc;
