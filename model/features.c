@@ -87,7 +87,36 @@ static size_t token_prefix_bytes(const unsigned char *s, size_t n) {
     return b;
 }
 
+/* Typographic variants of ASCII punctuation, as people (and word processors) write them, folded
+ * to the plain forms CoNLL-2003 and most training text use: curly and low-9 quotes, primes,
+ * the modifier-letter apostrophe, dashes and the minus sign, the ellipsis, and the full-width
+ * forms U+FF01..U+FF5E (full-width letters then case-fold as usual). The em and horizontal bar
+ * dashes become "--" and the ellipsis "..." (Penn Treebank's spellings). Writes the ASCII
+ * replacement to out[0..n) and returns n, or returns 0 when cp is not such a variant. */
+static int typographic_fold(uint32_t cp, unsigned char out[3]) {
+    if (cp >= 0xFF01 && cp <= 0xFF5E) { out[0] = (unsigned char)(cp - 0xFEE0); return 1; }
+    switch (cp) {
+    case 0x2018: case 0x2019: case 0x201A: case 0x201B: case 0x2032: case 0x2035: case 0x02BC:
+        out[0] = '\''; return 1;
+    case 0x201C: case 0x201D: case 0x201E: case 0x201F: case 0x2033: case 0x2036: case 0x00AB:
+    case 0x00BB:
+        out[0] = '"'; return 1;
+    case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2212: case 0xFE63:
+        out[0] = '-'; return 1;
+    case 0x2014: case 0x2015:
+        out[0] = out[1] = '-'; return 2;
+    case 0x2026:
+        out[0] = out[1] = out[2] = '.'; return 3;
+    default:
+        return 0;
+    }
+}
+
 static void put_normalised(out_buf *o, uint32_t cp) {
+    unsigned char plain[3];
+    int n_plain = typographic_fold(cp, plain);
+    if (n_plain == 1) cp = plain[0];   /* then as the ASCII character (full-width A -> a) */
+    else if (n_plain > 1) { put_bytes(o, plain, (size_t)n_plain); return; }
     if (cp < 128) {   /* ASCII fast path */
         unsigned char c = (unsigned char)cp;
         if (c >= 'A' && c <= 'Z') c += 32;
@@ -143,13 +172,17 @@ size_t attn_token_shape(const char *token, size_t n_bytes, char *buf, size_t cap
     for (size_t b = 0; b < n && n_chars < ATTN_MAX_SHAPE_CHARS && !o.full;) {
         uint32_t cp;
         b += attn_utf8_next(s + b, n - b, &cp);
-        uint32_t sc = shape_char(cp);
-        if (sc == 0) continue;
-        run = sc == prev ? run + 1 : 1;
-        prev = sc;
-        if (run > MAX_SHAPE_RUN) continue;
-        put_cp(&o, sc);
-        if (!o.full) n_chars++;
+        unsigned char plain[3];
+        int n_plain = typographic_fold(cp, plain);
+        for (int k = 0; k < (n_plain ? n_plain : 1) && n_chars < ATTN_MAX_SHAPE_CHARS; k++) {
+            uint32_t sc = shape_char(n_plain ? plain[k] : cp);
+            if (sc == 0) continue;
+            run = sc == prev ? run + 1 : 1;
+            prev = sc;
+            if (run > MAX_SHAPE_RUN) continue;
+            put_cp(&o, sc);
+            if (!o.full) n_chars++;
+        }
     }
     return finish(&o);
 }

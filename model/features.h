@@ -7,7 +7,8 @@
  * signal for names (capitalisation, -ville, -son, digits).
  *
  *   norm    lower-cased token (full Unicode case folding via utf8proc), every decimal digit
- *           mapped to '0' (so 1996 and 2003 share a row: "0000")
+ *           mapped to '0' (so 1996 and 2003 share a row: "0000"), typographic punctuation
+ *           folded to its plain ASCII form (below), so "IKEA’s" looks like "IKEA's"
  *   prefix  first `affix` characters of norm
  *   suffix  last `affix` characters of norm
  *   shape   character classes of the original token: X upper, x lower, d digit, the character
@@ -29,6 +30,10 @@
  * A token of more than ATTN_MAX_TOKEN_CHARS characters is featurised by its first that many.
  * Characters are counted and decoded as in tokenizer.h (SQLite's rule); a malformed character
  * becomes U+FFFD in norm, prefix, suffix and shape.
+ *
+ * Typographic folding (norm and shape; offsets stay on the original text): ‘ ’ ‚ ‛ ′ ‵ ʼ -> ',
+ * “ ” „ ‟ ″ ‶ « » -> ", ‐ ‑ ‒ – − ﹣ -> -, — ― -> --, … -> ..., and the full-width forms
+ * U+FF01..U+FF5E -> their ASCII characters (full-width letters are then case-folded).
  *
  * Details: norm folds each code point with utf8proc's full case folding (so "Straße" and
  * "STRASSE" share "strasse", "É" -> "é"); any Nd digit of any script becomes '0'. Shape maps

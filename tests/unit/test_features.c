@@ -93,6 +93,20 @@ static const text_case text_cases[] = {
     {"\xFF", "\xEF\xBF\xBD", "\xEF\xBF\xBD"},                     /* malformed -> U+FFFD */
     {"a\x80" "b\xC3", "a\xEF\xBF\xBD" "b\xEF\xBF\xBD", "x\xEF\xBF\xBDx\xEF\xBF\xBD"},
     {"\xED\xA0\x80" "X", "\xEF\xBF\xBD" "x", "\xEF\xBF\xBDX"},     /* surrogate */
+    /* typographic punctuation folds to its ASCII form in norm and shape */
+    {"\xE2\x80\x99s", "'s", "'x"},                                 /* ’s -> 's */
+    {"O\xE2\x80\x99Neill", "o'neill", "X'Xxxxx"},
+    {"\xE2\x80\x9C", "\"", "\""},                                  /* “ */
+    {"\xE2\x80\x9D", "\"", "\""},                                  /* ” */
+    {"\xC2\xAB", "\"", "\""},                                      /* « */
+    {"\xE2\x80\x98", "'", "'"},                                     /* ‘ */
+    {"\xE2\x80\x93", "-", "-"},                                     /* en dash */
+    {"\xE2\x80\x94", "--", "--"},                                   /* em dash */
+    {"\xE2\x80\xA6", "...", "..."},                                 /* ellipsis */
+    {"\xE2\x88\x92" "5", "-0", "-d"},                               /* minus sign */
+    {"\xEF\xBC\xA1\xEF\xBD\x82\xEF\xBD\x83", "abc", "Xxx"},         /* full-width Abc */
+    {"\xEF\xBC\x8C", ",", ","},                                     /* full-width comma */
+    {"\xE2\x80\x94\xE2\x80\x94\xE2\x80\x94", "------", "----"},     /* shape runs cut at 4 */
     {"a b", "a b", "x x"},                                        /* not a token, still defined */
     {"", "", ""},
 };
@@ -163,7 +177,9 @@ static void test_small_buffers(void) {
     CHECK(attn_token_norm("a\xC3\xA9", 3, buf, 3) == 1 && strcmp(buf, "a") == 0);
     CHECK(attn_token_norm("a\xC3\xA9", 3, buf, 4) == 3 && strcmp(buf, "a\xC3\xA9") == 0);
     CHECK(attn_token_shape("Ab1", 3, buf, 3) == 2 && strcmp(buf, "Xx") == 0);
-    CHECK(attn_token_shape("a\xE2\x80\x94", 4, buf, 4) == 1 && strcmp(buf, "x") == 0);
+    CHECK(attn_token_shape("a\xE2\x82\xAC", 4, buf, 4) == 1 && strcmp(buf, "x") == 0);  /* a€ */
+    /* A folded em dash is two ASCII characters: both fit where the 3-byte original would not. */
+    CHECK(attn_token_shape("a\xE2\x80\x94", 4, buf, 4) == 3 && strcmp(buf, "x--") == 0);
 }
 
 static void test_affixes_and_rows(void) {
