@@ -7,6 +7,7 @@
  *   attn_debug()                          -> build, SIMD, BLAS and SQLite details (TEXT)
  *   attn_entities(text [, model]), attn_relations(text [, model]), attn_models: vtab_*.c
  *   attn_relation(_scores)(text, hs, he, ts, te [, model]): fn_relation.c
+ *   attn_detok(tokens_json [, 'offsets']): fn_detok.c
  *   attn_train, attn_eval, attn_conll: vtab_train.c, vtab_eval.c, vtab_conll.c
  *
  * Model functions are SQLITE_INNOCUOUS but not DETERMINISTIC: their answer depends on the
@@ -333,6 +334,8 @@ static const struct {
     {"attn_version", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, 0,
      attn_version_func},
     {"attn_debug", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, 0, attn_debug_func},
+    {"attn_detok", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, 0, attn_detok_func},
+    {"attn_detok", 2, SQLITE_UTF8 | SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, 0, attn_detok_func},
 };
 
 /* OpenBLAS threads: one per process unless ATTN_THREADS=N asks for N (1..ATTN_MAX_THREADS).

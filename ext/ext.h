@@ -12,6 +12,7 @@
  *   vtab_eval.c   attn_eval; train_rows.c reads annotated rows for both
  *   vtab_conll.c  attn_conll (CoNLL files as rows)
  *   fn_relation.c attn_relation, attn_relation_scores (relation of two given spans)
+ *   fn_detok.c    attn_detok (pre-tokenised text joined as people write it)
  *   vtab_each.c   attn_classify_each, attn_entities_each, attn_relations_each (the bulk path:
  *                 a query's rows on every core)
  *   vtab_common.c what the table-valued functions share: argument columns, errors
@@ -230,6 +231,9 @@ int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model 
 /* ---- fn_relation.c ----------------------------------------------------------------------- */
 void attn_relation_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void attn_relation_scores_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+
+/* ---- fn_detok.c -------------------------------------------------------------------------- */
+void attn_detok_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 /* ---- vtab_common.c: shared by the table-valued functions -------------------------------- */
 

@@ -7,7 +7,7 @@
  *   doc INTEGER      1-based document number (each -DOCSTART- line after the first sentence
  *                    starts the next one)
  *
- * Options: {"scheme": "auto"|"iob1"|"iob2"|"iobes", "join": "auto"|"space"|"none",
+ * Options: {"scheme": "auto"|"iob1"|"iob2"|"iobes", "join": "auto"|"space"|"none"|"detok",
  * "token_column": N, "tag_column": N (1-based), "lenient": true|false}. Unknown keys are
  * errors. The rows are exactly what attn_train's entities task reads:
  *   SELECT * FROM attn_train('ner', 'entities', 'SELECT text, entities FROM attn_conll(''x'')')
@@ -85,7 +85,7 @@ static int choice(const attn_json *v, const char *key, const char *const *names,
 static int set_option(attn_conll_options *o, const char *key, const attn_json *v,
                       char **err_msg) {
     static const char *const schemes[] = {"auto", "iob1", "iob2", "iobes"};
-    static const char *const joins[] = {"auto", "space", "none"};
+    static const char *const joins[] = {"auto", "space", "none", "detok"};
     int index = 0, rc;
     if (strcmp(key, "scheme") == 0) {
         rc = choice(v, key, schemes, 4, &index, err_msg);
@@ -93,7 +93,7 @@ static int set_option(attn_conll_options *o, const char *key, const attn_json *v
         return rc;
     }
     if (strcmp(key, "join") == 0) {
-        rc = choice(v, key, joins, 3, &index, err_msg);
+        rc = choice(v, key, joins, 4, &index, err_msg);
         o->join = (attn_conll_join)index;
         return rc;
     }

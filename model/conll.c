@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detok.h"
+
 #define BLOCK_BYTES 65536
 #define DOCSTART "-DOCSTART-"
 
@@ -327,12 +329,17 @@ static int char_level_sentence(const attn_conll_reader *r) {
     return any_wide;
 }
 
-static int needs_space(const attn_conll_reader *r, int char_level, size_t i) {
-    if (i == 0) return 0;
+static int needs_space(const attn_conll_reader *r, attn_detok *detok, int char_level, size_t i) {
+    const pending_token *t = &r->toks[i];
     switch (r->opt.join) {
-    case ATTN_CONLL_JOIN_SPACE: return 1;
+    case ATTN_CONLL_JOIN_SPACE: return i > 0;
     case ATTN_CONLL_JOIN_NONE: return 0;
-    default: return !char_level && !(r->toks[i - 1].last_wide && r->toks[i].first_wide);
+    case ATTN_CONLL_JOIN_DETOK:
+        if (char_level) return 0;
+        return attn_detok_space(detok, r->tokbuf + t->off, t->len, i == 0) &&
+               !(r->toks[i - 1].last_wide && t->first_wide);
+    default:
+        return i > 0 && !char_level && !(r->toks[i - 1].last_wide && t->first_wide);
     }
 }
 
@@ -342,11 +349,13 @@ static int build_text(attn_conll_reader *r, attn_error *err) {
         grow((void **)&r->out_tok, &r->out_tok_cap, r->n_toks, sizeof *r->out_tok))
         return reader_fail(r, err, ATTN_ENOMEM, "out of memory");
     int char_level = char_level_sentence(r);
+    attn_detok detok;
+    attn_detok_start(&detok);
     size_t b = 0;
     int64_t c = 0;
     for (size_t i = 0; i < r->n_toks; i++) {
         const pending_token *t = &r->toks[i];
-        if (needs_space(r, char_level, i)) r->text[b++] = ' ', c++;
+        if (needs_space(r, &detok, char_level, i)) r->text[b++] = ' ', c++;
         memcpy(r->text + b, r->tokbuf + t->off, t->len);
         r->out_tok[i] = (attn_conll_token){c, c + t->n_chars, b, b + t->len};
         b += t->len;
@@ -415,7 +424,7 @@ static attn_conll_reader *reader_new(const attn_conll_options *opt, attn_error *
     attn_conll_options o = opt ? *opt : (attn_conll_options){0};
     if (o.token_column < 0 || o.token_column > ATTN_CONLL_MAX_COLUMNS || o.tag_column < 0 ||
         o.tag_column > ATTN_CONLL_MAX_COLUMNS || (o.tag_column && o.tag_column == o.token_column) ||
-        (unsigned)o.scheme > ATTN_CONLL_SCHEME_IOBES || (unsigned)o.join > ATTN_CONLL_JOIN_NONE) {
+        (unsigned)o.scheme > ATTN_CONLL_SCHEME_IOBES || (unsigned)o.join > ATTN_CONLL_JOIN_DETOK) {
         attn_fail(err, ATTN_EINVAL, "conll: invalid options (columns are 1..%d, token and tag "
                   "columns must differ)", ATTN_CONLL_MAX_COLUMNS);
         return NULL;

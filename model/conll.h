@@ -16,7 +16,9 @@
  *              right one are both CJK (word-segmented Chinese/Japanese stays unspaced).
  *          CJK here: ideographs, kana, hangul, CJK punctuation (U+3000..) and fullwidth forms
  *          (U+FF00..), a fixed list of ranges in conll.c.
- *          ATTN_CONLL_JOIN_SPACE always uses one space; ATTN_CONLL_JOIN_NONE never.
+ *          ATTN_CONLL_JOIN_SPACE always uses one space; ATTN_CONLL_JOIN_NONE never;
+ *          ATTN_CONLL_JOIN_DETOK joins as people write the text (detok.h: no space before
+ *          "." or "'s", none inside quotes and brackets), CJK as AUTO does.
  *   spans  entities in CHARACTER offsets of text (code points, 0-based, end exclusive; the
  *          same counting as SQLite length()/substr() and tokenizer.h, since text is valid
  *          UTF-8), in text order, non-overlapping.
@@ -61,6 +63,7 @@ typedef enum attn_conll_join {
     ATTN_CONLL_JOIN_AUTO = 0,     /* see above */
     ATTN_CONLL_JOIN_SPACE,
     ATTN_CONLL_JOIN_NONE,
+    ATTN_CONLL_JOIN_DETOK,        /* as people write it (detok.h): "Canada.", "(Reuters)" */
 } attn_conll_join;
 
 /* A zero-initialised struct (or NULL) means: token = first column, tag = last column, AUTO

@@ -47,3 +47,19 @@ CREATE TRIGGER tr AFTER INSERT ON log BEGIN
   INSERT INTO log SELECT text FROM attn_conll('small.conll') WHERE NEW.x = 'go';
 END;
 INSERT INTO log VALUES ('go');
+
+-- "join": "detok" joins the tokens as people write them ("Canada." rather than "Canada ."),
+-- the entity offsets following the text.
+SELECT text, entities FROM attn_conll('small.conll', '{"join": "detok"}');
+SELECT * FROM attn_conll('small.conll', '{"join": "glue"}');
+
+-- attn_detok: the same rules for tokens in a JSON array (CoNLL04 is loaded with it).
+SELECT attn_detok('["\"", "We", "do", "n''t", "know", ",", "\"", "said", "the", "Commission",
+                   "''s", "spokesman", "(", "Reuters", ")", "in", "Canada", "."]');
+SELECT attn_detok('["Canada", ".", "Café", "!"]', 'offsets');
+SELECT attn_detok(NULL) IS NULL, attn_detok('[]') = '';
+SELECT attn_detok('["a", 1]');
+SELECT attn_detok('{"a": "b"}');
+SELECT attn_detok('["a"', 'offsets');
+SELECT attn_detok('["a"]', 'starts');
+SELECT attn_detok(7);

@@ -190,6 +190,33 @@ static void test_cjk_join(void) {
     attn_conll_close(r);
 }
 
+/* ATTN_CONLL_JOIN_DETOK: the text as people write it, entity offsets following it. */
+static void test_detok_join(void) {
+    attn_conll_reader *r;
+    attn_conll_sentence s;
+    attn_error err = {{0}};
+    attn_conll_options o = {.join = ATTN_CONLL_JOIN_DETOK};
+    const char *text = "\" O\nWe O\ndo O\nn't O\nsee O\nit O\n, O\n\" O\nthe O\n"
+                       "Commission B-ORG\n's O\nspokesman O\ntold O\n( O\nReuters B-ORG\n) O\n"
+                       "in O\nCanada B-LOC\n. O\n";
+    CHECK(read_all(&r, text, &o, &s, &err) == 1);
+    CHECK_MSG(strcmp(s.text, "\"We don't see it,\" the Commission's spokesman told (Reuters) in "
+                             "Canada.") == 0, "%s", s.text);
+    CHECK(s.n_spans == 3 && span_is(&s, 0, 23, 33, "ORG") && span_is(&s, 1, 52, 59, "ORG") &&
+          span_is(&s, 2, 64, 70, "LOC"));
+    CHECK(substr_is(&s, 64, 70, "Canada"));
+    attn_conll_close(r);
+    /* dollars, percentages, dashes, a plural possessive, a second quotation */
+    text = "$ O\n5 O\nor O\n3 O\n% O\n-- O\nplayers O\n' O\nfees O\n: O\n\" O\nNo O\n! O\n\" O\n";
+    CHECK(read_all(&r, text, &o, &s, &err) == 1);
+    CHECK_MSG(strcmp(s.text, "$5 or 3% -- players' fees: \"No!\"") == 0, "%s", s.text);
+    attn_conll_close(r);
+    /* character-level Chinese stays unspaced */
+    CHECK(read_all(&r, "北 B-LOC\n京 I-LOC\n。 O\n", &o, &s, &err) == 1);
+    CHECK(strcmp(s.text, "北京。") == 0 && span_is(&s, 0, 0, 2, "LOC"));
+    attn_conll_close(r);
+}
+
 /* Offsets count characters, not bytes. */
 static void test_multibyte_offsets(void) {
     attn_conll_reader *r;
@@ -490,6 +517,7 @@ int main(void) {
     test_iob1_equals_iob2();
     test_iobes();
     test_cjk_join();
+    test_detok_join();
     test_multibyte_offsets();
     test_line_ends_and_blanks();
     test_errors();
