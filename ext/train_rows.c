@@ -291,3 +291,19 @@ int rows_to_dataset(const train_rows *rows, int task, const attn_config *cfg, co
     }
     return rc;
 }
+
+int rows_infer_task(const char *fn, const attn_model *m, const char *name, int n_columns,
+                    int *task, char **err_msg) {
+    int two = m->cfg.tasks & (ATTN_TASK_CLASSIFY | ATTN_TASK_ENTITIES);
+    if (n_columns == 3) *task = ATTN_TASK_RELATIONS;
+    else if (n_columns == 2 && two != (ATTN_TASK_CLASSIFY | ATTN_TASK_ENTITIES)) *task = two;
+    else *task = 0;
+    if (*task) return SQLITE_OK;
+    *err_msg = n_columns == 2
+        ? sqlite3_mprintf("%s: model '%s' has classify and entities tasks: give the task as "
+                          "the third argument", fn, name)
+        : sqlite3_mprintf("%s: the SQL gives %d columns; expected (text, label), (text, "
+                          "entities_json) or (text, entities_json, relations_json)", fn,
+                          n_columns);
+    return SQLITE_ERROR;
+}

@@ -28,8 +28,6 @@
 
 #define FN "attn_train"
 #define ATTN_SQL_MAX_EPOCHS 100000
-/* sqlite3_is_interrupted appeared in 3.41.0; before, a probe statement tells. */
-#define ATTN_SQLITE_IS_INTERRUPTED_VERSION 3041000
 
 enum { COL_EPOCH, COL_TRAIN_LOSS, COL_DEV_METRIC, COL_METRIC, COL_SECONDS, COL_BEST,
        COL_MODEL, COL_TASK, COL_SQL, COL_OPTIONS };
@@ -742,19 +740,7 @@ static int prepare_run(train_cursor *cur, attn_conn *conn, const char *sql, char
 /* should_stop for the fit: has sqlite3_interrupt been called on this connection? */
 static int interrupted(void *user) {
     train_cursor *cur = user;
-#ifdef sqlite3_is_interrupted
-    if (sqlite3_libversion_number() >= ATTN_SQLITE_IS_INTERRUPTED_VERSION)
-        return sqlite3_is_interrupted(cur->db);
-#endif
-    /* While our statement runs the flag stays set, and any statement stepped on this
-     * connection fails with SQLITE_INTERRUPT. */
-    if (!cur->probe &&
-        sqlite3_prepare_v2(cur->db, "SELECT count(*) FROM (VALUES(1),(2))", -1, &cur->probe,
-                           NULL) != SQLITE_OK)
-        return 0;
-    int rc = sqlite3_step(cur->probe);
-    sqlite3_reset(cur->probe);
-    return rc == SQLITE_INTERRUPT;
+    return db_interrupted(cur->db, &cur->probe);
 }
 
 /* ---- saving --------------------------------------------------------------------------------- */
@@ -796,11 +782,15 @@ static char *meta_json(const train_cursor *cur, const attn_epoch_report *best, i
     return sqlite3_str_finish(out);
 }
 
-/* config with "$.meta" replaced (sqlite3_malloc'd), via SQLite's json_set. */
+/* config with "$.meta" replaced (sqlite3_malloc'd), via SQLite's json_set. The heads'
+ * temperatures (an init model's, fitted by attn_calibrate) are dropped: they were fitted to
+ * other weights. */
 static int config_with_meta(sqlite3 *db, const char *config, const char *meta, char **out,
                             char **err_msg) {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "SELECT json_set(?1, '$.meta', json(?2))", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, "SELECT json_remove(json_set(?1, '$.meta', json(?2)), "
+                                    "'$.classify.temperature', '$.entities.temperature', "
+                                    "'$.relations.temperature')", -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, config, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, meta, -1, SQLITE_STATIC);
