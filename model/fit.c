@@ -643,9 +643,14 @@ static int eval_entities(const attn_model *m, const attn_dataset *ds, attn_sessi
                             : attn_run_entities(m, s, text_bytes(ds, t), t->n_bytes, &ents, &n,
                                                 err);
         if (rc) break;
+        if (n > right_cap) {
+            uint8_t *r = realloc(right, n + 16);
+            if (!r) { rc = no_memory(err); break; }
+            right = r;
+            right_cap = n + 16;
+        }
         if (reserve_spans(&b.gold, &b.gold_cap, (size_t)t->n_ents) ||
-            reserve_spans(&b.pred, &b.pred_cap, n) ||
-            (n > right_cap && !(right = realloc(right, (right_cap = n + 16))))) {
+            reserve_spans(&b.pred, &b.pred_cap, n)) {
             rc = no_memory(err);
             break;
         }
