@@ -44,6 +44,10 @@ SELECT count(*), sum(b.label = attn_classify(b.text, 'toy')),
                json_extract(attn_classify_scores(b.text, 'toy'), '$.negative')) <
            max(json_extract(b.scores, '$.positive'), json_extract(b.scores, '$.negative')))
 FROM before b;
+-- The bulk path gives the same tempered scores, row for row.
+SELECT count(*) FROM attn_classify_each('SELECT rowid, text FROM reviews', 'toy') e
+JOIN reviews r ON r.rowid = e.id
+WHERE e.scores = attn_classify_scores(r.text, 'toy') AND e.label = attn_classify(r.text, 'toy');
 -- attn_eval on the same rows agrees: the ECE is the one attn_calibrate reported after.
 SELECT abs(ece - (SELECT ece_after FROM fit)) < 1e-4
 FROM attn_eval('toy', 'SELECT text, label FROM dev') WHERE label = 'accuracy';
@@ -83,6 +87,13 @@ SELECT count(*), sum(a.score <> b.score) > 0 FROM ents_before a JOIN
   (SELECT r.text, e.start, e."end", e.label, e.score FROM rel r, attn_entities(r.text, 'toy-rel') e) b
   USING (text, start, "end", label);
 SELECT count(*) FROM rel r, attn_entities(r.text, 'toy-rel');
+SELECT count(*) FROM attn_entities_each('SELECT rowid, text FROM rel', 'toy-rel') e
+JOIN rel r ON r.rowid = e.id JOIN attn_entities(r.text, 'toy-rel') s
+  ON s.start = e.start AND s."end" = e."end" AND s.label = e.label AND s.score = e.score;
+-- attn_relations' scores and attn_relation_scores are tempered too (the same probability).
+SELECT count(*) FROM rel r, attn_relations(r.text, 'toy-rel') x
+WHERE abs(x.score - json_extract(attn_relation_scores(r.text, x.head_start, x.head_end,
+          x.tail_start, x.tail_end, 'toy-rel'), '$.' || x.relation)) < 1e-6;
 
 -- A model in an attached database is written there.
 ATTACH ':memory:' AS side;
