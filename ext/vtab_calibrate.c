@@ -301,7 +301,8 @@ static int run_calibrate(calib_cursor *cur, calib_vtab *vt, sqlite3_value **args
     if (rc == SQLITE_OK && !task)
         rc = rows_infer_task(FN, m, name, sqlite3_column_count(st), &rows_task, err_msg);
     if (rc == SQLITE_OK) rc = model_check_task(FN, name, m, rows_task, err_msg);
-    if (rc == SQLITE_OK) rc = rows_read(vt->db, st, FN, "dev_sql", "row", rows_task, &rows, err_msg);
+    if (rc == SQLITE_OK)
+        rc = rows_read(vt->db, st, FN, "dev_sql", "row", rows_task, &rows, err_msg);
     sqlite3_finalize(st);
     /* Reading the rows ran the user's SQL, which may have changed attn_model: look again. */
     if (rc == SQLITE_OK) rc = writable_model(vt, name, &m, &schema, err_msg);
