@@ -213,6 +213,11 @@ int rows_prepare(sqlite3 *db, const char *fn, const char *what, const char *sql,
                  sqlite3_stmt **st, char **err_msg);
 /* Columns a task's rows have: 2 (classify, entities) or 3 (relations). */
 int rows_columns_for(int task);
+/* The arguments (model, sql [, task]) of attn_eval and attn_calibrate, args[2] NULL when the
+ * task is not given (then *task = 0): errors as arg_model / arg_text / task_from_name, and
+ * "fn: arguments must not be NULL". */
+int rows_args(const char *fn, sqlite3_value **args, const char **name, const char **sql,
+              int *task, char **err_msg);
 /* The task of rows with n_columns columns for model m (attn_eval, attn_calibrate without a
  * task): 3 -> relations; 2 -> the model's classify or entities task. Errors "fn: model 'x' has
  * classify and entities tasks: give the task as the third argument", "fn: the SQL gives N

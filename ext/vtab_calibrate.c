@@ -275,17 +275,9 @@ static int writable_model(calib_vtab *vt, const char *name, const attn_model **m
 
 static int run_calibrate(calib_cursor *cur, calib_vtab *vt, sqlite3_value **args,
                          char **err_msg) {
-    const char *name, *sql, *task_name = NULL, *schema = NULL;
-    size_t n;
-    int task = 0;
-    int rc = arg_model(FN, 1, args[0], NULL, &name, err_msg);
-    if (rc == SQLITE_OK) rc = arg_text(FN, 2, args[1], &sql, &n, err_msg);
-    if (rc == SQLITE_OK && args[2]) rc = arg_text(FN, 3, args[2], &task_name, &n, err_msg);
-    if (rc == SQLITE_DONE) {
-        *err_msg = sqlite3_mprintf("%s: arguments must not be NULL", FN);
-        rc = SQLITE_ERROR;
-    }
-    if (rc == SQLITE_OK && task_name) rc = task_from_name(FN, task_name, &task, err_msg);
+    const char *name, *sql, *schema = NULL;
+    int task;
+    int rc = rows_args(FN, args, &name, &sql, &task, err_msg);
     if (rc != SQLITE_OK) return rc;
     sqlite3_stmt *st = NULL;
     train_rows rows;
