@@ -288,10 +288,15 @@ int vtab_missing_args(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str
 /* xFilter: args[0..n_args) = argument i from argv, or NULL when not given (see idxNum above). */
 void vtab_filter_args(int idx_num, int argc, sqlite3_value **argv, int n_args,
                       sqlite3_value **args);
-/* Whether sqlite3_interrupt has been called on db: the should_stop of the engine's long loops
- * (training, evaluation, calibration). *probe: a statement it may prepare (SQLite < 3.41),
- * NULL at first; the caller finalizes it. */
-int db_interrupted(sqlite3 *db, sqlite3_stmt **probe);
+/* The should_stop of the engine's long loops (training, evaluation, calibration): whether
+ * sqlite3_interrupt has been called on db. Start it as {db, NULL}; probe is a statement it may
+ * prepare (SQLite < 3.41); db_stop_end finalizes it. */
+typedef struct db_stop {
+    sqlite3 *db;
+    sqlite3_stmt *probe;
+} db_stop;
+int db_interrupted(void *stop /* db_stop */);
+void db_stop_end(db_stop *stop);
 
 /* ---- limits.c: resource limits of the model functions ----------------------------------- */
 

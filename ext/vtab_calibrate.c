@@ -91,17 +91,6 @@ static float model_temperature(const attn_model *m, int task) {
                                       : m->cfg.relation_temperature;
 }
 
-/* should_stop of the evaluation and the fit. */
-typedef struct calib_stop {
-    sqlite3 *db;
-    sqlite3_stmt *probe;
-} calib_stop;
-
-static int interrupted(void *user) {
-    calib_stop *x = user;
-    return db_interrupted(x->db, &x->probe);
-}
-
 static int engine_error(int status, const attn_error *err, char **err_msg) {
     if (status == ATTN_ESTOPPED) {
         *err_msg = sqlite3_mprintf("%s: interrupted; the model was not changed", FN);
@@ -121,20 +110,20 @@ static double round_temperature(double T) {
 }
 
 /* Fits one head on ds: runs the model once (collecting), then scores and fits. */
-static int fit_head(const attn_model *m, const attn_dataset *ds, int task, calib_stop *stop,
+static int fit_head(const attn_model *m, const attn_dataset *ds, int task, db_stop *stop,
                     head_result *out, char **err_msg) {
     attn_calib *c = attn_calib_new(m, task);
     if (!c) return SQLITE_NOMEM;
     attn_error err = {{0}};
     attn_eval_result res;
-    int status = attn_evaluate_collect(m, ds, task, interrupted, stop, c, &res, &err);
+    int status = attn_evaluate_collect(m, ds, task, db_interrupted, stop, c, &res, &err);
     if (status == ATTN_OK) attn_eval_result_free(&res);
     const double T0 = model_temperature(m, task);
     double T = T0, nll_fit;
     out->task = task;
     out->n = (sqlite3_int64)attn_calib_count(c);
     if (!status) status = attn_calib_score(c, T0, &out->nll_before, &out->ece_before, &err);
-    if (!status) status = attn_calib_fit(c, interrupted, stop, &T, &nll_fit, &err);
+    if (!status) status = attn_calib_fit(c, db_interrupted, stop, &T, &nll_fit, &err);
     if (!status) {
         T = round_temperature(T);
         status = attn_calib_score(c, T, &out->nll_after, &out->ece_after, &err);
@@ -305,10 +294,10 @@ static int run_calibrate(calib_cursor *cur, calib_vtab *vt, sqlite3_value **args
     int heads[MAX_HEADS], n_heads = 0;
     if (!task && rows_task == ATTN_TASK_RELATIONS) heads[n_heads++] = ATTN_TASK_ENTITIES;
     heads[n_heads++] = rows_task;
-    calib_stop stop = { vt->db, NULL };
+    db_stop stop = { vt->db, NULL };
     for (int i = 0; rc == SQLITE_OK && i < n_heads; i++)
         rc = fit_head(m, ds, heads[i], &stop, &cur->heads[i], err_msg);
-    sqlite3_finalize(stop.probe);
+    db_stop_end(&stop);
     attn_dataset_free(ds);
     char *schema_copy = NULL;
     if (rc == SQLITE_OK) {

@@ -71,26 +71,16 @@ static int eval_close(sqlite3_vtab_cursor *base) {
     return SQLITE_OK;
 }
 
-/* should_stop of the evaluation. */
-typedef struct eval_stop {
-    sqlite3 *db;
-    sqlite3_stmt *probe;
-} eval_stop;
-
-static int interrupted(void *user) {
-    eval_stop *x = user;
-    return db_interrupted(x->db, &x->probe);
-}
-
 static int evaluate(eval_cursor *cur, sqlite3 *db, const attn_model *m, int task,
                     const train_rows *rows, char **err_msg) {
     attn_dataset *ds;
     int rc = rows_to_dataset(rows, task, &m->cfg, FN, "row", &ds, err_msg);
     if (rc != SQLITE_OK) return rc;
     attn_error err = {{0}};
-    eval_stop stop = { db, NULL };
-    int status = attn_evaluate_collect(m, ds, task, interrupted, &stop, NULL, &cur->result, &err);
-    sqlite3_finalize(stop.probe);
+    db_stop stop = { db, NULL };
+    int status = attn_evaluate_collect(m, ds, task, db_interrupted, &stop, NULL, &cur->result,
+                                       &err);
+    db_stop_end(&stop);
     if (status == ATTN_OK) {
         cur->have_result = 1;
     } else if (status == ATTN_ESTOPPED) {

@@ -378,7 +378,7 @@ typedef struct train_cursor {
     attn_model *model;
     attn_dataset *train, *dev;
     attn_fit_state *fit;
-    sqlite3_stmt *probe;        /* interrupt probe (SQLite < 3.41) */
+    db_stop stop;               /* sqlite3_interrupt watcher (vtab_common.c) */
     sqlite3 *db;
     attn_epoch_report report;   /* the current row */
     int have_row, eof;
@@ -735,14 +735,6 @@ static int prepare_run(train_cursor *cur, attn_conn *conn, const char *sql, char
     return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "", &err);
 }
 
-/* ---- interrupt ------------------------------------------------------------------------------ */
-
-/* should_stop for the fit: has sqlite3_interrupt been called on this connection? */
-static int interrupted(void *user) {
-    train_cursor *cur = user;
-    return db_interrupted(cur->db, &cur->probe);
-}
-
 /* ---- saving --------------------------------------------------------------------------------- */
 
 static void append_metric(sqlite3_str *out, double v) {
@@ -828,7 +820,7 @@ static int finish_run(train_cursor *cur, char **err_msg) {
 static int next_epoch(train_cursor *cur, char **err_msg) {
     attn_error err = {{0}};
     int done = 0;
-    int status = attn_fit_epoch(cur->fit, interrupted, cur, &cur->report, &done, &err);
+    int status = attn_fit_epoch(cur->fit, db_interrupted, &cur->stop, &cur->report, &done, &err);
     if (status == ATTN_ESTOPPED) {
         *err_msg = sqlite3_mprintf("%s: interrupted; model '%s' not written", FN, cur->name);
         return SQLITE_INTERRUPT;
@@ -864,7 +856,10 @@ static int train_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
 
 static int train_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
     int rc = vtab_cursor_new(sizeof(train_cursor), out);
-    if (rc == SQLITE_OK) ((train_cursor *)*out)->db = ((train_vtab *)base)->db;
+    if (rc == SQLITE_OK) {
+        train_cursor *cur = (train_cursor *)*out;
+        cur->db = cur->stop.db = ((train_vtab *)base)->db;
+    }
     return rc;
 }
 
@@ -877,11 +872,11 @@ static void cursor_reset(train_cursor *cur) {
     train_rows_free(&cur->rows);
     train_rows_free(&cur->dev_rows);
     options_free(&cur->opt);
-    sqlite3_finalize(cur->probe);
+    db_stop_end(&cur->stop);
     sqlite3_free(cur->name);
     sqlite3 *db = cur->db;
     memset((char *)cur + sizeof cur->base, 0, sizeof *cur - sizeof cur->base);
-    cur->db = db;
+    cur->db = cur->stop.db = db;
 }
 
 static int train_close(sqlite3_vtab_cursor *base) {
