@@ -50,7 +50,8 @@ typedef struct attn_entity {
     size_t byte_start, byte_end;
     int tok_start, tok_end;     /* token indices, end exclusive */
     int label;                  /* index into cfg.entity_labels */
-    float score;                /* mean over its tokens of the CRF marginal of the decoded tag */
+    float score;                /* mean over its tokens of the CRF marginal of the decoded tag
+                                 * (at the entity temperature, config.h) */
 } attn_entity;
 
 typedef struct attn_relation {

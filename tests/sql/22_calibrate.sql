@@ -56,6 +56,10 @@ SELECT task, abs(temperature - (SELECT temperature FROM fit)) / temperature < 0.
        nll_before - nll_after < 1e-3
 FROM attn_calibrate('toy', 'SELECT text, label FROM dev', 'classify');
 
+-- No rows: nothing to fit; the temperature stays as it is.
+SELECT task, n, temperature = (SELECT temperature FROM fit), nll_before, nll_after
+FROM attn_calibrate('toy', 'SELECT text, label FROM dev WHERE 0');
+
 -- Entities: the entity head of a model trained on relation rows; without a task, relation
 -- rows fit both heads (entities: n = predicted entities; relations: n = candidate pairs).
 CREATE TABLE people(name TEXT);
