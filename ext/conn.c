@@ -527,3 +527,8 @@ int conn_model_get(attn_conn *c, const char *fn, const char *name, const attn_mo
     *m = cm->sm->model;
     return SQLITE_OK;
 }
+
+const char *conn_model_schema(attn_conn *c, const char *name) {
+    const conn_model *cm = find_entry(c, name);
+    return cm ? cm->storage : NULL;
+}

@@ -10,6 +10,7 @@
  *   vtab_models.c attn_models (eponymous virtual table)
  *   vtab_train.c  attn_train (training, one row per epoch); model_write.c stores the result
  *   vtab_eval.c   attn_eval; train_rows.c reads annotated rows for both
+ *   vtab_calibrate.c attn_calibrate (fits the heads' temperatures, writes them in the config)
  *   vtab_conll.c  attn_conll (CoNLL files as rows)
  *   fn_relation.c attn_relation, attn_relation_scores (relation of two given spans)
  *   fn_detok.c    attn_detok (pre-tokenised text joined as people write it)
@@ -128,6 +129,10 @@ attn_session *conn_session(attn_conn *c);
  * "attn_classify: model 'x' not found in attn_model or built-ins". */
 int conn_model_get(attn_conn *c, const char *fn, const char *name, const attn_model **m,
                    char **err_msg);
+/* The schema model name was found in by the last conn_model_get of it on c ("main", an
+ * attached name), or NULL for a built-in (or a name not looked up). Valid until the next
+ * conn_model_get on c. */
+const char *conn_model_schema(attn_conn *c, const char *name);
 
 /* Schema names in lookup order (main, then attached; never temp). Returns a count or -1 on
  * error; names[i] are sqlite3_malloc'd (free with schema_names_free). */
@@ -209,6 +214,17 @@ int rows_prepare(sqlite3 *db, const char *fn, const char *what, const char *sql,
                  sqlite3_stmt **st, char **err_msg);
 /* Columns a task's rows have: 2 (classify, entities) or 3 (relations). */
 int rows_columns_for(int task);
+/* The arguments (model, sql [, task]) of attn_eval and attn_calibrate, args[2] NULL when the
+ * task is not given (then *task = 0): errors as arg_model / arg_text / task_from_name, and
+ * "fn: arguments must not be NULL". */
+int rows_args(const char *fn, sqlite3_value **args, const char **name, const char **sql,
+              int *task, char **err_msg);
+/* The task of rows with n_columns columns for model m (attn_eval, attn_calibrate without a
+ * task): 3 -> relations; 2 -> the model's classify or entities task. Errors "fn: model 'x' has
+ * classify and entities tasks: give the task as the third argument", "fn: the SQL gives N
+ * columns; expected ...". */
+int rows_infer_task(const char *fn, const attn_model *m, const char *name, int n_columns,
+                    int *task, char **err_msg);
 /* Steps st to the end, appending its rows to *out; errors "fn: <what> N: ..." for a row
  * ("row 17"), "fn: <sql_name>: ..." for the statement. */
 int rows_read(sqlite3 *db, sqlite3_stmt *st, const char *fn, const char *sql_name,
@@ -276,6 +292,15 @@ int vtab_missing_args(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str
 /* xFilter: args[0..n_args) = argument i from argv, or NULL when not given (see idxNum above). */
 void vtab_filter_args(int idx_num, int argc, sqlite3_value **argv, int n_args,
                       sqlite3_value **args);
+/* The should_stop of the engine's long loops (training, evaluation, calibration): whether
+ * sqlite3_interrupt has been called on db. Start it as {db, NULL}; probe is a statement it may
+ * prepare (SQLite < 3.41); db_stop_end finalizes it. */
+typedef struct db_stop {
+    sqlite3 *db;
+    sqlite3_stmt *probe;
+} db_stop;
+int db_interrupted(void *stop /* db_stop */);
+void db_stop_end(db_stop *stop);
 
 /* ---- limits.c: resource limits of the model functions ----------------------------------- */
 
@@ -302,6 +327,7 @@ int vtab_tasks_register(sqlite3 *db, attn_conn *c);
 int vtab_models_register(sqlite3 *db, attn_conn *c);
 int vtab_train_register(sqlite3 *db, attn_conn *c);
 int vtab_eval_register(sqlite3 *db, attn_conn *c);
+int vtab_calibrate_register(sqlite3 *db, attn_conn *c);
 int vtab_conll_register(sqlite3 *db, attn_conn *c);
 int vtab_each_register(sqlite3 *db, attn_conn *c);      /* vtab_each.c: the bulk path */
 

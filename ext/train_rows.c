@@ -291,3 +291,35 @@ int rows_to_dataset(const train_rows *rows, int task, const attn_config *cfg, co
     }
     return rc;
 }
+
+int rows_infer_task(const char *fn, const attn_model *m, const char *name, int n_columns,
+                    int *task, char **err_msg) {
+    int two = m->cfg.tasks & (ATTN_TASK_CLASSIFY | ATTN_TASK_ENTITIES);
+    if (n_columns == 3) *task = ATTN_TASK_RELATIONS;
+    else if (n_columns == 2 && two != (ATTN_TASK_CLASSIFY | ATTN_TASK_ENTITIES)) *task = two;
+    else *task = 0;
+    if (*task) return SQLITE_OK;
+    *err_msg = n_columns == 2
+        ? sqlite3_mprintf("%s: model '%s' has classify and entities tasks: give the task as "
+                          "the third argument", fn, name)
+        : sqlite3_mprintf("%s: the SQL gives %d columns; expected (text, label), (text, "
+                          "entities_json) or (text, entities_json, relations_json)", fn,
+                          n_columns);
+    return SQLITE_ERROR;
+}
+
+int rows_args(const char *fn, sqlite3_value **args, const char **name, const char **sql,
+              int *task, char **err_msg) {
+    const char *task_name = NULL;
+    size_t n;
+    *task = 0;
+    int rc = arg_model(fn, 1, args[0], NULL, name, err_msg);
+    if (rc == SQLITE_OK) rc = arg_text(fn, 2, args[1], sql, &n, err_msg);
+    if (rc == SQLITE_OK && args[2]) rc = arg_text(fn, 3, args[2], &task_name, &n, err_msg);
+    if (rc == SQLITE_DONE) {
+        *err_msg = sqlite3_mprintf("%s: arguments must not be NULL", fn);
+        rc = SQLITE_ERROR;
+    }
+    if (rc == SQLITE_OK && task_name) rc = task_from_name(fn, task_name, task, err_msg);
+    return rc;
+}

@@ -2,9 +2,12 @@
  * model on annotated rows (same shapes as attn_train: (text, label), (text, entities_json),
  * (text, entities_json, relations_json)) with the inference pipeline (attn_evaluate):
  *
- *   label TEXT, precision REAL, recall REAL, f1 REAL, support INTEGER, predicted INTEGER
+ *   label TEXT, precision REAL, recall REAL, f1 REAL, support INTEGER, predicted INTEGER,
+ *   ece REAL
  *
- * one row per label, then "micro" and "macro" (classify adds "accuracy"; see fit.h). Without
+ * one row per label, then "micro" and "macro" (classify: "accuracy" and "macro"; see fit.h);
+ * ece, the expected calibration error of the predictions, is on the "accuracy" / "micro" row
+ * and NULL elsewhere. sqlite3_interrupt stops it between texts. Without
  * the task argument it is inferred: 3 columns -> relations; 2 columns -> the model's classify
  * or entities task (a model with both needs the argument).
  *
@@ -16,8 +19,8 @@
 #define FN "attn_eval"
 #define N_ARGS 3
 
-enum { COL_LABEL, COL_PRECISION, COL_RECALL, COL_F1, COL_SUPPORT, COL_PREDICTED, COL_MODEL,
-       COL_SQL, COL_TASK };
+enum { COL_LABEL, COL_PRECISION, COL_RECALL, COL_F1, COL_SUPPORT, COL_PREDICTED, COL_ECE,
+       COL_MODEL, COL_SQL, COL_TASK };
 
 typedef struct eval_vtab {
     sqlite3_vtab base;
@@ -36,7 +39,7 @@ static int eval_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
                         sqlite3_vtab **out, char **err_msg) {
     (void)argc, (void)argv, (void)err_msg;
     int rc = vtab_new(db, "CREATE TABLE x(label TEXT, precision REAL, recall REAL, f1 REAL, "
-                          "support INTEGER, predicted INTEGER, model HIDDEN, sql HIDDEN, "
+                          "support INTEGER, predicted INTEGER, ece REAL, model HIDDEN, sql HIDDEN, "
                           "task HIDDEN)", SQLITE_VTAB_DIRECTONLY, sizeof(eval_vtab), out);
     if (rc != SQLITE_OK) return rc;
     eval_vtab *vt = (eval_vtab *)*out;
@@ -68,32 +71,21 @@ static int eval_close(sqlite3_vtab_cursor *base) {
     return SQLITE_OK;
 }
 
-/* The task from the column count and the model's tasks. */
-static int infer_task(const attn_model *m, const char *name, int n_columns, int *task,
-                      char **err_msg) {
-    int two = m->cfg.tasks & (ATTN_TASK_CLASSIFY | ATTN_TASK_ENTITIES);
-    if (n_columns == 3) *task = ATTN_TASK_RELATIONS;
-    else if (n_columns == 2 && two != (ATTN_TASK_CLASSIFY | ATTN_TASK_ENTITIES)) *task = two;
-    else *task = 0;
-    if (*task) return SQLITE_OK;
-    *err_msg = n_columns == 2
-        ? sqlite3_mprintf("%s: model '%s' has classify and entities tasks: give the task as "
-                          "the third argument", FN, name)
-        : sqlite3_mprintf("%s: the SQL gives %d columns; expected (text, label), (text, "
-                          "entities_json) or (text, entities_json, relations_json)", FN,
-                          n_columns);
-    return SQLITE_ERROR;
-}
-
-static int evaluate(eval_cursor *cur, const attn_model *m, int task, const train_rows *rows,
-                    char **err_msg) {
+static int evaluate(eval_cursor *cur, sqlite3 *db, const attn_model *m, int task,
+                    const train_rows *rows, char **err_msg) {
     attn_dataset *ds;
     int rc = rows_to_dataset(rows, task, &m->cfg, FN, "row", &ds, err_msg);
     if (rc != SQLITE_OK) return rc;
     attn_error err = {{0}};
-    int status = attn_evaluate(m, ds, task, &cur->result, &err);
+    db_stop stop = { db, NULL };
+    int status = attn_evaluate_collect(m, ds, task, db_interrupted, &stop, NULL, &cur->result,
+                                       &err);
+    db_stop_end(&stop);
     if (status == ATTN_OK) {
         cur->have_result = 1;
+    } else if (status == ATTN_ESTOPPED) {
+        *err_msg = sqlite3_mprintf("%s: interrupted", FN);
+        rc = SQLITE_INTERRUPT;
     } else {
         *err_msg = sqlite3_mprintf("%s: %s", FN, err.msg);
         rc = sqlite_code(status);
@@ -103,17 +95,9 @@ static int evaluate(eval_cursor *cur, const attn_model *m, int task, const train
 }
 
 static int run_eval(eval_cursor *cur, eval_vtab *vt, sqlite3_value **args, char **err_msg) {
-    const char *name, *sql, *task_name = NULL;
-    size_t n;
-    int task = 0;
-    int rc = arg_model(FN, 1, args[0], NULL, &name, err_msg);
-    if (rc == SQLITE_OK) rc = arg_text(FN, 2, args[1], &sql, &n, err_msg);
-    if (rc == SQLITE_OK && args[2]) rc = arg_text(FN, 3, args[2], &task_name, &n, err_msg);
-    if (rc == SQLITE_DONE) {
-        *err_msg = sqlite3_mprintf("%s: arguments must not be NULL", FN);
-        rc = SQLITE_ERROR;
-    }
-    if (rc == SQLITE_OK && task_name) rc = task_from_name(FN, task_name, &task, err_msg);
+    const char *name, *sql;
+    int task;
+    int rc = rows_args(FN, args, &name, &sql, &task, err_msg);
     if (rc != SQLITE_OK) return rc;
     sqlite3_stmt *st = NULL;
     train_rows rows;
@@ -121,13 +105,14 @@ static int run_eval(eval_cursor *cur, eval_vtab *vt, sqlite3_value **args, char 
     rc = rows_prepare(vt->db, FN, "sql", sql, &st, err_msg);
     const attn_model *m = NULL;
     if (rc == SQLITE_OK) rc = conn_model_get(vt->conn, FN, name, &m, err_msg);
-    if (rc == SQLITE_OK && !task) rc = infer_task(m, name, sqlite3_column_count(st), &task, err_msg);
+    if (rc == SQLITE_OK && !task) rc = rows_infer_task(FN, m, name, sqlite3_column_count(st), &task,
+                                                    err_msg);
     if (rc == SQLITE_OK) rc = model_check_task(FN, name, m, task, err_msg);
     if (rc == SQLITE_OK) rc = rows_read(vt->db, st, FN, "sql", "row", task, &rows, err_msg);
     sqlite3_finalize(st);
     /* Reading the rows ran the user's SQL, which may have changed attn_model: look again. */
     if (rc == SQLITE_OK) rc = conn_model_get(vt->conn, FN, name, &m, err_msg);
-    if (rc == SQLITE_OK) rc = evaluate(cur, m, task, &rows, err_msg);
+    if (rc == SQLITE_OK) rc = evaluate(cur, vt->db, m, task, &rows, err_msg);
     train_rows_free(&rows);
     return rc;
 }
@@ -179,6 +164,9 @@ static int eval_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
     case COL_F1: sqlite3_result_double(ctx, r->f1); break;
     case COL_SUPPORT: sqlite3_result_int64(ctx, r->support); break;
     case COL_PREDICTED: sqlite3_result_int64(ctx, r->predicted); break;
+    case COL_ECE:
+        if (r->ece == r->ece) sqlite3_result_double(ctx, r->ece);    /* NaN: NULL */
+        break;
     default: break;
     }
     return SQLITE_OK;

@@ -28,8 +28,6 @@
 
 #define FN "attn_train"
 #define ATTN_SQL_MAX_EPOCHS 100000
-/* sqlite3_is_interrupted appeared in 3.41.0; before, a probe statement tells. */
-#define ATTN_SQLITE_IS_INTERRUPTED_VERSION 3041000
 
 enum { COL_EPOCH, COL_TRAIN_LOSS, COL_DEV_METRIC, COL_METRIC, COL_SECONDS, COL_BEST,
        COL_MODEL, COL_TASK, COL_SQL, COL_OPTIONS };
@@ -380,7 +378,7 @@ typedef struct train_cursor {
     attn_model *model;
     attn_dataset *train, *dev;
     attn_fit_state *fit;
-    sqlite3_stmt *probe;        /* interrupt probe (SQLite < 3.41) */
+    db_stop stop;               /* sqlite3_interrupt watcher (vtab_common.c) */
     sqlite3 *db;
     attn_epoch_report report;   /* the current row */
     int have_row, eof;
@@ -737,26 +735,6 @@ static int prepare_run(train_cursor *cur, attn_conn *conn, const char *sql, char
     return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "", &err);
 }
 
-/* ---- interrupt ------------------------------------------------------------------------------ */
-
-/* should_stop for the fit: has sqlite3_interrupt been called on this connection? */
-static int interrupted(void *user) {
-    train_cursor *cur = user;
-#ifdef sqlite3_is_interrupted
-    if (sqlite3_libversion_number() >= ATTN_SQLITE_IS_INTERRUPTED_VERSION)
-        return sqlite3_is_interrupted(cur->db);
-#endif
-    /* While our statement runs the flag stays set, and any statement stepped on this
-     * connection fails with SQLITE_INTERRUPT. */
-    if (!cur->probe &&
-        sqlite3_prepare_v2(cur->db, "SELECT count(*) FROM (VALUES(1),(2))", -1, &cur->probe,
-                           NULL) != SQLITE_OK)
-        return 0;
-    int rc = sqlite3_step(cur->probe);
-    sqlite3_reset(cur->probe);
-    return rc == SQLITE_INTERRUPT;
-}
-
 /* ---- saving --------------------------------------------------------------------------------- */
 
 static void append_metric(sqlite3_str *out, double v) {
@@ -796,11 +774,15 @@ static char *meta_json(const train_cursor *cur, const attn_epoch_report *best, i
     return sqlite3_str_finish(out);
 }
 
-/* config with "$.meta" replaced (sqlite3_malloc'd), via SQLite's json_set. */
+/* config with "$.meta" replaced (sqlite3_malloc'd), via SQLite's json_set. The heads'
+ * temperatures (an init model's, fitted by attn_calibrate) are dropped: they were fitted to
+ * other weights. */
 static int config_with_meta(sqlite3 *db, const char *config, const char *meta, char **out,
                             char **err_msg) {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "SELECT json_set(?1, '$.meta', json(?2))", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, "SELECT json_remove(json_set(?1, '$.meta', json(?2)), "
+                                    "'$.classify.temperature', '$.entities.temperature', "
+                                    "'$.relations.temperature')", -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, config, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, meta, -1, SQLITE_STATIC);
@@ -838,7 +820,7 @@ static int finish_run(train_cursor *cur, char **err_msg) {
 static int next_epoch(train_cursor *cur, char **err_msg) {
     attn_error err = {{0}};
     int done = 0;
-    int status = attn_fit_epoch(cur->fit, interrupted, cur, &cur->report, &done, &err);
+    int status = attn_fit_epoch(cur->fit, db_interrupted, &cur->stop, &cur->report, &done, &err);
     if (status == ATTN_ESTOPPED) {
         *err_msg = sqlite3_mprintf("%s: interrupted; model '%s' not written", FN, cur->name);
         return SQLITE_INTERRUPT;
@@ -874,7 +856,10 @@ static int train_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
 
 static int train_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
     int rc = vtab_cursor_new(sizeof(train_cursor), out);
-    if (rc == SQLITE_OK) ((train_cursor *)*out)->db = ((train_vtab *)base)->db;
+    if (rc == SQLITE_OK) {
+        train_cursor *cur = (train_cursor *)*out;
+        cur->db = cur->stop.db = ((train_vtab *)base)->db;
+    }
     return rc;
 }
 
@@ -887,11 +872,11 @@ static void cursor_reset(train_cursor *cur) {
     train_rows_free(&cur->rows);
     train_rows_free(&cur->dev_rows);
     options_free(&cur->opt);
-    sqlite3_finalize(cur->probe);
+    db_stop_end(&cur->stop);
     sqlite3_free(cur->name);
     sqlite3 *db = cur->db;
     memset((char *)cur + sizeof cur->base, 0, sizeof *cur - sizeof cur->base);
-    cur->db = db;
+    cur->db = cur->stop.db = db;
 }
 
 static int train_close(sqlite3_vtab_cursor *base) {

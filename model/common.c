@@ -1,4 +1,4 @@
-/* common.c: the error helper. */
+/* common.c: the error helper and argmax. */
 #include "common.h"
 
 #include <stdarg.h>
@@ -12,4 +12,11 @@ int attn_fail(attn_error *err, int code, const char *fmt, ...) {
         va_end(ap);
     }
     return code;
+}
+
+int attn_argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
 }

@@ -30,6 +30,9 @@ int attn_fail(attn_error *err, int code, const char *fmt, ...)
 #endif
     ;
 
+/* Index of the largest of x[n] (n >= 1), the first one on a tie. */
+int attn_argmax(const float *x, int n);
+
 /* Limits. Each is checked where data enters and has a tested error message. */
 #define ATTN_MAX_TEXT_BYTES      ((size_t)1 << 30) /* 1 GiB: beyond SQLite's default max anyway */
 #define ATTN_MAX_CONFIG_BYTES    (1 << 20)         /* config JSON of a model */

@@ -362,22 +362,45 @@ static int parse_labels(const attn_json *section, const char *section_name, int 
     return check_unique(out, path, err);
 }
 
+/* "temperature" of a section (optional, default 1): a number in [ATTN_TEMPERATURE_MIN,
+ * ATTN_TEMPERATURE_MAX]. */
+static int parse_temperature(const attn_json *section, const char *section_name, float *out,
+                             attn_error *err) {
+    *out = 1.0f;
+    const attn_json *v = attn_json_get(section, "temperature");
+    if (!v) return ATTN_OK;
+    if (v->type != ATTN_JSON_NUMBER || !isfinite(v->number) ||
+        !(v->number >= ATTN_TEMPERATURE_MIN && v->number <= ATTN_TEMPERATURE_MAX)) {
+        char found[64];
+        describe_value(v, found, sizeof found);
+        return CFG_FAIL(err, ATTN_EINVAL, "'%s.temperature' must be a number in [%g, %g], "
+                        "found %s", section_name, ATTN_TEMPERATURE_MIN, ATTN_TEMPERATURE_MAX,
+                        found);
+    }
+    *out = (float)v->number;
+    return ATTN_OK;
+}
+
 static int parse_sections(const attn_json *root, attn_config *cfg, attn_error *err) {
-    static const char *const labels_only[] = { "labels", NULL };
-    static const char *const rel_keys[] = { "labels", "hidden", "type_dim", NULL };
+    static const char *const labels_only[] = { "labels", "temperature", NULL };
+    static const char *const rel_keys[] = { "labels", "hidden", "type_dim", "temperature", NULL };
     const attn_json *s;
     int rc;
+    cfg->classify_temperature = cfg->entity_temperature = cfg->relation_temperature = 1.0f;
     if ((s = attn_json_get(root, "classify"))) {
         if ((rc = check_known_keys(s, labels_only, "classify.", err))) return rc;
         if ((rc = parse_labels(s, "classify", 0, &cfg->classify_labels, err))) return rc;
+        if ((rc = parse_temperature(s, "classify", &cfg->classify_temperature, err))) return rc;
     }
     if ((s = attn_json_get(root, "entities"))) {
         if ((rc = check_known_keys(s, labels_only, "entities.", err))) return rc;
         if ((rc = parse_labels(s, "entities", 1, &cfg->entity_labels, err))) return rc;
+        if ((rc = parse_temperature(s, "entities", &cfg->entity_temperature, err))) return rc;
     }
     if ((s = attn_json_get(root, "relations"))) {
         if ((rc = check_known_keys(s, rel_keys, "relations.", err))) return rc;
         if ((rc = parse_labels(s, "relations", 0, &cfg->relation_labels, err))) return rc;
+        if ((rc = parse_temperature(s, "relations", &cfg->relation_temperature, err))) return rc;
         int64_t v = 0;
         if ((rc = read_int(s, "hidden", "relations.hidden", 1, ATTN_MAX_DIM, 1, &v, err))) return rc;
         cfg->rel_hidden = (int)v;

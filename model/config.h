@@ -15,9 +15,15 @@
  *                 {"kind": "subword", "buckets": 200000, "dim": 100, "min_n": 3, "max_n": 6} ],
  *                                            subword: min_n/max_n optional (default 3/6),
  *                                            1 <= min_n <= max_n <= ATTN_SUBWORD_MAX_N
- *   "classify":  {"labels": ["negative", "positive"]},
+ *   "classify":  {"labels": ["negative", "positive"], "temperature": 1.42},
  *   "entities":  {"labels": ["PER", "LOC", "ORG", "MISC"]},
  *   "relations": {"labels": ["Work_For", "Kill"], "hidden": 128, "type_dim": 16},
+ *   "temperature" (optional in classify, entities and relations; default 1, written only when
+ *   not 1): the head's probabilities are computed from its scores divided by it (temperature
+ *   scaling, Guo et al. 2017; attn_calibrate fits it): classify and relations softmax(z / T);
+ *   entities the CRF marginals of potentials (emissions, transitions, start, end) / T. The
+ *   decisions (argmax label, Viterbi path) do not depend on it. A number in
+ *   [ATTN_TEMPERATURE_MIN, ATTN_TEMPERATURE_MAX].
  *   "meta": { anything: description, training data, scores }
  * }
  * A section ("classify", "entities", "relations") is required exactly when its task is listed.
@@ -68,6 +74,10 @@
 enum { ATTN_TASK_CLASSIFY = 1, ATTN_TASK_ENTITIES = 2, ATTN_TASK_RELATIONS = 4,
        ATTN_TASK_MLM = 8 };
 
+/* Range of a head's "temperature". */
+#define ATTN_TEMPERATURE_MIN 0.01
+#define ATTN_TEMPERATURE_MAX 100.0
+
 #define ATTN_MLM_MAX_VOCAB 65536    /* outputs of the masked-word head (mlm.vocab) */
 #define ATTN_MLM_DEFAULT_VOCAB 8192 /* attn_train's option mlm_vocab */
 
@@ -88,6 +98,8 @@ typedef struct attn_config {
     attn_labels entity_labels;
     attn_labels relation_labels;
     int rel_hidden, rel_type_dim;
+    /* "temperature" of each head (1 when not given) */
+    float classify_temperature, entity_temperature, relation_temperature;
     int mlm_vocab;          /* outputs of the masked-word head (task mlm), else 0 */
     char *json;             /* the config text as given (owned, NUL-terminated) */
 } attn_config;

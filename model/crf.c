@@ -164,31 +164,35 @@ float attn_crf_viterbi(const attn_crf *crf, const float *em, int T, int *path, f
 
 /* ---- forward-backward ----------------------------------------------------------------- */
 
-/* One forward step: cur[j] = logsumexp_i(prev[i] + trans(i, j)) + em_t[j], renormalised;
+/* The forward-backward functions take beta = 1 / temperature and multiply every potential
+ * (emission, transition, start, end) by it; beta 1 gives the very same floats as without. */
+
+/* One forward step: cur[j] = logsumexp_i(prev[i] + b trans(i, j)) + b em_t[j], renormalised;
  * returns the renormalisation constant. */
 static double forward_step(const attn_crf *crf, const float *prev /* [K] */,
-                           const float *em_t /* [K] */, float *cur /* [K] */) {
+                           const float *em_t /* [K] */, float *cur /* [K] */, double b) {
     int K = crf->K;
     for (int j = 0; j < K; j++) {
         lse_acc a = lse_start();
-        for (int i = 0; i < K; i++) lse_add(&a, prev[i] + trans_score(crf, i, j));
-        cur[j] = (float)(lse_value(&a) + em_t[j]);
+        for (int i = 0; i < K; i++) lse_add(&a, prev[i] + b * trans_score(crf, i, j));
+        cur[j] = (float)(lse_value(&a) + b * em_t[j]);
     }
     return normalize_row(cur, K);
 }
 
 /* alpha[t,k] = log sum over allowed prefixes ending in k at t, each row renormalised to
  * log-sum-exp 0. Returns log Z (the sum of the renormalisation constants plus the end). */
-static double crf_forward(const attn_crf *crf, const float *em, int T, float *alpha /* [T,K] */) {
+static double crf_forward(const attn_crf *crf, const float *em, int T, float *alpha /* [T,K] */,
+                          double b) {
     int K = crf->K;
-    for (int k = 0; k < K; k++) alpha[k] = (float)(start_score(crf, k) + em[k]);
+    for (int k = 0; k < K; k++) alpha[k] = (float)(b * start_score(crf, k) + b * em[k]);
     double log_z = normalize_row(alpha, K);
     for (int t = 1; t < T; t++)
         log_z += forward_step(crf, row_of(alpha, t - 1, K), row_of(em, t, K),
-                              mut_row_of(alpha, t, K));
+                              mut_row_of(alpha, t, K), b);
     const float *last = row_of(alpha, T - 1, K);
     lse_acc a = lse_start();
-    for (int k = 0; k < K; k++) lse_add(&a, last[k] + (double)crf->end[k]);
+    for (int k = 0; k < K; k++) lse_add(&a, last[k] + b * (double)crf->end[k]);
     return log_z + lse_value(&a);
 }
 
@@ -197,10 +201,10 @@ static double crf_forward(const attn_crf *crf, const float *em, int T, float *al
  * unknown_end, the sequence goes on after T - 1 and its last row starts uniform (all 0)
  * instead of from the end scores (the streaming decoder's lookahead). */
 static void backward_rows(const attn_crf *crf, const float *em, int T, int unknown_end,
-                          float *beta /* [T,K] */) {
+                          float *beta /* [T,K] */, double b) {
     int K = crf->K;
     float *last = mut_row_of(beta, T - 1, K);
-    for (int k = 0; k < K; k++) last[k] = unknown_end ? 0.0f : crf->end[k];
+    for (int k = 0; k < K; k++) last[k] = unknown_end ? 0.0f : (float)(b * crf->end[k]);
     normalize_row(last, K);
     for (int t = T - 2; t >= 0; t--) {
         const float *next = row_of(beta, t + 1, K), *em_next = row_of(em, t + 1, K);
@@ -208,7 +212,7 @@ static void backward_rows(const attn_crf *crf, const float *em, int T, int unkno
         for (int i = 0; i < K; i++) {
             lse_acc a = lse_start();
             for (int j = 0; j < K; j++)
-                lse_add(&a, trans_score(crf, i, j) + em_next[j] + next[j]);
+                lse_add(&a, b * trans_score(crf, i, j) + b * em_next[j] + next[j]);
             cur[i] = (float)lse_value(&a);
         }
         normalize_row(cur, K);
@@ -249,22 +253,29 @@ static void add_pair_marginals(const attn_crf *crf, const float *alpha_prev /* [
         }
 }
 
-static void crf_backward(const attn_crf *crf, const float *em, int T, float *beta /* [T,K] */) {
-    backward_rows(crf, em, T, 0, beta);
+static void crf_backward(const attn_crf *crf, const float *em, int T, float *beta /* [T,K] */,
+                         double b) {
+    backward_rows(crf, em, T, 0, beta, b);
 }
 
 double attn_crf_log_partition(const attn_crf *crf, const float *em, int T, float *work) {
     if (T < 1) return NAN;
-    return crf_forward(crf, em, T, work);
+    return crf_forward(crf, em, T, work, 1.0);
 }
 
 double attn_crf_marginals(const attn_crf *crf, const float *em, int T, float *marg,
                           float *work) {
+    return attn_crf_marginals_tempered(crf, em, T, 1.0, marg, work);
+}
+
+double attn_crf_marginals_tempered(const attn_crf *crf, const float *em, int T,
+                                   double temperature, float *marg, float *work) {
     if (T < 1) return NAN;
     int K = crf->K;
+    const double b = 1.0 / temperature;
     float *alpha = work, *beta = work + (size_t)T * (size_t)K;
-    double log_z = crf_forward(crf, em, T, alpha);
-    crf_backward(crf, em, T, beta);
+    double log_z = crf_forward(crf, em, T, alpha, b);
+    crf_backward(crf, em, T, beta, b);
     for (int t = 0; t < T; t++)
         unary_marginals(row_of(alpha, t, K), row_of(beta, t, K), K, mut_row_of(marg, t, K));
     return log_z;
@@ -307,9 +318,9 @@ double attn_crf_nll_backward(const attn_crf *crf, const float *em, int T, const 
     int K = crf->K;
     float *alpha = work, *beta = work + (size_t)T * (size_t)K;
     float *marg = beta + (size_t)T * (size_t)K;
-    double log_z = crf_forward(crf, em, T, alpha);
+    double log_z = crf_forward(crf, em, T, alpha, 1.0);
     if (!isfinite(log_z)) return NAN;       /* only with non-finite emissions */
-    crf_backward(crf, em, T, beta);
+    crf_backward(crf, em, T, beta, 1.0);
     add_expected_counts(crf, em, T, alpha, beta, marg, d_em, d_trans, d_start, d_end);
     subtract_gold_counts(K, T, gold, d_em, d_trans, d_start, d_end);
     return log_z - attn_crf_path_score(crf, em, T, gold);
@@ -334,7 +345,7 @@ void attn_crf_stream_begin(attn_crf_stream *st, const attn_crf *crf, int cap, in
     assert(lookahead >= 1 && cap >= 4 * lookahead && n_rows >= 1 && n_rows <= cap);
     const size_t rows = (size_t)n_rows * (size_t)crf->K;
     *st = (attn_crf_stream){ .crf = *crf, .cap = cap, .lookahead = lookahead,
-                             .n_rows = n_rows };
+                             .n_rows = n_rows, .inv_temperature = 1.0 };
     st->em = work;
     st->alpha = st->em + rows;
     st->beta = st->alpha + rows;
@@ -356,11 +367,15 @@ static void stream_append(attn_crf_stream *st, const float *em_row /* [K] */) {
     float *em = mut_row_of(st->em, r, K), *alpha = mut_row_of(st->alpha, r, K);
     for (int k = 0; k < K; k++) em[k] = em_row[k];
     if (st->base == 0 && r == 0) {                      /* the first position of the text */
-        for (int k = 0; k < K; k++) alpha[k] = st->delta[k] = (float)(start_score(crf, k) + em[k]);
+        const double b = st->inv_temperature;     /* marginals only: Viterbi is unscaled */
+        for (int k = 0; k < K; k++) {
+            st->delta[k] = (float)(start_score(crf, k) + em[k]);
+            alpha[k] = (float)(b * start_score(crf, k) + b * em[k]);
+        }
         normalize_row(alpha, K);
         shift_by_max(st->delta, K);
     } else {
-        forward_step(crf, row_of(st->alpha, r - 1, K), em, alpha);
+        forward_step(crf, row_of(st->alpha, r - 1, K), em, alpha, st->inv_temperature);
         viterbi_step(crf, st->delta, em, st->scratch, mut_row_of(st->back, r, K));
         shift_by_max(st->scratch, K);
         for (int k = 0; k < K; k++) st->delta[k] = st->scratch[k];
@@ -402,7 +417,7 @@ static void trace_tags(const attn_crf_stream *st, int r, int tag, int n_keep, in
 static void stream_commit(attn_crf_stream *st, int n, int at_end, const int *tags,
                           float *probs) {
     const int K = st->crf.K;
-    backward_rows(&st->crf, st->em, st->n_pending, !at_end, st->beta);
+    backward_rows(&st->crf, st->em, st->n_pending, !at_end, st->beta, st->inv_temperature);
     for (int q = 0; q < n; q++) {
         unary_marginals(row_of(st->alpha, q, K), row_of(st->beta, q, K), K, st->marg);
         probs[q] = st->marg[tags[q]];
@@ -446,6 +461,11 @@ static int stream_try_commit(attn_crf_stream *st, int *tags, float *probs) {
     restart_viterbi_from(st, tags[limit - 1]);
     st->n_forced += limit;
     return limit;
+}
+
+void attn_crf_stream_set_temperature(attn_crf_stream *st, double temperature) {
+    assert(st->n_pending == 0 && st->base == 0 && temperature > 0.0);
+    st->inv_temperature = 1.0 / temperature;
 }
 
 int attn_crf_stream_push(attn_crf_stream *st, const float *em_row, int *tags, float *probs) {

@@ -66,6 +66,11 @@ double attn_crf_path_score(const attn_crf *crf, const float *em, int T, const in
  * returned. */
 double attn_crf_marginals(const attn_crf *crf, const float *em, int T, float *marg,
                           float *work);
+/* The same at a temperature (> 0): the marginals of the CRF whose potentials (emissions,
+ * transitions, start and end scores) are all divided by it. Temperature 1 is bit for bit
+ * attn_crf_marginals; the Viterbi path does not depend on it. Returns log Z of that CRF. */
+double attn_crf_marginals_tempered(const attn_crf *crf, const float *em, int T,
+                                   double temperature, float *marg, float *work);
 
 /* Negative log-likelihood of the gold path, NLL = log Z - score(gold) >= 0, and its gradient,
  * ADDED into the four gradient buffers (so a batch accumulates by calling once per sequence):
@@ -113,6 +118,7 @@ typedef struct attn_crf_stream {
     int n_pending;
     int next_attempt;                   /* pending count at which to look for a commit */
     int64_t n_forced;                   /* positions committed by force since begin */
+    double inv_temperature;             /* of the marginals (1 unless set) */
 } attn_crf_stream;
 
 /* Floats of work memory a stream with n_rows rows over K tags needs. */
@@ -124,6 +130,10 @@ typedef struct attn_crf_stream {
  * work: ATTN_CRF_STREAM_WORK(n_rows, K) floats. */
 void attn_crf_stream_begin(attn_crf_stream *st, const attn_crf *crf, int cap, int lookahead,
                            int n_rows, float *work);
+
+/* Marginals of this sequence at a temperature (> 0), as attn_crf_marginals_tempered; the tags
+ * do not change. Call it right after begin (before any push). */
+void attn_crf_stream_set_temperature(attn_crf_stream *st, double temperature);
 
 /* Adds the next position's emissions em_row[K]. Returns n >= 0: the next n positions of the
  * sequence (from the first not yet returned) are decided: tags[0..n), probs[0..n) = the

@@ -149,6 +149,10 @@ void attn_fit_abort(attn_fit_state *f);
  *   label order (labels never seen on either side have no row, as sklearn's report);
  *   classify:  "accuracy" (P = R = F1 = accuracy, support = predicted = texts), "macro";
  *   entities, relations: "micro" (headline = its F1), "macro".
+ * The summary row ("accuracy", "micro") carries the expected calibration error (metrics.h,
+ * 15 bins) of the predictions: classify the top label's probability, right when it is the
+ * gold label; entities each predicted entity's score, right when a gold entity has its span
+ * and label; relations each predicted relation's probability, right when strict (below).
  * Texts are evaluated on a task only when they give its answer (see attn_dataset_add);
  * relations: a predicted triple is right when head span+type, tail span+type (characters)
  * and relation label equal a gold one. The dataset must come from a config with the same
@@ -158,6 +162,8 @@ typedef struct attn_eval_row {
     double precision, recall, f1;
     int64_t support;            /* gold count (for micro/macro: all gold) */
     int64_t predicted;
+    double ece;                 /* "accuracy" / "micro": expected calibration error
+                                 * (metrics.h, calibrate.h); NaN on the other rows */
 } attn_eval_row;
 
 typedef struct attn_eval_result {
@@ -165,6 +171,7 @@ typedef struct attn_eval_result {
     int n;
     double accuracy;            /* classify only, else NaN */
     double headline;            /* the selection metric (see above) */
+    double ece;                 /* expected calibration error of the predictions */
 } attn_eval_result;
 
 /* task: ATTN_TASK_CLASSIFY, ATTN_TASK_ENTITIES or ATTN_TASK_RELATIONS (must be in the model).
@@ -172,6 +179,17 @@ typedef struct attn_eval_result {
 int attn_evaluate(const attn_model *m, const attn_dataset *ds, int task,
                   attn_eval_result *out, attn_error *err);
 void attn_eval_result_free(attn_eval_result *r);
+
+/* attn_evaluate that calls should_stop (may be NULL) before each text (non-zero: ATTN_ESTOPPED)
+ * and, with collect (an empty attn_calib of task, calibrate.h), adds what temperature scaling
+ * needs of each text: classify its logits and gold label; entities its emissions and
+ * predicted entities with whether each is right; relations every candidate pair's logits
+ * with its gold output (the relation of a gold pair with the same head and tail spans and
+ * types, else none). Predictions are bit for bit those of attn_evaluate. */
+struct attn_calib;
+int attn_evaluate_collect(const attn_model *m, const attn_dataset *ds, int task,
+                          attn_stop_cb should_stop, void *user, struct attn_calib *collect,
+                          attn_eval_result *out, attn_error *err);
 
 /* ---- mlm (masked-language-model pretraining, mlm.h) ----
  * A dataset for a config with task mlm takes plain texts (attn_dataset_add with no answers):

@@ -7,11 +7,21 @@
 #include "kernels.h"
 #include "layers.h"
 
-void attn_classify_head(const attn_model *m, const float *pooled, float *probs) {
+void attn_softmax_tempered(float *z, int n, float temperature) {
     const attn_kernels *k = attn_kernels_best();
+    if (temperature != 1.0f) k->scale(z, 1.0f / temperature, (size_t)n);
+    k->softmax(z, (size_t)n);
+}
+
+void attn_classify_logits(const attn_model *m, const float *pooled, float *logits) {
     const int L = m->cfg.classify_labels.n;
-    k->matvec(probs, m->w.cls_w, pooled, m->w.cls_b, (size_t)L, 2 * (size_t)m->cfg.dim);
-    k->softmax(probs, (size_t)L);
+    attn_kernels_best()->matvec(logits, m->w.cls_w, pooled, m->w.cls_b, (size_t)L,
+                                2 * (size_t)m->cfg.dim);
+}
+
+void attn_classify_head(const attn_model *m, const float *pooled, float *probs) {
+    attn_classify_logits(m, pooled, probs);
+    attn_softmax_tempered(probs, m->cfg.classify_labels.n, m->cfg.classify_temperature);
 }
 
 void attn_pool_init(float *acc, int D) {
@@ -55,9 +65,9 @@ void attn_rel_gap(int hs, int he, int ts, int te, int *from, int *to) {
     *to = hs > ts ? hs : ts;
 }
 
-void attn_relation_head(const attn_model *m, const float *h, int N,
-                        int hs, int he, int hl, int ts, int te, int tl,
-                        float *probs, float *work) {
+void attn_relation_logits(const attn_model *m, const float *h, int N,
+                          int hs, int he, int hl, int ts, int te, int tl,
+                          float *logits, float *work) {
     const attn_config *c = &m->cfg;
     const attn_kernels *k = attn_kernels_best();
     const int D = c->dim, TD = c->rel_type_dim, RH = c->rel_hidden;
@@ -77,6 +87,12 @@ void attn_relation_head(const attn_model *m, const float *h, int N,
     k->matvec(hidden, m->w.rel_hidden_w, x, m->w.rel_hidden_b, (size_t)RH,
               3 * (size_t)D + 2 * (size_t)TD);
     k->gelu(hidden, (size_t)RH);
-    k->matvec(probs, m->w.rel_out_w, hidden, m->w.rel_out_b, (size_t)R1, (size_t)RH);
-    k->softmax(probs, (size_t)R1);
+    k->matvec(logits, m->w.rel_out_w, hidden, m->w.rel_out_b, (size_t)R1, (size_t)RH);
+}
+
+void attn_relation_head(const attn_model *m, const float *h, int N,
+                        int hs, int he, int hl, int ts, int te, int tl,
+                        float *probs, float *work) {
+    attn_relation_logits(m, h, N, hs, he, hl, ts, te, tl, probs, work);
+    attn_softmax_tempered(probs, m->cfg.relation_labels.n + 1, m->cfg.relation_temperature);
 }

@@ -11,8 +11,14 @@
 
 #include "model.h"
 
-/* probs[L] from pooled[2D]. */
+/* z[n] = softmax(z / temperature), in place (temperature > 0; 1 leaves the scores as they
+ * are, bit for bit the plain softmax). The probabilities of every head. */
+void attn_softmax_tempered(float *z, int n, float temperature);
+
+/* probs[L] from pooled[2D]: softmax(logits / classify temperature). attn_classify_logits gives
+ * the scores before the softmax (calibration). */
 void attn_classify_head(const attn_model *m, const float *pooled, float *probs);
+void attn_classify_logits(const attn_model *m, const float *pooled, float *logits);
 
 /* Running mean/max pooling, so a long text pooled over several windows gives the same answer
  * as one pass: init, add rows, finish into pooled[2D]. acc[2D] holds sum | max. */
@@ -33,10 +39,14 @@ void attn_max_pool_rows(float *out, const float *h, int from, int to, int D);
  * when the spans overlap, nest or touch. */
 void attn_rel_gap(int hs, int he, int ts, int te, int *from, int *to);
 
+/* probs = softmax(logits / relation temperature); attn_relation_logits stops before it. */
 #define ATTN_REL_WORK(m) \
     ((size_t)(3 * (m)->cfg.dim + 2 * (m)->cfg.rel_type_dim + (m)->cfg.rel_hidden))
 void attn_relation_head(const attn_model *m, const float *h, int N,
                         int hs, int he, int hl, int ts, int te, int tl,
                         float *probs, float *work);
+void attn_relation_logits(const attn_model *m, const float *h, int N,
+                          int hs, int he, int hl, int ts, int te, int tl,
+                          float *logits, float *work);
 
 #endif

@@ -1,7 +1,8 @@
-/* metrics.c: accumulators for entity, relation, classification and SemEval-2010 Task 8 scores;
- * see metrics.h for the definitions. */
+/* metrics.c: accumulators for entity, relation, classification and SemEval-2010 Task 8 scores
+ * and the expected calibration error; see metrics.h for the definitions. */
 #include "metrics.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -415,4 +416,33 @@ const char *attn_semeval_eval_type_name(const attn_semeval_eval *e, int type) {
 }
 attn_prf attn_semeval_eval_type(const attn_semeval_eval *e, int type) {
     return labels_prf(&e->types, type);
+}
+
+/* ---- calibration ---- */
+
+void attn_ece_init(attn_ece *e) { memset(e, 0, sizeof *e); }
+
+void attn_ece_add(attn_ece *e, double confidence, int correct) {
+    const double c = !(confidence > 0.0) ? 0.0 : confidence > 1.0 ? 1.0 : confidence;
+    int b = (int)ceil(c * ATTN_ECE_BINS) - 1;       /* (b/B, (b+1)/B] */
+    if (b < 0) b = 0;
+    if (b >= ATTN_ECE_BINS) b = ATTN_ECE_BINS - 1;
+    e->n[b]++;
+    e->confidence[b] += c;
+    e->correct[b] += correct ? 1.0 : 0.0;
+}
+
+int64_t attn_ece_count(const attn_ece *e) {
+    int64_t n = 0;
+    for (int b = 0; b < ATTN_ECE_BINS; b++) n += e->n[b];
+    return n;
+}
+
+double attn_ece_value(const attn_ece *e) {
+    const int64_t n = attn_ece_count(e);
+    if (n == 0) return 0.0;
+    double sum = 0.0;
+    for (int b = 0; b < ATTN_ECE_BINS; b++)
+        if (e->n[b]) sum += fabs(e->correct[b] - e->confidence[b]);   /* n_b |acc_b - conf_b| */
+    return sum / (double)n;
 }

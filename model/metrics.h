@@ -103,6 +103,27 @@ int attn_class_eval_n_labels(const attn_class_eval *e);
 attn_prf attn_class_eval_label(const attn_class_eval *e, int label);
 attn_prf attn_class_eval_macro(const attn_class_eval *e);
 
+/* ---- calibration ----
+ * Expected calibration error (Guo et al. 2017): predictions are put in ATTN_ECE_BINS
+ * equal-width bins of their confidence c in [0, 1], bin b holding (b/B, (b+1)/B] (c = 0 in the
+ * first); ECE = sum over bins of (n_b / n) |accuracy_b - mean confidence_b|, in [0, 1]; 0 with
+ * no predictions. What a prediction and its confidence are is the caller's: classify the top
+ * label and its probability, entities each predicted entity and its score, relations each
+ * predicted relation and its probability. */
+#define ATTN_ECE_BINS 15
+
+typedef struct attn_ece {
+    int64_t n[ATTN_ECE_BINS];         /* predictions per bin */
+    double confidence[ATTN_ECE_BINS]; /* their summed confidence */
+    double correct[ATTN_ECE_BINS];    /* how many were right */
+} attn_ece;
+
+void attn_ece_init(attn_ece *e);
+/* One prediction; a confidence outside [0, 1] (or NaN) is clamped into it (NaN: 0). */
+void attn_ece_add(attn_ece *e, double confidence, int correct);
+double attn_ece_value(const attn_ece *e);
+int64_t attn_ece_count(const attn_ece *e);
+
 /* ---- SemEval-2010 Task 8 ---- */
 typedef struct attn_semeval_eval attn_semeval_eval;
 attn_semeval_eval *attn_semeval_eval_new(void);

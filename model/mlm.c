@@ -129,12 +129,6 @@ static void head_logits(const attn_model *m, const float *h, const int *pos, int
                 1.0f, logits, V);
 }
 
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return best;
-}
-
 /* In place: x[V] = softmax(x); returns -log p[gold] (computed in double). */
 static double softmax_nll(float *x, int V, int gold) {
     float mx = x[0];
@@ -160,7 +154,7 @@ double attn_mlm_backward(const attn_model *m, const attn_weights *g, const float
     int correct = 0;
     for (int i = 0; i < M; i++) {
         float *row = logits + (size_t)i * V;
-        correct += argmax(row, V) == tgt[i];
+        correct += attn_argmax(row, V) == tgt[i];
         loss += softmax_nll(row, V, tgt[i]);
         row[tgt[i]] -= 1.0f;                     /* d(-log p)/dlogits = p - onehot */
         for (int k = 0; k < V; k++) row[k] *= weight;
@@ -188,5 +182,5 @@ void attn_mlm_predict(const attn_model *m, const float *h, const int *pos, int M
     const int D = m->cfg.dim, V = m->cfg.mlm_vocab;
     float *hm = work, *logits = hm + (size_t)M * D;
     head_logits(m, h, pos, M, hm, logits);
-    for (int i = 0; i < M; i++) pred[i] = argmax(logits + (size_t)i * V, V);
+    for (int i = 0; i < M; i++) pred[i] = attn_argmax(logits + (size_t)i * V, V);
 }

@@ -46,6 +46,7 @@ struct attn_session {
     double entity_prob_sum;           /* over its tokens so far */
     float *pool;      size_t pool_cap;    /* [2D] */
     float *rel_work;  size_t rel_work_cap;/* ATTN_REL_WORK + [R+1] probabilities */
+    float *pair_logits; size_t pair_logits_cap; /* [pairs, R+1] (relation candidates) */
     attn_entity *ents;   size_t ents_cap;  size_t n_ents;
     attn_relation *rels; size_t rels_cap;  size_t n_rels;
     int n_tokens;
@@ -118,6 +119,7 @@ size_t attn_session_bytes(const attn_session *s) {
     return attn_session_window_bytes(s) + s->toks.cap * sizeof(attn_token) +
            s->hidden_cap * sizeof *s->hidden +
            (s->em_cap + s->marg_cap + s->crf_work_cap + s->pool_cap + s->rel_work_cap +
+            s->pair_logits_cap +
             s->tag_work_cap + s->decided_prob_cap) * sizeof(float) +
            (s->path_cap + s->decided_tag_cap) * sizeof(int) + s->allowed_cap +
            s->ents_cap * sizeof *s->ents + s->rels_cap * sizeof *s->rels;
@@ -162,7 +164,7 @@ void attn_session_free(attn_session *s) {
     free(s->rows); free(s->hidden); free(s->window);
     free(s->em); free(s->marg); free(s->crf_work); free(s->path); free(s->allowed);
     free(s->tag_work); free(s->decided_tag); free(s->decided_prob);
-    free(s->pool); free(s->rel_work); free(s->ents); free(s->rels);
+    free(s->pool); free(s->rel_work); free(s->pair_logits); free(s->ents); free(s->rels);
     free(s);
 }
 
@@ -455,6 +457,7 @@ static int begin_tagging(const attn_model *m, attn_session *s, attn_error *err) 
     const attn_crf crf = { K, m->w.crf_trans, m->w.crf_start, m->w.crf_end,
                            s->allowed, s->allowed + (size_t)K * K };
     attn_crf_stream_begin(&s->tagger, &crf, cap, ATTN_TAG_LOOKAHEAD, rows, s->tag_work);
+    attn_crf_stream_set_temperature(&s->tagger, m->cfg.entity_temperature);
     s->n_ents = 0;
     s->n_decided = 0;
     s->entity_open = 0;
@@ -663,14 +666,22 @@ int attn_run_encode(const attn_model *m, attn_session *s, const char *text, size
 
 /* ---- classify ---- */
 
-int attn_run_classify(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
-                      float *probs, attn_error *err) {
+int attn_run_classify_logits(const attn_model *m, attn_session *s, const char *text,
+                             size_t n_bytes, float *logits, attn_error *err) {
     int rc = require_task(m, ATTN_TASK_CLASSIFY, "classify", err);
     if (!rc) rc = encode_text(m, s, text, n_bytes, ATTN_TASK_CLASSIFY, err);
     if (rc) return rc;
     attn_pool_finish(s->pool, m->cfg.dim, s->n_tokens);
-    attn_classify_head(m, s->pool, probs);
+    attn_classify_logits(m, s->pool, logits);
     return ATTN_OK;
+}
+
+int attn_run_classify(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                      float *probs, attn_error *err) {
+    int rc = attn_run_classify_logits(m, s, text, n_bytes, probs, err);
+    if (!rc)
+        attn_softmax_tempered(probs, m->cfg.classify_labels.n, m->cfg.classify_temperature);
+    return rc;
 }
 
 /* ---- entities ---- */
@@ -715,20 +726,25 @@ int attn_run_entities(const attn_model *m, attn_session *s, const char *text, si
     return ATTN_OK;
 }
 
+int attn_run_entities_emissions(const attn_model *m, attn_session *s, const char *text,
+                                size_t n_bytes, const attn_entity **ents, size_t *n_ents,
+                                const float **em, int *n_tokens, attn_error *err) {
+    int rc = require_task(m, ATTN_TASK_ENTITIES, "entities", err);
+    if (!rc) rc = find_entities(m, s, text, n_bytes, ATTN_TASK_RELATIONS, err);
+    if (rc) return rc;
+    *ents = s->ents;
+    *n_ents = s->n_ents;
+    *em = s->em;
+    *n_tokens = s->n_tokens;
+    return ATTN_OK;
+}
+
 /* ---- relations ---- */
 
 int attn_pair_in_extent(const attn_entity *a, const attn_entity *b, int max_len) {
     const int first = a->tok_start < b->tok_start ? a->tok_start : b->tok_start;
     const int end = a->tok_end > b->tok_end ? a->tok_end : b->tok_end;
     return end - first <= max_len;
-}
-
-/* Index of the largest value (the first one on a tie). */
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
 }
 
 static int reserve_relation_work(const attn_model *m, attn_session *s, attn_error *err) {
@@ -744,10 +760,46 @@ static int classify_pair(const attn_model *m, attn_session *s, int i, int j, att
     float *probs = s->rel_work + ATTN_REL_WORK(m);
     attn_relation_head(m, s->hidden, s->n_tokens, a->tok_start, a->tok_end, a->label,
                        b->tok_start, b->tok_end, b->label, probs, s->rel_work);
-    const int best = argmax(probs, R1);
+    const int best = attn_argmax(probs, R1);
     if (best == 0) return ATTN_OK;
     if (GROW(s, rels, s->n_rels + 1)) return no_memory(err, "relations");
     s->rels[s->n_rels++] = (attn_relation){ i, j, best - 1, probs[best] };
+    return ATTN_OK;
+}
+
+int attn_run_relation_candidates(const attn_model *m, attn_session *s, const char *text,
+                                 size_t n_bytes, const attn_entity **ents, size_t *n_ents,
+                                 const attn_relation **pairs, size_t *n_pairs,
+                                 const float **logits, attn_error *err) {
+    s->n_rels = 0;
+    int rc = require_task(m, ATTN_TASK_RELATIONS, "relations", err);
+    if (!rc) rc = find_entities(m, s, text, n_bytes, ATTN_TASK_RELATIONS, err);
+    if (!rc) rc = reserve_relation_work(m, s, err);
+    const int R1 = m->cfg.relation_labels.n + 1;
+    float *probs = s->rel_work + ATTN_REL_WORK(m);
+    for (size_t i = 0; !rc && i < s->n_ents; i++)
+        for (size_t j = 0; !rc && j < s->n_ents; j++) {
+            const attn_entity *a = &s->ents[i], *b = &s->ents[j];
+            if (i == j || !attn_pair_in_extent(a, b, m->cfg.max_len)) continue;
+            if (GROW(s, rels, s->n_rels + 1) ||
+                GROW(s, pair_logits, (s->n_rels + 1) * (size_t)R1)) {
+                rc = no_memory(err, "relations");
+                break;
+            }
+            float *z = s->pair_logits + s->n_rels * (size_t)R1;
+            attn_relation_logits(m, s->hidden, s->n_tokens, a->tok_start, a->tok_end, a->label,
+                                 b->tok_start, b->tok_end, b->label, z, s->rel_work);
+            memcpy(probs, z, (size_t)R1 * sizeof *probs);
+            attn_softmax_tempered(probs, R1, m->cfg.relation_temperature);
+            const int best = attn_argmax(probs, R1);
+            s->rels[s->n_rels++] = (attn_relation){ (int)i, (int)j, best - 1, probs[best] };
+        }
+    if (rc) return rc;
+    *ents = s->ents;
+    *n_ents = s->n_ents;
+    *pairs = s->rels;
+    *n_pairs = s->n_rels;
+    *logits = s->pair_logits;
     return ATTN_OK;
 }
 

@@ -50,13 +50,15 @@ typedef struct attn_entity {
     size_t byte_start, byte_end;
     int tok_start, tok_end;     /* token indices, end exclusive */
     int label;                  /* index into cfg.entity_labels */
-    float score;                /* mean over its tokens of the CRF marginal of the decoded tag */
+    float score;                /* mean over its tokens of the CRF marginal of the decoded tag
+                                 * (at the entity temperature, config.h) */
 } attn_entity;
 
 typedef struct attn_relation {
     int head, tail;             /* indices into the entity array */
     int label;                  /* index into cfg.relation_labels (never "none") */
-    float score;                /* softmax probability of that label */
+    float score;                /* softmax probability of that label (at the relation
+                                 * temperature, config.h) */
 } attn_relation;
 
 typedef struct attn_session attn_session;
@@ -110,15 +112,37 @@ void attn_session_token_cache_stats(const attn_session *s, uint64_t *hits, uint6
 int attn_run_classify(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                       float *probs, attn_error *err);
 
-/* Entities in text order. *ents points into the session. */
+/* The same before the softmax: logits[n classify labels] (probs = softmax(logits / the
+ * classify temperature)). For calibration. */
+int attn_run_classify_logits(const attn_model *m, attn_session *s, const char *text,
+                             size_t n_bytes, float *logits, attn_error *err);
+
+/* Entities in text order. *ents points into the session. Scores use the model's entity
+ * temperature (config.h). */
 int attn_run_entities(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                       const attn_entity **ents, size_t *n_ents, attn_error *err);
+
+/* The same entities (bit for bit) with the emissions of the whole text, *em [*n_tokens, K],
+ * from which the scores can be recomputed at another temperature (calibration). Keeps every
+ * token and h[N, D] as relations do (attn_call_bytes of relations). */
+int attn_run_entities_emissions(const attn_model *m, attn_session *s, const char *text,
+                                size_t n_bytes, const attn_entity **ents, size_t *n_ents,
+                                const float **em, int *n_tokens, attn_error *err);
 
 /* Entities and the relations between them (pairs predicted "none" are omitted).
  * Requires a model with the relations task. */
 int attn_run_relations(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                        const attn_entity **ents, size_t *n_ents,
                        const attn_relation **rels, size_t *n_rels, attn_error *err);
+
+/* Every pair attn_run_relations classifies (ordered, distinct entities, within the extent),
+ * "none" included: pairs[k].head/.tail/.score as there, .label -1 for "none"; logits
+ * [n_pairs, R+1] the relation head's scores before softmax(logits / relation temperature).
+ * For calibration. All point into the session. */
+int attn_run_relation_candidates(const attn_model *m, attn_session *s, const char *text,
+                                 size_t n_bytes, const attn_entity **ents, size_t *n_ents,
+                                 const attn_relation **pairs, size_t *n_pairs,
+                                 const float **logits, attn_error *err);
 
 /* Relation for given character spans [hs,he) and [ts,te) of the text (a user's own entities):
  * probs[R+1] (0 = none). Spans are snapped outward to token boundaries; a span covering no

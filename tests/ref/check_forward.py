@@ -6,9 +6,9 @@ Inputs taken from the dump: the config JSON, the tensors (.bin), each text's tok
 and byte offsets) and feature rows. The subword feature's rows are also recomputed here from the
 token text (subword.h: hash, n-gram order, the first SUBWORD_SLOTS kept) and must match.
 Everything else -- the encoder, the windowing and stitching of long texts (consecutive chunks
-for classification), the heads, the constrained Viterbi, forward-backward marginals, IOB2
-decoding, relation pair enumeration, span snapping -- is reimplemented here from the documentation in
-model/*.h, not from C intermediates.
+for classification), the heads and their temperatures, the constrained Viterbi,
+forward-backward marginals, IOB2 decoding, relation pair enumeration, span snapping -- is
+reimplemented here from the documentation in model/*.h, not from C intermediates.
 
 Tolerances (absolute): hidden states 1e-4, emissions 2e-4 (they are O(5)), probabilities
 (classification, marginals, relation probabilities, entity and relation scores) 2e-5.
@@ -236,13 +236,15 @@ TAG_LOOKAHEAD = 64          # ATTN_TAG_LOOKAHEAD (pipeline.h)
 TAG_PENDING_WINDOWS = 4     # ATTN_TAG_PENDING_WINDOWS
 
 
-def stream_decode(em, trans, start, end, cap, look):
+def stream_decode(em, trans, start, end, cap, look, temp=1.0):
     """The streaming tagger as crf.h documents attn_crf_stream, in float64 on whole arrays:
     tags decided online where the Viterbi survivors of every reachable state agree (keeping
     `look` positions), forced along the best path when `cap` positions are pending, marginals
     from an exact alpha and a beta started uniform at the last pushed position (exact at the
-    end). Returns (tags, probs of those tags, positions forced)."""
+    end), of the potentials divided by temp (the Viterbi path is not). Returns (tags, probs of
+    those tags, positions forced)."""
     T, K = em.shape
+    em_t, trans_t, start_t, end_t = em / temp, trans / temp, start / temp, end / temp
     tags, probs = [0] * T, [0.0] * T
     back = np.zeros((T, K), dtype=int)
     alpha = np.zeros((T, K))
@@ -257,9 +259,9 @@ def stream_decode(em, trans, start, end, cap, look):
 
     def commit(last, upto, path, at_end):     # decide [base, upto) from path (base..last)
         beta = np.zeros((last + 1, K))
-        beta[last] = end if at_end else 0.0
+        beta[last] = end_t if at_end else 0.0
         for s in range(last - 1, base - 1, -1):
-            beta[s] = logsumexp(trans + (em[s + 1] + beta[s + 1])[None, :], axis=1)
+            beta[s] = logsumexp(trans_t + (em_t[s + 1] + beta[s + 1])[None, :], axis=1)
         for s in range(base, upto):
             post = alpha[s] + beta[s]
             tags[s] = path[s - base]
@@ -273,10 +275,11 @@ def stream_decode(em, trans, start, end, cap, look):
     for t in range(T):
         if t == 0:
             delta = start + em[0]
-            alpha[0] = delta - logsumexp(delta, axis=0)
+            a = start_t + em_t[0]
+            alpha[0] = a - logsumexp(a, axis=0)
         else:
             delta = step(delta, t)
-            a = logsumexp(alpha[t - 1][:, None] + trans, axis=0) + em[t]
+            a = logsumexp(alpha[t - 1][:, None] + trans_t, axis=0) + em_t[t]
             alpha[t] = a - logsumexp(a, axis=0)
         pending = t + 1 - base
         if pending < next_attempt:
@@ -322,6 +325,11 @@ def iob2_spans(path):
 
 # ---- relations ----
 
+def temperature(cfg, section):
+    """A head's temperature (config.h): its probabilities are softmax(scores / T)."""
+    return cfg[section].get("temperature", 1.0)
+
+
 def relation_probs(cfg, w, h, hs, he, hl, ts, te, tl):
     D = cfg["dim"]
 
@@ -330,7 +338,7 @@ def relation_probs(cfg, w, h, hs, he, hl, ts, te, tl):
     x = np.concatenate([pool(hs, he), pool(ts, te), pool(min(he, te), max(hs, ts)),
                         w["rel.type"][hl], w["rel.type"][tl]])
     hid = gelu(w["rel.hidden.w"] @ x + w["rel.hidden.b"])
-    return softmax(w["rel.out.w"] @ hid + w["rel.out.b"])
+    return softmax((w["rel.out.w"] @ hid + w["rel.out.b"]) / temperature(cfg, "relations"))
 
 
 def snap(tokens, a, b, n_chars):
@@ -382,7 +390,8 @@ def check_case(name, cfg, w, c, text_bytes):
     if "classify" in tasks:
         hc = encode_chunks(cfg, w, rows) if N else np.zeros((0, D))
         pooled = np.concatenate([hc.mean(axis=0), hc.max(axis=0)]) if N else np.zeros(2 * D)
-        compare("classify", softmax(w["cls.w"] @ pooled + w["cls.b"]), c["classify"], where)
+        compare("classify", softmax((w["cls.w"] @ pooled + w["cls.b"]) /
+                                    temperature(cfg, "classify")), c["classify"], where)
 
     if "entities" not in tasks:
         return
@@ -394,14 +403,16 @@ def check_case(name, cfg, w, c, text_bytes):
         trans, start, end = crf_params(cfg, w)
         path = viterbi(em, trans, start, end)
         check(path == c["path"], "%s: Viterbi path %s, C has %s" % (where, path, c["path"]))
-        marg = marginals(em, trans, start, end)
-        compare("marginals", marg, c["marginals"], where)
+        marg = marginals(em, trans, start, end)     # decisions (span_label) use T = 1
+        T_ent = temperature(cfg, "entities")
+        marg_t = marginals(em / T_ent, trans / T_ent, start / T_ent, end / T_ent)
+        compare("marginals", marg_t, c["marginals"], where)
         # attn_run_entities and attn_run_relations decode with the streaming tagger
         cap = max(TAG_PENDING_WINDOWS * cfg["max_len"], 4 * TAG_LOOKAHEAD)
-        tags, probs, forced = stream_decode(em, trans, start, end, cap, TAG_LOOKAHEAD)
+        tags, probs, forced = stream_decode(em, trans, start, end, cap, TAG_LOOKAHEAD, T_ent)
         if forced == 0:     # documented: then the whole-text Viterbi path, near its marginals
             check(tags == path, "%s: streamed tags differ from Viterbi" % where)
-            compare("streamed vs whole-text marginal", [marg[t, path[t]] for t in range(N)],
+            compare("streamed vs whole-text marginal", [marg_t[t, path[t]] for t in range(N)],
                     probs, where)
         for t0, t1, label in iob2_spans(tags):
             tk = c["tokens"]

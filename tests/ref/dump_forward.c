@@ -74,6 +74,16 @@ static const model_def MODELS[] = {
       "  {\"kind\": \"norm\", \"buckets\": 40, \"dim\": 4}],"
       " \"classify\": {\"labels\": [\"x\", \"y\"]},"
       " \"entities\": {\"labels\": [\"P\", \"Q\"]}}", -0.5f, 0.0f },
+    /* every head with a temperature (config.h): softmax(z / T), CRF marginals at T */
+    { "tempered",
+      "{\"format\": 1, \"tasks\": [\"classify\", \"entities\", \"relations\"], \"dim\": 12,"
+      " \"layers\": 1, \"heads\": 3, \"ffn\": 20, \"max_len\": 6,"
+      " \"features\": [{\"kind\": \"norm\", \"buckets\": 50, \"dim\": 6},"
+      "  {\"kind\": \"shape\", \"buckets\": 10, \"dim\": 3}],"
+      " \"classify\": {\"labels\": [\"a\", \"b\", \"c\"], \"temperature\": 0.4},"
+      " \"entities\": {\"labels\": [\"PER\", \"LOC\"], \"temperature\": 2.5},"
+      " \"relations\": {\"labels\": [\"Work_For\", \"Live_In\"], \"hidden\": 10,"
+      " \"type_dim\": 4, \"temperature\": 1.7}}", -0.5f, -1.0f },
 };
 
 static const char *WORDS[] = {
@@ -229,7 +239,8 @@ static void dump_tokens(FILE *f, const attn_model *m, const attn_token *toks, in
     fprintf(f, "],\n");
 }
 
-/* Emissions from the C hidden states, then Viterbi and marginals through crf.c directly. */
+/* Emissions from the C hidden states, then Viterbi and marginals (at the entity temperature)
+ * through crf.c directly. */
 static void dump_crf(FILE *f, const attn_model *m, const float *h, int N) {
     const int K = attn_config_n_tags(&m->cfg);
     float *em = malloc(sizeof(float) * ((size_t)N * K * 2 + ATTN_CRF_WORK(N, K)));
@@ -242,7 +253,7 @@ static void dump_crf(FILE *f, const attn_model *m, const float *h, int N) {
     attn_crf crf = { K, m->w.crf_trans, m->w.crf_start, m->w.crf_end, allowed,
                      allowed + (size_t)K * K };
     attn_crf_viterbi(&crf, em, N, path, work);
-    attn_crf_marginals(&crf, em, N, marg, work);
+    attn_crf_marginals_tempered(&crf, em, N, m->cfg.entity_temperature, marg, work);
     put_floats(f, "emissions", em, (size_t)N * K);
     put_ints(f, "path", path, (size_t)N);
     put_floats(f, "marginals", marg, (size_t)N * K);

@@ -674,6 +674,65 @@ static void test_stream_short_is_exact(void) {
     free(work);
 }
 
+/* Temperature: attn_crf_marginals_tempered(T) is attn_crf_marginals of the potentials
+ * (emissions, transitions, start, end) divided by T; T = 1 is attn_crf_marginals bit for bit;
+ * a stream with attn_crf_stream_set_temperature gives (short sequences: bit for bit) the
+ * tempered marginals of the tags of the unscaled Viterbi path. */
+static void test_temperature(void) {
+    enum { K = 7, TMAX = 20, CAP = 64, LOOK = 16 };
+    float em[TMAX * K], trans[K * K], start[K], end[K], marg[TMAX * K], marg_t[TMAX * K];
+    float em_s[TMAX * K], trans_s[K * K], start_s[K], end_s[K], probs[TMAX];
+    int path[TMAX], tags[TMAX], exact = 1, stream_ok = 1;
+    uint8_t allowed[K * K], allowed_start[K];
+    float *work = new_work(TMAX, K);
+    attn_bio_constraints(3, allowed, allowed_start);
+    double worst = 0.0;
+    const double temps[] = { 0.3, 1.0, 2.5 };
+    for (int round = 0; round < 60; round++) {
+        const int T = 1 + round % TMAX;
+        const double temp = temps[round % 3];
+        for (int i = 0; i < K * K; i++) trans[i] = (float)(3.0 * rng_uniform());
+        for (int k = 0; k < K; k++) { start[k] = (float)rng_uniform(); end[k] = (float)rng_uniform(); }
+        for (int i = 0; i < T * K; i++) em[i] = (float)(4.0 * rng_uniform());
+        const attn_crf crf = { K, trans, start, end, allowed, allowed_start };
+        attn_crf_marginals_tempered(&crf, em, T, temp, marg_t, work);
+        /* reference: the scaled potentials (in double, then float) through the plain marginals */
+        for (int i = 0; i < K * K; i++) trans_s[i] = (float)(trans[i] / temp);
+        for (int k = 0; k < K; k++) { start_s[k] = (float)(start[k] / temp); end_s[k] = (float)(end[k] / temp); }
+        for (int i = 0; i < T * K; i++) em_s[i] = (float)(em[i] / temp);
+        const attn_crf scaled = { K, trans_s, start_s, end_s, allowed, allowed_start };
+        attn_crf_marginals(&scaled, em_s, T, marg, work);
+        for (int i = 0; i < T * K; i++)
+            if (fabs(marg[i] - marg_t[i]) > worst) worst = fabs(marg[i] - marg_t[i]);
+        if (temp == 1.0) {
+            attn_crf_marginals(&crf, em, T, marg, work);
+            exact = exact && memcmp(marg, marg_t, sizeof(float) * (size_t)T * K) == 0;
+        }
+        /* the stream: tags of the unscaled path, marginals at temp */
+        attn_crf_viterbi(&crf, em, T, path, work);
+        const int n_rows = T;
+        float *swork = malloc(sizeof(float) * ATTN_CRF_STREAM_WORK(n_rows, K));
+        int out_tag[TMAX];
+        attn_crf_stream st;
+        attn_crf_stream_begin(&st, &crf, CAP, LOOK, n_rows, swork);
+        attn_crf_stream_set_temperature(&st, temp);
+        int done = 0;
+        for (int t = 0; t < T; t++) done += attn_crf_stream_push(&st, em + (size_t)t * K, out_tag, probs);
+        const int n = attn_crf_stream_finish(&st, out_tag, probs);
+        stream_ok = stream_ok && done == 0 && n == T;
+        for (int t = 0; stream_ok && t < T; t++) {
+            tags[t] = out_tag[t];
+            stream_ok = tags[t] == path[t] &&
+                        memcmp(&probs[t], &marg_t[(size_t)t * K + path[t]], sizeof(float)) == 0;
+        }
+        free(swork);
+    }
+    CHECK_MSG(worst < 1e-5, "tempered vs scaled potentials: %.3g", worst);
+    CHECK(exact);
+    CHECK(stream_ok);
+    free(work);
+}
+
 /* Long sequences: tags exactly the whole-sequence Viterbi path (no forced commit on a tagger
  * that often resets), marginals within 1e-5 of exact; several cap/lookahead sizes. */
 static void test_stream_long(void) {
@@ -759,6 +818,7 @@ int main(void) {
     test_stream_short_is_exact();
     test_stream_long();
     test_stream_forced();
+    test_temperature();
     printf("streaming (cap 512, lookahead 64) vs whole-sequence marginals, T=20000: %.3g\n",
            worst_stream_marg);
     printf("worst abs errors vs brute force: log Z %.3g (relative %.3g), Viterbi score %.3g, "

@@ -313,6 +313,43 @@ static void test_against_conlleval(void) {
     attn_conll_close(rp);
 }
 
+/* ECE by hand, 15 bins of width 1/15, bin b = (b/15, (b+1)/15]:
+ *   0.95 right, 0.95 wrong -> bin 14: n 2, accuracy 1/2, confidence 0.95: 2 |0.5 - 0.95| = 0.9
+ *   0.9 right              -> bin 13 (0.867, 0.933]:  |1 - 0.9|  = 0.1
+ *   0.55 right             -> bin 8 (0.533, 0.6]:     |1 - 0.55| = 0.45
+ *   0.5 wrong              -> bin 7 (0.467, 0.533]:   |0 - 0.5|  = 0.5
+ *   0 wrong                -> bin 0:                  |0 - 0|    = 0
+ * ECE = (0.9 + 0.1 + 0.45 + 0.5 + 0) / 6 = 0.325. */
+static void test_ece(void) {
+    attn_ece e;
+    attn_ece_init(&e);
+    CHECK(attn_ece_value(&e) == 0.0 && attn_ece_count(&e) == 0);     /* nothing: 0 */
+    attn_ece_add(&e, 0.95, 1);
+    attn_ece_add(&e, 0.95, 0);
+    attn_ece_add(&e, 0.9, 1);
+    attn_ece_add(&e, 0.55, 1);
+    attn_ece_add(&e, 0.5, 0);
+    attn_ece_add(&e, 0.0, 0);
+    CHECK(attn_ece_count(&e) == 6);
+    CHECK(e.n[14] == 2 && e.n[13] == 1 && e.n[8] == 1 && e.n[7] == 1 && e.n[0] == 1);
+    CHECK_NEAR(attn_ece_value(&e), 0.325, 1e-12);
+    /* Perfectly calibrated: 4 predictions at 0.75 of which 3 right. */
+    attn_ece_init(&e);
+    for (int i = 0; i < 4; i++) attn_ece_add(&e, 0.75, i < 3);
+    CHECK_NEAR(attn_ece_value(&e), 0.0, 1e-12);
+    /* Out of range and NaN confidences are clamped: 1.5 -> 1 (bin 14), -0.2 and NaN -> 0. */
+    attn_ece_init(&e);
+    attn_ece_add(&e, 1.5, 1);
+    attn_ece_add(&e, -0.2, 0);
+    attn_ece_add(&e, NAN, 0);
+    CHECK(e.n[14] == 1 && e.n[0] == 2);
+    CHECK_NEAR(attn_ece_value(&e), 0.0, 1e-12);
+    /* Always right at confidence 0.6 (bin 8): ECE = 0.4. */
+    attn_ece_init(&e);
+    attn_ece_add(&e, 0.6, 1);
+    CHECK_NEAR(attn_ece_value(&e), 0.4, 1e-12);
+}
+
 int main(void) {
     test_prf_from_counts();
     test_entities_basic();
@@ -324,5 +361,6 @@ int main(void) {
     test_classification();
     test_semeval();
     test_against_conlleval();
+    test_ece();
     return CHECK_DONE();
 }

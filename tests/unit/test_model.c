@@ -392,6 +392,43 @@ static void test_config_errors_labels(void) {
     expect_config_error(", \"type_dim\": 6", "", ATTN_EINVAL, "config: 'relations.type_dim' is missing");
     expect_config_error("\"type_dim\": 6", "\"type_dim\": -6", ATTN_EINVAL,
                         "config: 'relations.type_dim' must be an integer in 1..16384, found -6");
+    /* temperature (optional in every head's section): a number in [0.01, 100] */
+    expect_config_error(cls, "[\"neg\"], \"temperature\": 0", ATTN_EINVAL,
+                        "config: 'classify.temperature' must be a number in [0.01, 100], found 0");
+    expect_config_error(cls, "[\"neg\"], \"temperature\": -1.5", ATTN_EINVAL,
+                        "config: 'classify.temperature' must be a number in [0.01, 100], found -1.5");
+    expect_config_error(cls, "[\"neg\"], \"temperature\": 100.5", ATTN_EINVAL,
+                        "config: 'classify.temperature' must be a number in [0.01, 100], found 100.5");
+    expect_config_error(cls, "[\"neg\"], \"temperature\": 0.001", ATTN_EINVAL,
+                        "config: 'classify.temperature' must be a number in [0.01, 100], found 0.001");
+    expect_config_error(ent, "[\"PER\"], \"temperature\": \"2\"", ATTN_EINVAL,
+                        "config: 'entities.temperature' must be a number in [0.01, 100], found a string");
+    expect_config_error("\"hidden\": 24", "\"hidden\": 24, \"temperature\": null", ATTN_EINVAL,
+                        "config: 'relations.temperature' must be a number in [0.01, 100], found null");
+    expect_config_error("\"hidden\": 24", "\"hidden\": 24, \"temp\": 2", ATTN_EINVAL,
+                        "config: unknown key 'relations.temp'");
+}
+
+/* A head's temperature: 1 when not given, as written otherwise (the bounds included). */
+static void test_config_temperature(void) {
+    attn_config c;
+    if (parse_ok(FULL, &c)) {
+        CHECK(c.classify_temperature == 1.0f && c.entity_temperature == 1.0f &&
+              c.relation_temperature == 1.0f);
+        attn_config_free(&c);
+    }
+    char *t = edit(FULL, "\"neutral\"]", "\"neutral\"], \"temperature\": 1.5");
+    char *t2 = edit(t, "\"MISC\"]", "\"MISC\"], \"temperature\": 0.01");
+    char *t3 = edit(t2, "\"type_dim\": 6", "\"type_dim\": 6, \"temperature\": 100");
+    if (parse_ok(t3, &c)) {
+        CHECK(c.classify_temperature == 1.5f && c.entity_temperature == 0.01f &&
+              c.relation_temperature == 100.0f);
+        CHECK(strstr(c.json, "\"temperature\": 1.5") != NULL);   /* the text is kept as given */
+        attn_config_free(&c);
+    }
+    free(t);
+    free(t2);
+    free(t3);
 }
 
 /* Floats of a buffer holding tensors of these sizes, each starting at a multiple of
@@ -1221,6 +1258,7 @@ static void test_encoder_tensors(void) {
 int main(void) {
     test_f32_to_f16();
     test_full_config_fields();
+    test_config_temperature();
     test_config_defaults_and_options();
     test_label_count_limit();
     test_config_errors_top();
