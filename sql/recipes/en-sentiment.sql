@@ -4,11 +4,14 @@
 -- Small data (6,920 sentences): strong dropout, the pretrained tables learn at 0.3 x lr, and
 -- each epoch is evaluated and kept as an exponential moving average of the parameters (ema):
 -- in a 30-epoch run it raised dev accuracy to 0.812, still rising at the last epoch.
+-- Trained on train and the even rows of dev; the odd rows of dev (436 sentences) are held out
+-- for fitting the temperature of its scores (calibration).
 .headers on
 .mode list
 SELECT epoch, round(train_loss, 4) AS loss, round(seconds, 1) AS seconds
 FROM attn_train('en-sentiment', 'classify',
-  'SELECT text, label FROM sst2_train UNION ALL SELECT text, label FROM sst2_dev', json_object(
+  'SELECT text, label FROM sst2_train UNION ALL SELECT text, label FROM sst2_dev WHERE rowid % 2 = 0',
+  json_object(
   'dim', 128, 'layers', 2, 'heads', 4, 'ffn', 256, 'max_len', 64,
   'labels', json('["negative", "positive"]'),
   'features', json('[{"kind":"norm","buckets":32768,"dim":64},
