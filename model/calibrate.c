@@ -1,6 +1,7 @@
 /* calibrate.c: temperature scaling; see calibrate.h.
  *
- * Classify and relations keep logits[n, C] and gold[n]; entities keep every text's emissions
+ * Classify and relations keep logits[n, C] and gold[n] (relations: every candidate pair, and
+ * how many of them are predicted relations, the examples); entities keep every text's emissions
  * (one growing array, texts by offset) and every predicted entity's token span, label and
  * whether it is right. Scoring at T recomputes the probabilities in double (softmax) or with
  * the CRF's forward-backward at T (crf.h), one text at a time. */
@@ -30,6 +31,7 @@ struct attn_calib {
     int task, C;                /* classes: L, R + 1, or the tag count K (entities) */
     float *logits; size_t logits_cap;                    /* classify, relations: [n, C] */
     int *gold; size_t n, gold_cap;                       /* [n] */
+    size_t n_pred;              /* relations: pairs whose top output is a relation */
     float *em; size_t em_n, em_cap;                      /* entities: [sum N, K] */
     calib_text *texts; size_t n_texts, texts_cap;
     calib_entity *ents; size_t n_ents, ents_cap;
@@ -96,6 +98,7 @@ int attn_calib_add_logits(attn_calib *c, const float *logits, int gold, attn_err
         return no_memory(err);
     memcpy(c->logits + c->n * (size_t)c->C, logits, (size_t)c->C * sizeof *logits);
     c->gold[c->n++] = gold;
+    if (c->task == ATTN_TASK_RELATIONS && attn_argmax(logits, c->C) != 0) c->n_pred++;
     return ATTN_OK;
 }
 
@@ -126,7 +129,16 @@ int attn_calib_add_text(attn_calib *c, const float *em, int N, const attn_entity
 }
 
 size_t attn_calib_count(const attn_calib *c) {
-    return c->task == ATTN_TASK_ENTITIES ? c->n_ents : c->n;
+    return c->task == ATTN_TASK_ENTITIES ? c->n_ents
+         : c->task == ATTN_TASK_RELATIONS ? c->n_pred : c->n;
+}
+
+/* -log of p (right) or of 1 - p (wrong), p kept in [eps, 1 - eps]: the NLL of the binary
+ * event "this prediction is right" (entities, relations). */
+static double binary_nll(double p, int right) {
+    if (p < ATTN_CALIB_EPS) p = ATTN_CALIB_EPS;
+    if (p > 1.0 - ATTN_CALIB_EPS) p = 1.0 - ATTN_CALIB_EPS;
+    return right ? -log(p) : -log1p(-p);
 }
 
 /* p[C] = softmax(z / T) in double; returns log of the normaliser (for the NLL). */
@@ -146,17 +158,20 @@ static int score_softmax(const attn_calib *c, double T, double *nll, attn_ece *e
     if (!p) return no_memory(err);
     for (size_t i = 0; i < c->n; i++) {
         const float *z = c->logits + i * (size_t)c->C;
-        const double lse = softmax_at(z, c->C, T, p);
-        sum += lse - z[c->gold[i]] / T;                 /* -log softmax(z / T)[gold] */
-        int best = 0;
-        for (int k = 1; k < c->C; k++)
-            if (p[k] > p[best]) best = k;
-        /* relations: only a pair predicted as some relation is a prediction */
-        if (c->task == ATTN_TASK_CLASSIFY || best != 0)
+        const int best = attn_argmax(z, c->C);          /* the same at every T > 0 */
+        if (c->task == ATTN_TASK_CLASSIFY) {
+            const double lse = softmax_at(z, c->C, T, p);
+            sum += lse - z[c->gold[i]] / T;             /* -log softmax(z / T)[gold] */
             attn_ece_add(ece, p[best], best == c->gold[i]);
+        } else if (best != 0) {     /* relations: only a pair predicted as a relation counts */
+            softmax_at(z, c->C, T, p);
+            sum += binary_nll(p[best], best == c->gold[i]);
+            attn_ece_add(ece, p[best], best == c->gold[i]);
+        }
     }
     free(p);
-    *nll = c->n ? sum / (double)c->n : 0.0;
+    const size_t n = attn_calib_count(c);
+    *nll = n ? sum / (double)n : 0.0;
     return ATTN_OK;
 }
 
@@ -183,10 +198,7 @@ static int score_entities(const attn_calib *c, double T, double *nll, attn_ece *
                 s += marg[(size_t)tok * K + tag];
             }
             const float score = (float)(s / (e->tok_end - e->tok_start));  /* as pipeline.c */
-            double p = score;
-            if (p < ATTN_CALIB_EPS) p = ATTN_CALIB_EPS;
-            if (p > 1.0 - ATTN_CALIB_EPS) p = 1.0 - ATTN_CALIB_EPS;
-            sum -= e->right ? log(p) : log1p(-p);
+            sum += binary_nll(score, e->right);
             attn_ece_add(ece, score, e->right);
         }
     }

@@ -3,7 +3,7 @@
 -- the model's config ("temperature" in the head's section). Probabilities become
 -- softmax(logits / T) (entities: CRF marginals of potentials / T); labels never change.
 -- It yields one row per head: task, temperature, nll_before, nll_after, ece_before, ece_after,
--- n (examples: texts, predicted entities, candidate pairs).
+-- n (examples: texts, predicted entities, predicted relations).
 .mode list
 CREATE TABLE reviews(text TEXT, label TEXT);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
@@ -61,7 +61,7 @@ SELECT task, n, temperature = (SELECT temperature FROM fit), nll_before, nll_aft
 FROM attn_calibrate('toy', 'SELECT text, label FROM dev WHERE 0');
 
 -- Entities: the entity head of a model trained on relation rows; without a task, relation
--- rows fit both heads (entities: n = predicted entities; relations: n = candidate pairs).
+-- rows fit both heads (entities: n = predicted entities; relations: n = predicted relations).
 CREATE TABLE people(name TEXT);
 INSERT INTO people VALUES ('Ann'), ('Bob'), ('Cleo'), ('Dan'), ('Eve'), ('Finn');
 CREATE TABLE firms(name TEXT);

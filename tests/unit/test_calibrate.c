@@ -26,6 +26,25 @@ static attn_model *new_model(const char *config) {
     return m;
 }
 
+/* The fit: no point of a fine scan of the same objective over log T is lower, and it lies
+ * near the best one. */
+static void check_fit_against_scan(const attn_calib *c) {
+    attn_error err = { "" };
+    double T, fit_nll, nll;
+    CHECK(attn_calib_fit(c, NULL, NULL, &T, &fit_nll, &err) == ATTN_OK);
+    double best = INFINITY, best_T = 0;
+    for (double u = log(ATTN_TEMPERATURE_MIN); u <= log(ATTN_TEMPERATURE_MAX); u += 0.001) {
+        double v;
+        attn_calib_score(c, exp(u), &v, NULL, &err);
+        if (v < best) { best = v; best_T = exp(u); }
+    }
+    CHECK_MSG(fit_nll <= best + 1e-9, "fit %.9g at T %.6g, scan %.9g at T %.6g", fit_nll, T, best,
+              best_T);
+    CHECK_NEAR(log(T), log(best_T), 2e-3);
+    attn_calib_score(c, T, &nll, NULL, &err);
+    CHECK_NEAR(nll, fit_nll, 1e-12);
+}
+
 /* Two examples, two labels:
  *   z = [2, 0], gold 0: -log softmax = log(1 + e^-2) = 0.126928011
  *   z = [0, 1], gold 0: log(1 + e)                   = 1.313261687
@@ -51,29 +70,17 @@ static void test_classify_by_hand(void) {
     CHECK_NEAR(nll, (0.313261687 + 0.974076984) / 2, 1e-8);
     CHECK(attn_calib_score(c, 0.0, &nll, &ece, &err) == ATTN_EINVAL);
 
-    /* The fit: no grid point of the same objective is lower, and it lies near the best one. */
-    double T, fit_nll;
-    CHECK(attn_calib_fit(c, NULL, NULL, &T, &fit_nll, &err) == ATTN_OK);
-    double best = INFINITY, best_T = 0;
-    for (double u = log(ATTN_TEMPERATURE_MIN); u <= log(ATTN_TEMPERATURE_MAX); u += 0.001) {
-        double v;
-        attn_calib_score(c, exp(u), &v, NULL, &err);
-        if (v < best) { best = v; best_T = exp(u); }
-    }
-    CHECK_MSG(fit_nll <= best + 1e-9, "fit %.9g at T %.6g, scan %.9g at T %.6g", fit_nll, T, best,
-              best_T);
-    CHECK_NEAR(log(T), log(best_T), 2e-3);
-    attn_calib_score(c, T, &nll, NULL, &err);
-    CHECK_NEAR(nll, fit_nll, 1e-12);
+    check_fit_against_scan(c);
     attn_calib_free(c);
     attn_model_free(m);
 }
 
-/* Relations: every candidate pair is in the NLL, only those predicted as a relation in the
- * ECE. Outputs: none, r1. Pair 1 z = [0, 3] gold 1: predicted r1 (p = 0.952574127), right;
- * pair 2 z = [3, 0] gold 0: predicted none, not a prediction; pair 3 z = [0, 1] gold 0:
+/* Relations: only the pairs predicted as a relation are examples, of the NLL of "it is right"
+ * and of the ECE. Outputs: none, r1. Pair 1 z = [0, 3] gold 1: predicted r1 (p = 0.952574127),
+ * right; pair 2 z = [3, 0] gold 0: predicted none, not a prediction; pair 3 z = [0, 1] gold 0:
  * predicted r1 (p = 0.731058579), wrong. ECE (bins 14 and 10) = (0.047425873 + 0.731058579) / 2.
- * NLL = (log(1 + e^-3) * 2 + log(1 + e)) / 3. */
+ * NLL = (-log p1 - log(1 - p3)) / 2 = (log(1 + e^-3) + log(1 + e)) / 2; at T = 2 the same with
+ * the logits halved. */
 static void test_relations_by_hand(void) {
     attn_model *m = new_model(CONFIG("\"tasks\": [\"entities\", \"relations\"],"
                                      " \"entities\": {\"labels\": [\"PER\"]},"
@@ -85,10 +92,14 @@ static void test_relations_by_hand(void) {
     CHECK(attn_calib_add_logits(c, z1, 1, &err) == ATTN_OK);
     CHECK(attn_calib_add_logits(c, z2, 0, &err) == ATTN_OK);
     CHECK(attn_calib_add_logits(c, z3, 0, &err) == ATTN_OK);
+    CHECK(attn_calib_count(c) == 2);
     double nll, ece;
     CHECK(attn_calib_score(c, 1.0, &nll, &ece, &err) == ATTN_OK);
-    CHECK_NEAR(nll, (2 * log1p(exp(-3.0)) + log1p(exp(1.0))) / 3, 1e-8);
+    CHECK_NEAR(nll, (log1p(exp(-3.0)) + log1p(exp(1.0))) / 2, 1e-8);
     CHECK_NEAR(ece, (0.047425873 + 0.731058579) / 2, 1e-8);
+    CHECK(attn_calib_score(c, 2.0, &nll, &ece, &err) == ATTN_OK);
+    CHECK_NEAR(nll, (log1p(exp(-1.5)) + log1p(exp(0.5))) / 2, 1e-8);
+    check_fit_against_scan(c);
     CHECK(attn_calib_add_text(c, NULL, 0, NULL, 0, NULL, &err) == ATTN_EINVAL);
     attn_calib_free(c);
     attn_model_free(m);
