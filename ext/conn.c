@@ -108,7 +108,36 @@ int schema_names(sqlite3 *db, char ***names) {
     return n;
 }
 
-int schema_has_model_table(sqlite3 *db, const char *schema) {
+/* 1 when "schema.name" is a view, a virtual table or has generated columns: reading it could
+ * run arbitrary SQL (a view may call attn_ functions, recurse or yield a zeroblob of a GB from a
+ * file of 4 KB). */
+static int not_ordinary_table(sqlite3 *db, const char *schema, const char *table,
+                              const char **what) {
+    char *sql = sqlite3_mprintf(
+        "SELECT type = 'view', type = 'table' AND sql LIKE 'CREATE VIRTUAL%%', "
+        "(SELECT count(*) FROM pragma_table_xinfo(?1, ?2) WHERE hidden <> 0) "
+        "FROM \"%w\".sqlite_master WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
+        schema);
+    sqlite3_stmt *st = NULL;
+    int bad = 0;
+    *what = "";
+    if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, schema, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            bad = 1;
+            if (sqlite3_column_int(st, 0)) *what = "a view";
+            else if (sqlite3_column_int(st, 1)) *what = "a virtual table";
+            else if (sqlite3_column_int(st, 2)) *what = "a table with generated columns";
+            else bad = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return bad;
+}
+
+int schema_model_table(sqlite3 *db, const char *schema, char **err_msg) {
     char *sql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_master WHERE type IN ('table', "
                                 "'view') AND name = 'attn_model' COLLATE NOCASE", schema);
     sqlite3_stmt *st = NULL;
@@ -117,6 +146,12 @@ int schema_has_model_table(sqlite3 *db, const char *schema) {
         found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     sqlite3_free(sql);
+    const char *what;
+    if (found && not_ordinary_table(db, schema, "attn_model", &what)) {
+        *err_msg = sqlite3_mprintf("%s.attn_model is %s; attn_model must be an ordinary table",
+                                   schema, what);
+        return -1;
+    }
     return found;
 }
 
@@ -362,7 +397,9 @@ static int resolve_in_schemas(sqlite3 *db, const char *name, resolution *r, char
         return -1;
     }
     for (int i = 0; i < n && found == 1; i++) {
-        if (!schema_has_model_table(db, names[i])) continue;
+        int has = schema_model_table(db, names[i], err_msg);
+        if (has < 0) found = -1;
+        if (has <= 0) continue;
         found = model_rows_fingerprint(db, names[i], name, &r->fingerprint, err_msg);
         if (found == 0) {
             r->schema = names[i];

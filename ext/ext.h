@@ -15,7 +15,8 @@
  *   vtab_each.c   attn_classify_each, attn_entities_each, attn_relations_each (the bulk path:
  *                 a query's rows on every core)
  *   vtab_common.c what the table-valued functions share: argument columns, errors
- *   limits.c      per-connection resource limits and attn_limit() */
+ *   limits.c      per-connection resource limits and attn_limit()
+ *   interrupt.c   sqlite3_interrupt as the engine's stop callback */
 #ifndef ATTN_EXT_H
 #define ATTN_EXT_H
 
@@ -141,8 +142,25 @@ int model_rows_fingerprint(sqlite3 *db, const char *schema, const char *name, ui
                            char **err_msg);
 int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_model **out,
                     char **err_msg);
-/* Whether schema has a table named attn_model. */
-int schema_has_model_table(sqlite3 *db, const char *schema);
+/* Whether schema has an attn_model table: 1 yes, 0 no, -1 when it is not an ordinary table
+ * (a view, a virtual table, generated columns: refused, since reading it could run any SQL)
+ * with *err_msg set, e.g. "aux.attn_model is a view; attn_model must be an ordinary table". */
+int schema_model_table(sqlite3 *db, const char *schema, char **err_msg);
+
+/* ---- interrupt.c: sqlite3_interrupt as the engine's attn_stop_cb ----------------------- */
+
+typedef struct interrupt_probe {
+    sqlite3 *db;
+    sqlite3_stmt *st;           /* prepared on the first check (SQLite < 3.41) */
+} interrupt_probe;
+
+void interrupt_probe_init(interrupt_probe *p, sqlite3 *db);
+/* An attn_stop_cb (user = the probe): non-zero once sqlite3_interrupt was called on p->db
+ * while the current statement runs. */
+int interrupt_probe_check(void *user);
+/* Finalizes the probe's statement (before the call returns: a connection with a statement
+ * left open cannot close). */
+void interrupt_probe_done(interrupt_probe *p);
 
 /* ---- shared helpers (attnext.c) ---------------------------------------------------------- */
 
@@ -202,7 +220,7 @@ typedef struct train_rows {
     size_t n, cap;
 } train_rows;
 
-/* Prepares exactly one statement; errors "fn: <what>: ...", what naming the SQL argument
+/* Prepares exactly one read-only statement; errors "fn: <what>: ...", what naming the SQL argument
  * ("train_sql", "dev", "sql"). */
 int rows_prepare(sqlite3 *db, const char *fn, const char *what, const char *sql,
                  sqlite3_stmt **st, char **err_msg);

@@ -64,6 +64,14 @@ int rows_prepare(sqlite3 *db, const char *fn, const char *what, const char *sql,
         *err_msg = sqlite3_mprintf("%s: %s must be one statement", fn, what);
         return SQLITE_ERROR;
     }
+    /* Rows are read, never written: DELETE ... RETURNING gives rows too, and its changes
+     * would stay even when the call then fails. */
+    if (!sqlite3_stmt_readonly(*st)) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        *err_msg = sqlite3_mprintf("%s: %s must be a read-only query", fn, what);
+        return SQLITE_ERROR;
+    }
     return SQLITE_OK;
 }
 

@@ -139,7 +139,14 @@ static int add_schema_models(models_cursor *cur, sqlite3 *db, char **err_msg) {
     int n = schema_names(db, &names), rc = SQLITE_OK;
     if (n < 0) return SQLITE_NOMEM;
     for (int i = 0; rc == SQLITE_OK && i < n; i++) {
-        if (!schema_has_model_table(db, names[i])) continue;
+        char *msg = NULL;
+        int has = schema_model_table(db, names[i], &msg);
+        if (has < 0) {
+            *err_msg = sqlite3_mprintf("attn_models: %s", msg);
+            sqlite3_free(msg);
+            rc = SQLITE_ERROR;
+        }
+        if (has <= 0) continue;
         char *storage = sqlite3_mprintf("%s.attn_model", names[i]);
         rc = storage ? add_models(cur, db, names[i], storage, err_msg) : SQLITE_NOMEM;
         sqlite3_free(storage);

@@ -1,0 +1,41 @@
+-- A database someone else made. Opening or attaching it must not let its schema crash,
+-- hang or mislead the calls of whoever opens it (README "Security model"). Every query below
+-- once misbehaved (issue 18): each shows what it does now.
+.mode list
+PRAGMA trusted_schema = OFF;
+
+-- attn_model must be an ordinary table. A view could call attn_models or attn_classify
+-- (endless recursion), repeat rows (a recursive CTE) or yield a gigabyte zeroblob from a
+-- 4 KB file; a virtual table or a generated column could do the same.
+ATTACH 'evil.db' AS evil;
+CREATE VIEW evil.attn_model(name, key, dtype, shape, data) AS
+  SELECT name, 'config', 'json', '[]', config FROM attn_models;
+SELECT attn_classify('I loved it');
+SELECT count(*) FROM attn_models;
+SELECT attn_classify('I loved it', 'pos');
+DROP VIEW evil.attn_model;
+CREATE VIEW evil.attn_model(name, key, dtype, shape, data) AS
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)
+  SELECT 'en-sentiment', 'config', 'json', '[]', zeroblob(900000000) FROM n;
+SELECT attn_classify('I loved it');
+SELECT count(*) FROM attn_entities('Ann met Bob', 'every');
+DROP VIEW evil.attn_model;
+CREATE TABLE evil.attn_model(name TEXT, key TEXT, dtype TEXT, shape TEXT,
+  data BLOB GENERATED ALWAYS AS (zeroblob(900000000)) VIRTUAL);
+INSERT INTO evil.attn_model(name, key, dtype, shape) VALUES ('x', 'config', 'json', '[]');
+SELECT attn_classify('I loved it', 'x');
+SELECT name FROM attn_models WHERE name = 'x';
+DETACH evil;
+-- Detached, it is out of sight: everything works again.
+SELECT attn_classify('I loved it', 'pos');
+
+-- The SQL of attn_train and attn_eval only reads: anything else is refused before it runs.
+CREATE TABLE r(text TEXT, label TEXT);
+INSERT INTO r VALUES ('good day', 'pos'), ('bad day', 'neg');
+CREATE TEMP TABLE models_before AS SELECT count(*) AS n FROM attn_model;
+SELECT * FROM attn_train('m', 'classify', 'DELETE FROM attn_model RETURNING key, name');
+SELECT * FROM attn_train('m', 'classify', 'UPDATE r SET label = ''x'' RETURNING text, label');
+SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r',
+  '{"dev": "DELETE FROM attn_model RETURNING key, name"}');
+SELECT * FROM attn_eval('pos', 'DELETE FROM r RETURNING text, label');
+SELECT (SELECT n FROM models_before) = (SELECT count(*) FROM attn_model), count(*) FROM r;
