@@ -28,8 +28,6 @@
 
 #define FN "attn_train"
 #define ATTN_SQL_MAX_EPOCHS 100000
-/* sqlite3_is_interrupted appeared in 3.41.0; before, a probe statement tells. */
-#define ATTN_SQLITE_IS_INTERRUPTED_VERSION 3041000
 
 enum { COL_EPOCH, COL_TRAIN_LOSS, COL_DEV_METRIC, COL_METRIC, COL_SECONDS, COL_BEST,
        COL_MODEL, COL_TASK, COL_SQL, COL_OPTIONS };
@@ -380,7 +378,7 @@ typedef struct train_cursor {
     attn_model *model;
     attn_dataset *train, *dev;
     attn_fit_state *fit;
-    sqlite3_stmt *probe;        /* interrupt probe (SQLite < 3.41) */
+    interrupt_probe probe;      /* sqlite3_interrupt, for the fit's should_stop */
     sqlite3 *db;
     attn_epoch_report report;   /* the current row */
     int have_row, eof;
@@ -739,24 +737,6 @@ static int prepare_run(train_cursor *cur, attn_conn *conn, const char *sql, char
 
 /* ---- interrupt ------------------------------------------------------------------------------ */
 
-/* should_stop for the fit: has sqlite3_interrupt been called on this connection? */
-static int interrupted(void *user) {
-    train_cursor *cur = user;
-#ifdef sqlite3_is_interrupted
-    if (sqlite3_libversion_number() >= ATTN_SQLITE_IS_INTERRUPTED_VERSION)
-        return sqlite3_is_interrupted(cur->db);
-#endif
-    /* While our statement runs the flag stays set, and any statement stepped on this
-     * connection fails with SQLITE_INTERRUPT. */
-    if (!cur->probe &&
-        sqlite3_prepare_v2(cur->db, "SELECT count(*) FROM (VALUES(1),(2))", -1, &cur->probe,
-                           NULL) != SQLITE_OK)
-        return 0;
-    int rc = sqlite3_step(cur->probe);
-    sqlite3_reset(cur->probe);
-    return rc == SQLITE_INTERRUPT;
-}
-
 /* ---- saving --------------------------------------------------------------------------------- */
 
 static void append_metric(sqlite3_str *out, double v) {
@@ -838,7 +818,8 @@ static int finish_run(train_cursor *cur, char **err_msg) {
 static int next_epoch(train_cursor *cur, char **err_msg) {
     attn_error err = {{0}};
     int done = 0;
-    int status = attn_fit_epoch(cur->fit, interrupted, cur, &cur->report, &done, &err);
+    int status = attn_fit_epoch(cur->fit, interrupt_probe_check, &cur->probe, &cur->report,
+                                &done, &err);
     if (status == ATTN_ESTOPPED) {
         *err_msg = sqlite3_mprintf("%s: interrupted; model '%s' not written", FN, cur->name);
         return SQLITE_INTERRUPT;
@@ -874,8 +855,11 @@ static int train_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
 
 static int train_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
     int rc = vtab_cursor_new(sizeof(train_cursor), out);
-    if (rc == SQLITE_OK) ((train_cursor *)*out)->db = ((train_vtab *)base)->db;
-    return rc;
+    if (rc != SQLITE_OK) return rc;
+    train_cursor *cur = (train_cursor *)*out;
+    cur->db = ((train_vtab *)base)->db;
+    interrupt_probe_init(&cur->probe, cur->db);
+    return SQLITE_OK;
 }
 
 /* Drops the run. A fit still in progress is abandoned: nothing was written. */
@@ -887,11 +871,12 @@ static void cursor_reset(train_cursor *cur) {
     train_rows_free(&cur->rows);
     train_rows_free(&cur->dev_rows);
     options_free(&cur->opt);
-    sqlite3_finalize(cur->probe);
+    interrupt_probe_done(&cur->probe);
     sqlite3_free(cur->name);
     sqlite3 *db = cur->db;
     memset((char *)cur + sizeof cur->base, 0, sizeof *cur - sizeof cur->base);
     cur->db = db;
+    interrupt_probe_init(&cur->probe, db);
 }
 
 static int train_close(sqlite3_vtab_cursor *base) {

@@ -17,7 +17,12 @@ enum {
     ATTN_EINVAL = 2,   /* bad argument or malformed data (config, tensor, JSON) */
     ATTN_ELIMIT = 3,   /* a named limit below was exceeded */
     ATTN_EMODEL = 4,   /* model inconsistent: missing tensor, wrong shape, NaN weight, ... */
+    ATTN_ESTOPPED = 5, /* the caller's attn_stop_cb asked to stop (e.g. sqlite3_interrupt) */
 };
+
+/* Consulted by long loops (training steps, encoder windows, relation pairs): return non-zero
+ * to stop; the call then fails with ATTN_ESTOPPED. */
+typedef int (*attn_stop_cb)(void *user);
 
 typedef struct attn_error {
     char msg[512];

@@ -110,12 +110,9 @@ typedef struct attn_epoch_report {
 
 /* Called after each epoch; return non-zero to stop (the best so far is kept). Also consulted
  * between steps through should_stop (may be NULL): return non-zero to stop mid-epoch, which
- * ends training with ATTN_EINTR-like status ATTN_ESTOPPED and leaves the best parameters of
+ * ends training with ATTN_ESTOPPED (common.h) and leaves the best parameters of
  * completed epochs (or the initial ones if none completed) in the model. */
 typedef int (*attn_epoch_cb)(const attn_epoch_report *r, void *user);
-typedef int (*attn_stop_cb)(void *user);
-
-#define ATTN_ESTOPPED 5
 
 /* Trains m (finished; e.g. from attn_train_model_new, or a loaded model for fine-tuning) on
  * train, selecting on dev (may be NULL or empty). Returns ATTN_OK, ATTN_ESTOPPED (stopped by
