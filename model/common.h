@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ATTN_VERSION "0.1.0"
 
@@ -34,6 +35,11 @@ int attn_fail(attn_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* Opens path for reading if it is a regular file: a device (/dev/zero), a FIFO (whose open
+ * would block until a writer comes) or a directory is refused with "'path' is not a regular
+ * file"; a file that cannot be opened with "cannot open 'path'". NULL then, err set. */
+FILE *attn_fopen_regular(const char *path, attn_error *err);
 
 /* Limits. Each is checked where data enters and has a tested error message. */
 #define ATTN_MAX_TEXT_BYTES      ((size_t)1 << 30) /* 1 GiB: beyond SQLite's default max anyway */

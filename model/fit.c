@@ -1173,8 +1173,8 @@ static int vocab_count(vocab_counter *c, const char *s, size_t len) {
 }
 
 static int vocab_add_file(vocab_counter *c, const char *path, attn_error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return attn_fail(err, ATTN_EINVAL, "cannot open %s", path);
+    FILE *fp = attn_fopen_regular(path, err);
+    if (!fp) return ATTN_EINVAL;
     attn_tokens toks = { 0 };
     char *line = NULL, norm[ATTN_MAX_NORM_BYTES + 1];
     size_t cap = 0;

@@ -900,7 +900,7 @@ static void test_vocab(void) {
     free(words);
     paths[1] = "/nonexistent/vocab.txt";
     CHECK(attn_vocab_from_files(paths, 2, 1, &words, &n, &err) == ATTN_EINVAL);
-    CHECK(!strcmp(err.msg, "cannot open /nonexistent/vocab.txt") && words == NULL && n == 0);
+    CHECK(!strcmp(err.msg, "cannot open '/nonexistent/vocab.txt'") && words == NULL && n == 0);
     unlink(path);
 }
 
