@@ -60,7 +60,9 @@ int arg_text(const char *fn, int arg_no, sqlite3_value *v, const char **text, si
 
 int arg_model(const char *fn, int arg_no, sqlite3_value *v, const char *default_name,
               const char **name, char **err_msg) {
-    if (!v) {
+    /* NULL is "not given": the default model, where the function has one (attn_train and
+     * attn_eval have none). */
+    if (!v || (sqlite3_value_type(v) == SQLITE_NULL && default_name)) {
         *name = default_name;
         return SQLITE_OK;
     }
@@ -76,6 +78,11 @@ int arg_model(const char *fn, int arg_no, sqlite3_value *v, const char *default_
                                    "(ATTN_SQL_MAX_NAME_BYTES)", fn, sqlite3_value_bytes(v),
                                    ATTN_SQL_MAX_NAME_BYTES);
         return SQLITE_TOOBIG;
+    }
+    if (!*s || (int)strlen(s) != sqlite3_value_bytes(v)) {
+        *err_msg = sqlite3_mprintf("%s: argument %d (model name) %s", fn, arg_no,
+                                   *s ? "contains a NUL byte" : "is empty");
+        return SQLITE_ERROR;
     }
     *name = s;
     return SQLITE_OK;

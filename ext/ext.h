@@ -170,7 +170,9 @@ const char *value_type_name(sqlite3_value *v);
  * error with *err_msg set: "fn: argument 1 must be TEXT, got integer". */
 int arg_text(const char *fn, int arg_no, sqlite3_value *v, const char **text, size_t *n,
              char **err_msg);
-/* Model name argument (NULL v -> default). Errors as arg_text; NULL is an error. */
+/* Model name argument: v NULL (not given) or an SQL NULL -> default_name; with no default
+ * (attn_train, attn_eval) an SQL NULL is an error. Errors as arg_text, and for an empty name
+ * or one containing a NUL byte. */
 int arg_model(const char *fn, int arg_no, sqlite3_value *v, const char *default_name,
               const char **name, char **err_msg);
 /* "fn: model 'name' has no <task> task (tasks: ...)" unless m has task (one ATTN_TASK_* bit):

@@ -39,3 +39,19 @@ SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r',
   '{"dev": "DELETE FROM attn_model RETURNING key, name"}');
 SELECT * FROM attn_eval('pos', 'DELETE FROM r RETURNING text, label');
 SELECT (SELECT n FROM models_before) = (SELECT count(*) FROM attn_model), count(*) FROM r;
+
+-- attn_conll reads regular files only, and stops at the first over-long line: /dev/zero
+-- once never ended, a FIFO without a writer blocked in open (tests/unit/test_conll.c).
+SELECT count(*) FROM attn_conll('/dev/zero');
+SELECT count(*) FROM attn_conll('.');
+SELECT count(*) FROM attn_conll('small.conll' || char(0) || '/etc/passwd');
+
+-- Names: a NUL byte no longer cuts a name short, an empty name is refused, and an SQL NULL
+-- model is "not given": the function's default model (attn_train and attn_eval have none).
+SELECT attn_classify('good', 'pos' || char(0) || 'x');
+SELECT attn_classify('good', '');
+SELECT attn_classify('good', NULL) = attn_classify('good');
+SELECT count(*) FROM attn_entities('Ann met Bob', NULL);
+SELECT * FROM attn_train('', 'classify', 'SELECT text, label FROM r');
+SELECT * FROM attn_train('m' || char(0) || 'x', 'classify', 'SELECT text, label FROM r');
+SELECT * FROM attn_eval(NULL, 'SELECT text, label FROM r');
