@@ -138,7 +138,8 @@ const char *tasks_text(int tasks) {
 
 int sqlite_code(int attn_status) {
     return attn_status == ATTN_ENOMEM ? SQLITE_NOMEM
-         : attn_status == ATTN_ELIMIT ? SQLITE_TOOBIG : SQLITE_ERROR;
+         : attn_status == ATTN_ELIMIT ? SQLITE_TOOBIG
+         : attn_status == ATTN_ESTOPPED ? SQLITE_INTERRUPT : SQLITE_ERROR;
 }
 
 int model_check_task(const char *fn, const char *name, const attn_model *m, int task,
@@ -243,6 +244,7 @@ static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     const attn_labels *labels = &m->cfg.classify_labels;
     attn_error err = {{0}};
     int status = attn_run_classify(m, s, text, n_bytes, probs, &err);
+    limit_session_end(sqlite3_user_data(ctx));
     if (status != ATTN_OK)
         result_error(ctx, sqlite_code(status), limit_engine_error(fn, name, s, &err));
     else

@@ -92,6 +92,21 @@ int builtin_open(const builtin_model *b, sqlite3 **db, char **err_msg);
  * double its RSS. Safe while other threads read the image. */
 void builtin_drop_pages(const builtin_model *b);
 
+/* ---- interrupt.c: sqlite3_interrupt as the engine's attn_stop_cb ----------------------- */
+
+typedef struct interrupt_probe {
+    sqlite3 *db;
+    sqlite3_stmt *st;           /* prepared on the first check (SQLite < 3.41) */
+} interrupt_probe;
+
+void interrupt_probe_init(interrupt_probe *p, sqlite3 *db);
+/* An attn_stop_cb (user = the probe): non-zero once sqlite3_interrupt was called on p->db
+ * while the current statement runs. */
+int interrupt_probe_check(void *user);
+/* Finalizes the probe's statement (before the call returns: a connection with a statement
+ * left open cannot close). */
+void interrupt_probe_done(interrupt_probe *p);
+
 /* ---- conn.c: per-connection state -------------------------------------------------------- */
 
 typedef struct conn_model conn_model;
@@ -112,6 +127,7 @@ typedef struct attn_conn {
     uint64_t generation;        /* bumped whenever the signature changes */
     int busy;                   /* a lookup is running (guards against re-entry) */
     attn_limits limits;
+    interrupt_probe probe;      /* the session's stop callback during a call (limits.c) */
 } attn_conn;
 
 attn_conn *conn_new(sqlite3 *db);
@@ -146,21 +162,6 @@ int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_mode
  * (a view, a virtual table, generated columns: refused, since reading it could run any SQL)
  * with *err_msg set, e.g. "aux.attn_model is a view; attn_model must be an ordinary table". */
 int schema_model_table(sqlite3 *db, const char *schema, char **err_msg);
-
-/* ---- interrupt.c: sqlite3_interrupt as the engine's attn_stop_cb ----------------------- */
-
-typedef struct interrupt_probe {
-    sqlite3 *db;
-    sqlite3_stmt *st;           /* prepared on the first check (SQLite < 3.41) */
-} interrupt_probe;
-
-void interrupt_probe_init(interrupt_probe *p, sqlite3 *db);
-/* An attn_stop_cb (user = the probe): non-zero once sqlite3_interrupt was called on p->db
- * while the current statement runs. */
-int interrupt_probe_check(void *user);
-/* Finalizes the probe's statement (before the call returns: a connection with a statement
- * left open cannot close). */
-void interrupt_probe_done(interrupt_probe *p);
 
 /* ---- shared helpers (attnext.c) ---------------------------------------------------------- */
 
@@ -307,6 +308,9 @@ int limit_check_text(const attn_conn *c, const char *fn, sqlite3_value *v, char 
  * NULL on ENOMEM. Call it after conn_model_get, which may move to a new generation and
  * release a model. */
 attn_session *limit_session(attn_conn *c);
+/* After the engine call on limit_session's session: releases what its stop callback (the
+ * connection's interrupt probe) holds. */
+void limit_session_end(attn_conn *c);
 /* "fn: model 'name': <engine message>", naming attn_limit('max_call_memory') when that limit
  * was the cause (sqlite3_malloc'd; NULL on ENOMEM). */
 char *limit_engine_error(const char *fn, const char *name, const attn_session *s,

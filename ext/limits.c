@@ -67,7 +67,15 @@ attn_session *limit_session(attn_conn *c) {
     /* Models handed out under this generation stay alive until it changes (conn.c releases a
      * model only when revalidating under a newer one): the session's token cache keys on it. */
     attn_session_set_model_epoch(s, c->generation);
+    /* Long calls stop within a window (or 256 relation pairs) of sqlite3_interrupt. */
+    interrupt_probe_init(&c->probe, c->db);
+    attn_session_set_stop(s, interrupt_probe_check, &c->probe);
     return s;
+}
+
+void limit_session_end(attn_conn *c) {
+    if (c->session) attn_session_set_stop(c->session, NULL, NULL);
+    interrupt_probe_done(&c->probe);
 }
 
 char *limit_engine_error(const char *fn, const char *name, const attn_session *s,

@@ -55,3 +55,8 @@ SELECT count(*) FROM attn_entities('Ann met Bob', NULL);
 SELECT * FROM attn_train('', 'classify', 'SELECT text, label FROM r');
 SELECT * FROM attn_train('m' || char(0) || 'x', 'classify', 'SELECT text, label FROM r');
 SELECT * FROM attn_eval(NULL, 'SELECT text, label FROM r');
+
+-- A relation label "none" would give the scores' JSON two "none" keys: it is reserved.
+SELECT * FROM attn_train('m', 'relations',
+  'SELECT ''Ann met Bob'', ''[{"start":0,"end":3,"label":"PER"},{"start":8,"end":11,"label":"PER"}]'', ''[{"head":0,"tail":1,"label":"none"}]''',
+  '{"dim": 8, "layers": 1, "heads": 1, "ffn": 8, "max_len": 8, "epochs": 1, "features": [{"kind": "shape", "buckets": 8, "dim": 4}]}');
