@@ -4,7 +4,7 @@
  *   attnext.c     entry point, registration table, scalar functions, attn_version/attn_debug
  *   conn.c        per-connection state and model lookup (main, attached, built-in), with
  *                 revalidation by SQLITE_FCNTL_DATA_VERSION
- *   registry.c    the process-wide cache of loaded models, keyed by a content fingerprint
+ *   registry.c    the process-wide cache of loaded models, keyed by a SHA-256 of their rows
  *   builtin.c     models embedded in the library (SQLite database images)
  *   vtab_tasks.c  attn_entities and attn_relations (eponymous table-valued functions)
  *   vtab_models.c attn_models (eponymous virtual table)
@@ -26,6 +26,7 @@ SQLITE_EXTENSION_INIT3
 #include "model.h"
 #include "pipeline.h"
 #include "fit.h"
+#include "sha256.h"
 
 /* Oldest SQLite we run on: sqlite3_total_changes64 (3.37.0); sqlite3_vtab_config INNOCUOUS,
  * SQLITE_INNOCUOUS, SQLITE_FCNTL_DATA_VERSION and sqlite3_deserialize are all older. */
@@ -50,25 +51,31 @@ SQLITE_EXTENSION_INIT3
 
 /* ---- registry.c: process-wide, reference-counted, read-only models ---------------------- */
 
+/* What the registry keys on: SHA-256 of a model's rows (key, dtype, shape, data, each with
+ * its type and length), or of a built-in's identity. Collision-resistant: no database can make
+ * the registry hand out another model for its rows. */
+typedef struct model_digest { unsigned char b[ATTN_SHA256_BYTES]; } model_digest;
+
 typedef struct shared_model {
-    uint64_t fingerprint;       /* hash of the model's rows (key, dtype, shape, data) */
+    model_digest digest;
     int n_refs;                 /* guarded by the registry mutex */
     attn_model *model;          /* finished, read-only */
     struct shared_model *next;
 } shared_model;
 
-/* The entry with that fingerprint with one more reference, or NULL. */
-shared_model *registry_acquire(uint64_t fingerprint);
+/* The entry with that digest with one more reference, or NULL. */
+shared_model *registry_acquire(const model_digest *digest);
 /* Adds a freshly loaded model (ownership passes to the registry) and returns it with one
- * reference. If another thread inserted the same fingerprint meanwhile, frees m and returns
+ * reference. If another thread inserted the same digest meanwhile, frees m and returns
  * that entry instead. NULL on ENOMEM (m is freed). */
-shared_model *registry_insert(uint64_t fingerprint, attn_model *m);
+shared_model *registry_insert(const model_digest *digest, attn_model *m);
 /* Drops one reference; the model is freed when none are left. NULL is a no-op. */
 void registry_release(shared_model *sm);
 /* Number of entries (for tests and attn_debug). */
 int registry_count(void);
 
-/* Streaming 64-bit fingerprint of byte strings (not cryptographic). */
+/* Streaming 64-bit fingerprint of byte strings (not cryptographic): only tells a connection
+ * whether rows of the same storage changed (conn.c); never a key across databases. */
 typedef struct fingerprint { uint64_t h; } fingerprint;
 void fingerprint_init(fingerprint *f);
 void fingerprint_add(fingerprint *f, const void *data, size_t n);   /* length is mixed in */
@@ -150,12 +157,20 @@ int conn_model_get(attn_conn *c, const char *fn, const char *name, const attn_mo
 int schema_names(sqlite3 *db, char ***names);
 void schema_names_free(char **names, int n);
 
-/* Fingerprint of the rows of schema.attn_model for name, in key order: returns 0 when found,
- * 1 when there are no rows for that name, or -1 on error with *err_msg set (no prefix).
+/* Most rows and data bytes one model may have in attn_model: the loader accepts no more
+ * (ATTN_MAX_PARAMS values at 5 bytes at most, q8 with its scales, plus the config); reading
+ * stops with an error there instead of reading a file of any size. */
+#define ATTN_SQL_MAX_MODEL_ROWS   4096
+#define ATTN_SQL_MAX_MODEL_BYTES  ((sqlite3_int64)(5 * ATTN_MAX_PARAMS + ATTN_MAX_CONFIG_BYTES))
+
+/* Hashes the rows of schema.attn_model for name, in key order: the 64-bit fingerprint *fp and,
+ * when digest is non-NULL, their SHA-256. Returns 0 when found, 1 when there are no rows for
+ * that name, or -1 on error with *err_msg set (no prefix), also when the rows pass
+ * ATTN_SQL_MAX_MODEL_ROWS or _BYTES or sqlite3_interrupt is called.
  * model_rows_load loads them for inference (config row, attn_model_set_inference_only, every
  * tensor, finish): SQLITE_OK or an error code with *err_msg set, e.g. "tensor 'tag.w': shape [9,32] expected, found [9,31]". */
 int model_rows_fingerprint(sqlite3 *db, const char *schema, const char *name, uint64_t *fp,
-                           char **err_msg);
+                           model_digest *digest, char **err_msg);
 int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_model **out,
                     char **err_msg);
 /* Whether schema has an attn_model table: 1 yes, 0 no, -1 when it is not an ordinary table
