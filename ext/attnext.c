@@ -203,7 +203,7 @@ int scalar_setup(sqlite3_context *ctx, const char *fn, const char *name, int tas
                  const attn_model **m, attn_session **s, float **probs) {
     attn_conn *c = sqlite3_user_data(ctx);
     char *err_msg = NULL;
-    int rc = conn_model_get(c, fn, name, m, &err_msg);
+    int rc = conn_model_get_scalar(c, ctx, fn, name, m, &err_msg);
     if (rc == SQLITE_OK) rc = model_check_task(fn, name, *m, task, &err_msg);
     if (rc != SQLITE_OK) {
         result_error(ctx, rc, err_msg);

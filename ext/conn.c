@@ -6,7 +6,11 @@
  * while a transaction is open (changes of this connection inside a transaction are not yet
  * committed, so the data version does not move). A resolution made under the current
  * signature is used as is: `UPDATE docs SET label = attn_classify(body)` reads the model rows
- * once, not once per row (total_changes64 only moves when a statement ends). When the
+ * once, not once per row (total_changes64 only moves when a statement ends).
+ * Inside an explicit transaction that has written, neither moves on ROLLBACK TO or on DDL
+ * (DROP TABLE attn_model): there the signature also holds a statement count, so each
+ * statement looks again (once: a scalar function marks its statement with auxiliary data;
+ * each scan of a table-valued function counts as a statement). When the
  * signature changes, each resolution is checked again on its next use by re-hashing the
  * model's rows: rows found in the same database file with the same 64-bit fingerprint keep
  * their model; anything else is keyed by the SHA-256 of the rows, which loads (or shares
@@ -161,7 +165,8 @@ int schema_model_table(sqlite3 *db, const char *schema, char **err_msg) {
 }
 
 /* The current signature (sqlite3_malloc'd) or NULL on ENOMEM. */
-static char *db_signature(sqlite3 *db) {
+static char *db_signature(const attn_conn *c) {
+    sqlite3 *db = c->db;
     char **names;
     int n = schema_names(db, &names);
     if (n < 0) return NULL;
@@ -172,15 +177,18 @@ static char *db_signature(sqlite3 *db) {
             version = 0;
         sqlite3_str_appendf(s, "%s\x1f%u\x1e", names[i], version);
     }
-    if (!sqlite3_get_autocommit(db))
+    if (!sqlite3_get_autocommit(db)) {
         sqlite3_str_appendf(s, "tx\x1f%lld", (long long)sqlite3_total_changes64(db));
+        if (sqlite3_txn_state(db, NULL) == SQLITE_TXN_WRITE)
+            sqlite3_str_appendf(s, "\x1estmt\x1f%llu", (unsigned long long)c->statements);
+    }
     schema_names_free(names, n);
     return sqlite3_str_finish(s);
 }
 
 /* Bumps c->generation if what the connection sees may have changed. */
 static int refresh_signature(attn_conn *c) {
-    char *sig = db_signature(c->db);
+    char *sig = db_signature(c);
     if (!sig) return SQLITE_NOMEM;
     if (c->signature && strcmp(sig, c->signature) == 0) {
         sqlite3_free(sig);
@@ -610,8 +618,30 @@ static int validate(attn_conn *c, const char *name, conn_model **out, char **err
     return SQLITE_OK;
 }
 
+static int conn_model_lookup(attn_conn *c, const char *fn, const char *name,
+                             const attn_model **m, char **err_msg);
+
+/* Any non-NULL pointer: the mark of a statement already counted (sqlite3_set_auxdata with a
+ * negative argument index: kept for all the statement's calls, freed when it is reset). */
+#define STATEMENT_MARK_ARG (-0x61747478)
+
+int conn_model_get_scalar(attn_conn *c, sqlite3_context *ctx, const char *fn,
+                          const char *name, const attn_model **m, char **err_msg) {
+    if (!sqlite3_get_auxdata(ctx, STATEMENT_MARK_ARG)) {
+        sqlite3_set_auxdata(ctx, STATEMENT_MARK_ARG, c, NULL);
+        c->statements++;
+    }
+    return conn_model_lookup(c, fn, name, m, err_msg);
+}
+
 int conn_model_get(attn_conn *c, const char *fn, const char *name, const attn_model **m,
                    char **err_msg) {
+    c->statements++;
+    return conn_model_lookup(c, fn, name, m, err_msg);
+}
+
+static int conn_model_lookup(attn_conn *c, const char *fn, const char *name,
+                             const attn_model **m, char **err_msg) {
     *m = NULL;
     *err_msg = NULL;
     if (c->busy) {

@@ -135,6 +135,7 @@ typedef struct attn_conn {
     int busy;                   /* a lookup is running (guards against re-entry) */
     attn_limits limits;
     interrupt_probe probe;      /* the session's stop callback during a call (limits.c) */
+    uint64_t statements;        /* statements that looked up a model (conn.c) */
 } attn_conn;
 
 attn_conn *conn_new(sqlite3 *db);
@@ -151,6 +152,11 @@ attn_session *conn_session(attn_conn *c);
  * "attn_classify: model 'x' not found in attn_model or built-ins". */
 int conn_model_get(attn_conn *c, const char *fn, const char *name, const attn_model **m,
                    char **err_msg);
+/* The same for a scalar function: inside a written transaction, where a statement may have
+ * rolled back to a savepoint or dropped attn_model, each statement (not each row) looks
+ * again. conn_model_get counts each call as a statement (a table-valued function's scan). */
+int conn_model_get_scalar(attn_conn *c, sqlite3_context *ctx, const char *fn,
+                          const char *name, const attn_model **m, char **err_msg);
 
 /* Schema names in lookup order (main, then attached; never temp). Returns a count or -1 on
  * error; names[i] are sqlite3_malloc'd (free with schema_names_free). */

@@ -60,3 +60,20 @@ SELECT * FROM attn_eval(NULL, 'SELECT text, label FROM r');
 SELECT * FROM attn_train('m', 'relations',
   'SELECT ''Ann met Bob'', ''[{"start":0,"end":3,"label":"PER"},{"start":8,"end":11,"label":"PER"}]'', ''[{"head":0,"tail":1,"label":"none"}]''',
   '{"dim": 8, "layers": 1, "heads": 1, "ffn": 8, "max_len": 8, "epochs": 1, "features": [{"kind": "shape", "buckets": 8, "dim": 4}]}');
+
+-- Inside a transaction the functions see what the transaction sees: an edit, its rollback to
+-- a savepoint, a dropped attn_model (once served until COMMIT).
+SELECT attn_classify('good', 'pos');
+BEGIN;
+SAVEPOINT s;
+UPDATE attn_model SET data = json_set(data, '$.classify.labels', json('["bad", "fine"]'))
+  WHERE name = 'pos' AND key = 'config';
+SELECT attn_classify('good', 'pos');
+ROLLBACK TO s;
+SELECT attn_classify('good', 'pos');
+SELECT count(*) FROM attn_entities('Ann met Bob', 'every');
+DROP TABLE attn_model;
+SELECT attn_classify('good', 'pos');
+SELECT count(*) FROM attn_entities('Ann met Bob', 'every');
+ROLLBACK;
+SELECT attn_classify('good', 'pos');
