@@ -77,3 +77,14 @@ SELECT attn_classify('good', 'pos');
 SELECT count(*) FROM attn_entities('Ann met Bob', 'every');
 ROLLBACK;
 SELECT attn_classify('good', 'pos');
+
+-- attn_train reads back what it wrote as a lookup would, before it replaces the old model: a
+-- meta of 600 KB takes the config over the loader's 1 MiB (ATTN_MAX_CONFIG_BYTES).
+CREATE TEMP TABLE pos_before AS SELECT * FROM attn_model WHERE name = 'pos';
+SELECT count(*) FROM attn_train('pos', 'classify', 'SELECT text, label FROM r',
+  json_object('dim', 8, 'layers', 1, 'heads', 1, 'ffn', 8, 'max_len', 8, 'epochs', 1,
+              'features', json('[{"kind": "shape", "buckets": 8, "dim": 4}]'),
+              'meta', json_object('notes', printf('%.*c', 600000, 'x'),
+                                  'more', printf('%.*c', 600000, 'y'))));
+SELECT count(*) FROM (SELECT * FROM attn_model WHERE name = 'pos' EXCEPT SELECT * FROM pos_before);
+SELECT attn_classify('good', 'pos');
