@@ -88,3 +88,13 @@ SELECT count(*) FROM attn_train('pos', 'classify', 'SELECT text, label FROM r',
                                   'more', printf('%.*c', 600000, 'y'))));
 SELECT count(*) FROM (SELECT * FROM attn_model WHERE name = 'pos' EXCEPT SELECT * FROM pos_before);
 SELECT attn_classify('good', 'pos');
+
+-- attn_models shows a config only up to the loader's 1 MiB: a table of huge configs (once 50
+-- of 100 MB, 5.4 GB for one listing) is listed without them.
+ATTACH 'big.db' AS big;
+CREATE TABLE big.attn_model(name TEXT NOT NULL, key TEXT NOT NULL, dtype TEXT NOT NULL,
+  shape TEXT NOT NULL, data BLOB, PRIMARY KEY (name, key));
+INSERT INTO big.attn_model VALUES ('huge', 'config', 'json', '[]', printf('%.*c', 2000000, ' '));
+SELECT name, task, config IS NULL, storage FROM attn_models WHERE name = 'huge';
+SELECT attn_classify('good', 'huge');
+DETACH big;
