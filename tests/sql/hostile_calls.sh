@@ -10,10 +10,14 @@ so=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 tools=$(cd "$2" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-START_S=${START_S:-1}
-STOP_MS=${STOP_MS:-300}      # 100 ms is the aim; the slack is for a machine shared with training
-passed=0 failed=0
 preload=${ATTN_PRELOAD:-}
+START_S=${START_S:-1}
+# 100 ms is the aim; the slack is for a machine shared with training runs, and under
+# AddressSanitizer (ATTN_PRELOAD) for the exit of a process holding a gigabyte (measured to
+# the shell's exit, not to the call's return).
+STOP_MS=${STOP_MS:-$([ -n "$preload" ] && echo 1500 || echo 300)}
+BOUND_MS=$([ -n "$preload" ] && echo 90000 || echo 30000)
+passed=0 failed=0
 
 check() {   # check NAME CONDITION-STATUS DETAIL
     if [ "$2" = 0 ]; then echo "ok   $1 ($3)"; passed=$((passed + 1))
@@ -72,7 +76,7 @@ t0=$(date +%s%N)
 out=$(LD_PRELOAD=$preload sqlite3 -batch -cmd ".load $so" "$work/h.db" \
     "SELECT count(*) <= 200000 * 32 FROM attn_relations($(words 200000 a), 'every')" 2>&1)
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$out" = 1 ] && [ "$ms" -le 30000 ]
+[ "$out" = 1 ] && [ "$ms" -le "$BOUND_MS" ]
 check "relation candidates bounded" $? "$ms ms, $out"
 
 echo "hostile_calls: $passed passed, $failed failed"
