@@ -21,10 +21,12 @@ int interrupt_probe_check(void *user) {
     if (sqlite3_libversion_number() >= ATTN_SQLITE_IS_INTERRUPTED_VERSION)
         return sqlite3_is_interrupted(p->db);
 #endif
-    if (!p->st &&
-        sqlite3_prepare_v2(p->db, "SELECT count(*) FROM (VALUES(1),(2))", -1, &p->st,
-                           NULL) != SQLITE_OK)
-        return 0;
+    if (!p->st) {
+        /* Preparing fails too once the flag is set (the parser checks it). */
+        int rc = sqlite3_prepare_v2(p->db, "SELECT count(*) FROM (VALUES(1),(2))", -1, &p->st,
+                                    NULL);
+        if (rc != SQLITE_OK) return rc == SQLITE_INTERRUPT;
+    }
     int rc = sqlite3_step(p->st);
     sqlite3_reset(p->st);
     return rc == SQLITE_INTERRUPT;

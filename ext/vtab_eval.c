@@ -91,7 +91,10 @@ static int evaluate(eval_cursor *cur, const attn_model *m, int task, const train
     int rc = rows_to_dataset(rows, task, &m->cfg, FN, "row", &ds, err_msg);
     if (rc != SQLITE_OK) return rc;
     attn_error err = {{0}};
-    int status = attn_evaluate(m, ds, task, &cur->result, &err);
+    interrupt_probe probe;
+    interrupt_probe_init(&probe, ((eval_vtab *)cur->base.pVtab)->db);
+    int status = attn_evaluate(m, ds, task, interrupt_probe_check, &probe, &cur->result, &err);
+    interrupt_probe_done(&probe);
     if (status == ATTN_OK) {
         cur->have_result = 1;
     } else {

@@ -662,7 +662,8 @@ static int eval_relations(const attn_model *m, const attn_dataset *ds, attn_sess
 }
 
 int attn_evaluate(const attn_model *m, const attn_dataset *ds, int task,
-                  attn_eval_result *out, attn_error *err) {
+                  attn_stop_cb should_stop, void *user, attn_eval_result *out,
+                  attn_error *err) {
     memset(out, 0, sizeof *out);
     out->accuracy = out->headline = NAN;
     if (!m || !m->finished) return attn_fail(err, ATTN_EINVAL, "evaluate: model not finished");
@@ -676,6 +677,7 @@ int attn_evaluate(const attn_model *m, const attn_dataset *ds, int task,
     if (rc) return rc;
     attn_session *s = attn_session_new();
     if (!s) return no_memory(err);
+    attn_session_set_stop(s, should_stop, user);
     rows_out o = { 0 };
     if (task == ATTN_TASK_CLASSIFY) rc = eval_classify(m, ds, s, &o, out, err);
     else if (task == ATTN_TASK_ENTITIES) rc = eval_entities(m, ds, s, &o, out, err);
@@ -863,7 +865,7 @@ static int select_params(attn_fit_state *f, attn_epoch_report *r, attn_error *er
         if (rc) return rc;
     } else if (f->use_dev) {
         attn_eval_result res;
-        int rc = attn_evaluate(f->m, f->dev, f->task, &res, err);
+        int rc = attn_evaluate(f->m, f->dev, f->task, NULL, NULL, &res, err);
         if (rc) return rc;
         r->dev_metric = res.headline;
         attn_eval_result_free(&res);

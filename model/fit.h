@@ -165,9 +165,11 @@ typedef struct attn_eval_result {
 } attn_eval_result;
 
 /* task: ATTN_TASK_CLASSIFY, ATTN_TASK_ENTITIES or ATTN_TASK_RELATIONS (must be in the model).
- * For relations, entity rows are not included (evaluate entities separately). */
+ * For relations, entity rows are not included (evaluate entities separately). should_stop (may
+ * be NULL) is asked as the pipeline asks it (attn_session_set_stop): ATTN_ESTOPPED then. */
 int attn_evaluate(const attn_model *m, const attn_dataset *ds, int task,
-                  attn_eval_result *out, attn_error *err);
+                  attn_stop_cb should_stop, void *user, attn_eval_result *out,
+                  attn_error *err);
 void attn_eval_result_free(attn_eval_result *r);
 
 /* ---- mlm (masked-language-model pretraining, mlm.h) ----

@@ -62,6 +62,9 @@ stops "attn_classify en-sentiment, 50 MB" \
     "SELECT attn_classify($(words 2500000 'What a lovely film.'), 'en-sentiment')"
 stops "attn_relation en-rel, 50 MB" \
     "SELECT attn_relation($(words 2500000 'Ann met Bob in Paris.'), 0, 3, 8, 11, 'en-rel')"
+stops "attn_eval en-sentiment, 300k rows" \
+    "SELECT count(*) FROM attn_eval('en-sentiment', 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL
+       SELECT i + 1 FROM n WHERE i < 300000) SELECT ''What a lovely film, truly.'', ''positive'' FROM n')"
 
 # Relations count under max_call_memory: 40k entities, 1.2M related pairs, 16 MB allowed.
 out=$(LD_PRELOAD=$preload sqlite3 -batch -cmd ".load $so" "$work/h.db" \
