@@ -255,9 +255,10 @@ int rows_columns_for(int task);
 int rows_read(sqlite3 *db, sqlite3_stmt *st, const char *fn, const char *sql_name,
               const char *what, int task, train_rows *out, char **err_msg);
 /* A new dataset for cfg (attn_dataset_new) with every row added (attn_dataset_add); errors
- * "fn: <what> N: <engine message>", and then *out is NULL. */
-int rows_to_dataset(const train_rows *rows, int task, const attn_config *cfg, const char *fn,
-                    const char *what, attn_dataset **out, char **err_msg);
+ * "fn: <what> N: <engine message>" or "fn: interrupted" (sqlite3_interrupt on db), and then
+ * *out is NULL. */
+int rows_to_dataset(sqlite3 *db, const train_rows *rows, int task, const attn_config *cfg,
+                    const char *fn, const char *what, attn_dataset **out, char **err_msg);
 void train_rows_free(train_rows *r);
 
 /* ---- model_write.c ----------------------------------------------------------------------- */

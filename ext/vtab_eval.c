@@ -88,11 +88,12 @@ static int infer_task(const attn_model *m, const char *name, int n_columns, int 
 static int evaluate(eval_cursor *cur, const attn_model *m, int task, const train_rows *rows,
                     char **err_msg) {
     attn_dataset *ds;
-    int rc = rows_to_dataset(rows, task, &m->cfg, FN, "row", &ds, err_msg);
+    sqlite3 *db = ((eval_vtab *)cur->base.pVtab)->db;
+    int rc = rows_to_dataset(db, rows, task, &m->cfg, FN, "row", &ds, err_msg);
     if (rc != SQLITE_OK) return rc;
     attn_error err = {{0}};
     interrupt_probe probe;
-    interrupt_probe_init(&probe, ((eval_vtab *)cur->base.pVtab)->db);
+    interrupt_probe_init(&probe, db);
     int status = attn_evaluate(m, ds, task, interrupt_probe_check, &probe, &cur->result, &err);
     interrupt_probe_done(&probe);
     if (status == ATTN_OK) {

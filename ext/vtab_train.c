@@ -708,9 +708,11 @@ static int mlm_targets(train_cursor *cur, char **err_msg) {
 
 static int build_datasets(train_cursor *cur, char **err_msg) {
     const attn_config *cfg = &cur->model->cfg;
-    int rc = rows_to_dataset(&cur->rows, cur->task, cfg, FN, "row", &cur->train, err_msg);
+    int rc = rows_to_dataset(cur->db, &cur->rows, cur->task, cfg, FN, "row", &cur->train,
+                             err_msg);
     if (rc == SQLITE_OK && cur->opt.dev)
-        rc = rows_to_dataset(&cur->dev_rows, cur->task, cfg, FN, "dev row", &cur->dev, err_msg);
+        rc = rows_to_dataset(cur->db, &cur->dev_rows, cur->task, cfg, FN, "dev row", &cur->dev,
+                             err_msg);
     if (rc == SQLITE_OK && cur->task == ATTN_TASK_MLM) rc = mlm_targets(cur, err_msg);
     return rc;
 }
