@@ -15,7 +15,7 @@
  *   vtab_each.c   attn_classify_each, attn_entities_each, attn_relations_each (the bulk path:
  *                 a query's rows on every core)
  *   vtab_common.c what the table-valued functions share: argument columns, errors
- *   limits.c      per-connection resource limits and attn_limit()
+ *   limits.c      per-connection resource limits, attn_limit() and attn_set_limit
  *   interrupt.c   sqlite3_interrupt as the engine's stop callback */
 #ifndef ATTN_EXT_H
 #define ATTN_EXT_H
