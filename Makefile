@@ -166,13 +166,20 @@ FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) -D_GNU_SOURCE -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_OBJ     := $(MODEL_SRC:%.c=build/fuzz/obj/%.o)
+# fuzz_lookup links the extension itself and SQLite (the others link the engine only).
+FUZZ_EXT_OBJ := $(EXT_SRC:%.c=build/fuzz/obj/%.o)
 
-build/fuzz/obj/%.o: %.c $(wildcard model/*.h)
+build/fuzz/obj/%.o: %.c $(wildcard model/*.h ext/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(FLAGS_$<) -c -o $@ $<
 
-$(FUZZ_BIN): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_check.h $(FUZZ_OBJ)
+$(filter-out build/fuzz/fuzz_lookup,$(FUZZ_BIN)): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_check.h $(FUZZ_OBJ)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+build/fuzz/obj/ext/builtin.o: $(wildcard model/builtin/*.db) ext/builtin_list.h
+
+build/fuzz/fuzz_lookup: tests/fuzz/fuzz_lookup.c tests/fuzz/fuzz_check.h $(FUZZ_OBJ) $(FUZZ_EXT_OBJ)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(FUZZ_EXT_OBJ) $(LDLIBS) -lsqlite3
 
 fuzz test-fuzz: need-deps $(FUZZ_BIN)
 	@FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)

@@ -61,7 +61,9 @@ int arg_text(const char *fn, int arg_no, sqlite3_value *v, const char **text, si
 
 int arg_model(const char *fn, int arg_no, sqlite3_value *v, const char *default_name,
               const char **name, char **err_msg) {
-    if (!v) {
+    /* NULL is "not given": the default model, where the function has one (attn_train and
+     * attn_eval have none). */
+    if (!v || (sqlite3_value_type(v) == SQLITE_NULL && default_name)) {
         *name = default_name;
         return SQLITE_OK;
     }
@@ -77,6 +79,11 @@ int arg_model(const char *fn, int arg_no, sqlite3_value *v, const char *default_
                                    "(ATTN_SQL_MAX_NAME_BYTES)", fn, sqlite3_value_bytes(v),
                                    ATTN_SQL_MAX_NAME_BYTES);
         return SQLITE_TOOBIG;
+    }
+    if (!*s || (int)strlen(s) != sqlite3_value_bytes(v)) {
+        *err_msg = sqlite3_mprintf("%s: argument %d (model name) %s", fn, arg_no,
+                                   *s ? "contains a NUL byte" : "is empty");
+        return SQLITE_ERROR;
     }
     *name = s;
     return SQLITE_OK;
@@ -132,7 +139,8 @@ const char *tasks_text(int tasks) {
 
 int sqlite_code(int attn_status) {
     return attn_status == ATTN_ENOMEM ? SQLITE_NOMEM
-         : attn_status == ATTN_ELIMIT ? SQLITE_TOOBIG : SQLITE_ERROR;
+         : attn_status == ATTN_ELIMIT ? SQLITE_TOOBIG
+         : attn_status == ATTN_ESTOPPED ? SQLITE_INTERRUPT : SQLITE_ERROR;
 }
 
 int model_check_task(const char *fn, const char *name, const attn_model *m, int task,
@@ -196,7 +204,7 @@ int scalar_setup(sqlite3_context *ctx, const char *fn, const char *name, int tas
                  const attn_model **m, attn_session **s, float **probs) {
     attn_conn *c = sqlite3_user_data(ctx);
     char *err_msg = NULL;
-    int rc = conn_model_get(c, fn, name, m, &err_msg);
+    int rc = conn_model_get_scalar(c, ctx, fn, name, m, &err_msg);
     if (rc == SQLITE_OK) rc = model_check_task(fn, name, *m, task, &err_msg);
     if (rc != SQLITE_OK) {
         result_error(ctx, rc, err_msg);
@@ -237,6 +245,7 @@ static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     const attn_labels *labels = &m->cfg.classify_labels;
     attn_error err = {{0}};
     int status = attn_run_classify(m, s, text, n_bytes, probs, &err);
+    limit_session_end(sqlite3_user_data(ctx));
     if (status != ATTN_OK)
         result_error(ctx, sqlite_code(status), limit_engine_error(fn, name, s, &err));
     else

@@ -6,9 +6,15 @@
  * while a transaction is open (changes of this connection inside a transaction are not yet
  * committed, so the data version does not move). A resolution made under the current
  * signature is used as is: `UPDATE docs SET label = attn_classify(body)` reads the model rows
- * once, not once per row (total_changes64 only moves when a statement ends). When the
+ * once, not once per row (total_changes64 only moves when a statement ends).
+ * Inside an explicit transaction that has written, neither moves on ROLLBACK TO or on DDL
+ * (DROP TABLE attn_model): there the signature also holds a statement count, so each
+ * statement looks again (once: a scalar function marks its statement with auxiliary data;
+ * each scan of a table-valued function counts as a statement). When the
  * signature changes, each resolution is checked again on its next use by re-hashing the
- * model's rows; only a different fingerprint loads (or shares) another model. */
+ * model's rows: rows found in the same database file with the same 64-bit fingerprint keep
+ * their model; anything else is keyed by the SHA-256 of the rows, which loads (or shares
+ * through the registry) exactly the model those rows make. */
 #include "ext.h"
 #include "encoder.h"
 
@@ -18,6 +24,8 @@
 struct conn_model {
     char *name;             /* sqlite3_malloc'd */
     char *storage;          /* schema it was found in, or NULL for a built-in */
+    char *file;             /* that schema's file (sqlite3_db_filename), or NULL */
+    uint64_t fp;            /* fingerprint of its rows there */
     shared_model *sm;       /* one registry reference */
     uint64_t generation;    /* conn generation at which it was last validated */
 };
@@ -36,6 +44,7 @@ void conn_ref(attn_conn *c) { c->n_refs++; }
 static void conn_model_clear(conn_model *cm) {
     sqlite3_free(cm->name);
     sqlite3_free(cm->storage);
+    sqlite3_free(cm->file);
     registry_release(cm->sm);
     memset(cm, 0, sizeof *cm);
 }
@@ -108,7 +117,36 @@ int schema_names(sqlite3 *db, char ***names) {
     return n;
 }
 
-int schema_has_model_table(sqlite3 *db, const char *schema) {
+/* 1 when "schema.name" is a view, a virtual table or has generated columns: reading it could
+ * run arbitrary SQL (a view may call attn_ functions, recurse or yield a zeroblob of a GB from a
+ * file of 4 KB). */
+static int not_ordinary_table(sqlite3 *db, const char *schema, const char *table,
+                              const char **what) {
+    char *sql = sqlite3_mprintf(
+        "SELECT type = 'view', type = 'table' AND sql LIKE 'CREATE VIRTUAL%%', "
+        "(SELECT count(*) FROM pragma_table_xinfo(?1, ?2) WHERE hidden <> 0) "
+        "FROM \"%w\".sqlite_master WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
+        schema);
+    sqlite3_stmt *st = NULL;
+    int bad = 0;
+    *what = "";
+    if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, schema, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            bad = 1;
+            if (sqlite3_column_int(st, 0)) *what = "a view";
+            else if (sqlite3_column_int(st, 1)) *what = "a virtual table";
+            else if (sqlite3_column_int(st, 2)) *what = "a table with generated columns";
+            else bad = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return bad;
+}
+
+int schema_model_table(sqlite3 *db, const char *schema, char **err_msg) {
     char *sql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_master WHERE type IN ('table', "
                                 "'view') AND name = 'attn_model' COLLATE NOCASE", schema);
     sqlite3_stmt *st = NULL;
@@ -117,11 +155,18 @@ int schema_has_model_table(sqlite3 *db, const char *schema) {
         found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     sqlite3_free(sql);
+    const char *what;
+    if (found && not_ordinary_table(db, schema, "attn_model", &what)) {
+        *err_msg = sqlite3_mprintf("%s.attn_model is %s; attn_model must be an ordinary table",
+                                   schema, what);
+        return -1;
+    }
     return found;
 }
 
 /* The current signature (sqlite3_malloc'd) or NULL on ENOMEM. */
-static char *db_signature(sqlite3 *db) {
+static char *db_signature(const attn_conn *c) {
+    sqlite3 *db = c->db;
     char **names;
     int n = schema_names(db, &names);
     if (n < 0) return NULL;
@@ -132,15 +177,18 @@ static char *db_signature(sqlite3 *db) {
             version = 0;
         sqlite3_str_appendf(s, "%s\x1f%u\x1e", names[i], version);
     }
-    if (!sqlite3_get_autocommit(db))
+    if (!sqlite3_get_autocommit(db)) {
         sqlite3_str_appendf(s, "tx\x1f%lld", (long long)sqlite3_total_changes64(db));
+        if (sqlite3_txn_state(db, NULL) == SQLITE_TXN_WRITE)
+            sqlite3_str_appendf(s, "\x1estmt\x1f%llu", (unsigned long long)c->statements);
+    }
     schema_names_free(names, n);
     return sqlite3_str_finish(s);
 }
 
 /* Bumps c->generation if what the connection sees may have changed. */
 static int refresh_signature(attn_conn *c) {
-    char *sig = db_signature(c->db);
+    char *sig = db_signature(c);
     if (!sig) return SQLITE_NOMEM;
     if (c->signature && strcmp(sig, c->signature) == 0) {
         sqlite3_free(sig);
@@ -173,32 +221,72 @@ static int prepare_rows(sqlite3 *db, const char *schema, const char *name, const
     return SQLITE_OK;
 }
 
+/* Both hashes of one value: its type, its length, its bytes (in pieces, asking about
+ * sqlite3_interrupt between them: a blob may be a gigabyte). */
+#define HASH_PIECE_BYTES ((size_t)1 << 24)
+static int hash_value(fingerprint *f, attn_sha256 *sha, unsigned char type, const void *p,
+                      size_t n, interrupt_probe *probe) {
+    const uint64_t len = n;
+    fingerprint_add(f, &type, 1);
+    fingerprint_add(f, p, n);
+    if (!sha) return 0;
+    attn_sha256_update(sha, &type, 1);
+    attn_sha256_update(sha, &len, sizeof len);
+    for (size_t at = 0; at < n; at += HASH_PIECE_BYTES) {
+        if (at && interrupt_probe_check(probe)) return -1;
+        attn_sha256_update(sha, (const char *)p + at, n - at < HASH_PIECE_BYTES ? n - at
+                                                                                 : HASH_PIECE_BYTES);
+    }
+    return 0;
+}
+
 int model_rows_fingerprint(sqlite3 *db, const char *schema, const char *name, uint64_t *fp,
-                           char **err_msg) {
+                           model_digest *digest, char **err_msg) {
+    /* length(data) comes from the record header; data itself is read only when that fits
+     * (a row over the limit is refused without reading it). */
     sqlite3_stmt *st;
     if (prepare_rows(db, schema, name,
-                     "SELECT key, dtype, shape, data FROM \"%w\".attn_model WHERE name = ?1 "
-                     "ORDER BY key", &st, err_msg) != SQLITE_OK)
+                     "SELECT key, dtype, shape, CASE WHEN length(data) <= ?2 THEN data END, "
+                     "length(data) FROM \"%w\".attn_model WHERE name = ?1 ORDER BY key", &st,
+                     err_msg) != SQLITE_OK)
         return -1;
+    sqlite3_bind_int64(st, 2, ATTN_SQL_MAX_MODEL_BYTES);
     fingerprint f;
+    attn_sha256 sha;
+    interrupt_probe probe;
     fingerprint_init(&f);
-    int n_rows = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int col = 0; col < 4; col++) {
-            unsigned char type = (unsigned char)sqlite3_column_type(st, col);
-            const void *p = sqlite3_column_blob(st, col);
-            fingerprint_add(&f, &type, 1);
-            fingerprint_add(&f, p ? p : "", (size_t)sqlite3_column_bytes(st, col));
+    attn_sha256_init(&sha);
+    interrupt_probe_init(&probe, db);
+    sqlite3_int64 n_rows = 0, n_bytes = 0;
+    int rc = SQLITE_DONE, stopped = 0;
+    char *msg = NULL;
+    while (!stopped && !msg && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        n_bytes += sqlite3_column_int64(st, 4);
+        if (++n_rows > ATTN_SQL_MAX_MODEL_ROWS)
+            msg = sqlite3_mprintf("more than %d rows (ATTN_SQL_MAX_MODEL_ROWS)",
+                                  ATTN_SQL_MAX_MODEL_ROWS);
+        else if (n_bytes > ATTN_SQL_MAX_MODEL_BYTES)
+            msg = sqlite3_mprintf("more than %lld bytes of data (ATTN_SQL_MAX_MODEL_BYTES)",
+                                  (long long)ATTN_SQL_MAX_MODEL_BYTES);
+        for (int col = 0; col < 4 && !stopped && !msg; col++) {
+            const int type = sqlite3_column_type(st, col);
+            const void *p = type == SQLITE_BLOB ? sqlite3_column_blob(st, col)
+                                                : (const void *)sqlite3_column_text(st, col);
+            const size_t size = p ? (size_t)sqlite3_column_bytes(st, col) : 0;
+            stopped = hash_value(&f, digest ? &sha : NULL, (unsigned char)type, p ? p : "",
+                                 size, &probe) != 0;
         }
-        n_rows++;
     }
-    if (rc != SQLITE_DONE) {
-        *err_msg = table_error(db, schema);
-        sqlite3_finalize(st);
+    interrupt_probe_done(&probe);
+    if (stopped) msg = sqlite3_mprintf("interrupted");
+    else if (!msg && rc != SQLITE_DONE) msg = table_error(db, schema);
+    sqlite3_finalize(st);
+    if (msg) {
+        *err_msg = msg;
         return -1;
     }
-    sqlite3_finalize(st);
     *fp = fingerprint_final(&f);
+    if (digest) attn_sha256_final(&sha, digest->b);
     return n_rows > 0 ? 0 : 1;
 }
 
@@ -349,7 +437,8 @@ int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_mode
 typedef struct resolution {
     char *schema;
     const builtin_model *builtin;
-    uint64_t fingerprint;
+    uint64_t fp;                /* fingerprint of the rows (schema) */
+    model_digest digest;        /* of the rows or the built-in; set by resolve_digest */
 } resolution;
 
 /* Finds the first schema whose attn_model has rows for name. Returns 0 found, 1 not found,
@@ -362,8 +451,10 @@ static int resolve_in_schemas(sqlite3 *db, const char *name, resolution *r, char
         return -1;
     }
     for (int i = 0; i < n && found == 1; i++) {
-        if (!schema_has_model_table(db, names[i])) continue;
-        found = model_rows_fingerprint(db, names[i], name, &r->fingerprint, err_msg);
+        int has = schema_model_table(db, names[i], err_msg);
+        if (has < 0) found = -1;
+        if (has <= 0) continue;
+        found = model_rows_fingerprint(db, names[i], name, &r->fp, NULL, err_msg);
         if (found == 0) {
             r->schema = names[i];
             names[i] = NULL;
@@ -373,21 +464,21 @@ static int resolve_in_schemas(sqlite3 *db, const char *name, resolution *r, char
     return found;
 }
 
-/* A built-in's fingerprint: its image is immutable while the library is loaded, so its identity
+/* A built-in's digest: its image is immutable while the library is loaded, so its identity
  * (name, address, size) stands for its rows; hashing them, megabytes, on a connection's first
  * use would cost as much as the rest of the load. A user table holding the same rows gets
- * another fingerprint, hence its own copy. */
-static uint64_t builtin_fingerprint(const builtin_model *b) {
+ * another digest, hence its own copy. */
+static void builtin_digest(const builtin_model *b, model_digest *out) {
     static const char tag[] = "attnext built-in image";
     const uintptr_t at = (uintptr_t)b->start;
     const size_t n_bytes = (size_t)(b->end - b->start);
-    fingerprint f;
-    fingerprint_init(&f);
-    fingerprint_add(&f, tag, sizeof tag);
-    fingerprint_add(&f, b->name, strlen(b->name));
-    fingerprint_add(&f, &at, sizeof at);
-    fingerprint_add(&f, &n_bytes, sizeof n_bytes);
-    return fingerprint_final(&f);
+    attn_sha256 sha;
+    attn_sha256_init(&sha);
+    attn_sha256_update(&sha, tag, sizeof tag);
+    attn_sha256_update(&sha, b->name, strlen(b->name) + 1);
+    attn_sha256_update(&sha, &at, sizeof at);
+    attn_sha256_update(&sha, &n_bytes, sizeof n_bytes);
+    attn_sha256_final(&sha, out->b);
 }
 
 static int builtin_load(const builtin_model *b, const char *name, attn_model **m,
@@ -439,14 +530,40 @@ static int resolve(attn_conn *c, const char *name, resolution *r, char **err_msg
         *err_msg = sqlite3_mprintf("not found in attn_model or built-ins");
         return SQLITE_NOTFOUND;
     }
-    r->fingerprint = builtin_fingerprint(r->builtin);
+    builtin_digest(r->builtin, &r->digest);
     return SQLITE_OK;
+}
+
+/* The SHA-256 of r's rows (a second pass over them; a built-in's is set by resolve). */
+static int resolve_digest(attn_conn *c, const char *name, resolution *r, char **err_msg) {
+    if (!r->schema) return SQLITE_OK;
+    uint64_t fp;
+    const int found = model_rows_fingerprint(c->db, r->schema, name, &fp, &r->digest, err_msg);
+    if (found == 0 && fp == r->fp) return SQLITE_OK;
+    if (found >= 0) *err_msg = sqlite3_mprintf("rows changed while being read");
+    return SQLITE_ERROR;
+}
+
+/* The file of schema (sqlite3_malloc'd), NULL for none (temp, in-memory) or ENOMEM. */
+static char *schema_file(sqlite3 *db, const char *schema) {
+    const char *file = schema ? sqlite3_db_filename(db, schema) : NULL;
+    return file && *file ? sqlite3_mprintf("%s", file) : NULL;
+}
+
+/* Whether cm still stands for r: the same rows (by fingerprint) of the same database file.
+ * In-memory databases have no file to tell them apart: they are always hashed again. */
+static int same_rows(const conn_model *cm, const resolution *r, const char *file) {
+    if (!cm || !cm->sm) return 0;
+    if (!r->schema) return !cm->storage && memcmp(cm->sm->digest.b, r->digest.b,
+                                                  sizeof r->digest.b) == 0;
+    return cm->storage && strcmp(cm->storage, r->schema) == 0 && cm->file && file &&
+           strcmp(cm->file, file) == 0 && cm->fp == r->fp;
 }
 
 /* A shared model for resolution r: from the registry, or loaded and inserted. */
 static int acquire(attn_conn *c, const char *name, const resolution *r, shared_model **out,
                    char **err_msg) {
-    *out = registry_acquire(r->fingerprint);
+    *out = registry_acquire(&r->digest);
     if (*out) return SQLITE_OK;
     attn_model *m;
     int rc = r->schema ? model_rows_load(c->db, r->schema, name, &m, err_msg)
@@ -459,7 +576,7 @@ static int acquire(attn_conn *c, const char *name, const resolution *r, shared_m
         attn_model_free(m);
         return engine_failure(status, &pack_err, err_msg);
     }
-    *out = registry_insert(r->fingerprint, m);
+    *out = registry_insert(&r->digest, m);
     return *out ? SQLITE_OK : SQLITE_NOMEM;
 }
 
@@ -471,9 +588,11 @@ static int validate(attn_conn *c, const char *name, conn_model **out, char **err
     }
     resolution r;
     int rc = resolve(c, name, &r, err_msg);
-    if (rc == SQLITE_OK && !(cm && cm->sm->fingerprint == r.fingerprint)) {
-        shared_model *sm;
-        rc = acquire(c, name, &r, &sm, err_msg);
+    char *file = rc == SQLITE_OK ? schema_file(c->db, r.schema) : NULL;
+    if (rc == SQLITE_OK && !same_rows(cm, &r, file)) {
+        shared_model *sm = NULL;
+        rc = resolve_digest(c, name, &r, err_msg);
+        if (rc == SQLITE_OK) rc = acquire(c, name, &r, &sm, err_msg);
         if (rc == SQLITE_OK && !cm && !(cm = add_entry(c, name))) {
             registry_release(sm);
             rc = SQLITE_NOMEM;
@@ -486,17 +605,43 @@ static int validate(attn_conn *c, const char *name, conn_model **out, char **err
     if (rc != SQLITE_OK) {
         if (cm) remove_entry(c, cm);     /* a broken model is looked at again next time */
         sqlite3_free(r.schema);
+        sqlite3_free(file);
         return rc;
     }
     sqlite3_free(cm->storage);
+    sqlite3_free(cm->file);
     cm->storage = r.schema;
+    cm->file = file;
+    cm->fp = r.fp;
     cm->generation = c->generation;
     *out = cm;
     return SQLITE_OK;
 }
 
+static int conn_model_lookup(attn_conn *c, const char *fn, const char *name,
+                             const attn_model **m, char **err_msg);
+
+/* Any non-NULL pointer: the mark of a statement already counted (sqlite3_set_auxdata with a
+ * negative argument index: kept for all the statement's calls, freed when it is reset). */
+#define STATEMENT_MARK_ARG (-0x61747478)
+
+int conn_model_get_scalar(attn_conn *c, sqlite3_context *ctx, const char *fn,
+                          const char *name, const attn_model **m, char **err_msg) {
+    if (!sqlite3_get_auxdata(ctx, STATEMENT_MARK_ARG)) {
+        sqlite3_set_auxdata(ctx, STATEMENT_MARK_ARG, c, NULL);
+        c->statements++;
+    }
+    return conn_model_lookup(c, fn, name, m, err_msg);
+}
+
 int conn_model_get(attn_conn *c, const char *fn, const char *name, const attn_model **m,
                    char **err_msg) {
+    c->statements++;
+    return conn_model_lookup(c, fn, name, m, err_msg);
+}
+
+static int conn_model_lookup(attn_conn *c, const char *fn, const char *name,
+                             const attn_model **m, char **err_msg) {
     *m = NULL;
     *err_msg = NULL;
     if (c->busy) {

@@ -4,7 +4,7 @@
  *   attnext.c     entry point, registration table, scalar functions, attn_version/attn_debug
  *   conn.c        per-connection state and model lookup (main, attached, built-in), with
  *                 revalidation by SQLITE_FCNTL_DATA_VERSION
- *   registry.c    the process-wide cache of loaded models, keyed by a content fingerprint
+ *   registry.c    the process-wide cache of loaded models, keyed by a SHA-256 of their rows
  *   builtin.c     models embedded in the library (SQLite database images)
  *   vtab_tasks.c  attn_entities and attn_relations (eponymous table-valued functions)
  *   vtab_models.c attn_models (eponymous virtual table)
@@ -17,7 +17,8 @@
  *   vtab_each.c   attn_classify_each, attn_entities_each, attn_relations_each (the bulk path:
  *                 a query's rows on every core)
  *   vtab_common.c what the table-valued functions share: argument columns, errors
- *   limits.c      per-connection resource limits and attn_limit() */
+ *   limits.c      per-connection resource limits, attn_limit() and attn_set_limit
+ *   interrupt.c   sqlite3_interrupt as the engine's stop callback */
 #ifndef ATTN_EXT_H
 #define ATTN_EXT_H
 
@@ -27,6 +28,7 @@ SQLITE_EXTENSION_INIT3
 #include "model.h"
 #include "pipeline.h"
 #include "fit.h"
+#include "sha256.h"
 
 /* Oldest SQLite we run on: sqlite3_total_changes64 (3.37.0); sqlite3_vtab_config INNOCUOUS,
  * SQLITE_INNOCUOUS, SQLITE_FCNTL_DATA_VERSION and sqlite3_deserialize are all older. */
@@ -51,25 +53,31 @@ SQLITE_EXTENSION_INIT3
 
 /* ---- registry.c: process-wide, reference-counted, read-only models ---------------------- */
 
+/* What the registry keys on: SHA-256 of a model's rows (key, dtype, shape, data, each with
+ * its type and length), or of a built-in's identity. Collision-resistant: no database can make
+ * the registry hand out another model for its rows. */
+typedef struct model_digest { unsigned char b[ATTN_SHA256_BYTES]; } model_digest;
+
 typedef struct shared_model {
-    uint64_t fingerprint;       /* hash of the model's rows (key, dtype, shape, data) */
+    model_digest digest;
     int n_refs;                 /* guarded by the registry mutex */
     attn_model *model;          /* finished, read-only */
     struct shared_model *next;
 } shared_model;
 
-/* The entry with that fingerprint with one more reference, or NULL. */
-shared_model *registry_acquire(uint64_t fingerprint);
+/* The entry with that digest with one more reference, or NULL. */
+shared_model *registry_acquire(const model_digest *digest);
 /* Adds a freshly loaded model (ownership passes to the registry) and returns it with one
- * reference. If another thread inserted the same fingerprint meanwhile, frees m and returns
+ * reference. If another thread inserted the same digest meanwhile, frees m and returns
  * that entry instead. NULL on ENOMEM (m is freed). */
-shared_model *registry_insert(uint64_t fingerprint, attn_model *m);
+shared_model *registry_insert(const model_digest *digest, attn_model *m);
 /* Drops one reference; the model is freed when none are left. NULL is a no-op. */
 void registry_release(shared_model *sm);
 /* Number of entries (for tests and attn_debug). */
 int registry_count(void);
 
-/* Streaming 64-bit fingerprint of byte strings (not cryptographic). */
+/* Streaming 64-bit fingerprint of byte strings (not cryptographic): only tells a connection
+ * whether rows of the same storage changed (conn.c); never a key across databases. */
 typedef struct fingerprint { uint64_t h; } fingerprint;
 void fingerprint_init(fingerprint *f);
 void fingerprint_add(fingerprint *f, const void *data, size_t n);   /* length is mixed in */
@@ -93,6 +101,21 @@ int builtin_open(const builtin_model *b, sqlite3 **db, char **err_msg);
  * double its RSS. Safe while other threads read the image. */
 void builtin_drop_pages(const builtin_model *b);
 
+/* ---- interrupt.c: sqlite3_interrupt as the engine's attn_stop_cb ----------------------- */
+
+typedef struct interrupt_probe {
+    sqlite3 *db;
+    sqlite3_stmt *st;           /* prepared on the first check (SQLite < 3.41) */
+} interrupt_probe;
+
+void interrupt_probe_init(interrupt_probe *p, sqlite3 *db);
+/* An attn_stop_cb (user = the probe): non-zero once sqlite3_interrupt was called on p->db
+ * while the current statement runs. */
+int interrupt_probe_check(void *user);
+/* Finalizes the probe's statement (before the call returns: a connection with a statement
+ * left open cannot close). */
+void interrupt_probe_done(interrupt_probe *p);
+
 /* ---- conn.c: per-connection state -------------------------------------------------------- */
 
 typedef struct conn_model conn_model;
@@ -113,6 +136,8 @@ typedef struct attn_conn {
     uint64_t generation;        /* bumped whenever the signature changes */
     int busy;                   /* a lookup is running (guards against re-entry) */
     attn_limits limits;
+    interrupt_probe probe;      /* the session's stop callback during a call (limits.c) */
+    uint64_t statements;        /* statements that looked up a model (conn.c) */
 } attn_conn;
 
 attn_conn *conn_new(sqlite3 *db);
@@ -134,21 +159,37 @@ int conn_model_get(attn_conn *c, const char *fn, const char *name, const attn_mo
  * conn_model_get on c. */
 const char *conn_model_schema(attn_conn *c, const char *name);
 
+/* The same for a scalar function: inside a written transaction, where a statement may have
+ * rolled back to a savepoint or dropped attn_model, each statement (not each row) looks
+ * again. conn_model_get counts each call as a statement (a table-valued function's scan). */
+int conn_model_get_scalar(attn_conn *c, sqlite3_context *ctx, const char *fn,
+                          const char *name, const attn_model **m, char **err_msg);
+
 /* Schema names in lookup order (main, then attached; never temp). Returns a count or -1 on
  * error; names[i] are sqlite3_malloc'd (free with schema_names_free). */
 int schema_names(sqlite3 *db, char ***names);
 void schema_names_free(char **names, int n);
 
-/* Fingerprint of the rows of schema.attn_model for name, in key order: returns 0 when found,
- * 1 when there are no rows for that name, or -1 on error with *err_msg set (no prefix).
+/* Most rows and data bytes one model may have in attn_model: the loader accepts no more
+ * (ATTN_MAX_PARAMS values at 5 bytes at most, q8 with its scales, plus the config); reading
+ * stops with an error there instead of reading a file of any size. */
+#define ATTN_SQL_MAX_MODEL_ROWS   4096
+#define ATTN_SQL_MAX_MODEL_BYTES  ((sqlite3_int64)(5 * ATTN_MAX_PARAMS + ATTN_MAX_CONFIG_BYTES))
+
+/* Hashes the rows of schema.attn_model for name, in key order: the 64-bit fingerprint *fp and,
+ * when digest is non-NULL, their SHA-256. Returns 0 when found, 1 when there are no rows for
+ * that name, or -1 on error with *err_msg set (no prefix), also when the rows pass
+ * ATTN_SQL_MAX_MODEL_ROWS or _BYTES or sqlite3_interrupt is called.
  * model_rows_load loads them for inference (config row, attn_model_set_inference_only, every
  * tensor, finish): SQLITE_OK or an error code with *err_msg set, e.g. "tensor 'tag.w': shape [9,32] expected, found [9,31]". */
 int model_rows_fingerprint(sqlite3 *db, const char *schema, const char *name, uint64_t *fp,
-                           char **err_msg);
+                           model_digest *digest, char **err_msg);
 int model_rows_load(sqlite3 *db, const char *schema, const char *name, attn_model **out,
                     char **err_msg);
-/* Whether schema has a table named attn_model. */
-int schema_has_model_table(sqlite3 *db, const char *schema);
+/* Whether schema has an attn_model table: 1 yes, 0 no, -1 when it is not an ordinary table
+ * (a view, a virtual table, generated columns: refused, since reading it could run any SQL)
+ * with *err_msg set, e.g. "aux.attn_model is a view; attn_model must be an ordinary table". */
+int schema_model_table(sqlite3 *db, const char *schema, char **err_msg);
 
 /* ---- shared helpers (attnext.c) ---------------------------------------------------------- */
 
@@ -158,7 +199,9 @@ const char *value_type_name(sqlite3_value *v);
  * error with *err_msg set: "fn: argument 1 must be TEXT, got integer". */
 int arg_text(const char *fn, int arg_no, sqlite3_value *v, const char **text, size_t *n,
              char **err_msg);
-/* Model name argument (NULL v -> default). Errors as arg_text; NULL is an error. */
+/* Model name argument: v NULL (not given) or an SQL NULL -> default_name; with no default
+ * (attn_train, attn_eval) an SQL NULL is an error. Errors as arg_text, and for an empty name
+ * or one containing a NUL byte. */
 int arg_model(const char *fn, int arg_no, sqlite3_value *v, const char *default_name,
               const char **name, char **err_msg);
 /* "fn: model 'name' has no <task> task (tasks: ...)" unless m has task (one ATTN_TASK_* bit):
@@ -208,7 +251,7 @@ typedef struct train_rows {
     size_t n, cap;
 } train_rows;
 
-/* Prepares exactly one statement; errors "fn: <what>: ...", what naming the SQL argument
+/* Prepares exactly one read-only statement; errors "fn: <what>: ...", what naming the SQL argument
  * ("train_sql", "dev", "sql"). */
 int rows_prepare(sqlite3 *db, const char *fn, const char *what, const char *sql,
                  sqlite3_stmt **st, char **err_msg);
@@ -230,9 +273,10 @@ int rows_infer_task(const char *fn, const attn_model *m, const char *name, int n
 int rows_read(sqlite3 *db, sqlite3_stmt *st, const char *fn, const char *sql_name,
               const char *what, int task, train_rows *out, char **err_msg);
 /* A new dataset for cfg (attn_dataset_new) with every row added (attn_dataset_add); errors
- * "fn: <what> N: <engine message>", and then *out is NULL. */
-int rows_to_dataset(const train_rows *rows, int task, const attn_config *cfg, const char *fn,
-                    const char *what, attn_dataset **out, char **err_msg);
+ * "fn: <what> N: <engine message>" or "fn: interrupted" (sqlite3_interrupt on db), and then
+ * *out is NULL. */
+int rows_to_dataset(sqlite3 *db, const train_rows *rows, int task, const attn_config *cfg,
+                    const char *fn, const char *what, attn_dataset **out, char **err_msg);
 void train_rows_free(train_rows *r);
 
 /* ---- model_write.c ----------------------------------------------------------------------- */
@@ -292,15 +336,6 @@ int vtab_missing_args(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str
 /* xFilter: args[0..n_args) = argument i from argv, or NULL when not given (see idxNum above). */
 void vtab_filter_args(int idx_num, int argc, sqlite3_value **argv, int n_args,
                       sqlite3_value **args);
-/* The should_stop of the engine's long loops (training, evaluation, calibration): whether
- * sqlite3_interrupt has been called on db. Start it as {db, NULL}; probe is a statement it may
- * prepare (SQLite < 3.41); db_stop_end finalizes it. */
-typedef struct db_stop {
-    sqlite3 *db;
-    sqlite3_stmt *probe;
-} db_stop;
-int db_interrupted(void *stop /* db_stop */);
-void db_stop_end(db_stop *stop);
 
 /* ---- limits.c: resource limits of the model functions ----------------------------------- */
 
@@ -316,6 +351,9 @@ int limit_check_text(const attn_conn *c, const char *fn, sqlite3_value *v, char 
  * NULL on ENOMEM. Call it after conn_model_get, which may move to a new generation and
  * release a model. */
 attn_session *limit_session(attn_conn *c);
+/* After the engine call on limit_session's session: releases what its stop callback (the
+ * connection's interrupt probe) holds. */
+void limit_session_end(attn_conn *c);
 /* "fn: model 'name': <engine message>", naming attn_limit('max_call_memory') when that limit
  * was the cause (sqlite3_malloc'd; NULL on ENOMEM). */
 char *limit_engine_error(const char *fn, const char *name, const attn_session *s,

@@ -7,7 +7,10 @@
  * (INSERT ... SELECT FROM attn_train) SQLite refuses new savepoints; the rows are then written
  * inside that statement's transaction, and the error we return aborts it. Tensor bytes are
  * little-endian, in the dtype the storage choice gives each tensor (model.h: f32, f16, or q8
- * for the embedding tables with f16 for the rest), encoded by the engine (attn_tensor_encode). */
+ * for the embedding tables with f16 for the rest), encoded by the engine (attn_tensor_encode).
+ * Before the savepoint is released, the rows written are read back exactly as a lookup will
+ * (model_rows_fingerprint's bounds, model_rows_load): a model that would not load (say a
+ * meta that takes the config over ATTN_MAX_CONFIG_BYTES) is not written. */
 #include "ext.h"
 
 #include <stdio.h>
@@ -95,6 +98,40 @@ static int write_rows(sqlite3 *db, const char *fn, const char *name, const attn_
     return rc;
 }
 
+/* The rows of name in main.attn_model load as a lookup would load them. */
+static int check_loads(sqlite3 *db, const char *fn, const char *name, char **err_msg) {
+    char *msg = NULL;
+    uint64_t fp;
+    attn_model *m = NULL;
+    int rc = model_rows_fingerprint(db, "main", name, &fp, NULL, &msg) == 0 ? SQLITE_OK
+                                                                            : SQLITE_ERROR;
+    if (rc == SQLITE_OK) rc = model_rows_load(db, "main", name, &m, &msg);
+    attn_model_free(m);
+    if (rc == SQLITE_NOMEM && !msg) return rc;
+    if (rc != SQLITE_OK) {
+        *err_msg = sqlite3_mprintf("%s: model '%s' would not load, so it was not written: %s",
+                                   fn, name, msg ? msg : "error");
+        rc = SQLITE_ERROR;
+    }
+    sqlite3_free(msg);
+    return rc;
+}
+
+/* CREATE TABLE IF NOT EXISTS, the rows, and the check that they load. */
+static int write_checked(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
+                         const char *config_json, attn_storage storage, char **err_msg) {
+    char *msg = NULL;
+    if (schema_model_table(db, "main", &msg) < 0) {
+        *err_msg = sqlite3_mprintf("%s: %s", fn, msg);
+        sqlite3_free(msg);
+        return SQLITE_ERROR;
+    }
+    int rc = exec(db, fn, SCHEMA_SQL, err_msg);
+    if (rc == SQLITE_OK) rc = write_rows(db, fn, name, m, config_json, storage, err_msg);
+    if (rc == SQLITE_OK) rc = check_loads(db, fn, name, err_msg);
+    return rc;
+}
+
 int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
                 const char *config_json, attn_storage storage, char **err_msg) {
     int rc = sqlite3_exec(db, "SAVEPOINT attn_model_write", NULL, NULL, NULL);
@@ -102,15 +139,13 @@ int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model 
         /* A writing statement is running us (INSERT INTO log SELECT * FROM attn_train(...)):
          * no savepoint may open, and our writes already belong to its transaction, which an
          * error of ours aborts. */
-        rc = exec(db, fn, SCHEMA_SQL, err_msg);
-        return rc == SQLITE_OK ? write_rows(db, fn, name, m, config_json, storage, err_msg) : rc;
+        return write_checked(db, fn, name, m, config_json, storage, err_msg);
     }
     if (rc != SQLITE_OK) {
         *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
         return rc;
     }
-    rc = exec(db, fn, SCHEMA_SQL, err_msg);
-    if (rc == SQLITE_OK) rc = write_rows(db, fn, name, m, config_json, storage, err_msg);
+    rc = write_checked(db, fn, name, m, config_json, storage, err_msg);
     if (rc == SQLITE_OK) {
         rc = exec(db, fn, "RELEASE attn_model_write", err_msg);
         if (rc == SQLITE_OK) return SQLITE_OK;

@@ -1,8 +1,10 @@
 /* registry.c: the process-wide cache of loaded models.
  *
- * A model is identified by the fingerprint of its rows, not by its name or database, so N
- * connections (threads) using the same model share one read-only copy, and a model edited in
- * its table gets a new fingerprint and is loaded afresh. Entries are reference counted; the
+ * A model is identified by the SHA-256 of its rows, not by its name or database, so N
+ * connections (threads) using the same model share one read-only copy, a model edited in its
+ * table gets a new digest and is loaded afresh, and a hit is always the very same rows: a
+ * database cannot make its name serve weights it does not hold (a 64-bit fingerprint could be
+ * forged in seconds). Entries are reference counted; the
  * last release frees the model. A plain linked list under one mutex: a process holds a
  * handful of models, and lookups happen once per statement at most. */
 #include "ext.h"
@@ -13,28 +15,28 @@
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static shared_model *registry_head;     /* guarded by registry_mutex */
 
-static shared_model *find_locked(uint64_t fingerprint) {
+static shared_model *find_locked(const model_digest *digest) {
     for (shared_model *sm = registry_head; sm; sm = sm->next)
-        if (sm->fingerprint == fingerprint) return sm;
+        if (memcmp(sm->digest.b, digest->b, sizeof digest->b) == 0) return sm;
     return NULL;
 }
 
-shared_model *registry_acquire(uint64_t fingerprint) {
+shared_model *registry_acquire(const model_digest *digest) {
     pthread_mutex_lock(&registry_mutex);
-    shared_model *sm = find_locked(fingerprint);
+    shared_model *sm = find_locked(digest);
     if (sm) sm->n_refs++;
     pthread_mutex_unlock(&registry_mutex);
     return sm;
 }
 
-shared_model *registry_insert(uint64_t fingerprint, attn_model *m) {
+shared_model *registry_insert(const model_digest *digest, attn_model *m) {
     shared_model *fresh = sqlite3_malloc64(sizeof *fresh);
     pthread_mutex_lock(&registry_mutex);
-    shared_model *sm = find_locked(fingerprint);
+    shared_model *sm = find_locked(digest);
     if (sm) {
         sm->n_refs++;                    /* another thread loaded it first: use theirs */
     } else if (fresh) {
-        fresh->fingerprint = fingerprint;
+        fresh->digest = *digest;
         fresh->n_refs = 1;
         fresh->model = m;
         fresh->next = registry_head;

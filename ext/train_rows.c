@@ -64,6 +64,14 @@ int rows_prepare(sqlite3 *db, const char *fn, const char *what, const char *sql,
         *err_msg = sqlite3_mprintf("%s: %s must be one statement", fn, what);
         return SQLITE_ERROR;
     }
+    /* Rows are read, never written: DELETE ... RETURNING gives rows too, and its changes
+     * would stay even when the call then fails. */
+    if (!sqlite3_stmt_readonly(*st)) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        *err_msg = sqlite3_mprintf("%s: %s must be a read-only query", fn, what);
+        return SQLITE_ERROR;
+    }
     return SQLITE_OK;
 }
 
@@ -263,9 +271,20 @@ int rows_read(sqlite3 *db, sqlite3_stmt *st, const char *fn, const char *sql_nam
     return SQLITE_OK;
 }
 
-static int add_rows(const train_rows *rows, int task, attn_dataset *ds, const char *fn,
-                    const char *what, char **err_msg) {
-    for (size_t i = 0; i < rows->n; i++) {
+/* Rows converted between two questions about sqlite3_interrupt. */
+#define STOP_EVERY_ROWS 4096
+
+static int add_rows(sqlite3 *db, const train_rows *rows, int task, attn_dataset *ds,
+                    const char *fn, const char *what, char **err_msg) {
+    interrupt_probe probe;
+    interrupt_probe_init(&probe, db);
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < rows->n; i++) {
+        if ((i + 1) % STOP_EVERY_ROWS == 0 && interrupt_probe_check(&probe)) {
+            *err_msg = sqlite3_mprintf("%s: interrupted", fn);
+            rc = SQLITE_INTERRUPT;
+            break;
+        }
         const train_row *r = &rows->rows[i];
         attn_error err = {{0}};
         int status = attn_dataset_add(ds, r->text, r->n_text, r->label, r->ents, r->n_ents,
@@ -274,17 +293,18 @@ static int add_rows(const train_rows *rows, int task, attn_dataset *ds, const ch
         if (status != ATTN_OK) {
             *err_msg = sqlite3_mprintf("%s: %s %llu: %s", fn, what,
                                        (unsigned long long)(i + 1), err.msg);
-            return sqlite_code(status);
+            rc = sqlite_code(status);
         }
     }
-    return SQLITE_OK;
+    interrupt_probe_done(&probe);
+    return rc;
 }
 
-int rows_to_dataset(const train_rows *rows, int task, const attn_config *cfg, const char *fn,
-                    const char *what, attn_dataset **out, char **err_msg) {
+int rows_to_dataset(sqlite3 *db, const train_rows *rows, int task, const attn_config *cfg,
+                    const char *fn, const char *what, attn_dataset **out, char **err_msg) {
     *out = attn_dataset_new(cfg);
     if (!*out) return SQLITE_NOMEM;
-    int rc = add_rows(rows, task, *out, fn, what, err_msg);
+    int rc = add_rows(db, rows, task, *out, fn, what, err_msg);
     if (rc != SQLITE_OK) {
         attn_dataset_free(*out);
         *out = NULL;

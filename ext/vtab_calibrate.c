@@ -110,20 +110,20 @@ static double round_temperature(double T) {
 }
 
 /* Fits one head on ds: runs the model once (collecting), then scores and fits. */
-static int fit_head(const attn_model *m, const attn_dataset *ds, int task, db_stop *stop,
+static int fit_head(const attn_model *m, const attn_dataset *ds, int task, interrupt_probe *stop,
                     head_result *out, char **err_msg) {
     attn_calib *c = attn_calib_new(m, task);
     if (!c) return SQLITE_NOMEM;
     attn_error err = {{0}};
     attn_eval_result res;
-    int status = attn_evaluate_collect(m, ds, task, db_interrupted, stop, c, &res, &err);
+    int status = attn_evaluate_collect(m, ds, task, interrupt_probe_check, stop, c, &res, &err);
     if (status == ATTN_OK) attn_eval_result_free(&res);
     const double T0 = model_temperature(m, task);
     double T = T0, nll_fit;
     out->task = task;
     out->n = (sqlite3_int64)attn_calib_count(c);
     if (!status) status = attn_calib_score(c, T0, &out->nll_before, &out->ece_before, &err);
-    if (!status) status = attn_calib_fit(c, db_interrupted, stop, &T, &nll_fit, &err);
+    if (!status) status = attn_calib_fit(c, interrupt_probe_check, stop, &T, &nll_fit, &err);
     if (!status) {
         T = round_temperature(T);
         status = attn_calib_score(c, T, &out->nll_after, &out->ece_after, &err);
@@ -272,11 +272,7 @@ static int run_calibrate(calib_cursor *cur, calib_vtab *vt, sqlite3_value **args
     train_rows rows;
     memset(&rows, 0, sizeof rows);
     const attn_model *m = NULL;
-    rc = rows_prepare(vt->db, FN, "dev_sql", sql, &st, err_msg);
-    if (rc == SQLITE_OK && !sqlite3_stmt_readonly(st)) {
-        *err_msg = sqlite3_mprintf("%s: dev_sql must be a read-only statement (a SELECT)", FN);
-        rc = SQLITE_ERROR;
-    }
+    rc = rows_prepare(vt->db, FN, "dev_sql", sql, &st, err_msg);   /* read-only, one statement */
     if (rc == SQLITE_OK) rc = writable_model(vt, name, &m, &schema, err_msg);
     int rows_task = task;
     if (rc == SQLITE_OK && !task)
@@ -288,16 +284,17 @@ static int run_calibrate(calib_cursor *cur, calib_vtab *vt, sqlite3_value **args
     /* Reading the rows ran the user's SQL, which may have changed attn_model: look again. */
     if (rc == SQLITE_OK) rc = writable_model(vt, name, &m, &schema, err_msg);
     attn_dataset *ds = NULL;
-    if (rc == SQLITE_OK) rc = rows_to_dataset(&rows, rows_task, &m->cfg, FN, "row", &ds, err_msg);
+    if (rc == SQLITE_OK) rc = rows_to_dataset(vt->db, &rows, rows_task, &m->cfg, FN, "row", &ds, err_msg);
     train_rows_free(&rows);
     /* Relation rows without a task: the entity head too (its rows give the entities). */
     int heads[MAX_HEADS], n_heads = 0;
     if (!task && rows_task == ATTN_TASK_RELATIONS) heads[n_heads++] = ATTN_TASK_ENTITIES;
     heads[n_heads++] = rows_task;
-    db_stop stop = { vt->db, NULL };
+    interrupt_probe stop;
+    interrupt_probe_init(&stop, vt->db);
     for (int i = 0; rc == SQLITE_OK && i < n_heads; i++)
         rc = fit_head(m, ds, heads[i], &stop, &cur->heads[i], err_msg);
-    db_stop_end(&stop);
+    interrupt_probe_done(&stop);
     attn_dataset_free(ds);
     char *schema_copy = NULL;
     if (rc == SQLITE_OK) {

@@ -90,28 +90,3 @@ void vtab_filter_args(int idx_num, int argc, sqlite3_value **argv, int n_args,
     for (int a = 0, k = 0; a < n_args; a++)
         args[a] = (idx_num & (1 << a)) && k < argc ? argv[k++] : NULL;
 }
-
-/* sqlite3_is_interrupted appeared in 3.41.0; before, a probe statement tells. */
-#define ATTN_SQLITE_IS_INTERRUPTED_VERSION 3041000
-
-int db_interrupted(void *user) {
-    db_stop *x = user;
-#ifdef sqlite3_is_interrupted
-    if (sqlite3_libversion_number() >= ATTN_SQLITE_IS_INTERRUPTED_VERSION)
-        return sqlite3_is_interrupted(x->db);
-#endif
-    /* While our statement runs the flag stays set, and any statement stepped on this
-     * connection fails with SQLITE_INTERRUPT. */
-    if (!x->probe &&
-        sqlite3_prepare_v2(x->db, "SELECT count(*) FROM (VALUES(1),(2))", -1, &x->probe,
-                           NULL) != SQLITE_OK)
-        return 0;
-    int rc = sqlite3_step(x->probe);
-    sqlite3_reset(x->probe);
-    return rc == SQLITE_INTERRUPT;
-}
-
-void db_stop_end(db_stop *x) {
-    sqlite3_finalize(x->probe);
-    x->probe = NULL;
-}

@@ -171,6 +171,10 @@ static int start(conll_cursor *cur, sqlite3_value *args[N_ARGS], char **err_msg)
         if (rc == SQLITE_DONE) rc = SQLITE_OK, options = NULL;
     }
     if (rc != SQLITE_OK) return rc;           /* SQLITE_DONE: NULL path, no rows */
+    if (strlen(path) != n) {
+        *err_msg = sqlite3_mprintf("%s: path contains a NUL byte", FN);
+        return SQLITE_ERROR;
+    }
     attn_conll_options opt;
     rc = parse_options(options, n_options, &opt, err_msg);
     if (rc != SQLITE_OK) return rc;

@@ -512,10 +512,6 @@ static int prepare_query(each_vtab *vt, each_cursor *cur, char **err_msg) {
     const char *fn = vt->spec->name;
     int rc = rows_prepare(vt->db, fn, "sql", cur->sql, &cur->st, err_msg);
     if (rc != SQLITE_OK) return rc;
-    if (!sqlite3_stmt_readonly(cur->st)) {
-        *err_msg = sqlite3_mprintf("%s: sql must be a read-only query", fn);
-        return SQLITE_ERROR;
-    }
     int n = sqlite3_column_count(cur->st);
     if (n != 2) {
         *err_msg = sqlite3_mprintf("%s: sql gives %d column%s; expected 2 (id, text)", fn, n,

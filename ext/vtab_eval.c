@@ -74,13 +74,13 @@ static int eval_close(sqlite3_vtab_cursor *base) {
 static int evaluate(eval_cursor *cur, sqlite3 *db, const attn_model *m, int task,
                     const train_rows *rows, char **err_msg) {
     attn_dataset *ds;
-    int rc = rows_to_dataset(rows, task, &m->cfg, FN, "row", &ds, err_msg);
+    int rc = rows_to_dataset(db, rows, task, &m->cfg, FN, "row", &ds, err_msg);
     if (rc != SQLITE_OK) return rc;
     attn_error err = {{0}};
-    db_stop stop = { db, NULL };
-    int status = attn_evaluate_collect(m, ds, task, db_interrupted, &stop, NULL, &cur->result,
-                                       &err);
-    db_stop_end(&stop);
+    interrupt_probe probe;
+    interrupt_probe_init(&probe, db);
+    int status = attn_evaluate(m, ds, task, interrupt_probe_check, &probe, &cur->result, &err);
+    interrupt_probe_done(&probe);
     if (status == ATTN_OK) {
         cur->have_result = 1;
     } else if (status == ATTN_ESTOPPED) {

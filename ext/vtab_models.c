@@ -2,7 +2,8 @@
  * can see, in lookup order: the attn_model table of main, then of each attached database,
  * then the built-ins. A name stored in two places is listed twice; the first row is the model
  * the functions use. Only the config row is read (no tensor is loaded): task, labels and
- * params are derived from it, and are NULL when the config does not parse.
+ * params are derived from it, and are NULL when the config does not parse; config is NULL
+ * when longer than ATTN_MAX_CONFIG_BYTES (no model could load it).
  *
  *   name, task ("classify,entities"), labels ({"entities": ["PER", ...]}),
  *   params (parameter count), storage ('main.attn_model', 'aux.attn_model' or 'built-in'),
@@ -104,10 +105,13 @@ static int describe_config(model_row *r, const char *json, size_t n) {
 /* Adds a row per model name in schema.attn_model of db. */
 static int add_models(models_cursor *cur, sqlite3 *db, const char *schema,
                       const char *storage, char **err_msg) {
+    /* A config longer than the loader accepts is not read (NULL): a table of huge configs
+     * must not make this listing hold them all. */
     char *sql = sqlite3_mprintf(
-        "SELECT m.name, c.data FROM (SELECT DISTINCT name FROM \"%w\".attn_model) m "
+        "SELECT m.name, CASE WHEN length(c.data) <= %d THEN c.data END "
+        "FROM (SELECT DISTINCT name FROM \"%w\".attn_model) m "
         "LEFT JOIN \"%w\".attn_model c ON c.name = m.name AND c.key = 'config' "
-        "ORDER BY m.name", schema, schema);
+        "ORDER BY m.name", ATTN_MAX_CONFIG_BYTES, schema, schema);
     if (!sql) return SQLITE_NOMEM;
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -139,7 +143,14 @@ static int add_schema_models(models_cursor *cur, sqlite3 *db, char **err_msg) {
     int n = schema_names(db, &names), rc = SQLITE_OK;
     if (n < 0) return SQLITE_NOMEM;
     for (int i = 0; rc == SQLITE_OK && i < n; i++) {
-        if (!schema_has_model_table(db, names[i])) continue;
+        char *msg = NULL;
+        int has = schema_model_table(db, names[i], &msg);
+        if (has < 0) {
+            *err_msg = sqlite3_mprintf("attn_models: %s", msg);
+            sqlite3_free(msg);
+            rc = SQLITE_ERROR;
+        }
+        if (has <= 0) continue;
         char *storage = sqlite3_mprintf("%s.attn_model", names[i]);
         rc = storage ? add_models(cur, db, names[i], storage, err_msg) : SQLITE_NOMEM;
         sqlite3_free(storage);

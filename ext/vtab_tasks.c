@@ -151,6 +151,7 @@ static int run_task(task_vtab *vt, task_cursor *cur, const attn_model *m, char *
     int status = vt->spec->task_bit == ATTN_TASK_RELATIONS
         ? attn_run_relations(m, s, cur->text, cur->n_text, &ents, &n_ents, &rels, &n_rels, &err)
         : attn_run_entities(m, s, cur->text, cur->n_text, &ents, &n_ents, &err);
+    limit_session_end(vt->conn);
     if (status != ATTN_OK) {
         *err_msg = limit_engine_error(vt->spec->name, cur->model_name, s, &err);
         return sqlite_code(status);

@@ -378,7 +378,7 @@ typedef struct train_cursor {
     attn_model *model;
     attn_dataset *train, *dev;
     attn_fit_state *fit;
-    db_stop stop;               /* sqlite3_interrupt watcher (vtab_common.c) */
+    interrupt_probe probe;      /* sqlite3_interrupt, for the fit's should_stop */
     sqlite3 *db;
     attn_epoch_report report;   /* the current row */
     int have_row, eof;
@@ -708,9 +708,11 @@ static int mlm_targets(train_cursor *cur, char **err_msg) {
 
 static int build_datasets(train_cursor *cur, char **err_msg) {
     const attn_config *cfg = &cur->model->cfg;
-    int rc = rows_to_dataset(&cur->rows, cur->task, cfg, FN, "row", &cur->train, err_msg);
+    int rc = rows_to_dataset(cur->db, &cur->rows, cur->task, cfg, FN, "row", &cur->train,
+                             err_msg);
     if (rc == SQLITE_OK && cur->opt.dev)
-        rc = rows_to_dataset(&cur->dev_rows, cur->task, cfg, FN, "dev row", &cur->dev, err_msg);
+        rc = rows_to_dataset(cur->db, &cur->dev_rows, cur->task, cfg, FN, "dev row", &cur->dev,
+                             err_msg);
     if (rc == SQLITE_OK && cur->task == ATTN_TASK_MLM) rc = mlm_targets(cur, err_msg);
     return rc;
 }
@@ -820,7 +822,8 @@ static int finish_run(train_cursor *cur, char **err_msg) {
 static int next_epoch(train_cursor *cur, char **err_msg) {
     attn_error err = {{0}};
     int done = 0;
-    int status = attn_fit_epoch(cur->fit, db_interrupted, &cur->stop, &cur->report, &done, &err);
+    int status = attn_fit_epoch(cur->fit, interrupt_probe_check, &cur->probe, &cur->report,
+                                &done, &err);
     if (status == ATTN_ESTOPPED) {
         *err_msg = sqlite3_mprintf("%s: interrupted; model '%s' not written", FN, cur->name);
         return SQLITE_INTERRUPT;
@@ -856,11 +859,11 @@ static int train_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
 
 static int train_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
     int rc = vtab_cursor_new(sizeof(train_cursor), out);
-    if (rc == SQLITE_OK) {
-        train_cursor *cur = (train_cursor *)*out;
-        cur->db = cur->stop.db = ((train_vtab *)base)->db;
-    }
-    return rc;
+    if (rc != SQLITE_OK) return rc;
+    train_cursor *cur = (train_cursor *)*out;
+    cur->db = ((train_vtab *)base)->db;
+    interrupt_probe_init(&cur->probe, cur->db);
+    return SQLITE_OK;
 }
 
 /* Drops the run. A fit still in progress is abandoned: nothing was written. */
@@ -872,11 +875,12 @@ static void cursor_reset(train_cursor *cur) {
     train_rows_free(&cur->rows);
     train_rows_free(&cur->dev_rows);
     options_free(&cur->opt);
-    db_stop_end(&cur->stop);
+    interrupt_probe_done(&cur->probe);
     sqlite3_free(cur->name);
     sqlite3 *db = cur->db;
     memset((char *)cur + sizeof cur->base, 0, sizeof *cur - sizeof cur->base);
-    cur->db = cur->stop.db = db;
+    cur->db = db;
+    interrupt_probe_init(&cur->probe, db);
 }
 
 static int train_close(sqlite3_vtab_cursor *base) {

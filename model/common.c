@@ -1,8 +1,13 @@
-/* common.c: the error helper and argmax. */
+/* common.c: the error helper, argmax and the opening of input files. */
 #include "common.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#ifndef _WIN32
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 int attn_fail(attn_error *err, int code, const char *fmt, ...) {
     if (err) {
@@ -19,4 +24,34 @@ int attn_argmax(const float *x, int n) {
     for (int i = 1; i < n; i++)
         if (x[i] > x[best]) best = i;
     return best;
+}
+
+FILE *attn_fopen_regular(const char *path, attn_error *err) {
+#ifdef _WIN32
+    FILE *f = fopen(path, "rb");
+    if (!f) attn_fail(err, ATTN_EINVAL, "cannot open '%s'", path);
+    return f;
+#else
+    /* O_NONBLOCK: opening a FIFO without a writer would block, beyond sqlite3_interrupt's
+     * reach. Cleared once we know the file is regular. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        attn_fail(err, ATTN_EINVAL, "cannot open '%s'", path);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        attn_fail(err, ATTN_EINVAL, "'%s' is not a regular file", path);
+        return NULL;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    FILE *f = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb")
+                                                                          : NULL;
+    if (!f) {
+        close(fd);
+        attn_fail(err, ATTN_EINVAL, "cannot open '%s'", path);
+    }
+    return f;
+#endif
 }

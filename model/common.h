@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ATTN_VERSION "0.1.0"
 
@@ -17,7 +18,12 @@ enum {
     ATTN_EINVAL = 2,   /* bad argument or malformed data (config, tensor, JSON) */
     ATTN_ELIMIT = 3,   /* a named limit below was exceeded */
     ATTN_EMODEL = 4,   /* model inconsistent: missing tensor, wrong shape, NaN weight, ... */
+    ATTN_ESTOPPED = 5, /* the caller's attn_stop_cb asked to stop (e.g. sqlite3_interrupt) */
 };
+
+/* Consulted by long loops (training steps, encoder windows, relation pairs): return non-zero
+ * to stop; the call then fails with ATTN_ESTOPPED. */
+typedef int (*attn_stop_cb)(void *user);
 
 typedef struct attn_error {
     char msg[512];
@@ -32,6 +38,11 @@ int attn_fail(attn_error *err, int code, const char *fmt, ...)
 
 /* Index of the largest of x[n] (n >= 1), the first one on a tie. */
 int attn_argmax(const float *x, int n);
+
+/* Opens path for reading if it is a regular file: a device (/dev/zero), a FIFO (whose open
+ * would block until a writer comes) or a directory is refused with "'path' is not a regular
+ * file"; a file that cannot be opened with "cannot open 'path'". NULL then, err set. */
+FILE *attn_fopen_regular(const char *path, attn_error *err);
 
 /* Limits. Each is checked where data enters and has a tested error message. */
 #define ATTN_MAX_TEXT_BYTES      ((size_t)1 << 30) /* 1 GiB: beyond SQLite's default max anyway */

@@ -350,6 +350,11 @@ static int parse_labels(const attn_json *section, const char *section_name, int 
     for (size_t i = 0; i < v->len; i++) {
         int rc = check_label(&v->items[i], path, i, entity, err);
         if (rc) return rc;
+        /* "none" is what a relation head's output 0 is called (attn_relation, the scores'
+         * JSON): a label of that name would make two. */
+        if (strcmp(section_name, "relations") == 0 && strcmp(v->items[i].str, "none") == 0)
+            return CFG_FAIL(err, ATTN_EINVAL, "'%s[%zu]' \"none\" is reserved for unrelated "
+                            "pairs", path, i);
     }
     out->names = calloc(v->len, sizeof *out->names);
     if (!out->names) return CFG_FAIL(err, ATTN_ENOMEM, "out of memory for '%s'", path);

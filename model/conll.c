@@ -131,8 +131,9 @@ static int mem_line(attn_conll_reader *r, const char **line, size_t *len) {
     return 1;
 }
 
-/* Next raw line from the file, copied into r->line. A line longer than the buffer is consumed
- * up to its '\n' and reported with *len = SIZE_MAX. 1 = line, 0 = end, -1 = read error. */
+/* Next raw line from the file, copied into r->line. A line longer than the buffer is reported
+ * with *len = SIZE_MAX as soon as it is (an error: nothing reads past it), so a file without a
+ * line end is never read to its end. 1 = line, 0 = end, -1 = read error. */
 static int file_line(attn_conll_reader *r, const char **line, size_t *len) {
     size_t cap = ATTN_CONLL_MAX_LINE_BYTES + 2, n = 0;
     int got = 0, too_long = 0;
@@ -152,8 +153,11 @@ static int file_line(attn_conll_reader *r, const char **line, size_t *len) {
         size_t left = r->block_len - r->block_pos;
         const char *nl = memchr(s, '\n', left);
         size_t seg = nl ? (size_t)(nl - s) : left;
-        if (!too_long && n + seg <= cap) memcpy(r->line + n, s, seg), n += seg;
-        else too_long = 1;
+        if (n + seg > cap) {
+            too_long = 1;
+            break;
+        }
+        memcpy(r->line + n, s, seg), n += seg;
         r->block_pos += seg + (nl ? 1 : 0);
         if (nl) break;
     }
@@ -449,10 +453,11 @@ attn_conll_reader *attn_conll_open(const char *path, const attn_conll_options *o
         attn_fail(err, ATTN_ENOMEM, "out of memory");
         return NULL;
     }
-    r->file = fopen(path, "rb");
+    attn_error open_err;
+    r->file = attn_fopen_regular(path, &open_err);
     if (!r->file) {
         attn_conll_close(r);
-        attn_fail(err, ATTN_EINVAL, "conll: cannot open '%s'", path);
+        attn_fail(err, ATTN_EINVAL, "conll: %s", open_err.msg);
         return NULL;
     }
     return r;

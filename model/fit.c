@@ -769,8 +769,9 @@ static int eval_relations(const attn_model *m, const attn_dataset *ds, attn_sess
 }
 
 int attn_evaluate(const attn_model *m, const attn_dataset *ds, int task,
-                  attn_eval_result *out, attn_error *err) {
-    return attn_evaluate_collect(m, ds, task, NULL, NULL, NULL, out, err);
+                  attn_stop_cb should_stop, void *user, attn_eval_result *out,
+                  attn_error *err) {
+    return attn_evaluate_collect(m, ds, task, should_stop, user, NULL, out, err);
 }
 
 int attn_evaluate_collect(const attn_model *m, const attn_dataset *ds, int task,
@@ -792,6 +793,7 @@ int attn_evaluate_collect(const attn_model *m, const attn_dataset *ds, int task,
     if (rc) return rc;
     attn_session *s = attn_session_new();
     if (!s) return no_memory(err);
+    attn_session_set_stop(s, should_stop, user);
     rows_out o = { 0 };
     const eval_ctx x = { should_stop, user, collect };
     if (task == ATTN_TASK_CLASSIFY) rc = eval_classify(m, ds, s, &x, &o, out, err);
@@ -980,7 +982,7 @@ static int select_params(attn_fit_state *f, attn_epoch_report *r, attn_error *er
         if (rc) return rc;
     } else if (f->use_dev) {
         attn_eval_result res;
-        int rc = attn_evaluate(f->m, f->dev, f->task, &res, err);
+        int rc = attn_evaluate(f->m, f->dev, f->task, NULL, NULL, &res, err);
         if (rc) return rc;
         r->dev_metric = res.headline;
         attn_eval_result_free(&res);
@@ -1290,8 +1292,8 @@ static int vocab_count(vocab_counter *c, const char *s, size_t len) {
 }
 
 static int vocab_add_file(vocab_counter *c, const char *path, attn_error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return attn_fail(err, ATTN_EINVAL, "cannot open %s", path);
+    FILE *fp = attn_fopen_regular(path, err);
+    if (!fp) return ATTN_EINVAL;
     attn_tokens toks = { 0 };
     char *line = NULL, norm[ATTN_MAX_NORM_BYTES + 1];
     size_t cap = 0;

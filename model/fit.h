@@ -110,12 +110,9 @@ typedef struct attn_epoch_report {
 
 /* Called after each epoch; return non-zero to stop (the best so far is kept). Also consulted
  * between steps through should_stop (may be NULL): return non-zero to stop mid-epoch, which
- * ends training with ATTN_EINTR-like status ATTN_ESTOPPED and leaves the best parameters of
+ * ends training with ATTN_ESTOPPED (common.h) and leaves the best parameters of
  * completed epochs (or the initial ones if none completed) in the model. */
 typedef int (*attn_epoch_cb)(const attn_epoch_report *r, void *user);
-typedef int (*attn_stop_cb)(void *user);
-
-#define ATTN_ESTOPPED 5
 
 /* Trains m (finished; e.g. from attn_train_model_new, or a loaded model for fine-tuning) on
  * train, selecting on dev (may be NULL or empty). Returns ATTN_OK, ATTN_ESTOPPED (stopped by
@@ -175,13 +172,14 @@ typedef struct attn_eval_result {
 } attn_eval_result;
 
 /* task: ATTN_TASK_CLASSIFY, ATTN_TASK_ENTITIES or ATTN_TASK_RELATIONS (must be in the model).
- * For relations, entity rows are not included (evaluate entities separately). */
+ * For relations, entity rows are not included (evaluate entities separately). should_stop (may
+ * be NULL) is asked as the pipeline asks it (attn_session_set_stop): ATTN_ESTOPPED then. */
 int attn_evaluate(const attn_model *m, const attn_dataset *ds, int task,
-                  attn_eval_result *out, attn_error *err);
+                  attn_stop_cb should_stop, void *user, attn_eval_result *out,
+                  attn_error *err);
 void attn_eval_result_free(attn_eval_result *r);
 
-/* attn_evaluate that calls should_stop (may be NULL) before each text (non-zero: ATTN_ESTOPPED)
- * and, with collect (an empty attn_calib of task, calibrate.h), adds what temperature scaling
+/* attn_evaluate that also calls should_stop (may be NULL) before each text and, with collect (an empty attn_calib of task, calibrate.h), adds what temperature scaling
  * needs of each text: classify its logits and gold label; entities its emissions and
  * predicted entities with whether each is right; relations every candidate pair's logits
  * with its gold output (the relation of a gold pair with the same head and tail spans and

@@ -56,7 +56,20 @@ struct attn_session {
     size_t cache_entries;             /* its size (ATTN_TOKEN_CACHE_ENTRIES); 0 = no cache */
     int has_epoch;                    /* attn_session_set_model_epoch was called */
     uint64_t epoch;
+    attn_stop_cb stop;                /* asked between windows, chunks and relation pairs */
+    void *stop_user;
 };
+
+void attn_session_set_stop(attn_session *s, attn_stop_cb stop, void *user) {
+    s->stop = stop;
+    s->stop_user = user;
+}
+
+/* ATTN_ESTOPPED when the caller's stop callback says so. */
+static int check_stop(const attn_session *s, attn_error *err) {
+    if (s->stop && s->stop(s->stop_user)) return attn_fail(err, ATTN_ESTOPPED, "interrupted");
+    return ATTN_OK;
+}
 
 void attn_session_set_memory_limit(attn_session *s, size_t max_bytes) {
     s->memory_limit = max_bytes;
@@ -258,11 +271,15 @@ static int take_tokens(attn_session *s, int n) {
 }
 
 /* Counts the tokens left in the tokenizer, storing none. */
-static size_t count_rest(attn_session *s) {
+/* Tokens the tokenizer has left; asks the stop callback every STOP_EVERY_TOKENS (a 100 MB
+ * text takes seconds to count). */
+#define STOP_EVERY_TOKENS 65536
+static int count_rest(attn_session *s, size_t *n, attn_error *err) {
     attn_token tok;
-    size_t n = 0;
-    while (attn_tokenizer_next(&s->tokenizer, &tok)) n++;
-    return n;
+    *n = 0;
+    while (attn_tokenizer_next(&s->tokenizer, &tok))
+        if (++*n % STOP_EVERY_TOKENS == 0 && check_stop(s, err)) return ATTN_ESTOPPED;
+    return ATTN_OK;
 }
 
 /* Classify: starts the tokenizer and takes the first chunk (max_len tokens, or all of a shorter
@@ -279,7 +296,10 @@ static int first_chunk(const attn_model *m, attn_session *s, const char *text, s
     s->n_tokens = take_tokens(s, L);
     const size_t need = attn_call_bytes(m, ATTN_TASK_CLASSIFY, (size_t)s->n_tokens);
     if (s->memory_limit && need > s->memory_limit && s->n_tokens == L) {
-        const size_t n = (size_t)L + count_rest(s);
+        size_t rest;
+        rc = count_rest(s, &rest, err);
+        if (rc) return rc;
+        const size_t n = (size_t)L + rest;
         s->n_tokens = n > INT_MAX ? INT_MAX : (int)n;
     }
     return check_memory(m, s, ATTN_TASK_CLASSIFY, err);
@@ -296,20 +316,22 @@ static int tokenize_text(const attn_model *m, attn_session *s, const char *text,
     s->tok_base = 0;
     s->toks.n = 0;
     if (task == ATTN_TASK_CLASSIFY) return first_chunk(m, s, text, n_bytes, err);
+    /* Counted first (relations too), so that the memory limit is checked before a buffer
+     * grows with the text; relations then take all the tokens at once. */
     size_t n = 0;
-    int rc;
-    if (s->streaming) {
-        rc = attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
-        if (!rc) n = count_rest(s);
-        if (!rc) rc = attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
-    } else {
-        rc = attn_tokenize(text, n_bytes, &s->toks, err);
-        n = s->toks.n;
+    int rc = attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
+    if (!rc) rc = count_rest(s, &n, err);
+    if (!rc && n <= INT_MAX) {
+        s->n_tokens = (int)n;
+        rc = check_memory(m, s, task, err);
+    }
+    if (!rc) {
+        if (s->streaming) rc = attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
+        else rc = attn_tokenize(text, n_bytes, &s->toks, err);
     }
     if (rc) return rc;
     if (n > INT_MAX) return attn_fail(err, ATTN_ELIMIT, "text has too many tokens");
-    s->n_tokens = (int)n;
-    return check_memory(m, s, task, err);
+    return ATTN_OK;
 }
 
 /* Makes s->toks hold tokens [from, to) of the text: drops those before from (from never
@@ -584,6 +606,7 @@ static int encode_windows(const attn_model *m, attn_session *s, const char *text
         if (rc) return rc;
     }
     for (int w = 0; w < n_windows; w++) {
+        if (check_stop(s, err)) return ATTN_ESTOPPED;
         const int start = window_start(w, n_windows, N, L);
         hold_tokens(s, first_needed(s, keep, start), start + len);
         const attn_model *em = window_rows(m, s, text, start, len, cached);
@@ -610,6 +633,7 @@ static int pool_chunks(const attn_model *m, attn_session *s, const char *text, a
     }
     int total = 0;
     for (int len = (int)s->toks.n; len > 0; len = take_tokens(s, L)) {
+        if (check_stop(s, err)) return ATTN_ESTOPPED;
         const attn_model *em = window_rows(m, s, text, total, len, cached);
         int rc = attn_encode(em, s->rows, len, s->window, &s->scratch, err);
         if (rc) return rc;
@@ -753,8 +777,23 @@ static int reserve_relation_work(const attn_model *m, attn_session *s, attn_erro
     return ATTN_OK;
 }
 
+/* Room for one more relation, counted beside attn_call_bytes under the memory limit. */
+static int reserve_relation(const attn_model *m, attn_session *s, attn_error *err) {
+    const size_t need = attn_call_bytes(m, ATTN_TASK_RELATIONS, (size_t)s->n_tokens) +
+                        (s->n_rels + 1) * sizeof(attn_relation);
+    if (s->memory_limit && need > s->memory_limit) {
+        s->over_memory = 1;
+        return attn_fail(err, ATTN_ELIMIT, "%d tokens and %zu relations need %zu bytes of "
+                         "working memory, above the limit of %zu", s->n_tokens,
+                         s->n_rels + 1, need, s->memory_limit);
+    }
+    if (GROW(s, rels, s->n_rels + 1)) return no_memory(err, "relations");
+    return ATTN_OK;
+}
+
 /* Classifies one ordered pair; appends it to s->rels unless predicted "none". */
-static int classify_pair(const attn_model *m, attn_session *s, int i, int j, attn_error *err) {
+static int classify_pair(const attn_model *m, attn_session *s, size_t i, size_t j,
+                         attn_error *err) {
     const attn_entity *a = &s->ents[i], *b = &s->ents[j];
     const int R1 = m->cfg.relation_labels.n + 1;
     float *probs = s->rel_work + ATTN_REL_WORK(m);
@@ -762,8 +801,51 @@ static int classify_pair(const attn_model *m, attn_session *s, int i, int j, att
                        b->tok_start, b->tok_end, b->label, probs, s->rel_work);
     const int best = attn_argmax(probs, R1);
     if (best == 0) return ATTN_OK;
-    if (GROW(s, rels, s->n_rels + 1)) return no_memory(err, "relations");
-    s->rels[s->n_rels++] = (attn_relation){ i, j, best - 1, probs[best] };
+    int rc = reserve_relation(m, s, err);
+    if (rc) return rc;
+    s->rels[s->n_rels++] = (attn_relation){ (int)i, (int)j, best - 1, probs[best] };
+    return ATTN_OK;
+}
+
+/* The candidates of head i: entities [*lo, *hi) (i itself skipped), at most
+ * ATTN_REL_MAX_NEIGHBOURS on each side, nearest first, stopping at the first beyond the
+ * max_len extent (entities are in text order and do not overlap, so none further fits). */
+static void relation_candidates(const attn_session *s, size_t i, int max_len, size_t *lo,
+                                size_t *hi) {
+    *lo = i;
+    while (*lo > 0 && i - (*lo - 1) <= ATTN_REL_MAX_NEIGHBOURS &&
+           attn_pair_in_extent(&s->ents[*lo - 1], &s->ents[i], max_len))
+        (*lo)--;
+    *hi = i + 1;
+    while (*hi < s->n_ents && *hi - i <= ATTN_REL_MAX_NEIGHBOURS &&
+           attn_pair_in_extent(&s->ents[i], &s->ents[*hi], max_len))
+        (*hi)++;
+}
+
+/* Pairs classified between two asks of the stop callback (each is a small MLP). */
+#define STOP_EVERY_PAIRS 256
+int attn_run_relations(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
+                       const attn_entity **ents, size_t *n_ents,
+                       const attn_relation **rels, size_t *n_rels, attn_error *err) {
+    s->n_rels = 0;
+    int rc = require_task(m, ATTN_TASK_RELATIONS, "relations", err);
+    if (!rc) rc = find_entities(m, s, text, n_bytes, ATTN_TASK_RELATIONS, err);
+    if (!rc) rc = reserve_relation_work(m, s, err);
+    size_t n_pairs = 0;
+    for (size_t i = 0; !rc && i < s->n_ents; i++) {
+        size_t lo, hi;
+        relation_candidates(s, i, m->cfg.max_len, &lo, &hi);
+        for (size_t j = lo; !rc && j < hi; j++) {
+            if (j == i) continue;
+            if (++n_pairs % STOP_EVERY_PAIRS == 0) rc = check_stop(s, err);
+            if (!rc) rc = classify_pair(m, s, i, j, err);
+        }
+    }
+    if (rc) return rc;
+    *ents = s->ents;
+    *n_ents = s->n_ents;
+    *rels = s->rels;
+    *n_rels = s->n_rels;
     return ATTN_OK;
 }
 
@@ -777,15 +859,17 @@ int attn_run_relation_candidates(const attn_model *m, attn_session *s, const cha
     if (!rc) rc = reserve_relation_work(m, s, err);
     const int R1 = m->cfg.relation_labels.n + 1;
     float *probs = s->rel_work + ATTN_REL_WORK(m);
-    for (size_t i = 0; !rc && i < s->n_ents; i++)
-        for (size_t j = 0; !rc && j < s->n_ents; j++) {
-            const attn_entity *a = &s->ents[i], *b = &s->ents[j];
-            if (i == j || !attn_pair_in_extent(a, b, m->cfg.max_len)) continue;
-            if (GROW(s, rels, s->n_rels + 1) ||
-                GROW(s, pair_logits, (s->n_rels + 1) * (size_t)R1)) {
+    for (size_t i = 0; !rc && i < s->n_ents; i++) {
+        size_t lo, hi;   /* the very candidates attn_run_relations classifies */
+        relation_candidates(s, i, m->cfg.max_len, &lo, &hi);
+        for (size_t j = lo; !rc && j < hi; j++) {
+            if (j == i) continue;
+            if ((s->n_rels + 1) % STOP_EVERY_PAIRS == 0) rc = check_stop(s, err);
+            if (!rc && (GROW(s, rels, s->n_rels + 1) ||
+                        GROW(s, pair_logits, (s->n_rels + 1) * (size_t)R1)))
                 rc = no_memory(err, "relations");
-                break;
-            }
+            if (rc) break;
+            const attn_entity *a = &s->ents[i], *b = &s->ents[j];
             float *z = s->pair_logits + s->n_rels * (size_t)R1;
             attn_relation_logits(m, s->hidden, s->n_tokens, a->tok_start, a->tok_end, a->label,
                                  b->tok_start, b->tok_end, b->label, z, s->rel_work);
@@ -794,31 +878,13 @@ int attn_run_relation_candidates(const attn_model *m, attn_session *s, const cha
             const int best = attn_argmax(probs, R1);
             s->rels[s->n_rels++] = (attn_relation){ (int)i, (int)j, best - 1, probs[best] };
         }
+    }
     if (rc) return rc;
     *ents = s->ents;
     *n_ents = s->n_ents;
     *pairs = s->rels;
     *n_pairs = s->n_rels;
     *logits = s->pair_logits;
-    return ATTN_OK;
-}
-
-int attn_run_relations(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
-                       const attn_entity **ents, size_t *n_ents,
-                       const attn_relation **rels, size_t *n_rels, attn_error *err) {
-    s->n_rels = 0;
-    int rc = require_task(m, ATTN_TASK_RELATIONS, "relations", err);
-    if (!rc) rc = find_entities(m, s, text, n_bytes, ATTN_TASK_RELATIONS, err);
-    if (!rc) rc = reserve_relation_work(m, s, err);
-    for (size_t i = 0; !rc && i < s->n_ents; i++)
-        for (size_t j = 0; !rc && j < s->n_ents; j++)
-            if (i != j && attn_pair_in_extent(&s->ents[i], &s->ents[j], m->cfg.max_len))
-                rc = classify_pair(m, s, (int)i, (int)j, err);
-    if (rc) return rc;
-    *ents = s->ents;
-    *n_ents = s->n_ents;
-    *rels = s->rels;
-    *n_rels = s->n_rels;
     return ATTN_OK;
 }
 

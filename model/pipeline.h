@@ -10,7 +10,9 @@
  * covers the whole text. Entities come from one CRF decoding of all N emissions (so no entity
  * is lost or duplicated at a window boundary); relations are classified for every ordered pair
  * of distinct entities whose combined extent (first token of the earlier to last token of the
- * later) fits in max_len tokens. Offsets are always relative to the whole text.
+ * later) fits in max_len tokens, each entity with at most ATTN_REL_MAX_NEIGHBOURS entities on
+ * either side (the nearest): a call classifies at most 2 x that many pairs per entity, not
+ * E^2. Offsets are always relative to the whole text.
  *
  * Memory: classification and entities stream the text. Classification takes each chunk from
  * the tokenizer as it encodes it and adds its output to the pooling sums. Entities make a first
@@ -69,8 +71,16 @@ typedef struct attn_session attn_session;
 #define ATTN_TAG_LOOKAHEAD 64
 #define ATTN_TAG_PENDING_WINDOWS 4
 
+/* Relation candidates of one entity on each side (see above). */
+#define ATTN_REL_MAX_NEIGHBOURS 16
+
 attn_session *attn_session_new(void);
 void attn_session_free(attn_session *s);
+
+/* Calls on s ask stop(user) between encoder windows or chunks, every 65536 tokens counted and
+ * every 256 relation pairs, and fail with ATTN_ESTOPPED ("interrupted") when it returns
+ * non-zero. NULL: never stop. */
+void attn_session_set_stop(attn_session *s, attn_stop_cb stop, void *user);
 
 /* Working memory, in bytes, a call of task (one ATTN_TASK_* bit) on a text of n_tokens tokens
  * needs: one window's encoder scratch, feature rows and output, the heads' work, and the
@@ -130,7 +140,9 @@ int attn_run_entities_emissions(const attn_model *m, attn_session *s, const char
                                 const float **em, int *n_tokens, attn_error *err);
 
 /* Entities and the relations between them (pairs predicted "none" are omitted).
- * Requires a model with the relations task. */
+ * Requires a model with the relations task. Relations found count under the memory limit
+ * (sizeof(attn_relation) each, beside attn_call_bytes): "N tokens and R relations need B
+ * bytes of working memory, above the limit of L". */
 int attn_run_relations(const attn_model *m, attn_session *s, const char *text, size_t n_bytes,
                        const attn_entity **ents, size_t *n_ents,
                        const attn_relation **rels, size_t *n_rels, attn_error *err);

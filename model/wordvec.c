@@ -794,8 +794,8 @@ static int load_from(FILE *f, const char *path, attn_wordvec *wv, attn_error *er
 
 int attn_wordvec_load(const char *path, attn_wordvec *out, attn_error *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return attn_fail(err, ATTN_EINVAL, "cannot open %s", path);
+    FILE *f = attn_fopen_regular(path, err);
+    if (!f) return ATTN_EINVAL;
     attn_wordvec wv = {0};
     int rc = load_from(f, path, &wv, err);
     fclose(f);

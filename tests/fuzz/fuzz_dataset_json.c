@@ -146,7 +146,8 @@ static void check_evaluate(const attn_dataset *ds, int task) {
     attn_eval_result res;
     attn_error err;
     memset(&res, 0, sizeof res);
-    FUZZ_CHECK(attn_evaluate(model, ds, task, &res, &err) == ATTN_OK, "evaluate task %d: %s", task, err.msg);
+    FUZZ_CHECK(attn_evaluate(model, ds, task, NULL, NULL, &res, &err) == ATTN_OK,
+               "evaluate task %d: %s", task, err.msg);
     check_unit(res.headline, "headline", "");
     for (int i = 0; i < res.n; i++) {
         const attn_eval_row *w = &res.rows[i];

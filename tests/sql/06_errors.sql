@@ -7,6 +7,7 @@ SELECT attn_classify(4.2, 'tiny');
 SELECT attn_classify(X'00', 'tiny');
 SELECT attn_classify_scores(42);
 SELECT attn_classify('text', 42);
+-- An SQL NULL model is "not given": the default model (en-sentiment here: 'negative').
 SELECT attn_classify('text', NULL);
 SELECT * FROM attn_entities(42, 'tiny');
 SELECT * FROM attn_entities('text', X'01');

@@ -19,15 +19,23 @@ INSERT INTO log VALUES (1);
 SELECT count(*) FROM log;
 DROP TRIGGER conll_trigger;
 
--- attn_limit(name, value) changes a limit; reading one is harmless.
-SELECT attn_limit('max_text_bytes', 5000);
-CREATE VIEW raise_view AS SELECT attn_limit('max_text_bytes', 100000000) AS v;
+-- attn_set_limit(name, value) changes a limit; reading one with attn_limit(name) is harmless.
+SELECT * FROM attn_set_limit('max_text_bytes', 5000);
+CREATE VIEW raise_view AS SELECT (SELECT value FROM attn_set_limit('max_text_bytes', 100000000)) AS v;
 SELECT v FROM raise_view;
 CREATE TRIGGER raise_trigger AFTER INSERT ON log BEGIN
-  SELECT attn_limit('max_call_memory', 281474976710656);
+  SELECT * FROM attn_set_limit('max_call_memory', 281474976710656);
 END;
 INSERT INTO log VALUES (2);
 DROP TRIGGER raise_trigger;
+SELECT attn_limit('max_text_bytes'), attn_limit('max_call_memory');
+-- SQLite 3.40 does not apply DIRECTONLY to CHECK constraints, and a table-valued function
+-- cannot appear in one: no schema object can reach attn_set_limit. The two-argument
+-- attn_limit, once the setter, is only an error now.
+CREATE TABLE notes(body TEXT CHECK (attn_limit('max_text_bytes', 3) > 0));
+INSERT INTO notes VALUES ('hello');
+CREATE TABLE notes2(body TEXT CHECK ((SELECT value FROM attn_set_limit('max_text_bytes', 3)) > 0));
+PRAGMA integrity_check;
 SELECT attn_limit('max_text_bytes'), attn_limit('max_call_memory');
 -- The same holds with trusted_schema=ON: DIRECTONLY does not depend on it.
 PRAGMA trusted_schema = ON;

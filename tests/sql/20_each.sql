@@ -139,12 +139,12 @@ SELECT * FROM attn_classify_each('SELECT id, body FROM docs', 'pos', -1);
 SELECT * FROM attn_classify_each('SELECT id, body FROM docs', 'pos', 65);
 SELECT * FROM attn_classify_each('SELECT id, body FROM docs', 'pos', 'two');
 -- the connection's limits apply to every row (attn_limit)
-SELECT attn_limit('max_text_bytes', 100);
+SELECT * FROM attn_set_limit('max_text_bytes', 100);
 SELECT count(*) FROM attn_classify_each('SELECT id, body FROM docs', 'pos');
-SELECT attn_limit('max_text_bytes', 100000000);
-SELECT attn_limit('max_call_memory', 1000);
+SELECT * FROM attn_set_limit('max_text_bytes', 100000000);
+SELECT * FROM attn_set_limit('max_call_memory', 1000);
 SELECT count(*) FROM attn_entities_each('SELECT id, body FROM docs WHERE id > 1', 'every');
-SELECT attn_limit('max_call_memory', 1073741824);
+SELECT * FROM attn_set_limit('max_call_memory', 1073741824);
 
 -- DIRECTONLY: it runs SQL given as a string, so a view or trigger (say in a database file from
 -- someone else) cannot use it to run queries of its choosing.

@@ -15,7 +15,9 @@
 # Error lines are printed by the shell as "Runtime error near line N: msg"; the line number
 # is dropped so editing a test does not change every later expectation.
 #
-# Then tools/sql_threads (if built) runs 6 threads with a connection each over models.db.
+# Then tools/sql_threads (if built) runs 6 threads with a connection each over models.db, and
+# (in a full run) hostile_calls.sh times interrupts of long calls and cache_forgery.sh checks
+# that a forged fingerprint does not poison the model cache.
 # ATTN_PRELOAD (set by tests/run.sh for sanitizer builds) is preloaded into the shell.
 # UPDATE_EXPECTED=1 rewrites the .expected files from the default pass (review the diff!).
 # SQL_TESTS=GLOB runs only the tests whose name matches (e.g. SQL_TESTS=20_each).
@@ -140,6 +142,29 @@ if [ -x "$tools/interrupt_train" ]; then
         echo "FAIL interrupt_train"
         tail -20 "$work/out"
         failed=$((failed + 1))
+    fi
+fi
+
+# Long calls stop on sqlite3_interrupt and stay within their bounds (hostile_calls.sh).
+if [ -z "${SQL_TESTS:-}" ]; then
+    if ATTN_PRELOAD=$preload "$here/hostile_calls.sh" "$so" "$tools" >"$work/out" 2>&1; then
+        echo "ok   hostile_calls"
+        passed=$((passed + 1))
+    else
+        echo "FAIL hostile_calls"
+        tail -20 "$work/out"
+        failed=$((failed + 1))
+    fi
+    # A forged 64-bit fingerprint must not poison the model cache (cache_forgery.sh).
+    if command -v python3 >/dev/null; then
+        if ATTN_PRELOAD=$preload "$here/cache_forgery.sh" "$so" "$tools" >"$work/out" 2>&1; then
+            echo "ok   cache_forgery"
+            passed=$((passed + 1))
+        else
+            echo "FAIL cache_forgery"
+            tail -20 "$work/out"
+            failed=$((failed + 1))
+        fi
     fi
 fi
 

@@ -3,6 +3,10 @@
 #include "conll.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -435,6 +439,38 @@ static void test_file_long_line(void) {
     remove(path);
 }
 
+/* Only regular files are read: /dev/zero (endless), a FIFO without a writer (its open would
+ * block) and a directory are refused at once; a file without a line end (a sparse file of
+ * gigabytes) stops at the line limit, without reading on. */
+static void test_not_regular(void) {
+    attn_error err = {0};
+    CHECK(attn_conll_open("/dev/zero", NULL, &err) == NULL);
+    CHECK(strcmp(err.msg, "conll: '/dev/zero' is not a regular file") == 0);
+    CHECK(attn_conll_open("/tmp", NULL, &err) == NULL);
+    CHECK(strcmp(err.msg, "conll: '/tmp' is not a regular file") == 0);
+    char dir[] = "/tmp/attn_conll_fifo_XXXXXX", fifo[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(fifo, sizeof fifo, "%s/f", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(attn_conll_open(fifo, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "is not a regular file") != NULL);
+    remove(fifo);
+    rmdir(dir);
+
+    char path[] = "/tmp/attn_conll_sparse_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && ftruncate(fd, (off_t)1 << 31) == 0);   /* 2 GiB of NUL, no line end */
+    close(fd);
+    attn_conll_sentence s;
+    clock_t t0 = clock();
+    attn_conll_reader *r = attn_conll_open(path, NULL, &err);
+    CHECK(r != NULL && attn_conll_next(r, &s, &err) == -ATTN_ELIMIT);
+    CHECK(strcmp(err.msg, "line 1: longer than 65536 bytes") == 0);
+    CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 0.5);     /* reading it all takes seconds */
+    attn_conll_close(r);
+    remove(path);
+}
+
 /* Random and mutated inputs: never a crash, and every sentence returned is consistent. */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rng(void) {
@@ -527,6 +563,7 @@ int main(void) {
     test_json();
     test_file_mode();
     test_file_long_line();
+    test_not_regular();
     test_fuzz();
     return CHECK_DONE();
 }

@@ -176,12 +176,12 @@ static void test_dataset_errors(void) {
     /* a dataset of another config is refused by evaluate and fit */
     CHECK(add(ds, text, "positive", e, 3, r, 2, &err) == ATTN_OK);
     attn_eval_result res;
-    CHECK(attn_evaluate(tagger, ds, ATTN_TASK_CLASSIFY, &res, &err) == ATTN_EINVAL);
+    CHECK(attn_evaluate(tagger, ds, ATTN_TASK_CLASSIFY, NULL, NULL, &res, &err) == ATTN_EINVAL);
     CHECK(!strcmp(err.msg, "evaluate: the dataset was built for another config (tasks, max_len, "
                            "features or labels differ from the model's)"));
-    CHECK(attn_evaluate(m, ds, ATTN_TASK_CLASSIFY, &res, &err) == ATTN_OK);
+    CHECK(attn_evaluate(m, ds, ATTN_TASK_CLASSIFY, NULL, NULL, &res, &err) == ATTN_OK);
     attn_eval_result_free(&res);
-    CHECK(attn_evaluate(tagger, cds, ATTN_TASK_ENTITIES, &res, &err) == ATTN_EINVAL);
+    CHECK(attn_evaluate(tagger, cds, ATTN_TASK_ENTITIES, NULL, NULL, &res, &err) == ATTN_EINVAL);
     CHECK(!strcmp(err.msg, "evaluate: the model has no entities task"));
     attn_fit_opts o = attn_fit_defaults();
     CHECK(attn_fit(tagger, cds, NULL, &o, NULL, NULL, NULL, NULL, &err) == ATTN_EINVAL);
@@ -284,7 +284,7 @@ static void test_eval_classify(void) {
     CHECK(add(ds, "awful", "negative", NULL, 0, NULL, 0, &err) == 0);
     CHECK(add(ds, "no label: not evaluated", NULL, NULL, 0, NULL, 0, &err) == 0);
     attn_eval_result res;
-    CHECK(attn_evaluate(m, ds, ATTN_TASK_CLASSIFY, &res, &err) == ATTN_OK);
+    CHECK(attn_evaluate(m, ds, ATTN_TASK_CLASSIFY, NULL, NULL, &res, &err) == ATTN_OK);
     CHECK(res.n == 4);
     CHECK(res.n == 4 && !strcmp(res.rows[0].label, "negative") &&
           !strcmp(res.rows[1].label, "positive") && !strcmp(res.rows[2].label, "accuracy") &&
@@ -314,7 +314,7 @@ static void test_eval_entities_relations(void) {
     CHECK(add(ds, "not annotated for entities", "negative", NULL, 0, NULL, 0, &err) == 0);
     attn_eval_result res;
     /* entities: PER tp 2 (John, Mary) fp 4 (met, Paris, is, big); LOC fn 1 */
-    CHECK(attn_evaluate(m, ds, ATTN_TASK_ENTITIES, &res, &err) == ATTN_OK);
+    CHECK(attn_evaluate(m, ds, ATTN_TASK_ENTITIES, NULL, NULL, &res, &err) == ATTN_OK);
     CHECK(res.n == 4 && !strcmp(res.rows[0].label, "PER") && !strcmp(res.rows[1].label, "LOC")
           && !strcmp(res.rows[2].label, "micro") && !strcmp(res.rows[3].label, "macro"));
     CHECK(isnan(res.accuracy));
@@ -326,7 +326,7 @@ static void test_eval_entities_relations(void) {
     attn_eval_result_free(&res);
     /* relations (first text only: the second gives none): the 6 ordered pairs of John, met,
      * Mary are all Work_For; right: John -> Mary; Mary -> John Kill is missed */
-    CHECK(attn_evaluate(m, ds, ATTN_TASK_RELATIONS, &res, &err) == ATTN_OK);
+    CHECK(attn_evaluate(m, ds, ATTN_TASK_RELATIONS, NULL, NULL, &res, &err) == ATTN_OK);
     CHECK(res.n == 4 && !strcmp(res.rows[0].label, "Work_For") &&
           !strcmp(res.rows[1].label, "Kill"));
     CHECK_ROW(&res, "Work_For", 1.0 / 6.0, 1.0, 2.0 / 7.0, 1, 6);
@@ -337,7 +337,7 @@ static void test_eval_entities_relations(void) {
     /* a relation is wrong when an entity type is: with tag.b forcing LOC, nothing is right */
     set_param(m, "tag.b", 1, 0.0f);
     set_param(m, "tag.b", 3, 20.0f);
-    CHECK(attn_evaluate(m, ds, ATTN_TASK_RELATIONS, &res, &err) == ATTN_OK);
+    CHECK(attn_evaluate(m, ds, ATTN_TASK_RELATIONS, NULL, NULL, &res, &err) == ATTN_OK);
     CHECK_ROW(&res, "micro", 0.0, 0.0, 0.0, 2, 6);
     attn_eval_result_free(&res);
     attn_dataset_free(ds);
@@ -486,7 +486,7 @@ static void test_fit_classify(void) {
     for (int i = best.epoch; i < log.n; i++) CHECK(!log.r[i].is_best);
     /* the model holds the best epoch's parameters: evaluating again gives its metric */
     attn_eval_result res;
-    CHECK(attn_evaluate(m, dev, ATTN_TASK_CLASSIFY, &res, &err) == ATTN_OK);
+    CHECK(attn_evaluate(m, dev, ATTN_TASK_CLASSIFY, NULL, NULL, &res, &err) == ATTN_OK);
     CHECK_NEAR(res.accuracy, 1.0, 0.0);
     attn_eval_result_free(&res);
     printf("classify: %d epochs, best %d (dev accuracy %.3f), loss %.4f -> %.4f\n", log.n,
@@ -549,7 +549,7 @@ static void test_fit_relations(void) {
               log.r[0].train_loss, log.r[5].train_loss);
     for (int i = 0; i < log.n; i++) CHECK(log.r[i].is_best && isnan(log.r[i].dev_metric));
     attn_eval_result res;
-    CHECK(attn_evaluate(m, train, ATTN_TASK_RELATIONS, &res, &err) == ATTN_OK);
+    CHECK(attn_evaluate(m, train, ATTN_TASK_RELATIONS, NULL, NULL, &res, &err) == ATTN_OK);
     printf("relations: loss %.3f -> %.3f, train relation F1 %.3f\n", log.r[0].train_loss,
            log.r[5].train_loss, res.headline);
     attn_eval_result_free(&res);
@@ -900,7 +900,7 @@ static void test_vocab(void) {
     free(words);
     paths[1] = "/nonexistent/vocab.txt";
     CHECK(attn_vocab_from_files(paths, 2, 1, &words, &n, &err) == ATTN_EINVAL);
-    CHECK(!strcmp(err.msg, "cannot open /nonexistent/vocab.txt") && words == NULL && n == 0);
+    CHECK(!strcmp(err.msg, "cannot open '/nonexistent/vocab.txt'") && words == NULL && n == 0);
     unlink(path);
 }
 

@@ -284,14 +284,16 @@ static void test_entities_long_text(const attn_model *m, attn_session *s) {
     }
     CHECK(ok);
 
-    /* relations: exactly the ordered pairs within the extent rule, each once */
+    /* relations: exactly the ordered pairs within the extent rule and ATTN_REL_MAX_NEIGHBOURS
+     * entities of each other, each once */
     const attn_relation *rels;
     size_t n_ents, n_rels, want = 0;
     CHECK(attn_run_relations(m, s, e.text, e.len, &ents, &n_ents, &rels, &n_rels, &err) == 0);
     check_entities(&e, ents, n_ents);
     for (int i = 0; i < e.n_ents; i++)
         for (int j = 0; j < e.n_ents; j++)
-            if (i != j && (e.tok_end[i] > e.tok_end[j] ? e.tok_end[i] : e.tok_end[j]) -
+            if (i != j && abs(i - j) <= ATTN_REL_MAX_NEIGHBOURS &&
+                (e.tok_end[i] > e.tok_end[j] ? e.tok_end[i] : e.tok_end[j]) -
                           (e.tok_start[i] < e.tok_start[j] ? e.tok_start[i] : e.tok_start[j])
                           <= MAX_LEN)
                 want++;
@@ -307,6 +309,35 @@ static void test_entities_long_text(const attn_model *m, attn_session *s) {
             ok = ok && !(rels[q].head == x->head && rels[q].tail == x->tail);
     }
     CHECK(ok);
+}
+
+/* The stop callback: asked between windows and relation pairs; a call it stops fails with
+ * ATTN_ESTOPPED and leaves the session fit for the next call. */
+static int stop_after(void *user) {
+    int *left = user;
+    return --*left < 0;
+}
+
+static void test_stop(const attn_model *m, attn_session *s) {
+    static expected e;
+    build_text(&e, 150);
+    const attn_entity *ents;
+    const attn_relation *rels;
+    size_t n, n_rels;
+    attn_error err;
+    int left = 2;
+    attn_session_set_stop(s, stop_after, &left);
+    CHECK(attn_run_entities(m, s, e.text, e.len, &ents, &n, &err) == ATTN_ESTOPPED);
+    CHECK(strcmp(err.msg, "interrupted") == 0 && left == -1);
+    left = 1000000;
+    CHECK(attn_run_relations(m, s, e.text, e.len, &ents, &n, &rels, &n_rels, &err) == ATTN_OK);
+    const int asked = 1000000 - left;
+    left = asked - 1;               /* the last question, among the relation pairs */
+    CHECK(attn_run_relations(m, s, e.text, e.len, &ents, &n, &rels, &n_rels, &err) ==
+          ATTN_ESTOPPED);
+    attn_session_set_stop(s, NULL, NULL);
+    CHECK(attn_run_entities(m, s, e.text, e.len, &ents, &n, &err) == ATTN_OK);
+    check_entities(&e, ents, n);
 }
 
 static void test_short_and_empty(const attn_model *m, attn_session *s) {
@@ -612,6 +643,7 @@ int main(void) {
         test_entities_long_text(tagger, s);
         test_short_and_empty(tagger, s);
         test_relation_pair(tagger, s);
+        test_stop(tagger, s);
         test_entities_long_text(tagger, s);     /* the same session again: same answers */
         test_classify(cls, tagger, s);
         test_streaming_memory(tagger, cls);

@@ -348,7 +348,7 @@ static void test_file_format(void) {
     attn_wordvec_free(&wv);
 
     CHECK(attn_wordvec_load("/nonexistent/x.bin", &wv, &err) == ATTN_EINVAL);
-    CHECK(strcmp(err.msg, "cannot open /nonexistent/x.bin") == 0);
+    CHECK(strcmp(err.msg, "cannot open '/nonexistent/x.bin'") == 0);
 
     unsigned char bad[64];
     memcpy(bad, img, 48); bad[0] = 'X';
