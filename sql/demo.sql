@@ -9,18 +9,21 @@ INSERT INTO docs(body) VALUES
   ('What a wonderful, moving film.'),
   ('The plot is dull and the acting is worse.'),
   ('EU rejects German call to boycott British lamb.'),
-  ('Angela Merkel met Barack Obama in Berlin on Monday.');
+  ('Angela Merkel met Barack Obama in Berlin on Monday.'),
+  ('Shares of IKEA’s parent rose after the “Apple” news.');
 
--- A label per row, and the probabilities behind it.
-SELECT id, body, attn_classify(body) AS sentiment FROM docs;
+-- A label per row, and how sure the model is (en-sentiment knows only negative and positive,
+-- from movie reviews: on a neutral news sentence it is unsure, and its scores say so).
+SELECT id, body, attn_classify(body) AS sentiment,
+       round(max(json_extract(attn_classify_scores(body), '$.negative'),
+                 json_extract(attn_classify_scores(body), '$.positive')), 2) AS p
+FROM docs;
 SELECT attn_classify_scores('What a wonderful, moving film.') AS scores;
 
 -- Named entities with character offsets: substr(body, start + 1, end - start) is the entity.
 SELECT d.id, e.start, e."end", e.label, e.entity, round(e.score, 3) AS score
 FROM docs d, attn_entities(d.body) e;
 
--- Relations between the entities found (en-rel, CoNLL04's types). The README's own example,
--- 'Steve Jobs founded Apple in California.', is a known miss: "Jobs" reads as a company
--- (README, "Built-in models").
+-- Relations between the entities found (en-rel, CoNLL04's types).
 SELECT head, head_label, relation, tail, tail_label, round(score, 3) AS score
-FROM attn_relations('Bill Gates founded Microsoft in Seattle.');
+FROM attn_relations('Steve Jobs founded Apple in California.');
