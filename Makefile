@@ -166,6 +166,14 @@ BENCH_BIN := $(addprefix $(B)/bench/,bench_kernels bench_encoder peak_fma mem_pr
 bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model $(B)/tools/pack_model
 	tests/bench/run.sh $(B) ./attnext.so $(BENCH_ARGS)
 
+# make bench-scale: tests/bench/scale.sh: the bulk path over 10^5, 10^6, 10^7 rows in one
+# statement (rows/s, peak RSS, CPU), sqlite3_interrupt, the INSERT/UPDATE forms. Not in make test.
+$(B)/bench/bench_scale: tests/bench/bench_scale.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lsqlite3 -lpthread
+bench-scale: need-deps attnext.so $(B)/bench/bench_scale
+	tests/bench/scale.sh $(B)/bench/bench_scale ./attnext.so
+
 $(B)/bench/%: tests/bench/%.c $(MODEL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
