@@ -7,6 +7,7 @@
 #   make bench    benchmarks (not part of make test)
 #   make bench-scale   attn_*_each over 10^5, 10^6, 10^7 rows: rows/s, peak RSS, CPU (not in make test)
 #   make cluster-demo  three attnext nodes in a dqlite cluster, a failover, a model trained on it
+#   make cluster-bench elections during long statements on the cluster (not in make test)
 
 CC      ?= cc
 ARCH    := $(shell uname -m)
@@ -56,7 +57,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 .PHONY: all deps need-deps test test-rel test-san test-tsan test-fuzz demo bench models clean fuzz fuzz-seeds \
-        cluster cluster-demo bench-scale
+        cluster cluster-demo cluster-bench bench-scale
 all: attnext.so $(if $(DQLITE),cluster)
 
 # The headers and tools a build needs; missing ones are installed (as root) or named.
@@ -146,6 +147,13 @@ cluster: $(CLUSTER_BIN)
 cluster-demo: need-deps
 	@$(MAKE) --no-print-directory attnext.so $(CLUSTER_BIN)
 	cluster/demo.sh $(B)/cluster ./attnext.so
+# make cluster-bench: cluster/long_work.sh: elections during a 100,000-row classification in
+# one statement and in statements of 1,000 rows (CLUSTER_ROWS, CLUSTER_CHUNK). Not in make test.
+CLUSTER_ROWS  ?= 100000
+CLUSTER_CHUNK ?= 1000
+cluster-bench: need-deps
+	@$(MAKE) --no-print-directory attnext.so $(CLUSTER_BIN)
+	cluster/long_work.sh $(B)/cluster ./attnext.so $(CLUSTER_ROWS) $(CLUSTER_CHUNK)
 # ---- end cluster ------------------------------------------------------------------------------
 
 # make models: retrain the built-in models from ../shared/data with the recipes in

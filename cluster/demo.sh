@@ -37,9 +37,9 @@ done
 dq --cluster
 
 step "a docs table: 1,000 SST-2 sentences and three news lines"
-dq test "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT)"
+dq test "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, gold TEXT)"
 sst2_inserts 1000 | dq test
-dq test "INSERT INTO docs VALUES (1001, 'Barack Obama met Angela Merkel in Berlin on Tuesday.'),
+dq test "INSERT INTO docs(id, body) VALUES (1001, 'Barack Obama met Angela Merkel in Berlin on Tuesday.'),
   (1002, 'Shares of Apple fell 3% in New York after the report.'),
   (1003, 'Manchester United beat Chelsea 2-1 at Old Trafford.')"
 show "SELECT count(*) FROM docs"
@@ -60,15 +60,14 @@ same "$CL/ent.1" "$CL/ent.2" "attn_entities on every row, before and after"
 echo "node $L restarts with its data folder and catches up"
 start_node "$L"; wait_serving "$L"
 
-step "train a small model on the leader (node $N) with attn_train: its rows replicate"
+step "train a small model on the leader (node $N) with attn_train on the rows' SST-2 labels: its rows replicate"
 dq test "CREATE TABLE train_log AS SELECT * FROM attn_train('demo-sentiment', 'classify',
-  'SELECT text, label FROM (SELECT body AS text, CASE WHEN body LIKE ''%good%'' OR body LIKE ''%best%''
-     THEN ''positive'' ELSE ''negative'' END AS label FROM docs WHERE id <= 1000)',
-  '{\"dim\": 32, \"layers\": 1, \"heads\": 2, \"ffn\": 64, \"max_len\": 32, \"epochs\": 3,
+  'SELECT body, gold FROM docs WHERE id <= 1000',
+  '{\"dim\": 32, \"layers\": 1, \"heads\": 2, \"ffn\": 64, \"max_len\": 32, \"epochs\": 4,
     \"batch_size\": 16, \"seed\": 7, \"features\": [{\"kind\": \"norm\", \"buckets\": 4096, \"dim\": 16}]}')"
 show "SELECT epoch, round(train_loss, 4), metric FROM train_log"
 Q_TOY="SELECT id, attn_classify_scores(body, 'demo-sentiment') FROM docs ORDER BY id"
-show "SELECT attn_classify('the best film of the year', 'demo-sentiment') AS a, attn_classify('dull and long', 'demo-sentiment') AS b"
+show "SELECT attn_classify('a wonderful , moving film', 'demo-sentiment') AS a, attn_classify('dull , boring and far too long', 'demo-sentiment') AS b"
 dq test "$Q_TOY" >"$CL/toy.1"
 
 step "SIGKILL that leader (node $N)"

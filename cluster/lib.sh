@@ -6,6 +6,7 @@ CL=$(mktemp -d "${TMPDIR:-/tmp}/attnext-cluster.XXXXXX")
 declare -A NODE_PID
 cluster_cleanup() {
     local id
+    set +e   # a node already gone must not stop the others' cleanup under set -e
     for id in "${!NODE_PID[@]}"; do kill -9 "${NODE_PID[$id]}" 2>/dev/null; done
     for id in "${!NODE_PID[@]}"; do wait "${NODE_PID[$id]}" 2>/dev/null; done
     [ -n "${KEEP_CLUSTER_DIR:-}" ] || rm -rf "$CL"
@@ -43,19 +44,19 @@ leader_id() { dq -t "${1:-30}" --leader | cut -d' ' -f1; }
 
 # kill_node ID: SIGKILL, and reap it.
 kill_node() {
-    kill -9 "${NODE_PID[$1]}" 2>/dev/null
-    wait "${NODE_PID[$1]}" 2>/dev/null
+    kill -9 "${NODE_PID[$1]}" 2>/dev/null || true
+    wait "${NODE_PID[$1]}" 2>/dev/null || true   # 137: killed, as asked
     unset "NODE_PID[$1]"
 }
 
 now_ms() { date +%s%3N; }
 
-# sst2_inserts N: INSERT statements (250 rows each) for docs(id, body) from the first N
-# SST-2 test sentences, for attnext-dq's stdin.
+# sst2_inserts N: INSERT statements (250 rows each) for docs(id, body, gold) from the first N
+# SST-2 test sentences and their labels, for attnext-dq's stdin.
 sst2_inserts() {
     head -n "$1" "$DATA/sst2/test.tsv" | awk -F'\t' '
-        { gsub(/\047/, "\047\047", $2); row = sprintf("(%d,\047%s\047)", NR, $2)
-          buf = (buf == "" ? "INSERT INTO docs(id, body) VALUES " row : buf "," row)
+        { gsub(/\047/, "\047\047", $2); row = sprintf("(%d,\047%s\047,\047%s\047)", NR, $2, $1)
+          buf = (buf == "" ? "INSERT INTO docs(id, body, gold) VALUES " row : buf "," row)
           if (NR % 250 == 0) { print buf; buf = "" } }
         END { if (buf != "") print buf }'
 }

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export LIBRAFT_TRACE=1
 for id in 1 2 3; do start_node "$id" ${NODE_OPTS:-}; wait_serving "$id" || exit 1; done
 
-dq test "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT)"
+dq test "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, gold TEXT)"
 dq test "CREATE TABLE labels(id INTEGER PRIMARY KEY, label TEXT)"
 sst2_inserts 1000 | dq test
 reps=$(( (ROWS + 999) / 1000 - 1 ))

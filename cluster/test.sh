@@ -22,7 +22,7 @@ if [ ! -f "$DATA/sst2/test.tsv" ]; then echo "no $DATA/sst2/test.tsv"; fail=1; f
 for id in 1 2 3; do start_node "$id"; wait_serving "$id" || { echo "node $id did not start"; fail=1; finish; }; done
 check "3 voters" test "$(dq --cluster | grep -c ' voter$')" = 3
 
-dq test "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, label TEXT)"
+dq test "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, gold TEXT, label TEXT)"
 sst2_inserts 1000 | dq test
 check "1000 rows replicated" test "$(dq test 'SELECT count(*) FROM docs')" = 1000
 
@@ -36,7 +36,7 @@ dq test "$Q_EACH" >"$CL/each.before"
 # The same rows in a local database: the cluster answers as the extension does at home.
 sst2_inserts 1000 | sed 's/$/;/' >"$CL/local.sql"
 sqlite3 -cmd ".load $EXT" "$CL/local.db" \
-    "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, label TEXT);" ".read $CL/local.sql" \
+    "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, gold TEXT, label TEXT);" ".read $CL/local.sql" \
     "$Q_CLS" >"$CL/cls.local"
 check "classify on the cluster = local" same "$CL/cls.before" "$CL/cls.local"
 check "classify_each = classify" same "$CL/each.before" "$CL/cls.before"
