@@ -347,6 +347,8 @@ static long long now_ms(void) {
 }
 
 int dqw_connect_leader(dqw *c, const char *addrs, int timeout_ms) {
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
     long long deadline = now_ms() + timeout_ms;
     char last[DQW_ERR_MAX] = "no address given";
     for (;;) {
