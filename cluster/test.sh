@@ -22,6 +22,11 @@ if [ ! -f "$DATA/sst2/test.tsv" ]; then echo "no $DATA/sst2/test.tsv"; fail=1; f
 for id in 1 2 3; do start_node "$id"; wait_serving "$id" || { echo "node $id did not start"; fail=1; finish; }; done
 check "3 voters" test "$(dq --cluster | grep -c ' voter$')" = 3
 
+# The client: every value type, and a result large enough to come in several batches.
+check "value types" test "$(dq test "SELECT hex(x'00ff'), x'414243', 1.5, NULL, -42, 'txt', 'é'")" = "00FF|ABC|1.5||-42|txt|é"
+check "100,000-row result" test "$(dq test "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
+  WHERE i < 100000) SELECT i, printf('%.50c', 'x') FROM n" | awk -F'|' '$1 == NR' | wc -l)" = 100000
+
 dq test "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, gold TEXT, label TEXT)"
 sst2_inserts 1000 | dq test
 check "1000 rows replicated" test "$(dq test 'SELECT count(*) FROM docs')" = 1000
