@@ -28,6 +28,44 @@
 
 #define JOIN_TIMEOUT_MS 30000
 
+/* dqlite replicates a write only when it runs as an EXEC request; a write made while a QUERY
+ * runs (attn_train inside "SELECT * FROM attn_train(...)" writes attn_model from within a
+ * read-only statement) reaches the node's WAL outside replication, and libdqlite aborts the
+ * node at its next request. So on a node, a write prepared while statements run, none of
+ * which writes, is refused ("not authorized"); a write prepared with none running (the
+ * statement a client sent) or under a writing statement (CREATE TABLE log AS SELECT * FROM
+ * attn_train(...)) goes ahead. */
+static int only_reads_running(sqlite3 *db) {
+    int busy = 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+        if (!sqlite3_stmt_busy(st)) continue;
+        if (!sqlite3_stmt_readonly(st)) return 0;
+        busy = 1;
+    }
+    return busy;
+}
+
+static int node_authorizer(void *arg, int action, const char *a1, const char *a2, const char *db_name,
+                           const char *trigger) {
+    (void)a1, (void)a2, (void)trigger;
+    switch (action) {
+    case SQLITE_INSERT: case SQLITE_UPDATE: case SQLITE_DELETE: case SQLITE_CREATE_TABLE:
+    case SQLITE_DROP_TABLE: case SQLITE_CREATE_INDEX: case SQLITE_DROP_INDEX:
+        if (db_name && !strcmp(db_name, "temp")) return SQLITE_OK;
+        /* fall through */
+    case SQLITE_SAVEPOINT: case SQLITE_TRANSACTION:
+        return only_reads_running((sqlite3 *)arg) ? SQLITE_DENY : SQLITE_OK;
+    default:
+        return SQLITE_OK;
+    }
+}
+
+/* Registered after the extension, so it runs on every connection the node opens. */
+static int node_connection_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
+    (void)err, (void)api;
+    return sqlite3_set_authorizer(db, node_authorizer, db);
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: attnext-node --id N --address HOST:PORT --dir DIR [--join HOST:PORT[,...]]\n"
                     "                    [--ext PATH] [--latency-ms MS]\n");
@@ -91,6 +129,7 @@ int main(int argc, char **argv) {
     void *init = dlsym(so, "sqlite3_attnext_init");
     if (!init) { fprintf(stderr, "attnext-node: %s: no sqlite3_attnext_init\n", ext); return 1; }
     int rc = sqlite3_auto_extension((void (*)(void))init);
+    if (rc == SQLITE_OK) rc = sqlite3_auto_extension((void (*)(void))node_connection_init);
     if (rc != SQLITE_OK) { fprintf(stderr, "attnext-node: sqlite3_auto_extension: %d\n", rc); return 1; }
 
     if (mkdir(dir, 0755) && errno != EEXIST) {

@@ -15,6 +15,7 @@ check() {   # check NAME COMMAND...: passes when the command succeeds
     if "$@"; then pass=$((pass + 1)); echo "ok   $name"
     else fail=$((fail + 1)); echo "FAIL $name"; fi
 }
+not() { ! "$@" 2>/dev/null; }
 same() { cmp -s "$1" "$2" || { diff "$1" "$2" | head -5; return 1; }; }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
 if [ ! -f "$DATA/sst2/test.tsv" ]; then echo "no $DATA/sst2/test.tsv"; fail=1; finish; fi
@@ -52,6 +53,15 @@ dq test "CREATE TABLE train_log AS SELECT * FROM attn_train('toy', 'classify',
   'SELECT body, CASE WHEN id % 2 THEN ''odd'' ELSE ''even'' END FROM docs WHERE id <= 200',
   '{\"dim\": 16, \"layers\": 1, \"heads\": 2, \"ffn\": 32, \"max_len\": 32, \"epochs\": 2,
     \"batch_size\": 16, \"seed\": 3, \"features\": [{\"kind\": \"norm\", \"buckets\": 256, \"dim\": 8}]}')"
+# Sent as a read query, attn_train's write would bypass replication (libdqlite then aborts the
+# node): attnext-node refuses it and keeps serving.
+L0=$(leader_id)
+check "attn_train as a query is refused" not dq test "SELECT epoch FROM attn_train('toy2', 'classify',
+  'SELECT body, gold FROM docs WHERE id <= 20', '{\"dim\": 16, \"layers\": 1, \"heads\": 2, \"ffn\": 32, \"epochs\": 1}')"
+sleep 0.5
+check "the leader still serves" test "$(dq test "SELECT count(*) FROM attn_model WHERE name = 'toy2'")" = 0 \
+    -a "$(leader_id)" = "$L0"
+check "no node died" kill -0 "${NODE_PID[1]}" "${NODE_PID[2]}" "${NODE_PID[3]}"
 Q_TOY="SELECT id, attn_classify_scores(body, 'toy') FROM docs WHERE id <= 50 ORDER BY id"
 dq test "$Q_TOY" >"$CL/toy.before"
 check "toy model trained on the leader" test "$(wc -l <"$CL/toy.before")" = 50
