@@ -5,6 +5,9 @@
 #                 then the threads test under ThreadSanitizer and every fuzz target for 60 s
 #   make demo     run the README demo on the built-in models
 #   make bench    benchmarks (not part of make test)
+#   make bench-scale   attn_*_each over 10^5, 10^6, 10^7 rows: rows/s, peak RSS, CPU (not in make test)
+#   make cluster-demo  three attnext nodes in a dqlite cluster, a failover, a model trained on it
+#   make cluster-bench elections during long statements on the cluster (not in make test)
 
 CC      ?= cc
 ARCH    := $(shell uname -m)
@@ -14,7 +17,7 @@ CFLAGS  += -std=c11 $(OPT) -g -fPIC $(WARN) -D_GNU_SOURCE -fvisibility=hidden
 CPPFLAGS+= -iquote model -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDLIBS  := -lopenblas -lutf8proc -lm -lpthread
 DEB_PKGS := build-essential libsqlite3-dev sqlite3 libopenblas-dev libutf8proc-dev python3-numpy \
-            valgrind clang libclang-rt-14-dev
+            valgrind clang libclang-rt-14-dev libdqlite-dev go-dqlite
 PYTHON  := /usr/bin/python3
 
 MODEL_SRC := $(filter-out model/kernels_%.c,$(wildcard model/*.c))
@@ -37,6 +40,9 @@ FLAGS_model/qgemm_amx.c      := $(if $(filter x86_64,$(ARCH)),-mavx512f -mavx512
 
 B := build/rel
 S := build/san
+# cluster/ (attnext-node, attnext-dq) is built when libdqlite-dev is installed.
+DQLITE      := $(wildcard /usr/include/dqlite.h)
+CLUSTER_BIN := $(B)/cluster/attnext-node $(B)/cluster/attnext-dq
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 MODEL_OBJ   := $(MODEL_SRC:%.c=$(B)/%.o)
@@ -50,13 +56,14 @@ UNIT_BIN_S := $(UNIT_SRC:tests/unit/%.c=$(S)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps need-deps test test-rel test-san test-tsan test-fuzz demo bench models clean fuzz fuzz-seeds
-all: attnext.so
+.PHONY: all deps need-deps test test-rel test-san test-tsan test-fuzz demo bench models clean fuzz fuzz-seeds \
+        cluster cluster-demo cluster-bench bench-scale
+all: attnext.so $(if $(DQLITE),cluster)
 
 # The headers and tools a build needs; missing ones are installed (as root) or named.
 NEED_FILES := /usr/include/sqlite3.h /usr/include/utf8proc.h \
               /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/bin/sqlite3 \
-              /usr/bin/clang /usr/bin/valgrind
+              /usr/bin/clang /usr/bin/valgrind /usr/include/dqlite.h /usr/bin/dqlite
 need-deps:
 	@for f in $(NEED_FILES); do [ -e $$f ] || missing=1; done; \
 	 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || missing=1; \
@@ -99,7 +106,7 @@ deps:
 test: need-deps
 	@$(MAKE) --no-print-directory test-rel test-san test-tsan test-fuzz
 
-test-rel: attnext.so $(UNIT_BIN) $(TOOL_BIN)
+test-rel: attnext.so $(UNIT_BIN) $(TOOL_BIN) $(if $(DQLITE),$(CLUSTER_BIN))
 	@tests/run.sh rel $(B) ./attnext.so
 
 test-san: build/san/attnext.so $(UNIT_BIN_S) $(TOOL_BIN)
@@ -127,6 +134,28 @@ test-tsan: need-deps $(T)/attnext.so $(T)/tools/sql_threads $(B)/tools/gen_model
 	@tests/tools/threads.sh tsan $(T)/tools/sql_threads $(T)/attnext.so $(B)/tools/gen_model
 # ---- end test-tsan ---------------------------------------------------------------------------
 
+# ---- cluster/: attnext in a dqlite cluster (README "Running on a cluster"). Built when
+# libdqlite-dev is installed; tests/run.sh runs cluster/test.sh (3 nodes, one failover) then.
+$(B)/cluster/attnext-node: cluster/node.c cluster/wire.c cluster/wire.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ cluster/node.c cluster/wire.c -ldqlite -lsqlite3 -ldl -lpthread
+$(B)/cluster/attnext-dq: cluster/client.c cluster/wire.c cluster/wire.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ cluster/client.c cluster/wire.c
+cluster: $(CLUSTER_BIN)
+# make cluster-demo: cluster/demo.sh: three nodes, docs, a failover, a model trained on the cluster.
+cluster-demo: need-deps
+	@$(MAKE) --no-print-directory attnext.so $(CLUSTER_BIN)
+	cluster/demo.sh $(B)/cluster ./attnext.so
+# make cluster-bench: cluster/long_work.sh: elections during a 100,000-row classification in
+# one statement and in statements of 1,000 rows (CLUSTER_ROWS, CLUSTER_CHUNK). Not in make test.
+CLUSTER_ROWS  ?= 100000
+CLUSTER_CHUNK ?= 1000
+cluster-bench: need-deps
+	@$(MAKE) --no-print-directory attnext.so $(CLUSTER_BIN)
+	cluster/long_work.sh $(B)/cluster ./attnext.so $(CLUSTER_ROWS) $(CLUSTER_CHUNK)
+# ---- end cluster ------------------------------------------------------------------------------
+
 # make models: retrain the built-in models from ../shared/data with the recipes in
 # sql/recipes/ (fixed seeds; see README "Built-in models" for the time each takes).
 MODELS ?= en-ner en-sentiment en-topic en-rel en-semeval
@@ -144,6 +173,14 @@ demo: need-deps
 BENCH_BIN := $(addprefix $(B)/bench/,bench_kernels bench_encoder peak_fma mem_probe sql_throughput_rows)
 bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model $(B)/tools/pack_model
 	tests/bench/run.sh $(B) ./attnext.so $(BENCH_ARGS)
+
+# make bench-scale: tests/bench/scale.sh: the bulk path over 10^5, 10^6, 10^7 rows in one
+# statement (rows/s, peak RSS, CPU), sqlite3_interrupt, the INSERT/UPDATE forms. Not in make test.
+$(B)/bench/bench_scale: tests/bench/bench_scale.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lsqlite3 -lpthread
+bench-scale: need-deps attnext.so $(B)/bench/bench_scale
+	tests/bench/scale.sh $(B)/bench/bench_scale ./attnext.so
 
 $(B)/bench/%: tests/bench/%.c $(MODEL_OBJ)
 	@mkdir -p $(dir $@)

@@ -65,6 +65,18 @@ fi
 "$here/sql/kill_train.sh" "$ext" >"$log/kill_train" 2>&1
 count_suite "kill_train" $? "$log/kill_train"
 
+# Three attnext nodes in a dqlite cluster, one failover (cluster/test.sh); release build only,
+# since the node program is not instrumented. Needs libdqlite-dev (make deps installs it).
+if [ "$mode" = rel ]; then
+    if [ -x "$build/cluster/attnext-node" ] && [ -x "$build/cluster/attnext-dq" ]; then
+        "$here/../cluster/test.sh" "$build/cluster" "$ext" >"$log/cluster" 2>&1
+        count_suite "cluster" $? "$log/cluster"
+        grep -E 'leads after' "$log/cluster" | sed "s/^/[$mode] cluster: /"
+    else
+        echo "[$mode] cluster: not run (libdqlite-dev not installed: make deps)"
+    fi
+fi
+
 # The accuracy gate (built-in models on their test sets): once, with the release build.
 if [ "$mode" = rel ] && [ -x "$here/accuracy/run.sh" ]; then
     "$here/accuracy/run.sh" "$ext" >"$log/accuracy" 2>&1
