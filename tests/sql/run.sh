@@ -117,54 +117,42 @@ else
     failed=$((failed + 1))
 fi
 
-# Many threads, one connection each, sharing the models (tests/tools/sql_threads.c).
-if [ -x "$tools/sql_threads" ]; then
-    rm -rf "$work/run" && cp -r "$work/template" "$work/run"
-    if LD_PRELOAD=$preload "$tools/sql_threads" "$so" "$work/run/models.db" 6 3 >"$work/out" 2>&1 &&
-       grep -q ' 0 failed' "$work/out"; then
-        echo "ok   threads"
+# record NAME STATUS: counts one scripted check; on failure shows the end of $work/out.
+record() {
+    if [ "$2" = 0 ]; then
+        echo "ok   $1"
         passed=$((passed + 1))
     else
-        echo "FAIL threads"
+        echo "FAIL $1"
         tail -20 "$work/out"
         failed=$((failed + 1))
     fi
+}
+
+# Many threads, one connection each, sharing the models (tests/tools/sql_threads.c).
+if [ -x "$tools/sql_threads" ]; then
+    rm -rf "$work/run" && cp -r "$work/template" "$work/run"
+    LD_PRELOAD=$preload "$tools/sql_threads" "$so" "$work/run/models.db" 6 3 >"$work/out" 2>&1 &&
+        grep -q ' 0 failed' "$work/out"
+    record threads $?
 fi
 
 # attn_train interrupted by sqlite3_interrupt or SIGKILL (tests/tools/interrupt_train.c).
 if [ -x "$tools/interrupt_train" ]; then
     rm -rf "$work/run" && mkdir -p "$work/run"
-    if LD_PRELOAD=$preload "$tools/interrupt_train" "$so" "$work/run/interrupt.db" >"$work/out" 2>&1 &&
-       grep -q ' 0 failed' "$work/out"; then
-        echo "ok   interrupt_train"
-        passed=$((passed + 1))
-    else
-        echo "FAIL interrupt_train"
-        tail -20 "$work/out"
-        failed=$((failed + 1))
-    fi
+    LD_PRELOAD=$preload "$tools/interrupt_train" "$so" "$work/run/interrupt.db" >"$work/out" 2>&1 &&
+        grep -q ' 0 failed' "$work/out"
+    record interrupt_train $?
 fi
 
-# Long calls stop on sqlite3_interrupt and stay within their bounds (hostile_calls.sh).
 if [ -z "${SQL_TESTS:-}" ]; then
-    if ATTN_PRELOAD=$preload "$here/hostile_calls.sh" "$so" "$tools" >"$work/out" 2>&1; then
-        echo "ok   hostile_calls"
-        passed=$((passed + 1))
-    else
-        echo "FAIL hostile_calls"
-        tail -20 "$work/out"
-        failed=$((failed + 1))
-    fi
+    # Long calls stop on sqlite3_interrupt and stay within their bounds (hostile_calls.sh).
+    ATTN_PRELOAD=$preload "$here/hostile_calls.sh" "$so" "$tools" >"$work/out" 2>&1
+    record hostile_calls $?
     # A forged 64-bit fingerprint must not poison the model cache (cache_forgery.sh).
     if command -v python3 >/dev/null; then
-        if ATTN_PRELOAD=$preload "$here/cache_forgery.sh" "$so" "$tools" >"$work/out" 2>&1; then
-            echo "ok   cache_forgery"
-            passed=$((passed + 1))
-        else
-            echo "FAIL cache_forgery"
-            tail -20 "$work/out"
-            failed=$((failed + 1))
-        fi
+        ATTN_PRELOAD=$preload "$here/cache_forgery.sh" "$so" "$tools" >"$work/out" 2>&1
+        record cache_forgery $?
     fi
 fi
 
