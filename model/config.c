@@ -8,6 +8,7 @@
 #include "json.h"
 #include "subword.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -177,6 +178,21 @@ static int parse_numerics(const attn_json *root, attn_config *cfg, attn_error *e
     return ATTN_OK;
 }
 
+/* "language": optional, a BCP 47-shaped tag. */
+static int parse_language(const attn_json *root, attn_config *cfg, attn_error *err) {
+    const attn_json *v = attn_json_get(root, "language");
+    if (!v) return ATTN_OK;
+    int ok = v->type == ATTN_JSON_STRING && v->len >= 2 && v->len <= ATTN_MAX_LANGUAGE;
+    for (size_t i = 0; ok && i < v->len; i++)
+        ok = isalnum((unsigned char)v->str[i]) || (v->str[i] == '-' && i > 0);
+    if (!ok)
+        return CFG_FAIL(err, ATTN_EINVAL, "'language' must be a language tag of 2 to %d letters, "
+                        "digits and '-', such as \"en\" or \"zh\"", ATTN_MAX_LANGUAGE);
+    memcpy(cfg->language, v->str, v->len);
+    cfg->language[v->len] = 0;
+    return ATTN_OK;
+}
+
 /* ---- features --------------------------------------------------------------------------- */
 
 /* "affix" of a prefix/suffix feature (required there, refused elsewhere). */
@@ -235,7 +251,8 @@ static int parse_feature(const attn_json *f, size_t i, attn_feature_spec *spec, 
     attn_feature_kind k;
     if (kind->type != ATTN_JSON_STRING || attn_feature_kind_from_name(kind->str, &k) != 0)
         return CFG_FAIL(err, ATTN_EINVAL, "'%s.kind' must be one of \"norm\", \"prefix\", "
-                        "\"suffix\", \"shape\", \"subword\"", path);
+                        "\"suffix\", \"shape\", \"subword\", \"bigram_left\", "
+                        "\"bigram_right\"", path);
     if (*seen_kinds & (1 << k))
         return CFG_FAIL(err, ATTN_EINVAL, "'%s.kind' \"%s\" is given twice", path, kind->str);
     *seen_kinds |= 1 << k;
@@ -584,7 +601,7 @@ int attn_tensor_find(const attn_tensor_spec *specs, size_t n, const char *key) {
 static int parse_root(const attn_json *root, attn_config *cfg, attn_error *err) {
     static const char *const top_keys[] = {
         "format", "tasks", "dim", "layers", "heads", "ffn", "max_len", "ln_eps", "attn_scale",
-        "features", "classify", "entities", "relations", "mlm", "meta", NULL };
+        "language", "features", "classify", "entities", "relations", "mlm", "meta", NULL };
     if (root->type != ATTN_JSON_OBJECT)
         return CFG_FAIL(err, ATTN_EINVAL, "must be a JSON object, found %s", json_type_phrase(root));
     int rc;
@@ -594,6 +611,7 @@ static int parse_root(const attn_json *root, attn_config *cfg, attn_error *err) 
     if ((rc = parse_tasks(root, cfg, err))) return rc;
     if ((rc = parse_sizes(root, cfg, err))) return rc;
     if ((rc = parse_numerics(root, cfg, err))) return rc;
+    if ((rc = parse_language(root, cfg, err))) return rc;
     if ((rc = parse_features(root, cfg, err))) return rc;
     if ((rc = parse_sections(root, cfg, err))) return rc;
     return check_param_limit(cfg, err);

@@ -8,6 +8,11 @@
  *   "dim": 256, "layers": 4, "heads": 4, "ffn": 1024, "max_len": 128,
  *   "ln_eps": 1e-5,                              optional, default 1e-5
  *   "attn_scale": "sqrt",                        "sqrt" (1/sqrt(head dim), default) or "none"
+ *   "language": "en",                            optional: the language of the text the model
+ *                                                was trained on, a BCP 47 tag (letters, digits,
+ *                                                '-'; 2..ATTN_MAX_LANGUAGE characters, e.g.
+ *                                                "en", "zh", "zh-Hans"); the default model of a
+ *                                                text is chosen by it (ext: attn_models)
  *   "features": [ {"kind": "norm",   "buckets": 50000, "dim": 64},
  *                 {"kind": "prefix", "buckets": 10000, "dim": 16, "affix": 3},
  *                 {"kind": "suffix", "buckets": 10000, "dim": 16, "affix": 3},
@@ -69,6 +74,7 @@
 
 #define ATTN_FORMAT_VERSION 1
 #define ATTN_MAX_KEY 64     /* tensor key length including NUL */
+#define ATTN_MAX_LANGUAGE 15 /* characters of "language" */
 #define ATTN_TENSOR_ALIGN 16 /* floats: every tensor offset is a multiple of this (64 bytes) */
 
 enum { ATTN_TASK_CLASSIFY = 1, ATTN_TASK_ENTITIES = 2, ATTN_TASK_RELATIONS = 4,
@@ -101,6 +107,7 @@ typedef struct attn_config {
     /* "temperature" of each head (1 when not given) */
     float classify_temperature, entity_temperature, relation_temperature;
     int mlm_vocab;          /* outputs of the masked-word head (task mlm), else 0 */
+    char language[ATTN_MAX_LANGUAGE + 1];   /* "language", "" when not given */
     char *json;             /* the config text as given (owned, NUL-terminated) */
 } attn_config;
 

@@ -1,4 +1,5 @@
-/* features.c: hashed per-token features (norm, prefix, suffix, shape, subword). */
+/* features.c: hashed per-token features (norm, prefix, suffix, shape, subword) and the two
+ * bigram features, which read a token's neighbours. */
 #include "features.h"
 
 #include <string.h>
@@ -35,7 +36,8 @@ uint64_t attn_hash64(uint64_t seed, const void *data, size_t n) {
 
 /* ---- names ---- */
 
-static const char *const feature_names[] = {"norm", "prefix", "suffix", "shape", "subword"};
+static const char *const feature_names[] = {"norm", "prefix", "suffix", "shape", "subword",
+                                            "bigram_left", "bigram_right"};
 #define N_FEATURE_KINDS (int)(sizeof feature_names / sizeof *feature_names)
 
 const char *attn_feature_name(attn_feature_kind kind) {
@@ -219,6 +221,20 @@ static uint32_t feature_row(attn_feature_kind kind, const unsigned char *bytes, 
     return n_buckets ? (uint32_t)(h % n_buckets) : 0;
 }
 
+/* The two marks a bigram uses beyond a sequence's edges: control characters, which text
+ * rarely holds (a token that is one would share the mark's rows: harmless). */
+static const char START_MARK[] = "\x02", END_MARK[] = "\x03";
+
+/* The row of the bigram left ++ right: hashed like every feature, kind byte first. */
+static uint32_t bigram_row(const attn_feature_spec *spec, const char *left, size_t n_left,
+                           const char *right, size_t n_right) {
+    unsigned char tag = (unsigned char)spec->kind;
+    uint64_t h = fnv1a64_update(FNV64_OFFSET ^ ATTN_FEATURE_HASH_SEED, &tag, 1);
+    h = fnv1a64_update(h, (const unsigned char *)left, n_left);
+    h = splitmix64_finalise(fnv1a64_update(h, (const unsigned char *)right, n_right));
+    return (uint32_t)(h % spec->n_buckets);
+}
+
 int attn_feature_n_slots(const attn_feature_spec *spec) {
     return spec->kind == ATTN_FEAT_SUBWORD ? ATTN_SUBWORD_SLOTS : 1;
 }
@@ -263,11 +279,71 @@ void attn_token_features(const char *token, size_t n_bytes,
                 bytes += start;
                 len = norm_len - start;
             }
+        } else if (kind == ATTN_FEAT_BIGRAM_LEFT || kind == ATTN_FEAT_BIGRAM_RIGHT) {
+            if (!have_norm) { norm_len = attn_token_norm(token, n_bytes, norm, sizeof norm); have_norm = 1; }
+            rows[0] = bigram_row(&spec[f], kind == ATTN_FEAT_BIGRAM_LEFT ? START_MARK : norm,
+                                 kind == ATTN_FEAT_BIGRAM_LEFT ? 1 : norm_len,
+                                 kind == ATTN_FEAT_BIGRAM_LEFT ? norm : END_MARK,
+                                 kind == ATTN_FEAT_BIGRAM_LEFT ? norm_len : 1);
+            continue;
         } else {
             rows[0] = 0;   /* unknown kind: the config parser rejects it before this */
             continue;
         }
         rows[0] = feature_row(kind, bytes, len, spec[f].n_buckets);
+    }
+}
+
+int attn_features_have_context(const attn_feature_spec *spec, int n_features) {
+    for (int f = 0; f < n_features; f++)
+        if (spec[f].kind == ATTN_FEAT_BIGRAM_LEFT || spec[f].kind == ATTN_FEAT_BIGRAM_RIGHT)
+            return 1;
+    return 0;
+}
+
+/* A token's norm, for the bigrams of a sequence. */
+typedef struct token_norm {
+    char bytes[ATTN_MAX_NORM_BYTES + 1];
+    size_t len;
+} token_norm;
+
+static void norm_of(const char *text, const attn_token *tk, token_norm *out) {
+    out->len = attn_token_norm(text + tk->byte_start, tk->byte_end - tk->byte_start, out->bytes,
+                               sizeof out->bytes);
+}
+
+/* Overwrites the bigram slots of token t (rows: its first slot) with its neighbours' pairs;
+ * prev/next are NULL at the sequence's edges. */
+static void bigram_slots(const attn_feature_spec *spec, int n_features, const token_norm *prev,
+                         const token_norm *cur, const token_norm *next, uint32_t *rows) {
+    for (int f = 0; f < n_features; rows += attn_feature_n_slots(&spec[f]), f++) {
+        if (spec[f].kind == ATTN_FEAT_BIGRAM_LEFT)
+            rows[0] = bigram_row(&spec[f], prev ? prev->bytes : START_MARK, prev ? prev->len : 1,
+                                 cur->bytes, cur->len);
+        else if (spec[f].kind == ATTN_FEAT_BIGRAM_RIGHT)
+            rows[0] = bigram_row(&spec[f], cur->bytes, cur->len, next ? next->bytes : END_MARK,
+                                 next ? next->len : 1);
+    }
+}
+
+void attn_sequence_features(const char *text, const attn_token *toks, size_t n_tokens,
+                            const attn_feature_spec *spec, int n_features, uint32_t *rows) {
+    const size_t S = (size_t)attn_feature_slots(spec, n_features);
+    for (size_t t = 0; t < n_tokens; t++)
+        attn_token_features(text + toks[t].byte_start, toks[t].byte_end - toks[t].byte_start,
+                            spec, n_features, rows + t * S);
+    if (!attn_features_have_context(spec, n_features) || n_tokens == 0) return;
+    /* Three norms in rotation: the previous, this and the next token's. */
+    token_norm ring[3];
+    norm_of(text, &toks[0], &ring[0]);
+    for (size_t t = 0; t < n_tokens; t++) {
+        const token_norm *prev = t > 0 ? &ring[(t - 1) % 3] : NULL;
+        token_norm *next = NULL;
+        if (t + 1 < n_tokens) {
+            next = &ring[(t + 1) % 3];
+            norm_of(text, &toks[t + 1], next);
+        }
+        bigram_slots(spec, n_features, prev, &ring[t % 3], next, rows + t * S);
     }
 }
 

@@ -17,7 +17,17 @@
  *   subword fastText-style: the MEAN of the rows of the token's word and character n-grams
  *           (min_n..max_n characters of "<" + norm + ">"), exactly as subword.h lists them, in
  *           one table; a table trained by wordvec.h (same hash, same rows) can be loaded as is
- *   char    (no table lookup) - reserved for later
+ *   bigram_left   norm of the previous token followed by norm of this one ("中" then "国":
+ *           "中国"); the first token of a sequence pairs with the start mark "\x02"
+ *   bigram_right  norm of this token followed by norm of the next; the last token pairs with
+ *           the end mark "\x03". The two bigram kinds are the only features that look beyond
+ *           the token: they carry word-like units to character models (Chinese, where one
+ *           token is one ideograph) and a little local order to every model. A "sequence" is
+ *           what the caller featurises at once (attn_sequence_features): the trainer gives a
+ *           whole text, inference one window of at most max_len tokens, so a token on a
+ *           window's edge pairs with the mark, as it does at a text's edge. A model with a
+ *           bigram feature runs without the token cache (token_cache.h): its input row is no
+ *           longer a function of the token's text alone.
  *
  * Slots: a token's rows are a fixed number of SLOTS, one per feature in config order, except
  * that the subword feature takes ATTN_SUBWORD_SLOTS consecutive slots: the first
@@ -58,6 +68,8 @@ typedef enum attn_feature_kind {
     ATTN_FEAT_SUFFIX = 2,
     ATTN_FEAT_SHAPE = 3,
     ATTN_FEAT_SUBWORD = 4,
+    ATTN_FEAT_BIGRAM_LEFT = 5,
+    ATTN_FEAT_BIGRAM_RIGHT = 6,
 } attn_feature_kind;
 
 #define ATTN_MAX_FEATURES 8
@@ -95,6 +107,17 @@ int attn_feature_slots(const attn_feature_spec *spec, int n_features);
  * malformed: decoded with attn_utf8_next). */
 void attn_token_features(const char *token, size_t n_bytes,
                          const attn_feature_spec *spec, int n_features, uint32_t *rows);
+
+/* Whether any feature is a bigram (reads a token's neighbours). */
+int attn_features_have_context(const attn_feature_spec *spec, int n_features);
+
+/* The rows of tokens toks[0 .. n_tokens) of text as one sequence: rows[t * S ..] as
+ * attn_token_features gives them for token t, with the bigram slots made from the token's
+ * neighbours in the sequence (S = attn_feature_slots). attn_token_features alone treats the
+ * token as a sequence of one: both bigram slots pair it with the marks. */
+struct attn_token;
+void attn_sequence_features(const char *text, const struct attn_token *toks, size_t n_tokens,
+                            const attn_feature_spec *spec, int n_features, uint32_t *rows);
 
 /* Checks one token's rows[0 .. attn_feature_slots) as attn_token_features makes them: every
  * slot in [0, n_buckets) of its feature, except subword slots after the first, which may be

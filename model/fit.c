@@ -299,11 +299,8 @@ static int featurise(attn_dataset *ds, const char *text, attn_error *err) {
     const int slots = attn_feature_slots(ds->cfg.features, ds->cfg.n_features);
     uint32_t *rows = array_push(&ds->rows, ds->toks.n * (size_t)slots, sizeof *rows);
     if (!rows) return no_memory(err);
-    for (size_t t = 0; t < ds->toks.n; t++) {
-        const attn_token *tk = &ds->toks.tok[t];
-        attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start,
-                            ds->cfg.features, ds->cfg.n_features, rows + t * (size_t)slots);
-    }
+    attn_sequence_features(text, ds->toks.tok, ds->toks.n, ds->cfg.features, ds->cfg.n_features,
+                           rows);
     return has_task(&ds->cfg, ATTN_TASK_MLM) ? mlm_words(ds, text, err) : ATTN_OK;
 }
 

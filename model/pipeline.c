@@ -361,12 +361,8 @@ static const attn_token *token_at(const attn_session *s, int t) {
  * worth, made when the window is encoded, so they take no memory per token of the text. */
 static void featurise_window(const attn_model *m, attn_session *s, const char *text, int start,
                              int len) {
-    const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
-    for (int t = 0; t < len; t++) {
-        const attn_token *tk = token_at(s, start + t);
-        attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start,
-                            m->cfg.features, m->cfg.n_features, s->rows + (size_t)t * slots);
-    }
+    attn_sequence_features(text, token_at(s, start), (size_t)len, m->cfg.features,
+                           m->cfg.n_features, s->rows);
 }
 
 /* ---- entities as the tagger decides them ---- */
@@ -540,9 +536,11 @@ static int keep_rows(const attn_model *m, attn_session *s, keep_kind keep,
 
 /* Whether the call of task on the session's tokens runs through the token cache: it has one
  * (made now) and the cache's bytes fit under the memory limit beside attn_call_bytes. The
- * cache changes no result, so a call that cannot have it runs without it. */
+ * cache changes no result, so a call that cannot have it runs without it. A model with bigram
+ * features never has it: a token's input row depends on its neighbours (features.h). */
 static int use_token_cache(const attn_model *m, attn_session *s, int task) {
-    if (!s->cache_entries) return 0;
+    if (!s->cache_entries || attn_features_have_context(m->cfg.features, m->cfg.n_features))
+        return 0;
     if (s->memory_limit) {
         const size_t call = attn_call_bytes(m, task, (size_t)s->n_tokens);
         const size_t cache = attn_token_cache_bytes_for(m, s->cache_entries);

@@ -111,6 +111,29 @@ attn_char_class attn_char_classify(uint32_t cp) {
     }
 }
 
+/* Chinese characters: the ideographs of is_cjk_like without kana and Hangul. */
+static bool is_han(uint32_t cp) {
+    return (cp >= 0x3005 && cp <= 0x3007) || (cp >= 0x3400 && cp <= 0x4DBF)
+        || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xF900 && cp <= 0xFAFF)
+        || (cp >= 0x20000 && cp <= 0x3FFFF);
+}
+
+attn_script attn_text_script(const char *text, size_t n_bytes) {
+    const unsigned char *s = (const unsigned char *)text;
+    const size_t n = n_bytes < ATTN_SCRIPT_SAMPLE_BYTES ? n_bytes : ATTN_SCRIPT_SAMPLE_BYTES;
+    size_t han = 0, kana = 0, other = 0;   /* other: every letter but Han, kana included */
+    for (size_t b = 0; b < n;) {
+        uint32_t cp;
+        b += attn_utf8_next(s + b, n - b, &cp);
+        const attn_char_class cls = attn_char_classify(cp);
+        if (cls == ATTN_CH_IDEO && is_han(cp)) han++;
+        else if (cls == ATTN_CH_IDEO || cls == ATTN_CH_LETTER) other++;
+        if ((cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0xFF66 && cp <= 0xFF9F)) kana++;
+    }
+    /* Japanese writes kanji between kana; Chinese has (almost) no kana. */
+    return han > other && kana * 8 < han ? ATTN_SCRIPT_HAN : ATTN_SCRIPT_OTHER;
+}
+
 /* ---- scanner ---- */
 
 typedef struct pos {

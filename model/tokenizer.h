@@ -107,4 +107,16 @@ typedef enum attn_char_class {
 
 attn_char_class attn_char_classify(uint32_t cp);
 
+/* The script that decides which language's default model reads a text: ATTN_SCRIPT_HAN when
+ * Chinese characters (CJK unified and compatibility ideographs, with 々 〆 〇) outnumber every
+ * other letter together (Latin, Cyrillic, kana, Hangul, ... counted one per character) and the
+ * text has fewer than one kana to eight of them (Japanese writes kanji between kana), else
+ * ATTN_SCRIPT_OTHER; digits, punctuation and emoji do not count. So "李强 met Olaf Scholz in
+ * Berlin" is OTHER, "国务院总理李强会见了德国总理Olaf Scholz" is HAN and "東京は日本の首都です"
+ * is OTHER. Only the first ATTN_SCRIPT_SAMPLE_BYTES bytes are read: a text's opening decides
+ * (ties and texts without letters: OTHER). Malformed UTF-8 counts as nothing. */
+typedef enum attn_script { ATTN_SCRIPT_OTHER = 0, ATTN_SCRIPT_HAN = 1 } attn_script;
+#define ATTN_SCRIPT_SAMPLE_BYTES 65536
+attn_script attn_text_script(const char *text, size_t n_bytes);
+
 #endif

@@ -47,8 +47,9 @@ static void test_hash_known_answers(void) {
 }
 
 static void test_names(void) {
-    static const char *const names[] = {"norm", "prefix", "suffix", "shape", "subword"};
-    for (int k = 0; k < 5; k++) {
+    static const char *const names[] = {"norm", "prefix", "suffix", "shape", "subword",
+                                        "bigram_left", "bigram_right"};
+    for (int k = 0; k < 7; k++) {
         attn_feature_kind kind = (attn_feature_kind)99;
         CHECK(attn_feature_name((attn_feature_kind)k) && strcmp(attn_feature_name((attn_feature_kind)k), names[k]) == 0);
         CHECK(attn_feature_kind_from_name(names[k], &kind) == 0 && kind == (attn_feature_kind)k);
@@ -58,7 +59,7 @@ static void test_names(void) {
     CHECK(attn_feature_kind_from_name("", &kind) == -1);
     CHECK(attn_feature_kind_from_name(NULL, &kind) == -1);
     CHECK(kind == ATTN_FEAT_SHAPE);   /* untouched on failure */
-    CHECK(attn_feature_name((attn_feature_kind)5) == NULL);
+    CHECK(attn_feature_name((attn_feature_kind)7) == NULL);
     CHECK(attn_feature_name((attn_feature_kind)-1) == NULL);
 }
 
@@ -334,6 +335,56 @@ static void test_random_tokens(void) {
     attn_tokens_free(&t);
 }
 
+/* Row of a bigram feature, straight from features.h: kind byte, left norm, right norm. */
+static uint32_t bigram_row_def(int kind, const char *left, const char *right, uint32_t buckets) {
+    char buf[64];
+    buf[0] = (char)kind;
+    strcpy(buf + 1, left);
+    strcat(buf, right);
+    return (uint32_t)(attn_hash64(ATTN_FEATURE_HASH_SEED, buf, strlen(buf)) % buckets);
+}
+
+/* Bigrams pair each token's norm with its neighbours' in the sequence, marks at the edges;
+ * every other slot is what attn_token_features gives the token alone. */
+static void test_bigrams(void) {
+    const uint32_t B = 1u << 20;
+    attn_feature_spec spec[3] = {
+        {.kind = ATTN_FEAT_BIGRAM_LEFT, .n_buckets = B, .dim = 8},
+        {.kind = ATTN_FEAT_NORM, .n_buckets = B, .dim = 8},
+        {.kind = ATTN_FEAT_BIGRAM_RIGHT, .n_buckets = B, .dim = 8},
+    };
+    CHECK(attn_features_have_context(spec, 3) && !attn_features_have_context(spec + 1, 1));
+    const char *text = "国务院 IBM 1996";   /* tokens: 国 务 院 IBM 1996 */
+    attn_tokens toks = {0};
+    attn_error err = {0};
+    CHECK(attn_tokenize(text, strlen(text), &toks, &err) == ATTN_OK && toks.n == 5);
+    uint32_t rows[5 * 3], alone[3];
+    attn_sequence_features(text, toks.tok, toks.n, spec, 3, rows);
+    const char *norm[5] = {"国", "务", "院", "ibm", "0000"};
+    for (int t = 0; t < 5; t++) {
+        const char *prev = t > 0 ? norm[t - 1] : "\x02", *next = t < 4 ? norm[t + 1] : "\x03";
+        CHECK_MSG(rows[t * 3] == bigram_row_def(ATTN_FEAT_BIGRAM_LEFT, prev, norm[t], B), "t %d", t);
+        CHECK_MSG(rows[t * 3 + 2] == bigram_row_def(ATTN_FEAT_BIGRAM_RIGHT, norm[t], next, B),
+                  "t %d", t);
+        const attn_token *tk = &toks.tok[t];
+        attn_token_features(text + tk->byte_start, tk->byte_end - tk->byte_start, spec, 3, alone);
+        CHECK(rows[t * 3 + 1] == alone[1]);
+    }
+    /* A token alone is a sequence of one: both bigrams meet the marks. */
+    CHECK(alone[0] == bigram_row_def(ATTN_FEAT_BIGRAM_LEFT, "\x02", "0000", B));
+    CHECK(alone[2] == bigram_row_def(ATTN_FEAT_BIGRAM_RIGHT, "0000", "\x03", B));
+    /* The same bigram in the two kinds hashes to different rows (the kind byte). */
+    CHECK(rows[0 * 3 + 2] != rows[1 * 3 + 0]);
+    /* A sequence cut out of the text (an inference window) pairs its edges with the marks. */
+    uint32_t window[2 * 3];
+    attn_sequence_features(text, toks.tok + 1, 2, spec, 3, window);
+    CHECK(window[0] == bigram_row_def(ATTN_FEAT_BIGRAM_LEFT, "\x02", "务", B));
+    CHECK(window[3 + 2] == bigram_row_def(ATTN_FEAT_BIGRAM_RIGHT, "院", "\x03", B));
+    CHECK(window[2] == rows[1 * 3 + 2] && window[3] == rows[2 * 3]);
+    attn_sequence_features(text, toks.tok, 0, spec, 3, rows);   /* nothing to do, no crash */
+    attn_tokens_free(&toks);
+}
+
 int main(void) {
     test_hash_known_answers();
     test_names();
@@ -343,5 +394,6 @@ int main(void) {
     test_affixes_and_rows();
     test_subword_slots();
     test_random_tokens();
+    test_bigrams();
     return CHECK_DONE();
 }

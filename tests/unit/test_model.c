@@ -108,7 +108,10 @@ static void test_config_defaults_and_options(void) {
     }
     free(t);
     t = edit(FULL, "\"sqrt\"", "\"none\"");
-    if (parse_ok(t, &c)) { CHECK(c.attn_scale == 1.0f); attn_config_free(&c); }
+    if (parse_ok(t, &c)) { CHECK(c.attn_scale == 1.0f && c.language[0] == 0); attn_config_free(&c); }
+    free(t);
+    t = edit(FULL, "\"attn_scale\": \"sqrt\",", "\"attn_scale\": \"sqrt\", \"language\": \"zh-Hans\",");
+    if (parse_ok(t, &c)) { CHECK(strcmp(c.language, "zh-Hans") == 0); attn_config_free(&c); }
     free(t);
     /* Only entities; no classify/relations sections. */
     const char *ents =
@@ -247,6 +250,15 @@ static void test_config_errors_sizes(void) {
                         "config: 'ln_eps' must be a positive finite number, found a string");
     expect_config_error("\"sqrt\"", "\"cube\"", ATTN_EINVAL, "config: 'attn_scale' must be \"sqrt\" or \"none\"");
     expect_config_error("\"sqrt\"", "1", ATTN_EINVAL, "config: 'attn_scale' must be \"sqrt\" or \"none\"");
+    static const char *const bad_languages[] = {"\"e\"", "\"\"", "\"-en\"", "\"en_US\"", "\"zh hans\"",
+                                                "\"abcdefghijklmnop\"", "1", "null", "[\"en\"]"};
+    for (size_t i = 0; i < sizeof bad_languages / sizeof *bad_languages; i++) {
+        char to[64];
+        snprintf(to, sizeof to, "\"sqrt\", \"language\": %s", bad_languages[i]);
+        expect_config_error("\"sqrt\"", to, ATTN_EINVAL,
+                            "config: 'language' must be a language tag of 2 to 15 letters, digits "
+                            "and '-', such as \"en\" or \"zh\"");
+    }
 }
 
 static void test_config_errors_features(void) {
@@ -257,9 +269,9 @@ static void test_config_errors_features(void) {
                         "config: unknown key 'features[0].seed'");
     expect_config_error(norm, "{\"buckets\": 100, \"dim\": 8}", ATTN_EINVAL, "config: 'features[0].kind' is missing");
     expect_config_error(norm, "{\"kind\": \"char\", \"buckets\": 100, \"dim\": 8}", ATTN_EINVAL,
-                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\"");
+                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\", \"bigram_left\", \"bigram_right\"");
     expect_config_error(norm, "{\"kind\": 0, \"buckets\": 100, \"dim\": 8}", ATTN_EINVAL,
-                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\"");
+                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\", \"bigram_left\", \"bigram_right\"");
     expect_config_error("{\"kind\": \"shape\"", "{\"kind\": \"norm\"", ATTN_EINVAL,
                         "config: 'features[3].kind' \"norm\" is given twice");
     expect_config_error(norm, "{\"kind\": \"norm\", \"buckets\": 0, \"dim\": 8}", ATTN_EINVAL,

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "crf.h"
+#include "encoder.h"
 #include "features.h"
 #include "heads.h"
 #include "model.h"
@@ -429,6 +430,18 @@ static const char *RANDOM_CONFIG =
     " \"entities\": {\"labels\": [\"A\", \"B\"]},"
     " \"relations\": {\"labels\": [\"R\"], \"hidden\": 4, \"type_dim\": 2}}";
 
+/* The same with the two bigram features, which read each token's neighbours in its window:
+ * streaming must hand every window its tokens in order, and the token cache stays out. */
+static const char *RANDOM_BIGRAM_CONFIG =
+    "{\"format\": 1, \"tasks\": [\"entities\", \"relations\"], \"dim\": 8, \"layers\": 1,"
+    " \"heads\": 2, \"ffn\": 16, \"max_len\": 8,"
+    " \"features\": [{\"kind\": \"norm\", \"buckets\": 64, \"dim\": 6},"
+    "  {\"kind\": \"bigram_left\", \"buckets\": 128, \"dim\": 3},"
+    "  {\"kind\": \"shape\", \"buckets\": 16, \"dim\": 2},"
+    "  {\"kind\": \"bigram_right\", \"buckets\": 128, \"dim\": 3}],"
+    " \"entities\": {\"labels\": [\"A\", \"B\"]},"
+    " \"relations\": {\"labels\": [\"R\"], \"hidden\": 4, \"type_dim\": 2}}";
+
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 
 static double rng_normal(void) {   /* xorshift64*, Box-Muller */
@@ -577,6 +590,36 @@ static void test_streaming_vs_whole_text(const attn_model *m) {
     attn_session_free(ref);
 }
 
+/* A bigram model's windows are featurised from the window's own tokens: the encoder output of
+ * a one-window text is that of its rows from attn_sequence_features, with the token cache on
+ * (the default) or off. */
+static void test_bigram_window_rows(const attn_model *m) {
+    const char *text = "北京 is in 中国, Mary";
+    attn_tokens toks = {0};
+    attn_error err;
+    CHECK(attn_tokenize(text, strlen(text), &toks, &err) == ATTN_OK && toks.n <= 8);
+    const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features), D = m->cfg.dim;
+    uint32_t *rows = malloc(sizeof(uint32_t) * toks.n * (size_t)S);
+    float *want = malloc(sizeof(float) * toks.n * (size_t)D);
+    attn_scratch scratch = {0};
+    attn_sequence_features(text, toks.tok, toks.n, m->cfg.features, m->cfg.n_features, rows);
+    CHECK(attn_encode(m, rows, (int)toks.n, want, &scratch, &err) == ATTN_OK);
+    for (int cache = 0; cache < 2; cache++) {
+        attn_session *s = attn_session_new();
+        if (!cache) attn_session_set_token_cache(s, 0);
+        const float *h;
+        const attn_token *tk;
+        int N = 0;
+        CHECK(attn_run_encode(m, s, text, strlen(text), &h, &N, &tk, &err) == ATTN_OK);
+        CHECK(N == (int)toks.n && memcmp(h, want, sizeof(float) * toks.n * (size_t)D) == 0);
+        attn_session_free(s);
+    }
+    attn_scratch_free(&scratch);
+    free(rows);
+    free(want);
+    attn_tokens_free(&toks);
+}
+
 /* Entities and classification hold no memory per token: a fresh session's buffers after a
  * text of 2 000 and one of 20 000 tokens are the same (no entities in these texts), and
  * attn_call_bytes is the same for any long text; relations grow with it. */
@@ -653,6 +696,12 @@ int main(void) {
     if (random_model) test_streaming_vs_whole_text(random_model);
     printf("streaming vs whole-text entity scores (random model, up to 12000 words): largest "
            "difference %.3g\n", worst_stream_score);
+    attn_model_free(random_model);
+    random_model = make_model(RANDOM_BIGRAM_CONFIG, &rows, fill_random);
+    CHECK(random_model != NULL);
+    if (random_model) test_streaming_vs_whole_text(random_model);
+    if (random_model) test_bigram_window_rows(random_model);
+    printf("the same with bigram features: largest difference %.3g\n", worst_stream_score);
     attn_model_free(random_model);
     attn_session_free(s);
     attn_model_free(tagger);

@@ -484,6 +484,36 @@ static void test_char_classes(void) {
     CHECK(attn_char_classify(0xFFFD) == ATTN_CH_INVALID);
 }
 
+/* The script that picks a language's default model: Han against all other letters. */
+static void test_text_script(void) {
+    static const struct { const char *text; attn_script want; } cases[] = {
+        {"国务院总理李强在北京会见了德国总理。", ATTN_SCRIPT_HAN},
+        {"国务院总理李强会见了德国总理Olaf Scholz", ATTN_SCRIPT_HAN}, /* 14 Han, 10 Latin */
+        {"国务院总理李强会见了Olaf Scholz", ATTN_SCRIPT_OTHER},       /* 10 and 10: a tie */
+        {"李强 met Olaf Scholz in Berlin", ATTN_SCRIPT_OTHER},
+        {"東京は日本の首都です", ATTN_SCRIPT_OTHER},                 /* 6 kanji, 4 kana */
+        {"他说：「はい」。我们走吧，今天去北京看看天安门广场和故宫博物院", ATTN_SCRIPT_HAN},
+        {"서울은 한국의 수도이다", ATTN_SCRIPT_OTHER},                /* Hangul */
+        {"1996年", ATTN_SCRIPT_HAN},                                  /* digits do not count */
+        {"ab中文", ATTN_SCRIPT_OTHER},                                /* a tie */
+        {"", ATTN_SCRIPT_OTHER},
+        {"12345 !!! 😀", ATTN_SCRIPT_OTHER},
+        {"\xE4\xB8\xAD\xFF\xFF\xE6\x96", ATTN_SCRIPT_HAN},            /* 中, then malformed */
+        {"Ｂｅｉｊｉｎｇ 北京", ATTN_SCRIPT_OTHER},                    /* full-width letters count */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        CHECK_MSG(attn_text_script(cases[i].text, strlen(cases[i].text)) == cases[i].want,
+                  "case %zu: %s", i, cases[i].text);
+    /* Only the opening ATTN_SCRIPT_SAMPLE_BYTES decide. */
+    const size_t n = ATTN_SCRIPT_SAMPLE_BYTES + 30000;
+    char *text = malloc(n);
+    memset(text, 'a', ATTN_SCRIPT_SAMPLE_BYTES / 2);
+    for (size_t b = ATTN_SCRIPT_SAMPLE_BYTES / 2; b + 3 <= n; b += 3) memcpy(text + b, "中", 3);
+    const size_t used = ATTN_SCRIPT_SAMPLE_BYTES / 2 + (n - ATTN_SCRIPT_SAMPLE_BYTES / 2) / 3 * 3;
+    CHECK(attn_text_script(text, used) == ATTN_SCRIPT_OTHER);  /* 32768 a against 10922 中 */
+    free(text);
+}
+
 int main(void) {
     if (sqlite3_open(":memory:", &db) != SQLITE_OK
         || sqlite3_prepare_v2(db, "SELECT length(?1)", -1, &len_stmt, NULL) != SQLITE_OK
@@ -499,6 +529,7 @@ int main(void) {
     test_sqlite_counting();
     test_random_bytes();
     test_incremental();
+    test_text_script();
     sqlite3_finalize(len_stmt);
     sqlite3_finalize(substr_stmt);
     sqlite3_close(db);
