@@ -8,7 +8,9 @@
  *
  *   norm    lower-cased token (full Unicode case folding via utf8proc), every decimal digit
  *           mapped to '0' (so 1996 and 2003 share a row: "0000"), typographic punctuation
- *           folded to its plain ASCII form (below), so "IKEA’s" looks like "IKEA's"
+ *           folded to its plain ASCII form (below), so "IKEA’s" looks like "IKEA's", and
+ *           traditional Chinese characters folded to their simplified forms (國 -> 国, one
+ *           character at a time: OpenCC's t2s character table, model/zh_fold_table.h)
  *   prefix  first `affix` characters of norm
  *   suffix  last `affix` characters of norm
  *   shape   character classes of the original token: X upper, x lower, d digit, the character

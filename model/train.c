@@ -263,6 +263,15 @@ typedef struct worker {
     int64_t n_tokens;
 } worker;
 
+/* The rows of one feature table that a batch reads, each once (stamp[row] == epoch marks a
+ * listed row). */
+typedef struct touched_rows {
+    uint32_t *rows;
+    size_t n, cap;
+    uint32_t *stamp;            /* [n_buckets] */
+    uint32_t epoch;
+} touched_rows;
+
 struct attn_trainer {
     attn_model *m;
     attn_train_opts o;
@@ -276,6 +285,10 @@ struct attn_trainer {
     uint32_t mask_rows[ATTN_MAX_SLOTS];   /* mlm: the [MASK] token's feature rows */
     int n_workers;
     int step;
+    /* The feature tables' rows this step's batch reads (table_rows below): only they have a
+     * gradient, so only they are summed, clipped and updated. */
+    touched_rows touched[ATTN_MAX_FEATURES];
+    int table_of_spec[ATTN_MAX_FEATURES];  /* spec index of feature f's table */
     worker w[ATTN_TRAIN_MAX_THREADS];
 };
 
@@ -396,6 +409,108 @@ static int setup_crf(attn_trainer *tr) {
     return 0;
 }
 
+/* ---- the table rows a batch reads ---------------------------------------------------------
+ *
+ * A feature table has up to millions of rows and a batch reads a few thousand. Summing,
+ * clipping and updating every parameter each step made the optimiser the larger half of a
+ * training step, so the tables are handled by row: the gradient of a row no example of the
+ * batch reads is zero, and such a row is not summed, scaled, counted in the norm, or updated
+ * (its AdamW moments wait too: "lazy" Adam, as TensorFlow's LazyAdam and PyTorch's SparseAdam
+ * do for embeddings). Gradients stay exact: every row outside the lists is zero in every
+ * worker's buffer, because the rows a step listed are zeroed before the next step lists its
+ * own. Every other tensor is handled whole. */
+
+static int touched_init(attn_trainer *tr) {
+    const attn_model *m = tr->m;
+    for (int f = 0; f < m->cfg.n_features; f++) {
+        char key[ATTN_MAX_KEY];
+        snprintf(key, sizeof key, "embed.%s", attn_feature_name(m->cfg.features[f].kind));
+        tr->table_of_spec[f] = attn_tensor_find(m->specs, m->n_specs, key);
+        tr->touched[f].stamp = calloc(m->cfg.features[f].n_buckets, sizeof(uint32_t));
+        if (tr->table_of_spec[f] < 0 || !tr->touched[f].stamp) return -1;
+    }
+    return 0;
+}
+
+/* Feature f of the spec s, or -1 when s is not a feature table. */
+static int table_feature(const attn_trainer *tr, size_t s) {
+    for (int f = 0; f < tr->m->cfg.n_features; f++)
+        if (tr->table_of_spec[f] == (int)s) return f;
+    return -1;
+}
+
+static int touch_row(touched_rows *t, uint32_t row) {
+    if (row == ATTN_ROW_NONE || t->stamp[row] == t->epoch) return 0;
+    if (t->n == t->cap) {
+        const size_t cap = t->cap ? 2 * t->cap : 1024;
+        uint32_t *p = realloc(t->rows, cap * sizeof *p);
+        if (!p) return -1;
+        t->rows = p;
+        t->cap = cap;
+    }
+    t->stamp[row] = t->epoch;
+    t->rows[t->n++] = row;
+    return 0;
+}
+
+/* Lists the rows of each table that the batch reads (and the [MASK] token's, which the mlm
+ * task puts in place of tokens). */
+static int list_touched_rows(attn_trainer *tr, const attn_example *batch, int n) {
+    const attn_config *c = &tr->m->cfg;
+    const int S = attn_feature_slots(c->features, c->n_features);
+    for (int f = 0, slot = 0; f < c->n_features; slot += attn_feature_n_slots(&c->features[f]), f++) {
+        touched_rows *t = &tr->touched[f];
+        t->n = 0;
+        if (++t->epoch == 0) {   /* wrapped: forget every stamp */
+            memset(t->stamp, 0, c->features[f].n_buckets * sizeof *t->stamp);
+            t->epoch = 1;
+        }
+        const int k_end = slot + attn_feature_n_slots(&c->features[f]);
+        for (int i = 0; i < n; i++)
+            for (int tok = 0; tok < batch[i].T; tok++)
+                for (int k = slot; k < k_end; k++)
+                    if (touch_row(t, batch[i].rows[(size_t)tok * S + k])) return -1;
+        if (c->tasks & ATTN_TASK_MLM)
+            for (int k = slot; k < k_end; k++)
+                if (touch_row(t, tr->mask_rows[k])) return -1;
+    }
+    return 0;
+}
+
+/* Calls fn(off, n, ctx) for each run of parameters that may have a gradient this step: every
+ * tensor but the feature tables whole, and the listed rows of each table. */
+static void live_ranges(const attn_trainer *tr, void (*fn)(size_t off, size_t n, size_t spec,
+                                                            void *ctx), void *ctx) {
+    const attn_model *m = tr->m;
+    for (size_t s = 0; s < m->n_specs; s++) {
+        const int f = table_feature(tr, s);
+        if (f < 0) { fn(m->specs[s].offset, m->specs[s].size, s, ctx); continue; }
+        const size_t dim = m->cfg.features[f].dim;
+        for (size_t i = 0; i < tr->touched[f].n; i++)
+            fn(m->specs[s].offset + (size_t)tr->touched[f].rows[i] * dim, dim, s, ctx);
+    }
+}
+
+static void zero_range(size_t off, size_t n, size_t spec, void *ctx) {
+    (void)spec;
+    attn_trainer *tr = ctx;
+    for (int k = 0; k < tr->n_workers; k++) memset(tr->w[k].grad + off, 0, n * sizeof(float));
+}
+
+static void sum_range(size_t off, size_t n, size_t spec, void *ctx) {
+    (void)spec;
+    attn_trainer *tr = ctx;
+    attn_kernels_best()->add(tr->grad + off, tr->w[1].grad + off, n);
+}
+
+typedef struct scale_job { float *x; float by; } scale_job;
+
+static void scale_range(size_t off, size_t n, size_t spec, void *ctx) {
+    (void)spec;
+    const scale_job *j = ctx;
+    attn_kernels_best()->scale(j->x + off, j->by, n);
+}
+
 int attn_trainer_new(attn_model *m, const attn_train_opts *opts, attn_trainer **out,
                      attn_error *err) {
     *out = NULL;
@@ -421,6 +536,10 @@ int attn_trainer_new(attn_model *m, const attn_train_opts *opts, attn_trainer **
     }
     for (size_t i = 0; i < m->n_specs; i++)
         tr->decays[i] = (uint8_t)attn_train_decays(m->specs[i].key, m->specs[i].ndim);
+    if (touched_init(tr)) {
+        attn_trainer_free(tr);
+        return attn_fail(err, ATTN_ENOMEM, "train: out of memory for the table row lists");
+    }
     attn_weights_bind(&m->cfg, m->specs, m->n_specs, tr->grad, &tr->g);
     attn_weights_bind(&m->cfg, m->specs, m->n_specs, tr->moments, &tr->adam_m);
     attn_weights_bind(&m->cfg, m->specs, m->n_specs, tr->moments + m->n_params, &tr->adam_v);
@@ -431,6 +550,10 @@ int attn_trainer_new(attn_model *m, const attn_train_opts *opts, attn_trainer **
 void attn_trainer_free(attn_trainer *tr) {
     if (!tr) return;
     for (int i = 0; i < tr->n_workers; i++) worker_free(&tr->w[i], i);
+    for (int f = 0; f < ATTN_MAX_FEATURES; f++) {
+        free(tr->touched[f].rows);
+        free(tr->touched[f].stamp);
+    }
     free(tr->grad);
     free(tr->moments);
     free(tr->decays);
@@ -947,7 +1070,6 @@ static void *worker_run(void *arg) {
     w->loss = 0.0;
     w->n_correct = w->n_classified = w->n_mlm_correct = w->n_mlm_predicted = 0;
     w->n_tokens = 0;
-    zero(w->grad, w->tr->m->n_params);
     for (int i = w->from, end; i < w->to; i = end) {
         end = chunk_end(w->batch, i, w->to, w->cap);
         w->loss += chunk_forward_backward(w, w->batch, i, end);
@@ -956,8 +1078,11 @@ static void *worker_run(void *arg) {
 }
 
 /* Runs the batch on the workers and leaves the mean gradient in tr->grad. */
-static void batch_gradient(attn_trainer *tr, const attn_example *batch, int n,
-                           attn_train_stats *st) {
+static int batch_gradient(attn_trainer *tr, const attn_example *batch, int n,
+                          attn_train_stats *st, attn_error *err) {
+    live_ranges(tr, zero_range, tr);      /* the previous step's rows: every gradient zero */
+    if (list_touched_rows(tr, batch, n))
+        return attn_fail(err, ATTN_ENOMEM, "train: out of memory for the table row lists");
     const int nw = n >= 2 ? tr->n_workers : 1;
     for (int k = 0; k < nw; k++) {
         tr->w[k].batch = batch;
@@ -969,9 +1094,9 @@ static void batch_gradient(attn_trainer *tr, const attn_example *batch, int n,
     worker_run(&tr->w[0]);
     if (threaded) pthread_join(thread, NULL);
     else if (nw == 2) worker_run(&tr->w[1]);         /* no thread available: same result */
-    const size_t np = tr->m->n_params;
-    if (nw == 2) attn_kernels_best()->add(tr->grad, tr->w[1].grad, np);
-    attn_kernels_best()->scale(tr->grad, 1.0f / (float)n, np);
+    if (nw == 2) live_ranges(tr, sum_range, tr);
+    scale_job mean = { tr->grad, 1.0f / (float)n };
+    live_ranges(tr, scale_range, &mean);
     memset(st, 0, sizeof *st);
     for (int k = 0; k < nw; k++) {
         st->loss += tr->w[k].loss;
@@ -982,6 +1107,7 @@ static void batch_gradient(attn_trainer *tr, const attn_example *batch, int n,
         st->n_tokens += tr->w[k].n_tokens;
     }
     st->loss /= n;
+    return ATTN_OK;
 }
 
 int attn_trainer_grad(attn_trainer *tr, const attn_example *batch, int n, double *loss,
@@ -989,7 +1115,7 @@ int attn_trainer_grad(attn_trainer *tr, const attn_example *batch, int n, double
     int rc = check_batch(tr, batch, n, err);
     if (rc) return rc;
     attn_train_stats st;
-    batch_gradient(tr, batch, n, &st);
+    if ((rc = batch_gradient(tr, batch, n, &st, err))) return rc;
     if (loss) *loss = st.loss;
     return ATTN_OK;
 }
@@ -1023,18 +1149,23 @@ int attn_trainer_encode(attn_trainer *tr, const uint32_t *rows, int T, float *h,
 
 #define NORM_LANES 4     /* independent partial sums of the squared norm */
 
+typedef struct norm_job { const float *g; double part[NORM_LANES]; } norm_job;
+
+static void norm_range(size_t off, size_t n, size_t spec, void *ctx) {
+    (void)spec;
+    norm_job *j = ctx;
+    const float *g = j->g + off;
+    size_t i = 0;
+    for (; i + NORM_LANES <= n; i += NORM_LANES)
+        for (int l = 0; l < NORM_LANES; l++) j->part[l] += (double)g[i + l] * g[i + l];
+    for (; i < n; i++) j->part[0] += (double)g[i] * g[i];
+}
+
 static double grad_norm(const attn_trainer *tr) {
-    double part[NORM_LANES] = {0};
-    for (size_t s = 0; s < tr->m->n_specs; s++) {
-        const float *g = tr->grad + tr->m->specs[s].offset;
-        const size_t n = tr->m->specs[s].size;
-        size_t i = 0;
-        for (; i + NORM_LANES <= n; i += NORM_LANES)
-            for (int l = 0; l < NORM_LANES; l++) part[l] += (double)g[i + l] * g[i + l];
-        for (; i < n; i++) part[0] += (double)g[i] * g[i];
-    }
+    norm_job j = { tr->grad, {0} };
+    live_ranges(tr, norm_range, &j);
     double sq = 0.0;
-    for (int l = 0; l < NORM_LANES; l++) sq += part[l];
+    for (int l = 0; l < NORM_LANES; l++) sq += j.part[l];
     return sqrt(sq);
 }
 
@@ -1067,17 +1198,23 @@ static int is_feature_table(const char *key) {
     return strncmp(key, "embed.", 6) == 0 && strncmp(key, "embed.proj.", 11) != 0;
 }
 
-static void adamw_update(attn_trainer *tr, double lr) {
+typedef struct adamw_job { attn_trainer *tr; double lr, bc1, bc2; } adamw_job;
+
+static void adamw_range(size_t off, size_t n, size_t s, void *ctx) {
+    const adamw_job *j = ctx;
+    attn_trainer *tr = j->tr;
     const attn_model *m = tr->m;
+    const double lr = is_feature_table(m->specs[s].key) ? j->lr * tr->o.embed_lr_scale : j->lr;
+    adamw_tensor(m->params + off, tr->moments + off, tr->moments + m->n_params + off,
+                 tr->grad + off, n, &tr->o, (float)lr,
+                 tr->decays[s] ? tr->o.weight_decay : 0.0f, j->bc1, j->bc2);
+}
+
+/* AdamW on every tensor, and on the rows of the feature tables this batch read (lazy). */
+static void adamw_update(attn_trainer *tr, double lr) {
     const int t = tr->step + 1;
-    const double bc1 = 1.0 - pow(tr->o.beta1, t), bc2 = 1.0 - pow(tr->o.beta2, t);
-    for (size_t s = 0; s < m->n_specs; s++) {
-        const size_t off = m->specs[s].offset;
-        const double tensor_lr = is_feature_table(m->specs[s].key) ? lr * tr->o.embed_lr_scale : lr;
-        adamw_tensor(m->params + off, tr->moments + off, tr->moments + m->n_params + off,
-                     tr->grad + off, m->specs[s].size, &tr->o, (float)tensor_lr,
-                     tr->decays[s] ? tr->o.weight_decay : 0.0f, bc1, bc2);
-    }
+    adamw_job j = { tr, lr, 1.0 - pow(tr->o.beta1, t), 1.0 - pow(tr->o.beta2, t) };
+    live_ranges(tr, adamw_range, &j);
 }
 
 int attn_trainer_step(attn_trainer *tr, const attn_example *batch, int n,
@@ -1085,14 +1222,15 @@ int attn_trainer_step(attn_trainer *tr, const attn_example *batch, int n,
     int rc = check_batch(tr, batch, n, err);
     if (rc) return rc;
     attn_train_stats st;
-    batch_gradient(tr, batch, n, &st);
+    if ((rc = batch_gradient(tr, batch, n, &st, err))) return rc;
     st.grad_norm = grad_norm(tr);
     if (!isfinite(st.grad_norm))
         return attn_fail(err, ATTN_EINVAL, "train: step %d: the gradient is not finite "
                          "(lr too high?)", tr->step);
-    if (tr->o.clip_norm > 0.0f && st.grad_norm > tr->o.clip_norm)
-        attn_kernels_best()->scale(tr->grad, (float)(tr->o.clip_norm / st.grad_norm),
-                                   tr->m->n_params);
+    if (tr->o.clip_norm > 0.0f && st.grad_norm > tr->o.clip_norm) {
+        scale_job clip = { tr->grad, (float)(tr->o.clip_norm / st.grad_norm) };
+        live_ranges(tr, scale_range, &clip);
+    }
     st.lr = attn_trainer_lr(tr, tr->step);
     adamw_update(tr, st.lr);
     tr->step++;

@@ -385,6 +385,26 @@ static void test_bigrams(void) {
     attn_tokens_free(&toks);
 }
 
+/* Traditional characters read as their simplified forms, one character at a time; simplified
+ * text, kana and Latin are untouched; the bigrams see the folded norms. */
+static void test_traditional_folding(void) {
+    static const struct { const char *in, *want; } cases[] = {
+        {"國語說", "国语说"}, {"臺灣", "台湾"}, {"国语说", "国语说"}, {"東京", "东京"},
+        {"ひらがな", "ひらがな"}, {"著名", "著名"}, {"乾隆", "干隆"}, {"ABC國", "abc国"},
+    };
+    char buf[ATTN_MAX_NORM_BYTES + 1];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        attn_token_norm(cases[i].in, strlen(cases[i].in), buf, sizeof buf);
+        CHECK_MSG(strcmp(buf, cases[i].want) == 0, "%s -> %s, want %s", cases[i].in, buf,
+                  cases[i].want);
+    }
+    attn_feature_spec spec = {.kind = ATTN_FEAT_NORM, .n_buckets = 1u << 20, .dim = 8};
+    uint32_t a, b;
+    attn_token_features("灣", 3, &spec, 1, &a);
+    attn_token_features("湾", 3, &spec, 1, &b);
+    CHECK(a == b);
+}
+
 int main(void) {
     test_hash_known_answers();
     test_names();
@@ -395,5 +415,6 @@ int main(void) {
     test_subword_slots();
     test_random_tokens();
     test_bigrams();
+    test_traditional_folding();
     return CHECK_DONE();
 }

@@ -540,6 +540,52 @@ static void test_clipping_and_adamw(void) {
     attn_model_free(m);
 }
 
+/* The feature tables are updated by row: after a step on text B, the rows only text A read
+ * (the step before) have a zero gradient and did not move (lazy AdamW), B's rows moved. */
+static void test_lazy_table_rows(void) {
+    attn_model *m = new_model(SMALL, "\"tasks\": [\"classify\"], \"classify\": {\"labels\": [\"neg\", \"pos\"]}", 5);
+    attn_train_opts o = attn_train_defaults();
+    o.lr = 1e-2f;
+    attn_trainer *tr = new_trainer(m, &o);
+    if (!m || !tr) { CHECK(0); return; }
+    static text_rows a, b;
+    featurise(m, &a, "alpha beta gamma");
+    featurise(m, &b, "delta epsilon");
+    attn_example ea = { a.rows, a.T, 1, NULL, NULL, 0, NULL, 0, NULL, NULL };
+    attn_example eb = { b.rows, b.T, 0, NULL, NULL, 0, NULL, 0, NULL, NULL };
+    attn_error err;
+    attn_train_stats st;
+    CHECK(attn_trainer_step(tr, &ea, 1, &st, &err) == ATTN_OK);
+    float *p1 = malloc(m->n_params * 4);
+    memcpy(p1, m->params, m->n_params * 4);
+    CHECK(attn_trainer_step(tr, &eb, 1, &st, &err) == ATTN_OK);
+    const float *g = attn_trainer_grads(tr);
+    const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    const attn_tensor_spec *emb = &m->specs[attn_model_tensor_index(m, "embed.norm")];
+    const size_t dim = m->cfg.features[0].dim;   /* norm is the first feature */
+    int only_a_zero = 1, only_a_kept = 1, b_moved = 1, n_only_a = 0;
+    for (int t = 0; t < a.T; t++) {
+        const uint32_t row = a.rows[t * S];
+        int in_b = 0;
+        for (int u = 0; u < b.T; u++) in_b |= b.rows[u * S] == row;
+        if (in_b) continue;
+        n_only_a++;
+        const size_t off = emb->offset + row * dim;
+        for (size_t i = 0; i < dim; i++) only_a_zero &= g[off + i] == 0.0f;
+        only_a_kept &= memcmp(m->params + off, p1 + off, dim * 4) == 0;
+    }
+    for (int u = 0; u < b.T; u++) {
+        const size_t off = emb->offset + b.rows[u * S] * dim;
+        b_moved &= memcmp(m->params + off, p1 + off, dim * 4) != 0;
+    }
+    CHECK(n_only_a == 3 && only_a_zero && only_a_kept && b_moved);
+    free(p1);
+    attn_tokens_free(&a.toks);
+    attn_tokens_free(&b.toks);
+    attn_trainer_free(tr);
+    attn_model_free(m);
+}
+
 static void test_schedule(void) {
     attn_model *m = new_model(SMALL, "\"tasks\": [\"classify\"], \"classify\": {\"labels\": [\"neg\", \"pos\"]}", 3);
     attn_train_opts o = attn_train_defaults();
@@ -701,6 +747,7 @@ int main(void) {
     test_char_spans();
     test_errors();
     test_clipping_and_adamw();
+    test_lazy_table_rows();
     test_determinism();
     test_chunks();
     test_overfit_classify();
