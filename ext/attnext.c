@@ -230,7 +230,7 @@ static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     size_t n_bytes = 0;
     char *err_msg = NULL;
     int is_null = 0;
-    int rc = arg_model(fn, 2, argc > 1 ? argv[1] : NULL, ATTN_DEFAULT_CLASSIFY, &name, &err_msg);
+    int rc = arg_model(fn, 2, argc > 1 ? argv[1] : NULL, ATTN_DEFAULT_BY_TEXT, &name, &err_msg);
     if (rc == SQLITE_OK) rc = limit_check_text(sqlite3_user_data(ctx), fn, argv[0], &err_msg);
     if (rc == SQLITE_OK) rc = arg_text(fn, 1, argv[0], &text, &n_bytes, &err_msg);
     if (rc == SQLITE_DONE) is_null = 1;
@@ -238,6 +238,7 @@ static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
         if (!is_null) result_error(ctx, rc, err_msg);
         return;                              /* NULL text: NULL result */
     }
+    if (name == ATTN_DEFAULT_BY_TEXT) name = default_model(ATTN_TASK_CLASSIFY, text, n_bytes);
     const attn_model *m;
     attn_session *s;
     float *probs;

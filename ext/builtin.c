@@ -6,6 +6,7 @@
  * (sqlite3_deserialize, no copy) and loads it through the same code as a user's table, so a
  * built-in is checked exactly like any other model. */
 #include "ext.h"
+#include "tokenizer.h"
 
 #include <string.h>
 #include <sys/mman.h>
@@ -80,4 +81,23 @@ void builtin_drop_pages(const builtin_model *b) {
     const uintptr_t lo = ((uintptr_t)b->start + page - 1) / page * page;
     const uintptr_t hi = (uintptr_t)b->end / page * page;
     if (page && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+const char ATTN_DEFAULT_BY_TEXT[] = "(the default model of the text's language)";
+
+/* The default of each task per script; NULL: the other script's. */
+static const struct { int task; const char *other, *han; } defaults[] = {
+    {ATTN_TASK_CLASSIFY, "en-sentiment", "zh-sentiment"},
+    {ATTN_TASK_ENTITIES, "en-ner", "zh-ner"},
+    {ATTN_TASK_RELATIONS, "en-rel", NULL},
+};
+
+const char *default_model(int task, const char *text, size_t n_bytes) {
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
+        if (defaults[i].task != task) continue;
+        if (defaults[i].han && attn_text_script(text, n_bytes) == ATTN_SCRIPT_HAN)
+            return defaults[i].han;
+        return defaults[i].other;
+    }
+    return "en-ner";   /* unreachable: every task function is listed */
 }

@@ -47,9 +47,9 @@ SQLITE_EXTENSION_INIT3
 /* Longest model name, in bytes. */
 #define ATTN_SQL_MAX_NAME_BYTES      256
 
-#define ATTN_DEFAULT_CLASSIFY  "en-sentiment"
-#define ATTN_DEFAULT_ENTITIES  "en-ner"
-#define ATTN_DEFAULT_RELATIONS "en-rel"
+/* What arg_model gives a task function whose model argument is absent or NULL: "choose by
+ * the text", which the function resolves with default_model once it has the text. */
+extern const char ATTN_DEFAULT_BY_TEXT[];
 
 /* ---- registry.c: process-wide, reference-counted, read-only models ---------------------- */
 
@@ -96,6 +96,13 @@ const builtin_model *builtin_find(const char *name);
 /* Opens a built-in image read-only in a private in-memory connection. On failure returns an
  * SQLite code and sets *err_msg (sqlite3_malloc'd). */
 int builtin_open(const builtin_model *b, sqlite3 **db, char **err_msg);
+
+/* The built-in model a call of task (ATTN_TASK_*) on text runs when it names none: by the
+ * text's script (attn_text_script): Chinese text (Han) gets zh-sentiment / zh-ner, every
+ * other text en-sentiment / en-ner; relations are en-rel's for every text (no Chinese
+ * relation model). A name the call gives, or a model of that name in the database, takes
+ * precedence as for any name (main, then attached databases, then the built-ins). */
+const char *default_model(int task, const char *text, size_t n_bytes);
 /* Drops the image's pages from the process's resident set (read-only, file-backed: a later
  * read faults them back in): a loaded built-in keeps its own copy, so the image would only
  * double its RSS. Safe while other threads read the image. */

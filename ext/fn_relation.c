@@ -34,7 +34,7 @@ static void relation_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     size_t n_bytes = 0;
     int64_t pos[4];
     char *err_msg = NULL;
-    int rc = arg_model(fn, 6, argc > 5 ? argv[5] : NULL, ATTN_DEFAULT_RELATIONS, &name,
+    int rc = arg_model(fn, 6, argc > 5 ? argv[5] : NULL, ATTN_DEFAULT_BY_TEXT, &name,
                        &err_msg);
     if (rc == SQLITE_OK) rc = limit_check_text(sqlite3_user_data(ctx), fn, argv[0], &err_msg);
     if (rc == SQLITE_OK) rc = arg_text(fn, 1, argv[0], &text, &n_bytes, &err_msg);
@@ -44,6 +44,7 @@ static void relation_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
         result_error(ctx, rc, err_msg);
         return;
     }
+    if (name == ATTN_DEFAULT_BY_TEXT) name = default_model(ATTN_TASK_RELATIONS, text, n_bytes);
     const attn_model *m;
     attn_session *s;
     float *probs;

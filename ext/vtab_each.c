@@ -43,7 +43,6 @@ typedef struct each_spec {
     const char *name;           /* SQL name, also the prefix of its error messages */
     const char *schema;         /* declared columns; sql, model, threads are the last three */
     int n_visible;              /* columns before sql */
-    const char *default_model;
     int task_bit;
 } each_spec;
 
@@ -52,18 +51,18 @@ static const each_spec each_specs[] = {
         "attn_classify_each",
         "CREATE TABLE x(id, label TEXT, score REAL, scores TEXT, "
         "sql HIDDEN, model HIDDEN, threads HIDDEN)",
-        4, ATTN_DEFAULT_CLASSIFY, ATTN_TASK_CLASSIFY},
+        4, ATTN_TASK_CLASSIFY},
     [EACH_ENTITIES] = {
         "attn_entities_each",
         "CREATE TABLE x(id, \"start\" INTEGER, \"end\" INTEGER, label TEXT, entity TEXT, "
         "score REAL, sql HIDDEN, model HIDDEN, threads HIDDEN)",
-        6, ATTN_DEFAULT_ENTITIES, ATTN_TASK_ENTITIES},
+        6, ATTN_TASK_ENTITIES},
     [EACH_RELATIONS] = {
         "attn_relations_each",
         "CREATE TABLE x(id, head TEXT, head_label TEXT, head_start INTEGER, head_end INTEGER, "
         "relation TEXT, tail TEXT, tail_label TEXT, tail_start INTEGER, tail_end INTEGER, "
         "score REAL, sql HIDDEN, model HIDDEN, threads HIDDEN)",
-        11, ATTN_DEFAULT_RELATIONS, ATTN_TASK_RELATIONS},
+        11, ATTN_TASK_RELATIONS},
 };
 
 #define N_ARGS 3                /* sql, model, threads */
@@ -536,7 +535,10 @@ static int start_query(each_vtab *vt, each_cursor *cur, sqlite3_value **args, ch
     const char *fn = vt->spec->name;
     const char *sql, *name;
     size_t n_sql;
-    int rc = arg_model(fn, 2, args[1], vt->spec->default_model, &name, err_msg);
+    int rc = arg_model(fn, 2, args[1], ATTN_DEFAULT_BY_TEXT, &name, err_msg);
+    /* Rows are run in chunks with one model: the default is the English one. */
+    if (rc == SQLITE_OK && name == ATTN_DEFAULT_BY_TEXT)
+        name = default_model(vt->spec->task_bit, "", 0);
     if (rc == SQLITE_OK) rc = arg_threads(fn, args[2], &cur->n_threads, err_msg);
     if (rc == SQLITE_OK) rc = arg_text(fn, 1, args[0], &sql, &n_sql, err_msg);
     if (rc != SQLITE_OK) return rc;                 /* SQLITE_DONE: NULL sql, no rows */

@@ -12,11 +12,12 @@
 
 #include <string.h>
 
-enum { COL_NAME, COL_TASK, COL_LABELS, COL_PARAMS, COL_STORAGE, COL_CONFIG };
+enum { COL_NAME, COL_TASK, COL_LABELS, COL_PARAMS, COL_STORAGE, COL_CONFIG, COL_LANGUAGE };
 
 typedef struct model_row {
     char *name, *task, *labels, *storage, *config;   /* sqlite3_malloc'd; task, labels NULL
                                                          when the config does not parse */
+    char *language;                                   /* the config's "language", or NULL */
     sqlite3_int64 params;                             /* -1: unknown */
 } model_row;
 
@@ -36,7 +37,7 @@ static int models_connect(sqlite3 *db, void *aux, int argc, const char *const *a
                           sqlite3_vtab **out, char **err_msg) {
     (void)aux, (void)argc, (void)argv, (void)err_msg;
     int rc = vtab_new(db, "CREATE TABLE x(name TEXT, task TEXT, labels TEXT, params INTEGER, "
-                          "storage TEXT, config TEXT)", SQLITE_VTAB_INNOCUOUS,
+                          "storage TEXT, config TEXT, language TEXT)", SQLITE_VTAB_INNOCUOUS,
                       sizeof(models_vtab), out);
     if (rc == SQLITE_OK) ((models_vtab *)*out)->db = db;
     return rc;
@@ -60,6 +61,7 @@ static void rows_free(models_cursor *cur) {
         sqlite3_free(r->name);
         sqlite3_free(r->task);
         sqlite3_free(r->labels);
+        sqlite3_free(r->language);
         sqlite3_free(r->storage);
         sqlite3_free(r->config);
     }
@@ -88,7 +90,7 @@ static model_row *push_row(models_cursor *cur) {
     return r;
 }
 
-/* Fills task, labels and params from the config text when it parses. */
+/* Fills task, labels, params and language from the config text when it parses. */
 static int describe_config(model_row *r, const char *json, size_t n) {
     attn_config cfg;
     attn_error err;
@@ -98,8 +100,10 @@ static int describe_config(model_row *r, const char *json, size_t n) {
     r->labels = sqlite3_str_finish(labels);
     r->task = sqlite3_mprintf("%s", tasks_text(cfg.tasks));
     r->params = (sqlite3_int64)attn_config_param_count(&cfg);
+    const int has_language = cfg.language[0] != 0;
+    if (has_language) r->language = sqlite3_mprintf("%s", cfg.language);
     attn_config_free(&cfg);
-    return r->labels && r->task ? SQLITE_OK : SQLITE_NOMEM;
+    return r->labels && r->task && (!has_language || r->language) ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 /* Adds a row per model name in schema.attn_model of db. */
@@ -216,6 +220,7 @@ static int models_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
     case COL_PARAMS: if (r->params >= 0) sqlite3_result_int64(ctx, r->params); break;
     case COL_STORAGE: result_text_or_null(ctx, r->storage); break;
     case COL_CONFIG: result_text_or_null(ctx, r->config); break;
+    case COL_LANGUAGE: result_text_or_null(ctx, r->language); break;
     }
     return SQLITE_OK;
 }

@@ -18,7 +18,6 @@ typedef struct task_spec {
     const char *name;           /* SQL name, also the prefix of its error messages */
     const char *schema;         /* declared columns; text and model are the last two */
     int n_visible;              /* columns before text */
-    const char *default_model;
     int task_bit;
 } task_spec;
 
@@ -27,13 +26,13 @@ static const task_spec task_specs[] = {
         "attn_entities",
         "CREATE TABLE x(\"start\" INTEGER, \"end\" INTEGER, label TEXT, entity TEXT, "
         "score REAL, text HIDDEN, model HIDDEN)",
-        5, ATTN_DEFAULT_ENTITIES, ATTN_TASK_ENTITIES},
+        5, ATTN_TASK_ENTITIES},
     [TASK_RELATIONS] = {
         "attn_relations",
         "CREATE TABLE x(head TEXT, head_label TEXT, head_start INTEGER, head_end INTEGER, "
         "relation TEXT, tail TEXT, tail_label TEXT, tail_start INTEGER, tail_end INTEGER, "
         "score REAL, text HIDDEN, model HIDDEN)",
-        10, ATTN_DEFAULT_RELATIONS, ATTN_TASK_RELATIONS},
+        10, ATTN_TASK_RELATIONS},
 };
 
 #define N_ARGS 2                /* text, model */
@@ -181,11 +180,12 @@ static int task_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_s
     const char *text, *name;
     size_t n_text = 0;
     char *err_msg = NULL;
-    int rc = arg_model(fn, 2, args[1], vt->spec->default_model, &name, &err_msg);
+    int rc = arg_model(fn, 2, args[1], ATTN_DEFAULT_BY_TEXT, &name, &err_msg);
     if (rc == SQLITE_OK && args[0]) rc = limit_check_text(vt->conn, fn, args[0], &err_msg);
     if (rc == SQLITE_OK) rc = arg_text(fn, 1, args[0], &text, &n_text, &err_msg);
     if (rc == SQLITE_DONE) return SQLITE_OK;             /* NULL text: no rows */
     if (rc != SQLITE_OK) return vtab_error(base->pVtab, SQLITE_ERROR, err_msg);  /* or NOMEM */
+    if (name == ATTN_DEFAULT_BY_TEXT) name = default_model(vt->spec->task_bit, text, n_text);
     cur->text = copy_array(text, n_text, 1);
     cur->n_text = n_text;
     cur->model_name = sqlite3_mprintf("%s", name);

@@ -1,0 +1,30 @@
+-- The default model follows the text: a call that names no model runs the built-in of the
+-- task for the text's script (Chinese text: zh-*, other text: en-*); attn_models shows each
+-- model's language (the config's "language"). A model in the database with a default's name
+-- takes its place, as any name does.
+.headers off
+.mode list
+SELECT 'built-in', name, language FROM attn_models WHERE storage = 'built-in' ORDER BY name;
+-- a model's declared language, and none
+INSERT INTO attn_model SELECT 'ner-zh', key, dtype, shape,
+  CASE WHEN key = 'config' THEN json_set(data, '$.language', 'zh') ELSE data END
+FROM attn_model WHERE name = 'ner';
+SELECT 'declared', name, quote(language) FROM attn_models WHERE name IN ('ner', 'ner-zh') ORDER BY name;
+-- a bad language in a config: the model does not load, and says why
+INSERT INTO attn_model SELECT 'ner-bad', key, dtype, shape,
+  CASE WHEN key = 'config' THEN json_set(data, '$.language', 'en_US') ELSE data END
+FROM attn_model WHERE name = 'ner';
+SELECT * FROM attn_entities('Ann met Bob.', 'ner-bad');
+-- Chinese text without a model name: the zh-ner of this database ('every': tags B-PER)
+INSERT INTO attn_model SELECT 'zh-ner', key, dtype, shape, data FROM attn_model WHERE name = 'every';
+SELECT 'zh text', count(*) > 0, min(label) FROM attn_entities('国务院总理李强在北京会见了德国总理。');
+-- English text, and text mostly in Latin letters with a Chinese name: en-ner (built-in)
+SELECT 'en text', count(*) = (SELECT count(*) FROM attn_entities('Ann met Bob in Paris.', 'en-ner'))
+FROM attn_entities('Ann met Bob in Paris.');
+SELECT 'mixed text', count(*) = (SELECT count(*) FROM attn_entities('李强 met Olaf Scholz in Berlin.', 'en-ner'))
+FROM attn_entities('李强 met Olaf Scholz in Berlin.');
+-- a name given explicitly is used whatever the text
+SELECT 'named', count(*) = (SELECT count(*) FROM attn_entities('国务院总理李强。', 'en-ner'))
+FROM attn_entities('国务院总理李强。', 'en-ner');
+-- relations have no Chinese model: en-rel for every text
+SELECT 'relations', count(*) >= 0 FROM attn_relations('国务院总理李强在北京会见了德国总理。');
