@@ -92,12 +92,14 @@ static const struct { int task; const char *other, *han; } defaults[] = {
     {ATTN_TASK_RELATIONS, "en-rel", NULL},
 };
 
-const char *default_model(int task, const char *text, size_t n_bytes) {
+const char *default_model_of_script(int task, int han) {
     for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
         if (defaults[i].task != task) continue;
-        if (defaults[i].han && attn_text_script(text, n_bytes) == ATTN_SCRIPT_HAN)
-            return defaults[i].han;
-        return defaults[i].other;
+        return han && defaults[i].han ? defaults[i].han : defaults[i].other;
     }
     return "en-ner";   /* unreachable: every task function is listed */
+}
+
+const char *default_model(int task, const char *text, size_t n_bytes) {
+    return default_model_of_script(task, attn_text_script(text, n_bytes) == ATTN_SCRIPT_HAN);
 }

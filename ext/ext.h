@@ -103,6 +103,8 @@ int builtin_open(const builtin_model *b, sqlite3 **db, char **err_msg);
  * relation model). A name the call gives, or a model of that name in the database, takes
  * precedence as for any name (main, then attached databases, then the built-ins). */
 const char *default_model(int task, const char *text, size_t n_bytes);
+/* The same by script: han non-zero for Chinese text. */
+const char *default_model_of_script(int task, int han);
 /* Drops the image's pages from the process's resident set (read-only, file-backed: a later
  * read faults them back in): a loaded built-in keeps its own copy, so the image would only
  * double its RSS. Safe while other threads read the image. */

@@ -66,6 +66,7 @@ static const each_spec each_specs[] = {
 };
 
 #define N_ARGS 3                /* sql, model, threads */
+#define N_GROUPS 2              /* models one call runs: see each_cursor.model_names */
 
 enum { COL_ID };
 enum { CLS_LABEL = 1, CLS_SCORE, CLS_SCORES };
@@ -84,6 +85,7 @@ typedef struct each_row {
     double id_real;
     size_t id_off, id_len;      /* text or blob id: bytes in chunk.bytes */
     int has_text;               /* 0: the text was NULL */
+    int group;                  /* the model that runs it: cursor.model_names[group] */
     size_t text_off, n_text;    /* the text: bytes in chunk.bytes */
     attn_entity *ents;          /* [n_ents] of cap_ents */
     size_t n_ents, cap_ents;
@@ -98,7 +100,7 @@ typedef struct each_chunk {
     size_t n_bytes, cap_bytes;
     float *probs;               /* classify: [n_rows, n_labels] of cap_probs floats */
     size_t cap_probs;
-    int n_labels;
+    int n_labels;               /* the row stride of probs: the most labels of any group */
 } each_chunk;
 
 static void chunk_free(each_chunk *ch) {
@@ -152,6 +154,7 @@ static each_row *chunk_add_row(each_chunk *ch) {
 }
 
 static int chunk_reserve_probs(each_chunk *ch, int n_labels) {
+    if (n_labels < ch->n_labels) n_labels = ch->n_labels;
     size_t need = ch->n_rows * (size_t)(n_labels > 0 ? n_labels : 1);
     ch->n_labels = n_labels;
     if (need <= ch->cap_probs) return SQLITE_OK;
@@ -166,6 +169,7 @@ static int chunk_reserve_probs(each_chunk *ch, int n_labels) {
 
 typedef struct each_job {
     const attn_model *m;
+    int group;                  /* the rows it runs: those of this group */
     int task_bit;
     size_t max_call_memory;     /* the connection's attn_limit('max_call_memory') */
     each_chunk *chunk;
@@ -204,7 +208,7 @@ static int each_item(void *job_ptr, void *scratch, size_t item, attn_error *err)
     each_job *job = job_ptr;
     each_chunk *ch = job->chunk;
     each_row *r = &ch->rows[item];
-    if (!r->has_text) return ATTN_OK;
+    if (!r->has_text || r->group != job->group) return ATTN_OK;
     attn_session *s = scratch;
     attn_session_set_memory_limit(s, job->max_call_memory);
     attn_session_set_model_epoch(s, job->model_epoch);
@@ -253,12 +257,16 @@ typedef struct each_cursor {
     sqlite3_vtab_cursor base;
     attn_conn *conn;
     sqlite3_stmt *st;           /* the user's query; NULL once it has ended */
-    char *sql, *model_name;     /* the arguments (hidden columns, messages) */
+    char *sql;                  /* the argument (hidden column, messages) */
+    /* The models: [0] the one named, or without a name the default for text that is not
+     * Chinese; [1] without a name, the default for Chinese text (NULL when the task has no
+     * Chinese one). Each row is run by the model of its group (default_model per row). */
+    char *model_names[N_GROUPS];
     int n_threads;
     attn_batch *pool;           /* kept across xFilter calls with the same thread count */
     each_chunk chunk;
-    attn_labels labels;         /* names of the task's labels (copied per chunk) */
-    attn_labels entity_labels;  /* relations: the entity labels too */
+    attn_labels labels[N_GROUPS];         /* names of each model's task labels (per chunk) */
+    attn_labels entity_labels[N_GROUPS];  /* relations: the entity labels too */
     sqlite3_int64 rows_before;  /* query rows in earlier chunks: row numbers in messages */
     size_t row, item;           /* the current output: chunk row, entity or relation in it */
     sqlite3_int64 rowid;
@@ -315,8 +323,11 @@ static void cursor_reset(each_cursor *cur) {
     sqlite3_finalize(cur->st);
     cur->st = NULL;
     sqlite3_free(cur->sql);
-    sqlite3_free(cur->model_name);
-    cur->sql = cur->model_name = NULL;
+    cur->sql = NULL;
+    for (int g = 0; g < N_GROUPS; g++) {
+        sqlite3_free(cur->model_names[g]);
+        cur->model_names[g] = NULL;
+    }
     cur->chunk.n_rows = cur->chunk.n_bytes = 0;
     cur->rows_before = 0;
     cur->row = cur->item = 0;
@@ -329,8 +340,10 @@ static int each_close(sqlite3_vtab_cursor *base) {
     cursor_reset(cur);
     attn_batch_free(cur->pool);
     chunk_free(&cur->chunk);
-    labels_free(&cur->labels);
-    labels_free(&cur->entity_labels);
+    for (int g = 0; g < N_GROUPS; g++) {
+        labels_free(&cur->labels[g]);
+        labels_free(&cur->entity_labels[g]);
+    }
     sqlite3_free(cur);
     return SQLITE_OK;
 }
@@ -360,6 +373,7 @@ static int read_row(each_cursor *cur, const char *fn, sqlite3_int64 row_no, char
     }
     if (rc != SQLITE_OK) return rc;
     int type = sqlite3_column_type(cur->st, 1);
+    r->group = 0;
     if (type == SQLITE_NULL) return SQLITE_OK;         /* NULL text: NULL answers */
     if (type != SQLITE_TEXT) {
         *err_msg = sqlite3_mprintf("%s: row %lld: text (column 2) must be TEXT, got %s", fn,
@@ -379,6 +393,7 @@ static int read_row(each_cursor *cur, const char *fn, sqlite3_int64 row_no, char
     }
     r->has_text = 1;
     r->n_text = (size_t)n;
+    r->group = cur->model_names[1] && attn_text_script(text, (size_t)n) == ATTN_SCRIPT_HAN;
     return chunk_add_bytes(ch, text, (size_t)n, &r->text_off);
 }
 
@@ -412,45 +427,69 @@ static int read_chunk(each_cursor *cur, sqlite3 *db, const char *fn, char **err_
 
 /* ---- running a chunk ----------------------------------------------------------------------- */
 
-/* The model now (looked up again per chunk, as the scalar functions do per row). */
-static int chunk_model(each_vtab *vt, each_cursor *cur, const attn_model **m, char **err_msg) {
-    const char *fn = vt->spec->name;
-    int rc = conn_model_get(vt->conn, fn, cur->model_name, m, err_msg);
-    if (rc == SQLITE_OK) rc = model_check_task(fn, cur->model_name, *m, vt->spec->task_bit,
-                                               err_msg);
+/* The model of a group now (looked up again per chunk, as the scalar functions do per row). */
+static int chunk_model(each_vtab *vt, each_cursor *cur, int group, const attn_model **m,
+                       char **err_msg) {
+    const char *fn = vt->spec->name, *name = cur->model_names[group];
+    int rc = conn_model_get(vt->conn, fn, name, m, err_msg);
+    if (rc == SQLITE_OK) rc = model_check_task(fn, name, *m, vt->spec->task_bit, err_msg);
     return rc;
 }
 
-static int run_chunk(each_vtab *vt, each_cursor *cur, char **err_msg) {
-    const char *fn = vt->spec->name;
-    const attn_model *m;
-    int rc = chunk_model(vt, cur, &m, err_msg);
-    if (rc != SQLITE_OK) return rc;
+/* The labels of group's model m into the cursor (its names outlive the model). */
+static int take_labels(each_vtab *vt, each_cursor *cur, int group, const attn_model *m) {
     const attn_config *cfg = &m->cfg;
     switch (vt->spec->task_bit) {
-    case ATTN_TASK_CLASSIFY:
-        rc = labels_copy(&cfg->classify_labels, &cur->labels);
-        if (rc == SQLITE_OK) rc = chunk_reserve_probs(&cur->chunk, cfg->classify_labels.n);
-        break;
-    case ATTN_TASK_ENTITIES:
-        rc = labels_copy(&cfg->entity_labels, &cur->entity_labels);
-        break;
-    default:
-        rc = labels_copy(&cfg->entity_labels, &cur->entity_labels);
-        if (rc == SQLITE_OK) rc = labels_copy(&cfg->relation_labels, &cur->labels);
-        break;
+    case ATTN_TASK_CLASSIFY: {
+        int rc = labels_copy(&cfg->classify_labels, &cur->labels[group]);
+        return rc == SQLITE_OK ? chunk_reserve_probs(&cur->chunk, cfg->classify_labels.n) : rc;
     }
-    if (rc != SQLITE_OK) return rc;
-    each_job job = {m, vt->spec->task_bit, (size_t)limit_call_memory(vt->conn), &cur->chunk,
-                    vt->conn->generation};
+    case ATTN_TASK_ENTITIES:
+        return labels_copy(&cfg->entity_labels, &cur->entity_labels[group]);
+    default: {
+        int rc = labels_copy(&cfg->entity_labels, &cur->entity_labels[group]);
+        return rc == SQLITE_OK ? labels_copy(&cfg->relation_labels, &cur->labels[group]) : rc;
+    }
+    }
+}
+
+/* Runs the rows of one group with its model m. */
+static int run_group(each_vtab *vt, each_cursor *cur, int group, const attn_model *m,
+                     char **err_msg) {
+    each_job job = {m, group, vt->spec->task_bit, (size_t)limit_call_memory(vt->conn),
+                    &cur->chunk, vt->conn->generation};
     size_t failed = 0;
     attn_error err = {{0}};
     int status = attn_batch_run(cur->pool, cur->chunk.n_rows, each_item, &job, &failed, &err);
     if (status == ATTN_OK) return SQLITE_OK;
-    *err_msg = sqlite3_mprintf("%s: row %lld: model '%s': %s", fn,
+    *err_msg = sqlite3_mprintf("%s: row %lld: model '%s': %s", vt->spec->name,
                                (long long)(cur->rows_before + (sqlite3_int64)failed + 1),
-                               cur->model_name, err.msg);
+                               cur->model_names[group], err.msg);
     return sqlite_code(status);
+}
+
+/* Each group's rows with its model (a model pointer is valid until the next lookup, so one
+ * group at a time). Classify scores are kept [rows, stride] with the stride the most labels
+ * of any group's model, which a first lookup of each finds. The named model is checked on
+ * every chunk, even one of NULL rows; the Chinese default only when the chunk has Chinese
+ * text. */
+static int run_chunk(each_vtab *vt, each_cursor *cur, char **err_msg) {
+    int used[N_GROUPS] = {1};
+    for (size_t i = 0; i < cur->chunk.n_rows; i++) used[cur->chunk.rows[i].group] = 1;
+    const attn_model *m;
+    int rc = SQLITE_OK;
+    cur->chunk.n_labels = 0;
+    for (int g = 0; g < N_GROUPS && rc == SQLITE_OK; g++)
+        if (used[g] && (rc = chunk_model(vt, cur, g, &m, err_msg)) == SQLITE_OK &&
+            vt->spec->task_bit == ATTN_TASK_CLASSIFY)
+            rc = chunk_reserve_probs(&cur->chunk, m->cfg.classify_labels.n);
+    for (int g = 0; g < N_GROUPS && rc == SQLITE_OK; g++) {
+        if (!used[g]) continue;
+        rc = chunk_model(vt, cur, g, &m, err_msg);
+        if (rc == SQLITE_OK) rc = take_labels(vt, cur, g, m);
+        if (rc == SQLITE_OK) rc = run_group(vt, cur, g, m, err_msg);
+    }
+    return rc;
 }
 
 static size_t outputs_of(const each_vtab *vt, const each_row *r) {
@@ -536,17 +575,22 @@ static int start_query(each_vtab *vt, each_cursor *cur, sqlite3_value **args, ch
     const char *sql, *name;
     size_t n_sql;
     int rc = arg_model(fn, 2, args[1], ATTN_DEFAULT_BY_TEXT, &name, err_msg);
-    /* Rows are run in chunks with one model: the default is the English one. */
-    if (rc == SQLITE_OK && name == ATTN_DEFAULT_BY_TEXT)
-        name = default_model(vt->spec->task_bit, "", 0);
     if (rc == SQLITE_OK) rc = arg_threads(fn, args[2], &cur->n_threads, err_msg);
     if (rc == SQLITE_OK) rc = arg_text(fn, 1, args[0], &sql, &n_sql, err_msg);
     if (rc != SQLITE_OK) return rc;                 /* SQLITE_DONE: NULL sql, no rows */
     cur->sql = sqlite3_mprintf("%s", sql);
-    cur->model_name = sqlite3_mprintf("%s", name);
-    if (!cur->sql || !cur->model_name) return SQLITE_NOMEM;
+    if (name != ATTN_DEFAULT_BY_TEXT) {
+        cur->model_names[0] = sqlite3_mprintf("%s", name);
+    } else {                                        /* each row gets its text's default */
+        const char *other = default_model_of_script(vt->spec->task_bit, 0);
+        const char *han = default_model_of_script(vt->spec->task_bit, 1);
+        cur->model_names[0] = sqlite3_mprintf("%s", other);
+        if (strcmp(han, other) != 0 && !(cur->model_names[1] = sqlite3_mprintf("%s", han)))
+            return SQLITE_NOMEM;
+    }
+    if (!cur->sql || !cur->model_names[0]) return SQLITE_NOMEM;
     const attn_model *m;
-    rc = chunk_model(vt, cur, &m, err_msg);         /* a bad model fails before any row */
+    rc = chunk_model(vt, cur, 0, &m, err_msg);      /* a bad model fails before any row */
     if (rc == SQLITE_OK) rc = prepare_query(vt, cur, err_msg);
     if (rc == SQLITE_OK) rc = ensure_pool(cur, fn, err_msg);
     return rc;
@@ -609,14 +653,15 @@ static void classify_column(sqlite3_context *ctx, const each_cursor *cur, const 
                             int col) {
     if (!r->has_text) return;                       /* NULL text: NULL answers */
     const each_chunk *ch = &cur->chunk;
+    const attn_labels *labels = &cur->labels[r->group];
     const float *probs = ch->probs + cur->row * (size_t)ch->n_labels;
     int best = 0;                                   /* as attn_classify: first on ties */
-    for (int i = 1; i < ch->n_labels; i++)
+    for (int i = 1; i < labels->n; i++)
         if (probs[i] > probs[best]) best = i;
     switch (col) {
-    case CLS_LABEL: result_label_probs(ctx, NULL, &cur->labels, probs, 0); break;
-    case CLS_SCORE: if (ch->n_labels > 0) sqlite3_result_double(ctx, probs[best]); break;
-    case CLS_SCORES: result_label_probs(ctx, NULL, &cur->labels, probs, 1); break;
+    case CLS_LABEL: result_label_probs(ctx, NULL, labels, probs, 0); break;
+    case CLS_SCORE: if (labels->n > 0) sqlite3_result_double(ctx, probs[best]); break;
+    case CLS_SCORES: result_label_probs(ctx, NULL, labels, probs, 1); break;
     }
 }
 
@@ -633,7 +678,7 @@ static void entity_column(sqlite3_context *ctx, const each_cursor *cur, const ea
     switch (col) {
     case ENT_START: sqlite3_result_int64(ctx, e->start); break;
     case ENT_END: sqlite3_result_int64(ctx, e->end); break;
-    case ENT_LABEL: result_label(ctx, &cur->entity_labels, e->label); break;
+    case ENT_LABEL: result_label(ctx, &cur->entity_labels[r->group], e->label); break;
     case ENT_ENTITY: result_entity_text(ctx, cur, r, e); break;
     case ENT_SCORE: sqlite3_result_double(ctx, e->score); break;
     }
@@ -648,12 +693,12 @@ static void relation_column(sqlite3_context *ctx, const each_cursor *cur, const 
     const attn_entity *h = &r->ents[rel->head], *t = &r->ents[rel->tail];
     switch (col) {
     case REL_HEAD: result_entity_text(ctx, cur, r, h); break;
-    case REL_HEAD_LABEL: result_label(ctx, &cur->entity_labels, h->label); break;
+    case REL_HEAD_LABEL: result_label(ctx, &cur->entity_labels[r->group], h->label); break;
     case REL_HEAD_START: sqlite3_result_int64(ctx, h->start); break;
     case REL_HEAD_END: sqlite3_result_int64(ctx, h->end); break;
-    case REL_RELATION: result_label(ctx, &cur->labels, rel->label); break;
+    case REL_RELATION: result_label(ctx, &cur->labels[r->group], rel->label); break;
     case REL_TAIL: result_entity_text(ctx, cur, r, t); break;
-    case REL_TAIL_LABEL: result_label(ctx, &cur->entity_labels, t->label); break;
+    case REL_TAIL_LABEL: result_label(ctx, &cur->entity_labels[r->group], t->label); break;
     case REL_TAIL_START: sqlite3_result_int64(ctx, t->start); break;
     case REL_TAIL_END: sqlite3_result_int64(ctx, t->end); break;
     case REL_SCORE: sqlite3_result_double(ctx, rel->score); break;
@@ -666,7 +711,7 @@ static int each_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
     const each_row *r = &cur->chunk.rows[cur->row];
     if (col == spec->n_visible) sqlite3_result_text(ctx, cur->sql, -1, SQLITE_TRANSIENT);
     else if (col == spec->n_visible + 1)
-        sqlite3_result_text(ctx, cur->model_name, -1, SQLITE_TRANSIENT);
+        sqlite3_result_text(ctx, cur->model_names[r->group], -1, SQLITE_TRANSIENT);
     else if (col == spec->n_visible + 2) sqlite3_result_int(ctx, cur->n_threads);
     else if (col == COL_ID) result_id(ctx, cur, r);
     else if (spec->task_bit == ATTN_TASK_CLASSIFY) classify_column(ctx, cur, r, col);

@@ -28,3 +28,23 @@ SELECT 'named', count(*) = (SELECT count(*) FROM attn_entities('国务院总理�
 FROM attn_entities('国务院总理李强。', 'en-ner');
 -- relations have no Chinese model: en-rel for every text
 SELECT 'relations', count(*) >= 0 FROM attn_relations('国务院总理李强在北京会见了德国总理。');
+-- The bulk functions choose per row, as the scalar ones do: Chinese rows run zh-ner (here the
+-- database's), the others en-ner; the hidden model column says which.
+CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO docs VALUES (1, 'Ann met Bob in Paris.'), (2, '国务院总理李强在北京会见了德国总理。'),
+  (3, NULL), (4, '李强 met Olaf Scholz in Berlin.'), (5, '北京'), (6, '');
+CREATE TEMP TABLE bulk_e AS SELECT id, start, "end", label, entity, model FROM attn_entities_each('SELECT id, body FROM docs');
+CREATE TEMP TABLE scalar_e AS SELECT d.id, e.start, e."end", e.label, e.entity FROM docs d, attn_entities(d.body) e;
+SELECT 'entities each', count(*) > 0, (SELECT count(*) FROM (SELECT id, start, "end", label, entity FROM bulk_e
+  EXCEPT SELECT * FROM scalar_e)), (SELECT count(*) FROM (SELECT * FROM scalar_e
+  EXCEPT SELECT id, start, "end", label, entity FROM bulk_e)) FROM bulk_e;
+SELECT 'entities each model', id, model FROM bulk_e GROUP BY id ORDER BY id;
+-- classify: each row's label is the one its own model gives ('pos', here the Chinese default,
+-- always says positive)
+INSERT INTO attn_model SELECT 'zh-sentiment', key, dtype, shape, data FROM attn_model WHERE name = 'pos';
+SELECT 'classify each', c.id, c.label, c.label = attn_classify(d.body), c.model
+FROM attn_classify_each('SELECT id, body FROM docs') c JOIN docs d USING (id) ORDER BY c.id;
+-- a Chinese default that does not exist fails on the first chunk with Chinese rows, naming it
+DELETE FROM attn_model WHERE name = 'zh-sentiment';
+SELECT count(*) FROM attn_classify_each('SELECT id, body FROM docs WHERE id = 1');
+SELECT count(*) FROM attn_classify_each('SELECT id, body FROM docs');
