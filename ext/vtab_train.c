@@ -606,9 +606,10 @@ static void copy_encoder_tensors(attn_model *dst, const attn_model *src) {
     }
 }
 
-/* A model starting from the encoder of src, a pretrained mlm model or a model trained for
- * another task (transfer: en-ner's encoder for CoNLL04 relations): the same architecture and
- * features, the encoder copied, the task's heads fresh (seeded). */
+/* A model starting from the encoder of src, a pretrained mlm model, a model trained for
+ * another task (transfer: en-ner's encoder for CoNLL04 relations) or for other labels of the
+ * task (option 'labels' differs from src's): the same architecture and features, the encoder
+ * copied, the task's heads fresh (seeded). */
 static int init_from_encoder(train_cursor *cur, const attn_model *src, char **err_msg) {
     if (cur->opt.vectors)
         return option_error(err_msg, FN ": option '%s' %s", "vectors", "cannot be combined with "
@@ -638,13 +639,11 @@ static int init_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
     const attn_labels *lists[N_TASK_SLOTS] = {&src->cfg.classify_labels,
                                               &src->cfg.entity_labels,
                                               &src->cfg.relation_labels};
+    /* Other labels for the task (Resume NER's eight types from MSRA's tagger): the encoder
+     * is transferred, the heads start fresh for the new labels. */
     for (int s = 0; s < N_TASK_SLOTS; s++)
-        if (cur->opt.has_labels[s] && !labels_match(&cur->opt.labels[s], lists[s])) {
-            *err_msg = sqlite3_mprintf("%s: option 'labels': the %s labels of init model '%s' "
-                                       "differ (names and order must match)", FN, SLOT_NAMES[s],
-                                       cur->opt.init);
-            return SQLITE_ERROR;
-        }
+        if (cur->opt.has_labels[s] && !labels_match(&cur->opt.labels[s], lists[s]))
+            return init_from_encoder(cur, src, err_msg);
     attn_error err = {{0}};
     int status = copy_model(src, &cur->model, &err);
     return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "init model: ", &err);

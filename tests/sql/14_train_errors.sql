@@ -41,11 +41,13 @@ SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"vector
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"dim": 10, "heads": 3}');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"features": [{"kind": "colour", "buckets": 8, "dim": 4}]}');
 -- init: the model must exist; its architecture (and, with the task, its labels) is kept. A
--- model without the task gives its encoder (21_mlm), whose architecture must match too.
+-- model without the task gives its encoder (21_mlm), whose architecture must match too; so
+-- does one with the task when option 'labels' names other labels (the heads start fresh).
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "nope"}');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "ner", "heads": 3}');
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "pos", "dim": 16}');
-SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "pos", "labels": ["pos", "neg"]}');
+SELECT count(*), max(epoch) FROM attn_train('m2', 'classify', 'SELECT text, label FROM r', '{"init": "pos", "labels": ["pos", "neg"], "epochs": 2}');
+SELECT labels FROM attn_models WHERE name = 'm2';
 SELECT * FROM attn_train('m', 'classify', 'SELECT text, label FROM r', '{"init": "pos", "epochs": 1}');
 
 -- The rows: SQL errors, shapes, types, and malformed annotations name the row.
