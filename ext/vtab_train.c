@@ -18,6 +18,7 @@
 #include "json.h"
 #include "wordvec.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -57,6 +58,7 @@ typedef struct train_options {
     const char *attn_scale;     /* "sqrt" or "none" */
     attn_fit_opts fit;
     const char *dev, *init, *vectors;
+    const char *language;       /* option 'language' (the config's), or the init model's */
     const char **vocab_files;   /* [n_vocab_files], sqlite3_malloc'd array */
     int n_vocab_files;
     label_list labels[N_TASK_SLOTS];
@@ -300,6 +302,15 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
     if (strcmp(key, "dev") == 0) return set_string(v, key, &o->dev, err_msg);
     if (strcmp(key, "init") == 0) return set_string(v, key, &o->init, err_msg);
     if (strcmp(key, "vectors") == 0) return set_string(v, key, &o->vectors, err_msg);
+    if (strcmp(key, "language") == 0) {
+        int rc = set_string(v, key, &o->language, err_msg);
+        /* checked here as well as by the engine: it is written into the config's JSON */
+        for (const char *c = o->language; rc == SQLITE_OK && c && *c; c++)
+            if (!isalnum((unsigned char)*c) && *c != '-')
+                rc = option_error(err_msg, FN ": option '%s' must be %s", key,
+                                  "a language tag such as \"en\" or \"zh\"");
+        return rc;
+    }
     if (strcmp(key, "vocab_files") == 0) return set_vocab_files(o, v, err_msg);
     if (strcmp(key, "labels") == 0 && task_slot < 0)
         return option_error(err_msg, FN ": option '%s': %s", key, "task 'mlm' has no labels");
@@ -464,6 +475,7 @@ static char *fresh_config(const train_cursor *cur) {
                                                      : "[\"entities\",\"relations\"]",
                         o->dim, o->layers, o->heads, o->ffn, o->max_len, o->attn_scale,
                         o->features ? o->features : DEFAULT_FEATURES);
+    if (o->language) sqlite3_str_appendf(out, ",\"language\":\"%s\"", o->language);
     for (int s = 0; s < N_TASK_SLOTS; s++) {
         if (!slot_used(cur->task, s)) continue;
         sqlite3_str_appendf(out, ",\"%s\":{\"labels\":", SLOT_NAMES[s]);
@@ -568,6 +580,7 @@ static int take_architecture(train_cursor *cur, const attn_model *src, char **er
     }
     o->attn_scale = scale;
     if (!option_given(o, "max_len")) o->max_len = src->cfg.max_len;
+    if (!o->language && src->cfg.language[0]) o->language = src->cfg.language;
     if (!option_given(o, "rel_hidden")) o->rel_hidden = o->dim;
     if (!o->features && !(o->features = features_json(&src->cfg))) return SQLITE_NOMEM;
     return SQLITE_OK;

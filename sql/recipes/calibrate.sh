@@ -16,6 +16,9 @@ for model in "$@"; do
         # en-sentiment trains on SST-2 train and the even rows of dev; the odd rows are held out.
         en-sentiment) dev="SELECT text, label FROM data.sst2_dev WHERE rowid % 2 = 1" ;;
         en-topic) dev="SELECT text, label FROM data.reuters_r8_train WHERE rowid % 10 = 0" ;;
+        zh-ner) dev="SELECT text, entities FROM data.msra_dev" ;;
+        zh-resume) dev="SELECT text, entities FROM data.resume_dev" ;;
+        zh-sentiment) dev="SELECT text, label FROM data.chnsenticorp_dev" ;;
         *) echo "calibrate.sh: no dev rows known for $model" >&2; exit 1 ;;
     esac
     db=model/builtin/$model.db

@@ -48,3 +48,13 @@ FROM attn_classify_each('SELECT id, body FROM docs') c JOIN docs d USING (id) OR
 DELETE FROM attn_model WHERE name = 'zh-sentiment';
 SELECT count(*) FROM attn_classify_each('SELECT id, body FROM docs WHERE id = 1');
 SELECT count(*) FROM attn_classify_each('SELECT id, body FROM docs');
+-- attn_train's option 'language' declares it; a model trained from another keeps its language
+CREATE TABLE r(text TEXT, label TEXT);
+INSERT INTO r VALUES ('好极了', 'pos'), ('太差了', 'neg'), ('很好', 'pos'), ('很差', 'neg');
+SELECT count(*) FROM attn_train('zh-tiny', 'classify', 'SELECT text, label FROM r',
+  '{"language": "zh", "epochs": 1, "dim": 8, "heads": 2, "ffn": 8, "layers": 1}');
+SELECT count(*) FROM attn_train('zh-tiny2', 'classify', 'SELECT text, label FROM r',
+  '{"init": "zh-tiny", "labels": ["neg", "pos"], "epochs": 1}');
+SELECT 'trained', name, language FROM attn_models WHERE name LIKE 'zh-tiny%' ORDER BY name;
+SELECT count(*) FROM attn_train('x', 'classify', 'SELECT text, label FROM r', '{"language": "zh\", \"dim\": 9"}');
+SELECT count(*) FROM attn_train('x', 'classify', 'SELECT text, label FROM r', '{"language": "z"}');

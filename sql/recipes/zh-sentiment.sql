@@ -1,0 +1,29 @@
+-- zh-sentiment: review sentiment (negative, positive), ChnSentiCorp (hotel, book and laptop
+-- reviews); selected on its dev split, test only reported. Run by sql/recipes/build.sh, which
+-- sets @vectors (character vectors trained on unlabeled_zh) and @vocab_files.
+-- A character model: the character's hashed norm (filled from the vectors) and the vectors'
+-- subword table, plus the bigram of each character with the next (bigram_right), which carries
+-- the words (不错, 失望) a bag of characters misses. Reviews average 109 characters; longer ones
+-- are read in chunks of max_len and pooled. Each epoch is kept as an exponential moving
+-- average of the parameters (ema).
+.headers on
+.mode list
+SELECT epoch, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_accuracy, round(seconds, 1) AS seconds, best
+FROM attn_train('zh-sentiment', 'classify', 'SELECT text, label FROM chnsenticorp_train',
+  json_object(
+  'dim', 128, 'layers', 2, 'heads', 4, 'ffn', 256, 'max_len', 128,
+  'labels', json('["negative", "positive"]'),
+  'features', json('[{"kind":"norm","buckets":32768,"dim":64},
+                     {"kind":"subword","buckets":100000,"dim":64},
+                     {"kind":"bigram_right","buckets":131072,"dim":48}]'),
+  'epochs', 12, 'patience', 4, 'ema', 0.998, 'lr', 1e-3, 'batch_size', 32, 'warmup', 100,
+  'seed', 1, 'threads', 2, 'dropout_embed', 0.3, 'dropout_attn', 0.1, 'dropout_resid', 0.3,
+  'word_dropout', 0.1, 'embed_lr_scale', 0.3,
+  'vectors', @vectors,
+  'vocab_files', json(@vocab_files),
+  'dev', 'SELECT text, label FROM chnsenticorp_dev',
+  'dtype', 'f16', 'language', 'zh',
+  'meta', json_object('description', 'Review sentiment (negative, positive), ChnSentiCorp',
+                      'recipe', 'sql/recipes/zh-sentiment.sql')));
+SELECT label, round(precision, 4) AS precision, round(recall, 4) AS recall, round(f1, 4) AS f1, support
+FROM attn_eval('zh-sentiment', 'SELECT text, label FROM chnsenticorp_test');
