@@ -20,23 +20,21 @@ DEB_PKGS := build-essential libsqlite3-dev sqlite3 libopenblas-dev libutf8proc-d
             valgrind clang libclang-rt-14-dev libdqlite-dev go-dqlite
 PYTHON  := /usr/bin/python3
 
-MODEL_SRC := $(filter-out model/kernels_%.c,$(wildcard model/*.c))
+# Per-ISA code (model/isa.h): model/<family>_<isa>.c, built on its architecture only, with
+# the flags of <isa> and no others; nothing in it runs before the run-time CPU check of that
+# ISA in kernels.c, which tests exactly these features. The shared code gets no ISA flags.
+ISAS_x86_64  := avx2 avx512 avx512vnni amx
+ISAS_aarch64 := neon
+ISA_FLAGS_avx2       := -mavx2 -mfma -mf16c
+ISA_FLAGS_avx512     := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c -mavx2
+ISA_FLAGS_avx512vnni := $(ISA_FLAGS_avx512) -mavx512vnni
+ISA_FLAGS_amx        := $(ISA_FLAGS_avx512vnni) -mamx-tile -mamx-int8
+ISA_FLAGS_neon       :=
+ISAS      := $(ISAS_$(ARCH))
+OTHER_ISA := $(filter-out $(ISAS),$(ISAS_x86_64) $(ISAS_aarch64))
+MODEL_SRC := $(filter-out $(OTHER_ISA:%=model/\%_%.c),$(wildcard model/*.c))
 EXT_SRC   := $(wildcard ext/*.c)
-ifeq ($(ARCH),x86_64)
-  SIMD_SRC := model/kernels_avx2.c model/kernels_avx512.c
-else ifeq ($(ARCH),aarch64)
-  SIMD_SRC := model/kernels_neon.c
-endif
-MODEL_SRC += model/kernels_scalar.c $(SIMD_SRC)
-
-# Per-file ISA flags: only these files may use those instructions, and their code runs only
-# after the run-time CPU check in kernels.c.
-FLAGS_model/kernels_avx2.c   := -mavx2 -mfma -mf16c
-FLAGS_model/kernels_avx512.c := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c -mavx2
-# The int8 tables (qgemm.h): compiled everywhere, empty off x86_64, so their flags are x86 only.
-FLAGS_model/qgemm_avx2.c     := $(if $(filter x86_64,$(ARCH)),-mavx2 -mfma)
-FLAGS_model/qgemm_avx512.c   := $(if $(filter x86_64,$(ARCH)),-mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mavx2)
-FLAGS_model/qgemm_amx.c      := $(if $(filter x86_64,$(ARCH)),-mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mamx-tile -mamx-int8 -mfma -mavx2)
+$(foreach i,$(ISAS),$(foreach f,$(filter %_$(i).c,$(MODEL_SRC)),$(eval FLAGS_$(f) := $(ISA_FLAGS_$(i)))))
 
 B := build/rel
 S := build/san
