@@ -20,23 +20,28 @@ DEB_PKGS := build-essential libsqlite3-dev sqlite3 libopenblas-dev libutf8proc-d
             valgrind clang libclang-rt-14-dev libdqlite-dev go-dqlite
 PYTHON  := /usr/bin/python3
 
-MODEL_SRC := $(filter-out model/kernels_%.c,$(wildcard model/*.c))
+# Per-ISA code (model/isa.h): model/<family>_<isa>.c, built on its architecture only, with
+# the flags of <isa> and no others; nothing in it runs before the run-time CPU check of that
+# ISA in kernels.c, which tests exactly these features. The shared code gets no ISA flags.
+ISAS_x86_64  := avx2 avx512 avx512vnni amx
+ISAS_aarch64 := neon
+ISA_FLAGS_avx2       := -mavx2 -mfma -mf16c
+ISA_FLAGS_avx512     := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c -mavx2
+ISA_FLAGS_avx512vnni := $(ISA_FLAGS_avx512) -mavx512vnni
+ISA_FLAGS_amx        := $(ISA_FLAGS_avx512vnni) -mamx-tile -mamx-int8
+ISA_FLAGS_neon       :=
+ISAS      := $(ISAS_$(ARCH))
+OTHER_ISA := $(filter-out $(ISAS),$(ISAS_x86_64) $(ISAS_aarch64))
+MODEL_SRC := $(filter-out $(OTHER_ISA:%=model/\%_%.c),$(wildcard model/*.c))
 EXT_SRC   := $(wildcard ext/*.c)
-ifeq ($(ARCH),x86_64)
-  SIMD_SRC := model/kernels_avx2.c model/kernels_avx512.c
-else ifeq ($(ARCH),aarch64)
-  SIMD_SRC := model/kernels_neon.c
-endif
-MODEL_SRC += model/kernels_scalar.c $(SIMD_SRC)
+$(foreach i,$(ISAS),$(foreach f,$(filter %_$(i).c,$(MODEL_SRC)),$(eval FLAGS_$(f) := $(ISA_FLAGS_$(i)))))
 
-# Per-file ISA flags: only these files may use those instructions, and their code runs only
-# after the run-time CPU check in kernels.c.
-FLAGS_model/kernels_avx2.c   := -mavx2 -mfma -mf16c
-FLAGS_model/kernels_avx512.c := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c -mavx2
-# The int8 tables (qgemm.h): compiled everywhere, empty off x86_64, so their flags are x86 only.
-FLAGS_model/qgemm_avx2.c     := $(if $(filter x86_64,$(ARCH)),-mavx2 -mfma)
-FLAGS_model/qgemm_avx512.c   := $(if $(filter x86_64,$(ARCH)),-mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mavx2)
-FLAGS_model/qgemm_amx.c      := $(if $(filter x86_64,$(ARCH)),-mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mamx-tile -mamx-int8 -mfma -mavx2)
+# Quiet by default, one line a file ("  CC      model/gemm.c"); make V=1 prints the commands.
+ifeq ($(V),1)
+  say :=
+else
+  say = @printf '  %-8s%s\n' '$1' '$2';
+endif
 
 B := build/rel
 S := build/san
@@ -71,30 +76,30 @@ need-deps:
 	 if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
 attnext.so: $(EXT_OBJ) $(MODEL_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)$(CC) -shared -o $@ $^ $(LDLIBS)
 
 build/san/attnext.so: $(EXT_OBJ_S) $(MODEL_OBJ_S)
-	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS)
+	$(call say,LD san,$@)$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS)
 
 $(B)/%.o: %.c $(wildcard model/*.h ext/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(FLAGS_$<) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(FLAGS_$<) -c -o $@ $<
 
 $(S)/%.o: %.c $(wildcard model/*.h ext/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(FLAGS_$<) -c -o $@ $<
+	$(call say,CC san,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(FLAGS_$<) -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c tests/unit/check.h $(MODEL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
+	$(call say,LD,$@)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
 
 $(S)/tests/%: tests/unit/%.c tests/unit/check.h $(MODEL_OBJ_S)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(MODEL_OBJ_S) $(LDLIBS) -lsqlite3
+	$(call say,LD san,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(MODEL_OBJ_S) $(LDLIBS) -lsqlite3
 
 $(B)/tools/%: tests/tools/%.c tests/tools/schema.h $(MODEL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
+	$(call say,LD,$@)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -123,13 +128,13 @@ TSAN_CC  ?= clang
 TSAN     := -fsanitize=thread
 $(T)/%.o: %.c $(wildcard model/*.h ext/*.h)
 	@mkdir -p $(dir $@)
-	$(TSAN_CC) $(CPPFLAGS) $(CFLAGS) $(TSAN) $(FLAGS_$<) -c -o $@ $<
+	$(call say,CC tsan,$<)$(TSAN_CC) $(CPPFLAGS) $(CFLAGS) $(TSAN) $(FLAGS_$<) -c -o $@ $<
 $(T)/ext/builtin.o: $(wildcard model/builtin/*.db) ext/builtin_list.h
 $(T)/attnext.so: $(EXT_SRC:%.c=$(T)/%.o) $(MODEL_SRC:%.c=$(T)/%.o)
-	$(TSAN_CC) -shared $(TSAN) -o $@ $^ $(LDLIBS)
+	$(call say,LD tsan,$@)$(TSAN_CC) -shared $(TSAN) -o $@ $^ $(LDLIBS)
 $(T)/tools/sql_threads: tests/tools/sql_threads.c
 	@mkdir -p $(dir $@)
-	$(TSAN_CC) $(CFLAGS) $(TSAN) -o $@ $< -lsqlite3 -lpthread
+	$(call say,LD tsan,$@)$(TSAN_CC) $(CFLAGS) $(TSAN) -o $@ $< -lsqlite3 -lpthread
 test-tsan: need-deps $(T)/attnext.so $(T)/tools/sql_threads $(B)/tools/gen_model
 	@tests/tools/threads.sh tsan $(T)/tools/sql_threads $(T)/attnext.so $(B)/tools/gen_model
 # ---- end test-tsan ---------------------------------------------------------------------------
@@ -138,10 +143,10 @@ test-tsan: need-deps $(T)/attnext.so $(T)/tools/sql_threads $(B)/tools/gen_model
 # libdqlite-dev is installed; tests/run.sh runs cluster/test.sh (3 nodes, one failover) then.
 $(B)/cluster/attnext-node: cluster/node.c cluster/wire.c cluster/wire.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ cluster/node.c cluster/wire.c -ldqlite -lsqlite3 -ldl -lpthread
+	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ cluster/node.c cluster/wire.c -ldqlite -lsqlite3 -ldl -lpthread
 $(B)/cluster/attnext-dq: cluster/client.c cluster/wire.c cluster/wire.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ cluster/client.c cluster/wire.c
+	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ cluster/client.c cluster/wire.c
 cluster: $(CLUSTER_BIN)
 # make cluster-demo: cluster/demo.sh: three nodes, docs, a failover, a model trained on the cluster.
 cluster-demo: need-deps
@@ -178,13 +183,13 @@ bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model $(B)/tools/pack_mo
 # statement (rows/s, peak RSS, CPU), sqlite3_interrupt, the INSERT/UPDATE forms. Not in make test.
 $(B)/bench/bench_scale: tests/bench/bench_scale.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< -lsqlite3 -lpthread
+	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $< -lsqlite3 -lpthread
 bench-scale: need-deps attnext.so $(B)/bench/bench_scale
 	tests/bench/scale.sh $(B)/bench/bench_scale ./attnext.so
 
 $(B)/bench/%: tests/bench/%.c $(MODEL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
+	$(call say,LD,$@)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(MODEL_OBJ) $(LDLIBS) -lsqlite3
 
 clean:
 	rm -rf build attnext.so
@@ -208,22 +213,22 @@ FUZZ_EXT_OBJ := $(EXT_SRC:%.c=build/fuzz/obj/%.o)
 
 build/fuzz/obj/%.o: %.c $(wildcard model/*.h ext/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(FLAGS_$<) -c -o $@ $<
+	$(call say,CC fuzz,$<)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(FLAGS_$<) -c -o $@ $<
 
 $(filter-out build/fuzz/fuzz_lookup,$(FUZZ_BIN)): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_check.h $(FUZZ_OBJ)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+	$(call say,LD fuzz,$@)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
 build/fuzz/obj/ext/builtin.o: $(wildcard model/builtin/*.db) ext/builtin_list.h
 
 build/fuzz/fuzz_lookup: tests/fuzz/fuzz_lookup.c tests/fuzz/fuzz_check.h $(FUZZ_OBJ) $(FUZZ_EXT_OBJ)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(FUZZ_EXT_OBJ) $(LDLIBS) -lsqlite3
+	$(call say,LD fuzz,$@)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(FUZZ_EXT_OBJ) $(LDLIBS) -lsqlite3
 
 fuzz test-fuzz: need-deps $(FUZZ_BIN)
 	@FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 $(B)/fuzz/make_model_seeds: tests/fuzz/make_model_seeds.c $(MODEL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(MODEL_OBJ) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(MODEL_OBJ) $(LDLIBS)
 
 fuzz-seeds: $(B)/fuzz/make_model_seeds
 	$(B)/fuzz/make_model_seeds tests/fuzz/corpus/fuzz_config_model

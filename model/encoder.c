@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "layers.h"

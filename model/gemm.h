@@ -8,8 +8,9 @@
  * B[k][32 p + j] at data[p * K * 32 + k * 32 + j], zero past column N. A k-range of a panel is
  * contiguous, so cache blocking over K reads whole, sequential slices.
  *
- * Microkernels: AVX-512 (12 rows x 32 columns in 24 zmm accumulators), AVX2+FMA (4 x 32),
- * NEON (4 x 32, aarch64 only) and plain C (4 x 32), chosen at run time with the kernel table
+ * Microkernels, one file each (model/isa.h): AVX-512 (gemm_avx512.c: 12 rows x 32 columns in
+ * 24 zmm accumulators), AVX2+FMA (gemm_avx2.c: 6 x 32), NEON (gemm_neon.c: 4 x 32, aarch64
+ * only) and plain C (gemm_scalar.c: 4 x 32), chosen at run time with the kernel table
  * (kernels.h: the same CPU check and the same ATTN_SIMD override). All give the same results
  * up to float rounding (different summation order). Pointers may be unaligned. */
 #ifndef ATTN_GEMM_H
@@ -64,22 +65,6 @@ const char *attn_gemm_name(const attn_gemm_impl *g);
 
 /* Runs the product of args with family g (NULL: attn_gemm_best()). M may be 0. */
 void attn_gemm(const attn_gemm_impl *g, const attn_gemm_args *args);
-
-/* ---- attention ------------------------------------------------------------------------ */
-
-/* Inference self-attention core (no projections), the encoder's: qkv[T, 3D] holds Q | K | V
- * per token; out[T, D] gets, for each head h (hd = D / H columns from h hd),
- * softmax(scale q_h k_h^T) v_h: the same as attn_attention_forward (layers.h) up to float
- * rounding, without the [H, T, T] probabilities. Per head the keys and values are packed once;
- * per block of 32 queries the transposed scores [T, 32] (L1/L2 sized) are softmaxed down the
- * columns (AVX-512, AVX2: an exp of 7.4e-8 relative error, gemm.c; plain C and NEON: the
- * kernel table's softmax) and multiplied by the values, each output row divided by its sum
- * at the end. A NaN in qkv makes its head's outputs NaN; infinite scores are not supported (the
- * SIMD column exp gives NaN). One thread; g NULL: attn_gemm_best().
- * scratch[attn_gemm_attention_floats(T, D, H)], any alignment; out must not overlap qkv. */
-size_t attn_gemm_attention_floats(int T, int D, int H);
-void attn_gemm_attention(const attn_gemm_impl *g, float *out, const float *qkv, int T, int D,
-                         int H, float scale, float *scratch);
 
 /* ---- linear layers -------------------------------------------------------------------- */
 

@@ -1,13 +1,14 @@
-/* kernels.c: picks the kernel table for the CPU the extension runs on.
+/* kernels.c: the run-time CPU check of every kernel family (model/isa.h), and the choice of
+ * the kernel table for the CPU the extension runs on.
  *
  * x86_64: cpuid says what the CPU has and xgetbv (XCR0) says whether the OS saves the AVX and
- * AVX-512 register state; a table is handed out only when both agree. The AVX files are
+ * AVX-512 register state; a table is handed out only when both agree. The per-ISA files are
  * compiled with their own ISA flags, and nothing in them runs before this check.
  * aarch64: NEON (Advanced SIMD, including f16 conversion) is part of the base architecture.
  *
  * The choice is made once, under pthread_once. ATTN_SIMD=scalar|avx2|avx512|neon asks for a
  * table; a level this CPU lacks (or an unknown name) falls back to the best one available. */
-#include "kernels_impl.h"
+#include "isa.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -4,8 +4,8 @@
  * through one of these tables. Each SIMD table (AVX-512, AVX2+FMA, NEON) has the plain C table
  * as its twin, and tests/unit/test_kernels.c compares them on random inputs of awkward lengths.
  * The SIMD level is chosen when the extension runs, from the CPU it runs on (cpuid), never from
- * the machine that built it: the AVX files are compiled with target attributes/flags of their
- * own and only called after the CPU check.
+ * the machine that built it: each SIMD table is a file of its own, compiled with the flags of
+ * its ISA and only called after the CPU check (model/isa.h: the layout and the check).
  *
  * All pointers may be unaligned. n may be 0. Results agree with the scalar table to about
  * 1e-6 relative (exp/tanh are polynomial approximations accurate to a few ulp). */

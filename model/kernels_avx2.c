@@ -1,10 +1,10 @@
 /* kernels_avx2.c: the AVX2 + FMA + F16C table, 8 floats per vector.
  *
- * Compiled with -mavx2 -mfma -mf16c; kernels.c hands this table out only after checking the
- * CPU and OS (cpuid + XCR0). Nothing here runs before that: no constructors, and the table is
- * plain data. Tails (n not a multiple of 8) use masked loads/stores, which never touch the
+ * Compiled with the avx2 flags (model/isa.h: -mavx2 -mfma -mf16c); kernels.c hands this table
+ * out only after checking the CPU and OS (cpuid + XCR0). Nothing here runs before that: no
+ * constructors, and the table is plain data. Tails (n not a multiple of 8) use masked loads/stores, which never touch the
  * memory of masked-off lanes. The scalar twin is kernels_scalar.c. */
-#include "kernels_impl.h"
+#include "isa.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -34,7 +34,7 @@ static float hmax(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* See kernels_impl.h for the method; lanes below ATTN_EXP_LO (and -inf) give 0. */
+/* See isa.h for the method; lanes below ATTN_EXP_LO (and -inf) give 0. */
 static __m256 exp8(__m256 x) {
     __m256 below = _mm256_cmp_ps(x, _mm256_set1_ps(ATTN_EXP_LO), _CMP_LT_OQ);
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(ATTN_EXP_LO)), _mm256_set1_ps(ATTN_EXP_HI));

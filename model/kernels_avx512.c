@@ -1,10 +1,11 @@
 /* kernels_avx512.c: the AVX-512 (F/BW/DQ/VL) table, 16 floats per vector.
  *
- * Compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c -mavx2; kernels.c hands
- * this table out only after checking the CPU and that the OS saves ZMM/opmask state (XCR0).
+ * Compiled with the avx512 flags (model/isa.h: the avx2 ones plus -mavx512f -mavx512bw
+ * -mavx512dq -mavx512vl); kernels.c hands this table out only after checking the CPU and
+ * that the OS saves ZMM/opmask state (XCR0).
  * Nothing here runs before that: no constructors, and the table is plain data. Tails use
  * mask registers; masked-off lanes are never read or written. Scalar twin: kernels_scalar.c. */
-#include "kernels_impl.h"
+#include "isa.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -15,7 +16,7 @@ static __mmask16 tail_mask(size_t rem) {   /* rem in 0..15: the first rem lanes 
     return (__mmask16)((1u << rem) - 1u);
 }
 
-/* See kernels_impl.h for the method; lanes below ATTN_EXP_LO (and -inf) give 0. */
+/* See isa.h for the method; lanes below ATTN_EXP_LO (and -inf) give 0. */
 static __m512 exp16(__m512 x) {
     __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(ATTN_EXP_LO), _CMP_NLT_UQ);
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(ATTN_EXP_LO)), _mm512_set1_ps(ATTN_EXP_HI));

@@ -4,7 +4,7 @@
  * this file needs no extra flags and kernels.c hands it out on every aarch64 CPU. NEON has no
  * masked loads: tails go through a 4-float stack buffer (vector math) or a scalar loop
  * (plain arithmetic). The scalar twin is kernels_scalar.c. */
-#include "kernels_impl.h"
+#include "isa.h"
 
 #include <arm_neon.h>
 #include <math.h>
@@ -24,7 +24,7 @@ static void store_tail(float *p, float32x4_t v, size_t rem) {
     memcpy(p, buf, rem * sizeof *p);
 }
 
-/* See kernels_impl.h for the method; lanes below ATTN_EXP_LO (and -inf) give 0. */
+/* See isa.h for the method; lanes below ATTN_EXP_LO (and -inf) give 0. */
 static float32x4_t exp4(float32x4_t x) {
     uint32x4_t below = vcltq_f32(x, vdupq_n_f32(ATTN_EXP_LO));
     x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(ATTN_EXP_LO)), vdupq_n_f32(ATTN_EXP_HI));

@@ -1,7 +1,7 @@
 /* kernels_scalar.c: the plain C table. The reference twin of every SIMD table, and the table
  * used when the CPU has no supported SIMD level (or ATTN_SIMD=scalar). Sums are accumulated
  * in double and exp/tanh come from libm, so this table is also the accurate one. */
-#include "kernels_impl.h"
+#include "isa.h"
 
 #include <math.h>
 #include <string.h>
@@ -62,7 +62,7 @@ static void layernorm_scalar(float *out, const float *x, const float *g, const f
         out[i] = (float)((x[i] - mean) * inv_std) * g[i] + b[i];
 }
 
-/* x sigmoid(2u), the tanh form of GELU without its cancellation (see kernels_impl.h). */
+/* x sigmoid(2u), the tanh form of GELU without its cancellation (see kernels.h). */
 static float gelu_one(float x) {
     if (x < ATTN_GELU_NEG_CUTOFF) return 0.0f;   /* also -inf, which would give NaN */
     double v = x;

@@ -1,4 +1,5 @@
-/* qgemm.c: packing, the plain C kernels and the run-time choice of table (see qgemm.h). */
+/* qgemm.c: packing, the quantisation parameters every table shares and the run-time choice of
+ * table (see qgemm.h; the tables are qgemm_<isa>.c, model/isa.h). */
 #include "qgemm.h"
 
 #include <float.h>
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "isa.h"
 #include "model.h"   /* ATTN_Q8_MAX */
 
 #if defined(__x86_64__)
@@ -50,17 +51,9 @@ static attn_q8_matrix *matrix_alloc(int OC, int C) {
     return m;
 }
 
-/* Index in m->q of W[o][k] (see the layout in qgemm.h). */
-static size_t packed_index(const attn_q8_matrix *m, int o, int k) {
-    const size_t blk = (size_t)(o / ATTN_Q8_BLOCK_OC), g = (size_t)(k / ATTN_Q8_GROUP_K);
-    const size_t groups = (size_t)(m->CP / ATTN_Q8_GROUP_K);
-    return ((blk * groups + g) * ATTN_Q8_BLOCK_OC + (size_t)(o % ATTN_Q8_BLOCK_OC)) *
-           ATTN_Q8_GROUP_K + (size_t)(k % ATTN_Q8_GROUP_K);
-}
-
 /* Copies row o's scale and ints q[C] into the packed layout and sums them. */
 static void pack_row(attn_q8_matrix *m, int o, float scale, const int8_t *q) {
-    int8_t *dst = m->q + packed_index(m, o, 0);   /* group 0 of row o; groups are 64 B apart */
+    int8_t *dst = m->q + attn_q8_packed_index(m, o, 0);   /* group 0 of row o; groups are 64 B apart */
     const size_t group_stride = ATTN_Q8_BLOCK_OC * ATTN_Q8_GROUP_K;
     int32_t sum = 0;
     for (int k = 0; k < m->C; k += ATTN_Q8_GROUP_K) {
@@ -207,55 +200,6 @@ void attn_q8_row_params(float lo, float hi, float *ascale, float *inv_scale, int
     *zero = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
 }
 
-/* The element rule every table follows: u = clamp(rint(x * inv) + zero, 0, 255). */
-static uint8_t quantize_one(float x, float inv, int32_t zero) {
-    long v = lrintf(x * inv) + zero;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
-static void quantize_scalar(uint8_t *u, float *ascale, int32_t *zero, const float *x, int T,
-                            int C, int CP) {
-    for (int t = 0; t < T; t++) {
-        const float *row = x + (size_t)t * C;
-        uint8_t *dst = u + (size_t)t * CP;
-        float lo = 0.0f, hi = 0.0f;
-        for (int k = 0; k < C; k++) {
-            lo = row[k] < lo ? row[k] : lo;
-            hi = row[k] > hi ? row[k] : hi;
-        }
-        float inv;
-        attn_q8_row_params(lo, hi, &ascale[t], &inv, &zero[t]);
-        for (int k = 0; k < C; k++) dst[k] = quantize_one(row[k], inv, zero[t]);
-        for (int k = C; k < CP; k++) dst[k] = 0;
-    }
-}
-
-/* ---- the plain C product ---------------------------------------------------------------- */
-
-static int32_t dot_u8_packed(const uint8_t *u, const attn_q8_matrix *W, int o) {
-    int32_t acc = 0;
-    for (int k = 0; k < W->C; k++) acc += (int32_t)u[k] * W->q[packed_index(W, o, k)];
-    return acc;
-}
-
-static void gemm_scalar(float *out, const uint8_t *u, const float *ascale, const int32_t *zero,
-                        const attn_q8_matrix *W, const float *b, const float *residual, int T) {
-    for (int t = 0; t < T; t++) {
-        const uint8_t *row = u + (size_t)t * W->CP;
-        float *dst = out + (size_t)t * W->OC;
-        const float *res = residual ? residual + (size_t)t * W->OC : NULL;
-        for (int o = 0; o < W->OC; o++) {
-            const int32_t acc = dot_u8_packed(row, W, o) - zero[t] * W->wsum[o];
-            const float s = ascale[t] * W->wscale[o];
-            float v = (float)acc * s;
-            if (b) v += b[o];
-            dst[o] = res ? res[o] + v : v;
-        }
-    }
-}
-
-static const attn_q8_kernels scalar_table = {"scalar", quantize_scalar, gemm_scalar};
-
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
 static struct {
@@ -284,14 +228,14 @@ static void ask_for_tiles(void) {
 static const attn_q8_kernels *table_if_supported(const char *name) {
     const char *level = attn_kernels_best()->name;
     const int avx512 = strcmp(level, "avx512") == 0, avx2 = avx512 || strcmp(level, "avx2") == 0;
-    if (strcmp(name, "scalar") == 0) return &scalar_table;
+    if (strcmp(name, "scalar") == 0) return attn_qgemm_scalar_table();
 #ifdef Q8_X86
-    if (strcmp(name, "avx2") == 0 && avx2) return attn_q8_avx2_table();
+    if (strcmp(name, "avx2") == 0 && avx2) return attn_qgemm_avx2_table();
     if (strcmp(name, "avx512vnni") == 0 && avx512 && attn_cpu_has_vnni())
-        return attn_q8_avx512vnni_table();
+        return attn_qgemm_avx512vnni_table();
     if (strcmp(name, "amx") == 0 && avx512 && attn_cpu_has_vnni() && attn_cpu_has_amx_int8()) {
         pthread_once(&amx_once, ask_for_tiles);
-        if (q8_cpu.amx_permitted) return attn_q8_amx_table();
+        if (q8_cpu.amx_permitted) return attn_qgemm_amx_table();
     }
 #else
     (void)avx2;

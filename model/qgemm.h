@@ -13,10 +13,12 @@
  * Error per output: about wscale[o]/2 sum_k |x_k| + ascale[t]/2 sum_k |w_ok| (each side is off
  * by at most half a step); attn_q8_error_bound gives the conservative bound the tests use.
  *
- * Kernels: AMX (tile multiplies, qgemm_amx.c), AVX-512 VNNI, AVX2 (vpmaddwd on sign-extended weights: exact, no vpmaddubsw
- * saturation) and plain C. Every table computes the same uint8 activations and the same int32
- * sums, and (compiled as ISO C, so without FMA contraction) the same floats: outputs are
- * bit-identical across tables, which tests/unit/test_qgemm.c checks. The table is chosen at
+ * Kernels (model/isa.h: one file per ISA): AMX tile multiplies (qgemm_amx.c), AVX-512 VNNI
+ * (qgemm_avx512vnni.c), AVX2 (qgemm_avx2.c: vpmaddwd on sign-extended weights, exact, no
+ * vpmaddubsw saturation) and plain C (qgemm_scalar.c). Every table computes the same uint8
+ * activations and the same int32 sums, and (compiled as ISO C, so without FMA contraction)
+ * the same floats: outputs are bit-identical across tables, which tests/unit/test_qgemm.c
+ * checks. The table is chosen at
  * run time: AVX-512 VNNI when kernels.c hands out its "avx512" table (CPU + OS checks, and
  * ATTN_SIMD honoured) and cpuid reports VNNI, and "amx" above it when the CPU has AMX-INT8 and
  * Linux lets this process use the tiles; "avx2" when the kernels are avx2 or avx512; otherwise
@@ -124,11 +126,5 @@ void attn_q8_matmul_with(const attn_q8_kernels *k, float *out, const float *inp,
 /* Shared by every table so that all compute the same activations: ascale, 1/ascale and zero
  * of a row whose values lie in [lo, hi] (lo <= 0 <= hi). */
 void attn_q8_row_params(float lo, float hi, float *ascale, float *inv_scale, int32_t *zero);
-
-/* Getters of the SIMD tables (qgemm_avx512.c / qgemm_avx2.c, x86_64 only); they return the
- * address of static data and run no ISA code. Called only after the CPU check. */
-const attn_q8_kernels *attn_q8_avx512vnni_table(void);
-const attn_q8_kernels *attn_q8_avx2_table(void);
-const attn_q8_kernels *attn_q8_amx_table(void);
 
 #endif

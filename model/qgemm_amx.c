@@ -2,7 +2,7 @@
  * of 64 uint8 activations and 64 x 16 int8 weights and adds the products into 16 x 16 int32
  * sums: 16,384 multiply-adds in one instruction (measured here: 2.6 T multiply-adds/s a core,
  * 8x AVX-512 VNNI). The sums are vpdpbusd's (exact int32, no saturation), and the epilogue is
- * the VNNI table's (qgemm_avx512.h), so the outputs are the plain C table's bits.
+ * the VNNI table's (qgemm_avx512vnni.h), so the outputs are the plain C table's bits.
  *
  * The epilogue (int32 sums to floats, bias, residual), not the multiplies, is most of the
  * time at the encoder's shapes: 1.6-1.9x the VNNI table at C = 128-256, 2.3x at C = 1024
@@ -18,17 +18,16 @@
  * padding, channels past the last whole tile were added with VNNI in the epilogue, which made
  * en-topic's projection, C = 144, slower here than on the VNNI table.)
  *
- * Compiled with the AVX-512 flags plus -mamx-tile -mamx-int8 (x86_64 only; the file is empty
- * elsewhere). qgemm.c hands this table out only after the VNNI checks, cpuid's AMX-TILE and
+ * Compiled with the amx flags (model/isa.h: the avx512vnni ones plus -mamx-tile -mamx-int8).
+ * qgemm.c hands this table out only after the VNNI checks, cpuid's AMX-TILE and
  * AMX-INT8 bits, XCR0's tile state bits and Linux's permission (arch_prctl) for this process.
  * Each call loads the tile configuration and releases the tiles before returning, so no
  * thread keeps AMX state between calls. */
-#include "qgemm.h"
+#include "isa.h"
 
-#if defined(__x86_64__)
 #include <string.h>
 
-#include "qgemm_avx512.h"
+#include "qgemm_avx512vnni.h"
 
 #define TILE_K 64                                 /* input channels (bytes) per tile row */
 #define TILE_OUT (ATTN_Q8_TILE_ROWS * Q8_LANES)   /* int32 sums in one C tile */
@@ -56,7 +55,7 @@ static void load_tile_config(void) {
 /* The VNNI quantiser, then zero activations in the padding rows up to a whole A tile. */
 static void quantize_amx(uint8_t *u, float *ascale, int32_t *zero, const float *x, int T,
                          int C, int CP) {
-    attn_q8_avx512vnni_table()->quantize(u, ascale, zero, x, T, C, CP);
+    attn_qgemm_avx512vnni_table()->quantize(u, ascale, zero, x, T, C, CP);
     const int padded = (T + ATTN_Q8_TILE_ROWS - 1) / ATTN_Q8_TILE_ROWS * ATTN_Q8_TILE_ROWS;
     memset(u + (size_t)T * CP, 0, (size_t)(padded - T) * CP);
 }
@@ -159,6 +158,5 @@ static void gemm_amx(float *out, const uint8_t *u, const float *ascale, const in
 
 static const attn_q8_kernels table = {"amx", quantize_amx, gemm_amx};
 
-const attn_q8_kernels *attn_q8_amx_table(void) { return &table; }
+const attn_q8_kernels *attn_qgemm_amx_table(void) { return &table; }
 
-#endif

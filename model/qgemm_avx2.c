@@ -6,11 +6,10 @@
  * A 16-byte chunk of the packed layout (4 outputs x 4 channels) widens to one ymm; vpmaddwd
  * leaves two partial sums per output, added pairwise (vphaddd) once per tile.
  *
- * Compiled with -mavx2 -mfma (x86_64 only; the file is empty elsewhere); qgemm.c hands this
- * table out only after kernels.c's AVX2 CPU/OS check. Plain C twin: qgemm.c. */
-#include "qgemm.h"
+ * Compiled with the avx2 flags (model/isa.h: -mavx2 -mfma -mf16c); qgemm.c hands this table
+ * out only after kernels.c's AVX2 CPU/OS check. Plain C twin: qgemm_scalar.c. */
+#include "isa.h"
 
-#if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
 
@@ -172,6 +171,5 @@ static void gemm_avx2(float *out, const uint8_t *u, const float *ascale, const i
 
 static const attn_q8_kernels table = {"avx2", quantize_avx2, gemm_avx2};
 
-const attn_q8_kernels *attn_q8_avx2_table(void) { return &table; }
+const attn_q8_kernels *attn_qgemm_avx2_table(void) { return &table; }
 
-#endif

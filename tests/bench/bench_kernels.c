@@ -4,9 +4,7 @@
  * cblas_sgemm at the encoder's shapes in GFLOP/s. Numbers only: no pass/fail (the machine is
  * shared and noisy).
  *
- *   cc -std=c11 -O2 -D_GNU_SOURCE -Imodel -I/usr/include/x86_64-linux-gnu/openblas-pthread \
- *      tests/bench/bench_kernels.c build/rel/model/kernels*.o build/rel/model/gemm.o \
- *      -lopenblas -lm -lpthread */
+ *   make build/rel/bench/bench_kernels && build/rel/bench/bench_kernels */
 #include "gemm.h"
 #include "kernels.h"
 

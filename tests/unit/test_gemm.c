@@ -23,6 +23,7 @@
 
 #include "check.h"
 #include "encoder.h"
+#include "attention.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "layers.h"

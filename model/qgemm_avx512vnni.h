@@ -1,9 +1,9 @@
-/* qgemm_avx512.h: what the AVX-512 int8 tables (qgemm_avx512.c, qgemm_amx.c) share: the
+/* qgemm_avx512vnni.h: what the AVX-512 int8 tables (qgemm_avx512vnni.c, qgemm_amx.c) share: the
  * epilogue that turns int32 sums into floats, one place for that arithmetic so that both
  * give the plain C table's bits (qgemm.h), and the VNNI step on 4 channels.
- * Include only from files compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl. */
-#ifndef ATTN_QGEMM_AVX512_H
-#define ATTN_QGEMM_AVX512_H
+ * Include only from files compiled with the avx512vnni or amx flags (model/isa.h). */
+#ifndef ATTN_QGEMM_AVX512VNNI_H
+#define ATTN_QGEMM_AVX512VNNI_H
 
 #include <immintrin.h>
 #include <string.h>

@@ -1,16 +1,15 @@
-/* qgemm_avx512.c: the AVX-512 VNNI int8 table (see qgemm.h). vpdpbusd multiplies 4 uint8
+/* qgemm_avx512vnni.c: the AVX-512 VNNI int8 table (see qgemm.h). vpdpbusd multiplies 4 uint8
  * activations by 4 int8 weights and adds the 4 products into an int32 lane: one instruction per
  * 16 outputs x 4 input channels, 4x the multiply-adds of an f32 FMA.
  *
- * Compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mavx2 (x86_64
- * only; the file is empty elsewhere); qgemm.c hands this table out only after kernels.c's
- * AVX-512 CPU/OS check and a cpuid VNNI check. Plain C twin: gemm_scalar in qgemm.c. */
-#include "qgemm.h"
+ * Compiled with the avx512vnni flags (model/isa.h: the avx512 ones plus -mavx512vnni);
+ * qgemm.c hands this table out only after kernels.c's AVX-512 CPU/OS check and a cpuid VNNI
+ * check. Plain C twin: qgemm_scalar.c. */
+#include "isa.h"
 
-#if defined(__x86_64__)
 #include <string.h>
 
-#include "qgemm_avx512.h"
+#include "qgemm_avx512vnni.h"
 
 #define LANES Q8_LANES
 #define MR 6       /* tokens per register tile */
@@ -135,6 +134,5 @@ static void gemm_avx512(float *out, const uint8_t *u, const float *ascale, const
 
 static const attn_q8_kernels table = {"avx512vnni", quantize_avx512, gemm_avx512};
 
-const attn_q8_kernels *attn_q8_avx512vnni_table(void) { return &table; }
+const attn_q8_kernels *attn_qgemm_avx512vnni_table(void) { return &table; }
 
-#endif
