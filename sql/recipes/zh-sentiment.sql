@@ -4,8 +4,10 @@
 -- A character model: the character's hashed norm (filled from the vectors) and the vectors'
 -- subword table, plus the bigram of each character with the next (bigram_right), which carries
 -- the words (不错, 失望) a bag of characters misses. Reviews average 109 characters; longer ones
--- are read in chunks of max_len and pooled. Each epoch is kept as an exponential moving
--- average of the parameters (ema).
+-- are read in chunks of max_len and pooled. The bigram table starts at random, so the tables
+-- learn at the full rate (embed_lr_scale 1) and the regularisation is light: with en-sentiment's
+-- settings (tables at 0.3 lr, dropout 0.3, word dropout 0.1, ema) the model underfit (train
+-- loss 0.28) and reached dev 0.871; these reach dev 0.8975 (train loss 0.13).
 .headers on
 .mode list
 SELECT epoch, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_accuracy, round(seconds, 1) AS seconds, best
@@ -16,9 +18,9 @@ FROM attn_train('zh-sentiment', 'classify', 'SELECT text, label FROM chnsenticor
   'features', json('[{"kind":"norm","buckets":32768,"dim":64},
                      {"kind":"subword","buckets":100000,"dim":64},
                      {"kind":"bigram_right","buckets":131072,"dim":48}]'),
-  'epochs', 12, 'patience', 4, 'ema', 0.998, 'lr', 1e-3, 'batch_size', 32, 'warmup', 100,
-  'seed', 1, 'threads', 2, 'dropout_embed', 0.3, 'dropout_attn', 0.1, 'dropout_resid', 0.3,
-  'word_dropout', 0.1, 'embed_lr_scale', 0.3,
+  'epochs', 12, 'patience', 4, 'lr', 2e-3, 'batch_size', 32, 'warmup', 100,
+  'seed', 1, 'threads', 2, 'dropout_embed', 0.1, 'dropout_attn', 0.1, 'dropout_resid', 0.1,
+  'word_dropout', 0.0, 'embed_lr_scale', 1.0,
   'vectors', @vectors,
   'vocab_files', json(@vocab_files),
   'dev', 'SELECT text, label FROM chnsenticorp_dev',
