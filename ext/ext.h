@@ -12,6 +12,8 @@
  *   vtab_eval.c   attn_eval; train_rows.c reads annotated rows for both
  *   vtab_calibrate.c attn_calibrate (fits the heads' temperatures, writes them in the config)
  *   vtab_conll.c  attn_conll (CoNLL files as rows)
+ *   vtab_wordvec.c attn_wordvec_train (word vectors from text files, progress rows)
+ *   vtab_pack.c   attn_pack (a model re-encoded into another storage, another database)
  *   fn_relation.c attn_relation, attn_relation_scores (relation of two given spans)
  *   fn_detok.c    attn_detok (pre-tokenised text joined as people write it)
  *   vtab_each.c   attn_classify_each, attn_entities_each, attn_relations_each (the bulk path:
@@ -367,6 +369,7 @@ int vtab_train_register(sqlite3 *db, attn_conn *c);
 int vtab_eval_register(sqlite3 *db, attn_conn *c);
 int vtab_calibrate_register(sqlite3 *db, attn_conn *c);
 int vtab_conll_register(sqlite3 *db, attn_conn *c);
+int vtab_wordvec_register(sqlite3 *db, attn_conn *c);
 int vtab_each_register(sqlite3 *db, attn_conn *c);      /* vtab_each.c: the bulk path */
 
 #endif
