@@ -312,6 +312,9 @@ int vtab_disconnect(sqlite3_vtab *vt);
 int vtab_cursor_new(size_t size, sqlite3_vtab_cursor **out);
 /* Sets vt's error message to msg (taking it) and returns rc; SQLITE_NOMEM when msg is NULL. */
 int vtab_error(sqlite3_vtab *vt, int rc, char *msg);
+/* The error of a call that failed with rc and err_msg (taken): SQLITE_NOMEM as is (message
+ * dropped), SQLITE_INTERRUPT as is, anything else as SQLITE_ERROR, with the message. */
+int vtab_call_error(sqlite3_vtab *vt, int rc, char *err_msg);
 
 /* The arguments of a table-valued function: the HIDDEN columns first_col .. first_col +
  * n_args - 1, in order; the first n_required must be given. */
