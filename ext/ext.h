@@ -289,6 +289,12 @@ void train_rows_free(train_rows *r);
  * "fn: ..." in *err_msg. */
 int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
                 const char *config_json, attn_storage storage, char **err_msg);
+/* The same into schema.attn_model (main or an attached database; refused when it is not an
+ * ordinary table or has triggers). read_back, when non-NULL, receives the model as it loads
+ * from the rows written (the check every write makes; the caller frees it), or NULL on error. */
+int model_write_to(sqlite3 *db, const char *fn, const char *schema, const char *name,
+                   const attn_model *m, const char *config_json, attn_storage storage,
+                   attn_model **read_back, char **err_msg);
 
 /* ---- fn_relation.c ----------------------------------------------------------------------- */
 void attn_relation_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
@@ -373,6 +379,7 @@ int vtab_eval_register(sqlite3 *db, attn_conn *c);
 int vtab_calibrate_register(sqlite3 *db, attn_conn *c);
 int vtab_conll_register(sqlite3 *db, attn_conn *c);
 int vtab_wordvec_register(sqlite3 *db, attn_conn *c);
+int vtab_pack_register(sqlite3 *db, attn_conn *c);
 int vtab_each_register(sqlite3 *db, attn_conn *c);      /* vtab_each.c: the bulk path */
 
 #endif
