@@ -482,7 +482,9 @@ static int wordvec_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int c
     case COL_PHASE: sqlite3_result_text(ctx, PHASE_NAMES[cur->ph], -1, SQLITE_STATIC); break;
     case COL_FILE: if (cur->file) sqlite3_result_text(ctx, cur->file, -1, SQLITE_TRANSIENT); break;
     case COL_TOKENS: sqlite3_result_int64(ctx, (sqlite3_int64)cur->tokens); break;
-    case COL_WORDS: if (cur->have_words) sqlite3_result_int64(ctx, (sqlite3_int64)cur->words); break;
+    case COL_WORDS:
+        if (cur->have_words) sqlite3_result_int64(ctx, (sqlite3_int64)cur->words);
+        break;
     case COL_PROGRESS: if (cur->have_progress) sqlite3_result_double(ctx, cur->progress); break;
     case COL_LOSS: if (cur->have_progress) sqlite3_result_double(ctx, cur->loss); break;
     case COL_TOKENS_PER_S:
