@@ -39,11 +39,12 @@ SELECT name, storage FROM attn_models WHERE storage LIKE 'out.%';
 -- Schema names are case-insensitive, as in SQL.
 SELECT schema FROM attn_pack('every', 'every', 'f16', 'OUT');
 SELECT count(DISTINCT name) FROM out.attn_model;
--- The built-in models pack as well.
-SELECT name, schema, f32 FROM attn_pack('en-sentiment', 'sentiment-f16', 'f16', 'out');
--- Packing a model over itself, in place.
-SELECT name, f16 > 0 FROM attn_pack('sentiment-f16', 'sentiment-f16', 'q8', 'out');
-SELECT count(*) FROM out.attn_model WHERE name = 'sentiment-f16' AND dtype = 'q8';
+-- The built-in models pack as well (here into a file of its own).
+SELECT name, schema, f32 FROM attn_pack('en-sentiment', 'en-sentiment', 'q4-int8', 'out');
+-- Packing a model over itself, in place: 'small' is found in out and replaced there.
+SELECT name, q8 FROM attn_pack('pos', 'small', 'f16', 'out');
+SELECT name, q8 > 0 FROM attn_pack('small', 'small', 'q8', 'out');
+SELECT count(*) FROM out.attn_model WHERE name = 'small' AND dtype = 'q8';
 
 -- Inside a transaction the rows roll back with it.
 BEGIN;
