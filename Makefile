@@ -164,7 +164,7 @@ cluster-bench: need-deps
 # make models: retrain the built-in models from ../shared/data with the recipes in
 # sql/recipes/ (fixed seeds; see README "Built-in models" for the time each takes).
 MODELS ?= en-ner en-sentiment en-topic en-rel en-semeval
-models: need-deps attnext.so $(B)/tools/wordvec_train $(B)/tools/pack_model
+models: need-deps attnext.so
 	sql/recipes/build.sh $(MODELS)
 
 # make demo: the README's first command. Runs sql/demo.sql on the built-in models.
@@ -176,7 +176,7 @@ demo: need-deps
 # the FMA peak, training, memory and load time, with and without OPENBLAS_CORETYPE=SkylakeX.
 # Needs python3-torch for the PyTorch side (BENCH_ARGS=--quick for a shorter run).
 BENCH_BIN := $(addprefix $(B)/bench/,bench_kernels bench_encoder peak_fma mem_probe sql_throughput_rows)
-bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model $(B)/tools/pack_model
+bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model
 	tests/bench/run.sh $(B) ./attnext.so $(BENCH_ARGS)
 
 # make bench-scale: tests/bench/scale.sh: the bulk path over 10^5, 10^6, 10^7 rows in one

@@ -385,6 +385,8 @@ static int register_all(sqlite3 *db, attn_conn *c) {
     if (rc == SQLITE_OK) rc = vtab_eval_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_calibrate_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_conll_register(db, c);
+    if (rc == SQLITE_OK) rc = vtab_wordvec_register(db, c);
+    if (rc == SQLITE_OK) rc = vtab_pack_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_each_register(db, c);
     if (rc == SQLITE_OK) rc = limits_register(db, c);
     return rc;

@@ -12,6 +12,8 @@
  *   vtab_eval.c   attn_eval; train_rows.c reads annotated rows for both
  *   vtab_calibrate.c attn_calibrate (fits the heads' temperatures, writes them in the config)
  *   vtab_conll.c  attn_conll (CoNLL files as rows)
+ *   vtab_wordvec.c attn_wordvec_train (word vectors from text files, progress rows)
+ *   vtab_pack.c   attn_pack (a model re-encoded into another storage, another database)
  *   fn_relation.c attn_relation, attn_relation_scores (relation of two given spans)
  *   fn_detok.c    attn_detok (pre-tokenised text joined as people write it)
  *   vtab_each.c   attn_classify_each, attn_entities_each, attn_relations_each (the bulk path:
@@ -296,6 +298,12 @@ void train_rows_free(train_rows *r);
  * "fn: ..." in *err_msg. */
 int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
                 const char *config_json, attn_storage storage, char **err_msg);
+/* The same into schema.attn_model (main or an attached database; refused when it is not an
+ * ordinary table or has triggers). read_back, when non-NULL, receives the model as it loads
+ * from the rows written (the check every write makes; the caller frees it), or NULL on error. */
+int model_write_to(sqlite3 *db, const char *fn, const char *schema, const char *name,
+                   const attn_model *m, const char *config_json, attn_storage storage,
+                   attn_model **read_back, char **err_msg);
 
 /* ---- fn_relation.c ----------------------------------------------------------------------- */
 void attn_relation_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
@@ -319,6 +327,9 @@ int vtab_disconnect(sqlite3_vtab *vt);
 int vtab_cursor_new(size_t size, sqlite3_vtab_cursor **out);
 /* Sets vt's error message to msg (taking it) and returns rc; SQLITE_NOMEM when msg is NULL. */
 int vtab_error(sqlite3_vtab *vt, int rc, char *msg);
+/* The error of a call that failed with rc and err_msg (taken): SQLITE_NOMEM as is (message
+ * dropped), SQLITE_INTERRUPT as is, anything else as SQLITE_ERROR, with the message. */
+int vtab_call_error(sqlite3_vtab *vt, int rc, char *err_msg);
 
 /* The arguments of a table-valued function: the HIDDEN columns first_col .. first_col +
  * n_args - 1, in order; the first n_required must be given. */
@@ -376,6 +387,8 @@ int vtab_train_register(sqlite3 *db, attn_conn *c);
 int vtab_eval_register(sqlite3 *db, attn_conn *c);
 int vtab_calibrate_register(sqlite3 *db, attn_conn *c);
 int vtab_conll_register(sqlite3 *db, attn_conn *c);
+int vtab_wordvec_register(sqlite3 *db, attn_conn *c);
+int vtab_pack_register(sqlite3 *db, attn_conn *c);
 int vtab_each_register(sqlite3 *db, attn_conn *c);      /* vtab_each.c: the bulk path */
 
 #endif

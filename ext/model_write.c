@@ -1,4 +1,5 @@
-/* model_write.c: a model in memory into main.attn_model (sql/schema.sql), all or nothing.
+/* model_write.c: a model in memory into SCHEMA.attn_model (sql/schema.sql; main for attn_train
+ * and attn_calibrate, the schema the user names for attn_pack), all or nothing.
  *
  * One SAVEPOINT around: CREATE TABLE IF NOT EXISTS, DELETE the rows of that name, INSERT the
  * config row and one row per tensor (in the config's tensor order). Any failure rolls back to
@@ -17,12 +18,12 @@
 #include <string.h>
 
 static const char SCHEMA_SQL[] =
-    "CREATE TABLE IF NOT EXISTS main.attn_model(name TEXT NOT NULL, key TEXT NOT NULL, "
+    "CREATE TABLE IF NOT EXISTS \"%w\".attn_model(name TEXT NOT NULL, key TEXT NOT NULL, "
     "dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB, PRIMARY KEY (name, key))";
 
 static int exec(sqlite3 *db, const char *fn, const char *sql, char **err_msg) {
-    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
+    int rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+    if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
         *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
     return rc;
 }
@@ -68,14 +69,18 @@ static int insert_tensor(sqlite3 *db, sqlite3_stmt *ins, const char *fn, const a
     return SQLITE_OK;
 }
 
-static int write_rows(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
-                      const char *config_json, attn_storage storage, char **err_msg) {
+static int write_rows(sqlite3 *db, const char *fn, const char *schema, const char *name,
+                      const attn_model *m, const char *config_json, attn_storage storage,
+                      char **err_msg) {
     sqlite3_stmt *del = NULL, *ins = NULL;
-    int rc = sqlite3_prepare_v2(db, "DELETE FROM main.attn_model WHERE name = ?1", -1, &del,
-                                NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "INSERT INTO main.attn_model(name, key, dtype, shape, data) "
-                                    "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &ins, NULL);
+    char *del_sql = sqlite3_mprintf("DELETE FROM \"%w\".attn_model WHERE name = ?1", schema);
+    char *ins_sql = sqlite3_mprintf("INSERT INTO \"%w\".attn_model(name, key, dtype, shape, "
+                                    "data) VALUES (?1, ?2, ?3, ?4, ?5)", schema);
+    int rc = del_sql && ins_sql ? SQLITE_OK : SQLITE_NOMEM;
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, del_sql, -1, &del, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, ins_sql, -1, &ins, NULL);
+    sqlite3_free(del_sql);
+    sqlite3_free(ins_sql);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(del, 1, name, -1, SQLITE_STATIC);
         rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
@@ -98,15 +103,18 @@ static int write_rows(sqlite3 *db, const char *fn, const char *name, const attn_
     return rc;
 }
 
-/* The rows of name in main.attn_model load as a lookup would load them. */
-static int check_loads(sqlite3 *db, const char *fn, const char *name, char **err_msg) {
+/* The rows of name in schema.attn_model load as a lookup would load them; the model loaded
+ * into *read_back when read_back is non-NULL. */
+static int check_loads(sqlite3 *db, const char *fn, const char *schema, const char *name,
+                       attn_model **read_back, char **err_msg) {
     char *msg = NULL;
     uint64_t fp;
     attn_model *m = NULL;
-    int rc = model_rows_fingerprint(db, "main", name, &fp, NULL, &msg) == 0 ? SQLITE_OK
+    int rc = model_rows_fingerprint(db, schema, name, &fp, NULL, &msg) == 0 ? SQLITE_OK
                                                                             : SQLITE_ERROR;
-    if (rc == SQLITE_OK) rc = model_rows_load(db, "main", name, &m, &msg);
-    attn_model_free(m);
+    if (rc == SQLITE_OK) rc = model_rows_load(db, schema, name, &m, &msg);
+    if (rc == SQLITE_OK && read_back) *read_back = m;
+    else attn_model_free(m);
     if (rc == SQLITE_NOMEM && !msg) return rc;
     if (rc != SQLITE_OK) {
         *err_msg = sqlite3_mprintf("%s: model '%s' would not load, so it was not written: %s",
@@ -117,38 +125,74 @@ static int check_loads(sqlite3 *db, const char *fn, const char *name, char **err
     return rc;
 }
 
+/* 1 when schema.attn_model has triggers (they would run our inserts into SQL of whoever made
+ * the database), 0 when not, -1 on error. */
+static int has_triggers(sqlite3 *db, const char *schema) {
+    char *sql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_master WHERE type = 'trigger' "
+                                "AND tbl_name = 'attn_model' COLLATE NOCASE", schema);
+    sqlite3_stmt *st = NULL;
+    int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+    sqlite3_free(sql);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* CREATE TABLE IF NOT EXISTS, the rows, and the check that they load. */
-static int write_checked(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
-                         const char *config_json, attn_storage storage, char **err_msg) {
+static int write_checked(sqlite3 *db, const char *fn, const char *schema, const char *name,
+                         const attn_model *m, const char *config_json, attn_storage storage,
+                         attn_model **read_back, char **err_msg) {
     char *msg = NULL;
-    if (schema_model_table(db, "main", &msg) < 0) {
+    if (schema_model_table(db, schema, &msg) < 0) {
         *err_msg = sqlite3_mprintf("%s: %s", fn, msg);
         sqlite3_free(msg);
         return SQLITE_ERROR;
     }
-    int rc = exec(db, fn, SCHEMA_SQL, err_msg);
-    if (rc == SQLITE_OK) rc = write_rows(db, fn, name, m, config_json, storage, err_msg);
-    if (rc == SQLITE_OK) rc = check_loads(db, fn, name, err_msg);
+    int triggers = has_triggers(db, schema);
+    if (triggers) {
+        *err_msg = triggers < 0
+            ? sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db))
+            : sqlite3_mprintf("%s: %s.attn_model has triggers; models are not written through "
+                              "them", fn, schema);
+        return SQLITE_ERROR;
+    }
+    char *create = sqlite3_mprintf(SCHEMA_SQL, schema);
+    int rc = exec(db, fn, create, err_msg);
+    sqlite3_free(create);
+    if (rc == SQLITE_OK) rc = write_rows(db, fn, schema, name, m, config_json, storage, err_msg);
+    if (rc == SQLITE_OK) rc = check_loads(db, fn, schema, name, read_back, err_msg);
     return rc;
 }
 
 int model_write(sqlite3 *db, const char *fn, const char *name, const attn_model *m,
                 const char *config_json, attn_storage storage, char **err_msg) {
+    return model_write_to(db, fn, "main", name, m, config_json, storage, NULL, err_msg);
+}
+
+int model_write_to(sqlite3 *db, const char *fn, const char *schema, const char *name,
+                   const attn_model *m, const char *config_json, attn_storage storage,
+                   attn_model **read_back, char **err_msg) {
+    if (read_back) *read_back = NULL;
     int rc = sqlite3_exec(db, "SAVEPOINT attn_model_write", NULL, NULL, NULL);
     if (rc == SQLITE_BUSY) {
         /* A writing statement is running us (INSERT INTO log SELECT * FROM attn_train(...)):
          * no savepoint may open, and our writes already belong to its transaction, which an
          * error of ours aborts. */
-        return write_checked(db, fn, name, m, config_json, storage, err_msg);
+        return write_checked(db, fn, schema, name, m, config_json, storage, read_back,
+                             err_msg);
     }
     if (rc != SQLITE_OK) {
         *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
         return rc;
     }
-    rc = write_checked(db, fn, name, m, config_json, storage, err_msg);
+    rc = write_checked(db, fn, schema, name, m, config_json, storage, read_back, err_msg);
     if (rc == SQLITE_OK) {
         rc = exec(db, fn, "RELEASE attn_model_write", err_msg);
         if (rc == SQLITE_OK) return SQLITE_OK;
+    }
+    if (read_back) {
+        attn_model_free(*read_back);
+        *read_back = NULL;
     }
     /* Undo everything since the savepoint, then drop it (ends the transaction it began). */
     sqlite3_exec(db, "ROLLBACK TO attn_model_write", NULL, NULL, NULL);

@@ -37,6 +37,14 @@ int vtab_error(sqlite3_vtab *vt, int rc, char *msg) {
     return msg ? rc : SQLITE_NOMEM;       /* no message: sqlite3_mprintf ran out of memory */
 }
 
+int vtab_call_error(sqlite3_vtab *vt, int rc, char *err_msg) {
+    if (rc == SQLITE_NOMEM) {
+        sqlite3_free(err_msg);
+        return rc;
+    }
+    return vtab_error(vt, rc == SQLITE_INTERRUPT ? rc : SQLITE_ERROR, err_msg);
+}
+
 int vtab_bind_args(sqlite3_vtab *vt, sqlite3_index_info *info, const vtab_args *spec) {
     (void)vt;   /* errors are reported by xFilter (vtab_missing_args) */
     assert(spec->n_args <= VTAB_MAX_ARGS);

@@ -933,11 +933,7 @@ static int run_failed(train_cursor *cur, int rc, char *err_msg) {
     sqlite3_vtab *vt = cur->base.pVtab;
     cursor_reset(cur);
     cur->eof = 1;
-    if (rc == SQLITE_NOMEM) {
-        sqlite3_free(err_msg);
-        return rc;
-    }
-    return vtab_error(vt, rc == SQLITE_INTERRUPT ? rc : SQLITE_ERROR, err_msg);
+    return vtab_call_error(vt, rc, err_msg);
 }
 
 static int train_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,

@@ -708,6 +708,31 @@ int attn_model_copy(const attn_model *src, attn_model **out, attn_error *err) {
     return ATTN_OK;
 }
 
+int attn_model_max_difference(const attn_model *a, const attn_model *b, double *out,
+                              attn_error *err) {
+    *out = 0.0;
+    size_t largest = 1;
+    int same = a->n_specs == b->n_specs;
+    for (size_t i = 0; same && i < a->n_specs; i++) {
+        same = a->specs[i].size == b->specs[i].size && strcmp(a->specs[i].key, b->specs[i].key) == 0;
+        if (a->specs[i].size > largest) largest = a->specs[i].size;
+    }
+    if (!same) return attn_fail(err, ATTN_EINVAL, "model: the two models have different tensors");
+    float *x = malloc(2 * largest * sizeof *x);
+    if (!x) return attn_fail(err, ATTN_ENOMEM, "out of memory (comparing models)");
+    float *y = x + largest;
+    double worst = 0.0;
+    for (size_t i = 0; i < a->n_specs; i++) {
+        attn_model_read_values(a, i, a->specs[i].size, x);
+        attn_model_read_values(b, i, b->specs[i].size, y);
+        for (size_t k = 0; k < a->specs[i].size; k++)
+            worst = fmax(worst, fabs((double)x[k] - (double)y[k]));
+    }
+    free(x);
+    *out = worst;
+    return ATTN_OK;
+}
+
 size_t attn_model_bytes(const attn_model *m) {
     if (!m) return 0;
     size_t bytes = m->n_params * sizeof(float);

@@ -154,6 +154,12 @@ void attn_model_read_values(const attn_model *m, size_t idx, size_t n, float *ou
  * finished (a shared loaded model: training starts from a copy). ATTN_ENOMEM or ATTN_EINVAL. */
 int attn_model_copy(const attn_model *src, attn_model **out, attn_error *err);
 
+/* *out = the largest |a - b| over every value of two finished models with the same tensors
+ * (a model and its copy read back from another storage: how much the storage changed it).
+ * ATTN_EINVAL when their tensors differ, ATTN_ENOMEM. */
+int attn_model_max_difference(const attn_model *a, const attn_model *b, double *out,
+                              attn_error *err);
+
 /* Bytes of parameter storage the model holds: params without the untouched f32 regions of
  * kept tables, plus the kept tables' stored bytes (the encoder's packed copy not included). */
 size_t attn_model_bytes(const attn_model *m);

@@ -407,14 +407,19 @@ static int build_vocab(vocab *v, const attn_wordvec_corpus *c, const attn_wordve
 /* ================================================================ training */
 
 typedef struct trainer {
-    const attn_wordvec_params *p;
-    const vocab *v;
+    attn_wordvec_params p;    /* a copy: the run outlives the caller's struct */
+    vocab v;
     const attn_kernels *k;
     float *input;             /* [n_buckets, dim] */
     float *output;            /* [n_words, dim] */
     uint64_t total_work;      /* epochs * n_train */
+    uint64_t corpus_tokens, corpus_types;
     _Atomic uint64_t processed;
+    atomic_int stop;          /* attn_wordvec_cancel: workers leave after their document */
     double start;
+    pthread_mutex_t mutex;    /* guards n_done and the workers' published losses */
+    pthread_cond_t ended;     /* signalled as each worker ends */
+    int n_done;
 } trainer;
 
 typedef struct worker {
@@ -427,10 +432,18 @@ typedef struct worker {
     uint64_t unflushed;           /* tokens not yet added to t->processed */
     float *hidden, *grad, *center_grad;   /* [dim] each */
     uint32_t *line;               /* [longest_doc] kept words of the current document */
-    double loss_sum;
+    double loss_sum;              /* this epoch's, this worker's */
     uint64_t loss_n;
-    double next_report;
+    double shown_loss_sum;        /* copies of the two for attn_wordvec_wait (t->mutex) */
+    uint64_t shown_loss_n;
 } worker;
+
+struct attn_wordvec_run {
+    trainer t;
+    worker ws[ATTN_WORDVEC_MAX_THREADS];
+    pthread_t th[ATTN_WORDVEC_MAX_THREADS];
+    int n_started;                /* threads started and not yet joined */
+};
 
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
@@ -438,7 +451,7 @@ static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
  * grad (as a step, already times lr) and updates output[word]. Returns the loss. */
 static float logistic_step(worker *w, uint32_t word, float label) {
     const attn_kernels *k = w->t->k;
-    size_t dim = w->t->p->dim;
+    size_t dim = w->t->p.dim;
     float *out = w->t->output + (size_t)word * dim;
     float score = sigmoid(k->dot(w->hidden, out, dim));
     float alpha = w->lr * (label - score);
@@ -448,7 +461,7 @@ static float logistic_step(worker *w, uint32_t word, float label) {
 }
 
 static uint32_t draw_negative(worker *w, uint32_t target) {
-    const vocab *v = w->t->v;
+    const vocab *v = &w->t->v;
     for (int i = 0; i < NEG_RETRIES; i++) {
         uint32_t word = v->neg_table[w->neg_pos];
         w->neg_pos = w->neg_pos + 1 == v->neg_size ? 0 : w->neg_pos + 1;
@@ -461,15 +474,15 @@ static uint32_t draw_negative(worker *w, uint32_t target) {
  * which is what recomputing the mean of the rows would give once grad is added to each. */
 static void train_context(worker *w, uint32_t target) {
     const attn_kernels *k = w->t->k;
-    size_t dim = w->t->p->dim;
+    size_t dim = w->t->p.dim;
     memset(w->grad, 0, dim * sizeof *w->grad);
     double loss = logistic_step(w, target, 1.0f);
-    for (int i = 0; i < w->t->p->negatives; i++) {
+    for (int i = 0; i < w->t->p.negatives; i++) {
         uint32_t neg = draw_negative(w, target);
         if (neg != NO_WORD) loss += logistic_step(w, neg, 0.0f);
     }
     w->loss_sum += loss;
-    w->loss_n += 1 + (uint64_t)w->t->p->negatives;
+    w->loss_n += 1 + (uint64_t)w->t->p.negatives;
     k->add(w->hidden, w->grad, dim);
     k->add(w->center_grad, w->grad, dim);
 }
@@ -479,32 +492,22 @@ static void train_context(worker *w, uint32_t target) {
 static void train_center(worker *w, const uint32_t *line, size_t n, size_t pos) {
     const trainer *t = w->t;
     const attn_kernels *k = t->k;
-    size_t dim = t->p->dim;
-    const uint32_t *rows = t->v->rows + t->v->row_start[line[pos]];
-    size_t n_rows = t->v->row_start[line[pos] + 1] - t->v->row_start[line[pos]];
+    size_t dim = t->p.dim;
+    const uint32_t *rows = t->v.rows + t->v.row_start[line[pos]];
+    size_t n_rows = t->v.row_start[line[pos] + 1] - t->v.row_start[line[pos]];
     memset(w->hidden, 0, dim * sizeof *w->hidden);
     for (size_t r = 0; r < n_rows; r++) k->add(w->hidden, t->input + (size_t)rows[r] * dim, dim);
     k->scale(w->hidden, 1.0f / (float)n_rows, dim);
     memset(w->center_grad, 0, dim * sizeof *w->center_grad);
-    size_t span = 1 + (size_t)(splitmix64_next(&w->rng) % (uint64_t)t->p->window);
+    size_t span = 1 + (size_t)(splitmix64_next(&w->rng) % (uint64_t)t->p.window);
     size_t first = pos > span ? pos - span : 0, last = pos + span < n ? pos + span : n - 1;
     for (size_t c = first; c <= last; c++)
         if (c != pos) train_context(w, line[c]);
     for (size_t r = 0; r < n_rows; r++) k->add(t->input + (size_t)rows[r] * dim, w->center_grad, dim);
 }
 
-static void report_progress(worker *w) {
-    trainer *t = w->t;
-    double now = now_seconds();
-    if (!t->p->verbose || w->index != 0 || now < w->next_report) return;
-    w->next_report = now + PROGRESS_SECONDS;
-    uint64_t done = atomic_load(&t->processed);
-    fprintf(stderr, "wordvec: %5.1f%%  %.0f words/s  lr %.5f  loss %.4f\n",
-            100.0 * (double)done / (double)t->total_work, (double)done / (now - t->start),
-            (double)w->lr, w->loss_n ? w->loss_sum / (double)w->loss_n : 0.0);
-}
-
-/* Adds this worker's recent tokens to the shared clock and sets the decayed learning rate. */
+/* Adds this worker's recent tokens to the shared clock, sets the decayed learning rate and
+ * shows its loss so far to attn_wordvec_wait. */
 static void update_lr(worker *w, uint64_t tokens) {
     w->unflushed += tokens;
     if (w->unflushed < LR_UPDATE_TOKENS) return;
@@ -512,12 +515,15 @@ static void update_lr(worker *w, uint64_t tokens) {
     uint64_t done = atomic_fetch_add(&t->processed, w->unflushed) + w->unflushed;
     w->unflushed = 0;
     double left = 1.0 - (double)done / (double)t->total_work;
-    w->lr = t->p->lr * (float)(left > 0.0 ? left : 0.0);
-    report_progress(w);
+    w->lr = t->p.lr * (float)(left > 0.0 ? left : 0.0);
+    pthread_mutex_lock(&t->mutex);
+    w->shown_loss_sum = w->loss_sum;
+    w->shown_loss_n = w->loss_n;
+    pthread_mutex_unlock(&t->mutex);
 }
 
 static void train_document(worker *w, size_t d) {
-    const vocab *v = w->t->v;
+    const vocab *v = &w->t->v;
     size_t begin = d ? v->doc_end[d - 1] : 0, end = v->doc_end[d], n = 0;
     for (size_t i = begin; i < end; i++) {
         uint32_t word = v->words[i];
@@ -530,26 +536,34 @@ static void train_document(worker *w, size_t d) {
 
 static void *worker_main(void *arg) {
     worker *w = arg;
-    for (int epoch = 0; epoch < w->t->p->epochs; epoch++) {
+    trainer *t = w->t;
+    for (int epoch = 0; epoch < t->p.epochs && !atomic_load(&t->stop); epoch++) {
         w->loss_sum = 0.0;   /* the reported loss is the last epoch's */
         w->loss_n = 0;
-        for (size_t d = w->doc_first; d < w->doc_last; d++) train_document(w, d);
+        for (size_t d = w->doc_first; d < w->doc_last && !atomic_load(&t->stop); d++)
+            train_document(w, d);
     }
-    atomic_fetch_add(&w->t->processed, w->unflushed);
+    atomic_fetch_add(&t->processed, w->unflushed);
     w->unflushed = 0;
+    pthread_mutex_lock(&t->mutex);
+    w->shown_loss_sum = w->loss_sum;
+    w->shown_loss_n = w->loss_n;
+    t->n_done++;
+    pthread_cond_broadcast(&t->ended);
+    pthread_mutex_unlock(&t->mutex);
     return NULL;
 }
 
 static int worker_init(worker *w, trainer *t, int index) {
-    size_t dim = t->p->dim;
+    size_t dim = t->p.dim;
     memset(w, 0, sizeof *w);
     w->t = t;
     w->index = index;
-    w->rng = t->p->seed ^ (0xd1b54a32d192ed03ull * (uint64_t)(index + 1));
-    w->lr = t->p->lr;
-    w->neg_pos = (size_t)(splitmix64_next(&w->rng) % t->v->neg_size);
+    w->rng = t->p.seed ^ (0xd1b54a32d192ed03ull * (uint64_t)(index + 1));
+    w->lr = t->p.lr;
+    w->neg_pos = (size_t)(splitmix64_next(&w->rng) % t->v.neg_size);
     w->hidden = malloc(3 * dim * sizeof(float));
-    w->line = malloc((t->v->longest_doc ? t->v->longest_doc : 1) * sizeof *w->line);
+    w->line = malloc((t->v.longest_doc ? t->v.longest_doc : 1) * sizeof *w->line);
     if (!w->hidden || !w->line) return ATTN_ENOMEM;
     w->grad = w->hidden + dim;
     w->center_grad = w->grad + dim;
@@ -559,6 +573,8 @@ static int worker_init(worker *w, trainer *t, int index) {
 static void worker_free(worker *w) {
     free(w->hidden);
     free(w->line);
+    w->hidden = NULL;
+    w->line = NULL;
 }
 
 /* Splits the documents into n shards of about equal token counts. */
@@ -572,87 +588,155 @@ static void assign_shards(worker *ws, int n, const vocab *v) {
     }
 }
 
-/* Runs the workers on threads (the calling thread when threads == 1). */
-static int run_workers(worker *ws, int n, attn_error *err) {
-    if (n == 1) { worker_main(&ws[0]); return ATTN_OK; }
-    pthread_t th[ATTN_WORDVEC_MAX_THREADS];
-    int started = 0, rc = ATTN_OK;
-    for (; started < n; started++) {
-        if (pthread_create(&th[started], NULL, worker_main, &ws[started]) != 0) {
-            rc = attn_fail(err, ATTN_ENOMEM, "cannot start wordvec thread %d", started);
-            break;
-        }
-    }
-    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
-    return rc;
-}
-
 static void init_input(float *input, size_t n, uint32_t dim, uint64_t seed) {
     uint64_t rng = seed;
     float scale = 2.0f / (float)dim, offset = 1.0f / (float)dim;
     for (size_t i = 0; i < n; i++) input[i] = uniform01(&rng) * scale - offset;
 }
 
-static void fill_stats(attn_wordvec_stats *s, const attn_wordvec_corpus *c, const vocab *v,
-                       const trainer *t, const worker *ws, int n) {
-    memset(s, 0, sizeof *s);
-    s->corpus_tokens = c->n_tokens;
-    s->corpus_types = c->n_types;
-    s->vocab_words = v->n_words;
-    s->train_tokens = v->n_train;
-    s->processed = atomic_load(&((trainer *)t)->processed);
-    s->seconds = now_seconds() - t->start;
-    s->words_per_second = s->seconds > 0 ? (double)s->processed / s->seconds : 0.0;
-    double loss = 0.0;
-    uint64_t samples = 0;
-    for (int i = 0; i < n; i++) { loss += ws[i].loss_sum; samples += ws[i].loss_n; }
-    s->final_loss = samples ? loss / (double)samples : 0.0;
+/* Joins the started threads and frees everything but what finish hands over. */
+static void run_free(attn_wordvec_run *r) {
+    trainer *t = &r->t;
+    for (int i = 0; i < r->n_started; i++) pthread_join(r->th[i], NULL);
+    for (int i = 0; i < t->p.threads; i++) worker_free(&r->ws[i]);
+    pthread_mutex_destroy(&t->mutex);
+    pthread_cond_destroy(&t->ended);
+    free(t->input);
+    free(t->output);
+    vocab_free(&t->v);
+    free(r);
 }
 
-static int train_tables(trainer *t, const attn_wordvec_corpus *c, attn_wordvec_stats *stats, attn_error *err) {
-    int n = t->p->threads, rc = ATTN_OK;
-    worker ws[ATTN_WORDVEC_MAX_THREADS];
-    for (int i = 0; i < n; i++) {
-        if (worker_init(&ws[i], t, i) != ATTN_OK) {
-            for (int j = 0; j <= i; j++) worker_free(&ws[j]);
+/* The tables, the workers and their threads (run is zeroed, its vocabulary built). */
+static int run_begin(attn_wordvec_run *r, attn_error *err) {
+    trainer *t = &r->t;
+    const attn_wordvec_params *p = &t->p;
+    size_t n_input = (size_t)p->n_buckets * p->dim;
+    t->input = malloc(n_input * sizeof(float));
+    t->output = calloc(t->v.n_words * p->dim, sizeof(float));
+    if (!t->input || !t->output) return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec tables)");
+    init_input(t->input, n_input, p->dim, p->seed);
+    for (int i = 0; i < p->threads; i++)
+        if (worker_init(&r->ws[i], t, i) != ATTN_OK)
             return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec worker)");
-        }
-    }
-    assign_shards(ws, n, t->v);
+    assign_shards(r->ws, p->threads, &t->v);
     t->start = now_seconds();
-    rc = run_workers(ws, n, err);
-    if (rc == ATTN_OK && stats) fill_stats(stats, c, t->v, t, ws, n);
-    for (int i = 0; i < n; i++) worker_free(&ws[i]);
-    return rc;
+    for (; r->n_started < p->threads; r->n_started++)
+        if (pthread_create(&r->th[r->n_started], NULL, worker_main, &r->ws[r->n_started]) != 0) {
+            atomic_store(&t->stop, 1);
+            return attn_fail(err, ATTN_ENOMEM, "cannot start wordvec thread %d", r->n_started);
+        }
+    return ATTN_OK;
 }
 
-int attn_wordvec_train(const attn_wordvec_corpus *c, const attn_wordvec_params *p,
-                       attn_wordvec *out, attn_wordvec_stats *stats, attn_error *err) {
-    memset(out, 0, sizeof *out);
+int attn_wordvec_start(const attn_wordvec_corpus *c, const attn_wordvec_params *p,
+                       attn_wordvec_run **out, attn_error *err) {
+    *out = NULL;
     int rc = attn_wordvec_check_params(p, err);
     if (rc != ATTN_OK) return rc;
     if ((uint64_t)p->n_buckets * p->dim > ATTN_MAX_PARAMS)
         return attn_fail(err, ATTN_ELIMIT, "wordvec table of %u x %u floats exceeds %zu",
                          p->n_buckets, p->dim, (size_t)ATTN_MAX_PARAMS);
-    vocab v;
-    rc = build_vocab(&v, c, p, err);
-    if (rc != ATTN_OK) return rc;
-    size_t n_input = (size_t)p->n_buckets * p->dim;
-    trainer t = {.p = p, .v = &v, .k = attn_kernels_best(),
-                 .total_work = (uint64_t)p->epochs * v.n_train};
-    atomic_init(&t.processed, 0);
-    t.input = malloc(n_input * sizeof(float));
-    t.output = calloc(v.n_words * p->dim, sizeof(float));
-    if (!t.input || !t.output) rc = attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec tables)");
-    if (rc == ATTN_OK) {
-        init_input(t.input, n_input, p->dim, p->seed);
-        rc = train_tables(&t, c, stats, err);
+    attn_wordvec_run *r = calloc(1, sizeof *r);
+    if (!r) return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec run)");
+    trainer *t = &r->t;
+    t->p = *p;
+    pthread_mutex_init(&t->mutex, NULL);
+    pthread_cond_init(&t->ended, NULL);
+    rc = build_vocab(&t->v, c, p, err);
+    if (rc != ATTN_OK) {
+        run_free(r);
+        return rc;
     }
-    free(t.output);
-    vocab_free(&v);
-    if (rc != ATTN_OK) { free(t.input); return rc; }
-    *out = (attn_wordvec){p->n_buckets, p->dim, p->min_n, p->max_n, t.input};
+    t->k = attn_kernels_best();
+    t->total_work = (uint64_t)p->epochs * t->v.n_train;
+    t->corpus_tokens = c->n_tokens;
+    t->corpus_types = c->n_types;
+    atomic_init(&t->processed, 0);
+    atomic_init(&t->stop, 0);
+    rc = run_begin(r, err);
+    if (rc != ATTN_OK) {
+        run_free(r);
+        return rc;
+    }
+    *out = r;
     return ATTN_OK;
+}
+
+int attn_wordvec_wait(attn_wordvec_run *r, double seconds, attn_wordvec_progress *progress) {
+    trainer *t = &r->t;
+    pthread_mutex_lock(&t->mutex);
+    if (seconds > 0.0 && t->n_done < t->p.threads) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double whole = floor(seconds);
+        until.tv_sec += (time_t)whole;
+        until.tv_nsec += (long)((seconds - whole) * 1e9);
+        if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+        while (t->n_done < t->p.threads &&
+               pthread_cond_timedwait(&t->ended, &t->mutex, &until) == 0) {}
+    }
+    int done = t->n_done == t->p.threads;
+    double loss = 0.0;
+    uint64_t samples = 0;
+    for (int i = 0; i < t->p.threads; i++) {
+        loss += r->ws[i].shown_loss_sum;
+        samples += r->ws[i].shown_loss_n;
+    }
+    pthread_mutex_unlock(&t->mutex);
+    if (progress) {
+        progress->processed = atomic_load(&t->processed);
+        progress->total = t->total_work;
+        progress->loss = samples ? loss / (double)samples : 0.0;
+        progress->seconds = now_seconds() - t->start;
+    }
+    return done;
+}
+
+int attn_wordvec_finish(attn_wordvec_run *r, attn_wordvec *out, attn_wordvec_stats *stats) {
+    memset(out, 0, sizeof *out);
+    trainer *t = &r->t;
+    for (int i = 0; i < r->n_started; i++) pthread_join(r->th[i], NULL);
+    r->n_started = 0;
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->corpus_tokens = t->corpus_tokens;
+        stats->corpus_types = t->corpus_types;
+        stats->vocab_words = t->v.n_words;
+        stats->train_tokens = t->v.n_train;
+        stats->processed = atomic_load(&t->processed);
+        stats->seconds = now_seconds() - t->start;
+        stats->words_per_second = stats->seconds > 0 ? (double)stats->processed / stats->seconds : 0.0;
+        double loss = 0.0;
+        uint64_t samples = 0;
+        for (int i = 0; i < t->p.threads; i++) { loss += r->ws[i].loss_sum; samples += r->ws[i].loss_n; }
+        stats->final_loss = samples ? loss / (double)samples : 0.0;
+    }
+    *out = (attn_wordvec){t->p.n_buckets, t->p.dim, t->p.min_n, t->p.max_n, t->input};
+    t->input = NULL;
+    run_free(r);
+    return ATTN_OK;
+}
+
+void attn_wordvec_cancel(attn_wordvec_run *r) {
+    if (!r) return;
+    atomic_store(&r->t.stop, 1);
+    run_free(r);
+}
+
+int attn_wordvec_train(const attn_wordvec_corpus *c, const attn_wordvec_params *p,
+                       attn_wordvec *out, attn_wordvec_stats *stats, attn_error *err) {
+    memset(out, 0, sizeof *out);
+    attn_wordvec_run *r;
+    int rc = attn_wordvec_start(c, p, &r, err);
+    if (rc != ATTN_OK) return rc;
+    attn_wordvec_progress pr;
+    while (!attn_wordvec_wait(r, PROGRESS_SECONDS, &pr))
+        if (p->verbose)
+            fprintf(stderr, "wordvec: %5.1f%%  %.0f words/s  loss %.4f\n",
+                    100.0 * (double)pr.processed / (double)(pr.total ? pr.total : 1),
+                    pr.seconds > 0 ? (double)pr.processed / pr.seconds : 0.0, pr.loss);
+    return attn_wordvec_finish(r, out, stats);
 }
 
 void attn_wordvec_free(attn_wordvec *wv) {

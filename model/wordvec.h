@@ -113,6 +113,33 @@ int attn_wordvec_train(const attn_wordvec_corpus *c, const attn_wordvec_params *
 
 void attn_wordvec_free(attn_wordvec *wv);
 
+/* The same training as a run on background threads (threads = 1: one thread, the same bits as
+ * attn_wordvec_train) that the caller watches and may stop: start it, call attn_wordvec_wait
+ * until it says the run has ended, then attn_wordvec_finish; or attn_wordvec_cancel at any
+ * time. attn_wordvec_train is exactly that loop. The corpus is not used after start returns. */
+typedef struct attn_wordvec_run attn_wordvec_run;
+
+typedef struct attn_wordvec_progress {
+    uint64_t processed;       /* tokens gone through so far, all epochs (before subsampling) */
+    uint64_t total;           /* epochs * training tokens: processed at the end */
+    double loss;              /* mean logistic loss per sample in each worker's current epoch
+                               * so far (updated every few thousand tokens); 0 before any */
+    double seconds;           /* since the start */
+} attn_wordvec_progress;
+
+/* Builds the vocabulary and tables and starts the threads. Errors as attn_wordvec_train. */
+int attn_wordvec_start(const attn_wordvec_corpus *c, const attn_wordvec_params *p,
+                       attn_wordvec_run **out, attn_error *err);
+/* Waits up to `seconds` (0: not at all) for the run to end; fills *progress (may be NULL).
+ * Returns 1 once every thread has ended, else 0. */
+int attn_wordvec_wait(attn_wordvec_run *r, double seconds, attn_wordvec_progress *progress);
+/* Waits for the end, fills *out (caller frees with attn_wordvec_free) and stats (may be NULL),
+ * frees r. ATTN_OK. */
+int attn_wordvec_finish(attn_wordvec_run *r, attn_wordvec *out, attn_wordvec_stats *stats);
+/* Stops the threads (each within the document it is on), discards the tables and frees r.
+ * NULL is a no-op. */
+void attn_wordvec_cancel(attn_wordvec_run *r);
+
 /* vec[0..dim) = mean of the table rows of token[0..n_bytes) (raw UTF-8, normalised here). */
 void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t n_bytes,
                                float *vec);

@@ -6,11 +6,11 @@
 # (en-semeval goes to model/optional/MODEL.db instead: not compiled in, ATTACH it.)
 # Steps, each skipped when its output is newer than its inputs:
 #   1. build/data.db: every dataset as tables (sql/load_datasets.sql)
-#   2. build/wordvec/en64.bin: word vectors from all the unlabelled English (wordvec_train,
+#   2. build/wordvec/en64.bin: word vectors from all the unlabelled English (attn_wordvec_train,
 #      2 threads, fixed seed), the xz files decompressed into build/unlabeled_en first
 #   3. build/recipes/MODEL.db: attn_train with the recipe's fixed seed; the epoch rows and the
 #      test scores go to build/recipes/MODEL.log
-#   4. model/builtin/MODEL.db: that model alone, packed by pack_model (tests/tools/pack_model.c)
+#   4. model/builtin/MODEL.db: that model alone, packed by attn_pack into the ATTACHed file
 #      in q4-int8 storage: the wide embedding tables (word and subword, 64 wide) as 4-bit
 #      values with a scale per 32, the narrow ones (affixes, shape) and the encoder's linear
 #      weights as int8 rows with a scale each (the linears then run on the int8 kernels;
@@ -27,9 +27,7 @@ data=${ATTN_DATA:-../shared/data}
 # ATTN_EXT: the extension to train with (default ./attnext.so); a copy lets the tree be rebuilt
 # while a recipe runs.
 ext=${ATTN_EXT:-./attnext.so}
-tools=build/rel/tools
 mkdir -p build/recipes build/wordvec model/builtin
-make --no-print-directory -s "$tools/pack_model"
 
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
     if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
@@ -56,11 +54,19 @@ unlabeled=("$data"/unlabeled_en/*.txt build/unlabeled_en/*.txt)
 # Word vectors on all of it (75.6M words, 88M tokens): about 20 minutes on 2 threads. Two
 # threads update the table without locks (as fastText does), so two runs differ in the last
 # bits; the vectors are an input of the recipes, not a shipped artefact.
+# The progress rows (a file read, a minute of training, the end) are shown as they come.
 vectors=build/wordvec/en64.bin
 if [ ! -s "$vectors" ]; then
     echo "== word vectors: $vectors (about 20 minutes)"
-    "$tools/wordvec_train" "$vectors" "${unlabeled[@]}" --dim 64 --buckets 100000 \
-        --epochs 5 --min-count 3 --threads 2 --seed 1 --quiet
+    files=$(printf '"%s",' "${unlabeled[@]}")
+    sqlite3 -bail :memory: -cmd ".load $ext" -cmd ".parameter set @files '[${files%,}]'" \
+        -cmd ".parameter set @out '$vectors'" -cmd ".headers on" \
+        "SELECT phase, file, tokens, words, round(progress, 3) AS progress, round(loss, 4) AS loss,
+                CAST(tokens_per_s AS INTEGER) AS tokens_per_s, round(seconds, 1) AS seconds
+         FROM attn_wordvec_train(@out, @files,
+           '{\"dim\": 64, \"buckets\": 100000, \"epochs\": 5, \"min_count\": 3, \"threads\": 2,
+             \"seed\": 1, \"report_seconds\": 60, \"vocab\": \"$vectors.vocab\"}')" |
+        tee build/wordvec/en64.log
 fi
 
 for model in "$@"; do
@@ -93,7 +99,9 @@ for model in "$@"; do
         *) storage=q4-int8 ;;
     esac
     rm -f "$out"
-    "$tools/pack_model" "$work" "$model" "$out" --dtype $storage | tee -a build/recipes/$model.log
+    sqlite3 -bail "$work" -cmd ".load $ext" -cmd ".headers on" "ATTACH '$out' AS packed" \
+        "SELECT * FROM attn_pack('$model', '$model', '$storage', 'packed')" |
+        tee -a build/recipes/$model.log
     sqlite3 "$out" "VACUUM"
     case $model in *-ft | en-semeval) ;; *) sql/recipes/calibrate.sh "$model" ;; esac
     echo "wrote $out ($(stat -c %s "$out") bytes)" | tee -a build/recipes/$model.log

@@ -86,10 +86,12 @@ echo "# ==== int8 weights (q4-int8 storage) vs our own fp32 (q4 storage: f16 lay
 # the minima) over the rounds. Target (issue 4): >= 1.8x at 32 tokens and more. Where the best
 # int8 table is AMX, a third side runs the int8 model on the AVX-512 VNNI table (ATTN_Q8), to
 # show what the tiles add.
-if [ -x "$BIN/tools/pack_model" ]; then
+if command -v sqlite3 >/dev/null; then
     ROUNDS=${INT8_ROUNDS:-11}
-    $BIN/tools/pack_model "$TMP/bench.db" bench "$TMP/b_f32.db" --dtype q4 >/dev/null
-    $BIN/tools/pack_model "$TMP/bench.db" bench "$TMP/b_int8.db" --dtype q4-int8 >/dev/null
+    sqlite3 -bail "$TMP/bench.db" -cmd ".load $SO" "ATTACH '$TMP/b_f32.db' AS f32" \
+        "ATTACH '$TMP/b_int8.db' AS int8" \
+        "SELECT name FROM attn_pack('bench', 'bench', 'q4', 'f32')" \
+        "SELECT name FROM attn_pack('bench', 'bench', 'q4-int8', 'int8')" >/dev/null
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     for T in 8 32 128 512; do
         reps=$(( T >= 512 ? 10 : T >= 128 ? 40 : 200 ))
@@ -122,5 +124,5 @@ PY
     done
     echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 else
-    echo "skipped: $BIN/tools/pack_model not built (make $BIN/tools/pack_model)"
+    echo "skipped: no sqlite3 shell to pack the model with (attn_pack)"
 fi

@@ -1,6 +1,6 @@
 -- q8 storage: the embedding tables as int8 rows with one f32 scale per row, every other tensor
 -- as f16 (sql/schema.sql). q8.db holds 'every8' and 'tiny8': the same weights as main's
--- 'every' and 'tiny' (f32), packed by tests/tools/pack_model --dtype q8.
+-- 'every' and 'tiny' (f32), packed by attn_pack(name, name, 'q8', 'q8') (tests/sql/run.sh).
 .mode list
 .headers on
 ATTACH 'q8.db' AS q8;
@@ -96,7 +96,7 @@ UPDATE q8.attn_model SET dtype = 'f16' WHERE name = 'tiny8' AND key = 'cls.b';
 SELECT attn_classify_scores('a b c', 'tiny8') = (SELECT attn_classify_scores('a b c', 'tiny8'));
 SELECT count(*) FROM (SELECT * FROM saved EXCEPT SELECT * FROM q8.attn_model WHERE name = 'tiny8');
 
--- q4 storage (attn_train's dtype 'q4', pack_model --dtype q4): embedding tables at least 32
+-- q4 storage (attn_train's dtype 'q4', attn_pack's storage 'q4'): embedding tables at least 32
 -- wide as 4-bit values with an f32 scale per 32 values of a row, narrower ones q8, the rest f16.
 SELECT max(epoch) FROM attn_train('small4', 'classify', 'SELECT text, label FROM reviews',
   '{"dim": 8, "layers": 1, "heads": 1, "ffn": 8, "max_len": 8, "epochs": 2, "seed": 1,

@@ -65,6 +65,19 @@ stops "attn_relation en-rel, 50 MB" \
 stops "attn_eval en-sentiment, 300k rows" \
     "SELECT count(*) FROM attn_eval('en-sentiment', 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL
        SELECT i + 1 FROM n WHERE i < 300000) SELECT ''What a lovely film, truly.'', ''positive'' FROM n')"
+# attn_wordvec_train: once while it reads a 60 MB file, once while it trains (a small file,
+# a thousand epochs); neither leaves a file behind.
+LD_PRELOAD=$preload sqlite3 -batch -cmd ".load $so" "$work/h.db" ".once $work/big.txt" \
+    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1500000)
+     SELECT 'the cat saw the dog ' || (i % 1000) || ' times and ran' FROM n" >/dev/null 2>&1
+head -c 100000 "$work/big.txt" >"$work/small.txt"
+stops "attn_wordvec_train reading 60 MB" \
+    "SELECT count(*) FROM attn_wordvec_train('$work/v.atwv', '[\"$work/big.txt\"]')"
+stops "attn_wordvec_train, 1000 epochs" \
+    "SELECT count(*) FROM attn_wordvec_train('$work/v.atwv', '[\"$work/small.txt\"]',
+       '{\"dim\": 32, \"buckets\": 10000, \"epochs\": 1000, \"min_count\": 1, \"subsample\": 0}')"
+left=$(ls "$work" | grep -c '^v\.atwv')
+check "attn_wordvec_train interrupted leaves no file" "$([ "$left" = 0 ]; echo $?)" "$left left"
 
 # Relations count under max_call_memory: 40k entities, 1.2M related pairs, 16 MB allowed.
 out=$(LD_PRELOAD=$preload sqlite3 -batch -cmd ".load $so" "$work/h.db" \

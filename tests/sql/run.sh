@@ -9,7 +9,7 @@
 #              (classify only, always 'positive'), ner (entities only)
 #   aux.db     en-ner (tags every token LOC), every (shadowed by main's: labels bad/good)
 #   broken.db  one broken model per kind of damage
-#   q8.db      every8, tiny8: the weights of every and tiny, packed to q8 storage (pack_model)
+#   q8.db      every8, tiny8: the weights of every and tiny, packed to q8 storage (attn_pack)
 #   *.conll    the CoNLL fixtures of tests/fixtures (for attn_conll)
 # The whole suite runs twice: with the SIMD level the CPU allows and with ATTN_SIMD=scalar.
 # Error lines are printed by the shell as "Runtime error near line N: msg"; the line number
@@ -48,20 +48,20 @@ build_dbs() {
     "$g" "$d/broken.db" good --seed 13 &&
     "$g" "$d/f32.db" every8 --seed 8 --set tag.b:1:8 --set rel.out.b:1:8 --set cls.b:0:8 &&
     "$g" "$d/f32.db" tiny8 --seed 5 --scale 0.3 &&
-    "$tools/pack_model" "$d/f32.db" every8 "$d/q8.db" --dtype q8 &&
-    "$tools/pack_model" "$d/f32.db" tiny8 "$d/q8.db" --dtype q8 &&
+    LD_PRELOAD=$preload sqlite3 -batch -bail -cmd ".load $so" "$d/f32.db" \
+        "ATTACH '$d/q8.db' AS q8" "SELECT name FROM attn_pack('every8', 'every8', 'q8', 'q8')" \
+        "SELECT name FROM attn_pack('tiny8', 'tiny8', 'q8', 'q8')" &&
     rm "$d/f32.db" &&
-    ! "$tools/pack_model" "$d/broken.db" nan "$d/q8.db" &&
     cp "$here"/../fixtures/*.conll "$d"/
 }
 
+preload=${ATTN_PRELOAD:-}
 if ! build_dbs "$work/template" >"$work/gen.log" 2>&1; then
     cat "$work/gen.log"
     echo "sql: 0 passed, 1 failed (gen_model)"
     exit 1
 fi
 
-preload=${ATTN_PRELOAD:-}
 passed=0 failed=0
 
 # run_one TEST.sql SIMD: prints the normalised output of the test.

@@ -2,9 +2,9 @@
  *
  *   wordvec_nn MODEL.bin VOCAB WORD... [--k 10] [--max-vocab N]
  *
- * VOCAB is a file of lines "word[\tanything]" (wordvec_train writes MODEL.bin.vocab); its first
- * max-vocab words (all by default) are the candidates. Each WORD, seen or not, gets its vector
- * from its subword rows (wordvec.h), so misspelt words work too. */
+ * VOCAB is a file of lines "word[\tanything]" (attn_wordvec_train's option vocab writes one);
+ * its first max-vocab words (all by default) are the candidates. Each WORD, seen or not, gets
+ * its vector from its subword rows (wordvec.h), so misspelt words work too. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -375,6 +375,42 @@ static void test_file_format(void) {
     expect_load_error(bad, 48, ATTN_EMODEL, "non-finite value at row 1, column 1");
 }
 
+/* The run API: start/wait/finish gives attn_wordvec_train's bits (one thread); a cancelled
+ * run stops long before its end. */
+static void test_run(void) {
+    char *text = make_topic_corpus(2000, 12);
+    attn_wordvec_corpus *c = attn_wordvec_corpus_new();
+    attn_error err = {{0}};
+    CHECK(attn_wordvec_corpus_add_text(c, text, strlen(text), &err) == ATTN_OK);
+    attn_wordvec_params p;
+    small_params(&p);
+    attn_wordvec direct, watched;
+    CHECK(attn_wordvec_train(c, &p, &direct, NULL, &err) == ATTN_OK);
+    attn_wordvec_run *r = NULL;
+    CHECK(attn_wordvec_start(c, &p, &r, &err) == ATTN_OK && r);
+    attn_wordvec_progress pr;
+    while (!attn_wordvec_wait(r, 0.001, &pr)) {}
+    CHECK(pr.processed == 3 * 24000 && pr.total == 3 * 24000 && pr.loss > 0.0);
+    attn_wordvec_stats s;
+    CHECK(attn_wordvec_finish(r, &watched, &s) == ATTN_OK && s.processed == 3 * 24000);
+    CHECK(memcmp(direct.table, watched.table, (size_t)4096 * 16 * sizeof(float)) == 0);
+
+    p.epochs = 1000;               /* minutes of work: cancelled after a moment */
+    CHECK(attn_wordvec_start(c, &p, &r, &err) == ATTN_OK);
+    CHECK(attn_wordvec_wait(r, 0.05, &pr) == 0);
+    CHECK(pr.processed < pr.total && pr.total == (uint64_t)1000 * 24000);
+    attn_wordvec_cancel(r);
+    attn_wordvec_cancel(NULL);
+
+    p.min_count = 100000;          /* errors come from start, as from attn_wordvec_train */
+    r = (attn_wordvec_run *)&p;
+    CHECK(attn_wordvec_start(c, &p, &r, &err) == ATTN_EINVAL && r == NULL);
+    attn_wordvec_free(&direct);
+    attn_wordvec_free(&watched);
+    attn_wordvec_corpus_free(c);
+    free(text);
+}
+
 int main(void) {
     test_params();
     test_corpus_counts_and_vocab();
@@ -383,5 +419,6 @@ int main(void) {
     make_topic_words();
     test_untrained_has_no_topics();
     test_topics();
+    test_run();
     return CHECK_DONE();
 }
