@@ -3,11 +3,14 @@
 # with the recipes in sql/recipes/MODEL.sql and stores each in model/builtin/MODEL.db, the
 # SQLite database that is compiled into attnext.so (ext/builtin_list.h).
 #
-# (en-semeval goes to model/optional/MODEL.db instead: not compiled in, ATTACH it.)
+# (en-semeval and zh-resume go to model/optional/MODEL.db instead: not compiled in, ATTACH it.)
+# A model's language is its name's prefix: zh-* read Chinese (character vectors from
+# unlabeled_zh), the others English.
 # Steps, each skipped when its output is newer than its inputs:
 #   1. build/data.db: every dataset as tables (sql/load_datasets.sql)
-#   2. build/wordvec/en64.bin: word vectors from all the unlabelled English (attn_wordvec_train,
-#      2 threads, fixed seed), the xz files decompressed into build/unlabeled_en first
+#   2. build/wordvec/en64.bin and zh64.bin: word vectors from all the unlabelled English, and
+#      character vectors from all the unlabelled Chinese (attn_wordvec_train, 2 threads, fixed
+#      seed), the xz files decompressed into build/unlabeled_en and build/unlabeled_zh first
 #   3. build/recipes/MODEL.db: attn_train with the recipe's fixed seed; the epoch rows and the
 #      test scores go to build/recipes/MODEL.log
 #   4. model/builtin/MODEL.db: that model alone, packed by attn_pack into the ATTACHed file
@@ -41,33 +44,42 @@ if [ ! -s build/data.db ] || [ sql/load_datasets.sql -nt build/data.db ]; then
         <sql/load_datasets.sql >build/recipes/data.log
 fi
 
-# The unlabelled English: the plain files of unlabeled_en and its xz-compressed ones (the
-# large Wikipedia files), decompressed into build/unlabeled_en (about 400 MB, 10 s).
-mkdir -p build/unlabeled_en
-for xz in "$data"/unlabeled_en/*.txt.xz; do
-    [ -e "$xz" ] || continue
-    out=build/unlabeled_en/$(basename "$xz" .xz)
-    [ -s "$out" ] || { echo "== decompressing $xz"; xz -dc "$xz" >"$out.tmp" && mv "$out.tmp" "$out"; }
+# The unlabelled text: the plain files of unlabeled_en and the xz-compressed ones of
+# unlabeled_en (the large Wikipedia files) and unlabeled_zh, decompressed into build/ (about
+# 400 MB and 110 MB, 15 s).
+for lang in en zh; do
+    mkdir -p build/unlabeled_$lang
+    for xz in "$data"/unlabeled_$lang/*.txt.xz; do
+        [ -e "$xz" ] || continue
+        out=build/unlabeled_$lang/$(basename "$xz" .xz)
+        [ -s "$out" ] || { echo "== decompressing $xz"; xz -dc "$xz" >"$out.tmp" && mv "$out.tmp" "$out"; }
+    done
 done
-unlabeled=("$data"/unlabeled_en/*.txt build/unlabeled_en/*.txt)
+shopt -s nullglob
+unlabeled_en=("$data"/unlabeled_en/*.txt build/unlabeled_en/*.txt)
+unlabeled_zh=("$data"/unlabeled_zh/*.txt build/unlabeled_zh/*.txt)
+shopt -u nullglob
 
-# Word vectors on all of it (75.6M words, 88M tokens): about 20 minutes on 2 threads. Two
+# Vectors OUT FILE...: trained once (English: 75.6M words, 88M tokens, about 20 minutes on 2
+# threads; Chinese: 39.6M characters, 35.6M tokens, one per ideograph, about 5 minutes). Two
 # threads update the table without locks (as fastText does), so two runs differ in the last
-# bits; the vectors are an input of the recipes, not a shipped artefact.
-# The progress rows (a file read, a minute of training, the end) are shown as they come.
-vectors=build/wordvec/en64.bin
-if [ ! -s "$vectors" ]; then
-    echo "== word vectors: $vectors (about 20 minutes)"
-    files=$(printf '"%s",' "${unlabeled[@]}")
+# bits; the vectors are an input of the recipes, not a shipped artefact. The progress rows
+# (a file read, a minute of training, the end) are shown as they come.
+train_vectors() {
+    local out=$1; shift
+    [ -s "$out" ] && return 0
+    echo "== word vectors: $out"
+    local files
+    files=$(printf '"%s",' "$@")
     sqlite3 -bail :memory: -cmd ".load $ext" -cmd ".parameter set @files '[${files%,}]'" \
-        -cmd ".parameter set @out '$vectors'" -cmd ".headers on" \
+        -cmd ".parameter set @out '$out'" -cmd ".headers on" \
         "SELECT phase, file, tokens, words, round(progress, 3) AS progress, round(loss, 4) AS loss,
                 CAST(tokens_per_s AS INTEGER) AS tokens_per_s, round(seconds, 1) AS seconds
          FROM attn_wordvec_train(@out, @files,
            '{\"dim\": 64, \"buckets\": 100000, \"epochs\": 5, \"min_count\": 3, \"threads\": 2,
-             \"seed\": 1, \"report_seconds\": 60, \"vocab\": \"$vectors.vocab\"}')" |
-        tee build/wordvec/en64.log
-fi
+             \"seed\": 1, \"report_seconds\": 60, \"vocab\": \"$out.vocab\"}')" |
+        tee "${out%.bin}.log"
+}
 
 for model in "$@"; do
     recipe=sql/recipes/$model.sql
@@ -77,8 +89,14 @@ for model in "$@"; do
     rm -f "$work"
     cp build/data.db "$work"
     start=$(date +%s)
-    # @vocab_files: the unlabelled texts whose words get vectors in a model's norm table.
-    vocab_files=$(printf '"%s",' "${unlabeled[@]}")
+    # @vectors and @vocab_files (the unlabelled texts whose words get vectors in a model's
+    # norm table) of the model's language.
+    case $model in
+        zh-*) vectors=build/wordvec/zh64.bin; texts=("${unlabeled_zh[@]}") ;;
+        *) vectors=build/wordvec/en64.bin; texts=("${unlabeled_en[@]}") ;;
+    esac
+    train_vectors "$vectors" "${texts[@]}"
+    vocab_files=$(printf '"%s",' "${texts[@]}")
     sqlite3 -bail "$work" -cmd ".load $ext" -cmd ".parameter set @vectors '$vectors'" \
         -cmd ".parameter set @data '$data'" -cmd ".parameter set @vocab_files '[${vocab_files%,}]'" \
         <"$recipe" | tee build/recipes/$model.log
@@ -89,7 +107,7 @@ for model in "$@"; do
     # fine-tuning experiments (*-ft, run after it) attach it; they are not shipped either.
     case $model in
         en-base) continue ;;
-        en-semeval | *-ft) out=model/optional/$model.db ;;
+        en-semeval | zh-resume | *-ft) out=model/optional/$model.db ;;
         *) out=model/builtin/$model.db ;;
     esac
     # en-rel's tables (en-ner's, fine-tuned) lose 1.6 points of relation F1 as q4: its tables

@@ -44,8 +44,10 @@ SELECT 'entities each model', id, model FROM bulk_e GROUP BY id ORDER BY id;
 INSERT INTO attn_model SELECT 'zh-sentiment', key, dtype, shape, data FROM attn_model WHERE name = 'pos';
 SELECT 'classify each', c.id, c.label, c.label = attn_classify(d.body), c.model
 FROM attn_classify_each('SELECT id, body FROM docs') c JOIN docs d USING (id) ORDER BY c.id;
--- a Chinese default that does not exist fails on the first chunk with Chinese rows, naming it
+-- a Chinese default that cannot classify (here the database's zh-sentiment is a tagger) fails
+-- on the first chunk with Chinese rows, naming it
 DELETE FROM attn_model WHERE name = 'zh-sentiment';
+INSERT INTO attn_model SELECT 'zh-sentiment', key, dtype, shape, data FROM attn_model WHERE name = 'ner';
 SELECT count(*) FROM attn_classify_each('SELECT id, body FROM docs WHERE id = 1');
 SELECT count(*) FROM attn_classify_each('SELECT id, body FROM docs');
 -- attn_train's option 'language' declares it; a model trained from another keeps its language
@@ -58,3 +60,9 @@ SELECT count(*) FROM attn_train('zh-tiny2', 'classify', 'SELECT text, label FROM
 SELECT 'trained', name, language FROM attn_models WHERE name LIKE 'zh-tiny%' ORDER BY name;
 SELECT count(*) FROM attn_train('x', 'classify', 'SELECT text, label FROM r', '{"language": "zh\", \"dim\": 9"}');
 SELECT count(*) FROM attn_train('x', 'classify', 'SELECT text, label FROM r', '{"language": "z"}');
+-- The built-in Chinese models on the README's example (the answers of the shipped models),
+-- once this database's models of those names are gone
+DELETE FROM attn_model WHERE name IN ('zh-ner', 'zh-sentiment');
+SELECT 'zh-ner', start, "end", label, entity FROM attn_entities('国务院总理李强在北京会见了德国总理。', 'zh-ner');
+SELECT 'zh-sentiment', attn_classify('这家酒店的服务很好，房间也很干净。', 'zh-sentiment'),
+  attn_classify('房间太小，服务态度很差，不会再来了。', 'zh-sentiment');
