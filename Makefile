@@ -4,6 +4,9 @@
 #   make test     unit tests, numpy reference checks, SQL tests; then all again under ASan+UBSan;
 #                 then the threads test under ThreadSanitizer and every fuzz target for 60 s
 #   make demo     run the README demo on the built-in models
+#   make check    the quick loop: release unit tests and SQL tests (no valgrind, sanitizers, fuzzing)
+#   make install  attnext.so where `.load attnext` finds it from any folder (PREFIX=/usr,
+#                 LIBDIR=/usr/lib/<multiarch>; DESTDIR honoured); make uninstall removes it
 #   make bench    benchmarks (not part of make test)
 #   make bench-scale   attn_*_each over 10^5, 10^6, 10^7 rows: rows/s, peak RSS, CPU (not in make test)
 #   make cluster-demo  three attnext nodes in a dqlite cluster, a failover, a model trained on it
@@ -57,7 +60,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 .PHONY: all deps need-deps test test-rel test-san test-tsan test-fuzz demo bench models clean fuzz fuzz-seeds \
-        cluster cluster-demo cluster-bench bench-scale
+        cluster cluster-demo cluster-bench bench-scale check install uninstall
 all: attnext.so $(if $(DQLITE),cluster)
 
 # The headers and tools a build needs; missing ones are installed (as root) or named.
@@ -188,6 +191,35 @@ $(B)/bench/%: tests/bench/%.c $(MODEL_OBJ)
 
 clean:
 	rm -rf build attnext.so
+
+# ---- make check: the developer's quick loop (about a minute and a half on 2 cores): the
+# release unit tests and the SQL tests (default SIMD level and ATTN_SIMD=scalar), no valgrind,
+# sanitizers, accuracy gate or fuzzing; make test runs all of those.
+CHECK_TOOLS := $(addprefix $(B)/tools/,gen_model pack_model sql_threads interrupt_train)
+check: attnext.so $(UNIT_BIN) $(CHECK_TOOLS)
+	@tests/run.sh check $(B) ./attnext.so
+
+# ---- make install: SQLite's `.load attnext` asks dlopen() for a bare name, which is found only
+# in the dynamic linker's system directories (/lib, /usr/lib and their multiarch folders): not
+# in /usr/local/lib, even when ld.so.conf lists it, since ldconfig caches lib*.so names only.
+# So the default is PREFIX=/usr and LIBDIR=/usr/lib/<multiarch>. DESTDIR stages the tree.
+# tests/clients/install.sh checks it.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+PREFIX    ?= /usr
+LIBDIR    ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+DATADIR   ?= $(PREFIX)/share/attnext
+SYS_LIBDIRS := /lib /usr/lib $(if $(MULTIARCH),/lib/$(MULTIARCH) /usr/lib/$(MULTIARCH))
+INSTALL_DATA := model/optional/en-semeval.db sql/schema.sql
+install: attnext.so
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR)
+	install -m 0644 attnext.so $(DESTDIR)$(LIBDIR)/attnext.so
+	install -m 0644 $(INSTALL_DATA) $(DESTDIR)$(DATADIR)/
+	@echo "installed $(DESTDIR)$(LIBDIR)/attnext.so and $(DESTDIR)$(DATADIR)/"
+	@$(if $(filter $(LIBDIR),$(SYS_LIBDIRS)),echo "load it from any folder with: .load attnext",\
+	  echo "note: $(LIBDIR) is not a system library directory: load it by path, .load $(LIBDIR)/attnext")
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/attnext.so $(addprefix $(DESTDIR)$(DATADIR)/,$(notdir $(INSTALL_DATA)))
+	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 # ---- fuzz (tests/fuzz): libFuzzer targets, clang only -----------------------------------------
 #   make fuzz                  every target FUZZ_SECONDS (default 60) seconds, FUZZ_JOBS (default
