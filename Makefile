@@ -174,8 +174,18 @@ demo: need-deps
 # the FMA peak, training, memory and load time, with and without OPENBLAS_CORETYPE=SkylakeX.
 # Needs python3-torch for the PyTorch side (BENCH_ARGS=--quick for a shorter run).
 BENCH_BIN := $(addprefix $(B)/bench/,bench_kernels bench_encoder peak_fma mem_probe sql_throughput_rows)
-bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model $(B)/tools/pack_model
+bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model $(B)/tools/pack_model build/data.db
 	tests/bench/run.sh $(B) ./attnext.so $(BENCH_ARGS)
+
+# build/data.db: every dataset of $(ATTN_DATA) as tables (sql/load_datasets.sql), for make bench;
+# sql/recipes/build.sh (make models) makes the same file the same way. No model is trained.
+ATTN_DATA ?= ../shared/data
+build/data.db: sql/load_datasets.sql | attnext.so
+	@mkdir -p build
+	rm -f $@.tmp
+	sqlite3 $@.tmp -cmd ".load ./attnext.so" -cmd ".parameter set @data '$(ATTN_DATA)'" \
+	    <sql/load_datasets.sql >build/data.log
+	mv $@.tmp $@
 
 # make bench-scale: tests/bench/scale.sh: the bulk path over 10^5, 10^6, 10^7 rows in one
 # statement (rows/s, peak RSS, CPU), sqlite3_interrupt, the INSERT/UPDATE forms. Not in make test.
