@@ -20,6 +20,7 @@ film="SELECT attn_classify('What a wonderful, moving film.')"
 mk install DESTDIR="$stage/d" >"$stage/log" 2>&1
 say $? "make install DESTDIR=... ($(tail -1 "$stage/log"))"
 so=$(cd "$stage/d" && find . -name attnext.so | head -1)
+[ -n "$so" ] || { echo "FAIL install: no attnext.so under DESTDIR"; exit 1; }
 libdir=/${so#./}
 libdir=${libdir%/attnext.so}
 cmp -s "$root/attnext.so" "$stage/d$libdir/attnext.so" &&

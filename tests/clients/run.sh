@@ -6,7 +6,7 @@
 #   c       client.c, sqlite3_load_extension()           = clients.expected
 #   node    client.js with better-sqlite3 12.x           = clients.expected; better-sqlite3 is
 #           installed from npm into build/node (once; it compiles its own SQLite, a few minutes),
-#           and the check is skipped, saying why, when node or the npm registry is not there
+#           and the check is skipped, saying why, without node 20+, npm or the npm registry
 #   install install.sh: make install into a DESTDIR, and into the system when run as root
 # Prints "ok NAME", "FAIL NAME" (with a diff) or "skip NAME: why", then "clients: N passed, N failed".
 set -u
@@ -37,8 +37,11 @@ fi
 
 # Node: better-sqlite3 12.x (13.x wants Node 22) in build/node, never in the source tree.
 node_dir=$root/build/node
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "skip node: node and npm are not installed (apt-get install nodejs npm)"
+    echo "skip node: node and npm are not installed"
+elif [ "$node_major" -lt 20 ]; then
+    echo "skip node: better-sqlite3 12.x needs Node 20 or newer, this is $(node --version)"
 elif [ ! -d "$node_dir/node_modules/better-sqlite3" ] &&
      ! timeout 60 npm view better-sqlite3@12 version >/dev/null 2>&1; then
     echo "skip node: the npm registry is not reachable, so better-sqlite3 cannot be installed"
