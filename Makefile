@@ -60,7 +60,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 .PHONY: all deps need-deps test test-rel test-san test-tsan test-fuzz demo bench models clean fuzz fuzz-seeds \
-        cluster cluster-demo cluster-bench bench-scale check install uninstall
+        cluster cluster-demo cluster-bench bench-scale
 all: attnext.so $(if $(DQLITE),cluster)
 
 # The headers and tools a build needs; missing ones are installed (as root) or named.
@@ -205,6 +205,7 @@ clean:
 # ---- make check: the developer's quick loop (about a minute and a half on 2 cores): the
 # release unit tests and the SQL tests (default SIMD level and ATTN_SIMD=scalar), no valgrind,
 # sanitizers, accuracy gate or fuzzing; make test runs all of those.
+.PHONY: check install uninstall
 CHECK_TOOLS := $(addprefix $(B)/tools/,gen_model pack_model sql_threads interrupt_train)
 check: attnext.so $(UNIT_BIN) $(CHECK_TOOLS)
 	@tests/run.sh check $(B) ./attnext.so
