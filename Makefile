@@ -4,6 +4,9 @@
 #   make test     unit tests, numpy reference checks, SQL tests; then all again under ASan+UBSan;
 #                 then the threads test under ThreadSanitizer and every fuzz target for 60 s
 #   make demo     run the README demo on the built-in models
+#   make check    the quick loop: release unit tests and SQL tests (no valgrind, sanitizers, fuzzing)
+#   make install  attnext.so where `.load attnext` finds it from any folder (PREFIX=/usr,
+#                 LIBDIR=/usr/lib/<multiarch>; DESTDIR honoured); make uninstall removes it
 #   make bench    benchmarks (not part of make test)
 #   make bench-scale   attn_*_each over 10^5, 10^6, 10^7 rows: rows/s, peak RSS, CPU (not in make test)
 #   make cluster-demo  three attnext nodes in a dqlite cluster, a failover, a model trained on it
@@ -176,8 +179,18 @@ demo: need-deps
 # the FMA peak, training, memory and load time, with and without OPENBLAS_CORETYPE=SkylakeX.
 # Needs python3-torch for the PyTorch side (BENCH_ARGS=--quick for a shorter run).
 BENCH_BIN := $(addprefix $(B)/bench/,bench_kernels bench_encoder peak_fma mem_probe sql_throughput_rows)
-bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model
+bench: need-deps attnext.so $(BENCH_BIN) $(B)/tools/gen_model build/data.db
 	tests/bench/run.sh $(B) ./attnext.so $(BENCH_ARGS)
+
+# build/data.db: every dataset of $(ATTN_DATA) as tables (sql/load_datasets.sql), for make bench;
+# sql/recipes/build.sh (make models) makes the same file the same way. No model is trained.
+ATTN_DATA ?= ../shared/data
+build/data.db: sql/load_datasets.sql | attnext.so
+	@mkdir -p build
+	rm -f $@.tmp
+	sqlite3 $@.tmp -cmd ".load ./attnext.so" -cmd ".parameter set @data '$(ATTN_DATA)'" \
+	    <sql/load_datasets.sql >build/data.log
+	mv $@.tmp $@
 
 # make bench-scale: tests/bench/scale.sh: the bulk path over 10^5, 10^6, 10^7 rows in one
 # statement (rows/s, peak RSS, CPU), sqlite3_interrupt, the INSERT/UPDATE forms. Not in make test.
@@ -193,6 +206,36 @@ $(B)/bench/%: tests/bench/%.c $(MODEL_OBJ)
 
 clean:
 	rm -rf build attnext.so
+
+# ---- make check: the developer's quick loop (about a minute and a half on 2 cores): the
+# release unit tests and the SQL tests (default SIMD level and ATTN_SIMD=scalar), no valgrind,
+# sanitizers, accuracy gate or fuzzing; make test runs all of those.
+.PHONY: check install uninstall
+CHECK_TOOLS := $(addprefix $(B)/tools/,gen_model sql_threads interrupt_train)
+check: attnext.so $(UNIT_BIN) $(CHECK_TOOLS)
+	@tests/run.sh check $(B) ./attnext.so
+
+# ---- make install: SQLite's `.load attnext` asks dlopen() for a bare name, which is found only
+# in the dynamic linker's system directories (/lib, /usr/lib and their multiarch folders): not
+# in /usr/local/lib, even when ld.so.conf lists it, since ldconfig caches lib*.so names only.
+# So the default is PREFIX=/usr and LIBDIR=/usr/lib/<multiarch>. DESTDIR stages the tree.
+# tests/clients/install.sh checks it.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+PREFIX    ?= /usr
+LIBDIR    ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+DATADIR   ?= $(PREFIX)/share/attnext
+SYS_LIBDIRS := /lib /usr/lib $(if $(MULTIARCH),/lib/$(MULTIARCH) /usr/lib/$(MULTIARCH))
+INSTALL_DATA := model/optional/en-semeval.db sql/schema.sql
+install: attnext.so
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR)
+	install -m 0644 attnext.so $(DESTDIR)$(LIBDIR)/attnext.so
+	install -m 0644 $(INSTALL_DATA) $(DESTDIR)$(DATADIR)/
+	@echo "installed $(DESTDIR)$(LIBDIR)/attnext.so and $(DESTDIR)$(DATADIR)/"
+	@$(if $(filter $(LIBDIR),$(SYS_LIBDIRS)),echo "load it from any folder with: .load attnext",\
+	  echo "note: $(LIBDIR) is not a system library directory: load it by path, .load $(LIBDIR)/attnext")
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/attnext.so $(addprefix $(DESTDIR)$(DATADIR)/,$(notdir $(INSTALL_DATA)))
+	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 # ---- fuzz (tests/fuzz): libFuzzer targets, clang only -----------------------------------------
 #   make fuzz                  every target FUZZ_SECONDS (default 60) seconds, FUZZ_JOBS (default

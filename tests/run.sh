@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/run.sh MODE BUILD_DIR EXTENSION
-# Runs every suite against one build (MODE rel = release, san = ASan+UBSan) and closes with
+# Runs every suite against one build (MODE rel = release, san = ASan+UBSan; check = make
+# check's quick loop: the release build's unit and SQL tests only, no valgrind) and closes with
 # one line "N passed, N failed" summing all suites. Each suite prints its own
 # "<suite>: N passed, N failed" line; a suite that crashes counts as one failure.
 set -u
@@ -48,13 +49,15 @@ fi
 
 if [ -x "$here/sql/run.sh" ]; then
     [ "$mode" = rel ] && export ATTN_VALGRIND=1
+    # check: the numbered SQL tests, not the timed hostile_calls / cache_forgery scripts.
+    [ "$mode" = check ] && export SQL_TESTS=${SQL_TESTS:-[0-9]*}
     "$here/sql/run.sh" "$ext" "build/rel/tools" >"$log/sql" 2>&1
     count_suite "sql" $? "$log/sql"
 fi
 
 # 8 threads, one connection each, on one database while models are retrained
 # (tests/tools/sql_threads.c; make test-tsan runs it under ThreadSanitizer too).
-if [ -x build/rel/tools/sql_threads ]; then
+if [ "$mode" != check ] && [ -x build/rel/tools/sql_threads ]; then
     "$here/tools/threads.sh" "$mode" build/rel/tools/sql_threads "$ext" build/rel/tools/gen_model \
         >"$log/threads" 2>&1
     count_suite "threads" $? "$log/threads"
@@ -62,8 +65,17 @@ if [ -x build/rel/tools/sql_threads ]; then
 fi
 
 # SIGKILL of a sqlite3 shell running attn_train, at several points (tests/sql/kill_train.sh).
-"$here/sql/kill_train.sh" "$ext" >"$log/kill_train" 2>&1
-count_suite "kill_train" $? "$log/kill_train"
+if [ "$mode" != check ]; then
+    "$here/sql/kill_train.sh" "$ext" >"$log/kill_train" 2>&1
+    count_suite "kill_train" $? "$log/kill_train"
+fi
+
+# The README's clients (sqlite3 shell, Python, C, Node) and make install (tests/clients/).
+if [ "$mode" = rel ]; then
+    "$here/clients/run.sh" "$ext" >"$log/clients" 2>&1
+    count_suite "clients" $? "$log/clients"
+    grep -E '^(ok|FAIL|skip) ' "$log/clients" | sed "s/^/[$mode] clients: /"
+fi
 
 # Three attnext nodes in a dqlite cluster, one failover (cluster/test.sh); release build only,
 # since the node program is not instrumented. Needs libdqlite-dev (make deps installs it).

@@ -21,8 +21,8 @@ test + train texts (en-topic); conll = CoNLL-2003 test sentences (en-ner). For e
                    torch thread, torch.inference_mode, long texts in the same windows
                    (classify: consecutive chunks; entities: overlapping windows)
   fastText         fasttext predict on the same texts (trained on the same train split with
-                   tests/bench/fasttext_compare.sh's settings); prediction only: the time of a
-                   one-line predict (loading the model) is subtracted
+                   tests/bench/fasttext_compare.sh's settings); prediction only: one process
+                   reads the texts on stdin after loading its model (fasttext_predict_s)
 entities: SELECT count(*) FROM conll c, attn_entities(c.body) e, the bulk attn_entities_each,
 and a PyTorch UDF torch_entities(body) (encoder + tag layer + IOB2-constrained Viterbi, JSON of
 spans; it computes no CRF marginals, which attnext does for every entity's score).
@@ -43,6 +43,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -54,7 +55,8 @@ import torch_ref as R  # noqa: E402  (tests/bench/torch_ref.py)
 BUILTIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "model",
                            "builtin")
 FASTTEXT_ARGS = ["-wordNgrams", "2", "-epoch", "25", "-lr", "0.5", "-thread", "2", "-verbose", "0"]
-SHARED_DATA = os.environ.get("ATTN_DATA", "/work/shared/data")
+SHARED_DATA = os.environ.get(
+    "ATTN_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/data"))
 
 # (table, model, SQL over the attached data db making (id, body), train TSV for fastText)
 CLASSIFY_SETS = [
@@ -293,7 +295,14 @@ class TorchEntities:
 # ---- fastText ------------------------------------------------------------------------------
 
 def fasttext_predict_s(work, train_name, texts, reps):
-    """Median seconds of fasttext predict on texts, minus that of a one-line predict."""
+    """Median seconds of fasttext predict over texts, its model already loaded.
+
+    The model (-wordNgrams 2: 2M buckets, 800 MB) takes 2-4 s to load, varying by more than the
+    prediction of 10,000 sentences takes, so timing whole `fasttext predict` runs (even minus a
+    one-line run) measures the load's noise. Instead one `fasttext predict MODEL -` process reads
+    stdin: it predicts one line first (the model is then loaded), then in each of reps rounds
+    every text is written and its label read back (fasttext flushes a line per input line),
+    timed from the first write to the last label."""
     d = os.path.join(SHARED_DATA, train_name)
     train = os.path.join(work, train_name + ".train.txt")
     with open(os.path.join(d, "train.tsv")) as f, open(train, "w") as out:
@@ -303,18 +312,32 @@ def fasttext_predict_s(work, train_name, texts, reps):
     model = os.path.join(work, train_name + ".ft")
     subprocess.run(["fasttext", "supervised", "-input", train, "-output", model] + FASTTEXT_ARGS,
                    check=True, stdout=subprocess.DEVNULL)
-    inp = os.path.join(work, train_name + ".in.txt")
-    one = os.path.join(work, train_name + ".one.txt")
-    with open(inp, "w") as f:
-        for t in texts:
-            f.write(t.replace("\n", " ") + "\n")
-    with open(one, "w") as f:
-        f.write(texts[0].replace("\n", " ") + "\n")
+    payload = "".join(t.replace("\r", " ").replace("\n", " ") + "\n" for t in texts)
+    proc = subprocess.Popen(["fasttext", "predict", model + ".bin", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, bufsize=1)
 
-    def run(path):
-        subprocess.run(["fasttext", "predict", model + ".bin", path], check=True,
-                       stdout=subprocess.DEVNULL)
-    return max(median_s(lambda: run(inp), reps) - median_s(lambda: run(one), reps), 1e-9)
+    def send(data):
+        proc.stdin.write(data)
+        proc.stdin.flush()
+
+    def read_labels(n):
+        for _ in range(n):
+            if not proc.stdout.readline():
+                raise RuntimeError("fasttext predict ended early")
+
+    send(payload.partition("\n")[0] + "\n")
+    read_labels(1)
+    times = []
+    for _ in range(reps):
+        writer = threading.Thread(target=send, args=(payload,))
+        t0 = time.perf_counter()
+        writer.start()
+        read_labels(len(texts))
+        times.append(time.perf_counter() - t0)
+        writer.join()
+    proc.stdin.close()
+    proc.wait()
+    return statistics.median(times)
 
 
 # ---- the run -------------------------------------------------------------------------------

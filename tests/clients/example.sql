@@ -1,0 +1,13 @@
+CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO docs(body) VALUES
+  ('What a wonderful, moving film.'),
+  ('The plot is dull and the acting is worse.'),
+  ('Angela Merkel met Barack Obama in Berlin on Monday.');
+.mode box
+SELECT id, attn_classify(body) AS sentiment,
+       round(json_extract(attn_classify_scores(body), '$.positive'), 3) AS p_positive
+FROM docs;
+SELECT d.id, e.entity, e.label, e.start, e."end", round(e.score, 3) AS score
+FROM docs d, attn_entities(d.body) e;
+SELECT head, relation, tail, round(score, 3) AS score
+FROM attn_relations('Steve Jobs founded Apple in California.');
