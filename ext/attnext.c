@@ -213,7 +213,7 @@ int scalar_setup(sqlite3_context *ctx, const char *fn, const char *name, int tas
     const attn_config *cfg = &(*m)->cfg;
     int n = task == ATTN_TASK_RELATIONS ? cfg->relation_labels.n + 1 : cfg->classify_labels.n;
     *probs = sqlite3_malloc64(sizeof(float) * (size_t)(n > 0 ? n : 1));
-    *s = limit_session(c);
+    *s = call_session_begin(c);
     if (!*probs || !*s) {
         sqlite3_free(*probs);
         sqlite3_result_error_nomem(ctx);
@@ -245,7 +245,7 @@ static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     const attn_labels *labels = &m->cfg.classify_labels;
     attn_error err = {{0}};
     int status = attn_run_classify(m, s, text, n_bytes, probs, &err);
-    limit_session_end(sqlite3_user_data(ctx));
+    call_session_end(sqlite3_user_data(ctx));
     if (status != ATTN_OK)
         result_error(ctx, sqlite_code(status), limit_engine_error(fn, name, s, &err));
     else
@@ -378,7 +378,7 @@ static int register_all(sqlite3 *db, attn_conn *c) {
                                         scalar_functions[i].fn, NULL, NULL,
                                         with_conn ? conn_unref : NULL);
     }
-    if (rc == SQLITE_OK) rc = vtab_tasks_register(db, c);
+    if (rc == SQLITE_OK) rc = vtab_entities_relations_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_models_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_train_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_eval_register(db, c);

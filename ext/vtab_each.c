@@ -14,7 +14,7 @@
  *
  * How: the main thread (the only one that touches the connection) steps the query and copies a
  * chunk of rows (EACH_CHUNK_ROWS rows or EACH_CHUNK_BYTES of text) into the cursor, then runs
- * the model over the chunk on a pool of threads (model/batch.h: the caller plus threads - 1
+ * the model over the chunk on a pool of threads (model/threadpool.h: the caller plus threads - 1
  * workers, each with its own attn_session; the model is shared read-only from the registry).
  * Each row's answer goes into its own slot, so the output order is the input order whatever
  * thread ran it. The model is looked up again before each chunk, as the scalar functions do
@@ -26,7 +26,7 @@
  * database file, it would let that file run any query of its choosing with the privileges of
  * whoever opens it; so, like attn_train and attn_eval, it works only in top-level SQL. */
 #include "ext.h"
-#include "batch.h"
+#include "threadpool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -200,7 +200,7 @@ static int copy_entities(each_row *r, const attn_entity *ents, size_t n_ents,
     return ATTN_OK;
 }
 
-/* attn_batch_item_fn: runs the task on row `item` with this thread's session. */
+/* attn_threadpool_item_fn: runs the task on row `item` with this thread's session. */
 static int each_item(void *job_ptr, void *scratch, size_t item, attn_error *err) {
     each_job *job = job_ptr;
     each_chunk *ch = job->chunk;
@@ -256,7 +256,7 @@ typedef struct each_cursor {
     sqlite3_stmt *st;           /* the user's query; NULL once it has ended */
     char *sql, *model_name;     /* the arguments (hidden columns, messages) */
     int n_threads;
-    attn_batch *pool;           /* kept across xFilter calls with the same thread count */
+    attn_threadpool *pool;           /* kept across xFilter calls with the same thread count */
     each_chunk chunk;
     attn_labels labels;         /* names of the task's labels (copied per chunk) */
     attn_labels entity_labels;  /* relations: the entity labels too */
@@ -328,7 +328,7 @@ static void cursor_reset(each_cursor *cur) {
 static int each_close(sqlite3_vtab_cursor *base) {
     each_cursor *cur = (each_cursor *)base;
     cursor_reset(cur);
-    attn_batch_free(cur->pool);
+    attn_threadpool_free(cur->pool);
     chunk_free(&cur->chunk);
     labels_free(&cur->labels);
     labels_free(&cur->entity_labels);
@@ -446,7 +446,7 @@ static int run_chunk(each_vtab *vt, each_cursor *cur, char **err_msg) {
                     vt->conn->generation};
     size_t failed = 0;
     attn_error err = {{0}};
-    int status = attn_batch_run(cur->pool, cur->chunk.n_rows, each_item, &job, &failed, &err);
+    int status = attn_threadpool_run(cur->pool, cur->chunk.n_rows, each_item, &job, &failed, &err);
     if (status == ATTN_OK) return SQLITE_OK;
     *err_msg = sqlite3_mprintf("%s: row %lld: model '%s': %s", fn,
                                (long long)(cur->rows_before + (sqlite3_int64)failed + 1),
@@ -486,7 +486,7 @@ static int cursor_fail(each_cursor *cur, int rc, char *err_msg) {
                                        : SQLITE_ERROR, err_msg);
 }
 
-/* threads: NULL, absent or 0 -> one per online CPU; else 1 .. ATTN_BATCH_MAX_THREADS. */
+/* threads: NULL, absent or 0 -> one per online CPU; else 1 .. ATTN_THREADPOOL_MAX_THREADS. */
 static int arg_threads(const char *fn, sqlite3_value *v, int *n, char **err_msg) {
     sqlite3_int64 want = 0;
     if (v && sqlite3_value_type(v) != SQLITE_NULL) {
@@ -496,14 +496,14 @@ static int arg_threads(const char *fn, sqlite3_value *v, int *n, char **err_msg)
             return SQLITE_MISMATCH;
         }
         want = sqlite3_value_int64(v);
-        if (want < 0 || want > ATTN_BATCH_MAX_THREADS) {
+        if (want < 0 || want > ATTN_THREADPOOL_MAX_THREADS) {
             *err_msg = sqlite3_mprintf("%s: argument 3 (threads) must be 0 (one per CPU) to %d "
-                                       "(ATTN_BATCH_MAX_THREADS), got %lld", fn,
-                                       ATTN_BATCH_MAX_THREADS, (long long)want);
+                                       "(ATTN_THREADPOOL_MAX_THREADS), got %lld", fn,
+                                       ATTN_THREADPOOL_MAX_THREADS, (long long)want);
             return SQLITE_ERROR;
         }
     }
-    *n = want ? (int)want : attn_batch_default_threads();
+    *n = want ? (int)want : attn_threadpool_default_threads();
     return SQLITE_OK;
 }
 
@@ -522,11 +522,11 @@ static int prepare_query(each_vtab *vt, each_cursor *cur, char **err_msg) {
 }
 
 static int ensure_pool(each_cursor *cur, const char *fn, char **err_msg) {
-    if (cur->pool && attn_batch_threads(cur->pool) == cur->n_threads) return SQLITE_OK;
-    attn_batch_free(cur->pool);
+    if (cur->pool && attn_threadpool_threads(cur->pool) == cur->n_threads) return SQLITE_OK;
+    attn_threadpool_free(cur->pool);
     cur->pool = NULL;
     attn_error err = {{0}};
-    int status = attn_batch_new(cur->n_threads, session_new, session_free, &cur->pool, &err);
+    int status = attn_threadpool_new(cur->n_threads, session_new, session_free, &cur->pool, &err);
     if (status == ATTN_OK) return SQLITE_OK;
     *err_msg = sqlite3_mprintf("%s: %s", fn, err.msg);
     return sqlite_code(status);
