@@ -177,21 +177,10 @@ typedef struct each_job {
 static void *session_new(void) { return attn_session_new(); }
 static void session_free(void *s) { attn_session_free(s); }
 
-/* Grows a worker-owned array to n elements of size bytes. */
-static int grow(void **p, size_t *cap, size_t n, size_t size) {
-    if (n <= *cap) return ATTN_OK;
-    size_t want = n > 2 * *cap ? n : 2 * *cap;
-    void *q = realloc(*p, want * size);
-    if (!q) return ATTN_ENOMEM;
-    *p = q;
-    *cap = want;
-    return ATTN_OK;
-}
-
 static int copy_entities(each_row *r, const attn_entity *ents, size_t n_ents,
                          const attn_relation *rels, size_t n_rels, attn_error *err) {
-    if (grow((void **)&r->ents, &r->cap_ents, n_ents, sizeof *ents) != ATTN_OK ||
-        grow((void **)&r->rels, &r->cap_rels, n_rels, sizeof *rels) != ATTN_OK)
+    if (attn_grow((void **)&r->ents, &r->cap_ents, n_ents, sizeof *ents) != ATTN_OK ||
+        attn_grow((void **)&r->rels, &r->cap_rels, n_rels, sizeof *rels) != ATTN_OK)
         return attn_fail(err, ATTN_ENOMEM, "out of memory");
     if (n_ents) memcpy(r->ents, ents, n_ents * sizeof *ents);
     if (n_rels) memcpy(r->rels, rels, n_rels * sizeof *rels);

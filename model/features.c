@@ -22,15 +22,8 @@ static uint64_t fnv1a64_update(uint64_t h, const unsigned char *p, size_t n) {
     return h;
 }
 
-static uint64_t splitmix64_finalise(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 uint64_t attn_hash64(uint64_t seed, const void *data, size_t n) {
-    return splitmix64_finalise(fnv1a64_update(FNV64_OFFSET ^ seed, data, n));
+    return attn_splitmix64_hash(fnv1a64_update(FNV64_OFFSET ^ seed, data, n));
 }
 
 /* ---- names ---- */
@@ -215,7 +208,7 @@ static uint32_t feature_row(attn_feature_kind kind, const unsigned char *bytes, 
                             uint32_t n_buckets) {
     unsigned char tag = (unsigned char)kind;
     uint64_t h = fnv1a64_update(FNV64_OFFSET ^ ATTN_FEATURE_HASH_SEED, &tag, 1);
-    h = splitmix64_finalise(fnv1a64_update(h, bytes, n));
+    h = attn_splitmix64_hash(fnv1a64_update(h, bytes, n));
     return n_buckets ? (uint32_t)(h % n_buckets) : 0;
 }
 
