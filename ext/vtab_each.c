@@ -26,7 +26,6 @@
  * database file, it would let that file run any query of its choosing with the privileges of
  * whoever opens it; so, like attn_train and attn_eval, it works only in top-level SQL. */
 #include "ext.h"
-#include "threadpool.h"
 
 #include <stdlib.h>
 #include <string.h>

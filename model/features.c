@@ -1,6 +1,8 @@
 /* features.c: hashed per-token features (norm, prefix, suffix, shape, subword). */
 #include "features.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -278,4 +280,49 @@ int attn_feature_rows_check(const attn_feature_spec *spec, int n_features,
         }
     }
     return -1;
+}
+
+/* ---- features as config JSON, and equality ----------------------------------------------- */
+
+/* Appends one feature's JSON object to buf[cap] at *len (snprintf: *len may pass cap, which
+ * the caller checks). */
+static void feature_json(const attn_feature_spec *fs, int first, char *buf, size_t cap,
+                         size_t *len) {
+    const char *name = attn_feature_name(fs->kind);
+#define PUT(...) (*len += (size_t)snprintf(*len < cap ? buf + *len : NULL, \
+                                           *len < cap ? cap - *len : 0, __VA_ARGS__))
+    PUT("%s{\"kind\":\"%s\",\"buckets\":%u,\"dim\":%u", first ? "" : ",",
+        name ? name : "", (unsigned)fs->n_buckets, (unsigned)fs->dim);
+    if (fs->kind == ATTN_FEAT_PREFIX || fs->kind == ATTN_FEAT_SUFFIX)
+        PUT(",\"affix\":%d", (int)fs->affix);
+    if (fs->kind == ATTN_FEAT_SUBWORD)
+        PUT(",\"min_n\":%d,\"max_n\":%d", (int)fs->min_n, (int)fs->max_n);
+    PUT("}");
+#undef PUT
+}
+
+char *attn_features_json(const attn_feature_spec *fs, int n) {
+    size_t len = 1;                                   /* '[' */
+    for (int f = 0; f < n; f++) feature_json(&fs[f], f == 0, NULL, 0, &len);
+    const size_t cap = len + 2;                       /* ']' and NUL */
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    len = 0;
+    out[len++] = '[';
+    for (int f = 0; f < n; f++) feature_json(&fs[f], f == 0, out, cap, &len);
+    out[len++] = ']';
+    out[len] = 0;
+    return out;
+}
+
+int attn_features_equal(const attn_feature_spec *a, int n_a, const attn_feature_spec *b,
+                        int n_b) {
+    if (n_a != n_b) return 0;
+    for (int f = 0; f < n_a; f++) {
+        const attn_feature_spec *x = &a[f], *y = &b[f];
+        if (x->kind != y->kind || x->n_buckets != y->n_buckets || x->dim != y->dim ||
+            x->affix != y->affix || x->min_n != y->min_n || x->max_n != y->max_n)
+            return 0;
+    }
+    return 1;
 }
