@@ -14,7 +14,7 @@
  * rows (80%: attn_mlm_mask_rows), by the rows of a random token of the same sequence (10%), or
  * kept (10%).
  * The target of a masked token is its normalised word's index in the output vocabulary (the
- * V = mlm.vocab most frequent normalised words of the pretraining rows, fit.h); a masked token
+ * V = mlm.vocab most frequent normalised words of the pretraining rows, below); a masked token
  * outside the vocabulary is masked but not predicted. The head is linear, logits[M, V] =
  * h[pos] mlm.w^T + mlm.b over the M predicted positions only (one GEMM), with softmax
  * cross-entropy, averaged over the sequence's predicted positions.

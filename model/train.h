@@ -1,10 +1,11 @@
 /* train.h: training an attnext model from scratch, in plain C (llm.c style).
  *
  * ---- map of the training code ---------------------------------------------------------------
- *   train_data.h/.c  datasets: annotated texts -> tokens, feature rows, IOB2 tags, spans,
- *                    relation pairs, chunks of max_len tokens (attn_example, below)
+ *   train_data.h/.c  datasets: annotated texts -> tokens, feature rows, IOB2 tags (character
+ *                    spans -> IOB2), spans, relation pairs, chunks of max_len tokens
+ *                    (attn_example, below); its layout for these files: train_data_impl.h
  *   train.h/.c       THIS FILE: the trainer: one optimiser step on a mini-batch (forward with
- *                    dropout, losses, backward, clipping, AdamW), fresh models, char spans->IOB2
+ *                    dropout, losses, backward, clipping, AdamW), fresh models
  *   backward.h/.c    the backward pass of every layer (llm.c's layer_backward)
  *   mlm.h/.c         masked-language-model pretraining: masking, the head, a dataset's targets,
  *                    the dev metric
@@ -201,24 +202,5 @@ int attn_trainer_steps_done(const attn_trainer *tr);
 
 /* 1 if AdamW decays the tensor with this key and number of dimensions (see above). */
 int attn_train_decays(const char *key, int ndim);
-
-/* ---- turning annotated text into training examples ---- */
-
-typedef struct attn_char_span {
-    int64_t start, end;         /* characters (SQLite counting, as tokenizer.h), end exclusive */
-    int label;                  /* entity label index */
-} attn_char_span;
-
-/* IOB2 tags for a tokenized text from entity spans given in characters. Policy for spans not
- * aligned to tokens: snap OUTWARD, i.e. a span covers every token it overlaps by at least one
- * character ("New Yor" in "New York" covers both tokens; "ork" covers "York"). Errors
- * (ATTN_EINVAL, naming the span): start < 0, end <= start, end > n_chars (the text's
- * length in characters); a span that overlaps no token (only whitespace); a label outside
- * [0, n_labels); two spans sharing a token after snapping (IOB2 cannot express nested or
- * overlapping entities). tags[n_tokens] receives the path; tok_spans[n_spans] (may be NULL)
- * the token spans, in the order of spans. Spans may be given in any order. */
-int attn_char_spans_to_iob2(const attn_token *toks, int n_tokens, int64_t n_chars,
-                            const attn_char_span *spans, int n_spans, int n_labels,
-                            int *tags, attn_span *tok_spans, attn_error *err);
 
 #endif

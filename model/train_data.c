@@ -345,6 +345,37 @@ int attn_dataset_add(attn_dataset *ds, const char *text, size_t n_bytes, const c
     return rc;
 }
 
+/* ---- character spans -> IOB2 ------------------------------------------------------------- */
+
+int attn_char_spans_to_iob2(const attn_token *toks, int n_tokens, int64_t n_chars,
+                            const attn_char_span *spans, int n_spans, int n_labels,
+                            int *tags, attn_span *tok_spans, attn_error *err) {
+    for (int t = 0; t < n_tokens; t++) tags[t] = 0;
+    for (int i = 0; i < n_spans; i++) {
+        const attn_char_span *sp = &spans[i];
+        if (sp->start < 0 || sp->end <= sp->start || sp->end > n_chars)
+            return attn_fail(err, ATTN_EINVAL, "entity %d: span [%lld, %lld) is not inside the "
+                             "text (%lld characters) or is empty", i, (long long)sp->start,
+                             (long long)sp->end, (long long)n_chars);
+        if (sp->label < 0 || sp->label >= n_labels)
+            return attn_fail(err, ATTN_EINVAL, "entity %d: label %d out of range (%d labels)",
+                             i, sp->label, n_labels);
+        int first, end;                     /* tokens overlapping the span (snap outward) */
+        if (!attn_tokens_covering(toks, n_tokens, sp->start, sp->end, &first, &end))
+            return attn_fail(err, ATTN_EINVAL, "entity %d: span [%lld, %lld) covers no token",
+                             i, (long long)sp->start, (long long)sp->end);
+        for (int t = first; t < end; t++) {
+            if (tags[t] != 0)
+                return attn_fail(err, ATTN_EINVAL, "entity %d: span [%lld, %lld) overlaps "
+                                 "another entity at token %d", i, (long long)sp->start,
+                                 (long long)sp->end, t);
+            tags[t] = (t == first ? 1 : 2) + 2 * sp->label;
+        }
+        if (tok_spans) tok_spans[i] = (attn_span){ first, end, sp->label };
+    }
+    return ATTN_OK;
+}
+
 /* ---- examples and compatibility ---------------------------------------------------------- */
 
 static const attn_span no_spans[1];

@@ -71,4 +71,23 @@ size_t attn_dataset_skipped(const attn_dataset *ds);
  * ATTN_EINVAL when i is out of range. (Tests, inspection.) */
 int attn_dataset_example(const attn_dataset *ds, size_t i, attn_example *out, attn_error *err);
 
+/* ---- entity spans in characters -> IOB2 tags (the snapping rule: attn_tokens_covering) ---- */
+
+typedef struct attn_char_span {
+    int64_t start, end;         /* characters (SQLite counting, as tokenizer.h), end exclusive */
+    int label;                  /* entity label index */
+} attn_char_span;
+
+/* IOB2 tags for a tokenized text from entity spans given in characters. Policy for spans not
+ * aligned to tokens: snap OUTWARD, i.e. a span covers every token it overlaps by at least one
+ * character ("New Yor" in "New York" covers both tokens; "ork" covers "York"). Errors
+ * (ATTN_EINVAL, naming the span): start < 0, end <= start, end > n_chars (the text's
+ * length in characters); a span that overlaps no token (only whitespace); a label outside
+ * [0, n_labels); two spans sharing a token after snapping (IOB2 cannot express nested or
+ * overlapping entities). tags[n_tokens] receives the path; tok_spans[n_spans] (may be NULL)
+ * the token spans, in the order of spans. Spans may be given in any order. */
+int attn_char_spans_to_iob2(const attn_token *toks, int n_tokens, int64_t n_chars,
+                            const attn_char_span *spans, int n_spans, int n_labels,
+                            int *tags, attn_span *tok_spans, attn_error *err);
+
 #endif
