@@ -1,5 +1,6 @@
 /* ext.h: what the files of the SQLite binding share. Internal to ext/; the engine (model/)
- * never sees sqlite3.h and this binding never does arithmetic on tensors.
+ * never sees sqlite3.h and this binding never does arithmetic on tensors. ext/ sees the engine
+ * through model/engine.h alone (included here).
  *
  *   attnext.c     entry point, registration table, scalar functions, attn_version/attn_debug
  *   conn.c        per-connection state and model lookup (main, attached, built-in), with
