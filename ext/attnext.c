@@ -16,11 +16,7 @@
 SQLITE_EXTENSION_INIT1
 
 #include "ext.h"
-#include "blas_threads.h"
-#include "kernels.h"
-#include "qgemm.h"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,7 +209,7 @@ int scalar_setup(sqlite3_context *ctx, const char *fn, const char *name, int tas
     const attn_config *cfg = &(*m)->cfg;
     int n = task == ATTN_TASK_RELATIONS ? cfg->relation_labels.n + 1 : cfg->classify_labels.n;
     *probs = sqlite3_malloc64(sizeof(float) * (size_t)(n > 0 ? n : 1));
-    *s = limit_session(c);
+    *s = call_session_begin(c);
     if (!*probs || !*s) {
         sqlite3_free(*probs);
         sqlite3_result_error_nomem(ctx);
@@ -246,7 +242,7 @@ static void classify_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     const attn_labels *labels = &m->cfg.classify_labels;
     attn_error err = {{0}};
     int status = attn_run_classify(m, s, text, n_bytes, probs, &err);
-    limit_session_end(sqlite3_user_data(ctx));
+    call_session_end(sqlite3_user_data(ctx));
     if (status != ATTN_OK)
         result_error(ctx, sqlite_code(status), limit_engine_error(fn, name, s, &err));
     else
@@ -305,6 +301,8 @@ static void attn_debug_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
     const char *forced = getenv("ATTN_SIMD");
     const char *forced_q8 = getenv("ATTN_Q8");
     const char *threads = getenv("ATTN_THREADS");
+    attn_engine_info info;
+    attn_engine_get_info(&info);
     char *text = sqlite3_mprintf(
         "attnext %s\n"
         "build: %s, %s%s, SQLite headers %s\n"
@@ -314,9 +312,9 @@ static void attn_debug_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
         "sqlite: %s\n"
         "models: %d loaded in this process, %d built-in",
         ATTN_VERSION, ATTN_COMPILER, ATTN_OPT_TEXT, ATTN_SAN_TEXT, SQLITE_VERSION,
-        attn_kernels_best()->name, attn_cpu_features(), forced ? forced : "unset",
-        attn_q8_kernels_best()->name, forced_q8 ? forced_q8 : "unset",
-        openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
+        info.simd, info.cpu_features, forced ? forced : "unset",
+        info.int8, forced_q8 ? forced_q8 : "unset",
+        info.blas_config, info.blas_core, info.blas_threads,
         threads ? threads : "unset", sqlite3_libversion(), registry_count(), builtin_count());
     if (!text) sqlite3_result_error_nomem(ctx);
     else sqlite3_result_text(ctx, text, -1, sqlite3_free);
@@ -364,8 +362,7 @@ static void process_init(void) {
         long v = strtol(env, &end, 10);
         if (*end == '\0' && v >= 1 && v <= ATTN_MAX_THREADS) n = (int)v;
     }
-    attn_blas_set_threads(n);
-    (void)attn_kernels_best();       /* choose the SIMD level now, not inside a query */
+    attn_engine_init(n);             /* BLAS threads; the SIMD level chosen now, not in a query */
 }
 
 static int register_all(sqlite3 *db, attn_conn *c) {
@@ -379,7 +376,7 @@ static int register_all(sqlite3 *db, attn_conn *c) {
                                         scalar_functions[i].fn, NULL, NULL,
                                         with_conn ? conn_unref : NULL);
     }
-    if (rc == SQLITE_OK) rc = vtab_tasks_register(db, c);
+    if (rc == SQLITE_OK) rc = vtab_entities_relations_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_models_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_train_register(db, c);
     if (rc == SQLITE_OK) rc = vtab_eval_register(db, c);

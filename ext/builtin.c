@@ -6,7 +6,6 @@
  * (sqlite3_deserialize, no copy) and loads it through the same code as a user's table, so a
  * built-in is checked exactly like any other model. */
 #include "ext.h"
-#include "tokenizer.h"
 
 #include <string.h>
 #include <sys/mman.h>

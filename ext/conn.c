@@ -16,7 +16,6 @@
  * their model; anything else is keyed by the SHA-256 of the rows, which loads (or shares
  * through the registry) exactly the model those rows make. */
 #include "ext.h"
-#include "encoder.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -571,7 +570,7 @@ static int acquire(attn_conn *c, const char *name, const resolution *r, shared_m
     if (rc != SQLITE_OK) return rc;
     /* The inference copy of the weights in GEMM panels, made once, before the model is shared. */
     attn_error pack_err = { "" };
-    int status = attn_encoder_prepare(m, &pack_err);
+    int status = attn_engine_prepare_model(m, &pack_err);
     if (status != ATTN_OK) {
         attn_model_free(m);
         return engine_failure(status, &pack_err, err_msg);

@@ -1,12 +1,13 @@
 /* ext.h: what the files of the SQLite binding share. Internal to ext/; the engine (model/)
- * never sees sqlite3.h and this binding never does arithmetic on tensors.
+ * never sees sqlite3.h and this binding never does arithmetic on tensors. ext/ sees the engine
+ * through model/engine.h alone (included here).
  *
  *   attnext.c     entry point, registration table, scalar functions, attn_version/attn_debug
  *   conn.c        per-connection state and model lookup (main, attached, built-in), with
  *                 revalidation by SQLITE_FCNTL_DATA_VERSION
  *   registry.c    the process-wide cache of loaded models, keyed by a SHA-256 of their rows
  *   builtin.c     models embedded in the library (SQLite database images)
- *   vtab_tasks.c  attn_entities and attn_relations (eponymous table-valued functions)
+ *   vtab_entities_relations.c  attn_entities and attn_relations (eponymous table-valued functions)
  *   vtab_models.c attn_models (eponymous virtual table)
  *   vtab_train.c  attn_train (training, one row per epoch); model_write.c stores the result
  *   vtab_eval.c   attn_eval; train_rows.c reads annotated rows for both
@@ -27,10 +28,7 @@
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT3
 
-#include "model.h"
-#include "pipeline.h"
-#include "fit.h"
-#include "sha256.h"
+#include "engine.h"
 
 /* Oldest SQLite we run on: sqlite3_total_changes64 (3.37.0); sqlite3_vtab_config INNOCUOUS,
  * SQLITE_INNOCUOUS, SQLITE_FCNTL_DATA_VERSION and sqlite3_deserialize are all older. */
@@ -370,10 +368,10 @@ int limit_check_text(const attn_conn *c, const char *fn, sqlite3_value *v, char 
  * connection's generation as its model epoch (the token cache's entries hold while it does);
  * NULL on ENOMEM. Call it after conn_model_get, which may move to a new generation and
  * release a model. */
-attn_session *limit_session(attn_conn *c);
-/* After the engine call on limit_session's session: releases what its stop callback (the
+attn_session *call_session_begin(attn_conn *c);
+/* After the engine call on call_session_begin's session: releases what its stop callback (the
  * connection's interrupt probe) holds. */
-void limit_session_end(attn_conn *c);
+void call_session_end(attn_conn *c);
 /* "fn: model 'name': <engine message>", naming attn_limit('max_call_memory') when that limit
  * was the cause (sqlite3_malloc'd; NULL on ENOMEM). */
 char *limit_engine_error(const char *fn, const char *name, const attn_session *s,
@@ -381,7 +379,7 @@ char *limit_engine_error(const char *fn, const char *name, const attn_session *s
 int limits_register(sqlite3 *db, attn_conn *c);
 
 /* ---- vtab registration ------------------------------------------------------------------- */
-int vtab_tasks_register(sqlite3 *db, attn_conn *c);
+int vtab_entities_relations_register(sqlite3 *db, attn_conn *c);
 int vtab_models_register(sqlite3 *db, attn_conn *c);
 int vtab_train_register(sqlite3 *db, attn_conn *c);
 int vtab_eval_register(sqlite3 *db, attn_conn *c);

@@ -6,8 +6,6 @@
  *                                          characters (SQLite counting): '[[0,6],[6,7]]'
  * tokens_json is a JSON array of strings. NULL gives NULL. */
 #include "ext.h"
-#include "detok.h"
-#include "json.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -53,7 +53,7 @@ static void relation_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     attn_error err = {{0}};
     int status = attn_run_relation_pair(m, s, text, n_bytes, pos[0], pos[1], pos[2], pos[3],
                                         probs, &err);
-    limit_session_end(sqlite3_user_data(ctx));
+    call_session_end(sqlite3_user_data(ctx));
     if (status != ATTN_OK)
         result_error(ctx, sqlite_code(status), limit_engine_error(fn, name, s, &err));
     else

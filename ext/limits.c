@@ -60,7 +60,7 @@ int limit_check_text(const attn_conn *c, const char *fn, sqlite3_value *v, char 
     return SQLITE_TOOBIG;
 }
 
-attn_session *limit_session(attn_conn *c) {
+attn_session *call_session_begin(attn_conn *c) {
     attn_session *s = conn_session(c);
     if (!s) return NULL;
     attn_session_set_memory_limit(s, (size_t)limit_call_memory(c));
@@ -73,7 +73,7 @@ attn_session *limit_session(attn_conn *c) {
     return s;
 }
 
-void limit_session_end(attn_conn *c) {
+void call_session_end(attn_conn *c) {
     if (c->session) attn_session_set_stop(c->session, NULL, NULL);
     interrupt_probe_done(&c->probe);
 }

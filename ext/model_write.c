@@ -8,7 +8,8 @@
  * (INSERT ... SELECT FROM attn_train) SQLite refuses new savepoints; the rows are then written
  * inside that statement's transaction, and the error we return aborts it. Tensor bytes are
  * little-endian, in the dtype the storage choice gives each tensor (model.h: f32, f16, or q8
- * for the embedding tables with f16 for the rest), encoded by the engine (attn_tensor_encode).
+ * for the embedding tables with f16 for the rest), encoded by the engine
+ * (attn_model_stored_tensor).
  * Before the savepoint is released, the rows written are read back exactly as a lookup will
  * (model_rows_fingerprint's bounds, model_rows_load): a model that would not load (say a
  * meta that takes the config over ATTN_MAX_CONFIG_BYTES) is not written. */
@@ -28,15 +29,14 @@ static int exec(sqlite3 *db, const char *fn, const char *sql, char **err_msg) {
     return rc;
 }
 
-/* The tensor as stored under storage: its dtype and bytes (*owned, sqlite3_malloc'd). */
-static int tensor_bytes(const attn_model *m, const attn_tensor_spec *t, attn_storage storage,
-                        const char **dtype, void **owned, size_t *n_bytes) {
-    *dtype = attn_storage_dtype(storage, t);
-    *n_bytes = attn_tensor_stored_bytes(t, *dtype);
-    *owned = sqlite3_malloc64(*n_bytes ? *n_bytes : 1);
-    if (!*owned) return SQLITE_NOMEM;
+/* Tensor i as stored under storage (*t) and its bytes (*owned, sqlite3_malloc'd). */
+static int tensor_bytes(const attn_model *m, size_t i, attn_storage storage,
+                        attn_stored_tensor *t, void **owned) {
     attn_error err;
-    if (attn_tensor_encode(t, *dtype, m->params + t->offset, *owned, &err) != ATTN_OK) {
+    if (attn_model_stored_tensor(m, i, storage, t, NULL, &err) != ATTN_OK) return SQLITE_NOMEM;
+    *owned = sqlite3_malloc64(t->n_bytes ? t->n_bytes : 1);
+    if (!*owned) return SQLITE_NOMEM;
+    if (attn_model_stored_tensor(m, i, storage, t, *owned, &err) != ATTN_OK) {
         sqlite3_free(*owned);
         *owned = NULL;
         return SQLITE_NOMEM;    /* the dtype comes from attn_storage_dtype: only ENOMEM */
@@ -45,24 +45,19 @@ static int tensor_bytes(const attn_model *m, const attn_tensor_spec *t, attn_sto
 }
 
 static int insert_tensor(sqlite3 *db, sqlite3_stmt *ins, const char *fn, const attn_model *m,
-                         const attn_tensor_spec *t, attn_storage storage, char **err_msg) {
-    char shape[64];
-    if (t->ndim == 1) snprintf(shape, sizeof shape, "[%lld]", (long long)t->shape[0]);
-    else snprintf(shape, sizeof shape, "[%lld,%lld]", (long long)t->shape[0],
-                  (long long)t->shape[1]);
-    const char *dtype;
+                         size_t i, attn_storage storage, char **err_msg) {
+    attn_stored_tensor t;
     void *data;
-    size_t n_bytes;
-    if (tensor_bytes(m, t, storage, &dtype, &data, &n_bytes) != SQLITE_OK) return SQLITE_NOMEM;
-    sqlite3_bind_text(ins, 2, t->key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 3, dtype, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 4, shape, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob64(ins, 5, data, n_bytes, SQLITE_STATIC);
+    if (tensor_bytes(m, i, storage, &t, &data) != SQLITE_OK) return SQLITE_NOMEM;
+    sqlite3_bind_text(ins, 2, t.key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 3, t.dtype, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 4, t.shape, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob64(ins, 5, data, t.n_bytes, SQLITE_STATIC);
     int rc = sqlite3_step(ins);
     sqlite3_reset(ins);
     sqlite3_free(data);
     if (rc != SQLITE_DONE) {
-        *err_msg = sqlite3_mprintf("%s: writing tensor '%s': %s", fn, t->key,
+        *err_msg = sqlite3_mprintf("%s: writing tensor '%s': %s", fn, t.key,
                                    sqlite3_errmsg(db));
         return rc;
     }
@@ -96,8 +91,8 @@ static int write_rows(sqlite3 *db, const char *fn, const char *schema, const cha
     }
     if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
         *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
-    for (size_t i = 0; rc == SQLITE_OK && i < m->n_specs; i++)
-        rc = insert_tensor(db, ins, fn, m, &m->specs[i], storage, err_msg);
+    for (size_t i = 0; rc == SQLITE_OK && i < attn_model_n_tensors(m); i++)
+        rc = insert_tensor(db, ins, fn, m, i, storage, err_msg);
     sqlite3_finalize(del);
     sqlite3_finalize(ins);
     return rc;

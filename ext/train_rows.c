@@ -10,7 +10,6 @@
  * ignored (exports often carry the entity text). Every error names the 1-based row:
  * "attn_train: row 17: entities JSON: entity 2: missing 'label'". */
 #include "ext.h"
-#include "json.h"
 
 #include <stdio.h>
 #include <string.h>

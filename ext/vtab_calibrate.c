@@ -18,7 +18,6 @@
  * DIRECTONLY: it runs SQL given as an argument and writes a table. */
 #include "ext.h"
 
-#include "calibrate.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -14,8 +14,6 @@
  *
  * DIRECTONLY: it reads files named by its argument. */
 #include "ext.h"
-#include "conll.h"
-#include "json.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  *
  * How: the main thread (the only one that touches the connection) steps the query and copies a
  * chunk of rows (EACH_CHUNK_ROWS rows or EACH_CHUNK_BYTES of text) into the cursor, then runs
- * the model over the chunk on a pool of threads (model/batch.h: the caller plus threads - 1
+ * the model over the chunk on a pool of threads (model/threadpool.h: the caller plus threads - 1
  * workers, each with its own attn_session; the model is shared read-only from the registry).
  * Each row's answer goes into its own slot, so the output order is the input order whatever
  * thread ran it. The model is looked up again before each chunk, as the scalar functions do
@@ -26,7 +26,6 @@
  * database file, it would let that file run any query of its choosing with the privileges of
  * whoever opens it; so, like attn_train and attn_eval, it works only in top-level SQL. */
 #include "ext.h"
-#include "batch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -180,21 +179,10 @@ typedef struct each_job {
 static void *session_new(void) { return attn_session_new(); }
 static void session_free(void *s) { attn_session_free(s); }
 
-/* Grows a worker-owned array to n elements of size bytes. */
-static int grow(void **p, size_t *cap, size_t n, size_t size) {
-    if (n <= *cap) return ATTN_OK;
-    size_t want = n > 2 * *cap ? n : 2 * *cap;
-    void *q = realloc(*p, want * size);
-    if (!q) return ATTN_ENOMEM;
-    *p = q;
-    *cap = want;
-    return ATTN_OK;
-}
-
 static int copy_entities(each_row *r, const attn_entity *ents, size_t n_ents,
                          const attn_relation *rels, size_t n_rels, attn_error *err) {
-    if (grow((void **)&r->ents, &r->cap_ents, n_ents, sizeof *ents) != ATTN_OK ||
-        grow((void **)&r->rels, &r->cap_rels, n_rels, sizeof *rels) != ATTN_OK)
+    if (attn_grow((void **)&r->ents, &r->cap_ents, n_ents, sizeof *ents) != ATTN_OK ||
+        attn_grow((void **)&r->rels, &r->cap_rels, n_rels, sizeof *rels) != ATTN_OK)
         return attn_fail(err, ATTN_ENOMEM, "out of memory");
     if (n_ents) memcpy(r->ents, ents, n_ents * sizeof *ents);
     if (n_rels) memcpy(r->rels, rels, n_rels * sizeof *rels);
@@ -203,7 +191,7 @@ static int copy_entities(each_row *r, const attn_entity *ents, size_t n_ents,
     return ATTN_OK;
 }
 
-/* attn_batch_item_fn: runs the task on row `item` with this thread's session. */
+/* attn_threadpool_item_fn: runs the task on row `item` with this thread's session. */
 static int each_item(void *job_ptr, void *scratch, size_t item, attn_error *err) {
     each_job *job = job_ptr;
     each_chunk *ch = job->chunk;
@@ -263,7 +251,7 @@ typedef struct each_cursor {
      * Chinese one). Each row is run by the model of its group (default_model per row). */
     char *model_names[N_GROUPS];
     int n_threads;
-    attn_batch *pool;           /* kept across xFilter calls with the same thread count */
+    attn_threadpool *pool;           /* kept across xFilter calls with the same thread count */
     each_chunk chunk;
     attn_labels labels[N_GROUPS];         /* names of each model's task labels (per chunk) */
     attn_labels entity_labels[N_GROUPS];  /* relations: the entity labels too */
@@ -338,7 +326,7 @@ static void cursor_reset(each_cursor *cur) {
 static int each_close(sqlite3_vtab_cursor *base) {
     each_cursor *cur = (each_cursor *)base;
     cursor_reset(cur);
-    attn_batch_free(cur->pool);
+    attn_threadpool_free(cur->pool);
     chunk_free(&cur->chunk);
     for (int g = 0; g < N_GROUPS; g++) {
         labels_free(&cur->labels[g]);
@@ -460,7 +448,7 @@ static int run_group(each_vtab *vt, each_cursor *cur, int group, const attn_mode
                     &cur->chunk, vt->conn->generation};
     size_t failed = 0;
     attn_error err = {{0}};
-    int status = attn_batch_run(cur->pool, cur->chunk.n_rows, each_item, &job, &failed, &err);
+    int status = attn_threadpool_run(cur->pool, cur->chunk.n_rows, each_item, &job, &failed, &err);
     if (status == ATTN_OK) return SQLITE_OK;
     *err_msg = sqlite3_mprintf("%s: row %lld: model '%s': %s", vt->spec->name,
                                (long long)(cur->rows_before + (sqlite3_int64)failed + 1),
@@ -524,7 +512,7 @@ static int cursor_fail(each_cursor *cur, int rc, char *err_msg) {
                                        : SQLITE_ERROR, err_msg);
 }
 
-/* threads: NULL, absent or 0 -> one per online CPU; else 1 .. ATTN_BATCH_MAX_THREADS. */
+/* threads: NULL, absent or 0 -> one per online CPU; else 1 .. ATTN_THREADPOOL_MAX_THREADS. */
 static int arg_threads(const char *fn, sqlite3_value *v, int *n, char **err_msg) {
     sqlite3_int64 want = 0;
     if (v && sqlite3_value_type(v) != SQLITE_NULL) {
@@ -534,14 +522,14 @@ static int arg_threads(const char *fn, sqlite3_value *v, int *n, char **err_msg)
             return SQLITE_MISMATCH;
         }
         want = sqlite3_value_int64(v);
-        if (want < 0 || want > ATTN_BATCH_MAX_THREADS) {
+        if (want < 0 || want > ATTN_THREADPOOL_MAX_THREADS) {
             *err_msg = sqlite3_mprintf("%s: argument 3 (threads) must be 0 (one per CPU) to %d "
-                                       "(ATTN_BATCH_MAX_THREADS), got %lld", fn,
-                                       ATTN_BATCH_MAX_THREADS, (long long)want);
+                                       "(ATTN_THREADPOOL_MAX_THREADS), got %lld", fn,
+                                       ATTN_THREADPOOL_MAX_THREADS, (long long)want);
             return SQLITE_ERROR;
         }
     }
-    *n = want ? (int)want : attn_batch_default_threads();
+    *n = want ? (int)want : attn_threadpool_default_threads();
     return SQLITE_OK;
 }
 
@@ -560,11 +548,11 @@ static int prepare_query(each_vtab *vt, each_cursor *cur, char **err_msg) {
 }
 
 static int ensure_pool(each_cursor *cur, const char *fn, char **err_msg) {
-    if (cur->pool && attn_batch_threads(cur->pool) == cur->n_threads) return SQLITE_OK;
-    attn_batch_free(cur->pool);
+    if (cur->pool && attn_threadpool_threads(cur->pool) == cur->n_threads) return SQLITE_OK;
+    attn_threadpool_free(cur->pool);
     cur->pool = NULL;
     attn_error err = {{0}};
-    int status = attn_batch_new(cur->n_threads, session_new, session_free, &cur->pool, &err);
+    int status = attn_threadpool_new(cur->n_threads, session_new, session_free, &cur->pool, &err);
     if (status == ATTN_OK) return SQLITE_OK;
     *err_msg = sqlite3_mprintf("%s: %s", fn, err.msg);
     return sqlite_code(status);

@@ -15,8 +15,6 @@
  * DIRECTONLY: it runs SQL given as an argument, reads files and writes a table, so it must
  * not run from a view or trigger someone else wrote. */
 #include "ext.h"
-#include "json.h"
-#include "wordvec.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -539,21 +537,10 @@ static const char *scale_name(const attn_config *c) {
 
 /* The features of a config as the JSON of option 'features' (sqlite3_malloc'd). */
 static char *features_json(const attn_config *c) {
-    sqlite3_str *out = sqlite3_str_new(NULL);
-    sqlite3_str_appendchar(out, 1, '[');
-    for (int f = 0; f < c->n_features; f++) {
-        const attn_feature_spec *fs = &c->features[f];
-        sqlite3_str_appendf(out, "%s{\"kind\":\"%s\",\"buckets\":%u,\"dim\":%u", f ? "," : "",
-                            attn_feature_name(fs->kind), (unsigned)fs->n_buckets,
-                            (unsigned)fs->dim);
-        if (fs->kind == ATTN_FEAT_PREFIX || fs->kind == ATTN_FEAT_SUFFIX)
-            sqlite3_str_appendf(out, ",\"affix\":%d", (int)fs->affix);
-        if (fs->kind == ATTN_FEAT_SUBWORD)
-            sqlite3_str_appendf(out, ",\"min_n\":%d,\"max_n\":%d", (int)fs->min_n, (int)fs->max_n);
-        sqlite3_str_appendchar(out, 1, '}');
-    }
-    sqlite3_str_appendchar(out, 1, ']');
-    return sqlite3_str_finish(out);
+    char *json = attn_features_json(c->features, c->n_features);
+    char *out = json ? sqlite3_mprintf("%s", json) : NULL;
+    free(json);
+    return out;
 }
 
 /* dim, layers, heads, ffn and attn_scale: taken from the init model; given ones must
@@ -586,39 +573,6 @@ static int take_architecture(train_cursor *cur, const attn_model *src, char **er
     return SQLITE_OK;
 }
 
-static int same_features(const attn_config *a, const attn_config *b) {
-    if (a->n_features != b->n_features) return 0;
-    for (int f = 0; f < a->n_features; f++) {
-        const attn_feature_spec *x = &a->features[f], *y = &b->features[f];
-        if (x->kind != y->kind || x->n_buckets != y->n_buckets || x->dim != y->dim ||
-            x->affix != y->affix || x->min_n != y->min_n || x->max_n != y->max_n)
-            return 0;
-    }
-    return 1;
-}
-
-/* Every encoder tensor of dst whose key and shape src has is copied from src; "pos" as far as
- * both reach when only max_len differs. The task heads keep their fresh values, even where
- * src has a head of the same shape: its labels need not mean the same (PER vs Peop). */
-static void copy_encoder_tensors(attn_model *dst, const attn_model *src) {
-    for (size_t i = 0; i < dst->n_specs; i++) {
-        const attn_tensor_spec *d = &dst->specs[i];
-        if (!attn_is_encoder_tensor(d->key)) continue;
-        const int j = attn_tensor_find(src->specs, src->n_specs, d->key);
-        if (j < 0) continue;
-        const attn_tensor_spec *s = &src->specs[j];
-        const int same = s->ndim == d->ndim && s->shape[0] == d->shape[0] &&
-                         (d->ndim == 1 || s->shape[1] == d->shape[1]);
-        const int pos = strcmp(d->key, "pos") == 0 && d->ndim == 2 && s->ndim == 2 &&
-                        s->shape[1] == d->shape[1];
-        size_t n = same ? d->size : 0;
-        if (!same && pos)
-            n = (size_t)(s->shape[0] < d->shape[0] ? s->shape[0] : d->shape[0]) *
-                (size_t)d->shape[1];
-        if (n) attn_model_read_values(src, (size_t)j, n, dst->params + d->offset);
-    }
-}
-
 /* A model starting from the encoder of src, a pretrained mlm model, a model trained for
  * another task (transfer: en-ner's encoder for CoNLL04 relations) or for other labels of the
  * task (option 'labels' differs from src's): the same architecture and features, the encoder
@@ -630,13 +584,14 @@ static int init_from_encoder(train_cursor *cur, const attn_model *src, char **er
     int rc = take_architecture(cur, src, err_msg);
     if (rc == SQLITE_OK) rc = fresh_model(cur, err_msg);
     if (rc != SQLITE_OK) return rc;
-    if (!same_features(&cur->model->cfg, &src->cfg)) {
+    const attn_config *a = &cur->model->cfg, *b = &src->cfg;
+    if (!attn_features_equal(a->features, a->n_features, b->features, b->n_features)) {
         *err_msg = sqlite3_mprintf("%s: option 'features' differs from the features of the "
                                    "init model '%s' (kinds, buckets, dims and "
                                    "n-gram/affix sizes must match)", FN, cur->opt.init);
         return SQLITE_ERROR;
     }
-    copy_encoder_tensors(cur->model, src);
+    attn_model_copy_encoder(cur->model, src);
     return SQLITE_OK;
 }
 

@@ -27,8 +27,6 @@
  * DIRECTONLY: it reads and writes files named by its arguments, so it must not run from a view
  * or trigger someone else wrote. */
 #include "ext.h"
-#include "json.h"
-#include "wordvec.h"
 
 #include <errno.h>
 #include <math.h>

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "crf.h"
-#include "fit.h"
+#include "train_eval.h"
 #include "metrics.h"
 
 typedef struct calib_text {

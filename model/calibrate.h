@@ -24,7 +24,7 @@
  *              as those with right entities (0.90); a temperature cannot separate them.
  *   entities   NLL of the binary event "the predicted entity is right" with probability its
  *              score at T; a prediction = a predicted entity, confidence its score
- * (fit.h: attn_evaluate_collect fills one from a dataset, deciding gold and right as
+ * (train_eval.h: attn_evaluate_collect fills one from a dataset, deciding gold and right as
  * attn_eval scores.) ECE is metrics.h's attn_ece. */
 #ifndef ATTN_CALIBRATE_H
 #define ATTN_CALIBRATE_H
@@ -63,7 +63,7 @@ size_t attn_calib_count(const attn_calib *c);
 /* Mean NLL (0 with no examples) and ECE (attn_ece, 15 bins) at temperature T > 0. */
 int attn_calib_score(const attn_calib *c, double T, double *nll, double *ece, attn_error *err);
 
-/* Called between evaluations of the fit: non-zero stops it (ATTN_ESTOPPED, as fit.h). */
+/* Called between evaluations of the fit: non-zero stops it (ATTN_ESTOPPED, as train_eval.h). */
 typedef int (*attn_calib_stop_cb)(void *user);
 
 /* *T = the temperature in [ATTN_TEMPERATURE_MIN, ATTN_TEMPERATURE_MAX] with the lowest mean

@@ -1,7 +1,9 @@
-/* common.c: the error helper, argmax and the opening of input files. */
+/* common.c: the error helper, argmax, array growth and the opening of input files. */
 #include "common.h"
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #ifndef _WIN32
 #include <fcntl.h>
@@ -24,6 +26,19 @@ int attn_argmax(const float *x, int n) {
     for (int i = 1; i < n; i++)
         if (x[i] > x[best]) best = i;
     return best;
+}
+
+int attn_grow(void **p, size_t *cap, size_t n, size_t elem) {
+    if (n <= *cap && *p) return ATTN_OK;
+    size_t want = *cap > SIZE_MAX / 2 ? SIZE_MAX : 2 * *cap;
+    if (want < n) want = n;
+    if (want == 0) want = 1;
+    if (elem == 0 || want > SIZE_MAX / elem) return ATTN_ENOMEM;
+    void *q = realloc(*p, want * elem);
+    if (!q) return ATTN_ENOMEM;
+    *p = q;
+    *cap = want;
+    return ATTN_OK;
 }
 
 FILE *attn_fopen_regular(const char *path, attn_error *err) {

@@ -39,6 +39,36 @@ int attn_fail(attn_error *err, int code, const char *fmt, ...)
 /* Index of the largest of x[n] (n >= 1), the first one on a tie. */
 int attn_argmax(const float *x, int n);
 
+/* Makes the array *p (capacity *cap elements of elem bytes) hold at least n elements: realloc
+ * to max(n, 2 * *cap) elements (at least 1), so appending one at a time costs amortised O(1).
+ * Nothing changes when n <= *cap and *p is allocated. ATTN_OK, or ATTN_ENOMEM (no err message:
+ * the caller names what it was growing) when realloc fails or the size overflows size_t; *p
+ * and *cap are then unchanged. The one growth helper of the engine (and of ext/). */
+int attn_grow(void **p, size_t *cap, size_t n, size_t elem);
+
+/* splitmix64 (Steele, Lea, Flood 2014): the engine's one pseudo-random generator. Every
+ * random draw (initial weights, dropout, shuffles, masks, word-vector sampling) takes its
+ * bits from it, so a seed means the same stream everywhere.
+ *   attn_splitmix64_hash(x)  the generator's output for state x without advancing: a 64-bit
+ *                            mixing function (also the finaliser of attn_hash64, features.h)
+ *   attn_splitmix64(&state)  the next output; advances the state
+ *   attn_uniform01(&state)   uniform in [0, 1) from the top 24 bits of the next output */
+#define ATTN_SPLITMIX64_GAMMA 0x9e3779b97f4a7c15ull
+static inline uint64_t attn_splitmix64_hash(uint64_t x) {
+    uint64_t z = x + ATTN_SPLITMIX64_GAMMA;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t attn_splitmix64(uint64_t *state) {
+    const uint64_t z = attn_splitmix64_hash(*state);
+    *state += ATTN_SPLITMIX64_GAMMA;
+    return z;
+}
+static inline float attn_uniform01(uint64_t *state) {
+    return (float)(attn_splitmix64(state) >> 40) * (1.0f / 16777216.0f);
+}
+
 /* Opens path for reading if it is a regular file: a device (/dev/zero), a FIFO (whose open
  * would block until a writer comes) or a directory is refused with "'path' is not a regular
  * file"; a file that cannot be opened with "cannot open 'path'". NULL then, err set. */

@@ -58,17 +58,6 @@ struct attn_conll_reader {
 
 /* ---- small helpers ---- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need) n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 /* Strict UTF-8: returns the length (1..4) of the character at s[0..n), or 0 when it is not a
  * well-formed sequence (stray continuation, overlong, surrogate, > U+10FFFF, truncated). */
 static size_t utf8_decode_strict(const unsigned char *s, size_t n, uint32_t *cp) {
@@ -177,7 +166,7 @@ static int intern_label(attn_conll_reader *r, const char *s, size_t n, attn_erro
                            (long long)r->line_no, ATTN_MAX_LABELS);
     size_t cap = (size_t)r->labels_cap;
     char *copy = malloc(n + 1);
-    if (!copy || grow((void **)&r->labels, &cap, (size_t)r->n_labels + 1, sizeof(char *))) {
+    if (!copy || attn_grow((void **)&r->labels, &cap, (size_t)r->n_labels + 1, sizeof(char *))) {
         free(copy);
         return reader_fail(r, err, ATTN_ENOMEM, "out of memory");
     }
@@ -274,8 +263,8 @@ static int add_token(attn_conll_reader *r, const char *line, const field *tok, c
     if (r->n_toks >= ATTN_CONLL_MAX_TOKENS)
         return reader_fail(r, err, ATTN_ELIMIT, "line %lld: sentence longer than %d tokens",
                            (long long)r->line_no, ATTN_CONLL_MAX_TOKENS);
-    if (grow((void **)&r->toks, &r->toks_cap, r->n_toks + 1, sizeof *r->toks) ||
-        grow((void **)&r->tokbuf, &r->tokbuf_cap, r->tokbuf_len + tok->len, 1))
+    if (attn_grow((void **)&r->toks, &r->toks_cap, r->n_toks + 1, sizeof *r->toks) ||
+        attn_grow((void **)&r->tokbuf, &r->tokbuf_cap, r->tokbuf_len + tok->len, 1))
         return reader_fail(r, err, ATTN_ENOMEM, "out of memory");
     pending_token *t = &r->toks[r->n_toks];
     int rc = parse_tag(r, line + tag->off, tag->len, t, err);
@@ -349,8 +338,8 @@ static int needs_space(const attn_conll_reader *r, attn_detok *detok, int char_l
 
 static int build_text(attn_conll_reader *r, attn_error *err) {
     size_t need = r->tokbuf_len + r->n_toks + 1;
-    if (grow((void **)&r->text, &r->text_cap, need, 1) ||
-        grow((void **)&r->out_tok, &r->out_tok_cap, r->n_toks, sizeof *r->out_tok))
+    if (attn_grow((void **)&r->text, &r->text_cap, need, 1) ||
+        attn_grow((void **)&r->out_tok, &r->out_tok_cap, r->n_toks, sizeof *r->out_tok))
         return reader_fail(r, err, ATTN_ENOMEM, "out of memory");
     int char_level = char_level_sentence(r);
     attn_detok detok;
@@ -406,7 +395,7 @@ static size_t decode_spans(attn_conll_reader *r) {
 static int finish_sentence(attn_conll_reader *r, attn_conll_sentence *out, attn_error *err) {
     int rc = build_text(r, err);
     if (rc < 0) return rc;
-    if (grow((void **)&r->spans, &r->spans_cap, r->n_toks, sizeof *r->spans))
+    if (attn_grow((void **)&r->spans, &r->spans_cap, r->n_toks, sizeof *r->spans))
         return reader_fail(r, err, ATTN_ENOMEM, "out of memory");
     size_t n_spans = decode_spans(r);
     const attn_conll_token *last = &r->out_tok[r->n_toks - 1];

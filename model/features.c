@@ -2,6 +2,8 @@
  * bigram features, which read a token's neighbours. */
 #include "features.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -24,15 +26,8 @@ static uint64_t fnv1a64_update(uint64_t h, const unsigned char *p, size_t n) {
     return h;
 }
 
-static uint64_t splitmix64_finalise(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 uint64_t attn_hash64(uint64_t seed, const void *data, size_t n) {
-    return splitmix64_finalise(fnv1a64_update(FNV64_OFFSET ^ seed, data, n));
+    return attn_splitmix64_hash(fnv1a64_update(FNV64_OFFSET ^ seed, data, n));
 }
 
 /* ---- names ---- */
@@ -235,7 +230,7 @@ static uint32_t feature_row(attn_feature_kind kind, const unsigned char *bytes, 
                             uint32_t n_buckets) {
     unsigned char tag = (unsigned char)kind;
     uint64_t h = fnv1a64_update(FNV64_OFFSET ^ ATTN_FEATURE_HASH_SEED, &tag, 1);
-    h = splitmix64_finalise(fnv1a64_update(h, bytes, n));
+    h = attn_splitmix64_hash(fnv1a64_update(h, bytes, n));
     return n_buckets ? (uint32_t)(h % n_buckets) : 0;
 }
 
@@ -249,7 +244,7 @@ static uint32_t bigram_row(const attn_feature_spec *spec, const char *left, size
     unsigned char tag = (unsigned char)spec->kind;
     uint64_t h = fnv1a64_update(FNV64_OFFSET ^ ATTN_FEATURE_HASH_SEED, &tag, 1);
     h = fnv1a64_update(h, (const unsigned char *)left, n_left);
-    h = splitmix64_finalise(fnv1a64_update(h, (const unsigned char *)right, n_right));
+    h = attn_splitmix64_hash(fnv1a64_update(h, (const unsigned char *)right, n_right));
     return (uint32_t)(h % spec->n_buckets);
 }
 
@@ -379,4 +374,49 @@ int attn_feature_rows_check(const attn_feature_spec *spec, int n_features,
         }
     }
     return -1;
+}
+
+/* ---- features as config JSON, and equality ----------------------------------------------- */
+
+/* Appends one feature's JSON object to buf[cap] at *len (snprintf: *len may pass cap, which
+ * the caller checks). */
+static void feature_json(const attn_feature_spec *fs, int first, char *buf, size_t cap,
+                         size_t *len) {
+    const char *name = attn_feature_name(fs->kind);
+#define PUT(...) (*len += (size_t)snprintf(*len < cap ? buf + *len : NULL, \
+                                           *len < cap ? cap - *len : 0, __VA_ARGS__))
+    PUT("%s{\"kind\":\"%s\",\"buckets\":%u,\"dim\":%u", first ? "" : ",",
+        name ? name : "", (unsigned)fs->n_buckets, (unsigned)fs->dim);
+    if (fs->kind == ATTN_FEAT_PREFIX || fs->kind == ATTN_FEAT_SUFFIX)
+        PUT(",\"affix\":%d", (int)fs->affix);
+    if (fs->kind == ATTN_FEAT_SUBWORD)
+        PUT(",\"min_n\":%d,\"max_n\":%d", (int)fs->min_n, (int)fs->max_n);
+    PUT("}");
+#undef PUT
+}
+
+char *attn_features_json(const attn_feature_spec *fs, int n) {
+    size_t len = 1;                                   /* '[' */
+    for (int f = 0; f < n; f++) feature_json(&fs[f], f == 0, NULL, 0, &len);
+    const size_t cap = len + 2;                       /* ']' and NUL */
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    len = 0;
+    out[len++] = '[';
+    for (int f = 0; f < n; f++) feature_json(&fs[f], f == 0, out, cap, &len);
+    out[len++] = ']';
+    out[len] = 0;
+    return out;
+}
+
+int attn_features_equal(const attn_feature_spec *a, int n_a, const attn_feature_spec *b,
+                        int n_b) {
+    if (n_a != n_b) return 0;
+    for (int f = 0; f < n_a; f++) {
+        const attn_feature_spec *x = &a[f], *y = &b[f];
+        if (x->kind != y->kind || x->n_buckets != y->n_buckets || x->dim != y->dim ||
+            x->affix != y->affix || x->min_n != y->min_n || x->max_n != y->max_n)
+            return 0;
+    }
+    return 1;
 }

@@ -95,6 +95,17 @@ typedef struct attn_feature_spec {
 /* Name as stored in the config ("norm", "prefix", "suffix", "shape", "subword"); NULL if out
  * of range. */
 const char *attn_feature_name(attn_feature_kind kind);
+/* The features fs[n] as the JSON array a config gives them in (what attn_train's option
+ * 'features' takes), e.g. [{"kind":"norm","buckets":50000,"dim":64},{"kind":"suffix",
+ * "buckets":5000,"dim":16,"affix":3},{"kind":"subword",...,"min_n":3,"max_n":6}]: malloc'd,
+ * NULL on ENOMEM. */
+char *attn_features_json(const attn_feature_spec *fs, int n);
+
+/* 1 when a[n_a] and b[n_b] are the same features, in the same order: kinds, buckets, dims,
+ * affix and n-gram sizes (so the same tables mean the same thing); else 0. */
+int attn_features_equal(const attn_feature_spec *a, int n_a, const attn_feature_spec *b,
+                        int n_b);
+
 /* Parses a name; returns 0 and sets *kind, or -1 if unknown. */
 int attn_feature_kind_from_name(const char *name, attn_feature_kind *kind);
 

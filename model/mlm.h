@@ -14,7 +14,7 @@
  * rows (80%: attn_mlm_mask_rows), by the rows of a random token of the same sequence (10%), or
  * kept (10%).
  * The target of a masked token is its normalised word's index in the output vocabulary (the
- * V = mlm.vocab most frequent normalised words of the pretraining rows, fit.h); a masked token
+ * V = mlm.vocab most frequent normalised words of the pretraining rows, below); a masked token
  * outside the vocabulary is masked but not predicted. The head is linear, logits[M, V] =
  * h[pos] mlm.w^T + mlm.b over the M predicted positions only (one GEMM), with softmax
  * cross-entropy, averaged over the sequence's predicted positions.
@@ -25,6 +25,7 @@
 #define ATTN_MLM_H
 
 #include "model.h"
+#include "train_data.h"
 
 #define ATTN_MLM_RATE 0.15          /* share of a sequence's tokens masked */
 #define ATTN_MLM_MAX_RUN 8          /* longest capitalised run masked as one span */
@@ -72,5 +73,22 @@ double attn_mlm_backward(const attn_model *m, const attn_weights *g, const float
 /* Argmax output of each of the M positions: pred[M]. */
 void attn_mlm_predict(const attn_model *m, const float *h, const int *pos, int M, int *pred,
                       float *work);
+
+/* ---- datasets for mlm (train_data.h): targets, and the dev metric ----
+ * A dataset for a config with task mlm takes plain texts (attn_dataset_add with no answers):
+ * every text gives training examples (chunks of max_len tokens), and every token keeps the
+ * hash of its normalised word and whether it is capitalised. Before attn_fit, the targets must
+ * be computed: attn_dataset_mlm_targets(ds, vocab_from) gives every token of ds the index of
+ * its word among the mlm.vocab most frequent normalised words of vocab_from (the training set;
+ * ranked by count, ties by hash), or -1 (not predicted). Call it on the training set with
+ * itself, then on the dev set with the training set. Adding texts afterwards clears it.
+ * The dev metric ("masked_accuracy") is attn_mlm_evaluate: every dev example masked as in
+ * training but with fixed seeds (ATTN_MLM_EVAL_SEED and the example index: the same masks
+ * every epoch), encoded without dropout; the share of predicted positions whose argmax is the
+ * target. */
+#define ATTN_MLM_EVAL_SEED 0x6d6c6d6576616cull
+int attn_dataset_mlm_targets(attn_dataset *ds, const attn_dataset *vocab_from, attn_error *err);
+int attn_mlm_evaluate(const attn_model *m, const attn_dataset *ds, double *accuracy,
+                      attn_error *err);
 
 #endif

@@ -929,3 +929,41 @@ int attn_tensor_encode(const attn_tensor_spec *t, const char *dtype, const float
     for (size_t i = 0; i < t->size; i++) store_f32_le(b + 4 * i, values[i]);
     return ATTN_OK;
 }
+
+/* ---- writing a model, and copying an encoder ---------------------------------------------- */
+
+size_t attn_model_n_tensors(const attn_model *m) { return m->n_specs; }
+
+int attn_model_stored_tensor(const attn_model *m, size_t i, attn_storage storage,
+                             attn_stored_tensor *info, void *out, attn_error *err) {
+    if (i >= m->n_specs)
+        return attn_fail(err, ATTN_EINVAL, "tensor %zu out of range (%zu tensors)", i,
+                         m->n_specs);
+    const attn_tensor_spec *t = &m->specs[i];
+    info->key = t->key;
+    info->dtype = attn_storage_dtype(storage, t);
+    if (t->ndim == 1) snprintf(info->shape, sizeof info->shape, "[%lld]", (long long)t->shape[0]);
+    else snprintf(info->shape, sizeof info->shape, "[%lld,%lld]", (long long)t->shape[0],
+                  (long long)t->shape[1]);
+    info->n_bytes = attn_tensor_stored_bytes(t, info->dtype);
+    return out ? attn_tensor_encode(t, info->dtype, m->params + t->offset, out, err) : ATTN_OK;
+}
+
+void attn_model_copy_encoder(attn_model *dst, const attn_model *src) {
+    for (size_t i = 0; i < dst->n_specs; i++) {
+        const attn_tensor_spec *d = &dst->specs[i];
+        if (!attn_is_encoder_tensor(d->key)) continue;
+        const int j = attn_tensor_find(src->specs, src->n_specs, d->key);
+        if (j < 0) continue;
+        const attn_tensor_spec *s = &src->specs[j];
+        const int same = s->ndim == d->ndim && s->shape[0] == d->shape[0] &&
+                         (d->ndim == 1 || s->shape[1] == d->shape[1]);
+        const int pos = strcmp(d->key, "pos") == 0 && d->ndim == 2 && s->ndim == 2 &&
+                        s->shape[1] == d->shape[1];
+        size_t n = same ? d->size : 0;
+        if (!same && pos)
+            n = (size_t)(s->shape[0] < d->shape[0] ? s->shape[0] : d->shape[0]) *
+                (size_t)d->shape[1];
+        if (n) attn_model_read_values(src, (size_t)j, n, dst->params + d->offset);
+    }
+}

@@ -212,6 +212,29 @@ size_t attn_tensor_stored_bytes(const attn_tensor_spec *t, const char *dtype);
 int attn_tensor_encode(const attn_tensor_spec *t, const char *dtype, const float *values,
                        void *out, attn_error *err);
 
+/* What a writer stores of one tensor (attn_model_stored_tensor). */
+typedef struct attn_stored_tensor {
+    const char *key;            /* the tensor's key (owned by the model) */
+    const char *dtype;          /* attn_storage_dtype */
+    char shape[64];             /* JSON text: "[n]" or "[rows,cols]" */
+    size_t n_bytes;             /* attn_tensor_stored_bytes */
+} attn_stored_tensor;
+
+/* Tensors of m (the rows a writer stores, besides the config). */
+size_t attn_model_n_tensors(const attn_model *m);
+
+/* Tensor i (< attn_model_n_tensors) of a plain f32 model (one being trained or calibrated:
+ * params holds every value) as stored under storage: *info, and with out != NULL its bytes
+ * (attn_tensor_encode into out[info->n_bytes]). ATTN_EINVAL (i out of range), ATTN_ENOMEM. */
+int attn_model_stored_tensor(const attn_model *m, size_t i, attn_storage storage,
+                             attn_stored_tensor *info, void *out, attn_error *err);
+
+/* Copies the encoder of src into dst: every encoder tensor (attn_is_encoder_tensor) of dst
+ * whose key and shape src has is copied; "pos" as far as both reach when only max_len
+ * differs. The task heads keep their values, even where src has a head of the same shape: its
+ * labels need not mean the same (PER vs Peop). dst: a plain f32 model; src: finished. */
+void attn_model_copy_encoder(attn_model *dst, const attn_model *src);
+
 /* Parameter count (floats): the sum of the tensor sizes, without the alignment padding that
  * n_params (the buffer length) includes. */
 size_t attn_model_param_count(const attn_model *m);

@@ -181,19 +181,7 @@ void attn_session_free(attn_session *s) {
     free(s);
 }
 
-/* Makes *p hold at least n elements of elem bytes (growing by doubling); 0 or -1 (ENOMEM). */
-static int grow(void **p, size_t *cap, size_t n, size_t elem) {
-    if (n <= *cap && *p) return 0;
-    size_t want = n > 2 * *cap ? n : 2 * *cap;
-    if (want == 0) want = 1;
-    if (want > SIZE_MAX / elem) return -1;
-    void *q = realloc(*p, want * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = want;
-    return 0;
-}
-#define GROW(s, field, n) grow((void **)&(s)->field, &(s)->field##_cap, (n), sizeof *(s)->field)
+#define GROW(s, field, n) attn_grow((void **)&(s)->field, &(s)->field##_cap, (n), sizeof *(s)->field)
 
 static int no_memory(attn_error *err, const char *what) {
     return attn_fail(err, ATTN_ENOMEM, "out of memory (%s)", what);
@@ -291,7 +279,7 @@ static int first_chunk(const attn_model *m, attn_session *s, const char *text, s
     const int L = m->cfg.max_len;
     int rc = attn_tokenizer_start(&s->tokenizer, text, n_bytes, err);
     if (rc) return rc;
-    if (grow((void **)&s->toks.tok, &s->toks.cap, (size_t)L, sizeof *s->toks.tok))
+    if (attn_grow((void **)&s->toks.tok, &s->toks.cap, (size_t)L, sizeof *s->toks.tok))
         return no_memory(err, "tokens");
     s->n_tokens = take_tokens(s, L);
     const size_t need = attn_call_bytes(m, ATTN_TASK_CLASSIFY, (size_t)s->n_tokens);
@@ -595,7 +583,7 @@ static int encode_windows(const attn_model *m, attn_session *s, const char *text
     const int slots = attn_feature_slots(m->cfg.features, m->cfg.n_features);
     const int n_windows = attn_windows(N, L, NULL);
     if (GROW(s, window, (size_t)len * D) || GROW(s, rows, (size_t)len * slots + 1) ||
-        (s->streaming && grow((void **)&s->toks.tok, &s->toks.cap,
+        (s->streaming && attn_grow((void **)&s->toks.tok, &s->toks.cap,
                               held_tokens(&m->cfg, task, (size_t)N), sizeof *s->toks.tok)))
         return no_memory(err, "windows");
     const int cached = use_token_cache(m, s, task);
@@ -893,19 +881,9 @@ static int snap_span(const attn_session *s, const char *which, int64_t start, in
         return attn_fail(err, ATTN_EINVAL, "%s span [%lld, %lld) out of range for a text of "
                          "%lld characters", which, (long long)start, (long long)end,
                          (long long)n_chars);
-    int first = -1, last = -1;
-    for (int t = 0; t < s->n_tokens; t++) {
-        const attn_token *tk = &s->toks.tok[t];
-        if (tk->end > start && tk->start < end) {
-            if (first < 0) first = t;
-            last = t;
-        }
-    }
-    if (first < 0)
+    if (!attn_tokens_covering(s->toks.tok, s->n_tokens, start, end, t0, t1))
         return attn_fail(err, ATTN_EINVAL, "%s span [%lld, %lld) covers no token", which,
                          (long long)start, (long long)end);
-    *t0 = first;
-    *t1 = last + 1;
     return ATTN_OK;
 }
 

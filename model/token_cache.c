@@ -124,10 +124,7 @@ static uint64_t key_hash(const unsigned char *p, size_t n) {
         h ^= p[i];
         h *= 0x100000001b3ull;
     }
-    h += 0x9e3779b97f4a7c15ull;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-    return h ^ (h >> 31);
+    return attn_splitmix64_hash(h);
 }
 
 /* The cache's row of token bytes[n] in its set, or -1. */

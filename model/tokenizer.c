@@ -547,6 +547,26 @@ int attn_tokenizer_next(attn_tokenizer *tz, attn_token *tok) {
     return 0;
 }
 
+/* First token whose end is after c (tokens are sorted and disjoint). */
+static int first_token_ending_after(const attn_token *tok, int n, int64_t c) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        const int mid = lo + (hi - lo) / 2;
+        if (tok[mid].end > c) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+}
+
+int attn_tokens_covering(const attn_token *tok, int n, int64_t start, int64_t end, int *first,
+                         int *end_tok) {
+    const int f = first_token_ending_after(tok, n, start);
+    const int last = first_token_ending_after(tok, n, end - 1);   /* may end after the span */
+    const int e = last < n && tok[last].start < end ? last + 1 : last;
+    *first = f;
+    *end_tok = e > f ? e : f;
+    return e > f ? e - f : 0;
+}
+
 int attn_tokenize(const char *text, size_t n_bytes, attn_tokens *out, attn_error *err) {
     out->n = 0;
     attn_tokenizer tz;

@@ -60,6 +60,15 @@ typedef struct attn_tokens {
  * ATTN_ELIMIT (n_bytes > ATTN_MAX_TEXT_BYTES). *out must be zero-initialised before first use. */
 int attn_tokenize(const char *text, size_t n_bytes, attn_tokens *out, attn_error *err);
 
+/* Span snapping, the one policy of the engine (training gold, attn_relation's spans): the
+ * character span [start, end) covers every token it overlaps by at least one character, so a
+ * span not aligned to tokens snaps OUTWARD ("New Yor" in "New York" covers both tokens).
+ * tok[n] must be in order and non-overlapping (as attn_tokenize makes them). *first and
+ * *end_tok receive the covered tokens [first, end_tok); returns their count (0 when the span
+ * overlaps no token, e.g. only whitespace). O(log n). */
+int attn_tokens_covering(const attn_token *tok, int n, int64_t start, int64_t end, int *first,
+                         int *end_tok);
+
 void attn_tokens_free(attn_tokens *t);
 
 /* Incremental tokenization: the very tokens of attn_tokenize, one at a time, so that a caller

@@ -7,13 +7,11 @@
  * LayerNorm, GELU and residual add runs once over the N tokens (one GEMM per layer forward,
  * one per gradient backward: the weights are packed once per chunk, not once per example);
  * attention, dropout draws, embeddings and the heads run per example on its rows.
- *   validation of examples, workers and threads, clipping, AdamW, the schedule
- *   character spans -> IOB2 tags */
+ *   validation of examples, workers on the thread pool, clipping, AdamW, the schedule */
 #include "train.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +21,7 @@
 #include "kernels.h"
 #include "layers.h"
 #include "mlm.h"
+#include "threadpool.h"
 
 #define PI 3.14159265358979323846
 #define BUF_ALIGN 64    /* bytes: alignment of the gradient / moment / activation buffers */
@@ -34,16 +33,8 @@ static float *mut(const float *p) { return (float *)p; }
 
 typedef struct rng { uint64_t s; } rng;
 
-static uint64_t rng_next(rng *r) {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_uniform(rng *r) {              /* [0, 1), 24 random bits */
-    return (float)(rng_next(r) >> 40) * (1.0f / 16777216.0f);
-}
+static uint64_t rng_next(rng *r) { return attn_splitmix64(&r->s); }
+static float rng_uniform(rng *r) { return attn_uniform01(&r->s); }   /* [0, 1), 24 bits */
 
 static double rng_normal(rng *r) {              /* Box-Muller */
     const double u1 = ((double)(rng_next(r) >> 11) + 1.0) / 9007199254740993.0;
@@ -284,6 +275,7 @@ struct attn_trainer {
     int norm_feature;           /* index of the "norm" feature, -1 if none */
     uint32_t mask_rows[ATTN_MAX_SLOTS];   /* mlm: the [MASK] token's feature rows */
     int n_workers;
+    attn_threadpool *pool;      /* n_workers threads (caller included); NULL: run in turn */
     int step;
     /* The feature tables' rows this step's batch reads (table_rows below): only they have a
      * gradient, so only they are summed, clipped and updated. */
@@ -529,6 +521,10 @@ int attn_trainer_new(attn_model *m, const attn_train_opts *opts, attn_trainer **
     tr->decays = calloc(m->n_specs, 1);
     int bad = !tr->grad || !tr->moments || !tr->decays || setup_crf(tr);
     for (int i = 0; i < tr->n_workers && !bad; i++) bad = worker_init(tr, &tr->w[i], i);
+    attn_error pool_err;        /* no pool (no thread to be had): the workers run in turn */
+    if (!bad && tr->n_workers > 1 &&
+        attn_threadpool_new(tr->n_workers, NULL, NULL, &tr->pool, &pool_err) != ATTN_OK)
+        tr->pool = NULL;
     if (bad) {
         attn_trainer_free(tr);
         return attn_fail(err, ATTN_ENOMEM, "train: out of memory for %zu parameters",
@@ -549,6 +545,7 @@ int attn_trainer_new(attn_model *m, const attn_train_opts *opts, attn_trainer **
 
 void attn_trainer_free(attn_trainer *tr) {
     if (!tr) return;
+    attn_threadpool_free(tr->pool);
     for (int i = 0; i < tr->n_workers; i++) worker_free(&tr->w[i], i);
     for (int f = 0; f < ATTN_MAX_FEATURES; f++) {
         free(tr->touched[f].rows);
@@ -806,18 +803,12 @@ static void encoder_backward(worker *w) {
 
 /* ---- heads and losses (per example: h[T,D] and dh[T,D] are its rows of the chunk) -------- */
 
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return best;
-}
-
 static double classify_loss(worker *w, const attn_example *ex, const float *h, float *dh) {
     const attn_model *m = w->tr->m;
     const double loss = attn_classify_backward(m, &w->g, h, ex->T, ex->label, 1.0f, dh,
                                                w->s.probs, w->s.head_work);
     w->n_classified++;
-    w->n_correct += argmax(w->s.probs, m->cfg.classify_labels.n) == ex->label;
+    w->n_correct += attn_argmax(w->s.probs, m->cfg.classify_labels.n) == ex->label;
     return loss;
 }
 
@@ -1065,8 +1056,7 @@ static int check_batch(attn_trainer *tr, const attn_example *batch, int n, attn_
 
 /* ---- a batch: workers, threads, the summed gradient -------------------------------------- */
 
-static void *worker_run(void *arg) {
-    worker *w = arg;
+static void worker_run(worker *w) {
     w->loss = 0.0;
     w->n_correct = w->n_classified = w->n_mlm_correct = w->n_mlm_predicted = 0;
     w->n_tokens = 0;
@@ -1074,7 +1064,13 @@ static void *worker_run(void *arg) {
         end = chunk_end(w->batch, i, w->to, w->cap);
         w->loss += chunk_forward_backward(w, w->batch, i, end);
     }
-    return NULL;
+}
+
+/* Thread pool item k: worker k's share of the batch (it never fails). */
+static int worker_item(void *workers, void *scratch, size_t k, attn_error *err) {
+    (void)scratch, (void)err;
+    worker_run(&((worker *)workers)[k]);
+    return ATTN_OK;
 }
 
 /* Runs the batch on the workers and leaves the mean gradient in tr->grad. */
@@ -1089,11 +1085,12 @@ static int batch_gradient(attn_trainer *tr, const attn_example *batch, int n,
         tr->w[k].from = k == 0 ? 0 : n / 2;
         tr->w[k].to = nw == 1 || k == 1 ? n : n / 2;
     }
-    pthread_t thread;
-    int threaded = nw == 2 && pthread_create(&thread, NULL, worker_run, &tr->w[1]) == 0;
-    worker_run(&tr->w[0]);
-    if (threaded) pthread_join(thread, NULL);
-    else if (nw == 2) worker_run(&tr->w[1]);         /* no thread available: same result */
+    if (nw == 2 && tr->pool) {
+        attn_error unused;
+        (void)attn_threadpool_run(tr->pool, 2, worker_item, tr->w, NULL, &unused);
+    } else {
+        for (int k = 0; k < nw; k++) worker_run(&tr->w[k]);   /* no pool: same result */
+    }
     if (nw == 2) live_ranges(tr, sum_range, tr);
     scale_job mean = { tr->grad, 1.0f / (float)n };
     live_ranges(tr, scale_range, &mean);
@@ -1235,41 +1232,5 @@ int attn_trainer_step(attn_trainer *tr, const attn_example *batch, int n,
     adamw_update(tr, st.lr);
     tr->step++;
     if (stats) *stats = st;
-    return ATTN_OK;
-}
-
-/* ---- character spans -> IOB2 ------------------------------------------------------------- */
-
-int attn_char_spans_to_iob2(const attn_token *toks, int n_tokens, int64_t n_chars,
-                            const attn_char_span *spans, int n_spans, int n_labels,
-                            int *tags, attn_span *tok_spans, attn_error *err) {
-    for (int t = 0; t < n_tokens; t++) tags[t] = 0;
-    for (int i = 0; i < n_spans; i++) {
-        const attn_char_span *sp = &spans[i];
-        if (sp->start < 0 || sp->end <= sp->start || sp->end > n_chars)
-            return attn_fail(err, ATTN_EINVAL, "entity %d: span [%lld, %lld) is not inside the "
-                             "text (%lld characters) or is empty", i, (long long)sp->start,
-                             (long long)sp->end, (long long)n_chars);
-        if (sp->label < 0 || sp->label >= n_labels)
-            return attn_fail(err, ATTN_EINVAL, "entity %d: label %d out of range (%d labels)",
-                             i, sp->label, n_labels);
-        int first = -1, last = -1;          /* tokens overlapping the span (snap outward) */
-        for (int t = 0; t < n_tokens; t++)
-            if (toks[t].start < sp->end && toks[t].end > sp->start) {
-                if (first < 0) first = t;
-                last = t;
-            }
-        if (first < 0)
-            return attn_fail(err, ATTN_EINVAL, "entity %d: span [%lld, %lld) covers no token",
-                             i, (long long)sp->start, (long long)sp->end);
-        for (int t = first; t <= last; t++) {
-            if (tags[t] != 0)
-                return attn_fail(err, ATTN_EINVAL, "entity %d: span [%lld, %lld) overlaps "
-                                 "another entity at token %d", i, (long long)sp->start,
-                                 (long long)sp->end, t);
-            tags[t] = (t == first ? 1 : 2) + 2 * sp->label;
-        }
-        if (tok_spans) tok_spans[i] = (attn_span){ first, last + 1, sp->label };
-    }
     return ATTN_OK;
 }

@@ -1,5 +1,29 @@
 /* train.h: training an attnext model from scratch, in plain C (llm.c style).
  *
+ * ---- map of the training code ---------------------------------------------------------------
+ *   train_data.h/.c  datasets: annotated texts -> tokens, feature rows, IOB2 tags (character
+ *                    spans -> IOB2), spans, relation pairs, chunks of max_len tokens
+ *                    (attn_example, below); its layout for these files: train_data_impl.h
+ *   train.h/.c       THIS FILE: the trainer: one optimiser step on a mini-batch (forward with
+ *                    dropout, losses, backward, clipping, AdamW), fresh models
+ *   backward.h/.c    the backward pass of every layer (llm.c's layer_backward)
+ *   mlm.h/.c         masked-language-model pretraining: masking, the head, a dataset's targets,
+ *                    the dev metric
+ *   train_eval.h/.c  a model evaluated on a dataset with the inference pipeline (metrics.h)
+ *   fit.h/.c         the epoch loop: shuffled mini-batches, dev evaluation, best parameters,
+ *                    early stopping, time limit, parameter averaging
+ *   wordvec.h/.c     word vectors (skip-gram with subwords) from text files, into a model's
+ *                    norm and subword tables; the vocabulary of text files
+ *   threadpool.h/.c  the one thread pool (the trainer's workers, word vectors, the bulk path)
+ *   ext/vtab_train.c attn_train in SQL: options, rows -> dataset, one row per epoch
+ * Data flow of attn_train:
+ *   SQL rows --(ext/train_rows.c)--> attn_dataset_add --> attn_dataset (train_data.c)
+ *     [mlm: attn_dataset_mlm_targets]  [vectors: attn_init_*_from_wordvec]
+ *   attn_fit_begin/epoch/end (fit.c) --> attn_trainer_step (train.c) per mini-batch
+ *     --> after each epoch attn_evaluate (train_eval.c) or attn_mlm_evaluate on the dev set
+ *   --> best parameters left in the model --> ext/model_write.c stores it.
+ * ----------------------------------------------------------------------------------------------
+ *
  * The trainer knows nothing of SQL: examples are token feature rows (attn_token_features) with
  * gold answers. A training step takes a mini-batch of variable-length sequences and runs them,
  * in chunks of consecutive examples of up to max(max_len, 512) tokens, through a training-mode
@@ -48,9 +72,9 @@
  *
  * Determinism: every random draw (dropout masks, word dropout, negative pairs) comes from a
  * generator seeded by (seed, step, example index), so it does not depend on the thread an
- * example runs on. With threads = 2, worker 0 takes the first half of the batch and worker 1
- * the second, each into its own gradient buffer, summed in a fixed order: the same seed, data
- * and thread count give bit-identical parameters on the same machine (OpenBLAS should run
+ * example runs on. With threads = 2 (a thread pool of 2, threadpool.h), worker 0 takes the
+ * first half of the batch and worker 1 the second, each into its own gradient buffer, summed
+ * in a fixed order: the same seed, data and thread count give bit-identical parameters on the same machine (OpenBLAS should run
  * with one thread, as the extension sets it; the trainer's own threads are its parallelism).
  * Chunks depend only on the batch and the thread count, so this holds with chunking too.
  *
@@ -178,24 +202,5 @@ int attn_trainer_steps_done(const attn_trainer *tr);
 
 /* 1 if AdamW decays the tensor with this key and number of dimensions (see above). */
 int attn_train_decays(const char *key, int ndim);
-
-/* ---- turning annotated text into training examples ---- */
-
-typedef struct attn_char_span {
-    int64_t start, end;         /* characters (SQLite counting, as tokenizer.h), end exclusive */
-    int label;                  /* entity label index */
-} attn_char_span;
-
-/* IOB2 tags for a tokenized text from entity spans given in characters. Policy for spans not
- * aligned to tokens: snap OUTWARD, i.e. a span covers every token it overlaps by at least one
- * character ("New Yor" in "New York" covers both tokens; "ork" covers "York"). Errors
- * (ATTN_EINVAL, naming the span): start < 0, end <= start, end > n_chars (the text's
- * length in characters); a span that overlaps no token (only whitespace); a label outside
- * [0, n_labels); two spans sharing a token after snapping (IOB2 cannot express nested or
- * overlapping entities). tags[n_tokens] receives the path; tok_spans[n_spans] (may be NULL)
- * the token spans, in the order of spans. Spans may be given in any order. */
-int attn_char_spans_to_iob2(const attn_token *toks, int n_tokens, int64_t n_chars,
-                            const attn_char_span *spans, int n_spans, int n_labels,
-                            int *tags, attn_span *tok_spans, attn_error *err);
 
 #endif

@@ -1,4 +1,8 @@
-/* wordvec.c: skip-gram with subword n-grams and negative sampling (see wordvec.h). */
+/* wordvec.c: skip-gram with subword n-grams and negative sampling, word vectors into a
+ * model's norm and subword tables, and the vocabulary of text files (see wordvec.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1   /* qsort_r, getline */
+#endif
 #include "wordvec.h"
 
 #include <math.h>
@@ -71,32 +75,6 @@ int attn_wordvec_check_params(const attn_wordvec_params *p, attn_error *err) {
 
 /* ================================================================ small helpers */
 
-/* Grows *p (elements of elem bytes) so that it holds at least need elements. */
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return ATTN_OK;
-    size_t n = *cap ? *cap : 64;
-    while (n < need) {
-        if (n > SIZE_MAX / 2 / elem) return ATTN_ENOMEM;
-        n *= 2;
-    }
-    void *q = realloc(*p, n * elem);
-    if (!q) return ATTN_ENOMEM;
-    *p = q;
-    *cap = n;
-    return ATTN_OK;
-}
-
-static uint64_t splitmix64_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1) with 24 random bits. */
-static float uniform01(uint64_t *state) {
-    return (float)(splitmix64_next(state) >> 40) * (1.0f / 16777216.0f);
-}
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -179,8 +157,8 @@ static int intern(attn_wordvec_corpus *c, const char *norm, size_t len, uint32_t
     if (c->n_types >= ATTN_WORDVEC_MAX_TYPES)
         return attn_fail(err, ATTN_ELIMIT, "wordvec corpus has more than %zu distinct words",
                          (size_t)ATTN_WORDVEC_MAX_TYPES);
-    if (grow((void **)&c->types, &c->types_cap, c->n_types + 1, sizeof *c->types) != ATTN_OK ||
-        grow((void **)&c->strings, &c->strings_cap, c->strings_len + len, 1) != ATTN_OK)
+    if (attn_grow((void **)&c->types, &c->types_cap, c->n_types + 1, sizeof *c->types) != ATTN_OK ||
+        attn_grow((void **)&c->strings, &c->strings_cap, c->strings_len + len, 1) != ATTN_OK)
         return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec vocabulary)");
     memcpy(c->strings + c->strings_len, norm, len);
     c->types[c->n_types] = (type_entry){hash, 0, c->strings_len, (uint32_t)len};
@@ -195,8 +173,8 @@ static int add_line(attn_wordvec_corpus *c, const char *line, size_t n_bytes, at
     int rc = attn_tokenize(line, n_bytes, &c->scratch, err);
     if (rc != ATTN_OK) return rc;
     if (c->scratch.n == 0) return ATTN_OK;
-    if (grow((void **)&c->tokens, &c->tokens_cap, c->n_tokens + c->scratch.n, sizeof *c->tokens) != ATTN_OK ||
-        grow((void **)&c->doc_end, &c->docs_cap, c->n_docs + 1, sizeof *c->doc_end) != ATTN_OK)
+    if (attn_grow((void **)&c->tokens, &c->tokens_cap, c->n_tokens + c->scratch.n, sizeof *c->tokens) != ATTN_OK ||
+        attn_grow((void **)&c->doc_end, &c->docs_cap, c->n_docs + 1, sizeof *c->doc_end) != ATTN_OK)
         return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec corpus)");
     char norm[ATTN_MAX_NORM_BYTES + 1];
     for (size_t i = 0; i < c->scratch.n; i++) {
@@ -319,7 +297,7 @@ static int build_rows(vocab *v, const attn_wordvec_corpus *c, const ranked *r, c
         const type_entry *t = &c->types[r[w].type];
         size_t k = attn_subword_rows_of_norm(c->strings + t->offset, t->len, p->min_n, p->max_n,
                                              p->n_buckets, buf, ATTN_SUBWORD_MAX_ROWS);
-        if (grow((void **)&v->rows, &cap, n + k, sizeof *v->rows) != ATTN_OK) return ATTN_ENOMEM;
+        if (attn_grow((void **)&v->rows, &cap, n + k, sizeof *v->rows) != ATTN_OK) return ATTN_ENOMEM;
         v->row_start[w] = n;
         memcpy(v->rows + n, buf, k * sizeof *buf);
         n += k;
@@ -346,7 +324,7 @@ static int build_neg_table(vocab *v, const ranked *r, uint64_t seed) {
     v->neg_size = n;
     uint64_t rng = seed ^ 0x6e65676174697665ull;
     for (size_t i = n - 1; i > 0; i--) {
-        size_t j = (size_t)(splitmix64_next(&rng) % (i + 1));
+        size_t j = (size_t)(attn_splitmix64(&rng) % (i + 1));
         uint32_t tmp = v->neg_table[i];
         v->neg_table[i] = v->neg_table[j];
         v->neg_table[j] = tmp;
@@ -499,7 +477,7 @@ static void train_center(worker *w, const uint32_t *line, size_t n, size_t pos) 
     for (size_t r = 0; r < n_rows; r++) k->add(w->hidden, t->input + (size_t)rows[r] * dim, dim);
     k->scale(w->hidden, 1.0f / (float)n_rows, dim);
     memset(w->center_grad, 0, dim * sizeof *w->center_grad);
-    size_t span = 1 + (size_t)(splitmix64_next(&w->rng) % (uint64_t)t->p.window);
+    size_t span = 1 + (size_t)(attn_splitmix64(&w->rng) % (uint64_t)t->p.window);
     size_t first = pos > span ? pos - span : 0, last = pos + span < n ? pos + span : n - 1;
     for (size_t c = first; c <= last; c++)
         if (c != pos) train_context(w, line[c]);
@@ -528,7 +506,7 @@ static void train_document(worker *w, size_t d) {
     for (size_t i = begin; i < end; i++) {
         uint32_t word = v->words[i];
         float keep = v->keep_prob[word];
-        if (keep >= 1.0f || uniform01(&w->rng) < keep) w->line[n++] = word;
+        if (keep >= 1.0f || attn_uniform01(&w->rng) < keep) w->line[n++] = word;
     }
     for (size_t pos = 0; pos < n; pos++) train_center(w, w->line, n, pos);
     update_lr(w, end - begin);
@@ -561,7 +539,7 @@ static int worker_init(worker *w, trainer *t, int index) {
     w->index = index;
     w->rng = t->p.seed ^ (0xd1b54a32d192ed03ull * (uint64_t)(index + 1));
     w->lr = t->p.lr;
-    w->neg_pos = (size_t)(splitmix64_next(&w->rng) % t->v.neg_size);
+    w->neg_pos = (size_t)(attn_splitmix64(&w->rng) % t->v.neg_size);
     w->hidden = malloc(3 * dim * sizeof(float));
     w->line = malloc((t->v.longest_doc ? t->v.longest_doc : 1) * sizeof *w->line);
     if (!w->hidden || !w->line) return ATTN_ENOMEM;
@@ -591,7 +569,7 @@ static void assign_shards(worker *ws, int n, const vocab *v) {
 static void init_input(float *input, size_t n, uint32_t dim, uint64_t seed) {
     uint64_t rng = seed;
     float scale = 2.0f / (float)dim, offset = 1.0f / (float)dim;
-    for (size_t i = 0; i < n; i++) input[i] = uniform01(&rng) * scale - offset;
+    for (size_t i = 0; i < n; i++) input[i] = attn_uniform01(&rng) * scale - offset;
 }
 
 /* Joins the started threads and frees everything but what finish hands over. */
@@ -886,4 +864,190 @@ int attn_wordvec_load(const char *path, attn_wordvec *out, attn_error *err) {
     if (rc != ATTN_OK) { attn_wordvec_free(&wv); return rc; }
     *out = wv;
     return ATTN_OK;
+}
+
+/* ================================================================ word vectors into a model */
+
+/* ---- into the norm table ---- */
+
+static int norm_feature(const attn_config *c) {
+    for (int f = 0; f < c->n_features; f++)
+        if (c->features[f].kind == ATTN_FEAT_NORM) return f;
+    return -1;
+}
+
+/* Mean of the word's subword rows of wv into dst[wv->dim]; 0 when it has none. */
+static int subword_mean(const struct attn_wordvec *wv, const char *word, size_t len,
+                        uint32_t *rows, float *dst) {
+    const size_t n = attn_subword_rows(word, len, wv->min_n, wv->max_n, wv->n_buckets, rows,
+                                       ATTN_SUBWORD_MAX_ROWS);
+    if (n == 0) return 0;
+    memset(dst, 0, wv->dim * sizeof *dst);
+    for (size_t r = 0; r < n; r++) {
+        const float *row = wv->table + (size_t)rows[r] * wv->dim;
+        for (uint32_t i = 0; i < wv->dim; i++) dst[i] += row[i];
+    }
+    for (uint32_t i = 0; i < wv->dim; i++) dst[i] /= (float)n;
+    return 1;
+}
+
+int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
+                                const char *const *words, size_t n_words, size_t *n_set,
+                                attn_error *err) {
+    if (n_set) *n_set = 0;
+    const int f = norm_feature(&m->cfg);
+    if (f < 0) return attn_fail(err, ATTN_EINVAL, "the model has no 'norm' feature");
+    if (!wv || !wv->table) return attn_fail(err, ATTN_EINVAL, "no word vectors given");
+    const attn_feature_spec spec = m->cfg.features[f];
+    if (spec.dim != wv->dim)
+        return attn_fail(err, ATTN_EINVAL, "the 'norm' table is %u wide, the word vectors %u",
+                         spec.dim, wv->dim);
+    const int t = attn_model_tensor_index(m, "embed.norm");
+    if (t < 0) return attn_fail(err, ATTN_EMODEL, "the model has no tensor 'embed.norm'");
+    float *table = m->params + m->specs[t].offset;      /* [buckets, dim] */
+    unsigned char *taken = calloc(spec.n_buckets, 1);
+    uint32_t *rows = malloc(ATTN_SUBWORD_MAX_ROWS * sizeof *rows);
+    if (!taken || !rows) {
+        free(taken);
+        free(rows);
+        return attn_fail(err, ATTN_ENOMEM, "out of memory (norm table)");
+    }
+    const attn_feature_spec one = { .kind = ATTN_FEAT_NORM, .n_buckets = spec.n_buckets,
+                                    .dim = spec.dim };
+    size_t set = 0;
+    for (size_t w = 0; w < n_words; w++) {
+        const size_t len = words[w] ? strlen(words[w]) : 0;
+        if (len == 0) continue;
+        uint32_t bucket;
+        attn_token_features(words[w], len, &one, 1, &bucket);
+        if (taken[bucket]) continue;
+        if (subword_mean(wv, words[w], len, rows, table + (size_t)bucket * spec.dim)) {
+            taken[bucket] = 1;
+            set++;
+        }
+    }
+    free(taken);
+    free(rows);
+    if (n_set) *n_set = set;
+    return ATTN_OK;
+}
+
+/* ---- as the subword table ---- */
+
+static int subword_feature(const attn_config *c) {
+    for (int f = 0; f < c->n_features; f++)
+        if (c->features[f].kind == ATTN_FEAT_SUBWORD) return f;
+    return -1;
+}
+
+/* The subword feature must hash like the word vectors: same buckets, width and n-grams. */
+static int check_subword_matches(const attn_feature_spec *fs, const struct attn_wordvec *wv,
+                                 attn_error *err) {
+    if (fs->n_buckets != wv->n_buckets)
+        return attn_fail(err, ATTN_EINVAL, "the 'subword' feature has %u buckets, the word "
+                         "vectors %u", fs->n_buckets, wv->n_buckets);
+    if (fs->dim != wv->dim)
+        return attn_fail(err, ATTN_EINVAL, "the 'subword' table is %u wide, the word vectors %u",
+                         fs->dim, wv->dim);
+    if (fs->min_n != wv->min_n || fs->max_n != wv->max_n)
+        return attn_fail(err, ATTN_EINVAL, "the 'subword' feature uses n-grams %d..%d, the word "
+                         "vectors %d..%d", fs->min_n, fs->max_n, wv->min_n, wv->max_n);
+    return ATTN_OK;
+}
+
+int attn_init_subword_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
+                                   attn_error *err) {
+    const int f = subword_feature(&m->cfg);
+    if (f < 0) return attn_fail(err, ATTN_EINVAL, "the model has no 'subword' feature");
+    if (!wv || !wv->table) return attn_fail(err, ATTN_EINVAL, "no word vectors given");
+    int rc = check_subword_matches(&m->cfg.features[f], wv, err);
+    if (rc) return rc;
+    const int t = attn_model_tensor_index(m, "embed.subword");
+    if (t < 0) return attn_fail(err, ATTN_EMODEL, "the model has no tensor 'embed.subword'");
+    memcpy(m->params + m->specs[t].offset, wv->table,
+           (size_t)wv->n_buckets * wv->dim * sizeof *wv->table);    /* [buckets, dim] */
+    return ATTN_OK;
+}
+
+/* ================================================================ vocabulary of text files */
+
+/* Counts the norms of one line in the corpus's table (empty norms skipped) without keeping
+ * its tokens: attn_vocab_from_files wants the counts only. */
+static int count_line(attn_wordvec_corpus *c, const char *line, size_t n_bytes, attn_error *err) {
+    int rc = attn_tokenize(line, n_bytes, &c->scratch, err);
+    char norm[ATTN_MAX_NORM_BYTES + 1];
+    for (size_t i = 0; rc == ATTN_OK && i < c->scratch.n; i++) {
+        const attn_token *t = &c->scratch.tok[i];
+        const size_t len = attn_token_norm(line + t->byte_start, t->byte_end - t->byte_start,
+                                           norm, sizeof norm);
+        uint32_t id = 0;
+        if (len && (rc = intern(c, norm, len, &id, err)) == ATTN_OK) c->types[id].count++;
+    }
+    return rc;
+}
+
+static int count_file(attn_wordvec_corpus *c, const char *path, attn_error *err) {
+    FILE *fp = attn_fopen_regular(path, err);
+    if (!fp) return ATTN_EINVAL;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = ATTN_OK;
+    while (!rc && (len = getline(&line, &cap, fp)) >= 0)
+        rc = count_line(c, line, (size_t)len, err);
+    if (!rc && ferror(fp)) rc = attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
+    free(line);
+    fclose(fp);
+    return rc;
+}
+
+static int by_count_then_bytes(const void *a, const void *b, void *ctx) {
+    const attn_wordvec_corpus *c = ctx;
+    const type_entry *x = &c->types[*(const uint32_t *)a], *y = &c->types[*(const uint32_t *)b];
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    const size_t n = x->len < y->len ? x->len : y->len;
+    const int d = memcmp(c->strings + x->offset, c->strings + y->offset, n);
+    if (d) return d;
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+/* One block: the pointer array, then the NUL-terminated words. */
+static char **vocab_block(const attn_wordvec_corpus *c, uint64_t min_count, size_t *n_words) {
+    uint32_t *order = malloc((c->n_types ? c->n_types : 1) * sizeof *order);
+    if (!order) return NULL;
+    size_t n = 0, bytes = 0;
+    for (size_t t = 0; t < c->n_types; t++)
+        if (c->types[t].count >= min_count) {
+            order[n++] = (uint32_t)t;
+            bytes += c->types[t].len + 1;
+        }
+    qsort_r(order, n, sizeof *order, by_count_then_bytes, (void *)c);
+    char **words = malloc((n + 1) * sizeof *words + bytes);
+    if (!words) { free(order); return NULL; }
+    char *dst = (char *)(words + n + 1);
+    for (size_t k = 0; k < n; k++) {
+        const type_entry *t = &c->types[order[k]];
+        words[k] = dst;
+        memcpy(dst, c->strings + t->offset, t->len);
+        dst[t->len] = 0;
+        dst += t->len + 1;
+    }
+    words[n] = NULL;
+    *n_words = n;
+    free(order);
+    return words;
+}
+
+int attn_vocab_from_files(const char *const *paths, int n_paths, uint64_t min_count,
+                          char ***words, size_t *n_words, attn_error *err) {
+    *words = NULL;
+    *n_words = 0;
+    attn_wordvec_corpus *c = attn_wordvec_corpus_new();
+    if (!c) return attn_fail(err, ATTN_ENOMEM, "out of memory (vocabulary)");
+    int rc = ATTN_OK;
+    for (int p = 0; !rc && p < n_paths; p++) rc = count_file(c, paths[p], err);
+    if (!rc && !(*words = vocab_block(c, min_count, n_words)))
+        rc = attn_fail(err, ATTN_ENOMEM, "out of memory (vocabulary)");
+    attn_wordvec_corpus_free(c);
+    return rc;
 }

@@ -19,23 +19,25 @@
  * The learning rate decays linearly from lr to 0 over epochs * tokens. Output vectors (one per
  * vocabulary word, [n_vocab, dim]) start at 0; input rows at uniform(-1/dim, 1/dim).
  *
- * Threads: Hogwild (Recht et al. 2011). The documents are split into `threads` contiguous
- * shards of about equal token counts; each thread trains its shard for all epochs with its own
- * RNG (seed, thread index), updating the shared tables without locks. With threads = 1 the
- * result is a pure function of (corpus, params, kernel table in use): the same bits every run.
- * With threads > 1 it is not: the interleaving of unlocked updates and the shared learning-rate
- * clock depend on timing (quality is the same, the bits differ).
+ * Threads: Hogwild (Recht et al. 2011), on the thread pool (threadpool.h). The documents are
+ * split into `threads` contiguous shards of about equal token counts; each thread trains its
+ * shard for all epochs with its own RNG (seed, thread index), updating the shared tables
+ * without locks. With threads = 1 the result is a pure function of (corpus, params, kernel
+ * table in use): the same bits every run. With threads > 1 it is not: the interleaving of
+ * unlocked updates and the shared learning-rate clock depend on timing (quality is the same,
+ * the bits differ).
  *
  * The engine never includes sqlite3.h; files are read with stdio. */
 #ifndef ATTN_WORDVEC_H
 #define ATTN_WORDVEC_H
 
 #include "common.h"
+#include "model.h"
 
 #define ATTN_WORDVEC_MAGIC "ATWV"
 #define ATTN_WORDVEC_VERSION 1u
 #define ATTN_WORDVEC_HEADER_BYTES 24u
-#define ATTN_WORDVEC_MAX_THREADS 64
+#define ATTN_WORDVEC_MAX_THREADS 64     /* = ATTN_THREADPOOL_MAX_THREADS: one pool runs them */
 #define ATTN_WORDVEC_MAX_WINDOW 64
 #define ATTN_WORDVEC_MAX_NEGATIVES 64
 #define ATTN_WORDVEC_MAX_EPOCHS 1000
@@ -156,5 +158,34 @@ int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err)
  * Errors: ATTN_EINVAL (cannot open/read), ATTN_EMODEL (invalid content), ATTN_ELIMIT,
  * ATTN_ENOMEM. On error *out is left empty. */
 int attn_wordvec_load(const char *path, attn_wordvec *out, attn_error *err);
+
+/* ---- word vectors into a model, and the vocabulary of text files ---- */
+
+/* Pretrained word vectors (wordvec.h) into a model's "norm" feature table: every word of the
+ * vocabulary words[0..n) (most frequent first) gets, in the norm bucket it hashes to, the mean
+ * of its subword rows in wv, unless a more frequent word already took that bucket; if the
+ * table width differs from wv->dim, fails with ATTN_EINVAL. Buckets no word reaches keep their
+ * values. Returns the number of buckets set in *n_set. */
+int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
+                                const char *const *words, size_t n_words, size_t *n_set,
+                                attn_error *err);
+
+/* Pretrained word vectors (wordvec.h) as the model's "subword" feature table: the table is
+ * copied as is (same hash, same rows: subword.h). The feature must have the vectors' buckets,
+ * dim, min_n and max_n; otherwise ATTN_EINVAL naming the mismatch, e.g.
+ *   "the 'subword' feature has 5000 buckets, the word vectors 2000000"
+ *   "the 'subword' table is 64 wide, the word vectors 100"
+ *   "the 'subword' feature uses n-grams 3..6, the word vectors 2..5"
+ *   "the model has no 'subword' feature". */
+int attn_init_subword_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
+                                   attn_error *err);
+
+/* The vocabulary of text files for attn_init_norm_from_wordvec: every line is tokenized
+ * (attn_tokenize), every token normalised (attn_token_norm); norms seen >= min_count times,
+ * most frequent first, ties by bytes (memcmp order, a prefix first). *words is ONE malloc'd
+ * block holding the pointer array (NULL-terminated) and the strings: free(*words) frees all.
+ * Errors: ATTN_EINVAL (a file cannot be opened or read), ATTN_ENOMEM. */
+int attn_vocab_from_files(const char *const *paths, int n_paths, uint64_t min_count,
+                          char ***words, size_t *n_words, attn_error *err);
 
 #endif

@@ -124,12 +124,7 @@ static int apply_record(reader *r, attn_model *m, int *explicit_given) {
 
 /* ---- generated tensors ---- */
 
-static uint64_t next_random(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t next_random(uint64_t *state) { return attn_splitmix64(state); }   /* common.h */
 
 /* Bytes of spec's tensor: uniform in [-scale, scale], encoded as dtype. */
 static void *generate_tensor(const attn_tensor_spec *spec, const char *dtype, float scale,

@@ -1,5 +1,5 @@
-/* fuzz_dataset_json: annotated training rows (fit.h attn_dataset_add) as attn_train reads them
- * from SQL: text, classify label, entities JSON, relations JSON (row shapes of
+/* fuzz_dataset_json: annotated training rows (train_data.h attn_dataset_add) as attn_train
+ * reads them from SQL: text, classify label, entities JSON, relations JSON (row shapes of
  * ext/train_rows.c, whose JSON-to-gold mapping is mirrored here because ext/ needs SQLite).
  *
  * Input: fields separated by byte 0x01: text \x01 label \x01 entities_json \x01 relations_json.

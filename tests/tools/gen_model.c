@@ -151,14 +151,10 @@ static void config_json(const options *o, char *buf, size_t cap) {
 
 /* ---- values ----------------------------------------------------------------------------- */
 
-static unsigned long long rng_state;
+static uint64_t rng_state;
 
-static double rng_uniform(void) {          /* splitmix64 -> [0, 1) */
-    unsigned long long z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
+static double rng_uniform(void) {          /* the engine's splitmix64 (common.h) -> [0, 1) */
+    return (double)(attn_splitmix64(&rng_state) >> 11) / 9007199254740992.0;
 }
 
 static int ends_with(const char *s, const char *suffix) {

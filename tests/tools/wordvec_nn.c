@@ -29,18 +29,17 @@ static void normalise(float *v, uint32_t dim) {
 static int read_vocab(const char *path, size_t max_words, const attn_wordvec *wv, candidates *c) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "wordvec_nn: cannot open %s\n", path); return -1; }
-    size_t cap = 0;
+    size_t words_cap = 0, vecs_cap = 0;
     char *line = NULL;
     size_t line_cap = 0;
     ssize_t len;
     while (c->n < max_words && (len = getline(&line, &line_cap, f)) > 0) {
         size_t word_len = strcspn(line, "\t\n");
         if (word_len == 0) continue;
-        if (c->n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            c->words = realloc(c->words, cap * sizeof *c->words);
-            c->vecs = realloc(c->vecs, cap * wv->dim * sizeof *c->vecs);
-            if (!c->words || !c->vecs) { fprintf(stderr, "wordvec_nn: out of memory\n"); exit(1); }
+        if (attn_grow((void **)&c->words, &words_cap, c->n + 1, sizeof *c->words) ||
+            attn_grow((void **)&c->vecs, &vecs_cap, (c->n + 1) * wv->dim, sizeof *c->vecs)) {
+            fprintf(stderr, "wordvec_nn: out of memory\n");
+            exit(1);
         }
         c->words[c->n] = strndup(line, word_len);
         float *v = c->vecs + c->n * wv->dim;

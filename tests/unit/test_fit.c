@@ -1,4 +1,4 @@
-/* test_fit.c: datasets, evaluation and the epoch loop of fit.c.
+/* test_fit.c: datasets, evaluation and the epoch loop (train_data.c, train_eval.c, fit.c).
  *   - every dataset error, with its exact message; nothing is stored on an error
  *   - a long text is cut into max_len chunks: tags sliced (an entity cut at an edge restarts
  *     with B-), relations kept only between spans inside one chunk, the label on every chunk

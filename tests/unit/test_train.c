@@ -20,6 +20,7 @@
 #include "pipeline.h"
 #include "tokenizer.h"
 #include "train.h"
+#include "train_data.h"
 
 #define MAX_TOKENS 32
 

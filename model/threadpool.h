@@ -1,53 +1,54 @@
-/* batch.h: a small fixed pool of threads that runs one job over items 0 .. n-1.
+/* threadpool.h: a small fixed pool of threads that runs one job over items 0 .. n-1.
  *
- * The pool has n_threads threads in all: the caller of attn_batch_run is thread 0 and works
- * too, so n_threads - 1 are started by attn_batch_new (a pool of 1 starts none and runs every
+ * The pool has n_threads threads in all: the caller of attn_threadpool_run is thread 0 and works
+ * too, so n_threads - 1 are started by attn_threadpool_new (a pool of 1 starts none and runs every
  * item on the caller). Each thread owns one scratch object (made by scratch_new when the pool
  * is made, freed with it): the place for per-thread buffers such as an attn_session, so a job
  * never allocates them per item and no two threads share one.
  *
  * Items are handed out from a shared counter in increasing order, so a slow item does not
  * hold up the others; a job writes the answer of item i into its own slot i, which keeps the
- * output in input order and independent of which thread ran what. attn_batch_run returns when
+ * output in input order and independent of which thread ran what. attn_threadpool_run returns when
  * every item is done (or skipped after a failure, see below).
  *
  * A pool is driven by one thread at a time (the one that made it); the job's code must be safe
  * to run on several threads at once on different items (e.g. a shared read-only model). */
-#ifndef ATTN_BATCH_H
-#define ATTN_BATCH_H
+#ifndef ATTN_THREADPOOL_H
+#define ATTN_THREADPOOL_H
 
 #include "common.h"
 
 /* Most threads in one pool. */
-#define ATTN_BATCH_MAX_THREADS 64
+#define ATTN_THREADPOOL_MAX_THREADS 64
 
-typedef struct attn_batch attn_batch;
+typedef struct attn_threadpool attn_threadpool;
 
 /* Works on item `item` with the calling thread's scratch. Returns ATTN_OK, or an ATTN_E* code
  * with err filled. Runs on any thread of the pool. */
-typedef int (*attn_batch_item_fn)(void *job, void *scratch, size_t item, attn_error *err);
+typedef int (*attn_threadpool_item_fn)(void *job, void *scratch, size_t item, attn_error *err);
 
-/* A pool of n_threads (1 .. ATTN_BATCH_MAX_THREADS) threads, caller included. scratch_new
+/* A pool of n_threads (1 .. ATTN_THREADPOOL_MAX_THREADS) threads, caller included. scratch_new
  * (may be NULL: scratch is then NULL) makes one scratch object per thread and returns NULL on
  * ENOMEM; scratch_free frees one (NULL is passed through it too). Errors: ATTN_ELIMIT for a
  * thread count out of range, ATTN_ENOMEM when memory, scratch or a thread cannot be had. */
-int attn_batch_new(int n_threads, void *(*scratch_new)(void), void (*scratch_free)(void *),
-                   attn_batch **out, attn_error *err);
+int attn_threadpool_new(int n_threads, void *(*scratch_new)(void),
+                        void (*scratch_free)(void *), attn_threadpool **out, attn_error *err);
 
 /* Stops and joins the threads, frees every scratch. NULL is a no-op. */
-void attn_batch_free(attn_batch *b);
+void attn_threadpool_free(attn_threadpool *b);
 
-int attn_batch_threads(const attn_batch *b);
+int attn_threadpool_threads(const attn_threadpool *b);
 
 /* Runs fn(job, scratch of the running thread, i, err) for every i in [0, n_items) and returns
  * when all are done. On failures returns the status and message of the lowest-numbered
  * failing item and sets *failed_item (when non-NULL) to it: every item below it has run and
  * succeeded; items above it may have run or been skipped. On success *failed_item is left
  * alone. */
-int attn_batch_run(attn_batch *b, size_t n_items, attn_batch_item_fn fn, void *job,
-                   size_t *failed_item, attn_error *err);
+int attn_threadpool_run(attn_threadpool *b, size_t n_items, attn_threadpool_item_fn fn,
+                        void *job, size_t *failed_item, attn_error *err);
 
-/* The default thread count: the number of online CPUs, clamped to [1, ATTN_BATCH_MAX_THREADS]. */
-int attn_batch_default_threads(void);
+/* The default thread count: the number of online CPUs, clamped to
+ * [1, ATTN_THREADPOOL_MAX_THREADS]. */
+int attn_threadpool_default_threads(void);
 
 #endif

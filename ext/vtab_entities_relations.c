@@ -1,4 +1,4 @@
-/* vtab_tasks.c: attn_entities(text [, model]) and attn_relations(text [, model]), eponymous
+/* vtab_entities_relations.c: attn_entities(text [, model]) and attn_relations(text [, model]), eponymous
  * table-valued functions in the manner of SQLite's generate_series and json_each.
  *
  * The arguments are the HIDDEN columns text and model; xBestIndex maps their equality
@@ -141,7 +141,7 @@ static void *copy_array(const void *from, size_t n, size_t size) {
 
 /* Runs the task on cur->text and copies the answer into the cursor. */
 static int run_task(task_vtab *vt, task_cursor *cur, const attn_model *m, char **err_msg) {
-    attn_session *s = limit_session(vt->conn);
+    attn_session *s = call_session_begin(vt->conn);
     if (!s) return SQLITE_NOMEM;
     const attn_entity *ents;
     const attn_relation *rels = NULL;
@@ -150,7 +150,7 @@ static int run_task(task_vtab *vt, task_cursor *cur, const attn_model *m, char *
     int status = vt->spec->task_bit == ATTN_TASK_RELATIONS
         ? attn_run_relations(m, s, cur->text, cur->n_text, &ents, &n_ents, &rels, &n_rels, &err)
         : attn_run_entities(m, s, cur->text, cur->n_text, &ents, &n_ents, &err);
-    limit_session_end(vt->conn);
+    call_session_end(vt->conn);
     if (status != ATTN_OK) {
         *err_msg = limit_engine_error(vt->spec->name, cur->model_name, s, &err);
         return sqlite_code(status);
@@ -302,7 +302,7 @@ static void task_aux_free(void *p) {
     sqlite3_free(aux);
 }
 
-int vtab_tasks_register(sqlite3 *db, attn_conn *c) {
+int vtab_entities_relations_register(sqlite3 *db, attn_conn *c) {
     for (int kind = TASK_ENTITIES; kind <= TASK_RELATIONS; kind++) {
         task_aux *aux = sqlite3_malloc64(sizeof *aux);
         if (!aux) return SQLITE_NOMEM;

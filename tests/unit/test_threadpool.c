@@ -1,8 +1,8 @@
-/* test_batch.c: the thread pool of model/batch.h. Every item runs exactly once and writes its
+/* test_threadpool.c: the thread pool of model/threadpool.h. Every item runs exactly once and writes its
  * own slot; each thread keeps one scratch that no other thread touches; a pool runs many jobs;
  * the lowest failing item is the one reported, whatever the scheduling; limits and scratch
  * allocation failures are errors. */
-#include "batch.h"
+#include "threadpool.h"
 #include "check.h"
 
 #include <pthread.h>
@@ -49,21 +49,21 @@ static int square_item(void *job_ptr, void *scratch_ptr, size_t item, attn_error
 }
 
 static void test_every_item_once(int n_threads, size_t n) {
-    attn_batch *b = NULL;
+    attn_threadpool *b = NULL;
     attn_error err = {{0}};
-    CHECK(attn_batch_new(n_threads, scratch_new, scratch_free, &b, &err) == ATTN_OK);
+    CHECK(attn_threadpool_new(n_threads, scratch_new, scratch_free, &b, &err) == ATTN_OK);
     if (!b) return;
-    CHECK(attn_batch_threads(b) == n_threads);
+    CHECK(attn_threadpool_threads(b) == n_threads);
     square_job job = {n, calloc(n + 1, sizeof(long)), calloc(n + 1, sizeof(atomic_int)),
                       calloc(n + 1, sizeof(scratch *))};
-    scratch *list[ATTN_BATCH_MAX_THREADS];
+    scratch *list[ATTN_THREADPOOL_MAX_THREADS];
     int distinct = 0;
     for (int run = 0; run < 3; run++) {       /* the same pool, several jobs */
         for (size_t i = 0; i < n; i++) {
             job.out[i] = -1;
             atomic_store(&job.runs[i], 0);
         }
-        CHECK(attn_batch_run(b, n, square_item, &job, NULL, &err) == ATTN_OK);
+        CHECK(attn_threadpool_run(b, n, square_item, &job, NULL, &err) == ATTN_OK);
         int bad = 0;
         for (size_t i = 0; i < n; i++)
             if (job.out[i] != (long)(i * i) || atomic_load(&job.runs[i]) != 1) bad++;
@@ -72,7 +72,7 @@ static void test_every_item_once(int n_threads, size_t n) {
         for (size_t i = 0; i < n; i++) {      /* the scratches seen so far */
             int known = 0;
             for (int k = 0; k < distinct; k++) known |= list[k] == job.seen[i];
-            if (!known && distinct < ATTN_BATCH_MAX_THREADS) list[distinct++] = job.seen[i];
+            if (!known && distinct < ATTN_THREADPOOL_MAX_THREADS) list[distinct++] = job.seen[i];
         }
     }
     /* each scratch served one thread only, and the items it ran add up */
@@ -88,7 +88,7 @@ static void test_every_item_once(int n_threads, size_t n) {
     free(job.out);
     free(job.runs);
     free(job.seen);
-    attn_batch_free(b);
+    attn_threadpool_free(b);
 }
 
 /* Items listed in fail[] fail with their number in the message. */
@@ -108,9 +108,9 @@ static int fail_item(void *job_ptr, void *scratch_ptr, size_t item, attn_error *
 }
 
 static void test_lowest_failure_reported(int n_threads) {
-    attn_batch *b = NULL;
+    attn_threadpool *b = NULL;
     attn_error err = {{0}};
-    CHECK(attn_batch_new(n_threads, NULL, NULL, &b, &err) == ATTN_OK);
+    CHECK(attn_threadpool_new(n_threads, NULL, NULL, &b, &err) == ATTN_OK);
     if (!b) return;
     enum { N = 500 };
     static const size_t fail[] = {480, 137, 136, 300};   /* not in order */
@@ -121,7 +121,7 @@ static void test_lowest_failure_reported(int n_threads) {
         fail_job job = {fail, 4, ran};
         size_t failed = 12345;
         memset(&err, 0, sizeof err);
-        int status = attn_batch_run(b, N, fail_item, &job, &failed, &err);
+        int status = attn_threadpool_run(b, N, fail_item, &job, &failed, &err);
         if (status != ATTN_EINVAL || failed != 136 || strcmp(err.msg, "item 136 failed") != 0)
             wrong++;
         for (int i = 0; i < 136; i++) not_run_below += !atomic_load(&ran[i]);
@@ -132,36 +132,37 @@ static void test_lowest_failure_reported(int n_threads) {
     for (int i = 0; i < N; i++) atomic_store(&ran[i], 0);
     fail_job ok = {fail, 0, ran};
     size_t untouched = 777;
-    CHECK(attn_batch_run(b, N, fail_item, &ok, &untouched, &err) == ATTN_OK);
+    CHECK(attn_threadpool_run(b, N, fail_item, &ok, &untouched, &err) == ATTN_OK);
     CHECK(untouched == 777);
     int all = 1;
     for (int i = 0; i < N; i++) all &= atomic_load(&ran[i]);
     CHECK(all);
-    attn_batch_free(b);
+    attn_threadpool_free(b);
 }
 
 static void test_no_items(void) {
-    attn_batch *b = NULL;
+    attn_threadpool *b = NULL;
     attn_error err = {{0}};
-    CHECK(attn_batch_new(2, NULL, NULL, &b, &err) == ATTN_OK);
+    CHECK(attn_threadpool_new(2, NULL, NULL, &b, &err) == ATTN_OK);
     if (!b) return;
     fail_job job = {NULL, 0, NULL};
-    CHECK(attn_batch_run(b, 0, fail_item, &job, NULL, &err) == ATTN_OK);
-    attn_batch_free(b);
-    attn_batch_free(NULL);
+    CHECK(attn_threadpool_run(b, 0, fail_item, &job, NULL, &err) == ATTN_OK);
+    attn_threadpool_free(b);
+    attn_threadpool_free(NULL);
 }
 
 static void test_limits(void) {
-    attn_batch *b = (attn_batch *)&b;
+    attn_threadpool *b = (attn_threadpool *)&b;
     attn_error err = {{0}};
-    CHECK(attn_batch_new(0, NULL, NULL, &b, &err) == ATTN_ELIMIT);
+    CHECK(attn_threadpool_new(0, NULL, NULL, &b, &err) == ATTN_ELIMIT);
     CHECK(b == NULL);
-    CHECK(strcmp(err.msg, "batch: 0 threads asked; allowed 1 to 64 (ATTN_BATCH_MAX_THREADS)")
-          == 0);
-    CHECK(attn_batch_new(ATTN_BATCH_MAX_THREADS + 1, NULL, NULL, &b, &err) == ATTN_ELIMIT);
+    CHECK(strcmp(err.msg, "thread pool: 0 threads asked; allowed 1 to 64 "
+                          "(ATTN_THREADPOOL_MAX_THREADS)") == 0);
+    CHECK(attn_threadpool_new(ATTN_THREADPOOL_MAX_THREADS + 1, NULL, NULL, &b, &err)
+          == ATTN_ELIMIT);
     CHECK(strstr(err.msg, "65 threads asked") != NULL);
-    int d = attn_batch_default_threads();
-    CHECK(d >= 1 && d <= ATTN_BATCH_MAX_THREADS);
+    int d = attn_threadpool_default_threads();
+    CHECK(d >= 1 && d <= ATTN_THREADPOOL_MAX_THREADS);
 }
 
 /* scratch_new fails on its third call: the pool is not made and nothing leaks (ASan). */
@@ -171,12 +172,12 @@ static void *scratch_new_failing(void) {
 }
 
 static void test_scratch_failure(void) {
-    attn_batch *b = NULL;
+    attn_threadpool *b = NULL;
     attn_error err = {{0}};
     scratch_calls = 0;
-    CHECK(attn_batch_new(4, scratch_new_failing, scratch_free, &b, &err) == ATTN_ENOMEM);
+    CHECK(attn_threadpool_new(4, scratch_new_failing, scratch_free, &b, &err) == ATTN_ENOMEM);
     CHECK(b == NULL);
-    CHECK(strcmp(err.msg, "batch: out of memory for thread scratch") == 0);
+    CHECK(strcmp(err.msg, "thread pool: out of memory for thread scratch") == 0);
 }
 
 int main(void) {
@@ -184,7 +185,7 @@ int main(void) {
     test_every_item_once(2, 1);
     test_every_item_once(2, 1000);
     test_every_item_once(4, 333);
-    test_every_item_once(ATTN_BATCH_MAX_THREADS, 200);
+    test_every_item_once(ATTN_THREADPOOL_MAX_THREADS, 200);
     test_lowest_failure_reported(1);
     test_lowest_failure_reported(3);
     test_no_items();

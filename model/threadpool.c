@@ -1,11 +1,11 @@
-/* batch.c: the fixed thread pool of batch.h.
+/* threadpool.c: the fixed thread pool of threadpool.h.
  *
  * One mutex guards the run state; a run is announced by bumping `generation` and waking the
  * workers, which take items from an atomic counter until it passes n_items, then report done.
  * A failure records its item under the mutex when it is lower than the one recorded; items
  * above the lowest failure are skipped from then on (the ones below still run, so the
  * reported failure is always the first in input order, whatever the scheduling). */
-#include "batch.h"
+#include "threadpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-struct attn_batch {
+struct attn_threadpool {
     int n_threads;                  /* caller included */
     void **scratch;                 /* [n_threads]; scratch[0] is the caller's */
     void (*scratch_free)(void *);
@@ -29,7 +29,7 @@ struct attn_batch {
     int n_busy;                     /* workers still in the current run (under mu) */
 
     /* The current run: written under mu before the generation moves, read-only after. */
-    attn_batch_item_fn fn;
+    attn_threadpool_item_fn fn;
     void *job;
     size_t n_items;
     atomic_size_t next;             /* next item to hand out */
@@ -39,11 +39,11 @@ struct attn_batch {
 };
 
 typedef struct worker_arg {
-    attn_batch *b;
+    attn_threadpool *b;
     int thread;
 } worker_arg;
 
-static void record_failure(attn_batch *b, size_t item, int status, const attn_error *err) {
+static void record_failure(attn_threadpool *b, size_t item, int status, const attn_error *err) {
     pthread_mutex_lock(&b->mu);
     if (item < atomic_load(&b->failed_item)) {
         atomic_store(&b->failed_item, item);
@@ -54,7 +54,7 @@ static void record_failure(attn_batch *b, size_t item, int status, const attn_er
 }
 
 /* Takes items until none are left (or all left are above a failure). */
-static void run_items(attn_batch *b, int thread) {
+static void run_items(attn_threadpool *b, int thread) {
     void *scratch = b->scratch[thread];
     for (;;) {
         size_t i = atomic_fetch_add(&b->next, 1);
@@ -69,7 +69,7 @@ static void run_items(attn_batch *b, int thread) {
 static void *worker_main(void *p) {
     worker_arg arg = *(worker_arg *)p;
     free(p);
-    attn_batch *b = arg.b;
+    attn_threadpool *b = arg.b;
     unsigned long seen = 0;
     pthread_mutex_lock(&b->mu);
     for (;;) {
@@ -85,15 +85,15 @@ static void *worker_main(void *p) {
     return NULL;
 }
 
-static int start_workers(attn_batch *b, attn_error *err) {
+static int start_workers(attn_threadpool *b, attn_error *err) {
     for (int t = 1; t < b->n_threads; t++) {
         worker_arg *arg = malloc(sizeof *arg);
-        if (!arg) return attn_fail(err, ATTN_ENOMEM, "batch: out of memory");
+        if (!arg) return attn_fail(err, ATTN_ENOMEM, "thread pool: out of memory");
         arg->b = b;
         arg->thread = t;
         if (pthread_create(&b->threads[t - 1], NULL, worker_main, arg) != 0) {
             free(arg);
-            return attn_fail(err, ATTN_ENOMEM, "batch: cannot start thread %d of %d", t + 1,
+            return attn_fail(err, ATTN_ENOMEM, "thread pool: cannot start thread %d of %d", t + 1,
                              b->n_threads);
         }
         b->n_started++;
@@ -101,14 +101,14 @@ static int start_workers(attn_batch *b, attn_error *err) {
     return ATTN_OK;
 }
 
-int attn_batch_new(int n_threads, void *(*scratch_new)(void), void (*scratch_free)(void *),
-                   attn_batch **out, attn_error *err) {
+int attn_threadpool_new(int n_threads, void *(*scratch_new)(void),
+                        void (*scratch_free)(void *), attn_threadpool **out, attn_error *err) {
     *out = NULL;
-    if (n_threads < 1 || n_threads > ATTN_BATCH_MAX_THREADS)
-        return attn_fail(err, ATTN_ELIMIT, "batch: %d threads asked; allowed 1 to %d "
-                         "(ATTN_BATCH_MAX_THREADS)", n_threads, ATTN_BATCH_MAX_THREADS);
-    attn_batch *b = calloc(1, sizeof *b);
-    if (!b) return attn_fail(err, ATTN_ENOMEM, "batch: out of memory");
+    if (n_threads < 1 || n_threads > ATTN_THREADPOOL_MAX_THREADS)
+        return attn_fail(err, ATTN_ELIMIT, "thread pool: %d threads asked; allowed 1 to %d "
+                         "(ATTN_THREADPOOL_MAX_THREADS)", n_threads, ATTN_THREADPOOL_MAX_THREADS);
+    attn_threadpool *b = calloc(1, sizeof *b);
+    if (!b) return attn_fail(err, ATTN_ENOMEM, "thread pool: out of memory");
     b->n_threads = n_threads;
     b->scratch_free = scratch_free;
     b->scratch = calloc((size_t)n_threads, sizeof *b->scratch);
@@ -118,21 +118,21 @@ int attn_batch_new(int n_threads, void *(*scratch_new)(void), void (*scratch_fre
     pthread_cond_init(&b->done_cv, NULL);
     atomic_init(&b->next, 0);
     atomic_init(&b->failed_item, SIZE_MAX);
-    int status = b->scratch && b->threads ? ATTN_OK
-                                          : attn_fail(err, ATTN_ENOMEM, "batch: out of memory");
+    int status = b->scratch && b->threads
+                     ? ATTN_OK : attn_fail(err, ATTN_ENOMEM, "thread pool: out of memory");
     for (int t = 0; status == ATTN_OK && scratch_new && t < n_threads; t++)
         if (!(b->scratch[t] = scratch_new()))
-            status = attn_fail(err, ATTN_ENOMEM, "batch: out of memory for thread scratch");
+            status = attn_fail(err, ATTN_ENOMEM, "thread pool: out of memory for thread scratch");
     if (status == ATTN_OK) status = start_workers(b, err);
     if (status != ATTN_OK) {
-        attn_batch_free(b);
+        attn_threadpool_free(b);
         return status;
     }
     *out = b;
     return ATTN_OK;
 }
 
-void attn_batch_free(attn_batch *b) {
+void attn_threadpool_free(attn_threadpool *b) {
     if (!b) return;
     pthread_mutex_lock(&b->mu);
     b->quit = 1;
@@ -149,12 +149,12 @@ void attn_batch_free(attn_batch *b) {
     free(b);
 }
 
-int attn_batch_threads(const attn_batch *b) {
+int attn_threadpool_threads(const attn_threadpool *b) {
     return b->n_threads;
 }
 
-int attn_batch_run(attn_batch *b, size_t n_items, attn_batch_item_fn fn, void *job,
-                   size_t *failed_item, attn_error *err) {
+int attn_threadpool_run(attn_threadpool *b, size_t n_items, attn_threadpool_item_fn fn,
+                        void *job, size_t *failed_item, attn_error *err) {
     if (n_items == 0) return ATTN_OK;
     pthread_mutex_lock(&b->mu);
     b->fn = fn;
@@ -181,8 +181,8 @@ int attn_batch_run(attn_batch *b, size_t n_items, attn_batch_item_fn fn, void *j
     return status;
 }
 
-int attn_batch_default_threads(void) {
+int attn_threadpool_default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) return 1;
-    return n > ATTN_BATCH_MAX_THREADS ? ATTN_BATCH_MAX_THREADS : (int)n;
+    return n > ATTN_THREADPOOL_MAX_THREADS ? ATTN_THREADPOOL_MAX_THREADS : (int)n;
 }
