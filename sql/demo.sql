@@ -2,7 +2,7 @@
 .headers on
 .mode box
 SELECT attn_version() AS version;
-SELECT name, task, params, storage FROM attn_models;
+SELECT name, task, language, params, storage FROM attn_models;
 
 CREATE TEMP TABLE docs(id INTEGER PRIMARY KEY, body TEXT);
 INSERT INTO docs(body) VALUES
@@ -10,7 +10,10 @@ INSERT INTO docs(body) VALUES
   ('The plot is dull and the acting is worse.'),
   ('EU rejects German call to boycott British lamb.'),
   ('Angela Merkel met Barack Obama in Berlin on Monday.'),
-  ('Shares of IKEA’s parent rose after the “Apple” news.');
+  ('Shares of IKEA’s parent rose after the “Apple” news.'),
+  -- Chinese text: without a model name, the Chinese built-ins answer (zh-sentiment, zh-ner)
+  ('这家酒店的服务很好，房间也很干净。'),
+  ('国务院总理李强在北京会见了德国总理。');
 
 -- A label per row, and how sure the model is (en-sentiment knows only negative and positive,
 -- from movie reviews: on a neutral news sentence it is unsure, and its scores say so).
