@@ -25,8 +25,8 @@ FROM attn_wordvec_train('v.atwv', '["animals.txt", "colours.txt"]',
     "seed": 1, "report_seconds": 3600, "vocab": "v.vocab"}');
 .headers off
 -- The vocabulary file: "word<TAB>count", most frequent first.
-.shell head -3 v.vocab
-.shell ls v.* | sort
+.shell head -3 v.vocab; true
+.shell ls v.* | sort; true
 -- The vectors initialise a model's subword table (attn_train's option 'vectors').
 CREATE TABLE r(text TEXT, label TEXT);
 INSERT INTO r VALUES ('the cat and the dog', 'animal'), ('red and blue paint', 'colour');
