@@ -17,6 +17,7 @@ match exactly. Prints the max abs error per quantity and "ref: N passed, N faile
 """
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -96,9 +97,23 @@ def hash64(data):
     return z ^ (z >> 31)
 
 
+def load_zh_fold():
+    """Traditional -> simplified characters: the pairs of model/zh_fold_table.h (its data)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "model",
+                        "zh_fold_table.h")
+    with open(path, encoding="utf-8") as f:
+        pairs = re.findall(r"\{0x([0-9A-Fa-f]+), 0x([0-9A-Fa-f]+)\}", f.read())
+    return {chr(int(a, 16)): chr(int(b, 16)) for a, b in pairs}
+
+
+ZH_FOLD = load_zh_fold()
+
+
 def norm(token):
-    """Case folded, every decimal digit '0', first MAX_TOKEN_CHARS characters."""
-    return "".join("0" if c.isdecimal() else c.casefold() for c in token[:MAX_TOKEN_CHARS])
+    """Traditional characters simplified, case folded, every decimal digit '0', first
+    MAX_TOKEN_CHARS characters."""
+    return "".join("0" if c.isdecimal() else ZH_FOLD.get(c, c).casefold()
+                   for c in token[:MAX_TOKEN_CHARS])
 
 
 def subword_rows(token, f):
