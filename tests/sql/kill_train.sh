@@ -4,11 +4,11 @@
 # SIGKILL of a sqlite3 shell process running attn_train, at several points; afterwards the
 # database must pass PRAGMA integrity_check, model 'm' must be exactly the model it was before
 # (rows byte-identical, same answers on probe texts, loadable), and no other model may exist.
-# The database: 2000 training rows (an epoch takes a second or two) and model 'm' (a 6.4 MB
+# The database: 2000 training rows (an epoch takes 50-200 ms) and model 'm' (a 6.4 MB
 # embedding table, so writing a model takes a while too). Kill points:
 #   early      a random moment within the first epoch (about 0-1 s after start)
 #   epoch 1    as soon as the shell printed the first epoch row (between epochs)
-#   epoch 2    a random moment (under 500 ms) after the second epoch row of eight
+#   epoch 2    a random moment (under 500 ms) after the second epoch row of forty
 #   journal    (journal_mode DELETE) as soon as the rollback journal appears: inside the
 #              transaction that writes 'm' (the first write of the shell's loop); 'm' is old
 #   writing    (journal_mode DELETE) a random moment 0-300 ms after the journal appeared, so
@@ -132,11 +132,12 @@ kill_case() {
     fi
 }
 
-kill_case "early" "delay 1000" "$(train m 8 3)" delete
-kill_case "epoch 1" "row 1" "$(train m 8 3)" delete
-# 8 epochs: the kill (at most 500 ms after the second row) must land while it still trains;
-# with 3, a quiet machine sometimes finished the third epoch and the write first.
-kill_case "epoch 2" "row 2 500" "$(train m 8 8)" delete
+# Enough epochs that each kill lands while it still trains: since the feature tables are
+# updated by row, an epoch here takes 50-200 ms, and 8 epochs sometimes ended within the 500 ms
+# after the second row.
+kill_case "early" "delay 1000" "$(train m 8 40)" delete
+kill_case "epoch 1" "row 1" "$(train m 8 8)" delete
+kill_case "epoch 2" "row 2 500" "$(train m 8 40)" delete
 loop=$(for i in $(seq 40); do train m 9 1 8; done)
 kill_case "journal" "journal" "$loop" delete
 for i in 1 2 3 4 5 6; do kill_case "writing $i" "journal 300" "$loop" delete new; done
