@@ -51,7 +51,7 @@ typedef struct label_list {
 
 typedef struct train_options {
     attn_json *tree;            /* the parsed options; strings below point into it */
-    int dim, layers, heads, ffn, max_len, rel_hidden, rel_type_dim, mlm_vocab;
+    int dim, layers, heads, ffn, max_len, rel_hidden, rel_type_dim, mlm_vocab, embed_context;
     char *features;             /* JSON text (sqlite3_malloc'd) or NULL: DEFAULT_FEATURES */
     const char *attn_scale;     /* "sqrt" or "none" */
     attn_fit_opts fit;
@@ -87,6 +87,7 @@ static const num_option NUM_OPTIONS[] = {
     {"rel_hidden", T_INT, 1, ATTN_MAX_DIM, OPT(rel_hidden), 1},
     {"rel_type_dim", T_INT, 1, ATTN_MAX_DIM, OPT(rel_type_dim), 1},
     {"mlm_vocab", T_INT, 1, ATTN_MLM_MAX_VOCAB, OPT(mlm_vocab), 1},
+    {"embed_context", T_INT, 0, ATTN_MAX_EMBED_CONTEXT, OPT(embed_context), 1},
     {"epochs", T_INT, 1, ATTN_SQL_MAX_EPOCHS, OPT(fit.max_epochs), 0},
     {"batch_size", T_INT, 1, ATTN_TRAIN_MAX_BATCH, OPT(fit.batch_size), 0},
     {"patience", T_INT, 0, ATTN_SQL_MAX_EPOCHS, OPT(fit.patience), 0},
@@ -473,6 +474,7 @@ static char *fresh_config(const train_cursor *cur) {
                                                      : "[\"entities\",\"relations\"]",
                         o->dim, o->layers, o->heads, o->ffn, o->max_len, o->attn_scale,
                         o->features ? o->features : DEFAULT_FEATURES);
+    if (o->embed_context) sqlite3_str_appendf(out, ",\"embed_context\":%d", o->embed_context);
     if (o->language) sqlite3_str_appendf(out, ",\"language\":\"%s\"", o->language);
     for (int s = 0; s < N_TASK_SLOTS; s++) {
         if (!slot_used(cur->task, s)) continue;
@@ -543,13 +545,14 @@ static char *features_json(const attn_config *c) {
     return out;
 }
 
-/* dim, layers, heads, ffn and attn_scale: taken from the init model; given ones must
- * equal its. max_len may differ (positions are copied as far as both reach). */
+/* dim, layers, heads, ffn, embed_context and attn_scale: taken from the init model; given
+ * ones must equal its. max_len may differ (positions are copied as far as both reach). */
 static int take_architecture(train_cursor *cur, const attn_model *src, char **err_msg) {
     train_options *o = &cur->opt;
     struct { const char *key; int *opt; int init; } arch[] = {
         {"dim", &o->dim, src->cfg.dim}, {"layers", &o->layers, src->cfg.layers},
-        {"heads", &o->heads, src->cfg.heads}, {"ffn", &o->ffn, src->cfg.ffn} };
+        {"heads", &o->heads, src->cfg.heads}, {"ffn", &o->ffn, src->cfg.ffn},
+        {"embed_context", &o->embed_context, src->cfg.embed_context} };
     for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++) {
         if (option_given(o, arch[i].key) && *arch[i].opt != arch[i].init) {
             *err_msg = sqlite3_mprintf("%s: option '%s' (%d) differs from the init "

@@ -278,6 +278,16 @@ static void subword_backward(float *table_grad, size_t fdim, const uint32_t *slo
             k->axpy(table_grad + (size_t)slots[s] * fdim, share, src, fdim);
 }
 
+void attn_embed_context_backward(float *demb, const float *dctx, int T, int E, int k) {
+    const attn_kernels *kern = attn_kernels_best();
+    const size_t e = (size_t)E, W = (size_t)(2 * k + 1) * e;
+    for (int t = 0; t < T; t++)
+        for (int j = -k; j <= k; j++)       /* block k + j of row t holds emb row t + j */
+            if (t + j >= 0 && t + j < T)
+                kern->add(demb + (size_t)(t + j) * e, dctx + (size_t)t * W + (size_t)(k + j) * e,
+                          e);
+}
+
 void attn_embed_backward(const attn_config *cfg, const attn_weights *g, const uint32_t *rows,
                          const float *dout, int T, int skip_feature, const uint8_t *skip_token) {
     const attn_kernels *k = attn_kernels_best();

@@ -63,6 +63,10 @@ void attn_embed_backward(const attn_config *cfg, const attn_weights *g, const ui
                          const float *dout /* [T, attn_embed_width] */, int T,
                          int skip_feature, const uint8_t *skip_token);
 
+/* Forward: attn_embed_context_forward. demb[T,E] += for each t the slices of dctx[t', .]
+ * that hold emb row t (t' = t-k .. t+k inside 0..T-1). */
+void attn_embed_context_backward(float *demb, const float *dctx, int T, int E, int k);
+
 /* Forward: attn_pool_init/add/finish over h[T,D] (T >= 1): pooled = [mean_t h | max_t h].
  * dh[T,D] += dpooled[0:D] / T, and dpooled[D+i] to the first row holding the maximum of
  * column i (the row attn_pool_add keeps). */

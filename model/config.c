@@ -147,6 +147,10 @@ static int parse_sizes(const attn_json *root, attn_config *cfg, attn_error *err)
     if ((rc = read_int32(root, "heads", 1, ATTN_MAX_DIM, &cfg->heads, err))) return rc;
     if ((rc = read_int32(root, "ffn", 1, ATTN_MAX_DIM, &cfg->ffn, err))) return rc;
     if ((rc = read_int32(root, "max_len", 1, ATTN_MAX_SEQ_LEN, &cfg->max_len, err))) return rc;
+    if (attn_json_get(root, "embed_context") &&
+        (rc = read_int32(root, "embed_context", 0, ATTN_MAX_EMBED_CONTEXT, &cfg->embed_context,
+                         err)))
+        return rc;
     if (cfg->dim % cfg->heads != 0)
         return CFG_FAIL(err, ATTN_EINVAL, "'heads' (%d) must divide 'dim' (%d)", cfg->heads, cfg->dim);
     return ATTN_OK;
@@ -538,7 +542,7 @@ static void build_specs(const attn_config *c, spec_builder *b) {
         add_tensor(b, fs->n_buckets, fs->dim, 2, "embed.%s", name ? name : "?");
         feat_dims += fs->dim;
     }
-    add_tensor(b, D, feat_dims, 2, "embed.proj.w");
+    add_tensor(b, D, feat_dims * (2 * c->embed_context + 1), 2, "embed.proj.w");
     add_tensor(b, D, 0, 1, "embed.proj.b");
     add_tensor(b, c->max_len, D, 2, "pos");
     for (int i = 0; i < c->layers; i++) add_layer(b, c, i);
@@ -601,7 +605,7 @@ int attn_tensor_find(const attn_tensor_spec *specs, size_t n, const char *key) {
 static int parse_root(const attn_json *root, attn_config *cfg, attn_error *err) {
     static const char *const top_keys[] = {
         "format", "tasks", "dim", "layers", "heads", "ffn", "max_len", "ln_eps", "attn_scale",
-        "language", "features", "classify", "entities", "relations", "mlm", "meta", NULL };
+        "embed_context", "language", "features", "classify", "entities", "relations", "mlm", "meta", NULL };
     if (root->type != ATTN_JSON_OBJECT)
         return CFG_FAIL(err, ATTN_EINVAL, "must be a JSON object, found %s", json_type_phrase(root));
     int rc;

@@ -8,6 +8,12 @@
  *   "dim": 256, "layers": 4, "heads": 4, "ffn": 1024, "max_len": 128,
  *   "ln_eps": 1e-5,                              optional, default 1e-5
  *   "attn_scale": "sqrt",                        "sqrt" (1/sqrt(head dim), default) or "none"
+ *   "embed_context": 1,                          optional, default 0: the projection reads
+ *                                                the embedding rows of the k tokens on each
+ *                                                side too (a convolution of width 2k+1 over
+ *                                                the sequence, zeros past its ends), so every
+ *                                                position starts knowing its neighbours in
+ *                                                order; 0..ATTN_MAX_EMBED_CONTEXT
  *   "language": "en",                            optional: the language of the text the model
  *                                                was trained on, a BCP 47 tag (letters, digits,
  *                                                '-'; 2..ATTN_MAX_LANGUAGE characters, e.g.
@@ -44,7 +50,8 @@
  * Tensors, all row-major f32 in memory, weights stored [out, in] (y = x W^T + b), D = dim:
  *   embed.<kind>                 [buckets, fdim]   one per feature, <kind> = its name
  *                                                  (embed.subword: a wordvec.h table fits)
- *   embed.proj.w                 [D, sum fdim]     embed.proj.b [D]
+ *   embed.proj.w                 [D, (2k+1) sum fdim]  embed.proj.b [D]   k = embed_context;
+ *                                                  columns: the rows of tokens t-k .. t+k
  *   pos                          [max_len, D]      learned absolute positions
  *   layers.<i>.ln1.w / .ln1.b    [D]
  *   layers.<i>.attn.qkv.w        [3D, D]           rows: all of Q, then K, then V; head h uses
@@ -75,6 +82,7 @@
 #define ATTN_FORMAT_VERSION 1
 #define ATTN_MAX_KEY 64     /* tensor key length including NUL */
 #define ATTN_MAX_LANGUAGE 15 /* characters of "language" */
+#define ATTN_MAX_EMBED_CONTEXT 4 /* "embed_context": neighbours a side */
 #define ATTN_TENSOR_ALIGN 16 /* floats: every tensor offset is a multiple of this (64 bytes) */
 
 enum { ATTN_TASK_CLASSIFY = 1, ATTN_TASK_ENTITIES = 2, ATTN_TASK_RELATIONS = 4,
@@ -98,6 +106,7 @@ typedef struct attn_config {
     int dim, layers, heads, ffn, max_len;
     float ln_eps;
     float attn_scale;       /* multiplier of q.k: 1/sqrt(dim/heads) or 1 */
+    int embed_context;      /* neighbours a side the projection reads (0: the token alone) */
     attn_feature_spec features[ATTN_MAX_FEATURES];
     int n_features;
     attn_labels classify_labels;

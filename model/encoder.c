@@ -37,17 +37,32 @@ typedef struct encoder_views {
     float *probs;   /* [H, T, T] */
     float *ffn;     /* [T, F] */
     float *tmp;     /* [T, D] a sublayer's output before the residual add */
+    float *ctx;     /* [T, attn_proj_width] with embed_context, else unused (0 floats) */
 } encoder_views;
+
+/* Floats of the projection's input beside the embeddings: only embed_context needs them. */
+static size_t context_floats(const attn_config *c, int T) {
+    return c->embed_context ? (size_t)T * (size_t)attn_proj_width(c) : 0;
+}
+
+/* The projection's input: the embeddings themselves, or with embed_context each token's row
+ * beside its neighbours' (written into ctx). */
+static const float *projection_input(const attn_config *c, float *ctx, const float *emb, int T) {
+    if (!c->embed_context) return emb;
+    attn_embed_context_forward(ctx, emb, T, attn_embed_width(c), c->embed_context);
+    return ctx;
+}
 
 static size_t encoder_scratch_floats(const attn_config *c, int T) {
     const size_t t = (size_t)T, D = (size_t)c->dim;
     return t * (size_t)attn_embed_width(c) + t * D * 6 + (size_t)c->heads * t * t +
-           t * (size_t)c->ffn;
+           t * (size_t)c->ffn + context_floats(c, T);
 }
 
 static encoder_views carve_views(float *p, const attn_config *c, int T) {
     const size_t t = (size_t)T, D = (size_t)c->dim;
     encoder_views v;
+    v.ctx = p;   p += context_floats(c, T);
     v.emb = p;   p += t * (size_t)attn_embed_width(c);
     v.ln = p;    p += t * D;
     v.qkv = p;   p += t * D * 3;
@@ -210,7 +225,7 @@ static int list_jobs(const attn_model *m, linear_job *jobs) {
     const attn_config *c = &m->cfg;
     const int D = c->dim, F = c->ffn;
     int n = 0;
-    add_job(jobs, &n, m->w.proj_w, m->w.proj_b, attn_embed_width(c), D, "embed.proj.w", 0);
+    add_job(jobs, &n, m->w.proj_w, m->w.proj_b, attn_proj_width(c), D, "embed.proj.w", 0);
     for (int l = 0; l < c->layers; l++) {
         const attn_layer_weights *lw = &m->w.layer[l];
         add_job(jobs, &n, lw->qkv_w, lw->qkv_b, D, 3 * D, "layers.%d.attn.qkv.w", l);
@@ -274,6 +289,7 @@ int attn_encoder_int8_linears(const attn_model *m) {
 
 /* Views of the scratch buffer for the packed path (no probabilities, no tmp). */
 typedef struct packed_views {
+    float *ctx;     /* [T, attn_proj_width] with embed_context */
     float *emb;     /* [T, E] */
     float *ln;      /* [T, D] */
     float *qkv;     /* [T, 3D] */
@@ -301,13 +317,14 @@ static size_t packed_scratch_floats(const attn_model *m, int T) {
     const attn_config *c = &m->cfg;
     const size_t t = (size_t)T, D = (size_t)c->dim;
     return t * (size_t)attn_embed_width(c) + t * D * 5 + t * (size_t)c->ffn +
-           attn_gemm_attention_floats(T, c->dim, c->heads) +
+           context_floats(c, T) + attn_gemm_attention_floats(T, c->dim, c->heads) +
            packed_linear_scratch_floats(m->packed, c->layers, T);
 }
 
 static packed_views carve_packed_views(float *p, const attn_config *c, int T) {
     const size_t t = (size_t)T, D = (size_t)c->dim;
     packed_views v;
+    v.ctx = p;   p += context_floats(c, T);
     v.emb = p;   p += t * (size_t)attn_embed_width(c);
     v.ln = p;    p += t * D;
     v.qkv = p;   p += t * D * 3;
@@ -348,7 +365,8 @@ static int encode_packed(const attn_model *m, const uint32_t *rows, int T, float
     const packed_views v = carve_packed_views(p, c, T);
     attn_embed_forward(v.emb, c, &m->w, rows, T);
     /* x = emb proj^T + proj_b + pos[0..T): pos is the projection's residual */
-    attn_linear_forward(&pk->proj, out, v.emb, T, ATTN_EPI_NONE, m->w.pos, v.linear);
+    attn_linear_forward(&pk->proj, out, projection_input(c, v.ctx, v.emb, T), T, ATTN_EPI_NONE,
+                        m->w.pos, v.linear);
     for (int l = 0; l < c->layers; l++) {
         attention_block_packed(m, &m->w.layer[l], &pk->layer[l], &v, out, T);
         ffn_block_packed(m, &m->w.layer[l], &pk->layer[l], &v, out, T);
@@ -378,7 +396,8 @@ int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
 
     /* x = embed(rows) proj^T + proj_b + pos[0..T) */
     attn_embed_forward(v.emb, c, &m->w, rows, T);
-    attn_matmul_forward(out, v.emb, m->w.proj_w, m->w.proj_b, T, attn_embed_width(c), D);
+    attn_matmul_forward(out, projection_input(c, v.ctx, v.emb, T), m->w.proj_w, m->w.proj_b, T,
+                        attn_proj_width(c), D);
     attn_kernels_best()->add(out, m->w.pos, (size_t)T * D);
 
     for (int l = 0; l < c->layers; l++) {

@@ -104,6 +104,21 @@ int attn_embed_width(const attn_config *cfg) {
     return width;
 }
 
+int attn_proj_width(const attn_config *cfg) {
+    return (2 * cfg->embed_context + 1) * attn_embed_width(cfg);
+}
+
+void attn_embed_context_forward(float *out, const float *emb, int T, int E, int k) {
+    const size_t e = (size_t)E;
+    for (int t = 0; t < T; t++) {
+        float *dst = out + (size_t)t * (size_t)(2 * k + 1) * e;
+        for (int j = -k; j <= k; j++, dst += e) {
+            if (t + j < 0 || t + j >= T) memset(dst, 0, e * sizeof *dst);
+            else memcpy(dst, emb + (size_t)(t + j) * e, e * sizeof *dst);
+        }
+    }
+}
+
 #define EMBED_CHUNK 256     /* values of a kept-stored row decoded at a time (stack buffer) */
 
 /* dst[fdim] += row r of feature f's table: decoded a chunk at a time from a kept-stored table

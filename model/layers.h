@@ -37,4 +37,12 @@ void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *
 /* Sum of feature dims: the width of attn_embed_forward's output. */
 int attn_embed_width(const attn_config *cfg);
 
+/* The projection's input width: (2k+1) attn_embed_width, k = cfg->embed_context. */
+int attn_proj_width(const attn_config *cfg);
+
+/* out[T, (2k+1)E] = for each t the rows emb[t-k] .. emb[t+k] side by side, zeros where t+j
+ * falls outside 0..T-1 (a window or a sequence has no neighbours past its ends). k = 0 is a
+ * copy; callers with k = 0 project emb itself. */
+void attn_embed_context_forward(float *out, const float *emb, int T, int E, int k);
+
 #endif

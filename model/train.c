@@ -71,7 +71,7 @@ int attn_train_decays(const char *key, int ndim) {
 /* Standard deviation of the normal init of a tensor; 0 = constant (see train.h). */
 static double init_std(const attn_config *c, const attn_tensor_spec *sp) {
     const char *k = sp->key;
-    if (strcmp(k, "embed.proj.w") == 0) return 1.0 / sqrt((double)attn_embed_width(c));
+    if (strcmp(k, "embed.proj.w") == 0) return 1.0 / sqrt((double)attn_proj_width(c));
     if (strncmp(k, "embed.", 6) == 0 && strncmp(k, "embed.proj.", 11) != 0) return 1.0;
     if (strcmp(k, "pos") == 0) return 0.02;
     if (strcmp(k, "rel.type") == 0) return 0.1;
@@ -123,6 +123,7 @@ typedef struct layer_acts {
 
 typedef struct acts {
     float *emb, *emb_mask;              /* [T,E] embeddings (after dropouts), dropout mask */
+    float *ctx;                         /* [T,(2k+1)E] the projection's input (embed_context) */
     layer_acts layer[ATTN_MAX_LAYERS];
     float *x_final;                     /* [T,D] residual stream before the final LayerNorm */
     float *h, *fin_mean, *fin_rstd;     /* [T,D], [T], [T] encoder output */
@@ -137,6 +138,7 @@ typedef struct grad_scratch {
     float *dqkv;                        /* [T,3D] */
     float *dup, *dact;                  /* [T,F] */
     float *demb;                        /* [T,E] */
+    float *dctx;                        /* [T,(2k+1)E] with embed_context */
     float *att_scratch;                 /* [2,T,T] */
     float *em, *dem;                    /* [T,K] emissions and their gradient */
     float *crf_work;                    /* ATTN_CRF_WORK(T,K) */
@@ -160,6 +162,7 @@ static size_t carve_acts(float *base, const attn_config *c, int N, size_t TT, ac
     cursor cur = { base, 0 };
     a->emb = take(&cur, t * E);
     a->emb_mask = take(&cur, t * E);
+    a->ctx = take(&cur, c->embed_context ? t * (size_t)attn_proj_width(c) : 0);
     for (int l = 0; l < c->layers; l++) {
         layer_acts *la = &a->layer[l];
         la->x_in = take(&cur, t * D);
@@ -210,6 +213,7 @@ static size_t carve_scratch(float *base, const attn_model *m, int N, grad_scratc
     s->dup = take(&cur, t * F);
     s->dact = take(&cur, t * F);
     s->demb = take(&cur, t * (size_t)attn_embed_width(c));
+    s->dctx = take(&cur, c->embed_context ? t * (size_t)attn_proj_width(c) : 0);
     s->att_scratch = take(&cur, 2 * L * L);
     s->em = take(&cur, L * K);
     s->dem = take(&cur, L * K);
@@ -694,7 +698,15 @@ static void embed_forward_train(worker *w) {
         attn_embed_forward(a->emb + t0, c, &tr->m->w, w->rows[i], seq_T(w, i));
         embed_dropout(w, i, a->emb + t0, a->emb_mask + t0, E);
     }
-    attn_matmul_forward(x0, a->emb, tr->m->w.proj_w, tr->m->w.proj_b, N, E, D);
+    const float *in = a->emb;
+    if (c->embed_context) {     /* each example's rows beside its neighbours' */
+        for (int i = 0; i < w->n_seq; i++)
+            attn_embed_context_forward(a->ctx + (size_t)w->off[i] * attn_proj_width(c),
+                                       a->emb + (size_t)w->off[i] * E, seq_T(w, i), E,
+                                       c->embed_context);
+        in = a->ctx;
+    }
+    attn_matmul_forward(x0, in, tr->m->w.proj_w, tr->m->w.proj_b, N, attn_proj_width(c), D);
     for (int i = 0; i < w->n_seq; i++)
         attn_kernels_best()->add(x0 + (size_t)w->off[i] * D, tr->m->w.pos,
                                  (size_t)seq_T(w, i) * D);
@@ -793,8 +805,19 @@ static void encoder_backward(worker *w) {
         attn_kernels_best()->add(mut(w->g.pos), s->dx + (size_t)w->off[i] * D,
                                  (size_t)seq_T(w, i) * D);
     zero(s->demb, (size_t)N * E);
-    attn_matmul_backward(s->demb, mut(w->g.proj_w), mut(w->g.proj_b), s->dx, a->emb,
-                         m->w.proj_w, N, E, D);
+    if (c->embed_context) {
+        const int P = attn_proj_width(c);
+        zero(s->dctx, (size_t)N * P);
+        attn_matmul_backward(s->dctx, mut(w->g.proj_w), mut(w->g.proj_b), s->dx, a->ctx,
+                             m->w.proj_w, N, P, D);
+        for (int i = 0; i < w->n_seq; i++)
+            attn_embed_context_backward(s->demb + (size_t)w->off[i] * E,
+                                        s->dctx + (size_t)w->off[i] * P, seq_T(w, i), E,
+                                        c->embed_context);
+    } else {
+        attn_matmul_backward(s->demb, mut(w->g.proj_w), mut(w->g.proj_b), s->dx, a->emb,
+                             m->w.proj_w, N, E, D);
+    }
     if (tr->o.dropout_embed > 0.0f) times_mask(s->demb, s->demb, a->emb_mask, (size_t)N * E);
     for (int i = 0; i < w->n_seq; i++)
         attn_embed_backward(c, &w->g, w->rows[i], s->demb + (size_t)w->off[i] * E, seq_T(w, i),

@@ -147,6 +147,10 @@ def encode(cfg, w, rows):
     hd = D // H
     scale = 1.0 / np.sqrt(hd) if cfg.get("attn_scale", "sqrt") == "sqrt" else 1.0
     emb = embed(cfg, w, rows)
+    k = cfg.get("embed_context", 0)
+    if k:   # each row beside its k neighbours a side, zeros past the ends
+        padded = np.concatenate([np.zeros((k, emb.shape[1])), emb, np.zeros((k, emb.shape[1]))])
+        emb = np.concatenate([padded[j:j + T] for j in range(2 * k + 1)], axis=1)
     x = emb @ w["embed.proj.w"].T + w["embed.proj.b"] + w["pos"][:T]
     for l in range(cfg["layers"]):
         p = "layers.%d." % l

@@ -56,19 +56,21 @@ static const model_def MODELS[] = {
       "  {\"kind\": \"suffix\", \"buckets\": 20, \"dim\": 3, \"affix\": 2}],"
       " \"entities\": {\"labels\": [\"X\"]},"
       " \"relations\": {\"labels\": [\"R\"], \"hidden\": 6, \"type_dim\": 2}}", 0.0f, -0.5f },
-    /* max_len above 16 so that long windows take the sgemm path of attn_matmul_forward */
+    /* max_len above 16 so that long windows take the sgemm path of attn_matmul_forward;
+     * embed_context 2: the projection reads two neighbours a side */
     { "wide",
       "{\"format\": 1, \"tasks\": [\"classify\", \"entities\"], \"dim\": 32, \"layers\": 2,"
-      " \"heads\": 4, \"ffn\": 48, \"max_len\": 24,"
+      " \"heads\": 4, \"ffn\": 48, \"max_len\": 24, \"embed_context\": 2,"
       " \"features\": [{\"kind\": \"norm\", \"buckets\": 100, \"dim\": 8},"
       "  {\"kind\": \"prefix\", \"buckets\": 50, \"dim\": 4, \"affix\": 1},"
       "  {\"kind\": \"shape\", \"buckets\": 20, \"dim\": 4}],"
       " \"classify\": {\"labels\": [\"p\", \"q\", \"r\", \"s\"]},"
       " \"entities\": {\"labels\": [\"A\", \"B\"]}}", 0.0f, 0.0f },
-    /* subword: each token's block is the mean of its n-gram rows (between two other features) */
+    /* subword: each token's block is the mean of its n-gram rows (between two other features);
+     * embed_context 1 */
     { "subword",
       "{\"format\": 1, \"tasks\": [\"classify\", \"entities\"], \"dim\": 12, \"layers\": 2,"
-      " \"heads\": 2, \"ffn\": 16, \"max_len\": 6,"
+      " \"heads\": 2, \"ffn\": 16, \"max_len\": 6, \"embed_context\": 1,"
       " \"features\": [{\"kind\": \"shape\", \"buckets\": 16, \"dim\": 3},"
       "  {\"kind\": \"subword\", \"buckets\": 97, \"dim\": 5, \"min_n\": 2, \"max_n\": 4},"
       "  {\"kind\": \"norm\", \"buckets\": 40, \"dim\": 4}],"

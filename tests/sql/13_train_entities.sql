@@ -61,3 +61,20 @@ SELECT count(*) FROM attn_train('toy-rel-null', 'relations', 'SELECT * FROM rel_
     "features": [{"kind": "norm", "buckets": 256, "dim": 8}]}');
 -- Entities are still required on every row.
 SELECT count(*) FROM attn_train('toy-rel-null', 'relations', 'SELECT text, NULL, relations FROM rel');
+
+-- embed_context: the projection reads each token's embedding beside its neighbours' (one a
+-- side here); the config keeps it, an init model passes it on, and it is bounded.
+SELECT count(*) FROM attn_train('toy-ner-ctx', 'entities', 'SELECT text, entities FROM ner',
+  '{"dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 12, "lr": 0.02,
+    "batch_size": 4, "seed": 5, "embed_context": 1,
+    "features": [{"kind": "norm", "buckets": 256, "dim": 8}]}');
+SELECT json_extract(data, '$.embed_context') FROM attn_model WHERE name = 'toy-ner-ctx' AND key = 'config';
+SELECT key, shape FROM attn_model WHERE name = 'toy-ner-ctx' AND key = 'embed.proj.w';
+SELECT start, "end", label, entity FROM attn_entities('Finn flew to Rome', 'toy-ner-ctx');
+SELECT count(*) FROM attn_train('toy-rel-ctx', 'relations', 'SELECT text, entities, relations FROM rel',
+  '{"init": "toy-ner-ctx", "epochs": 1, "seed": 5, "rel_type_dim": 4}');
+SELECT json_extract(data, '$.embed_context') FROM attn_model WHERE name = 'toy-rel-ctx' AND key = 'config';
+SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner',
+  '{"init": "toy-ner-ctx", "embed_context": 2}');
+SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner',
+  '{"embed_context": 5}');

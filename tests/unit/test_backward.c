@@ -869,6 +869,8 @@ int main(void) {
     test_model("relations", " \"tasks\": [\"entities\", \"relations\"],"
                " \"entities\": {\"labels\": [\"X\", \"Y\"]},"
                " \"relations\": {\"labels\": [\"r1\", \"r2\"], \"hidden\": 6, \"type_dim\": 3}}", 2, 0);
+    test_model("embed_context", " \"embed_context\": 2, \"tasks\": [\"entities\"],"
+               " \"entities\": {\"labels\": [\"X\", \"Y\"]}}", 2, 1);
     test_model_with(MODEL_HEAD_SUBWORD, "subword", " \"tasks\": [\"entities\"],"
                     " \"entities\": {\"labels\": [\"X\", \"Y\"]}}", 1, 0);
     test_model_with(MODEL_HEAD_SUBWORD, "subword+dropout", " \"tasks\": [\"classify\"],"
