@@ -166,7 +166,7 @@ cluster-bench: need-deps
 
 # make models: retrain the built-in models from ../shared/data with the recipes in
 # sql/recipes/ (fixed seeds; see README "Built-in models" for the time each takes).
-MODELS ?= en-ner en-sentiment en-topic en-rel en-semeval zh-ner zh-sentiment zh-resume
+MODELS ?= en-ner en-sentiment en-topic en-rel en-semeval zh-ner zh-sentiment zh-resume zh-cluener
 models: need-deps attnext.so
 	sql/recipes/build.sh $(MODELS)
 

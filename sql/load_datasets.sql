@@ -8,7 +8,8 @@
 -- @data is the data folder (default ../shared/data, relative to the current directory).
 -- Tables (one per split; every table is dropped and rebuilt):
 --   classify:  sst2_*, trec_*, reuters_r8_*, chnsenticorp_*      (text, label)
---   entities:  conll2003_*, msra_*, resume_*                     (text, entities) + line, doc
+--   entities:  conll2003_*, tweebank_*, msra_*, resume_*,        (text, entities) + line, doc
+--              cluener_*, weibo_*
 --              conll2003_train_cased (casing noise), conll2003_test_robust (text, entities)
 --   relations: conll04_*                                         (text, entities, relations)
 --              semeval_*                                         (text, entities, relations, label)
@@ -103,6 +104,11 @@ SELECT replace(replace(replace(replace(
          CASE WHEN text LIKE '"%' THEN '“' || substr(text, 2) ELSE text END,
          ' "', ' “'), '"', '”'), '''s', '’s'), 'n''t', 'n’t') AS text, entities
 FROM robust_cased ORDER BY id;
+-- Tweebank-NER (tweets, the CoNLL-2003 types and guidelines; ner_social_en/README.md): joined
+-- as written (detok), for training beside CoNLL-2003 and testing English NER outside newswire.
+DROP TABLE IF EXISTS tweebank_train; CREATE TABLE tweebank_train AS SELECT * FROM attn_conll(@data || '/ner_social_en/tweebank_train.tsv', '{"join": "detok"}');
+DROP TABLE IF EXISTS tweebank_dev;   CREATE TABLE tweebank_dev   AS SELECT * FROM attn_conll(@data || '/ner_social_en/tweebank_dev.tsv', '{"join": "detok"}');
+DROP TABLE IF EXISTS tweebank_test;  CREATE TABLE tweebank_test  AS SELECT * FROM attn_conll(@data || '/ner_social_en/tweebank_test.tsv', '{"join": "detok"}');
 DROP TABLE IF EXISTS msra_train; CREATE TABLE msra_train AS SELECT * FROM attn_conll(@data || '/zh_ner_msra/train.txt');
 DROP TABLE IF EXISTS msra_dev;   CREATE TABLE msra_dev   AS SELECT * FROM attn_conll(@data || '/zh_ner_msra/dev.txt');
 DROP TABLE IF EXISTS msra_test;  CREATE TABLE msra_test  AS SELECT * FROM attn_conll(@data || '/zh_ner_msra/test.txt');
@@ -111,6 +117,37 @@ DROP TABLE IF EXISTS msra_test;  CREATE TABLE msra_test  AS SELECT * FROM attn_c
 DROP TABLE IF EXISTS resume_train; CREATE TABLE resume_train AS SELECT * FROM attn_conll(@data || '/zh_ner_resume/train.txt', '{"lenient": true}');
 DROP TABLE IF EXISTS resume_dev;   CREATE TABLE resume_dev   AS SELECT * FROM attn_conll(@data || '/zh_ner_resume/dev.txt');
 DROP TABLE IF EXISTS resume_test;  CREATE TABLE resume_test  AS SELECT * FROM attn_conll(@data || '/zh_ner_resume/test.txt');
+-- CLUENER2020 (10 fine types; test = the official dev set, see its README) and Weibo NER
+-- (social media; labels as given, PER.NAM ... GPE.NOM).
+DROP TABLE IF EXISTS cluener_train; CREATE TABLE cluener_train AS SELECT * FROM attn_conll(@data || '/zh_ner_cluener/train.txt');
+DROP TABLE IF EXISTS cluener_dev;   CREATE TABLE cluener_dev   AS SELECT * FROM attn_conll(@data || '/zh_ner_cluener/dev.txt');
+DROP TABLE IF EXISTS cluener_test;  CREATE TABLE cluener_test  AS SELECT * FROM attn_conll(@data || '/zh_ner_cluener/test.txt');
+DROP TABLE IF EXISTS weibo_train; CREATE TABLE weibo_train AS SELECT * FROM attn_conll(@data || '/zh_ner_weibo/train.txt');
+DROP TABLE IF EXISTS weibo_dev;   CREATE TABLE weibo_dev   AS SELECT * FROM attn_conll(@data || '/zh_ner_weibo/dev.txt');
+DROP TABLE IF EXISTS weibo_test;  CREATE TABLE weibo_test  AS SELECT * FROM attn_conll(@data || '/zh_ner_weibo/test.txt');
+-- weibo_{train,dev,test}_named: the named mentions only, as PER / LOC / ORG (GPE read as LOC, as MSRA tags
+-- places), nominal mentions dropped: zh-ner's types, for scoring it on social media text.
+-- Posts where an entity boundary cuts a run of Latin letters or digits (Weibo is annotated per
+-- character: `Bigwok` as two entities) are left out: a run of them is one token here.
+CREATE TEMP VIEW weibo_all AS
+SELECT 'train' AS split, rowid AS id, text, entities FROM weibo_train
+UNION ALL SELECT 'dev', rowid, text, entities FROM weibo_dev
+UNION ALL SELECT 'test', rowid, text, entities FROM weibo_test;
+CREATE TEMP VIEW weibo_named AS
+SELECT w.split, w.id, w.text,
+       (SELECT json_group_array(json_object('start', json_extract(e.value, '$.start'),
+                 'end', json_extract(e.value, '$.end'),
+                 'label', CASE json_extract(e.value, '$.label') WHEN 'GPE.NAM' THEN 'LOC'
+                          ELSE substr(json_extract(e.value, '$.label'), 1, 3) END))
+        FROM json_each(w.entities) e WHERE json_extract(e.value, '$.label') LIKE '%.NAM') AS entities
+FROM weibo_all w
+WHERE NOT EXISTS (SELECT 1 FROM json_each(w.entities) e
+                  WHERE (substr(w.text, json_extract(e.value, '$.start'), 2) GLOB '[A-Za-z0-9][A-Za-z0-9]'
+                         AND json_extract(e.value, '$.start') > 0)
+                     OR substr(w.text, json_extract(e.value, '$.end'), 2) GLOB '[A-Za-z0-9][A-Za-z0-9]');
+DROP TABLE IF EXISTS weibo_train_named; CREATE TABLE weibo_train_named AS SELECT text, entities FROM weibo_named WHERE split = 'train' ORDER BY id;
+DROP TABLE IF EXISTS weibo_dev_named;   CREATE TABLE weibo_dev_named   AS SELECT text, entities FROM weibo_named WHERE split = 'dev' ORDER BY id;
+DROP TABLE IF EXISTS weibo_test_named;  CREATE TABLE weibo_test_named  AS SELECT text, entities FROM weibo_named WHERE split = 'test' ORDER BY id;
 
 -- ---- CoNLL04 (JSON Lines: tokens, entities and relations by token index) -----------------
 -- Text = the tokens joined as people write them (attn_detok: "Canada.", "(AP)", "don't");
@@ -198,6 +235,9 @@ INSERT INTO expected VALUES
   ('conll2003_test_robust', 3453),
   ('msra_train', 42000), ('msra_dev', 3000), ('msra_test', 3442),
   ('resume_train', 3821), ('resume_dev', 463), ('resume_test', 477),
+  ('tweebank_train', 1639), ('tweebank_dev', 710), ('tweebank_test', 1201),
+  ('cluener_train', 9674), ('cluener_dev', 1074), ('cluener_test', 1343),
+  ('weibo_train', 1350), ('weibo_dev', 270), ('weibo_test', 270),
   ('conll04_train', 922), ('conll04_dev', 231), ('conll04_test', 288),
   ('semeval_train', 8000), ('semeval_test', 2717);
 CREATE TEMP TABLE counted(tbl TEXT, n INTEGER);
@@ -214,10 +254,16 @@ UNION ALL SELECT 'conll2003_train', count(*) FROM conll2003_train
 UNION ALL SELECT 'conll2003_dev', count(*) FROM conll2003_dev
 UNION ALL SELECT 'conll2003_test', count(*) FROM conll2003_test
 UNION ALL SELECT 'conll2003_test_robust', count(*) FROM conll2003_test_robust
+UNION ALL SELECT 'tweebank_train', count(*) FROM tweebank_train
+UNION ALL SELECT 'tweebank_dev', count(*) FROM tweebank_dev UNION ALL SELECT 'tweebank_test', count(*) FROM tweebank_test
 UNION ALL SELECT 'msra_train', count(*) FROM msra_train UNION ALL SELECT 'msra_dev', count(*) FROM msra_dev
 UNION ALL SELECT 'msra_test', count(*) FROM msra_test
 UNION ALL SELECT 'resume_train', count(*) FROM resume_train
 UNION ALL SELECT 'resume_dev', count(*) FROM resume_dev UNION ALL SELECT 'resume_test', count(*) FROM resume_test
+UNION ALL SELECT 'cluener_train', count(*) FROM cluener_train
+UNION ALL SELECT 'cluener_dev', count(*) FROM cluener_dev UNION ALL SELECT 'cluener_test', count(*) FROM cluener_test
+UNION ALL SELECT 'weibo_train', count(*) FROM weibo_train
+UNION ALL SELECT 'weibo_dev', count(*) FROM weibo_dev UNION ALL SELECT 'weibo_test', count(*) FROM weibo_test
 UNION ALL SELECT 'conll04_train', count(*) FROM conll04_train
 UNION ALL SELECT 'conll04_dev', count(*) FROM conll04_dev
 UNION ALL SELECT 'conll04_test', count(*) FROM conll04_test

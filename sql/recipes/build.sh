@@ -3,7 +3,8 @@
 # with the recipes in sql/recipes/MODEL.sql and stores each in model/builtin/MODEL.db, the
 # SQLite database that is compiled into attnext.so (ext/builtin_list.h).
 #
-# (en-semeval and zh-resume go to model/optional/MODEL.db instead: not compiled in, ATTACH it.)
+# (en-semeval, zh-resume and zh-cluener go to model/optional/MODEL.db instead: not compiled in,
+# ATTACH it.)
 # A model's language is its name's prefix: zh-* read Chinese (character vectors from
 # unlabeled_zh), the others English.
 # Steps, each skipped when its output is newer than its inputs:
@@ -107,7 +108,7 @@ for model in "$@"; do
     # fine-tuning experiments (*-ft, run after it) attach it; they are not shipped either.
     case $model in
         en-base) continue ;;
-        en-semeval | zh-resume | *-ft) out=model/optional/$model.db ;;
+        en-semeval | zh-resume | zh-cluener | *-ft) out=model/optional/$model.db ;;
         *) out=model/builtin/$model.db ;;
     esac
     # en-rel's tables (en-ner's, fine-tuned) lose 1.6 points of relation F1 as q4: its tables

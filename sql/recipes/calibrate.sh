@@ -18,6 +18,7 @@ for model in "$@"; do
         en-topic) dev="SELECT text, label FROM data.reuters_r8_train WHERE rowid % 10 = 0" ;;
         zh-ner) dev="SELECT text, entities FROM data.msra_dev" ;;
         zh-resume) dev="SELECT text, entities FROM data.resume_dev" ;;
+        zh-cluener) dev="SELECT text, entities FROM data.cluener_dev" ;;
         zh-sentiment) dev="SELECT text, label FROM data.chnsenticorp_dev" ;;
         *) echo "calibrate.sh: no dev rows known for $model" >&2; exit 1 ;;
     esac
