@@ -80,12 +80,13 @@ WITH RECURSIVE step(id, i, out) AS (
   WHERE st.i <= length(s.text))
 SELECT id, out AS text FROM step JOIN title_src USING (id) WHERE i = length(title_src.text) + 1;
 
--- Casing noise for training (en-ner's recipe adds these rows): every 20th training sentence
--- lower-cased, the next one headline-cased.
+-- Casing noise for training (en-ner's recipe adds these rows): every 10th training sentence
+-- lower-cased, the next one headline-cased (every 20th each lost en-ner 5 points on the
+-- headline-cased quarter of the robustness set against the same sentences as written).
 DELETE FROM title_src;
-INSERT INTO title_src SELECT rowid, text FROM conll2003_train WHERE rowid % 20 = 2;
+INSERT INTO title_src SELECT rowid, text FROM conll2003_train WHERE rowid % 10 = 2;
 DROP TABLE IF EXISTS conll2003_train_cased; CREATE TABLE conll2003_train_cased AS
-SELECT lower(text) AS text, entities, 'lower' AS variant FROM conll2003_train WHERE rowid % 20 = 1
+SELECT lower(text) AS text, entities, 'lower' AS variant FROM conll2003_train WHERE rowid % 10 = 1
 UNION ALL
 SELECT t.text, c.entities, 'title' FROM title_case t JOIN conll2003_train c ON c.rowid = t.id;
 
