@@ -57,32 +57,6 @@ DROP TABLE IF EXISTS chnsenticorp_dev; CREATE TABLE chnsenticorp_dev AS SELECT t
 DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/zh_cls_chnsenticorp/test.tsv');
 DROP TABLE IF EXISTS chnsenticorp_test; CREATE TABLE chnsenticorp_test AS SELECT text, label FROM tsv;
 
--- ---- gazetteers (name lists, gazetteers/README.md): one name a row ------------------------
--- For attn_train's option 'gazetteers' (en-ner's recipe). The tsv view's first column is the
--- name (label), the second the detail (text; NULL for the one-column first_names.txt).
-DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/gazetteers/first_names.txt');
-DROP TABLE IF EXISTS gaz_first_names; CREATE TABLE gaz_first_names AS SELECT DISTINCT label AS name FROM tsv WHERE label != '';
-DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/gazetteers/surnames.tsv');
-DROP TABLE IF EXISTS gaz_surnames; CREATE TABLE gaz_surnames AS SELECT DISTINCT label AS name FROM tsv WHERE label != '';
-DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/gazetteers/world_cities.tsv');
-DROP TABLE IF EXISTS gaz_cities; CREATE TABLE gaz_cities AS SELECT DISTINCT label AS name FROM tsv WHERE label != '';
--- countries: kind is common, official, alt, code (2-3 capitals, ambiguous) or demonym
-DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/gazetteers/countries.tsv');
-DROP TABLE IF EXISTS gaz_countries; CREATE TABLE gaz_countries AS SELECT DISTINCT label AS name, text AS kind FROM tsv WHERE label != '';
--- companies: the listed name, and the name without its legal suffix (people write "Apple",
--- not "Apple Inc.")
-DELETE FROM tsv_file; INSERT INTO tsv_file VALUES (@data || '/gazetteers/companies.tsv');
-DROP TABLE IF EXISTS gaz_companies; CREATE TABLE gaz_companies AS
-WITH listed AS (SELECT label AS name FROM tsv WHERE label != ''),
-     suffixes(s) AS (VALUES (', Inc.'), (' Inc.'), (', Inc'), (' Inc'), (' Corporation'), (' Corp.'),
-                            (' Corp'), (', Ltd.'), (' Ltd.'), (' Ltd'), (' Limited'), (' plc'),
-                            (' PLC'), (' N.V.'), (' S.A.'), (' AG'), (' SE'), (' Co.'),
-                            (' L.P.'), (' LP'), (' LLC'))
-SELECT name FROM listed
-UNION
-SELECT rtrim(substr(name, 1, length(name) - length(s)), ', ') FROM listed, suffixes
-WHERE substr(name, -length(s)) = s AND length(name) - length(s) >= 3;
-
 -- ---- CoNLL column files: attn_conll reads them (IOB2, tokens joined as conll.h says) -------
 -- CoNLL-2003 train and dev are joined as people write text ("join": "detok": "Canada.",
 -- "(Reuters)", "don't"), the text the models will meet; test keeps the standard spaced join
