@@ -998,4 +998,11 @@ void attn_model_copy_encoder(attn_model *dst, const attn_model *src) {
                 (size_t)d->shape[1];
         if (n) attn_model_read_values(src, (size_t)j, n, dst->params + d->offset);
     }
+    /* The lists go with the gazetteer table that learned them: shared when the names agree. */
+    for (int f = 0; f < dst->cfg.n_features; f++)
+        if (dst->cfg.features[f].kind == ATTN_FEAT_GAZETTEER &&
+            attn_gazetteer_fits(src->gazetteer, &dst->cfg.features[f])) {
+            attn_gazetteer_release(dst->gazetteer);
+            dst->gazetteer = attn_gazetteer_ref(src->gazetteer);
+        }
 }

@@ -257,7 +257,8 @@ int attn_model_stored_tensor(const attn_model *m, size_t i, attn_storage storage
 
 /* Copies the encoder of src into dst: every encoder tensor (attn_is_encoder_tensor) of dst
  * whose key and shape src has is copied; "pos" as far as both reach when only max_len
- * differs. The task heads keep their values, even where src has a head of the same shape: its
+ * differs; dst shares src's gazetteer lists when its gazetteer feature has the same list
+ * names. The task heads keep their values, even where src has a head of the same shape: its
  * labels need not mean the same (PER vs Peop). dst: a plain f32 model; src: finished. */
 void attn_model_copy_encoder(attn_model *dst, const attn_model *src);
 

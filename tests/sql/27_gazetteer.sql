@@ -70,6 +70,11 @@ UPDATE attn_model SET data = replace(data, char(10) || 'Zed Quill', '')
 WHERE name = 'gz' AND key = 'gazetteer.LOC';
 SELECT entity, label FROM attn_entities('Zed Quill met Oslo', 'gz');
 
+-- A model fine-tuned from gz's encoder for other labels keeps its lists (rows included).
+SELECT count(*) FROM attn_train('gz-lp', 'entities', 'SELECT text, entities FROM ner LIMIT 8',
+  json_object('init', 'gz', 'labels', json_array('LOC', 'PER'), 'epochs', 1));
+SELECT key FROM attn_model WHERE name = 'gz-lp' AND key LIKE 'gazetteer.%' ORDER BY key;
+
 -- Lists as arrays; a gazetteer item in 'features' gets the lists (its width is kept).
 SELECT count(*) FROM attn_train('gz2', 'entities', 'SELECT text, entities FROM ner LIMIT 8',
   json_object('dim', 8, 'layers', 1, 'heads', 1, 'ffn', 8, 'max_len', 16, 'epochs', 1,

@@ -370,6 +370,13 @@ static void test_model_rows(void) {
     g = attn_gazetteer_new(&other);
     CHECK(attn_model_set_gazetteer(copy, g, &err) == ATTN_EINVAL);
     attn_gazetteer_release(g);
+    /* an encoder copied into a fresh model (transfer to another task) brings its lists */
+    attn_model *fresh;
+    CHECK(attn_model_new(GAZ_CONFIG, strlen(GAZ_CONFIG), &fresh, &err) == ATTN_OK);
+    CHECK(attn_gazetteer_n_entries(fresh->gazetteer) == 0);
+    attn_model_copy_encoder(fresh, copy);
+    CHECK(fresh->gazetteer == copy->gazetteer);
+    attn_model_free(fresh);
     attn_model_free(copy);
 
     /* a model without a gazetteer feature refuses such rows */
