@@ -400,8 +400,13 @@ static int load_tensors(sqlite3 *db, const char *schema, const char *name, attn_
     attn_error err = {{0}};
     sqlite3_blob *blob = NULL;
     int step = SQLITE_DONE, status = ATTN_OK;
+    interrupt_probe probe;      /* a gazetteer's long lists stop on sqlite3_interrupt */
+    interrupt_probe_init(&probe, db);
+    attn_model_set_stop(m, interrupt_probe_check, &probe);
     while (rc == SQLITE_OK && status == ATTN_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
         rc = load_tensor_row(db, schema, st, m, &blob, &status, &err);
+    attn_model_set_stop(m, NULL, NULL);
+    interrupt_probe_done(&probe);
     if (rc == SQLITE_OK && status == ATTN_OK && step != SQLITE_DONE) rc = step;
     if (rc != SQLITE_OK && rc != SQLITE_NOMEM) *err_msg = table_error(db, schema);
     sqlite3_blob_close(blob);

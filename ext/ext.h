@@ -281,12 +281,28 @@ int rows_infer_task(const char *fn, const attn_model *m, const char *name, int n
  * ("row 17"), "fn: <sql_name>: ..." for the statement. */
 int rows_read(sqlite3 *db, sqlite3_stmt *st, const char *fn, const char *sql_name,
               const char *what, int task, train_rows *out, char **err_msg);
-/* A new dataset for cfg (attn_dataset_new) with every row added (attn_dataset_add); errors
- * "fn: <what> N: <engine message>" or "fn: interrupted" (sqlite3_interrupt on db), and then
- * *out is NULL. */
-int rows_to_dataset(sqlite3 *db, const train_rows *rows, int task, const attn_config *cfg,
+/* A new dataset for model m (attn_dataset_new of its config, with its gazetteer lists) with
+ * every row added (attn_dataset_add); errors "fn: <what> N: <engine message>" or
+ * "fn: interrupted" (sqlite3_interrupt on db), and then *out is NULL. */
+int rows_to_dataset(sqlite3 *db, const train_rows *rows, int task, const attn_model *m,
                     const char *fn, const char *what, attn_dataset **out, char **err_msg);
 void train_rows_free(train_rows *r);
+
+/* ---- train_gazetteers.c: attn_train's option 'gazetteers' -------------------------------- */
+
+/* The option's value is an object of 1..ATTN_GAZ_MAX_LISTS lists, each named [A-Za-z0-9_-]
+ * (1..31) and given as a non-empty SQL string or an array of strings; else an error
+ * "fn: option 'gazetteers' ...". */
+int gazetteers_check(const attn_json *lists, const char *fn, char **err_msg);
+/* *out (sqlite3_malloc'd) = the features JSON array with the lists given to its gazetteer
+ * item, or a gazetteer item of width 16 added; an item naming other lists is an error. */
+int gazetteers_features(sqlite3 *db, const char *fn, const attn_json *lists,
+                        const char *features, char **out, char **err_msg);
+/* Reads every list (running its SQL) into a new gazetteer given to m, a fresh model whose
+ * config has the lists' gazetteer feature (attn_model_set_gazetteer). Stops on
+ * sqlite3_interrupt; errors "fn: gazetteer 'PER': ..." or "fn: option 'gazetteers': ...". */
+int gazetteers_read(sqlite3 *db, const char *fn, const attn_json *lists, attn_model *m,
+                    char **err_msg);
 
 /* ---- model_write.c ----------------------------------------------------------------------- */
 

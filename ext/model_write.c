@@ -9,7 +9,7 @@
  * inside that statement's transaction, and the error we return aborts it. Tensor bytes are
  * little-endian, in the dtype the storage choice gives each tensor (model.h: f32, f16, or q8
  * for the embedding tables with f16 for the rest), encoded by the engine
- * (attn_model_stored_tensor).
+ * (attn_model_stored_tensor). The rows of a gazetteer's lists follow the tensors, as given.
  * Before the savepoint is released, the rows written are read back exactly as a lookup will
  * (model_rows_fingerprint's bounds, model_rows_load): a model that would not load (say a
  * meta that takes the config over ATTN_MAX_CONFIG_BYTES) is not written. */
@@ -64,6 +64,25 @@ static int insert_tensor(sqlite3 *db, sqlite3_stmt *ins, const char *fn, const a
     return SQLITE_OK;
 }
 
+/* Row i of the gazetteer's lists as it was given: text, so that a user extends it with ||. */
+static int insert_gazetteer_row(sqlite3 *db, sqlite3_stmt *ins, const char *fn,
+                                const attn_model *m, size_t i, char **err_msg) {
+    const char *key, *data;
+    size_t n;
+    attn_gazetteer_row(m->gazetteer, i, &key, &data, &n);
+    sqlite3_bind_text(ins, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 3, "text", -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 4, "[]", -1, SQLITE_STATIC);
+    sqlite3_bind_text64(ins, 5, data, n, SQLITE_STATIC, SQLITE_UTF8);
+    int rc = sqlite3_step(ins);
+    sqlite3_reset(ins);
+    if (rc != SQLITE_DONE) {
+        *err_msg = sqlite3_mprintf("%s: writing row '%s': %s", fn, key, sqlite3_errmsg(db));
+        return rc;
+    }
+    return SQLITE_OK;
+}
+
 static int write_rows(sqlite3 *db, const char *fn, const char *schema, const char *name,
                       const attn_model *m, const char *config_json, attn_storage storage,
                       char **err_msg) {
@@ -93,6 +112,8 @@ static int write_rows(sqlite3 *db, const char *fn, const char *schema, const cha
         *err_msg = sqlite3_mprintf("%s: writing the model: %s", fn, sqlite3_errmsg(db));
     for (size_t i = 0; rc == SQLITE_OK && i < attn_model_n_tensors(m); i++)
         rc = insert_tensor(db, ins, fn, m, i, storage, err_msg);
+    for (size_t i = 0; rc == SQLITE_OK && i < attn_gazetteer_n_rows(m->gazetteer); i++)
+        rc = insert_gazetteer_row(db, ins, fn, m, i, err_msg);
     sqlite3_finalize(del);
     sqlite3_finalize(ins);
     return rc;

@@ -299,10 +299,11 @@ static int add_rows(sqlite3 *db, const train_rows *rows, int task, attn_dataset 
     return rc;
 }
 
-int rows_to_dataset(sqlite3 *db, const train_rows *rows, int task, const attn_config *cfg,
+int rows_to_dataset(sqlite3 *db, const train_rows *rows, int task, const attn_model *m,
                     const char *fn, const char *what, attn_dataset **out, char **err_msg) {
-    *out = attn_dataset_new(cfg);
+    *out = attn_dataset_new(&m->cfg);
     if (!*out) return SQLITE_NOMEM;
+    attn_dataset_set_gazetteer(*out, m->gazetteer);
     int rc = add_rows(db, rows, task, *out, fn, what, err_msg);
     if (rc != SQLITE_OK) {
         attn_dataset_free(*out);

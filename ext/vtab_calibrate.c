@@ -283,7 +283,7 @@ static int run_calibrate(calib_cursor *cur, calib_vtab *vt, sqlite3_value **args
     /* Reading the rows ran the user's SQL, which may have changed attn_model: look again. */
     if (rc == SQLITE_OK) rc = writable_model(vt, name, &m, &schema, err_msg);
     attn_dataset *ds = NULL;
-    if (rc == SQLITE_OK) rc = rows_to_dataset(vt->db, &rows, rows_task, &m->cfg, FN, "row", &ds, err_msg);
+    if (rc == SQLITE_OK) rc = rows_to_dataset(vt->db, &rows, rows_task, m, FN, "row", &ds, err_msg);
     train_rows_free(&rows);
     /* Relation rows without a task: the entity head too (its rows give the entities). */
     int heads[MAX_HEADS], n_heads = 0;

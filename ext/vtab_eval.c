@@ -74,7 +74,7 @@ static int eval_close(sqlite3_vtab_cursor *base) {
 static int evaluate(eval_cursor *cur, sqlite3 *db, const attn_model *m, int task,
                     const train_rows *rows, char **err_msg) {
     attn_dataset *ds;
-    int rc = rows_to_dataset(db, rows, task, &m->cfg, FN, "row", &ds, err_msg);
+    int rc = rows_to_dataset(db, rows, task, m, FN, "row", &ds, err_msg);
     if (rc != SQLITE_OK) return rc;
     attn_error err = {{0}};
     interrupt_probe probe;

@@ -56,6 +56,7 @@ typedef struct train_options {
     const char *attn_scale;     /* "sqrt" or "none" */
     attn_fit_opts fit;
     const char *dev, *init, *vectors;
+    const attn_json *gazetteers; /* an object {list: SQL or [entries]}, or NULL */
     const char *language;       /* option 'language' (the config's), or the init model's */
     const char **vocab_files;   /* [n_vocab_files], sqlite3_malloc'd array */
     int n_vocab_files;
@@ -311,6 +312,10 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
         return rc;
     }
     if (strcmp(key, "vocab_files") == 0) return set_vocab_files(o, v, err_msg);
+    if (strcmp(key, "gazetteers") == 0) {
+        o->gazetteers = v;
+        return gazetteers_check(v, FN, err_msg);
+    }
     if (strcmp(key, "labels") == 0 && task_slot < 0)
         return option_error(err_msg, FN ": option '%s': %s", key, "task 'mlm' has no labels");
     if (strcmp(key, "labels") == 0) return set_labels(o, task_slot, v, err_msg);
@@ -499,6 +504,16 @@ static int engine_error(char **err_msg, int status, const char *what, const attn
 static int fresh_model(train_cursor *cur, char **err_msg) {
     int rc = collect_labels(cur, err_msg);
     if (rc == SQLITE_OK) rc = check_label_slots(cur, err_msg);
+    if (rc == SQLITE_OK && cur->opt.gazetteers) {
+        char *features;
+        rc = gazetteers_features(cur->db, FN, cur->opt.gazetteers,
+                                 cur->opt.features ? cur->opt.features : DEFAULT_FEATURES,
+                                 &features, err_msg);
+        if (rc == SQLITE_OK) {
+            sqlite3_free(cur->opt.features);
+            cur->opt.features = features;
+        }
+    }
     if (rc != SQLITE_OK) return rc;
     char *config = fresh_config(cur);
     if (!config) return SQLITE_NOMEM;
@@ -599,6 +614,10 @@ static int init_from_encoder(train_cursor *cur, const attn_model *src, char **er
 }
 
 static int init_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
+    if (cur->opt.gazetteers)
+        return option_error(err_msg, FN ": option '%s' cannot be combined with 'init' %s",
+                            "gazetteers", "(the init model's lists are used: extend them with "
+                            "SQL, or train a fresh model)");
     const attn_model *src;
     int rc = conn_model_get(conn, FN, cur->opt.init, &src, err_msg);
     if (rc != SQLITE_OK) return rc;
@@ -677,11 +696,11 @@ static int mlm_targets(train_cursor *cur, char **err_msg) {
 }
 
 static int build_datasets(train_cursor *cur, char **err_msg) {
-    const attn_config *cfg = &cur->model->cfg;
-    int rc = rows_to_dataset(cur->db, &cur->rows, cur->task, cfg, FN, "row", &cur->train,
+    const attn_model *m = cur->model;
+    int rc = rows_to_dataset(cur->db, &cur->rows, cur->task, m, FN, "row", &cur->train,
                              err_msg);
     if (rc == SQLITE_OK && cur->opt.dev)
-        rc = rows_to_dataset(cur->db, &cur->dev_rows, cur->task, cfg, FN, "dev row", &cur->dev,
+        rc = rows_to_dataset(cur->db, &cur->dev_rows, cur->task, m, FN, "dev row", &cur->dev,
                              err_msg);
     if (rc == SQLITE_OK && cur->task == ATTN_TASK_MLM) rc = mlm_targets(cur, err_msg);
     return rc;
@@ -700,6 +719,8 @@ static int prepare_run(train_cursor *cur, attn_conn *conn, const char *sql, char
     if (rc == SQLITE_OK)
         rc = cur->opt.init ? init_model(cur, conn, err_msg) : fresh_model(cur, err_msg);
     if (rc == SQLITE_OK && cur->opt.vectors) rc = apply_vectors(cur, err_msg);
+    if (rc == SQLITE_OK && cur->opt.gazetteers)
+        rc = gazetteers_read(cur->db, FN, cur->opt.gazetteers, cur->model, err_msg);
     if (rc == SQLITE_OK) rc = build_datasets(cur, err_msg);
     if (rc != SQLITE_OK) return rc;
     attn_error err = {{0}};

@@ -302,6 +302,9 @@ void attn_embed_backward(const attn_config *cfg, const attn_weights *g, const ui
             const int skip = f == skip_feature && skip_token && skip_token[t];
             if (!skip && fs->kind == ATTN_FEAT_SUBWORD)
                 subword_backward(mut(g->embed[f]), fdim, tok, src);
+            else if (!skip && fs->kind == ATTN_FEAT_GAZETTEER)   /* a sum: each row += dout */
+                for (int l = 0; l < fs->n_lists; l++)
+                    k->add(mut(g->embed[f]) + (size_t)tok[l] * fdim, src, fdim);
             else if (!skip)
                 k->add(mut(g->embed[f]) + (size_t)tok[0] * fdim, src, fdim);
             tok += attn_feature_n_slots(fs);

@@ -56,7 +56,8 @@ void attn_gelu_backward_from_output(float *dinp, const float *inp, const float *
                                     const float *dout, size_t n);
 
 /* Forward: attn_embed_forward. Scatter-add: g->embed[f][row of f] += dout[t, slice of f];
- * for the subword feature each of the token's n used slot rows += dout[t, slice] / n.
+ * for the subword feature each of the token's n used slot rows += dout[t, slice] / n; for the
+ * gazetteer feature each of its slot rows (one a list) += dout[t, slice].
  * A token with skip_token[t] != 0 gets no gradient for feature skip_feature (its embedding
  * was replaced by zeros: word dropout). skip_feature < 0 or skip_token NULL: no skipping. */
 void attn_embed_backward(const attn_config *cfg, const attn_weights *g, const uint32_t *rows,

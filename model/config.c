@@ -239,13 +239,45 @@ static int parse_ngram_lengths(const attn_json *f, const char *path, attn_featur
     return ATTN_OK;
 }
 
+/* "lists" of a gazetteer feature (required there, refused elsewhere): 1..ATTN_GAZ_MAX_LISTS
+ * distinct names of 1..ATTN_GAZ_NAME_BYTES-1 characters [A-Za-z0-9_-] (they are part of the
+ * row keys 'gazetteer.<list>'). */
+static int parse_lists(const attn_json *f, const char *path, attn_feature_spec *spec,
+                       attn_error *err) {
+    const attn_json *v = attn_json_get(f, "lists");
+    spec->n_lists = 0;
+    if (spec->kind != ATTN_FEAT_GAZETTEER)
+        return v ? CFG_FAIL(err, ATTN_EINVAL, "'%s.lists' is only allowed for kind gazetteer",
+                            path) : ATTN_OK;
+    if (!v) return CFG_FAIL(err, ATTN_EINVAL, "'%s.lists' is missing", path);
+    if (v->type != ATTN_JSON_ARRAY || v->len == 0 || v->len > ATTN_GAZ_MAX_LISTS)
+        return CFG_FAIL(err, v->type == ATTN_JSON_ARRAY && v->len ? ATTN_ELIMIT : ATTN_EINVAL,
+                        "'%s.lists' must be an array of 1 to %d list names", path,
+                        ATTN_GAZ_MAX_LISTS);
+    for (size_t i = 0; i < v->len; i++) {
+        const attn_json *l = &v->items[i];
+        int ok = l->type == ATTN_JSON_STRING && l->len >= 1 && l->len < ATTN_GAZ_NAME_BYTES;
+        for (size_t c = 0; ok && c < l->len; c++)
+            ok = isalnum((unsigned char)l->str[c]) || l->str[c] == '_' || l->str[c] == '-';
+        if (!ok)
+            return CFG_FAIL(err, ATTN_EINVAL, "'%s.lists[%zu]' must be a name of 1 to %d "
+                            "letters, digits, '_' or '-'", path, i, ATTN_GAZ_NAME_BYTES - 1);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(spec->lists[j], l->str) == 0)
+                return CFG_FAIL(err, ATTN_EINVAL, "'%s.lists' names '%s' twice", path, l->str);
+        memcpy(spec->lists[i], l->str, l->len + 1);
+    }
+    spec->n_lists = (int)v->len;
+    return ATTN_OK;
+}
+
 static int parse_feature(const attn_json *f, size_t i, attn_feature_spec *spec, int *seen_kinds,
                          attn_error *err) {
     char path[48], name[64];
     snprintf(path, sizeof path, "features[%zu]", i);
     if (f->type != ATTN_JSON_OBJECT) return CFG_FAIL(err, ATTN_EINVAL, "'%s' must be an object", path);
     static const char *const allowed[] = { "kind", "buckets", "dim", "affix", "min_n", "max_n",
-                                           NULL };
+                                           "lists", NULL };
     char prefix[56];
     snprintf(prefix, sizeof prefix, "%s.", path);
     int rc = check_known_keys(f, allowed, prefix, err);
@@ -256,14 +288,21 @@ static int parse_feature(const attn_json *f, size_t i, attn_feature_spec *spec, 
     if (kind->type != ATTN_JSON_STRING || attn_feature_kind_from_name(kind->str, &k) != 0)
         return CFG_FAIL(err, ATTN_EINVAL, "'%s.kind' must be one of \"norm\", \"prefix\", "
                         "\"suffix\", \"shape\", \"subword\", \"bigram_left\", "
-                        "\"bigram_right\"", path);
+                        "\"bigram_right\", \"gazetteer\"", path);
     if (*seen_kinds & (1 << k))
         return CFG_FAIL(err, ATTN_EINVAL, "'%s.kind' \"%s\" is given twice", path, kind->str);
     *seen_kinds |= 1 << k;
     spec->kind = k;
-    int64_t v = 0;
+    if ((rc = parse_lists(f, path, spec, err))) return rc;
+    /* gazetteer: 3 rows a list (O, B, I), "buckets" optional */
+    int64_t v = (int64_t)spec->n_lists * ATTN_GAZ_TAGS;
     snprintf(name, sizeof name, "%s.buckets", path);
-    if ((rc = read_int(f, "buckets", name, 1, ATTN_MAX_BUCKETS, 1, &v, err))) return rc;
+    if ((rc = read_int(f, "buckets", name, 1, ATTN_MAX_BUCKETS, !spec->n_lists, &v, err)))
+        return rc;
+    if (spec->n_lists && v != (int64_t)spec->n_lists * ATTN_GAZ_TAGS)
+        return CFG_FAIL(err, ATTN_EINVAL, "'%s' must be %d (3 rows for each of the %d lists), "
+                        "found %lld", name, spec->n_lists * ATTN_GAZ_TAGS, spec->n_lists,
+                        (long long)v);
     spec->n_buckets = (uint32_t)v;
     snprintf(name, sizeof name, "%s.dim", path);
     if ((rc = read_int(f, "dim", name, 1, ATTN_MAX_DIM, 1, &v, err))) return rc;

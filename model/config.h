@@ -23,9 +23,15 @@
  *                 {"kind": "prefix", "buckets": 10000, "dim": 16, "affix": 3},
  *                 {"kind": "suffix", "buckets": 10000, "dim": 16, "affix": 3},
  *                 {"kind": "shape",  "buckets": 1000,  "dim": 16},
- *                 {"kind": "subword", "buckets": 200000, "dim": 100, "min_n": 3, "max_n": 6} ],
+ *                 {"kind": "subword", "buckets": 200000, "dim": 100, "min_n": 3, "max_n": 6},
+ *                 {"kind": "gazetteer", "dim": 16, "lists": ["PER", "LOC"]} ],
  *                                            subword: min_n/max_n optional (default 3/6),
- *                                            1 <= min_n <= max_n <= ATTN_SUBWORD_MAX_N
+ *                                            1 <= min_n <= max_n <= ATTN_SUBWORD_MAX_N;
+ *                                            gazetteer: "lists" required, 1..ATTN_GAZ_MAX_LISTS
+ *                                            distinct names of [A-Za-z0-9_-] (at most
+ *                                            ATTN_GAZ_NAME_BYTES-1); "buckets" optional, and
+ *                                            when given 3 x lists; the entries are rows
+ *                                            'gazetteer.<list>[.<part>]' (gazetteer.h)
  *   "classify":  {"labels": ["negative", "positive"], "temperature": 1.42},
  *   "entities":  {"labels": ["PER", "LOC", "ORG", "MISC"]},
  *   "relations": {"labels": ["Work_For", "Kill"], "hidden": 128, "type_dim": 16},
@@ -40,8 +46,9 @@
  * A section ("classify", "entities", "relations") is required exactly when its task is listed.
  * "relations" requires "entities" (relations are classified between found entities).
  * Each feature kind (features.h) at most once; "affix" only for prefix/suffix, "min_n"/"max_n"
- * only for subword. A token's feature rows take attn_feature_slots(features, n_features) slots
- * (subword takes ATTN_SUBWORD_SLOTS of them, every other feature one).
+ * only for subword, "lists" only for gazetteer. A token's feature rows take
+ * attn_feature_slots(features, n_features) slots (subword takes ATTN_SUBWORD_SLOTS of them,
+ * gazetteer one a list, every other feature one).
  *
  * Entity tags (IOB2) are derived from the entity labels: tag 0 = "O", tag 1+2i = "B-<label i>",
  * tag 2+2i = "I-<label i>"; so n_tags = 1 + 2 * n_entity_labels.
@@ -49,7 +56,8 @@
  *
  * Tensors, all row-major f32 in memory, weights stored [out, in] (y = x W^T + b), D = dim:
  *   embed.<kind>                 [buckets, fdim]   one per feature, <kind> = its name
- *                                                  (embed.subword: a wordvec.h table fits)
+ *                                                  (embed.subword: a wordvec.h table fits;
+ *                                                  embed.gazetteer: buckets = 3 x lists)
  *   embed.proj.w                 [D, (2k+1) sum fdim]  embed.proj.b [D]   k = embed_context;
  *                                                  columns: the rows of tokens t-k .. t+k
  *   pos                          [max_len, D]      learned absolute positions

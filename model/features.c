@@ -1,5 +1,5 @@
-/* features.c: hashed per-token features (norm, prefix, suffix, shape, subword) and the two
- * bigram features, which read a token's neighbours. */
+/* features.c: hashed per-token features (norm, prefix, suffix, shape, subword), and the two
+ * bigram features and the gazetteer feature, which read a token's neighbours. */
 #include "features.h"
 
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "gazetteer.h"
 #include "subword.h"
 #include "tokenizer.h"
 #include "zh_fold_table.h"
@@ -33,7 +34,7 @@ uint64_t attn_hash64(uint64_t seed, const void *data, size_t n) {
 /* ---- names ---- */
 
 static const char *const feature_names[] = {"norm", "prefix", "suffix", "shape", "subword",
-                                            "bigram_left", "bigram_right"};
+                                            "bigram_left", "bigram_right", "gazetteer"};
 #define N_FEATURE_KINDS (int)(sizeof feature_names / sizeof *feature_names)
 
 const char *attn_feature_name(attn_feature_kind kind) {
@@ -249,7 +250,8 @@ static uint32_t bigram_row(const attn_feature_spec *spec, const char *left, size
 }
 
 int attn_feature_n_slots(const attn_feature_spec *spec) {
-    return spec->kind == ATTN_FEAT_SUBWORD ? ATTN_SUBWORD_SLOTS : 1;
+    return spec->kind == ATTN_FEAT_SUBWORD ? ATTN_SUBWORD_SLOTS
+         : spec->kind == ATTN_FEAT_GAZETTEER ? spec->n_lists : 1;
 }
 
 int attn_feature_slots(const attn_feature_spec *spec, int n_features) {
@@ -299,6 +301,9 @@ void attn_token_features(const char *token, size_t n_bytes,
                                  kind == ATTN_FEAT_BIGRAM_LEFT ? norm : END_MARK,
                                  kind == ATTN_FEAT_BIGRAM_LEFT ? norm_len : 1);
             continue;
+        } else if (kind == ATTN_FEAT_GAZETTEER) {
+            for (int l = 0; l < spec[f].n_lists; l++) rows[l] = ATTN_GAZ_ROW(l, ATTN_GAZ_O);
+            continue;
         } else {
             rows[0] = 0;   /* unknown kind: the config parser rejects it before this */
             continue;
@@ -309,7 +314,8 @@ void attn_token_features(const char *token, size_t n_bytes,
 
 int attn_features_have_context(const attn_feature_spec *spec, int n_features) {
     for (int f = 0; f < n_features; f++)
-        if (spec[f].kind == ATTN_FEAT_BIGRAM_LEFT || spec[f].kind == ATTN_FEAT_BIGRAM_RIGHT)
+        if (spec[f].kind == ATTN_FEAT_BIGRAM_LEFT || spec[f].kind == ATTN_FEAT_BIGRAM_RIGHT ||
+            spec[f].kind == ATTN_FEAT_GAZETTEER)
             return 1;
     return 0;
 }
@@ -339,13 +345,25 @@ static void bigram_slots(const attn_feature_spec *spec, int n_features, const to
     }
 }
 
+/* Whether any feature is a bigram. */
+static int have_bigrams(const attn_feature_spec *spec, int n_features) {
+    for (int f = 0; f < n_features; f++)
+        if (spec[f].kind == ATTN_FEAT_BIGRAM_LEFT || spec[f].kind == ATTN_FEAT_BIGRAM_RIGHT)
+            return 1;
+    return 0;
+}
+
 void attn_sequence_features(const char *text, const attn_token *toks, size_t n_tokens,
-                            const attn_feature_spec *spec, int n_features, uint32_t *rows) {
+                            const attn_feature_spec *spec, int n_features,
+                            const attn_gazetteer *gaz, uint32_t *rows) {
     const size_t S = (size_t)attn_feature_slots(spec, n_features);
     for (size_t t = 0; t < n_tokens; t++)
         attn_token_features(text + toks[t].byte_start, toks[t].byte_end - toks[t].byte_start,
                             spec, n_features, rows + t * S);
-    if (!attn_features_have_context(spec, n_features) || n_tokens == 0) return;
+    for (int f = 0, slot = 0; f < n_features; slot += attn_feature_n_slots(&spec[f]), f++)
+        if (spec[f].kind == ATTN_FEAT_GAZETTEER && gaz)
+            attn_gazetteer_match(gaz, text, toks, n_tokens, rows + slot, S);
+    if (!have_bigrams(spec, n_features) || n_tokens == 0) return;
     /* Three norms in rotation: the previous, this and the next token's. */
     token_norm ring[3];
     norm_of(text, &toks[0], &ring[0]);
@@ -391,7 +409,9 @@ static void feature_json(const attn_feature_spec *fs, int first, char *buf, size
         PUT(",\"affix\":%d", (int)fs->affix);
     if (fs->kind == ATTN_FEAT_SUBWORD)
         PUT(",\"min_n\":%d,\"max_n\":%d", (int)fs->min_n, (int)fs->max_n);
-    PUT("}");
+    for (int l = 0; fs->kind == ATTN_FEAT_GAZETTEER && l < fs->n_lists; l++)  /* names: [A-Za-z0-9_-] */
+        PUT("%s\"%s\"", l ? "," : ",\"lists\":[", fs->lists[l]);
+    PUT("%s}", fs->kind == ATTN_FEAT_GAZETTEER && fs->n_lists ? "]" : "");
 #undef PUT
 }
 
@@ -415,8 +435,11 @@ int attn_features_equal(const attn_feature_spec *a, int n_a, const attn_feature_
     for (int f = 0; f < n_a; f++) {
         const attn_feature_spec *x = &a[f], *y = &b[f];
         if (x->kind != y->kind || x->n_buckets != y->n_buckets || x->dim != y->dim ||
-            x->affix != y->affix || x->min_n != y->min_n || x->max_n != y->max_n)
+            x->affix != y->affix || x->min_n != y->min_n || x->max_n != y->max_n ||
+            x->n_lists != y->n_lists)
             return 0;
+        for (int l = 0; l < x->n_lists; l++)
+            if (strcmp(x->lists[l], y->lists[l]) != 0) return 0;
     }
     return 1;
 }

@@ -30,11 +30,20 @@
  *           window's edge pairs with the mark, as it does at a text's edge. A model with a
  *           bigram feature runs without the token cache (token_cache.h): its input row is no
  *           longer a function of the token's text alone.
+ *   gazetteer     the token's place in the matches of named lists (gazetteer.h): for each
+ *           list l of the feature's "lists", whether the token begins (B), continues (I) or is
+ *           outside (O) a match of one of l's entries. The table has 3 rows a list, row
+ *           3 l + tag (ATTN_GAZ_ROW), and the token's embedding is the SUM of its lists' rows
+ *           (one slot a list), so a token in several lists carries all of them. Like the
+ *           bigrams it reads the sequence (an entry spans tokens; a window's edge cuts a match
+ *           as a text's edge does) and turns the token cache off. The entries are not part of
+ *           the config: they are rows of the model table, which a user may extend.
  *
  * Slots: a token's rows are a fixed number of SLOTS, one per feature in config order, except
  * that the subword feature takes ATTN_SUBWORD_SLOTS consecutive slots: the first
  * ATTN_SUBWORD_SLOTS rows of attn_subword_rows in its documented order (word row, then the
- * min_n-grams left to right, then the (min_n+1)-grams, ...), unused slots = ATTN_ROW_NONE. So a
+ * min_n-grams left to right, then the (min_n+1)-grams, ...), unused slots = ATTN_ROW_NONE, and
+ * the gazetteer feature takes one slot per list (n_lists). So a
  * sequence's rows are [T, attn_feature_slots(spec, n_features)], token t at rows + t * slots.
  * Words longer than about ATTN_SUBWORD_SLOTS / (max_n - min_n + 1) characters lose their
  * longest n-grams; the word row and the short n-grams always stay.
@@ -72,13 +81,19 @@ typedef enum attn_feature_kind {
     ATTN_FEAT_SUBWORD = 4,
     ATTN_FEAT_BIGRAM_LEFT = 5,
     ATTN_FEAT_BIGRAM_RIGHT = 6,
+    ATTN_FEAT_GAZETTEER = 7,
 } attn_feature_kind;
 
 #define ATTN_MAX_FEATURES 8
 #define ATTN_SUBWORD_SLOTS 32          /* rows kept per token by the subword feature */
 #define ATTN_ROW_NONE UINT32_MAX       /* an unused slot (subword feature only) */
-/* Slots per token at most: at most one subword feature (the config parser checks it). */
-#define ATTN_MAX_SLOTS (ATTN_MAX_FEATURES - 1 + ATTN_SUBWORD_SLOTS)
+#define ATTN_GAZ_MAX_LISTS 16          /* lists of a gazetteer feature */
+#define ATTN_GAZ_NAME_BYTES 32         /* a list name: 1..31 of [A-Za-z0-9_-], and a NUL */
+/* Gazetteer tags and the table row of list l with tag t. */
+enum { ATTN_GAZ_O = 0, ATTN_GAZ_B = 1, ATTN_GAZ_I = 2, ATTN_GAZ_TAGS = 3 };
+#define ATTN_GAZ_ROW(l, t) ((uint32_t)(l) * ATTN_GAZ_TAGS + (uint32_t)(t))
+/* Slots per token at most: each kind at most once (the config parser checks it). */
+#define ATTN_MAX_SLOTS (ATTN_MAX_FEATURES - 2 + ATTN_SUBWORD_SLOTS + ATTN_GAZ_MAX_LISTS)
 #define ATTN_FEATURE_HASH_SEED 0x6174746e65787431ull   /* "attnext1"; part of the model format */
 #define ATTN_MAX_NORM_BYTES (ATTN_MAX_TOKEN_CHARS * 3 * 4)  /* case folding: <= 3 code points */
 #define ATTN_MAX_SHAPE_CHARS 16
@@ -90,47 +105,56 @@ typedef struct attn_feature_spec {
     uint32_t dim;         /* embedding width */
     uint32_t affix;       /* characters, for prefix/suffix (1..8); 0 otherwise */
     int min_n, max_n;     /* n-gram lengths, for subword (as attn_subword_check); 0 otherwise */
+    int n_lists;          /* gazetteer: lists (1..ATTN_GAZ_MAX_LISTS), n_buckets = 3 x n_lists;
+                           * 0 otherwise */
+    char lists[ATTN_GAZ_MAX_LISTS][ATTN_GAZ_NAME_BYTES];   /* gazetteer: their names */
 } attn_feature_spec;
 
-/* Name as stored in the config ("norm", "prefix", "suffix", "shape", "subword"); NULL if out
- * of range. */
+/* Name as stored in the config ("norm", "prefix", "suffix", "shape", "subword", "bigram_left",
+ * "bigram_right", "gazetteer"); NULL if out of range. */
 const char *attn_feature_name(attn_feature_kind kind);
 /* The features fs[n] as the JSON array a config gives them in (what attn_train's option
  * 'features' takes), e.g. [{"kind":"norm","buckets":50000,"dim":64},{"kind":"suffix",
- * "buckets":5000,"dim":16,"affix":3},{"kind":"subword",...,"min_n":3,"max_n":6}]: malloc'd,
- * NULL on ENOMEM. */
+ * "buckets":5000,"dim":16,"affix":3},{"kind":"subword",...,"min_n":3,"max_n":6},
+ * {"kind":"gazetteer","buckets":6,"dim":16,"lists":["PER","LOC"]}]: malloc'd, NULL on ENOMEM. */
 char *attn_features_json(const attn_feature_spec *fs, int n);
 
 /* 1 when a[n_a] and b[n_b] are the same features, in the same order: kinds, buckets, dims,
- * affix and n-gram sizes (so the same tables mean the same thing); else 0. */
+ * affix and n-gram sizes, gazetteer list names (so the same tables mean the same thing); else 0. */
 int attn_features_equal(const attn_feature_spec *a, int n_a, const attn_feature_spec *b,
                         int n_b);
 
 /* Parses a name; returns 0 and sets *kind, or -1 if unknown. */
 int attn_feature_kind_from_name(const char *name, attn_feature_kind *kind);
 
-/* Slots one feature takes per token: ATTN_SUBWORD_SLOTS for subword, else 1. */
+/* Slots one feature takes per token: ATTN_SUBWORD_SLOTS for subword, n_lists for gazetteer,
+ * else 1. */
 int attn_feature_n_slots(const attn_feature_spec *spec);
 /* Slots per token of all features: the row stride of a sequence's rows. */
 int attn_feature_slots(const attn_feature_spec *spec, int n_features);
 
 /* Computes the embedding rows of one token into rows[0 .. attn_feature_slots(spec, n)): for
  * each spec in order, its slots (one row in [0, spec[f].n_buckets), or for subword the
- * n-gram rows, unused slots ATTN_ROW_NONE). token/n_bytes is the token's UTF-8 text (may be
- * malformed: decoded with attn_utf8_next). */
+ * n-gram rows, unused slots ATTN_ROW_NONE; gazetteer: every list's O row, as the token alone
+ * matches no list). token/n_bytes is the token's UTF-8 text (may be malformed: decoded with
+ * attn_utf8_next). */
 void attn_token_features(const char *token, size_t n_bytes,
                          const attn_feature_spec *spec, int n_features, uint32_t *rows);
 
-/* Whether any feature is a bigram (reads a token's neighbours). */
+/* Whether any feature reads a token's neighbours (a bigram or the gazetteer). */
 int attn_features_have_context(const attn_feature_spec *spec, int n_features);
 
 /* The rows of tokens toks[0 .. n_tokens) of text as one sequence: rows[t * S ..] as
  * attn_token_features gives them for token t, with the bigram slots made from the token's
- * neighbours in the sequence (S = attn_feature_slots). attn_token_features alone treats the
- * token as a sequence of one: both bigram slots pair it with the marks. */
+ * neighbours in the sequence (S = attn_feature_slots), and the gazetteer slots from gaz's
+ * matches in the sequence (attn_gazetteer_match; gaz: the model's, made for this spec's
+ * gazetteer feature; NULL: every list O). attn_token_features alone treats the token as a
+ * sequence of one: both bigram slots pair it with the marks. */
 struct attn_token;
+struct attn_gazetteer;
 void attn_sequence_features(const char *text, const struct attn_token *toks, size_t n_tokens,
-                            const attn_feature_spec *spec, int n_features, uint32_t *rows);
+                            const attn_feature_spec *spec, int n_features,
+                            const struct attn_gazetteer *gaz, uint32_t *rows);
 
 /* Checks one token's rows[0 .. attn_feature_slots) as attn_token_features makes them: every
  * slot in [0, n_buckets) of its feature, except subword slots after the first, which may be

@@ -156,6 +156,13 @@ static void subword_mean(float *dst, const attn_weights *w, int f, size_t fdim,
     if (n > 1) attn_kernels_best()->scale(dst, 1.0f / (float)n, fdim);
 }
 
+/* dst[fdim] = sum of feature f's table rows in slots[0..n) (the gazetteer: one a list). */
+static void rows_sum(float *dst, const attn_weights *w, int f, size_t fdim, const uint32_t *slots,
+                     int n) {
+    memset(dst, 0, fdim * sizeof *dst);
+    for (int s = 0; s < n; s++) add_table_row(dst, w, f, fdim, slots[s]);
+}
+
 void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *w,
                         const uint32_t *rows, int T) {
     const int nf = cfg->n_features;
@@ -169,6 +176,8 @@ void attn_embed_forward(float *out, const attn_config *cfg, const attn_weights *
             const size_t fdim = fs->dim;
             if (fs->kind == ATTN_FEAT_SUBWORD)
                 subword_mean(dst, w, f, fdim, tok);
+            else if (fs->kind == ATTN_FEAT_GAZETTEER)
+                rows_sum(dst, w, f, fdim, tok, fs->n_lists);
             else
                 copy_table_row(dst, w, f, fdim, tok[0]);
             tok += attn_feature_n_slots(fs);

@@ -26,7 +26,8 @@ void attn_attention_forward(float *out, float *probs, const float *qkv,
                             int T, int D, int H, float scale);
 
 /* out[T, sum fdim] = concatenation over features f of embed_f[row of f] (for the subword
- * feature: the mean of embed_f over its slots' rows, ATTN_ROW_NONE slots skipped).
+ * feature: the mean of embed_f over its slots' rows, ATTN_ROW_NONE slots skipped; for the
+ * gazetteer feature: the sum over its slots' rows, one a list).
  * rows[T, S], S = attn_feature_slots(cfg->features, n_features), laid out as features.h says,
  * must be valid (attn_token_features guarantees it; attn_feature_rows_check checks it).
  * Tables kept stored (w->embed_table[f], inference-only models) are decoded row by row, to the

@@ -137,6 +137,12 @@ int attn_model_new(const char *config_json, size_t n, attn_model **out, attn_err
     }
     m->params = alloc_params(m->n_params, &m->params_block);
     m->given = calloc(m->n_specs, 1);
+    for (int f = 0; f < m->cfg.n_features; f++)
+        if (m->cfg.features[f].kind == ATTN_FEAT_GAZETTEER &&
+            !(m->gazetteer = attn_gazetteer_new(&m->cfg.features[f]))) {
+            attn_model_free(m);
+            return attn_fail(err, ATTN_ENOMEM, "model: out of memory");
+        }
     if (!m->params || !m->given) {
         size_t n_params = m->n_params;
         attn_model_free(m);
@@ -156,7 +162,26 @@ void attn_model_free(attn_model *m) {
     free(m->packed);
     for (size_t i = 0; m->tables && i < m->n_specs; i++) free(m->tables[i].block);
     free(m->tables);
+    attn_gazetteer_release(m->gazetteer);
     free(m);
+}
+
+void attn_model_set_stop(attn_model *m, attn_stop_cb stop, void *stop_user) {
+    m->stop = stop;
+    m->stop_user = stop_user;
+}
+
+int attn_model_set_gazetteer(attn_model *m, attn_gazetteer *g, attn_error *err) {
+    for (int f = 0; f < m->cfg.n_features; f++) {
+        if (m->cfg.features[f].kind != ATTN_FEAT_GAZETTEER) continue;
+        if (!attn_gazetteer_fits(g, &m->cfg.features[f]))
+            return attn_fail(err, ATTN_EINVAL, "model: the gazetteer's lists are not the "
+                             "feature's");
+        attn_gazetteer_release(m->gazetteer);
+        m->gazetteer = attn_gazetteer_ref(g);
+        return ATTN_OK;
+    }
+    return attn_fail(err, ATTN_EINVAL, "model: no gazetteer feature");
 }
 
 int attn_model_set_inference_only(attn_model *m, attn_error *err) {
@@ -702,6 +727,8 @@ int attn_model_copy(const attn_model *src, attn_model **out, attn_error *err) {
         attn_model_read_values(src, i, src->specs[i].size, m->params + m->specs[i].offset);
         m->given[i] = ATTN_DTYPE_F32;
     }
+    attn_gazetteer_release(m->gazetteer);
+    m->gazetteer = attn_gazetteer_ref(src->gazetteer);
     rc = attn_model_finish(m, err);
     if (rc) { attn_model_free(m); return rc; }
     *out = m;
@@ -739,7 +766,7 @@ size_t attn_model_bytes(const attn_model *m) {
     for (size_t i = 0; m->tables && i < m->n_specs; i++)
         if (m->tables[i].dtype != ATTN_DTYPE_NONE)
             bytes = bytes - m->specs[i].size * sizeof(float) + m->tables[i].n_bytes;
-    return bytes;
+    return bytes + attn_gazetteer_bytes(m->gazetteer);
 }
 
 /* ---- setting a tensor ------------------------------------------------------------------- */
@@ -750,6 +777,11 @@ static int set_tensor(attn_model *m, const char *key, const char *dtype, const c
     if (!m || !key) return attn_fail(err, ATTN_EINVAL, "model: no model or no tensor key");
     if (m->finished)
         return attn_fail(err, ATTN_EINVAL, "tensor '%.100s': the model is already finished", key);
+    if (attn_gazetteer_is_key(key))
+        return m->gazetteer ? attn_gazetteer_add_row(m->gazetteer, key, dtype, shape_json, data,
+                                                     n_bytes, m->stop, m->stop_user, err)
+                            : attn_fail(err, ATTN_EMODEL, "row '%.100s': the model has no "
+                                        "gazetteer feature", key);
     int idx = attn_model_tensor_index(m, key);
     if (idx < 0)
         return attn_fail(err, ATTN_EMODEL, "tensor '%.100s': not part of this model's config", key);
@@ -966,4 +998,11 @@ void attn_model_copy_encoder(attn_model *dst, const attn_model *src) {
                 (size_t)d->shape[1];
         if (n) attn_model_read_values(src, (size_t)j, n, dst->params + d->offset);
     }
+    /* The lists go with the gazetteer table that learned them: shared when the names agree. */
+    for (int f = 0; f < dst->cfg.n_features; f++)
+        if (dst->cfg.features[f].kind == ATTN_FEAT_GAZETTEER &&
+            attn_gazetteer_fits(src->gazetteer, &dst->cfg.features[f])) {
+            attn_gazetteer_release(dst->gazetteer);
+            dst->gazetteer = attn_gazetteer_ref(src->gazetteer);
+        }
 }

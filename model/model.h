@@ -8,13 +8,16 @@
  * nothing: attn_model_set_tensor checks the key is one the config implies, the dtype is known,
  * the shape text equals the expected shape, the byte count equals shape x dtype size, and every
  * value is finite; attn_model_finish checks every tensor was given exactly once. Errors name the
- * key: "tensor 'layers.1.ffn.up.w': shape [512,256] expected, found [256,512]".
+ * key: "tensor 'layers.1.ffn.up.w': shape [512,256] expected, found [256,512]". The rows of a
+ * gazetteer feature's lists ('gazetteer.<list>[.<part>]', gazetteer.h) come the same way and
+ * are checked by attn_gazetteer_add_row, within its limits.
  *
  * A finished model is read-only and may be shared by any number of threads. */
 #ifndef ATTN_MODEL_H
 #define ATTN_MODEL_H
 
 #include "config.h"
+#include "gazetteer.h"
 
 typedef struct attn_layer_weights {
     const float *ln1_w, *ln1_b;      /* [D] */
@@ -83,6 +86,11 @@ typedef struct attn_model {
     /* Inference copy of the encoder's linear weights in GEMM panels (attn_encoder_prepare,
      * encoder.h), one allocation freed by attn_model_free; NULL: the unpacked sgemm path. */
     struct attn_encoder_packed *packed;
+    /* The lists of the gazetteer feature (one reference; NULL without such a feature): what
+     * attn_sequence_features matches the text against. Empty until rows are given. */
+    attn_gazetteer *gazetteer;
+    attn_stop_cb stop;          /* asked while long rows load (attn_model_set_stop) */
+    void *stop_user;
 } attn_model;
 
 typedef struct attn_encoder_packed attn_encoder_packed;
@@ -112,7 +120,11 @@ int attn_model_new(const char *config_json, size_t n, attn_model **out, attn_err
 #define ATTN_Q4_GROUP 32            /* values of a row sharing one q4 scale */
 
 /* Sets one tensor from stored bytes. dtype: "f32", "f16", "q8" or "q4" (above).
- * shape_json: the stored shape text, e.g. "[256,1024]" (JSON array of non-negative ints). */
+ * shape_json: the stored shape text, e.g. "[256,1024]" (JSON array of non-negative ints).
+ * A key beginning with "gazetteer." is not a tensor but one row of the gazetteer feature's
+ * lists (gazetteer.h: dtype "text", shape "[]", data the entries a line), added to
+ * m->gazetteer by attn_gazetteer_add_row, with its errors and limits; a model without a
+ * gazetteer feature refuses it ("row 'gazetteer.X': the model has no gazetteer feature"). */
 int attn_model_set_tensor(attn_model *m, const char *key, const char *dtype,
                           const char *shape_json, const void *data, size_t n_bytes,
                           attn_error *err);
@@ -126,6 +138,17 @@ int attn_model_set_tensor_owned(attn_model *m, const char *key, const char *dtyp
 
 /* The dtype tensor key was stored as (ATTN_DTYPE_NONE: no such tensor, or not set yet). */
 attn_dtype attn_model_stored_dtype(const attn_model *m, const char *key);
+
+/* The stop callback asked while a long row is taken in (the lists of a gazetteer, every 4096
+ * lines), or NULL: a loader sets it (sqlite3_interrupt), and clears it before the model is
+ * shared. */
+void attn_model_set_stop(attn_model *m, attn_stop_cb stop, void *stop_user);
+
+/* Replaces the lists of m's gazetteer feature by g (m takes one reference; the old one is
+ * released): how a trainer gives a fresh model lists that are not rows (attn_train's option
+ * 'gazetteers'). m must not be shared yet. ATTN_EINVAL when m has no gazetteer feature or g
+ * was made for other list names. */
+int attn_model_set_gazetteer(attn_model *m, attn_gazetteer *g, attn_error *err);
 
 /* Checks every tensor was set; binds the views. After this the model is read-only. */
 int attn_model_finish(attn_model *m, attn_error *err);
@@ -151,7 +174,8 @@ void attn_table_decode(const attn_table *t, size_t r, size_t c0, size_t n, float
 void attn_model_read_values(const attn_model *m, size_t idx, size_t n, float *out);
 
 /* *out = a plain f32 model (trainable, not inference-only) with src's config and values, src
- * finished (a shared loaded model: training starts from a copy). ATTN_ENOMEM or ATTN_EINVAL. */
+ * finished (a shared loaded model: training starts from a copy), sharing src's gazetteer.
+ * ATTN_ENOMEM or ATTN_EINVAL. */
 int attn_model_copy(const attn_model *src, attn_model **out, attn_error *err);
 
 /* *out = the largest |a - b| over every value of two finished models with the same tensors
@@ -161,7 +185,8 @@ int attn_model_max_difference(const attn_model *a, const attn_model *b, double *
                               attn_error *err);
 
 /* Bytes of parameter storage the model holds: params without the untouched f32 regions of
- * kept tables, plus the kept tables' stored bytes (the encoder's packed copy not included). */
+ * kept tables, plus the kept tables' stored bytes and the gazetteer's (the encoder's packed
+ * copy not included). */
 size_t attn_model_bytes(const attn_model *m);
 
 /* float -> IEEE half, round to nearest even; overflow gives +-inf, NaN stays NaN (quiet).
@@ -220,7 +245,8 @@ typedef struct attn_stored_tensor {
     size_t n_bytes;             /* attn_tensor_stored_bytes */
 } attn_stored_tensor;
 
-/* Tensors of m (the rows a writer stores, besides the config). */
+/* Tensors of m (the rows a writer stores, besides the config and the gazetteer's rows,
+ * attn_gazetteer_row of m->gazetteer). */
 size_t attn_model_n_tensors(const attn_model *m);
 
 /* Tensor i (< attn_model_n_tensors) of a plain f32 model (one being trained or calibrated:
@@ -231,7 +257,8 @@ int attn_model_stored_tensor(const attn_model *m, size_t i, attn_storage storage
 
 /* Copies the encoder of src into dst: every encoder tensor (attn_is_encoder_tensor) of dst
  * whose key and shape src has is copied; "pos" as far as both reach when only max_len
- * differs. The task heads keep their values, even where src has a head of the same shape: its
+ * differs; dst shares src's gazetteer lists when its gazetteer feature has the same list
+ * names. The task heads keep their values, even where src has a head of the same shape: its
  * labels need not mean the same (PER vs Peop). dst: a plain f32 model; src: finished. */
 void attn_model_copy_encoder(attn_model *dst, const attn_model *src);
 

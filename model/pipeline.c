@@ -350,7 +350,7 @@ static const attn_token *token_at(const attn_session *s, int t) {
 static void featurise_window(const attn_model *m, attn_session *s, const char *text, int start,
                              int len) {
     attn_sequence_features(text, token_at(s, start), (size_t)len, m->cfg.features,
-                           m->cfg.n_features, s->rows);
+                           m->cfg.n_features, m->gazetteer, s->rows);
 }
 
 /* ---- entities as the tagger decides them ---- */

@@ -83,7 +83,8 @@ static void make_view(attn_token_cache *c, const attn_model *m) {
     c->view = *m;
     attn_config *cfg = &c->view.cfg;
     const uint32_t rows = (uint32_t)(c->n_entries + (size_t)m->cfg.max_len);
-    cfg->features[0] = (attn_feature_spec){ ATTN_FEAT_NORM, rows, (uint32_t)c->width, 0, 0, 0 };
+    cfg->features[0] = (attn_feature_spec){ .kind = ATTN_FEAT_NORM, .n_buckets = rows,
+                                            .dim = (uint32_t)c->width };
     cfg->n_features = 1;
     c->view.w.embed[0] = c->emb;
     c->view.w.embed_table[0] = NULL;

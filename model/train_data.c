@@ -28,8 +28,14 @@ attn_dataset *attn_dataset_new(const attn_config *cfg) {
     return ds;
 }
 
+void attn_dataset_set_gazetteer(attn_dataset *ds, attn_gazetteer *gaz) {
+    attn_gazetteer_release(ds->gaz);
+    ds->gaz = attn_gazetteer_ref(gaz);
+}
+
 void attn_dataset_free(attn_dataset *ds) {
     if (!ds) return;
+    attn_gazetteer_release(ds->gaz);
     attn_config_free(&ds->cfg);
     array *all[] = { &ds->texts, &ds->bytes, &ds->gold_ents, &ds->gold_rels, &ds->examples,
                      &ds->rows, &ds->tags, &ds->spans, &ds->rels, &ds->s_ents, &ds->s_tok,
@@ -194,7 +200,7 @@ static int featurise(attn_dataset *ds, const char *text, attn_error *err) {
     uint32_t *rows = array_push(&ds->rows, ds->toks.n * (size_t)slots, sizeof *rows);
     if (!rows) return dataset_no_memory(err);
     attn_sequence_features(text, ds->toks.tok, ds->toks.n, ds->cfg.features, ds->cfg.n_features,
-                           rows);
+                           ds->gaz, rows);
     return has_task(&ds->cfg, ATTN_TASK_MLM) ? mlm_words(ds, text, err) : ATTN_OK;
 }
 
@@ -420,7 +426,8 @@ int attn_dataset_check_compatible(const attn_model *m, const attn_dataset *ds, c
                a->n_features == b->n_features &&
                labels_equal(&a->classify_labels, &b->classify_labels) &&
                labels_equal(&a->entity_labels, &b->entity_labels) &&
-               labels_equal(&a->relation_labels, &b->relation_labels);
+               labels_equal(&a->relation_labels, &b->relation_labels) &&
+               m->gazetteer == ds->gaz;
     for (int f = 0; same && f < a->n_features; f++)
         same = a->features[f].kind == b->features[f].kind &&
                a->features[f].n_buckets == b->features[f].n_buckets &&
@@ -429,6 +436,7 @@ int attn_dataset_check_compatible(const attn_model *m, const attn_dataset *ds, c
                a->features[f].max_n == b->features[f].max_n;
     if (!same)
         return attn_fail(err, ATTN_EINVAL, "%s: the dataset was built for another config (tasks, "
-                         "max_len, features or labels differ from the model's)", what);
+                         "max_len, features, gazetteer lists or labels differ from the "
+                         "model's)", what);
     return ATTN_OK;
 }

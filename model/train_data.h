@@ -23,6 +23,10 @@ typedef struct attn_dataset attn_dataset;
  * dataset keeps its own copy of the config). NULL when out of memory. */
 attn_dataset *attn_dataset_new(const attn_config *cfg);
 void attn_dataset_free(attn_dataset *ds);
+/* The lists a gazetteer feature of the config matches (the model's m->gazetteer; the dataset
+ * takes a reference), before the first text is added: without them every token is O in every
+ * list. attn_dataset_check_compatible requires the model's own. */
+void attn_dataset_set_gazetteer(attn_dataset *ds, attn_gazetteer *gaz);
 size_t attn_dataset_size(const attn_dataset *ds);          /* texts added (not skipped) */
 size_t attn_dataset_examples(const attn_dataset *ds);      /* training sequences (chunks) */
 int64_t attn_dataset_tokens(const attn_dataset *ds);       /* tokens of the texts added */

@@ -59,6 +59,7 @@ typedef struct example_rec {
 
 struct attn_dataset {
     attn_config cfg;           /* own copy, parsed from the model config's JSON */
+    attn_gazetteer *gaz;       /* one reference to the model's lists, or NULL */
     array texts;               /* text_rec */
     array bytes;               /* char: every text, concatenated */
     array gold_ents;           /* attn_char_span: entities in characters, per text */

@@ -1,5 +1,5 @@
 -- schema.sql: the table attnext reads models from. One model = one config row + one row per
--- tensor, all with the same name. Functions look a name up in main.attn_model, then in the
+-- tensor (+ its gazetteer rows), all with the same name. Functions look a name up in main.attn_model, then in the
 -- attn_model table of each attached database in attach order, then in the built-in models.
 --
 --   key 'config': dtype 'json', shape '[]', data = the config JSON (TEXT or BLOB)
@@ -16,14 +16,17 @@
 --              q in [-7, 7], low nibble first; value = q * scale of its group. Option 'dtype'
 --              'q4' is 'q8' with the embedding tables at least 32 wide stored as q4.
 --       Every dtype is decoded to f32 when the model loads.
+--   key 'gazetteer.<list>' or 'gazetteer.<list>.<part>' (a model with a gazetteer feature,
+--       <list> one of its "lists"): dtype 'text', shape '[]', data = entries, one a line; a
+--       user may add rows or entries (README "Gazetteers").
 --
 -- Every row is checked when the model loads (unknown key, wrong shape, short blob, NaN, missing
 -- tensor: each is an error naming the key). Editing rows is picked up by the next statement.
 CREATE TABLE IF NOT EXISTS attn_model(
   name  TEXT NOT NULL,   -- model name, e.g. 'en-ner'
-  key   TEXT NOT NULL,   -- 'config' or a tensor name
-  dtype TEXT NOT NULL,   -- 'json', 'f32', 'f16', 'q8' or 'q4'
-  shape TEXT NOT NULL,   -- JSON array, e.g. '[256,1024]'; '[]' for the config
-  data  BLOB,            -- config text, or the tensor's bytes
+  key   TEXT NOT NULL,   -- 'config', a tensor name, or 'gazetteer.<list>[.<part>]'
+  dtype TEXT NOT NULL,   -- 'json', 'f32', 'f16', 'q8', 'q4', or 'text' (a gazetteer)
+  shape TEXT NOT NULL,   -- JSON array, e.g. '[256,1024]'; '[]' for the config and gazetteers
+  data  BLOB,            -- config text, the tensor's bytes, or a gazetteer's entries
   PRIMARY KEY (name, key)
 );

@@ -4,7 +4,8 @@
  * Input framing (all integers little-endian; a truncated record ends the input):
  *   [u16 config length L][config JSON, L bytes][u8 flags]
  *   then records [u8 key length][key][u8 dtype][u8 shape length][shape text][u16 n][n bytes]
- *   dtype byte: 0 "f32", 1 "f16", 2 "bf16" (unsupported), 3 "q8", else "" (unsupported).
+ *   dtype byte: 0 "f32", 1 "f16", 2 "bf16" (unsupported), 3 "q8", 4 "text" (the rows of a
+ *   gazetteer's lists, gazetteer.h), else "" (unsupported).
  *   flags: bit 0  after the records, give every tensor not yet given generated values, so that
  *                 attn_model_finish succeeds and the pipeline runs on the config as mutated;
  *          bit 1  generated values as f16 (else f32);
@@ -22,7 +23,8 @@
  * Invariants (abort when broken):
  *   - a config attn_config_parse accepts is accepted by attn_model_new; its tensor list has
  *     offsets aligned to ATTN_TENSOR_ALIGN, non-overlapping, inside n_params;
- *   - a tensor key the config does not imply is rejected; a tensor given twice is rejected;
+ *   - a tensor key the config does not imply is rejected unless it is a gazetteer row, which
+ *     only a model with a gazetteer feature accepts; a tensor given twice is rejected;
  *   - the generated tensor of each spec (its own shape text, exact byte count, finite values)
  *     is accepted; attn_model_finish succeeds exactly when every tensor was given; a finished
  *     model rejects further tensors;
@@ -100,8 +102,8 @@ static int take_text(reader *r, char *buf) {
 }
 
 static const char *dtype_name(unsigned code) {
-    static const char *const names[] = { "f32", "f16", "bf16", "q8" };
-    return code < 4 ? names[code] : "";
+    static const char *const names[] = { "f32", "f16", "bf16", "q8", "text" };
+    return code < 5 ? names[code] : "";
 }
 
 /* One record: returns 0 at the end of the input. *explicit_given counts accepted tensors. */
@@ -116,7 +118,9 @@ static int apply_record(reader *r, attn_model *m, int *explicit_given) {
     int was_given = idx >= 0 && m->given[idx];
     attn_error err;
     int rc = attn_model_set_tensor(m, key, dtype_name(dtype), shape, data, n, &err);
-    FUZZ_CHECK(idx >= 0 || rc != ATTN_OK, "unknown key '%s' accepted", key);
+    FUZZ_CHECK(idx >= 0 || rc != ATTN_OK || (attn_gazetteer_is_key(key) && m->gazetteer),
+               "unknown key '%s' accepted", key);
+    if (idx < 0 && rc == ATTN_OK) return 1;     /* a gazetteer row: not a tensor */
     FUZZ_CHECK(!was_given || rc != ATTN_OK, "tensor '%s' accepted twice", key);
     if (rc == ATTN_OK) (*explicit_given)++;
     return 1;

@@ -41,6 +41,12 @@ static const char CFG_CLASSIFY[] =
     "\"max_len\":2,\"features\":[{\"kind\":\"suffix\",\"buckets\":3,\"dim\":1,\"affix\":8}],"
     "\"classify\":{\"labels\":[\"a\",\"b\",\"c\"]}}";
 
+static const char CFG_GAZETTEER[] =
+    "{\"format\":1,\"tasks\":[\"entities\"],\"dim\":8,\"layers\":1,\"heads\":2,\"ffn\":8,"
+    "\"max_len\":6,\"features\":[{\"kind\":\"norm\",\"buckets\":16,\"dim\":4},"
+    "{\"kind\":\"gazetteer\",\"dim\":3,\"lists\":[\"PER\",\"LOC\"]}],"
+    "\"entities\":{\"labels\":[\"PER\",\"LOC\"]}}";
+
 typedef struct seed { unsigned char *p; size_t len, cap; } seed;
 
 static void put(seed *s, const void *b, size_t n) {
@@ -139,5 +145,12 @@ int main(int argc, char **argv) {
     record(&s, "layers.1.ln1.w", 0, "[4]", "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
     record(&s, "cls.b", 2, "[3]", "\0\0\0\0\0\0", 6);
     write_seed(dir, "broken_tensors", &s);
+    header(&s, CFG_GAZETTEER, FLAG_FILL | SCALE_BITS(4)); /* lists matching the texts */
+    static const char per[] = "John Smith\nMary\nAnna-Maria O'Neill\nJohn", loc[] = "New York\n"
+        "S\xc3\xa3o Paulo\nParis\n\xe5\x8c\x97\xe4\xba\xac\nLondon\r\n\nBerlin";
+    record(&s, "gazetteer.PER", 4, "[]", per, strlen(per));
+    record(&s, "gazetteer.LOC.more", 4, "[]", loc, strlen(loc));
+    record(&s, "gazetteer.ORG", 4, "[]", "Acme Corp.", 10);
+    write_seed(dir, "gazetteer_generated", &s);
     return 0;
 }

@@ -3,8 +3,11 @@
 compares it with the C engine's outputs.
 
 Inputs taken from the dump: the config JSON, the tensors (.bin), each text's tokens (character
-and byte offsets) and feature rows. The subword feature's rows are also recomputed here from the
-token text (subword.h: hash, n-gram order, the first SUBWORD_SLOTS kept) and must match.
+and byte offsets) and feature rows, and a gazetteer model's lists (each entry as the tokens the C
+tokenizer makes of it). The subword feature's rows are also recomputed here from the token text
+(subword.h: hash, n-gram order, the first SUBWORD_SLOTS kept) and must match; the gazetteer
+feature's rows are computed here alone, for each sequence the engine encodes (a window, a chunk),
+by matching the lists against its tokens (gazetteer.h), and its rows in the embedding summed.
 Everything else -- the encoder, the windowing and stitching of long texts (consecutive chunks
 for classification), the heads and their temperatures, the constrained Viterbi,
 forward-backward marginals, IOB2 decoding, relation pair enumeration, span snapping -- is
@@ -29,6 +32,7 @@ EINVAL = 2
 SUBWORD_SLOTS = 32          # ATTN_SUBWORD_SLOTS (features.h)
 ROW_NONE = 2 ** 32 - 1      # ATTN_ROW_NONE
 MAX_TOKEN_CHARS = 64        # ATTN_MAX_TOKEN_CHARS (common.h)
+GAZ_MAX_TOKENS = 8          # ATTN_GAZ_MAX_TOKENS (gazetteer.h)
 
 passed = 0
 failed = 0
@@ -61,6 +65,9 @@ def load_model(d):
         key, ndim, d0, d1 = line.split()
         x = np.fromfile(os.path.join(d, "tensors", key + ".bin"), dtype="<f4").astype(np.float64)
         w[key] = x.reshape((int(d0), int(d1)) if ndim == "2" else (int(d0),))
+    gaz = os.path.join(d, "gazetteer.json")
+    if os.path.exists(gaz):
+        cfg["_gazetteer"] = json.load(open(gaz, encoding="utf-8"))
     return cfg, w
 
 
@@ -82,7 +89,8 @@ def softmax(x):
 # ---- features ----
 
 def n_slots(f):
-    return SUBWORD_SLOTS if f["kind"] == "subword" else 1
+    return (SUBWORD_SLOTS if f["kind"] == "subword" else
+            len(f["lists"]) if f["kind"] == "gazetteer" else 1)
 
 
 def hash64(data):
@@ -125,12 +133,36 @@ def subword_rows(token, f):
     return rows + [ROW_NONE] * (SUBWORD_SLOTS - len(rows))
 
 
-def embed(cfg, w, rows):
-    """rows[T, slots] -> the concatenated feature embeddings [T, sum fdim]."""
+def gazetteer_rows(cfg, f, words):
+    """gazetteer.h: for each list alone, from the left, at a token not inside an earlier match,
+    the longest entry (at most GAZ_MAX_TOKENS tokens, compared by norm) starting there is a
+    match: B on its first token, I on the rest, O elsewhere; list l's row is 3 l + tag."""
+    normed = [norm(x) for x in words]
+    T = len(words)
+    out = np.zeros((T, len(f["lists"])), dtype=np.int64)
+    for l, name in enumerate(f["lists"]):
+        entries = {tuple(norm(x) for x in e) for e in cfg["_gazetteer"].get(name, [])
+                   if 0 < len(e) <= GAZ_MAX_TOKENS}
+        tags, i = [0] * T, 0
+        while i < T:
+            n = max([n for n in range(1, min(GAZ_MAX_TOKENS, T - i) + 1)
+                     if tuple(normed[i:i + n]) in entries], default=0)
+            if n:
+                tags[i:i + n] = [1] + [2] * (n - 1)
+            i += max(n, 1)
+        out[:, l] = [3 * l + t for t in tags]
+    return out
+
+
+def embed(cfg, w, rows, words):
+    """rows[T, slots] of the sequence words[T] -> the concatenated feature embeddings
+    [T, sum fdim]."""
     blocks, s = [], 0
     for f in cfg["features"]:
         table = w["embed." + f["kind"]]
-        if f["kind"] == "subword":
+        if f["kind"] == "gazetteer":    # the sum of the lists' rows
+            blocks.append(table[gazetteer_rows(cfg, f, words)].sum(axis=1))
+        elif f["kind"] == "subword":
             blocks.append(np.array([table[[r for r in tok[s:s + SUBWORD_SLOTS] if r != ROW_NONE]]
                                     .mean(axis=0) for tok in rows]).reshape(len(rows), -1))
         else:
@@ -139,14 +171,14 @@ def embed(cfg, w, rows):
     return np.concatenate(blocks, axis=1)
 
 
-def encode(cfg, w, rows):
-    """One sequence rows[T, slots] -> h[T, D]."""
+def encode(cfg, w, rows, words):
+    """One sequence rows[T, slots] of tokens words[T] -> h[T, D]."""
     T = rows.shape[0]
     D, H = cfg["dim"], cfg["heads"]
     eps = cfg.get("ln_eps", 1e-5)
     hd = D // H
     scale = 1.0 / np.sqrt(hd) if cfg.get("attn_scale", "sqrt") == "sqrt" else 1.0
-    emb = embed(cfg, w, rows)
+    emb = embed(cfg, w, rows, words)
     k = cfg.get("embed_context", 0)
     if k:   # each row beside its k neighbours a side, zeros past the ends
         padded = np.concatenate([np.zeros((k, emb.shape[1])), emb, np.zeros((k, emb.shape[1]))])
@@ -168,25 +200,26 @@ def encode(cfg, w, rows):
     return layernorm(x, w["final_ln.w"], w["final_ln.b"], eps)
 
 
-def encode_chunks(cfg, w, rows):
+def encode_chunks(cfg, w, rows, words):
     """What classification pools: consecutive chunks of max_len tokens (the last one shorter),
     each encoded alone, as the trainer cuts a long text into examples."""
     L = cfg["max_len"]
-    return np.concatenate([encode(cfg, w, rows[s:s + L]) for s in range(0, rows.shape[0], L)])
+    return np.concatenate([encode(cfg, w, rows[s:s + L], words[s:s + L])
+                           for s in range(0, rows.shape[0], L)])
 
 
-def encode_text(cfg, w, rows):
+def encode_text(cfg, w, rows, words):
     """Windows of max_len tokens, stride max_len - max_len // 4, last window flush with the end;
     each token from the window where it is farthest from an edge (earliest on ties)."""
     N, L = rows.shape[0], cfg["max_len"]
     if N <= L:
-        return encode(cfg, w, rows)
+        return encode(cfg, w, rows, words)
     stride = L - L // 4
     starts = list(range(0, N - L, stride)) + [N - L]
     h = np.zeros((N, cfg["dim"]))
     best = np.full(N, -1)
     for s in starts:
-        out = encode(cfg, w, rows[s:s + L])
+        out = encode(cfg, w, rows[s:s + L], words[s:s + L])
         for t in range(s, s + L):
             d = min(t - s, s + L - 1 - t)
             if d > best[t]:
@@ -395,6 +428,17 @@ def check_subword_rows(where, cfg, c, text_bytes, rows):
         s += n_slots(f)
 
 
+def check_gazetteer_rows(where, cfg, rows):
+    """A token alone (attn_token_features, what the dump holds) is O in every list."""
+    s = 0
+    for f in cfg["features"]:
+        if f["kind"] == "gazetteer":
+            want = [3 * l for l in range(len(f["lists"]))]
+            check(all(list(r[s:s + len(want)]) == want for r in rows),
+                  "%s: gazetteer rows of a token alone are not O" % where)
+        s += n_slots(f)
+
+
 def check_case(name, cfg, w, c, text_bytes):
     where = "%s/case%d" % (name, c["index"])
     N = c["n_tokens"]
@@ -403,11 +447,13 @@ def check_case(name, cfg, w, c, text_bytes):
     slots = sum(n_slots(f) for f in cfg["features"])
     rows = np.array(c["rows"], dtype=np.int64).reshape(N, slots)
     check_subword_rows(where, cfg, c, text_bytes, rows)
-    h = encode_text(cfg, w, rows) if N else np.zeros((0, D))
+    check_gazetteer_rows(where, cfg, rows)
+    words = [text_bytes[t[2]:t[3]].decode("utf-8", "replace") for t in c["tokens"]]
+    h = encode_text(cfg, w, rows, words) if N else np.zeros((0, D))
     compare("hidden", h, c["hidden"], where)
 
     if "classify" in tasks:
-        hc = encode_chunks(cfg, w, rows) if N else np.zeros((0, D))
+        hc = encode_chunks(cfg, w, rows, words) if N else np.zeros((0, D))
         pooled = np.concatenate([hc.mean(axis=0), hc.max(axis=0)]) if N else np.zeros(2 * D)
         compare("classify", softmax((w["cls.w"] @ pooled + w["cls.b"]) /
                                     temperature(cfg, "classify")), c["classify"], where)

@@ -6,9 +6,11 @@
  * For each model in MODELS below: OUTDIR/<name>/config.json, tensors.txt ("key ndim d0 d1"
  * per tensor), tensors/<key>.bin (raw little-endian f32), and per text i: case<i>.txt (the text's
  * bytes) and case<i>.json (tokens, feature rows and every C output for that text). The numpy
- * side uses only the config, the tensors, the tokens and the feature rows as inputs. Rows are
- * the token's slots (features.h): ATTN_SUBWORD_SLOTS of them for the subword feature, unused
- * ones ATTN_ROW_NONE (4294967295). */
+ * side uses only the config, the tensors, the tokens and the feature rows as inputs, and for a
+ * model with a gazetteer feature OUTDIR/<name>/gazetteer.json: each list's entries as the
+ * tokens the C tokenizer makes of them ({"PER": [["John", "New"], ...], ...}). Rows are the
+ * token's slots (features.h) as the token alone gives them: ATTN_SUBWORD_SLOTS of them for the
+ * subword feature, unused ones ATTN_ROW_NONE (4294967295); the gazetteer's one a list, O. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -76,6 +78,15 @@ static const model_def MODELS[] = {
       "  {\"kind\": \"norm\", \"buckets\": 40, \"dim\": 4}],"
       " \"classify\": {\"labels\": [\"x\", \"y\"]},"
       " \"entities\": {\"labels\": [\"P\", \"Q\"]}}", -0.5f, 0.0f },
+    /* gazetteer: the sum of a row a list (GAZ_LISTS below), matched in each window */
+    { "gazetteer",
+      "{\"format\": 1, \"tasks\": [\"classify\", \"entities\"], \"dim\": 12, \"layers\": 1,"
+      " \"heads\": 2, \"ffn\": 16, \"max_len\": 8,"
+      " \"features\": [{\"kind\": \"norm\", \"buckets\": 40, \"dim\": 4},"
+      "  {\"kind\": \"gazetteer\", \"dim\": 5, \"lists\": [\"PER\", \"LOC\", \"ORG\"]},"
+      "  {\"kind\": \"shape\", \"buckets\": 16, \"dim\": 3}],"
+      " \"classify\": {\"labels\": [\"x\", \"y\"]},"
+      " \"entities\": {\"labels\": [\"PER\", \"LOC\", \"ORG\"]}}", -0.5f, 0.0f },
     /* every head with a temperature (config.h): softmax(z / T), CRF marginals at T */
     { "tempered",
       "{\"format\": 1, \"tasks\": [\"classify\", \"entities\", \"relations\"], \"dim\": 12,"
@@ -94,6 +105,18 @@ static const char *WORDS[] = {
     "東京", "friends", "O'Neill", "said", "3.14", "is", "pi", "!",
 };
 #define N_WORDS (sizeof WORDS / sizeof WORDS[0])
+
+/* The lists of the "gazetteer" model. The texts below are WORDS in steps of 7 ("... John New
+ * lives Köln is Acme , . O'Neill Smith York near with ... the 東京 ! in Mary visited 3.14 for
+ * 1999 ..."), so entries along that chain match: nested and overlapping ones, several lists
+ * on one token, punctuation, digits (1998 is 1999's norm), two ideographs, an entry of
+ * ATTN_GAZ_MAX_TOKENS tokens (longer than a window) and one more (never matches). */
+static const char *const GAZ_LISTS[][2] = {
+    { "PER", "John New\nJohn\nMary\nAlice\nBob\nO'Neill Smith" },
+    { "LOC", "New lives Köln\nKöln\nParis\n東京\nYork near\n" },
+    { "ORG", "Acme , . O'Neill\nlives Köln is\n1998\nthe 東京 ! in Mary visited 3.14\n"
+             "the 東京 ! in Mary visited 3.14 for\nBob in Paris" },
+};
 
 /* ---- random weights: xorshift64* and Box-Muller, fixed seed ---- */
 
@@ -167,6 +190,39 @@ static void die(const char *what, const attn_error *err) {
 
 /* ---- model ---- */
 
+/* The lists into m's gazetteer (rows 'gazetteer.<list>'), and dir/gazetteer.json. */
+static void add_gazetteer(attn_model *m, const char *dir) {
+    attn_error err;
+    FILE *f = open_out(dir, "gazetteer.json", "w");
+    fputc('{', f);
+    for (size_t l = 0; l < sizeof GAZ_LISTS / sizeof GAZ_LISTS[0]; l++) {
+        char key[64];
+        const char *text = GAZ_LISTS[l][1];
+        snprintf(key, sizeof key, "gazetteer.%s", GAZ_LISTS[l][0]);
+        if (attn_model_set_tensor(m, key, "text", "[]", text, strlen(text), &err)) die(key, &err);
+        fprintf(f, "%s\"%s\": [", l ? ", " : "", GAZ_LISTS[l][0]);
+        int first = 1;
+        for (const char *line = text; *line;) {
+            const char *nl = strchr(line, '\n');
+            const size_t n = nl ? (size_t)(nl - line) : strlen(line);
+            attn_tokens toks = {0};
+            if (attn_tokenize(line, n, &toks, &err)) die("tokenize", &err);
+            fprintf(f, "%s[", first ? "" : ", ");
+            for (size_t t = 0; t < toks.n; t++)   /* no entry holds a quote or a backslash */
+                fprintf(f, "%s\"%.*s\"", t ? ", " : "",
+                        (int)(toks.tok[t].byte_end - toks.tok[t].byte_start),
+                        line + toks.tok[t].byte_start);
+            fputc(']', f);
+            first = 0;
+            attn_tokens_free(&toks);
+            line += n + (nl != NULL);
+        }
+        fputc(']', f);
+    }
+    fputs("}\n", f);
+    fclose(f);
+}
+
 static attn_model *build_model(const model_def *def, const char *dir) {
     attn_error err;
     attn_model *m = NULL;
@@ -195,6 +251,7 @@ static attn_model *build_model(const model_def *def, const char *dir) {
         free(x);
     }
     fclose(manifest);
+    if (m->gazetteer) add_gazetteer(m, dir);
     if (attn_model_finish(m, &err)) die("finish", &err);
     /* The packed inference path the extension uses (attn_encoder_prepare). */
     if (attn_encoder_prepare(m, &err)) die("prepare", &err);

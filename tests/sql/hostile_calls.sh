@@ -79,6 +79,17 @@ stops "attn_wordvec_train, 1000 epochs" \
 left=$(ls "$work" | grep -c '^v\.atwv')
 check "attn_wordvec_train interrupted leaves no file" "$([ "$left" = 0 ]; echo $?)" "$left left"
 
+# A model whose gazetteer lists are near ATTN_GAZ_MAX_BYTES (8M entries, about 2 s of
+# tokenising when it loads) stops while it loads.
+LD_PRELOAD=$preload sqlite3 -batch -cmd ".load $so" "$work/h.db" \
+    "SELECT count(*) FROM attn_train('gaz', 'entities', 'SELECT ''Ann met Bob'', ''[]''',
+       json_object('dim', 8, 'layers', 1, 'heads', 1, 'ffn', 8, 'epochs', 1, 'labels', json('[\"PER\"]'),
+                   'gazetteers', json_object('PER', json_array('Ann'))))" \
+    "INSERT INTO attn_model VALUES ('gaz', 'gazetteer.PER.big', 'text', '[]',
+       replace(printf('%.*c', 8000000, 'x'), 'x', 'Ann' || char(10)))" >/dev/null 2>&1
+stops "a model with 32 MB of gazetteer lists, loading" \
+    "SELECT count(*) FROM attn_entities('Ann met Bob', 'gaz')"
+
 # Relations count under max_call_memory: 40k entities, 1.2M related pairs, 16 MB allowed.
 out=$(LD_PRELOAD=$preload sqlite3 -batch -cmd ".load $so" "$work/h.db" \
     "SELECT * FROM attn_set_limit('max_call_memory', 16000000);

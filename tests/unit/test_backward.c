@@ -422,6 +422,46 @@ static void test_embed_subword(void) {
     attn_config_free(&cfg);
 }
 
+/* The gazetteer feature (two lists, between two others): forward = the SUM of its slots' rows,
+ * one a list; backward = dout to each of them. */
+static const char *EMBED_GAZ_CONFIG =
+    "{\"format\": 1, \"tasks\": [\"classify\"], \"dim\": 4, \"layers\": 1, \"heads\": 1,"
+    " \"ffn\": 4, \"max_len\": 8,"
+    " \"features\": [{\"kind\": \"norm\", \"buckets\": 7, \"dim\": 2},"
+    "                {\"kind\": \"gazetteer\", \"dim\": 3, \"lists\": [\"P\", \"L\"]},"
+    "                {\"kind\": \"shape\", \"buckets\": 5, \"dim\": 2}],"
+    " \"classify\": {\"labels\": [\"a\", \"b\"]}}";
+
+static void test_embed_gazetteer(void) {
+    attn_config cfg;
+    attn_error err;
+    CHECK(attn_config_parse(EMBED_GAZ_CONFIG, strlen(EMBED_GAZ_CONFIG), &cfg, &err) == ATTN_OK);
+    CHECK(cfg.features[1].n_buckets == 6 && cfg.features[1].n_lists == 2);
+    enum { T = 4, E = 7, S = 4 };
+    CHECK(attn_feature_slots(cfg.features, cfg.n_features) == S);
+    /* slots: norm, list P (rows 0..2: O B I), list L (rows 3..5), shape */
+    static const uint32_t rows[T * S] = { 3, 0, 3, 4,   6, 1, 5, 0,   0, 2, 4, 1,   3, 1, 3, 4 };
+    float t0[7 * 2], t1[6 * 3], t2[5 * 2], out[T * E], R[T * E];
+    float g0[7 * 2] = { 0 }, g1[6 * 3] = { 0 }, g2[5 * 2] = { 0 };
+    fill(t0, 14, 1); fill(t1, 18, 1); fill(t2, 10, 1); fill(R, T * E, 1);
+    attn_weights w = { 0 }, g = { 0 };
+    w.embed[0] = t0; w.embed[1] = t1; w.embed[2] = t2;
+    g.embed[0] = g0; g.embed[1] = g1; g.embed[2] = g2;
+    attn_embed_forward(out, &cfg, &w, rows, T);
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < 3; d++)
+            CHECK_NEAR(out[t * E + 2 + d], (double)t1[rows[t * S + 1] * 3 + d] +
+                                           t1[rows[t * S + 2] * 3 + d], 1e-6);
+    CHECK(out[E + 5] == t2[0 * 2] && out[E] == t0[6 * 2]);
+    attn_embed_backward(&cfg, &g, rows, R, T, -1, NULL);
+    double n1[18] = { 0 };
+    for (int t = 0; t < T; t++)
+        for (int l = 0; l < 2; l++)
+            for (int d = 0; d < 3; d++) n1[rows[t * S + 1 + l] * 3 + d] += R[t * E + 2 + d];
+    record("embed gazetteer", compare("gazetteer table", g1, n1, 18, 1e-6, 1e-6));
+    attn_config_free(&cfg);
+}
+
 /* ---- pooling ---- */
 
 typedef struct pool_ctx { double *h; const float *R; int T, D; } pool_ctx;
@@ -654,6 +694,13 @@ static const char *MODEL_HEAD_SUBWORD =
     "                {\"kind\": \"subword\", \"buckets\": 30, \"dim\": 3, \"min_n\": 2, \"max_n\": 3},"
     "                {\"kind\": \"shape\", \"buckets\": 20, \"dim\": 2}],";
 
+/* The same with a gazetteer feature of three lists between the others. */
+static const char *MODEL_HEAD_GAZ =
+    "{\"format\": 1, \"dim\": 8, \"layers\": 2, \"heads\": 2, \"ffn\": 12, \"max_len\": 12,"
+    " \"features\": [{\"kind\": \"norm\", \"buckets\": 40, \"dim\": 4},"
+    "                {\"kind\": \"gazetteer\", \"dim\": 3, \"lists\": [\"A\", \"B\", \"C\"]},"
+    "                {\"kind\": \"shape\", \"buckets\": 20, \"dim\": 2}],";
+
 /* First slot of feature f in a token's rows. */
 static int first_slot(const attn_config *c, int f) {
     return attn_feature_slots(c->features, f);
@@ -735,12 +782,17 @@ static double check_model_grads(attn_model *m, attn_trainer *tr, const attn_exam
 }
 
 /* Rows in the lower half of each table (the upper half stays unused). A subword feature gets
- * its word row and 0..ATTN_SUBWORD_SLOTS-1 more (repeats possible), then ATTN_ROW_NONE. */
+ * its word row and 0..ATTN_SUBWORD_SLOTS-1 more (repeats possible), then ATTN_ROW_NONE; a
+ * gazetteer feature O or B in each list (its I rows stay unused). */
 static void random_rows(uint32_t *rows, int T, const attn_config *c) {
     for (int t = 0; t < T; t++)
         for (int f = 0; f < c->n_features; f++) {
             const attn_feature_spec *fs = &c->features[f];
             const int n = attn_feature_n_slots(fs);
+            if (fs->kind == ATTN_FEAT_GAZETTEER) {
+                for (int l = 0; l < n; l++) *rows++ = ATTN_GAZ_ROW(l, urand() < 0.5 ? 0 : 1);
+                continue;
+            }
             const int used = 1 + (int)(urand() * n);
             for (int k = 0; k < n; k++)
                 *rows++ = k < used ? (uint32_t)(urand() * (fs->n_buckets / 2)) : ATTN_ROW_NONE;
@@ -860,6 +912,7 @@ int main(void) {
     test_gelu();
     test_embed();
     test_embed_subword();
+    test_embed_gazetteer();
     test_pool(1, 5);
     test_pool(7, 9);
     test_heads();
@@ -874,6 +927,10 @@ int main(void) {
     test_model_with(MODEL_HEAD_SUBWORD, "subword", " \"tasks\": [\"entities\"],"
                     " \"entities\": {\"labels\": [\"X\", \"Y\"]}}", 1, 0);
     test_model_with(MODEL_HEAD_SUBWORD, "subword+dropout", " \"tasks\": [\"classify\"],"
+                    " \"classify\": {\"labels\": [\"a\", \"b\"]}}", 2, 1);
+    test_model_with(MODEL_HEAD_GAZ, "gazetteer", " \"tasks\": [\"entities\"],"
+                    " \"entities\": {\"labels\": [\"X\", \"Y\"]}}", 1, 0);
+    test_model_with(MODEL_HEAD_GAZ, "gazetteer+dropout", " \"tasks\": [\"classify\"],"
                     " \"classify\": {\"labels\": [\"a\", \"b\"]}}", 2, 1);
     test_batch_mean();
     for (int i = 0; i < n_max_err; i++)

@@ -48,8 +48,8 @@ static void test_hash_known_answers(void) {
 
 static void test_names(void) {
     static const char *const names[] = {"norm", "prefix", "suffix", "shape", "subword",
-                                        "bigram_left", "bigram_right"};
-    for (int k = 0; k < 7; k++) {
+                                        "bigram_left", "bigram_right", "gazetteer"};
+    for (int k = 0; k < 8; k++) {
         attn_feature_kind kind = (attn_feature_kind)99;
         CHECK(attn_feature_name((attn_feature_kind)k) && strcmp(attn_feature_name((attn_feature_kind)k), names[k]) == 0);
         CHECK(attn_feature_kind_from_name(names[k], &kind) == 0 && kind == (attn_feature_kind)k);
@@ -59,7 +59,7 @@ static void test_names(void) {
     CHECK(attn_feature_kind_from_name("", &kind) == -1);
     CHECK(attn_feature_kind_from_name(NULL, &kind) == -1);
     CHECK(kind == ATTN_FEAT_SHAPE);   /* untouched on failure */
-    CHECK(attn_feature_name((attn_feature_kind)7) == NULL);
+    CHECK(attn_feature_name((attn_feature_kind)8) == NULL);
     CHECK(attn_feature_name((attn_feature_kind)-1) == NULL);
 }
 
@@ -359,7 +359,7 @@ static void test_bigrams(void) {
     attn_error err = {0};
     CHECK(attn_tokenize(text, strlen(text), &toks, &err) == ATTN_OK && toks.n == 5);
     uint32_t rows[5 * 3], alone[3];
-    attn_sequence_features(text, toks.tok, toks.n, spec, 3, rows);
+    attn_sequence_features(text, toks.tok, toks.n, spec, 3, NULL, rows);
     const char *norm[5] = {"国", "务", "院", "ibm", "0000"};
     for (int t = 0; t < 5; t++) {
         const char *prev = t > 0 ? norm[t - 1] : "\x02", *next = t < 4 ? norm[t + 1] : "\x03";
@@ -377,11 +377,11 @@ static void test_bigrams(void) {
     CHECK(rows[0 * 3 + 2] != rows[1 * 3 + 0]);
     /* A sequence cut out of the text (an inference window) pairs its edges with the marks. */
     uint32_t window[2 * 3];
-    attn_sequence_features(text, toks.tok + 1, 2, spec, 3, window);
+    attn_sequence_features(text, toks.tok + 1, 2, spec, 3, NULL, window);
     CHECK(window[0] == bigram_row_def(ATTN_FEAT_BIGRAM_LEFT, "\x02", "务", B));
     CHECK(window[3 + 2] == bigram_row_def(ATTN_FEAT_BIGRAM_RIGHT, "院", "\x03", B));
     CHECK(window[2] == rows[1 * 3 + 2] && window[3] == rows[2 * 3]);
-    attn_sequence_features(text, toks.tok, 0, spec, 3, rows);   /* nothing to do, no crash */
+    attn_sequence_features(text, toks.tok, 0, spec, 3, NULL, rows);   /* nothing to do, no crash */
     attn_tokens_free(&toks);
 }
 

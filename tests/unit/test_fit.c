@@ -178,7 +178,7 @@ static void test_dataset_errors(void) {
     attn_eval_result res;
     CHECK(attn_evaluate(tagger, ds, ATTN_TASK_CLASSIFY, NULL, NULL, &res, &err) == ATTN_EINVAL);
     CHECK(!strcmp(err.msg, "evaluate: the dataset was built for another config (tasks, max_len, "
-                           "features or labels differ from the model's)"));
+                           "features, gazetteer lists or labels differ from the model's)"));
     CHECK(attn_evaluate(m, ds, ATTN_TASK_CLASSIFY, NULL, NULL, &res, &err) == ATTN_OK);
     attn_eval_result_free(&res);
     CHECK(attn_evaluate(tagger, cds, ATTN_TASK_ENTITIES, NULL, NULL, &res, &err) == ATTN_EINVAL);

@@ -269,9 +269,9 @@ static void test_config_errors_features(void) {
                         "config: unknown key 'features[0].seed'");
     expect_config_error(norm, "{\"buckets\": 100, \"dim\": 8}", ATTN_EINVAL, "config: 'features[0].kind' is missing");
     expect_config_error(norm, "{\"kind\": \"char\", \"buckets\": 100, \"dim\": 8}", ATTN_EINVAL,
-                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\", \"bigram_left\", \"bigram_right\"");
+                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\", \"bigram_left\", \"bigram_right\", \"gazetteer\"");
     expect_config_error(norm, "{\"kind\": 0, \"buckets\": 100, \"dim\": 8}", ATTN_EINVAL,
-                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\", \"bigram_left\", \"bigram_right\"");
+                        "config: 'features[0].kind' must be one of \"norm\", \"prefix\", \"suffix\", \"shape\", \"subword\", \"bigram_left\", \"bigram_right\", \"gazetteer\"");
     expect_config_error("{\"kind\": \"shape\"", "{\"kind\": \"norm\"", ATTN_EINVAL,
                         "config: 'features[3].kind' \"norm\" is given twice");
     expect_config_error(norm, "{\"kind\": \"norm\", \"buckets\": 0, \"dim\": 8}", ATTN_EINVAL,

@@ -602,7 +602,8 @@ static void test_bigram_window_rows(const attn_model *m) {
     uint32_t *rows = malloc(sizeof(uint32_t) * toks.n * (size_t)S);
     float *want = malloc(sizeof(float) * toks.n * (size_t)D);
     attn_scratch scratch = {0};
-    attn_sequence_features(text, toks.tok, toks.n, m->cfg.features, m->cfg.n_features, rows);
+    attn_sequence_features(text, toks.tok, toks.n, m->cfg.features, m->cfg.n_features, NULL,
+                           rows);
     CHECK(attn_encode(m, rows, (int)toks.n, want, &scratch, &err) == ATTN_OK);
     for (int cache = 0; cache < 2; cache++) {
         attn_session *s = attn_session_new();
