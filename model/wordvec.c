@@ -17,6 +17,7 @@
 #include "features.h"
 #include "kernels.h"
 #include "subword.h"
+#include "threadpool.h"
 #include "tokenizer.h"
 
 #define TYPE_HASH_SEED 0x766f636162756c61ull   /* "vocabula": corpus hash table only */
@@ -28,6 +29,9 @@
 #define PROGRESS_SECONDS 5.0
 #define LOSS_EPS 1e-7f
 #define NO_WORD UINT32_MAX
+
+_Static_assert(ATTN_WORDVEC_MAX_THREADS <= ATTN_THREADPOOL_MAX_THREADS,
+               "one thread pool runs the word-vector threads");
 
 /* ================================================================ params */
 
@@ -395,11 +399,10 @@ typedef struct trainer {
     _Atomic uint64_t processed;
     atomic_int stop;          /* attn_wordvec_cancel: workers leave after their document */
     double start;
-    pthread_mutex_t mutex;    /* guards n_done and the workers' published losses */
-    pthread_cond_t ended;     /* signalled as each worker ends */
-    int n_done;
+    pthread_mutex_t mutex;    /* guards the workers' published losses */
 } trainer;
 
+/* The state of one shard: item `index` of the pool's run. */
 typedef struct worker {
     trainer *t;
     int index;
@@ -418,9 +421,8 @@ typedef struct worker {
 
 struct attn_wordvec_run {
     trainer t;
-    worker ws[ATTN_WORDVEC_MAX_THREADS];
-    pthread_t th[ATTN_WORDVEC_MAX_THREADS];
-    int n_started;                /* threads started and not yet joined */
+    worker ws[ATTN_WORDVEC_MAX_THREADS];   /* one per thread: shard i is item i */
+    attn_threadpool *pool;        /* p.threads threads, running the shards in the background */
 };
 
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
@@ -512,8 +514,10 @@ static void train_document(worker *w, size_t d) {
     update_lr(w, end - begin);
 }
 
-static void *worker_main(void *arg) {
-    worker *w = arg;
+/* attn_threadpool_item_fn: shard `item`, all epochs. */
+static int train_shard(void *job, void *scratch, size_t item, attn_error *err) {
+    (void)scratch, (void)err;
+    worker *w = &((attn_wordvec_run *)job)->ws[item];
     trainer *t = w->t;
     for (int epoch = 0; epoch < t->p.epochs && !atomic_load(&t->stop); epoch++) {
         w->loss_sum = 0.0;   /* the reported loss is the last epoch's */
@@ -526,10 +530,8 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&t->mutex);
     w->shown_loss_sum = w->loss_sum;
     w->shown_loss_n = w->loss_n;
-    t->n_done++;
-    pthread_cond_broadcast(&t->ended);
     pthread_mutex_unlock(&t->mutex);
-    return NULL;
+    return ATTN_OK;
 }
 
 static int worker_init(worker *w, trainer *t, int index) {
@@ -572,20 +574,21 @@ static void init_input(float *input, size_t n, uint32_t dim, uint64_t seed) {
     for (size_t i = 0; i < n; i++) input[i] = attn_uniform01(&rng) * scale - offset;
 }
 
-/* Joins the started threads and frees everything but what finish hands over. */
+/* Stops the pool (after the run, if one is under way) and frees everything but what finish
+ * hands over. */
 static void run_free(attn_wordvec_run *r) {
     trainer *t = &r->t;
-    for (int i = 0; i < r->n_started; i++) pthread_join(r->th[i], NULL);
+    attn_threadpool_free(r->pool);
     for (int i = 0; i < t->p.threads; i++) worker_free(&r->ws[i]);
     pthread_mutex_destroy(&t->mutex);
-    pthread_cond_destroy(&t->ended);
     free(t->input);
     free(t->output);
     vocab_free(&t->v);
     free(r);
 }
 
-/* The tables, the workers and their threads (run is zeroed, its vocabulary built). */
+/* The tables, the workers and the background run of the shards on the pool (run is zeroed,
+ * its vocabulary built). */
 static int run_begin(attn_wordvec_run *r, attn_error *err) {
     trainer *t = &r->t;
     const attn_wordvec_params *p = &t->p;
@@ -598,13 +601,10 @@ static int run_begin(attn_wordvec_run *r, attn_error *err) {
         if (worker_init(&r->ws[i], t, i) != ATTN_OK)
             return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec worker)");
     assign_shards(r->ws, p->threads, &t->v);
+    int rc = attn_threadpool_new(p->threads, NULL, NULL, &r->pool, err);
     t->start = now_seconds();
-    for (; r->n_started < p->threads; r->n_started++)
-        if (pthread_create(&r->th[r->n_started], NULL, worker_main, &r->ws[r->n_started]) != 0) {
-            atomic_store(&t->stop, 1);
-            return attn_fail(err, ATTN_ENOMEM, "cannot start wordvec thread %d", r->n_started);
-        }
-    return ATTN_OK;
+    if (rc == ATTN_OK) rc = attn_threadpool_start(r->pool, (size_t)p->threads, train_shard, r, err);
+    return rc;
 }
 
 int attn_wordvec_start(const attn_wordvec_corpus *c, const attn_wordvec_params *p,
@@ -620,7 +620,6 @@ int attn_wordvec_start(const attn_wordvec_corpus *c, const attn_wordvec_params *
     trainer *t = &r->t;
     t->p = *p;
     pthread_mutex_init(&t->mutex, NULL);
-    pthread_cond_init(&t->ended, NULL);
     rc = build_vocab(&t->v, c, p, err);
     if (rc != ATTN_OK) {
         run_free(r);
@@ -643,18 +642,8 @@ int attn_wordvec_start(const attn_wordvec_corpus *c, const attn_wordvec_params *
 
 int attn_wordvec_wait(attn_wordvec_run *r, double seconds, attn_wordvec_progress *progress) {
     trainer *t = &r->t;
+    const int done = attn_threadpool_wait(r->pool, seconds);
     pthread_mutex_lock(&t->mutex);
-    if (seconds > 0.0 && t->n_done < t->p.threads) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        double whole = floor(seconds);
-        until.tv_sec += (time_t)whole;
-        until.tv_nsec += (long)((seconds - whole) * 1e9);
-        if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
-        while (t->n_done < t->p.threads &&
-               pthread_cond_timedwait(&t->ended, &t->mutex, &until) == 0) {}
-    }
-    int done = t->n_done == t->p.threads;
     double loss = 0.0;
     uint64_t samples = 0;
     for (int i = 0; i < t->p.threads; i++) {
@@ -674,8 +663,7 @@ int attn_wordvec_wait(attn_wordvec_run *r, double seconds, attn_wordvec_progress
 int attn_wordvec_finish(attn_wordvec_run *r, attn_wordvec *out, attn_wordvec_stats *stats) {
     memset(out, 0, sizeof *out);
     trainer *t = &r->t;
-    for (int i = 0; i < r->n_started; i++) pthread_join(r->th[i], NULL);
-    r->n_started = 0;
+    (void)attn_threadpool_join(r->pool, NULL, NULL);   /* the shards never fail */
     if (stats) {
         memset(stats, 0, sizeof *stats);
         stats->corpus_tokens = t->corpus_tokens;

@@ -375,8 +375,8 @@ static void test_file_format(void) {
     expect_load_error(bad, 48, ATTN_EMODEL, "non-finite value at row 1, column 1");
 }
 
-/* The run API: start/wait/finish gives attn_wordvec_train's bits (one thread); a cancelled
- * run stops long before its end. */
+/* The run API: start/wait/finish gives attn_wordvec_train's bits (one thread); watched with
+ * two threads, the progress ends at the total; a cancelled run stops long before its end. */
 static void test_run(void) {
     char *text = make_topic_corpus(2000, 12);
     attn_wordvec_corpus *c = attn_wordvec_corpus_new();
@@ -394,12 +394,27 @@ static void test_run(void) {
     attn_wordvec_stats s;
     CHECK(attn_wordvec_finish(r, &watched, &s) == ATTN_OK && s.processed == 3 * 24000);
     CHECK(memcmp(direct.table, watched.table, (size_t)4096 * 16 * sizeof(float)) == 0);
+    attn_wordvec_free(&watched);
 
-    p.epochs = 1000;               /* minutes of work: cancelled after a moment */
-    CHECK(attn_wordvec_start(c, &p, &r, &err) == ATTN_OK);
-    CHECK(attn_wordvec_wait(r, 0.05, &pr) == 0);
-    CHECK(pr.processed < pr.total && pr.total == (uint64_t)1000 * 24000);
-    attn_wordvec_cancel(r);
+    p.threads = 2;
+    CHECK(attn_wordvec_start(c, &p, &r, &err) == ATTN_OK && r);
+    uint64_t last = 0;
+    int backwards = 0;
+    while (!attn_wordvec_wait(r, 0.001, &pr)) {
+        backwards += pr.processed < last;
+        last = pr.processed;
+    }
+    CHECK(!backwards && pr.processed == 3 * 24000 && pr.total == 3 * 24000);
+    CHECK(attn_wordvec_finish(r, &watched, &s) == ATTN_OK && s.processed == 3 * 24000);
+
+    for (int threads = 1; threads <= 2; threads++) {
+        p.threads = threads;
+        p.epochs = 1000;           /* minutes of work: cancelled after a moment */
+        CHECK(attn_wordvec_start(c, &p, &r, &err) == ATTN_OK);
+        CHECK(attn_wordvec_wait(r, 0.05, &pr) == 0);
+        CHECK(pr.processed < pr.total && pr.total == (uint64_t)1000 * 24000);
+        attn_wordvec_cancel(r);
+    }
     attn_wordvec_cancel(NULL);
 
     p.min_count = 100000;          /* errors come from start, as from attn_wordvec_train */
