@@ -29,12 +29,16 @@ int attn_argmax(const float *x, int n) {
 }
 
 int attn_grow(void **p, size_t *cap, size_t n, size_t elem) {
+    return attn_grow_with(realloc, p, cap, n, elem);
+}
+
+int attn_grow_with(attn_realloc_fn re, void **p, size_t *cap, size_t n, size_t elem) {
     if (n <= *cap && *p) return ATTN_OK;
     size_t want = *cap > SIZE_MAX / 2 ? SIZE_MAX : 2 * *cap;
     if (want < n) want = n;
     if (want == 0) want = 1;
     if (elem == 0 || want > SIZE_MAX / elem) return ATTN_ENOMEM;
-    void *q = realloc(*p, want * elem);
+    void *q = re(*p, want * elem);
     if (!q) return ATTN_ENOMEM;
     *p = q;
     *cap = want;

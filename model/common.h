@@ -43,8 +43,12 @@ int attn_argmax(const float *x, int n);
  * to max(n, 2 * *cap) elements (at least 1), so appending one at a time costs amortised O(1).
  * Nothing changes when n <= *cap and *p is allocated. ATTN_OK, or ATTN_ENOMEM (no err message:
  * the caller names what it was growing) when realloc fails or the size overflows size_t; *p
- * and *cap are then unchanged. The one growth helper of the engine (and of ext/). */
+ * and *cap are then unchanged. The one growth helper of the engine (and of ext/, which grows
+ * its arrays with SQLite's allocator through attn_grow_with: ext.h sqlite_grow). */
 int attn_grow(void **p, size_t *cap, size_t n, size_t elem);
+/* attn_grow with another allocator: re(p, bytes) must behave as realloc. */
+typedef void *(*attn_realloc_fn)(void *p, size_t bytes);
+int attn_grow_with(attn_realloc_fn re, void **p, size_t *cap, size_t n, size_t elem);
 
 /* splitmix64 (Steele, Lea, Flood 2014): the engine's one pseudo-random generator. Every
  * random draw (initial weights, dropout, shuffles, masks, word-vector sampling) takes its
