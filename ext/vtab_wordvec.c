@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define FN "attn_wordvec_train"
@@ -81,12 +80,6 @@ typedef struct wordvec_cursor {
     int have_words;
     int eof;
 } wordvec_cursor;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- output files --------------------------------------------------------------------------- */
 
@@ -331,10 +324,10 @@ static int finish_training(wordvec_cursor *cur, char **err_msg) {
 
 /* Waits report_seconds (or to the end), checking for an interrupt every slice. */
 static int train_some(wordvec_cursor *cur, char **err_msg) {
-    double until = now_seconds() + cur->report_seconds;
+    double until = attn_now_seconds() + cur->report_seconds;
     attn_wordvec_progress pr;
     for (;;) {
-        double left = until - now_seconds();
+        double left = until - attn_now_seconds();
         if (attn_wordvec_wait(cur->run, left < WAIT_SLICE_SECONDS ? (left > 0 ? left : 0)
                                                                   : WAIT_SLICE_SECONDS, &pr))
             return finish_training(cur, err_msg);
@@ -353,7 +346,7 @@ static int step(wordvec_cursor *cur, char **err_msg) {
         if (!cur->run) rc = start_training(cur, err_msg);
         if (rc == SQLITE_OK) rc = train_some(cur, err_msg);
     }
-    cur->seconds = now_seconds() - cur->start;
+    cur->seconds = attn_now_seconds() - cur->start;
     return rc;
 }
 
@@ -429,7 +422,7 @@ static int start_call(wordvec_cursor *cur, sqlite3_value *args[N_ARGS], char **e
     if (rc == SQLITE_OK && vocab_path)
         rc = out_file_begin(&cur->vocab, vocab_path, "vocab", err_msg);
     if (rc == SQLITE_OK && !(cur->corpus = attn_wordvec_corpus_new())) rc = SQLITE_NOMEM;
-    cur->start = now_seconds();
+    cur->start = attn_now_seconds();
     return rc == SQLITE_OK ? step(cur, err_msg) : rc;
 }
 

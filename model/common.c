@@ -1,10 +1,12 @@
-/* common.c: the error helper, argmax, array growth and the opening of input files. */
+/* common.c: the error helper, argmax, array growth, the monotonic clock and the opening of
+ * input files. */
 #include "common.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <time.h>
 #ifndef _WIN32
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -43,6 +45,12 @@ int attn_grow_with(attn_realloc_fn re, void **p, size_t *cap, size_t n, size_t e
     *p = q;
     *cap = want;
     return ATTN_OK;
+}
+
+double attn_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 FILE *attn_fopen_regular(const char *path, attn_error *err) {

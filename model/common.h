@@ -73,6 +73,9 @@ static inline float attn_uniform01(uint64_t *state) {
     return (float)(attn_splitmix64(state) >> 40) * (1.0f / 16777216.0f);
 }
 
+/* Seconds on the monotonic clock: a duration is the difference of two readings. */
+double attn_now_seconds(void);
+
 /* Opens path for reading if it is a regular file: a device (/dev/zero), a FIFO (whose open
  * would block until a writer comes) or a directory is refused with "'path' is not a regular
  * file"; a file that cannot be opened with "cannot open 'path'". NULL then, err set. */

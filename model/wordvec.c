@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include "features.h"
 #include "kernels.h"
@@ -79,12 +78,6 @@ int attn_wordvec_check_params(const attn_wordvec_params *p, attn_error *err) {
 
 /* ================================================================ small helpers */
 
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ================================================================ corpus */
 
@@ -602,7 +595,7 @@ static int run_begin(attn_wordvec_run *r, attn_error *err) {
             return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec worker)");
     assign_shards(r->ws, p->threads, &t->v);
     int rc = attn_threadpool_new(p->threads, NULL, NULL, &r->pool, err);
-    t->start = now_seconds();
+    t->start = attn_now_seconds();
     if (rc == ATTN_OK) rc = attn_threadpool_start(r->pool, (size_t)p->threads, train_shard, r, err);
     return rc;
 }
@@ -655,7 +648,7 @@ int attn_wordvec_wait(attn_wordvec_run *r, double seconds, attn_wordvec_progress
         progress->processed = atomic_load(&t->processed);
         progress->total = t->total_work;
         progress->loss = samples ? loss / (double)samples : 0.0;
-        progress->seconds = now_seconds() - t->start;
+        progress->seconds = attn_now_seconds() - t->start;
     }
     return done;
 }
@@ -671,7 +664,7 @@ int attn_wordvec_finish(attn_wordvec_run *r, attn_wordvec *out, attn_wordvec_sta
         stats->vocab_words = t->v.n_words;
         stats->train_tokens = t->v.n_train;
         stats->processed = atomic_load(&t->processed);
-        stats->seconds = now_seconds() - t->start;
+        stats->seconds = attn_now_seconds() - t->start;
         stats->words_per_second = stats->seconds > 0 ? (double)stats->processed / stats->seconds : 0.0;
         double loss = 0.0;
         uint64_t samples = 0;

@@ -185,12 +185,6 @@ static void test_scratch_failure(void) {
 
 /* ---- background runs ---- */
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Each item records the thread and scratch that ran it; items wait while `gate` is closed. */
 typedef struct who_job {
     size_t n;
@@ -266,9 +260,9 @@ static void test_background(int n_threads) {
         CHECK(attn_threadpool_wait(b, 0.02) == 0);
         CHECK(atomic_load(&job.started) <= n_threads);   /* one item a thread at a time */
         atomic_store(&job.gate, 0);
-        double t0 = now_seconds();
+        double t0 = attn_now_seconds();
         CHECK(attn_threadpool_wait(b, 60) == 1);
-        CHECK(now_seconds() - t0 < 30);
+        CHECK(attn_now_seconds() - t0 < 30);
         CHECK(attn_threadpool_wait(b, 0) == 1);
         CHECK(attn_threadpool_join(b, NULL, &err) == ATTN_OK);
         snprintf(what, sizeof what, "background, %d threads, run %d", n_threads, rep);
@@ -314,9 +308,9 @@ static void test_free_during_background(void) {
     atomic_init(&job.ran, 0);
     CHECK(attn_threadpool_start(b, N, slow_item, &job, &err) == ATTN_OK);
     CHECK(attn_threadpool_wait(b, 0.05) == 0);
-    double t0 = now_seconds();
+    double t0 = attn_now_seconds();
     attn_threadpool_free(b);
-    CHECK_MSG(now_seconds() - t0 < 5.0, "free took %.2f s", now_seconds() - t0);
+    CHECK_MSG(attn_now_seconds() - t0 < 5.0, "free took %.2f s", attn_now_seconds() - t0);
     CHECK(atomic_load(&job.ran) > 0 && atomic_load(&job.ran) < N);
 }
 
