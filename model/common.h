@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define ATTN_VERSION "0.1.0"
 
@@ -71,6 +72,35 @@ static inline uint64_t attn_splitmix64(uint64_t *state) {
 }
 static inline float attn_uniform01(uint64_t *state) {
     return (float)(attn_splitmix64(state) >> 40) * (1.0f / 16777216.0f);
+}
+
+/* Little-endian byte order, that of every stored format (model tensors, word-vector files),
+ * at any alignment:
+ *   attn_host_is_little_endian()                  1 on a little-endian host
+ *   attn_load_u32_le(b), attn_store_u32_le(b, x)  a uint32 at b[0..4)
+ *   attn_load_f32_le(b), attn_store_f32_le(b, f)  an IEEE binary32 at b[0..4) */
+static inline int attn_host_is_little_endian(void) {
+    const uint32_t one = 1;
+    unsigned char first;
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+static inline uint32_t attn_load_u32_le(const unsigned char *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static inline void attn_store_u32_le(unsigned char *b, uint32_t x) {
+    for (int k = 0; k < 4; k++) b[k] = (unsigned char)(x >> (8 * k));
+}
+static inline float attn_load_f32_le(const unsigned char *b) {
+    const uint32_t bits = attn_load_u32_le(b);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+static inline void attn_store_f32_le(unsigned char *b, float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    attn_store_u32_le(b, bits);
 }
 
 /* Seconds on the monotonic clock: a duration is the difference of two readings. */

@@ -719,39 +719,15 @@ void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t
 
 /* ================================================================ file */
 
-static int host_is_little_endian(void) {
-    const uint16_t one = 1;
-    return *(const unsigned char *)&one == 1;
-}
-
-static void put_u32le(unsigned char *b, uint32_t x) {
-    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(x >> (8 * i));
-}
-
-static uint32_t get_u32le(const unsigned char *b) {
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-/* Reverses the bytes of each float on a big-endian host (the file is little-endian). */
-static void floats_le(float *x, size_t n) {
-    if (host_is_little_endian()) return;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        u = (u >> 24) | ((u >> 8) & 0xff00u) | ((u << 8) & 0xff0000u) | (u << 24);
-        memcpy(&x[i], &u, 4);
-    }
-}
-
+/* The table as little-endian floats: as is on a little-endian host, else in chunks. */
 static int write_table(FILE *f, const attn_wordvec *wv) {
     size_t n = (size_t)wv->n_buckets * wv->dim;
-    if (host_is_little_endian()) return fwrite(wv->table, sizeof(float), n, f) == n ? 0 : -1;
-    float chunk[4096];
+    if (attn_host_is_little_endian()) return fwrite(wv->table, sizeof(float), n, f) == n ? 0 : -1;
+    unsigned char chunk[4 * 4096];
     for (size_t i = 0; i < n; i += 4096) {
         size_t m = n - i < 4096 ? n - i : 4096;
-        memcpy(chunk, wv->table + i, m * sizeof(float));
-        floats_le(chunk, m);
-        if (fwrite(chunk, sizeof(float), m, f) != m) return -1;
+        for (size_t j = 0; j < m; j++) attn_store_f32_le(chunk + 4 * j, wv->table[i + j]);
+        if (fwrite(chunk, 4, m, f) != m) return -1;
     }
     return 0;
 }
@@ -759,11 +735,11 @@ static int write_table(FILE *f, const attn_wordvec *wv) {
 int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err) {
     unsigned char h[ATTN_WORDVEC_HEADER_BYTES];
     memcpy(h, ATTN_WORDVEC_MAGIC, 4);
-    put_u32le(h + 4, ATTN_WORDVEC_VERSION);
-    put_u32le(h + 8, wv->n_buckets);
-    put_u32le(h + 12, wv->dim);
-    put_u32le(h + 16, (uint32_t)wv->min_n);
-    put_u32le(h + 20, (uint32_t)wv->max_n);
+    attn_store_u32_le(h + 4, ATTN_WORDVEC_VERSION);
+    attn_store_u32_le(h + 8, wv->n_buckets);
+    attn_store_u32_le(h + 12, wv->dim);
+    attn_store_u32_le(h + 16, (uint32_t)wv->min_n);
+    attn_store_u32_le(h + 20, (uint32_t)wv->max_n);
     FILE *f = fopen(path, "wb");
     if (!f) return attn_fail(err, ATTN_EINVAL, "cannot write %s", path);
     int bad = fwrite(h, 1, sizeof h, f) != sizeof h || write_table(f, wv) != 0;
@@ -775,12 +751,12 @@ int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err)
 static int parse_header(const unsigned char *h, attn_wordvec *wv, const char *path, attn_error *err) {
     if (memcmp(h, ATTN_WORDVEC_MAGIC, 4) != 0)
         return attn_fail(err, ATTN_EMODEL, "%s is not a wordvec file (bad magic)", path);
-    uint32_t version = get_u32le(h + 4);
+    uint32_t version = attn_load_u32_le(h + 4);
     if (version != ATTN_WORDVEC_VERSION)
         return attn_fail(err, ATTN_EMODEL, "%s: unsupported wordvec version %u (expected %u)",
                          path, version, ATTN_WORDVEC_VERSION);
-    uint32_t n_buckets = get_u32le(h + 8), dim = get_u32le(h + 12);
-    uint32_t min_n = get_u32le(h + 16), max_n = get_u32le(h + 20);
+    uint32_t n_buckets = attn_load_u32_le(h + 8), dim = attn_load_u32_le(h + 12);
+    uint32_t min_n = attn_load_u32_le(h + 16), max_n = attn_load_u32_le(h + 20);
     if (n_buckets < 1 || n_buckets > ATTN_MAX_BUCKETS)
         return attn_fail(err, ATTN_EMODEL, "%s: n_buckets %u out of range 1..%u", path, n_buckets, ATTN_MAX_BUCKETS);
     if (dim < 1 || dim > ATTN_MAX_DIM)
@@ -809,7 +785,9 @@ static int read_table(FILE *f, attn_wordvec *wv, const char *path, attn_error *e
     if (!wv->table) return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec table of %zu floats)", n);
     if (fread(wv->table, sizeof(float), n, f) != n)
         return attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
-    floats_le(wv->table, n);
+    if (!attn_host_is_little_endian())      /* the file's little-endian floats, in place */
+        for (size_t i = 0; i < n; i++)
+            wv->table[i] = attn_load_f32_le((const unsigned char *)&wv->table[i]);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(wv->table[i]))
             return attn_fail(err, ATTN_EMODEL, "%s: non-finite value at row %zu, column %zu",
