@@ -704,17 +704,25 @@ void attn_wordvec_free(attn_wordvec *wv) {
     memset(wv, 0, sizeof *wv);
 }
 
-void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t n_bytes, float *vec) {
-    uint32_t rows[ATTN_SUBWORD_MAX_ROWS];
-    size_t n = attn_subword_rows(token, n_bytes, wv->min_n, wv->max_n, wv->n_buckets, rows,
-                                 ATTN_SUBWORD_MAX_ROWS);
-    memset(vec, 0, wv->dim * sizeof *vec);
-    if (n == 0) return;
+/* Mean of the word's subword rows of wv into dst[wv->dim] (rows: [ATTN_SUBWORD_MAX_ROWS]
+ * scratch); 0, dst untouched, when it has none. */
+static int subword_mean(const struct attn_wordvec *wv, const char *word, size_t len,
+                        uint32_t *rows, float *dst) {
+    const size_t n = attn_subword_rows(word, len, wv->min_n, wv->max_n, wv->n_buckets, rows,
+                                       ATTN_SUBWORD_MAX_ROWS);
+    if (n == 0) return 0;
+    memset(dst, 0, wv->dim * sizeof *dst);
     for (size_t r = 0; r < n; r++) {
         const float *row = wv->table + (size_t)rows[r] * wv->dim;
-        for (uint32_t i = 0; i < wv->dim; i++) vec[i] += row[i];
+        for (uint32_t i = 0; i < wv->dim; i++) dst[i] += row[i];
     }
-    for (uint32_t i = 0; i < wv->dim; i++) vec[i] /= (float)n;
+    for (uint32_t i = 0; i < wv->dim; i++) dst[i] /= (float)n;
+    return 1;
+}
+
+void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t n_bytes, float *vec) {
+    uint32_t rows[ATTN_SUBWORD_MAX_ROWS];
+    if (!subword_mean(wv, token, n_bytes, rows, vec)) memset(vec, 0, wv->dim * sizeof *vec);
 }
 
 /* ================================================================ file */
@@ -833,21 +841,6 @@ static int norm_feature(const attn_config *c) {
     for (int f = 0; f < c->n_features; f++)
         if (c->features[f].kind == ATTN_FEAT_NORM) return f;
     return -1;
-}
-
-/* Mean of the word's subword rows of wv into dst[wv->dim]; 0 when it has none. */
-static int subword_mean(const struct attn_wordvec *wv, const char *word, size_t len,
-                        uint32_t *rows, float *dst) {
-    const size_t n = attn_subword_rows(word, len, wv->min_n, wv->max_n, wv->n_buckets, rows,
-                                       ATTN_SUBWORD_MAX_ROWS);
-    if (n == 0) return 0;
-    memset(dst, 0, wv->dim * sizeof *dst);
-    for (size_t r = 0; r < n; r++) {
-        const float *row = wv->table + (size_t)rows[r] * wv->dim;
-        for (uint32_t i = 0; i < wv->dim; i++) dst[i] += row[i];
-    }
-    for (uint32_t i = 0; i < wv->dim; i++) dst[i] /= (float)n;
-    return 1;
 }
 
 int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
