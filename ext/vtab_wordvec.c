@@ -38,7 +38,6 @@
 
 #define FN "attn_wordvec_train"
 #define WAIT_SLICE_SECONDS 0.05         /* how often a training wait checks for an interrupt */
-#define READ_CHECK_LINES 4096           /* lines read between interrupt checks */
 #define DEFAULT_REPORT_SECONDS 10.0
 
 enum { COL_PHASE, COL_FILE, COL_TOKENS, COL_WORDS, COL_PROGRESS, COL_LOSS, COL_TOKENS_PER_S,
@@ -248,25 +247,14 @@ static int interrupted(wordvec_cursor *cur, char **err_msg) {
     return SQLITE_INTERRUPT;
 }
 
-/* Adds the next file to the corpus, a line at a time, checking for an interrupt. */
+/* Adds the next file to the corpus, checking for an interrupt (every
+ * ATTN_WORDVEC_STOP_LINES lines). */
 static int read_next_file(wordvec_cursor *cur, char **err_msg) {
     const char *path = cur->files->items[cur->next_file++].str;
     attn_error err = {{0}};
-    FILE *f = attn_fopen_regular(path, &err);
-    if (!f) return engine_error(err_msg, ATTN_EINVAL, &err);
-    char *line = NULL;
-    size_t cap = 0, n_lines = 0;
-    ssize_t len;
-    int status = ATTN_OK, stopped = 0;
-    while (status == ATTN_OK && !stopped && (len = getline(&line, &cap, f)) >= 0) {
-        status = attn_wordvec_corpus_add_text(cur->corpus, line, (size_t)len, &err);
-        if (++n_lines % READ_CHECK_LINES == 0) stopped = interrupt_probe_check(&cur->probe);
-    }
-    if (status == ATTN_OK && !stopped && ferror(f))
-        status = attn_fail(&err, ATTN_EINVAL, "cannot read '%s'", path);
-    free(line);
-    fclose(f);
-    if (stopped) return interrupted(cur, err_msg);
+    int status = attn_wordvec_corpus_add_file(cur->corpus, path, interrupt_probe_check,
+                                              &cur->probe, &err);
+    if (status == ATTN_ESTOPPED) return interrupted(cur, err_msg);
     if (status != ATTN_OK) return engine_error(err_msg, status, &err);
     cur->ph = PHASE_READ;
     cur->file = path;

@@ -200,19 +200,31 @@ int attn_wordvec_corpus_add_text(attn_wordvec_corpus *c, const char *text, size_
     return ATTN_OK;
 }
 
-int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return attn_fail(err, ATTN_EINVAL, "cannot open %s", path);
+/* Calls fn on each line of the file at path (with its '\n'); asks stop (when non-NULL) every
+ * ATTN_WORDVEC_STOP_LINES lines. The one reader of text files here. */
+typedef int (*line_fn)(attn_wordvec_corpus *c, const char *line, size_t n_bytes, attn_error *err);
+static int for_each_line(attn_wordvec_corpus *c, const char *path, line_fn fn, attn_stop_cb stop,
+                         void *stop_user, attn_error *err) {
+    FILE *f = attn_fopen_regular(path, err);
+    if (!f) return ATTN_EINVAL;
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, n_lines = 0;
     ssize_t len;
     int rc = ATTN_OK;
-    while (rc == ATTN_OK && (len = getline(&line, &cap, f)) >= 0)
-        rc = attn_wordvec_corpus_add_text(c, line, (size_t)len, err);
-    if (rc == ATTN_OK && ferror(f)) rc = attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
+    while (rc == ATTN_OK && (len = getline(&line, &cap, f)) >= 0) {
+        rc = fn(c, line, (size_t)len, err);
+        if (rc == ATTN_OK && stop && ++n_lines % ATTN_WORDVEC_STOP_LINES == 0 && stop(stop_user))
+            rc = attn_fail(err, ATTN_ESTOPPED, "stopped while reading '%s'", path);
+    }
+    if (rc == ATTN_OK && ferror(f)) rc = attn_fail(err, ATTN_EINVAL, "cannot read '%s'", path);
     free(line);
     fclose(f);
     return rc;
+}
+
+int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_stop_cb stop,
+                                 void *stop_user, attn_error *err) {
+    return for_each_line(c, path, attn_wordvec_corpus_add_text, stop, stop_user, err);
 }
 
 uint64_t attn_wordvec_corpus_count(const attn_wordvec_corpus *c, const char *token, size_t n_bytes) {
@@ -938,21 +950,6 @@ static int count_line(attn_wordvec_corpus *c, const char *line, size_t n_bytes, 
     return rc;
 }
 
-static int count_file(attn_wordvec_corpus *c, const char *path, attn_error *err) {
-    FILE *fp = attn_fopen_regular(path, err);
-    if (!fp) return ATTN_EINVAL;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int rc = ATTN_OK;
-    while (!rc && (len = getline(&line, &cap, fp)) >= 0)
-        rc = count_line(c, line, (size_t)len, err);
-    if (!rc && ferror(fp)) rc = attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
-    free(line);
-    fclose(fp);
-    return rc;
-}
-
 static int by_count_then_bytes(const void *a, const void *b, void *ctx) {
     const attn_wordvec_corpus *c = ctx;
     const type_entry *x = &c->types[*(const uint32_t *)a], *y = &c->types[*(const uint32_t *)b];
@@ -997,7 +994,8 @@ int attn_vocab_from_files(const char *const *paths, int n_paths, uint64_t min_co
     attn_wordvec_corpus *c = attn_wordvec_corpus_new();
     if (!c) return attn_fail(err, ATTN_ENOMEM, "out of memory (vocabulary)");
     int rc = ATTN_OK;
-    for (int p = 0; !rc && p < n_paths; p++) rc = count_file(c, paths[p], err);
+    for (int p = 0; !rc && p < n_paths; p++)
+        rc = for_each_line(c, paths[p], count_line, NULL, NULL, err);
     if (!rc && !(*words = vocab_block(c, min_count, n_words)))
         rc = attn_fail(err, ATTN_ENOMEM, "out of memory (vocabulary)");
     attn_wordvec_corpus_free(c);

@@ -103,6 +103,11 @@ static void topic_scores(const attn_wordvec *wv, double *within, double *across,
     *across = sa / na;
 }
 
+/* A stop callback: counts the questions, says stop at the second. */
+static int count_and_stop_at_2(void *user) {
+    return ++*(int *)user == 2;
+}
+
 static void small_params(attn_wordvec_params *p) {
     attn_wordvec_default_params(p);
     p->dim = 16;
@@ -200,12 +205,25 @@ static void test_corpus_counts_and_vocab(void) {
     path = temp_file("corpus.txt");
     write_bytes(path, text, strlen(text));
     attn_wordvec_corpus *f = attn_wordvec_corpus_new();
-    CHECK(attn_wordvec_corpus_add_file(f, path, &err) == ATTN_OK);
+    CHECK(attn_wordvec_corpus_add_file(f, path, NULL, NULL, &err) == ATTN_OK);
     CHECK(attn_wordvec_corpus_tokens(f) == 10 && attn_wordvec_corpus_count(f, "Paris", 5) == 4);
     unlink(path);
-    CHECK(attn_wordvec_corpus_add_file(f, "/nonexistent/corpus.txt", &err) == ATTN_EINVAL);
-    CHECK(strcmp(err.msg, "cannot open /nonexistent/corpus.txt") == 0);
+    CHECK(attn_wordvec_corpus_add_file(f, "/nonexistent/corpus.txt", NULL, NULL, &err) == ATTN_EINVAL);
+    CHECK(strcmp(err.msg, "cannot open '/nonexistent/corpus.txt'") == 0);
     attn_wordvec_corpus_free(f);
+
+    /* a stop callback is asked every ATTN_WORDVEC_STOP_LINES lines */
+    path = temp_file("lines.txt");
+    FILE *lines = fopen(path, "w");
+    for (int i = 0; i < 3 * ATTN_WORDVEC_STOP_LINES; i++) fprintf(lines, "line %d\n", i);
+    fclose(lines);
+    int asked = 0;
+    f = attn_wordvec_corpus_new();
+    CHECK(attn_wordvec_corpus_add_file(f, path, count_and_stop_at_2, &asked, &err) == ATTN_ESTOPPED);
+    CHECK(asked == 2 && attn_wordvec_corpus_tokens(f) == 2 * 2 * ATTN_WORDVEC_STOP_LINES);
+    CHECK(strstr(err.msg, "stopped while reading") != NULL);
+    attn_wordvec_corpus_free(f);
+    unlink(path);
 
     /* min_count prunes: nothing seen 5 times -> no vocabulary */
     attn_wordvec_params p;
