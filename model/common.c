@@ -1,5 +1,5 @@
-/* common.c: the error helper, argmax, array growth, the monotonic clock and the opening of
- * input files. */
+/* common.c: the error helper, argmax, the shuffle, array growth, the monotonic clock and the
+ * opening of input files. */
 #include "common.h"
 
 #include <stdarg.h>
@@ -28,6 +28,31 @@ int attn_argmax(const float *x, int n) {
     for (int i = 1; i < n; i++)
         if (x[i] > x[best]) best = i;
     return best;
+}
+
+/* Swaps the elem bytes at x and y; 4 and 8 bytes (word ids, indices) in one move each. */
+static inline void swap_elems(unsigned char *x, unsigned char *y, size_t elem) {
+    if (elem == 4) {
+        uint32_t t, u;
+        memcpy(&t, x, 4), memcpy(&u, y, 4), memcpy(x, &u, 4), memcpy(y, &t, 4);
+    } else if (elem == 8) {
+        uint64_t t, u;
+        memcpy(&t, x, 8), memcpy(&u, y, 8), memcpy(x, &u, 8), memcpy(y, &t, 8);
+    } else {
+        for (size_t k = 0; k < elem; k++) {
+            const unsigned char t = x[k];
+            x[k] = y[k];
+            y[k] = t;
+        }
+    }
+}
+
+void attn_shuffle(void *a, size_t n, size_t elem, uint64_t *state) {
+    unsigned char *b = a;
+    for (size_t i = n > 1 ? n - 1 : 0; i > 0; i--) {
+        const size_t j = (size_t)(attn_splitmix64(state) % (i + 1));
+        swap_elems(b + i * elem, b + j * elem, elem);
+    }
 }
 
 int attn_grow(void **p, size_t *cap, size_t n, size_t elem) {

@@ -74,6 +74,11 @@ static inline float attn_uniform01(uint64_t *state) {
     return (float)(attn_splitmix64(state) >> 40) * (1.0f / 16777216.0f);
 }
 
+/* Fisher-Yates: the n elements of elem bytes at a in a random order drawn from *state
+ * (attn_splitmix64, one draw per element from the last down to the second: element i swaps
+ * with element draw % (i + 1)). The same state gives the same order. */
+void attn_shuffle(void *a, size_t n, size_t elem, uint64_t *state);
+
 /* Little-endian byte order, that of every stored format (model tensors, word-vector files),
  * at any alignment:
  *   attn_host_is_little_endian()                  1 on a little-endian host

@@ -27,12 +27,7 @@ attn_fit_opts attn_fit_defaults(void) {
 static void shuffle(size_t *order, size_t n, uint64_t seed, int epoch) {
     uint64_t state = seed ^ (0xf17ull << 40) ^ ((uint64_t)epoch * 0x2545f4914f6cdd1dull);
     for (size_t i = 0; i < n; i++) order[i] = i;
-    for (size_t i = n; i > 1; i--) {
-        const size_t j = (size_t)(attn_splitmix64(&state) % i);
-        const size_t tmp = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = tmp;
-    }
+    attn_shuffle(order, n, sizeof *order, &state);
 }
 
 /* The task whose dev metric selects the best epoch: relations, else entities, else classify,

@@ -332,12 +332,7 @@ static int build_neg_table(vocab *v, const ranked *r, uint64_t seed) {
     }
     v->neg_size = n;
     uint64_t rng = seed ^ 0x6e65676174697665ull;
-    for (size_t i = n - 1; i > 0; i--) {
-        size_t j = (size_t)(attn_splitmix64(&rng) % (i + 1));
-        uint32_t tmp = v->neg_table[i];
-        v->neg_table[i] = v->neg_table[j];
-        v->neg_table[j] = tmp;
-    }
+    attn_shuffle(v->neg_table, n, sizeof *v->neg_table, &rng);
     return ATTN_OK;
 }
 
