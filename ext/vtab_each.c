@@ -631,9 +631,7 @@ static void classify_column(sqlite3_context *ctx, const each_cursor *cur, const 
     const each_chunk *ch = &cur->chunk;
     const attn_labels *labels = &cur->labels[r->group];
     const float *probs = ch->probs + cur->row * (size_t)ch->n_labels;
-    int best = 0;                                   /* as attn_classify: first on ties */
-    for (int i = 1; i < labels->n; i++)
-        if (probs[i] > probs[best]) best = i;
+    const int best = attn_argmax(probs, labels->n); /* as attn_classify: first on ties */
     switch (col) {
     case CLS_LABEL: result_label_probs(ctx, NULL, labels, probs, 0); break;
     case CLS_SCORE: if (labels->n > 0) sqlite3_result_double(ctx, probs[best]); break;

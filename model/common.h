@@ -37,7 +37,7 @@ int attn_fail(attn_error *err, int code, const char *fmt, ...)
 #endif
     ;
 
-/* Index of the largest of x[n] (n >= 1), the first one on a tie. */
+/* Index of the largest of x[n], the first one on a tie; 0 when n <= 1 (x unread when n = 0). */
 int attn_argmax(const float *x, int n);
 
 /* Makes the array *p (capacity *cap elements of elem bytes) hold at least n elements: realloc
