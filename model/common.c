@@ -1,11 +1,12 @@
-/* common.c: the error helper, argmax, the shuffle, array growth, the monotonic clock and the
- * opening of input files. */
+/* common.c: the error helper, argmax, the shuffle, array growth, duplicate strings, the
+ * monotonic clock and the opening of input files. */
 #include "common.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #ifndef _WIN32
 #include <fcntl.h>
@@ -69,6 +70,23 @@ int attn_grow_with(attn_realloc_fn re, void **p, size_t *cap, size_t n, size_t e
     if (!q) return ATTN_ENOMEM;
     *p = q;
     *cap = want;
+    return ATTN_OK;
+}
+
+static int string_ptr_compare(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int attn_find_duplicate(const char *const *s, size_t n, const char **dup) {
+    *dup = NULL;
+    if (n < 2) return ATTN_OK;
+    const char **sorted = malloc(n * sizeof *sorted);
+    if (!sorted) return ATTN_ENOMEM;
+    memcpy(sorted, s, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, string_ptr_compare);
+    for (size_t i = 1; i < n && !*dup; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) *dup = sorted[i];
+    free(sorted);
     return ATTN_OK;
 }
 

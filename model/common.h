@@ -79,6 +79,11 @@ static inline float attn_uniform01(uint64_t *state) {
  * with element draw % (i + 1)). The same state gives the same order. */
 void attn_shuffle(void *a, size_t n, size_t elem, uint64_t *state);
 
+/* A string that occurs more than once among s[0..n) (strcmp), the first such in sorted order,
+ * into *dup; NULL when all differ. ATTN_OK, or ATTN_ENOMEM (it sorts a copy of the pointers;
+ * no err message: the caller names what it was checking). */
+int attn_find_duplicate(const char *const *s, size_t n, const char **dup);
+
 /* Little-endian byte order, that of every stored format (model tensors, word-vector files),
  * at any alignment:
  *   attn_host_is_little_endian()                  1 on a little-endian host

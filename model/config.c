@@ -323,23 +323,13 @@ static int check_label(const attn_json *l, const char *path, size_t i, int entit
     return ATTN_OK;
 }
 
-static int string_ptr_compare(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Names must be unique: sorts a copy and compares neighbours (n up to ATTN_MAX_LABELS). */
+/* Names must be unique (n up to ATTN_MAX_LABELS). */
 static int check_unique(const attn_labels *labels, const char *path, attn_error *err) {
-    if (labels->n < 2) return ATTN_OK;
-    char **sorted = malloc((size_t)labels->n * sizeof *sorted);
-    if (!sorted) return CFG_FAIL(err, ATTN_ENOMEM, "out of memory checking '%s'", path);
-    memcpy(sorted, labels->names, (size_t)labels->n * sizeof *sorted);
-    qsort(sorted, (size_t)labels->n, sizeof *sorted, string_ptr_compare);
-    int rc = ATTN_OK;
-    for (int i = 1; i < labels->n && rc == ATTN_OK; i++)
-        if (strcmp(sorted[i - 1], sorted[i]) == 0)
-            rc = CFG_FAIL(err, ATTN_EINVAL, "'%s' lists \"%s\" twice", path, sorted[i]);
-    free(sorted);
-    return rc;
+    const char *dup;
+    if (attn_find_duplicate((const char *const *)labels->names, (size_t)labels->n, &dup))
+        return CFG_FAIL(err, ATTN_ENOMEM, "out of memory checking '%s'", path);
+    if (dup) return CFG_FAIL(err, ATTN_EINVAL, "'%s' lists \"%s\" twice", path, dup);
+    return ATTN_OK;
 }
 
 static int parse_labels(const attn_json *section, const char *section_name, int entity,

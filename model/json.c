@@ -312,27 +312,15 @@ static int parse_array(parser *p, attn_json *j, int depth) {
     }
 }
 
-static int key_compare(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Duplicate keys are an error: sorts a copy of the key pointers and compares neighbours. */
+/* Duplicate keys are an error. */
 static int check_duplicate_keys(parser *p, const attn_json *j, size_t obj_pos) {
-    if (j->len < 2) return ATTN_OK;
-    char **sorted = malloc(j->len * sizeof *sorted);
-    if (!sorted) return attn_fail(p->err, ATTN_ENOMEM, "JSON: out of memory at byte %zu", obj_pos);
-    memcpy(sorted, j->keys, j->len * sizeof *sorted);
-    qsort(sorted, j->len, sizeof *sorted, key_compare);
-    int rc = ATTN_OK;
-    for (size_t i = 1; i < j->len; i++) {
-        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-            rc = attn_fail(p->err, ATTN_EINVAL, "JSON: duplicate key \"%.100s\" in the object at byte %zu",
-                           sorted[i], obj_pos);
-            break;
-        }
-    }
-    free(sorted);
-    return rc;
+    const char *dup;
+    if (attn_find_duplicate((const char *const *)j->keys, j->len, &dup))
+        return attn_fail(p->err, ATTN_ENOMEM, "JSON: out of memory at byte %zu", obj_pos);
+    if (dup)
+        return attn_fail(p->err, ATTN_EINVAL, "JSON: duplicate key \"%.100s\" in the object at "
+                         "byte %zu", dup, obj_pos);
+    return ATTN_OK;
 }
 
 static int parse_member(parser *p, attn_json *j, int depth) {

@@ -1,7 +1,8 @@
 /* test_common.c: the shared helpers of model/common.h. attn_grow doubles, keeps what it holds,
  * and on an overflow or a failed allocation changes nothing; attn_grow_with uses the caller's
  * allocator; attn_shuffle is a seeded permutation equal to the textbook Fisher-Yates for any
- * element size; argmax takes the first of equals; the little-endian loads and stores lay out
+ * element size; argmax takes the first of equals; attn_find_duplicate names a repeated string
+ * (the first in sorted order) and leaves the list as it was; the little-endian loads and stores lay out
  * bytes as the stored formats do; the monotonic clock does not go back. */
 #include "common.h"
 #include "check.h"
@@ -109,6 +110,16 @@ static void test_argmax(void) {
     CHECK(attn_argmax(neg, 3) == 1);
 }
 
+static void test_find_duplicate(void) {
+    const char *dup = "x";
+    const char *none[] = {"b", "a", "c"};
+    CHECK(attn_find_duplicate(none, 3, &dup) == ATTN_OK && dup == NULL);
+    CHECK(attn_find_duplicate(none, 0, &dup) == ATTN_OK && dup == NULL);
+    const char *twice[] = {"zeta", "beta", "zeta", "alpha", "beta"};
+    CHECK(attn_find_duplicate(twice, 5, &dup) == ATTN_OK && dup && strcmp(dup, "beta") == 0);
+    CHECK(strcmp(twice[0], "zeta") == 0 && strcmp(twice[3], "alpha") == 0);   /* not sorted */
+}
+
 static void test_little_endian(void) {
     unsigned char b[5] = {0};
     attn_store_u32_le(b + 1, 0x11223344u);            /* any alignment */
@@ -133,6 +144,7 @@ int main(void) {
     test_grow_with();
     test_shuffle();
     test_argmax();
+    test_find_duplicate();
     test_little_endian();
     test_clock();
     return CHECK_DONE();
