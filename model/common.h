@@ -1,4 +1,7 @@
-/* common.h: error reporting and limits shared by every part of the engine.
+/* common.h: error reporting, limits and the small helpers every part of the engine shares
+ * (ext/ too, through engine.h): argmax, array growth, splitmix64 and the shuffle, duplicate
+ * strings, little-endian loads and stores, the monotonic clock, opening input files. Search
+ * here before writing one.
  *
  * Every engine function that can fail on data (a user's text, a model table, a file) returns
  * an int status (ATTN_OK or an ATTN_E* code) and writes a human-readable message into an
