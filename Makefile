@@ -138,7 +138,14 @@ $(T)/attnext.so: $(EXT_SRC:%.c=$(T)/%.o) $(MODEL_SRC:%.c=$(T)/%.o)
 $(T)/tools/sql_threads: tests/tools/sql_threads.c
 	@mkdir -p $(dir $@)
 	$(call say,LD tsan,$@)$(TSAN_CC) $(CFLAGS) $(TSAN) -o $@ $< -lsqlite3 -lpthread
-test-tsan: need-deps $(T)/attnext.so $(T)/tools/sql_threads $(B)/tools/gen_model
+# The unit tests of the threads themselves run under it too: the pool (foreground and
+# background runs) and the word vectors on it (tests/tools/tsan_units.sh).
+TSAN_UNITS := $(addprefix $(T)/tests/,test_threadpool test_wordvec)
+$(T)/tests/%: tests/unit/%.c tests/unit/check.h $(MODEL_SRC:%.c=$(T)/%.o)
+	@mkdir -p $(dir $@)
+	$(call say,LD tsan,$@)$(TSAN_CC) $(CPPFLAGS) $(CFLAGS) $(TSAN) -Itests/unit -o $@ $< $(MODEL_SRC:%.c=$(T)/%.o) $(LDLIBS) -lsqlite3
+test-tsan: need-deps $(T)/attnext.so $(T)/tools/sql_threads $(B)/tools/gen_model $(TSAN_UNITS)
+	@tests/tools/tsan_units.sh $(TSAN_UNITS)
 	@tests/tools/threads.sh tsan $(T)/tools/sql_threads $(T)/attnext.so $(B)/tools/gen_model
 # ---- end test-tsan ---------------------------------------------------------------------------
 

@@ -179,10 +179,8 @@ void result_label_probs(sqlite3_context *ctx, const char *first, const attn_labe
                         const float *probs, int want_scores) {
     const int n = labels->n + (first != NULL);
     if (!want_scores) {
-        int best = 0;
-        for (int i = 1; i < n; i++)
-            if (probs[i] > probs[best]) best = i;
-        sqlite3_result_text(ctx, output_name(first, labels, best), -1, SQLITE_TRANSIENT);
+        sqlite3_result_text(ctx, output_name(first, labels, attn_argmax(probs, n)), -1,
+                            SQLITE_TRANSIENT);
         return;
     }
     sqlite3_str *out = sqlite3_str_new(sqlite3_context_db_handle(ctx));

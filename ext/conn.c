@@ -70,14 +70,9 @@ void schema_names_free(char **names, int n) {
     sqlite3_free(names);
 }
 
-static int push_name(char ***names, int *n, int *cap, const char *name) {
-    if (*n == *cap) {
-        int cap2 = *cap ? 2 * *cap : 8;
-        char **p = sqlite3_realloc64(*names, (sqlite3_uint64)cap2 * sizeof *p);
-        if (!p) return SQLITE_NOMEM;
-        *names = p;
-        *cap = cap2;
-    }
+static int push_name(char ***names, int *n, size_t *cap, const char *name) {
+    if (sqlite_grow((void **)names, cap, (size_t)*n + 1, sizeof **names) != SQLITE_OK)
+        return SQLITE_NOMEM;
     (*names)[*n] = sqlite3_mprintf("%s", name);
     if (!(*names)[*n]) return SQLITE_NOMEM;
     (*n)++;
@@ -85,7 +80,7 @@ static int push_name(char ***names, int *n, int *cap, const char *name) {
 }
 
 /* Before 3.39 there is no sqlite3_db_name: ask PRAGMA database_list. */
-static int schema_names_pragma(sqlite3 *db, char ***names, int *n, int *cap) {
+static int schema_names_pragma(sqlite3 *db, char ***names, int *n, size_t *cap) {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, "PRAGMA database_list", -1, &st, NULL);
     while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
@@ -98,7 +93,8 @@ static int schema_names_pragma(sqlite3 *db, char ***names, int *n, int *cap) {
 }
 
 int schema_names(sqlite3 *db, char ***names) {
-    int n = 0, cap = 0, rc = SQLITE_OK;
+    int n = 0, rc = SQLITE_OK;
+    size_t cap = 0;
     *names = NULL;
 #if SQLITE_VERSION_NUMBER >= ATTN_SQLITE_DB_NAME_VERSION
     if (sqlite3_libversion_number() >= ATTN_SQLITE_DB_NAME_VERSION) {
@@ -503,13 +499,9 @@ static conn_model *find_entry(attn_conn *c, const char *name) {
 }
 
 static conn_model *add_entry(attn_conn *c, const char *name) {
-    if (c->n_models == c->cap_models) {
-        int cap = c->cap_models ? 2 * c->cap_models : 4;
-        conn_model *p = sqlite3_realloc64(c->models, (sqlite3_uint64)cap * sizeof *p);
-        if (!p) return NULL;
-        c->models = p;
-        c->cap_models = cap;
-    }
+    if (sqlite_grow((void **)&c->models, &c->cap_models, (size_t)c->n_models + 1,
+                    sizeof *c->models) != SQLITE_OK)
+        return NULL;
     conn_model *cm = &c->models[c->n_models];
     memset(cm, 0, sizeof *cm);
     cm->name = sqlite3_mprintf("%s", name);

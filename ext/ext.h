@@ -19,7 +19,8 @@
  *   fn_detok.c    attn_detok (pre-tokenised text joined as people write it)
  *   vtab_each.c   attn_classify_each, attn_entities_each, attn_relations_each (the bulk path:
  *                 a query's rows on every core)
- *   vtab_common.c what the table-valued functions share: argument columns, errors
+ *   vtab_common.c what the table-valued functions share: argument columns, errors; and
+ *                 sqlite_grow, the binding's arrays grown with SQLite's allocator
  *   limits.c      per-connection resource limits, attn_limit() and attn_set_limit
  *   interrupt.c   sqlite3_interrupt as the engine's stop callback */
 #ifndef ATTN_EXT_H
@@ -140,7 +141,8 @@ typedef struct attn_conn {
     int n_refs;                 /* functions and modules holding it (one thread: the db's) */
     attn_session *session;      /* created on first use */
     conn_model *models;         /* [n_models] resolutions name -> model */
-    int n_models, cap_models;
+    int n_models;
+    size_t cap_models;
     char *signature;            /* schemas and data versions when last validated (malloc'd) */
     uint64_t generation;        /* bumped whenever the signature changes */
     int busy;                   /* a lookup is running (guards against re-entry) */
@@ -327,6 +329,11 @@ void attn_relation_scores_func(sqlite3_context *ctx, int argc, sqlite3_value **a
 void attn_detok_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 /* ---- vtab_common.c: shared by the table-valued functions -------------------------------- */
+
+/* attn_grow (model/common.h) with sqlite3_realloc64: *p (capacity *cap elements of elem
+ * bytes) holds at least n elements, doubling; SQLITE_OK, or SQLITE_NOMEM with *p and *cap
+ * unchanged. Such arrays are freed with sqlite3_free. */
+int sqlite_grow(void **p, size_t *cap, size_t n, size_t elem);
 
 /* Most HIDDEN argument columns of one table-valued function. */
 #define VTAB_MAX_ARGS 8

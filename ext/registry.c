@@ -127,8 +127,5 @@ void fingerprint_add(fingerprint *f, const void *data, size_t n) {
 }
 
 uint64_t fingerprint_final(const fingerprint *f) {
-    uint64_t h = f->h;           /* splitmix64 finaliser */
-    h ^= h >> 30; h *= 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 27; h *= 0x94D049BB133111EBull;
-    return h ^ (h >> 31);
+    return attn_splitmix64_hash(f->h);      /* splitmix64's finaliser (common.h) */
 }

@@ -29,13 +29,8 @@ void train_rows_free(train_rows *r) {
 }
 
 static train_row *push_row(train_rows *r) {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 64;
-        train_row *p = sqlite3_realloc64(r->rows, cap * sizeof *p);
-        if (!p) return NULL;
-        r->rows = p;
-        r->cap = cap;
-    }
+    if (sqlite_grow((void **)&r->rows, &r->cap, r->n + 1, sizeof *r->rows) != SQLITE_OK)
+        return NULL;
     train_row *row = &r->rows[r->n++];
     memset(row, 0, sizeof *row);
     return row;

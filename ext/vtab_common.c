@@ -1,10 +1,19 @@
 /* vtab_common.c: what the eponymous table-valued functions share (see ext.h): creating and
  * freeing the vtab and cursor structs, the error helper, and the mapping of the HIDDEN
- * argument columns to xFilter arguments in the manner of SQLite's generate_series. */
+ * argument columns to xFilter arguments in the manner of SQLite's generate_series; and
+ * sqlite_grow, which the whole binding uses. */
 #include "ext.h"
 
 #include <assert.h>
 #include <string.h>
+
+static void *sqlite_realloc(void *p, size_t bytes) {
+    return sqlite3_realloc64(p, (sqlite3_uint64)bytes);
+}
+
+int sqlite_grow(void **p, size_t *cap, size_t n, size_t elem) {
+    return attn_grow_with(sqlite_realloc, p, cap, n, elem) == ATTN_OK ? SQLITE_OK : SQLITE_NOMEM;
+}
 
 int vtab_new(sqlite3 *db, const char *schema, int vtab_config, size_t size,
              sqlite3_vtab **out) {

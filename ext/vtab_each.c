@@ -35,6 +35,7 @@
 #define EACH_CHUNK_ROWS  256
 /* A chunk also ends at the row where its texts pass this many bytes. */
 #define EACH_CHUNK_BYTES ((size_t)16 << 20)
+#define EACH_CHUNK_MIN_BYTES 4096     /* first capacity of a chunk's bytes */
 
 typedef enum { EACH_CLASSIFY, EACH_ENTITIES, EACH_RELATIONS } each_kind;
 
@@ -116,14 +117,9 @@ static void chunk_free(each_chunk *ch) {
 /* Makes room for n more bytes; their offset in *off. */
 static int chunk_reserve_bytes(each_chunk *ch, size_t n, size_t *off) {
     size_t need = ch->n_bytes + n + 1;
-    if (need > ch->cap_bytes) {
-        size_t cap = ch->cap_bytes ? 2 * ch->cap_bytes : 4096;
-        while (cap < need) cap *= 2;
-        char *p = sqlite3_realloc64(ch->bytes, cap);
-        if (!p) return SQLITE_NOMEM;
-        ch->bytes = p;
-        ch->cap_bytes = cap;
-    }
+    if (need < EACH_CHUNK_MIN_BYTES) need = EACH_CHUNK_MIN_BYTES;
+    if (sqlite_grow((void **)&ch->bytes, &ch->cap_bytes, need, 1) != SQLITE_OK)
+        return SQLITE_NOMEM;
     *off = ch->n_bytes;
     ch->n_bytes += n;
     return SQLITE_OK;
@@ -137,14 +133,11 @@ static int chunk_add_bytes(each_chunk *ch, const void *data, size_t n, size_t *o
 
 /* A fresh row slot at the end (its result buffers kept from earlier chunks). */
 static each_row *chunk_add_row(each_chunk *ch) {
-    if (ch->n_rows == ch->cap_rows) {
-        size_t cap = ch->cap_rows ? 2 * ch->cap_rows : 64;
-        each_row *p = sqlite3_realloc64(ch->rows, cap * sizeof *p);
-        if (!p) return NULL;
-        memset(p + ch->cap_rows, 0, (cap - ch->cap_rows) * sizeof *p);
-        ch->rows = p;
-        ch->cap_rows = cap;
-    }
+    const size_t old_cap = ch->cap_rows;
+    if (sqlite_grow((void **)&ch->rows, &ch->cap_rows, ch->n_rows + 1, sizeof *ch->rows)
+        != SQLITE_OK)
+        return NULL;
+    memset(ch->rows + old_cap, 0, (ch->cap_rows - old_cap) * sizeof *ch->rows);
     each_row *r = &ch->rows[ch->n_rows++];
     r->id_type = SQLITE_NULL;
     r->has_text = 0;
@@ -156,12 +149,7 @@ static int chunk_reserve_probs(each_chunk *ch, int n_labels) {
     if (n_labels < ch->n_labels) n_labels = ch->n_labels;
     size_t need = ch->n_rows * (size_t)(n_labels > 0 ? n_labels : 1);
     ch->n_labels = n_labels;
-    if (need <= ch->cap_probs) return SQLITE_OK;
-    float *p = sqlite3_realloc64(ch->probs, need * sizeof *p);
-    if (!p) return SQLITE_NOMEM;
-    ch->probs = p;
-    ch->cap_probs = need;
-    return SQLITE_OK;
+    return sqlite_grow((void **)&ch->probs, &ch->cap_probs, need, sizeof *ch->probs);
 }
 
 /* ---- the job the pool runs: one row per item --------------------------------------------- */
@@ -643,9 +631,7 @@ static void classify_column(sqlite3_context *ctx, const each_cursor *cur, const 
     const each_chunk *ch = &cur->chunk;
     const attn_labels *labels = &cur->labels[r->group];
     const float *probs = ch->probs + cur->row * (size_t)ch->n_labels;
-    int best = 0;                                   /* as attn_classify: first on ties */
-    for (int i = 1; i < labels->n; i++)
-        if (probs[i] > probs[best]) best = i;
+    const int best = attn_argmax(probs, labels->n); /* as attn_classify: first on ties */
     switch (col) {
     case CLS_LABEL: result_label_probs(ctx, NULL, labels, probs, 0); break;
     case CLS_SCORE: if (labels->n > 0) sqlite3_result_double(ctx, probs[best]); break;

@@ -29,7 +29,8 @@ typedef struct models_vtab {
 typedef struct models_cursor {
     sqlite3_vtab_cursor base;
     model_row *rows;            /* [n_rows] */
-    int n_rows, cap_rows;
+    int n_rows;
+    size_t cap_rows;
     int row;
 } models_cursor;
 
@@ -67,7 +68,8 @@ static void rows_free(models_cursor *cur) {
     }
     sqlite3_free(cur->rows);
     cur->rows = NULL;
-    cur->n_rows = cur->cap_rows = cur->row = 0;
+    cur->n_rows = cur->row = 0;
+    cur->cap_rows = 0;
 }
 
 static int models_close(sqlite3_vtab_cursor *base) {
@@ -77,13 +79,9 @@ static int models_close(sqlite3_vtab_cursor *base) {
 }
 
 static model_row *push_row(models_cursor *cur) {
-    if (cur->n_rows == cur->cap_rows) {
-        int cap = cur->cap_rows ? 2 * cur->cap_rows : 8;
-        model_row *p = sqlite3_realloc64(cur->rows, (sqlite3_uint64)cap * sizeof *p);
-        if (!p) return NULL;
-        cur->rows = p;
-        cur->cap_rows = cap;
-    }
+    if (sqlite_grow((void **)&cur->rows, &cur->cap_rows, (size_t)cur->n_rows + 1,
+                    sizeof *cur->rows) != SQLITE_OK)
+        return NULL;
     model_row *r = &cur->rows[cur->n_rows++];
     memset(r, 0, sizeof *r);
     r->params = -1;

@@ -46,7 +46,8 @@ static const char *const SLOT_NAMES[N_TASK_SLOTS] = {"classify", "entities", "re
 
 typedef struct label_list {
     const char **names;         /* pointers into rows or the options tree */
-    int n, cap;
+    int n;
+    size_t cap;
 } label_list;
 
 typedef struct train_options {
@@ -175,13 +176,9 @@ static int label_push(label_list *l, const char *name) {
     for (int i = 0; i < l->n; i++)
         if (strcmp(l->names[i], name) == 0) return SQLITE_OK;
     if (l->n == ATTN_MAX_LABELS) return SQLITE_TOOBIG;
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        const char **p = sqlite3_realloc64(l->names, (sqlite3_uint64)cap * sizeof *p);
-        if (!p) return SQLITE_NOMEM;
-        l->names = p;
-        l->cap = cap;
-    }
+    if (sqlite_grow((void **)&l->names, &l->cap, (size_t)l->n + 1, sizeof *l->names)
+        != SQLITE_OK)
+        return SQLITE_NOMEM;
     l->names[l->n++] = name;
     return SQLITE_OK;
 }

@@ -34,12 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define FN "attn_wordvec_train"
 #define WAIT_SLICE_SECONDS 0.05         /* how often a training wait checks for an interrupt */
-#define READ_CHECK_LINES 4096           /* lines read between interrupt checks */
 #define DEFAULT_REPORT_SECONDS 10.0
 
 enum { COL_PHASE, COL_FILE, COL_TOKENS, COL_WORDS, COL_PROGRESS, COL_LOSS, COL_TOKENS_PER_S,
@@ -81,12 +79,6 @@ typedef struct wordvec_cursor {
     int have_words;
     int eof;
 } wordvec_cursor;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- output files --------------------------------------------------------------------------- */
 
@@ -255,25 +247,14 @@ static int interrupted(wordvec_cursor *cur, char **err_msg) {
     return SQLITE_INTERRUPT;
 }
 
-/* Adds the next file to the corpus, a line at a time, checking for an interrupt. */
+/* Adds the next file to the corpus, checking for an interrupt (every
+ * ATTN_WORDVEC_STOP_LINES lines). */
 static int read_next_file(wordvec_cursor *cur, char **err_msg) {
     const char *path = cur->files->items[cur->next_file++].str;
     attn_error err = {{0}};
-    FILE *f = attn_fopen_regular(path, &err);
-    if (!f) return engine_error(err_msg, ATTN_EINVAL, &err);
-    char *line = NULL;
-    size_t cap = 0, n_lines = 0;
-    ssize_t len;
-    int status = ATTN_OK, stopped = 0;
-    while (status == ATTN_OK && !stopped && (len = getline(&line, &cap, f)) >= 0) {
-        status = attn_wordvec_corpus_add_text(cur->corpus, line, (size_t)len, &err);
-        if (++n_lines % READ_CHECK_LINES == 0) stopped = interrupt_probe_check(&cur->probe);
-    }
-    if (status == ATTN_OK && !stopped && ferror(f))
-        status = attn_fail(&err, ATTN_EINVAL, "cannot read '%s'", path);
-    free(line);
-    fclose(f);
-    if (stopped) return interrupted(cur, err_msg);
+    int status = attn_wordvec_corpus_add_file(cur->corpus, path, interrupt_probe_check,
+                                              &cur->probe, &err);
+    if (status == ATTN_ESTOPPED) return interrupted(cur, err_msg);
     if (status != ATTN_OK) return engine_error(err_msg, status, &err);
     cur->ph = PHASE_READ;
     cur->file = path;
@@ -331,10 +312,10 @@ static int finish_training(wordvec_cursor *cur, char **err_msg) {
 
 /* Waits report_seconds (or to the end), checking for an interrupt every slice. */
 static int train_some(wordvec_cursor *cur, char **err_msg) {
-    double until = now_seconds() + cur->report_seconds;
+    double until = attn_now_seconds() + cur->report_seconds;
     attn_wordvec_progress pr;
     for (;;) {
-        double left = until - now_seconds();
+        double left = until - attn_now_seconds();
         if (attn_wordvec_wait(cur->run, left < WAIT_SLICE_SECONDS ? (left > 0 ? left : 0)
                                                                   : WAIT_SLICE_SECONDS, &pr))
             return finish_training(cur, err_msg);
@@ -353,7 +334,7 @@ static int step(wordvec_cursor *cur, char **err_msg) {
         if (!cur->run) rc = start_training(cur, err_msg);
         if (rc == SQLITE_OK) rc = train_some(cur, err_msg);
     }
-    cur->seconds = now_seconds() - cur->start;
+    cur->seconds = attn_now_seconds() - cur->start;
     return rc;
 }
 
@@ -429,7 +410,7 @@ static int start_call(wordvec_cursor *cur, sqlite3_value *args[N_ARGS], char **e
     if (rc == SQLITE_OK && vocab_path)
         rc = out_file_begin(&cur->vocab, vocab_path, "vocab", err_msg);
     if (rc == SQLITE_OK && !(cur->corpus = attn_wordvec_corpus_new())) rc = SQLITE_NOMEM;
-    cur->start = now_seconds();
+    cur->start = attn_now_seconds();
     return rc == SQLITE_OK ? step(cur, err_msg) : rc;
 }
 

@@ -39,21 +39,6 @@ struct attn_calib {
     int max_N;                  /* longest text (work buffers) */
 };
 
-/* Makes *p hold at least n elements of elem bytes (doubling); 0 or -1. */
-static int reserve(void **p, size_t *cap, size_t n, size_t elem) {
-    if (n <= *cap && *p) return 0;
-    size_t want = *cap ? *cap : 64;
-    while (want < n) {
-        if (want > SIZE_MAX / 2 / elem) return -1;
-        want *= 2;
-    }
-    void *q = realloc(*p, want * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = want;
-    return 0;
-}
-
 static int no_memory(attn_error *err) {
     return attn_fail(err, ATTN_ENOMEM, "out of memory (calibration)");
 }
@@ -92,9 +77,9 @@ int attn_calib_add_logits(attn_calib *c, const float *logits, int gold, attn_err
         return attn_fail(err, ATTN_EINVAL, "calibration: entities take texts, not logits");
     if (gold < 0 || gold >= c->C)
         return attn_fail(err, ATTN_EINVAL, "calibration: gold %d outside 0..%d", gold, c->C - 1);
-    if (reserve((void **)&c->logits, &c->logits_cap, (c->n + 1) * (size_t)c->C,
+    if (attn_grow((void **)&c->logits, &c->logits_cap, (c->n + 1) * (size_t)c->C,
                 sizeof *c->logits) ||
-        reserve((void **)&c->gold, &c->gold_cap, c->n + 1, sizeof *c->gold))
+        attn_grow((void **)&c->gold, &c->gold_cap, c->n + 1, sizeof *c->gold))
         return no_memory(err);
     memcpy(c->logits + c->n * (size_t)c->C, logits, (size_t)c->C * sizeof *logits);
     c->gold[c->n++] = gold;
@@ -108,9 +93,9 @@ int attn_calib_add_text(attn_calib *c, const float *em, int N, const attn_entity
         return attn_fail(err, ATTN_EINVAL, "calibration: only entities take texts");
     if (N < 0) return attn_fail(err, ATTN_EINVAL, "calibration: %d tokens", N);
     const size_t K = (size_t)c->C, rows = (size_t)N * K;
-    if (reserve((void **)&c->em, &c->em_cap, c->em_n + rows, sizeof *c->em) ||
-        reserve((void **)&c->texts, &c->texts_cap, c->n_texts + 1, sizeof *c->texts) ||
-        reserve((void **)&c->ents, &c->ents_cap, c->n_ents + n_ents, sizeof *c->ents))
+    if (attn_grow((void **)&c->em, &c->em_cap, c->em_n + rows, sizeof *c->em) ||
+        attn_grow((void **)&c->texts, &c->texts_cap, c->n_texts + 1, sizeof *c->texts) ||
+        attn_grow((void **)&c->ents, &c->ents_cap, c->n_ents + n_ents, sizeof *c->ents))
         return no_memory(err);
     for (size_t i = 0; i < n_ents; i++) {
         const attn_entity *e = &ents[i];

@@ -1,4 +1,7 @@
-/* common.h: error reporting and limits shared by every part of the engine.
+/* common.h: error reporting, limits and the small helpers every part of the engine shares
+ * (ext/ too, through engine.h): argmax, array growth, splitmix64 and the shuffle, duplicate
+ * strings, little-endian loads and stores, the monotonic clock, opening input files. Search
+ * here before writing one.
  *
  * Every engine function that can fail on data (a user's text, a model table, a file) returns
  * an int status (ATTN_OK or an ATTN_E* code) and writes a human-readable message into an
@@ -9,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define ATTN_VERSION "0.1.0"
 
@@ -36,15 +40,19 @@ int attn_fail(attn_error *err, int code, const char *fmt, ...)
 #endif
     ;
 
-/* Index of the largest of x[n] (n >= 1), the first one on a tie. */
+/* Index of the largest of x[n], the first one on a tie; 0 when n <= 1 (x unread when n = 0). */
 int attn_argmax(const float *x, int n);
 
 /* Makes the array *p (capacity *cap elements of elem bytes) hold at least n elements: realloc
  * to max(n, 2 * *cap) elements (at least 1), so appending one at a time costs amortised O(1).
  * Nothing changes when n <= *cap and *p is allocated. ATTN_OK, or ATTN_ENOMEM (no err message:
  * the caller names what it was growing) when realloc fails or the size overflows size_t; *p
- * and *cap are then unchanged. The one growth helper of the engine (and of ext/). */
+ * and *cap are then unchanged. The one growth helper of the engine (and of ext/, which grows
+ * its arrays with SQLite's allocator through attn_grow_with: ext.h sqlite_grow). */
 int attn_grow(void **p, size_t *cap, size_t n, size_t elem);
+/* attn_grow with another allocator: re(p, bytes) must behave as realloc. */
+typedef void *(*attn_realloc_fn)(void *p, size_t bytes);
+int attn_grow_with(attn_realloc_fn re, void **p, size_t *cap, size_t n, size_t elem);
 
 /* splitmix64 (Steele, Lea, Flood 2014): the engine's one pseudo-random generator. Every
  * random draw (initial weights, dropout, shuffles, masks, word-vector sampling) takes its
@@ -68,6 +76,48 @@ static inline uint64_t attn_splitmix64(uint64_t *state) {
 static inline float attn_uniform01(uint64_t *state) {
     return (float)(attn_splitmix64(state) >> 40) * (1.0f / 16777216.0f);
 }
+
+/* Fisher-Yates: the n elements of elem bytes at a in a random order drawn from *state
+ * (attn_splitmix64, one draw per element from the last down to the second: element i swaps
+ * with element draw % (i + 1)). The same state gives the same order. */
+void attn_shuffle(void *a, size_t n, size_t elem, uint64_t *state);
+
+/* A string that occurs more than once among s[0..n) (strcmp), the first such in sorted order,
+ * into *dup; NULL when all differ. ATTN_OK, or ATTN_ENOMEM (it sorts a copy of the pointers;
+ * no err message: the caller names what it was checking). */
+int attn_find_duplicate(const char *const *s, size_t n, const char **dup);
+
+/* Little-endian byte order, that of every stored format (model tensors, word-vector files),
+ * at any alignment:
+ *   attn_host_is_little_endian()                  1 on a little-endian host
+ *   attn_load_u32_le(b), attn_store_u32_le(b, x)  a uint32 at b[0..4)
+ *   attn_load_f32_le(b), attn_store_f32_le(b, f)  an IEEE binary32 at b[0..4) */
+static inline int attn_host_is_little_endian(void) {
+    const uint32_t one = 1;
+    unsigned char first;
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+static inline uint32_t attn_load_u32_le(const unsigned char *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static inline void attn_store_u32_le(unsigned char *b, uint32_t x) {
+    for (int k = 0; k < 4; k++) b[k] = (unsigned char)(x >> (8 * k));
+}
+static inline float attn_load_f32_le(const unsigned char *b) {
+    const uint32_t bits = attn_load_u32_le(b);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+static inline void attn_store_f32_le(unsigned char *b, float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    attn_store_u32_le(b, bits);
+}
+
+/* Seconds on the monotonic clock: a duration is the difference of two readings. */
+double attn_now_seconds(void);
 
 /* Opens path for reading if it is a regular file: a device (/dev/zero), a FIFO (whose open
  * would block until a writer comes) or a directory is refused with "'path' is not a regular

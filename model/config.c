@@ -7,6 +7,7 @@
 #include "config.h"
 #include "json.h"
 #include "subword.h"
+#include "tokenizer.h"      /* attn_utf8_next */
 
 #include <ctype.h>
 #include <math.h>
@@ -330,19 +331,6 @@ static int parse_features(const attn_json *root, attn_config *cfg, attn_error *e
 
 /* ---- labels ----------------------------------------------------------------------------- */
 
-/* Decodes one code point of valid UTF-8 (the JSON parser validated it). */
-static uint32_t utf8_decode(const unsigned char *s, size_t *len) {
-    if (s[0] < 0x80) { *len = 1; return s[0]; }
-    if (s[0] < 0xE0) { *len = 2; return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F); }
-    if (s[0] < 0xF0) {
-        *len = 3;
-        return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-    }
-    *len = 4;
-    return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-           ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-}
-
 /* Unicode White_Space property. */
 static int is_unicode_space(uint32_t c) {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
@@ -351,10 +339,11 @@ static int is_unicode_space(uint32_t c) {
 }
 
 static int has_space(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t len;
-        if (is_unicode_space(utf8_decode((const unsigned char *)s + i, &len))) return 1;
-        i += len;
+        uint32_t cp;
+        i += attn_utf8_next(u + i, n - i, &cp);
+        if (is_unicode_space(cp)) return 1;
     }
     return 0;
 }
@@ -377,23 +366,13 @@ static int check_label(const attn_json *l, const char *path, size_t i, int entit
     return ATTN_OK;
 }
 
-static int string_ptr_compare(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Names must be unique: sorts a copy and compares neighbours (n up to ATTN_MAX_LABELS). */
+/* Names must be unique (n up to ATTN_MAX_LABELS). */
 static int check_unique(const attn_labels *labels, const char *path, attn_error *err) {
-    if (labels->n < 2) return ATTN_OK;
-    char **sorted = malloc((size_t)labels->n * sizeof *sorted);
-    if (!sorted) return CFG_FAIL(err, ATTN_ENOMEM, "out of memory checking '%s'", path);
-    memcpy(sorted, labels->names, (size_t)labels->n * sizeof *sorted);
-    qsort(sorted, (size_t)labels->n, sizeof *sorted, string_ptr_compare);
-    int rc = ATTN_OK;
-    for (int i = 1; i < labels->n && rc == ATTN_OK; i++)
-        if (strcmp(sorted[i - 1], sorted[i]) == 0)
-            rc = CFG_FAIL(err, ATTN_EINVAL, "'%s' lists \"%s\" twice", path, sorted[i]);
-    free(sorted);
-    return rc;
+    const char *dup;
+    if (attn_find_duplicate((const char *const *)labels->names, (size_t)labels->n, &dup))
+        return CFG_FAIL(err, ATTN_ENOMEM, "out of memory checking '%s'", path);
+    if (dup) return CFG_FAIL(err, ATTN_EINVAL, "'%s' lists \"%s\" twice", path, dup);
+    return ATTN_OK;
 }
 
 static int parse_labels(const attn_json *section, const char *section_name, int entity,

@@ -6,12 +6,14 @@
  *                  (and through it tokenizer.h: attn_text_script, which picks a default model)
  *   train_data.h   datasets of annotated texts     fit.h        the epoch loop (attn_train)
  *   train_eval.h   evaluation (attn_eval)           mlm.h        mlm targets of a dataset
- *   wordvec.h      word vectors into a model, vocabulary of text files
+ *   wordvec.h      word vectors: training runs, into a model, vocabulary of text files
  *   calibrate.h    temperature scaling (attn_calibrate)
  *   conll.h        CoNLL files as rows              detok.h      detokenisation
  *   json.h         the JSON parser (SQL arguments given as JSON)
  *   threadpool.h   the thread pool of the bulk path (attn_*_each)
  *   sha256.h       fingerprints of model rows
+ *   common.h       (through all of them) errors, limits and the shared helpers: array growth
+ *                  (ext/'s sqlite_grow is attn_grow_with), argmax, splitmix64, the clock
  * and, below, what ext/ needs of the engine's internals (kernels, BLAS, the encoder's packed
  * weights), wrapped. Tensor specs, offsets and config serialisation stay in model/: ext/
  * writes a model through attn_model_stored_tensor, copies an encoder with

@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mlm.h"
 #include "train_data_impl.h"
@@ -24,22 +23,11 @@ attn_fit_opts attn_fit_defaults(void) {
     return o;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Examples in a seeded random order for this epoch (Fisher-Yates). */
 static void shuffle(size_t *order, size_t n, uint64_t seed, int epoch) {
     uint64_t state = seed ^ (0xf17ull << 40) ^ ((uint64_t)epoch * 0x2545f4914f6cdd1dull);
     for (size_t i = 0; i < n; i++) order[i] = i;
-    for (size_t i = n; i > 1; i--) {
-        const size_t j = (size_t)(attn_splitmix64(&state) % i);
-        const size_t tmp = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = tmp;
-    }
+    attn_shuffle(order, n, sizeof *order, &state);
 }
 
 /* The task whose dev metric selects the best epoch: relations, else entities, else classify,
@@ -94,7 +82,7 @@ struct attn_fit_state {
 };
 
 static int out_of_time(const attn_fit_state *f) {
-    return f->o.time_limit > 0.0 && now_seconds() - f->t0 >= f->o.time_limit;
+    return f->o.time_limit > 0.0 && attn_now_seconds() - f->t0 >= f->o.time_limit;
 }
 
 /* The feature tables' average is brought up to date every EMA_TABLE_STRIDE steps, in one
@@ -212,7 +200,7 @@ int attn_fit_epoch(attn_fit_state *f, attn_stop_cb should_stop, void *user,
     report->metric_name = metric_name(f->task);
     *done = f->done;
     if (f->done) return attn_fail(err, ATTN_EINVAL, "fit: training already ended");
-    const double start = now_seconds();
+    const double start = attn_now_seconds();
     report->epoch = f->epoch + 1;
     int stop = 0;
     int rc = train_epoch(f, should_stop, user, report, &stop, err);
@@ -224,7 +212,7 @@ int attn_fit_epoch(attn_fit_state *f, attn_stop_cb should_stop, void *user,
         return rc;
     }
     f->epoch++;
-    report->seconds = now_seconds() - start;
+    report->seconds = attn_now_seconds() - start;
     f->since_best = report->is_best ? 0 : f->since_best + 1;
     f->done = stop == 2 || f->epoch >= f->o.max_epochs || out_of_time(f) ||
               (f->o.patience > 0 && f->since_best >= f->o.patience);
@@ -286,7 +274,7 @@ int attn_fit_begin(attn_model *m, const attn_dataset *train, const attn_dataset 
                          "computed (attn_dataset_mlm_targets)");
     attn_fit_state *f = calloc(1, sizeof *f);
     if (!f) return attn_fail(err, ATTN_ENOMEM, "fit: out of memory");
-    *f = (attn_fit_state){ .m = m, .train = train, .dev = dev, .o = *opts, .t0 = now_seconds(),
+    *f = (attn_fit_state){ .m = m, .train = train, .dev = dev, .o = *opts, .t0 = attn_now_seconds(),
                            .task = selection_task(&m->cfg) };
     f->use_dev = dev && attn_dataset_size(dev) > 0;
     f->best.dev_metric = NAN;

@@ -272,21 +272,15 @@ static int parse_number(parser *p, attn_json *j) {
 
 static int parse_value(parser *p, attn_json *j, int depth);
 
-/* Grows items (and keys, when non-NULL) to hold at least len + 1 entries. */
+/* Grows items (and keys, when with_keys) to hold at least len + 1 entries; *cap is the
+ * capacity of both. */
 static int grow(parser *p, attn_json *j, size_t *cap, int with_keys) {
-    if (j->len < *cap) return ATTN_OK;
-    size_t new_cap = *cap ? *cap * 2 : 4;
-    if (new_cap > SIZE_MAX / sizeof(attn_json))
-        return attn_fail(p->err, ATTN_ENOMEM, "JSON: too many items at byte %zu", p->pos);
-    attn_json *items = realloc(j->items, new_cap * sizeof *items);
-    if (!items) return attn_fail(p->err, ATTN_ENOMEM, "JSON: out of memory at byte %zu", p->pos);
-    j->items = items;
-    if (with_keys) {
-        char **keys = realloc(j->keys, new_cap * sizeof *keys);
-        if (!keys) return attn_fail(p->err, ATTN_ENOMEM, "JSON: out of memory at byte %zu", p->pos);
-        j->keys = keys;
-    }
-    *cap = new_cap;
+    size_t items_cap = *cap, keys_cap = *cap;
+    if (attn_grow((void **)&j->items, &items_cap, j->len + 1, sizeof *j->items) != ATTN_OK ||
+        (with_keys &&
+         attn_grow((void **)&j->keys, &keys_cap, j->len + 1, sizeof *j->keys) != ATTN_OK))
+        return attn_fail(p->err, ATTN_ENOMEM, "JSON: out of memory at byte %zu", p->pos);
+    *cap = items_cap;
     return ATTN_OK;
 }
 
@@ -318,27 +312,15 @@ static int parse_array(parser *p, attn_json *j, int depth) {
     }
 }
 
-static int key_compare(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Duplicate keys are an error: sorts a copy of the key pointers and compares neighbours. */
+/* Duplicate keys are an error. */
 static int check_duplicate_keys(parser *p, const attn_json *j, size_t obj_pos) {
-    if (j->len < 2) return ATTN_OK;
-    char **sorted = malloc(j->len * sizeof *sorted);
-    if (!sorted) return attn_fail(p->err, ATTN_ENOMEM, "JSON: out of memory at byte %zu", obj_pos);
-    memcpy(sorted, j->keys, j->len * sizeof *sorted);
-    qsort(sorted, j->len, sizeof *sorted, key_compare);
-    int rc = ATTN_OK;
-    for (size_t i = 1; i < j->len; i++) {
-        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-            rc = attn_fail(p->err, ATTN_EINVAL, "JSON: duplicate key \"%.100s\" in the object at byte %zu",
-                           sorted[i], obj_pos);
-            break;
-        }
-    }
-    free(sorted);
-    return rc;
+    const char *dup;
+    if (attn_find_duplicate((const char *const *)j->keys, j->len, &dup))
+        return attn_fail(p->err, ATTN_ENOMEM, "JSON: out of memory at byte %zu", obj_pos);
+    if (dup)
+        return attn_fail(p->err, ATTN_EINVAL, "JSON: duplicate key \"%.100s\" in the object at "
+                         "byte %zu", dup, obj_pos);
+    return ATTN_OK;
 }
 
 static int parse_member(parser *p, attn_json *j, int depth) {

@@ -8,25 +8,20 @@
 
 /* ---- per-label counts, shared by every accumulator ---- */
 
+typedef struct label_count {
+    char *name;                   /* NULL when the label was only used by index */
+    int64_t tp, fp, fn;
+} label_count;
+
 typedef struct label_table {
-    char **names;                 /* [n], NULL when a label was only used by index */
-    int64_t *tp, *fp, *fn;        /* [n] */
-    int n, cap;
+    label_count *l;               /* [n] */
+    int n;
+    size_t cap;
 } label_table;
 
 static void labels_free(label_table *t) {
-    for (int i = 0; i < t->n; i++) free(t->names[i]);
-    free(t->names);
-    free(t->tp);
-    free(t->fp);
-    free(t->fn);
-}
-
-static int grow_array(void **p, int cap, size_t elem) {
-    void *q = realloc(*p, (size_t)cap * elem);
-    if (!q) return -1;
-    *p = q;
-    return 0;
+    for (int i = 0; i < t->n; i++) free(t->l[i].name);
+    free(t->l);
 }
 
 /* Makes label slot `label` exist (zeroed). 0 or an error code. */
@@ -35,17 +30,9 @@ static int labels_reserve(label_table *t, int label, const char *what, attn_erro
         return attn_fail(err, ATTN_EINVAL, "%s: label %d outside 0..%d", what, label,
                          ATTN_MAX_LABELS - 1);
     if (label < t->n) return 0;
-    if (label >= t->cap) {
-        int cap = t->cap ? t->cap : 8;
-        while (cap <= label) cap *= 2;
-        if (grow_array((void **)&t->names, cap, sizeof *t->names) ||
-            grow_array((void **)&t->tp, cap, sizeof *t->tp) ||
-            grow_array((void **)&t->fp, cap, sizeof *t->fp) ||
-            grow_array((void **)&t->fn, cap, sizeof *t->fn))
-            return attn_fail(err, ATTN_ENOMEM, "out of memory");
-        t->cap = cap;
-    }
-    for (int i = t->n; i <= label; i++) t->names[i] = NULL, t->tp[i] = t->fp[i] = t->fn[i] = 0;
+    if (attn_grow((void **)&t->l, &t->cap, (size_t)label + 1, sizeof *t->l) != ATTN_OK)
+        return attn_fail(err, ATTN_ENOMEM, "out of memory");
+    for (int i = t->n; i <= label; i++) t->l[i] = (label_count){NULL, 0, 0, 0};
     t->n = label + 1;
     return 0;
 }
@@ -54,7 +41,7 @@ static int labels_reserve(label_table *t, int label, const char *what, attn_erro
 static int labels_intern(label_table *t, const char *name, size_t len, const char *what,
                          attn_error *err) {
     for (int i = 0; i < t->n; i++)
-        if (t->names[i] && strlen(t->names[i]) == len && memcmp(t->names[i], name, len) == 0)
+        if (t->l[i].name && strlen(t->l[i].name) == len && memcmp(t->l[i].name, name, len) == 0)
             return i;
     if (len >= ATTN_MAX_LABEL_BYTES)
         return -attn_fail(err, ATTN_ELIMIT, "%s: label name longer than %d bytes", what,
@@ -70,22 +57,22 @@ static int labels_intern(label_table *t, const char *name, size_t len, const cha
     }
     memcpy(copy, name, len);
     copy[len] = 0;
-    t->names[id] = copy;
+    t->l[id].name = copy;
     return id;
 }
 
 static const char *labels_name(const label_table *t, int label) {
-    return label >= 0 && label < t->n ? t->names[label] : NULL;
+    return label >= 0 && label < t->n ? t->l[label].name : NULL;
 }
 
 static attn_prf labels_prf(const label_table *t, int label) {
     if (label < 0 || label >= t->n) return attn_prf_from_counts(0, 0, 0);
-    return attn_prf_from_counts(t->tp[label], t->fp[label], t->fn[label]);
+    return attn_prf_from_counts(t->l[label].tp, t->l[label].fp, t->l[label].fn);
 }
 
 static attn_prf labels_micro(const label_table *t) {
     int64_t tp = 0, fp = 0, fn = 0;
-    for (int i = 0; i < t->n; i++) tp += t->tp[i], fp += t->fp[i], fn += t->fn[i];
+    for (int i = 0; i < t->n; i++) tp += t->l[i].tp, fp += t->l[i].fp, fn += t->l[i].fn;
     return attn_prf_from_counts(tp, fp, fn);
 }
 
@@ -95,7 +82,7 @@ static attn_prf labels_macro(const label_table *t) {
     double p = 0, r = 0, f = 0;
     int n = 0;
     for (int i = 0; i < t->n; i++) {
-        if (t->tp[i] + t->fp[i] + t->fn[i] == 0) continue;
+        if (t->l[i].tp + t->l[i].fp + t->l[i].fn == 0) continue;
         attn_prf l = labels_prf(t, i);
         p += l.precision, r += l.recall, f += l.f1, n++;
     }
@@ -157,26 +144,18 @@ static void match_count(match_eval *e, size_t ng, size_t np, int k) {
         const int64_t *g = i < ng ? e->gold + i * k : NULL;
         const int64_t *p = j < np ? e->pred + j * k : NULL;
         int c = !g ? 1 : !p ? -1 : cmp_keys(g, p, k);
-        if (c == 0) t->tp[g[k - 1]]++, i++, j++;
-        else if (c < 0) t->fn[g[k - 1]]++, i++;
-        else t->fp[p[k - 1]]++, j++;
+        if (c == 0) t->l[g[k - 1]].tp++, i++, j++;
+        else if (c < 0) t->l[g[k - 1]].fn++, i++;
+        else t->l[p[k - 1]].fp++, j++;
     }
 }
 
 static int match_reserve(match_eval *e, size_t ng, size_t np, int k, attn_error *err) {
     if (ng > SIZE_MAX / 64 || np > SIZE_MAX / 64)
         return attn_fail(err, ATTN_ELIMIT, "evaluation: too many items in one document");
-    size_t need_g = ng * (size_t)k, need_p = np * (size_t)k;
-    if (need_g > e->gold_cap) {
-        int64_t *q = realloc(e->gold, need_g * sizeof *q);
-        if (!q) return attn_fail(err, ATTN_ENOMEM, "out of memory");
-        e->gold = q, e->gold_cap = need_g;
-    }
-    if (need_p > e->pred_cap) {
-        int64_t *q = realloc(e->pred, need_p * sizeof *q);
-        if (!q) return attn_fail(err, ATTN_ENOMEM, "out of memory");
-        e->pred = q, e->pred_cap = need_p;
-    }
+    if (attn_grow((void **)&e->gold, &e->gold_cap, ng * (size_t)k, sizeof *e->gold) != ATTN_OK ||
+        attn_grow((void **)&e->pred, &e->pred_cap, np * (size_t)k, sizeof *e->pred) != ATTN_OK)
+        return attn_fail(err, ATTN_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -328,8 +307,8 @@ int attn_class_eval_add(attn_class_eval *e, int gold, int pred, attn_error *err)
     int rc = labels_reserve(&e->labels, gold, "classification (gold)", err);
     if (!rc) rc = labels_reserve(&e->labels, pred, "classification (pred)", err);
     if (rc) return rc;
-    if (gold == pred) e->labels.tp[gold]++;
-    else e->labels.fn[gold]++, e->labels.fp[pred]++;
+    if (gold == pred) e->labels.l[gold].tp++;
+    else e->labels.l[gold].fn++, e->labels.l[pred].fp++;
     e->n++;
     return ATTN_OK;
 }
@@ -384,13 +363,13 @@ int attn_semeval_eval_add(attn_semeval_eval *e, const char *gold, const char *pr
     if (!rc) rc = semeval_parse(e, pred, "predicted", &pt, &pd, err);
     if (rc) return rc;
     label_table *t = &e->types;
-    if (gt == pt && gd == pd) t->tp[gt]++;
-    else t->fn[gt]++, t->fp[pt]++;   /* a wrong direction: fp and fn of the same type */
+    if (gt == pt && gd == pd) t->l[gt].tp++;
+    else t->l[gt].fn++, t->l[pt].fp++;   /* a wrong direction: fp and fn of the same type */
     return ATTN_OK;
 }
 
 static int semeval_scored(const label_table *t, int i) {
-    return t->tp[i] + t->fn[i] > 0 && strcmp(t->names[i], SEMEVAL_OTHER) != 0;
+    return t->l[i].tp + t->l[i].fn > 0 && strcmp(t->l[i].name, SEMEVAL_OTHER) != 0;
 }
 
 double attn_semeval_eval_official(const attn_semeval_eval *e) {
@@ -406,7 +385,7 @@ attn_prf attn_semeval_eval_micro(const attn_semeval_eval *e) {
     const label_table *t = &e->types;
     int64_t tp = 0, fp = 0, fn = 0;
     for (int i = 0; i < t->n; i++)
-        if (semeval_scored(t, i)) tp += t->tp[i], fp += t->fp[i], fn += t->fn[i];
+        if (semeval_scored(t, i)) tp += t->l[i].tp, fp += t->l[i].fp, fn += t->l[i].fn;
     return attn_prf_from_counts(tp, fp, fn);
 }
 

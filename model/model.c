@@ -245,22 +245,11 @@ static int check_shape(const attn_tensor_spec *spec, const char *shape_json, att
                      want, got);
 }
 
-static int host_is_little_endian(void) {
-    const uint32_t one = 1;
-    unsigned char first;
-    memcpy(&first, &one, 1);
-    return first == 1;
-}
-
 /* dst[n] from n little-endian f32 values at src (any alignment). */
 static void decode_f32(float *dst, const unsigned char *src, size_t n) {
     memcpy(dst, src, n * sizeof(float));
-    if (host_is_little_endian()) return;
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *b = src + 4 * i;
-        uint32_t bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-        memcpy(&dst[i], &bits, sizeof bits);
-    }
+    if (attn_host_is_little_endian()) return;
+    for (size_t i = 0; i < n; i++) dst[i] = attn_load_f32_le(src + 4 * i);
 }
 
 /* dst[n] from n little-endian IEEE halves at src through the kernel table: in one call when
@@ -268,7 +257,7 @@ static void decode_f32(float *dst, const unsigned char *src, size_t n) {
  * buffers are), else in chunks assembled byte by byte. */
 static void decode_f16(float *dst, const unsigned char *src, size_t n) {
     const attn_kernels *k = attn_kernels_best();
-    if (host_is_little_endian() && (uintptr_t)src % sizeof(uint16_t) == 0) {
+    if (attn_host_is_little_endian() && (uintptr_t)src % sizeof(uint16_t) == 0) {
         k->f16_to_f32(dst, (const uint16_t *)(const void *)src, n);
         return;
     }
@@ -356,26 +345,12 @@ static int any_nibble_8(const unsigned char *p, size_t n) {
     return hit != 0;
 }
 
-/* One little-endian f32 at b (any alignment). */
-static float load_f32_le(const unsigned char *b) {
-    uint32_t bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static void store_f32_le(unsigned char *b, float f) {
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    for (int k = 0; k < 4; k++) b[k] = (unsigned char)(bits >> (8 * k));
-}
-
 /* Every scale of a q8 blob is finite and >= 0. */
 static int check_q8_scales(const attn_tensor_spec *spec, const unsigned char *src,
                            attn_error *err) {
     size_t rows = (size_t)spec->shape[0];
     for (size_t r = 0; r < rows; r++) {
-        float scale = load_f32_le(src + r * sizeof(float));
+        float scale = attn_load_f32_le(src + r * sizeof(float));
         if (isnan(scale) || isinf(scale) || scale < 0)
             return attn_fail(err, ATTN_EMODEL, "tensor '%s': q8 scale of row %zu is %s", spec->key,
                              r, isnan(scale) ? "NaN" : isinf(scale) ? (scale > 0 ? "+Inf" : "-Inf")
@@ -405,7 +380,7 @@ static int check_q8_products(const attn_tensor_spec *spec, const unsigned char *
     size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
     const int8_t *q = (const int8_t *)(src + rows * sizeof(float));
     for (size_t r = 0; r < rows; r++) {
-        float scale = load_f32_le(src + r * sizeof(float));
+        float scale = attn_load_f32_le(src + r * sizeof(float));
         if (isfinite((float)ATTN_Q8_MAX * scale)) continue;
         for (size_t c = 0; c < cols; c++) {
             float x = (float)q[r * cols + c] * scale;
@@ -425,7 +400,7 @@ static int decode_q8(const attn_tensor_spec *spec, float *dst, const unsigned ch
     if (!rc) rc = check_q8_values(spec, src, err);
     if (rc) return rc;
     for (size_t r = 0; r < rows; r++) {
-        float scale = load_f32_le(src + r * sizeof(float));
+        float scale = attn_load_f32_le(src + r * sizeof(float));
         for (size_t c = 0; c < cols; c++) dst[r * cols + c] = (float)q[r * cols + c] * scale;
     }
     return ATTN_OK;
@@ -449,7 +424,7 @@ static int check_q4_scales(const attn_tensor_spec *spec, const unsigned char *sr
                            attn_error *err) {
     size_t n_scales = (size_t)spec->shape[0] * q4_groups((size_t)spec->shape[1]);
     for (size_t i = 0; i < n_scales; i++) {
-        float scale = load_f32_le(src + i * sizeof(float));
+        float scale = attn_load_f32_le(src + i * sizeof(float));
         if (isnan(scale) || isinf(scale) || scale < 0)
             return attn_fail(err, ATTN_EMODEL, "tensor '%s': q4 scale %zu is %s", spec->key, i,
                              isnan(scale) ? "NaN" : isinf(scale) ? (scale > 0 ? "+Inf" : "-Inf")
@@ -496,7 +471,7 @@ static int check_q4_products(const attn_tensor_spec *spec, const unsigned char *
     const unsigned char *q = src + rows * groups * sizeof(float);
     for (size_t r = 0; r < rows; r++)
         for (size_t g = 0; g < groups; g++) {
-            float scale = load_f32_le(src + (r * groups + g) * sizeof(float));
+            float scale = attn_load_f32_le(src + (r * groups + g) * sizeof(float));
             if (isfinite((float)ATTN_Q4_MAX * scale)) continue;
             for (size_t c = g * ATTN_Q4_GROUP; c < cols && c < (g + 1) * ATTN_Q4_GROUP; c++) {
                 float x = (float)q4_value(q + r * row_bytes, c) * scale;
@@ -518,7 +493,7 @@ static int decode_q4(const attn_tensor_spec *spec, float *dst, const unsigned ch
     if (rc) return rc;
     for (size_t r = 0; r < rows; r++)
         for (size_t g = 0; g < groups; g++) {
-            float scale = load_f32_le(src + (r * groups + g) * sizeof(float));
+            float scale = attn_load_f32_le(src + (r * groups + g) * sizeof(float));
             for (size_t c = g * ATTN_Q4_GROUP; c < cols && c < (g + 1) * ATTN_Q4_GROUP; c++)
                 dst[r * cols + c] = (float)q4_value(q + r * row_bytes, c) * scale;
         }
@@ -622,9 +597,9 @@ static int check_stored(const attn_tensor_spec *spec, const char *dtype,
 static void copy_host_order(unsigned char *block, const unsigned char *src, size_t n_bytes,
                             size_t n_scales, int halves) {
     if (block != src) memcpy(block, src, n_bytes);
-    if (host_is_little_endian()) return;
+    if (attn_host_is_little_endian()) return;
     for (size_t i = 0; i < n_scales; i++) {
-        float f = load_f32_le(src + i * sizeof f);
+        float f = attn_load_f32_le(src + i * sizeof f);
         memcpy(block + i * sizeof f, &f, sizeof f);
     }
     for (size_t i = 0; halves && i < n_bytes / 2; i++) {
@@ -913,7 +888,7 @@ static int encode_q8(const attn_tensor_spec *t, const float *values, unsigned ch
     float *scales = malloc((rows ? rows : 1) * sizeof *scales);
     if (!scales) return attn_fail(err, ATTN_ENOMEM, "tensor '%s': out of memory", t->key);
     attn_quantize_rows_q8(values, rows, cols, scales, (int8_t *)(out + rows * sizeof(float)));
-    for (size_t r = 0; r < rows; r++) store_f32_le(out + r * sizeof(float), scales[r]);
+    for (size_t r = 0; r < rows; r++) attn_store_f32_le(out + r * sizeof(float), scales[r]);
     free(scales);
     return ATTN_OK;
 }
@@ -931,7 +906,7 @@ static void encode_q4(const attn_tensor_spec *t, const float *values, unsigned c
             int8_t v[ATTN_Q4_GROUP];
             float scale;
             attn_quantize_symmetric(values + r * cols + c0, n, ATTN_Q4_MAX, &scale, v);
-            store_f32_le(out + (r * groups + g) * sizeof(float), scale);
+            attn_store_f32_le(out + (r * groups + g) * sizeof(float), scale);
             for (size_t i = 0; i < n; i++) {
                 size_t c = c0 + i;
                 unsigned nibble = (unsigned)v[i] & 0x0fu;
@@ -958,7 +933,7 @@ int attn_tensor_encode(const attn_tensor_spec *t, const char *dtype, const float
         }
         return ATTN_OK;
     }
-    for (size_t i = 0; i < t->size; i++) store_f32_le(b + 4 * i, values[i]);
+    for (size_t i = 0; i < t->size; i++) attn_store_f32_le(b + 4 * i, values[i]);
     return ATTN_OK;
 }
 

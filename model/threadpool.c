@@ -4,7 +4,12 @@
  * workers, which take items from an atomic counter until it passes n_items, then report done.
  * A failure records its item under the mutex when it is lower than the one recorded; items
  * above the lowest failure are skipped from then on (the ones below still run, so the
- * reported failure is always the first in input order, whatever the scheduling). */
+ * reported failure is always the first in input order, whatever the scheduling).
+ *
+ * A background run is the same run without the caller: the workers (and the stand-in, a
+ * worker with the caller's thread index 0 that takes items in background runs only) report to
+ * done_cv as in a foreground run; attn_threadpool_wait waits on it with a deadline, and
+ * attn_threadpool_join collects the result exactly as attn_threadpool_run does. */
 #include "threadpool.h"
 
 #include <pthread.h>
@@ -12,18 +17,25 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#define THREADPOOL_MAX_WAIT_SECONDS 1e6   /* one attn_threadpool_wait at most (the deadline fits) */
 
 struct attn_threadpool {
     int n_threads;                  /* caller included */
     void **scratch;                 /* [n_threads]; scratch[0] is the caller's */
     void (*scratch_free)(void *);
-    pthread_t *threads;             /* [n_threads - 1], of which n_started run */
+    pthread_t *threads;             /* [n_threads]: the n_threads - 1 workers, then the
+                                     * stand-in; n_started of them run */
     int n_started;
+    int stand_in;                   /* the stand-in has been started */
+    int in_background;              /* a background run was started and not joined (only
+                                     * the driving thread reads or writes it) */
 
     pthread_mutex_t mu;
     pthread_cond_t work_cv;         /* a run started, or quit */
-    pthread_cond_t done_cv;         /* the last worker finished its share */
+    pthread_cond_t done_cv;         /* the last worker finished its share (CLOCK_MONOTONIC) */
     unsigned long generation;       /* bumped by every run (under mu) */
     int quit;                       /* under mu */
     int n_busy;                     /* workers still in the current run (under mu) */
@@ -32,6 +44,7 @@ struct attn_threadpool {
     attn_threadpool_item_fn fn;
     void *job;
     size_t n_items;
+    int background;                 /* the stand-in takes items, the caller does not */
     atomic_size_t next;             /* next item to hand out */
     atomic_size_t failed_item;      /* lowest failing item, SIZE_MAX when none */
     int failed_status;              /* under mu */
@@ -40,7 +53,8 @@ struct attn_threadpool {
 
 typedef struct worker_arg {
     attn_threadpool *b;
-    int thread;
+    int thread;                     /* 0: the stand-in */
+    unsigned long seen;             /* the generation when it was started: runs before are over */
 } worker_arg;
 
 static void record_failure(attn_threadpool *b, size_t item, int status, const attn_error *err) {
@@ -70,14 +84,15 @@ static void *worker_main(void *p) {
     worker_arg arg = *(worker_arg *)p;
     free(p);
     attn_threadpool *b = arg.b;
-    unsigned long seen = 0;
+    unsigned long seen = arg.seen;
     pthread_mutex_lock(&b->mu);
     for (;;) {
         while (!b->quit && b->generation == seen) pthread_cond_wait(&b->work_cv, &b->mu);
         if (b->quit) break;
         seen = b->generation;
+        const int takes_items = arg.thread != 0 || b->background;
         pthread_mutex_unlock(&b->mu);
-        run_items(b, arg.thread);
+        if (takes_items) run_items(b, arg.thread);
         pthread_mutex_lock(&b->mu);
         if (--b->n_busy == 0) pthread_cond_signal(&b->done_cv);
     }
@@ -85,19 +100,21 @@ static void *worker_main(void *p) {
     return NULL;
 }
 
-static int start_workers(attn_threadpool *b, attn_error *err) {
-    for (int t = 1; t < b->n_threads; t++) {
-        worker_arg *arg = malloc(sizeof *arg);
-        if (!arg) return attn_fail(err, ATTN_ENOMEM, "thread pool: out of memory");
-        arg->b = b;
-        arg->thread = t;
-        if (pthread_create(&b->threads[t - 1], NULL, worker_main, arg) != 0) {
-            free(arg);
-            return attn_fail(err, ATTN_ENOMEM, "thread pool: cannot start thread %d of %d", t + 1,
-                             b->n_threads);
-        }
-        b->n_started++;
+/* Starts the worker of thread index `thread` into threads[n_started]. Called between runs. */
+static int start_worker(attn_threadpool *b, int thread, attn_error *err) {
+    worker_arg *arg = malloc(sizeof *arg);
+    if (!arg) return attn_fail(err, ATTN_ENOMEM, "thread pool: out of memory");
+    arg->b = b;
+    arg->thread = thread;
+    pthread_mutex_lock(&b->mu);
+    arg->seen = b->generation;
+    pthread_mutex_unlock(&b->mu);
+    if (pthread_create(&b->threads[b->n_started], NULL, worker_main, arg) != 0) {
+        free(arg);
+        return attn_fail(err, ATTN_ENOMEM, "thread pool: cannot start thread %d of %d",
+                         thread ? thread + 1 : 1, b->n_threads);
     }
+    b->n_started++;
     return ATTN_OK;
 }
 
@@ -115,7 +132,11 @@ int attn_threadpool_new(int n_threads, void *(*scratch_new)(void),
     b->threads = calloc((size_t)n_threads, sizeof *b->threads);
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->work_cv, NULL);
-    pthread_cond_init(&b->done_cv, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->done_cv, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     atomic_init(&b->next, 0);
     atomic_init(&b->failed_item, SIZE_MAX);
     int status = b->scratch && b->threads
@@ -123,7 +144,7 @@ int attn_threadpool_new(int n_threads, void *(*scratch_new)(void),
     for (int t = 0; status == ATTN_OK && scratch_new && t < n_threads; t++)
         if (!(b->scratch[t] = scratch_new()))
             status = attn_fail(err, ATTN_ENOMEM, "thread pool: out of memory for thread scratch");
-    if (status == ATTN_OK) status = start_workers(b, err);
+    for (int t = 1; status == ATTN_OK && t < n_threads; t++) status = start_worker(b, t, err);
     if (status != ATTN_OK) {
         attn_threadpool_free(b);
         return status;
@@ -134,6 +155,7 @@ int attn_threadpool_new(int n_threads, void *(*scratch_new)(void),
 
 void attn_threadpool_free(attn_threadpool *b) {
     if (!b) return;
+    if (b->in_background) atomic_store(&b->next, b->n_items);   /* no more items handed out */
     pthread_mutex_lock(&b->mu);
     b->quit = 1;
     pthread_cond_broadcast(&b->work_cv);
@@ -153,22 +175,24 @@ int attn_threadpool_threads(const attn_threadpool *b) {
     return b->n_threads;
 }
 
-int attn_threadpool_run(attn_threadpool *b, size_t n_items, attn_threadpool_item_fn fn,
-                        void *job, size_t *failed_item, attn_error *err) {
-    if (n_items == 0) return ATTN_OK;
+/* Hands a run to the workers. */
+static void announce(attn_threadpool *b, size_t n_items, attn_threadpool_item_fn fn, void *job,
+                     int background) {
     pthread_mutex_lock(&b->mu);
     b->fn = fn;
     b->job = job;
     b->n_items = n_items;
+    b->background = background;
     atomic_store(&b->next, 0);
     atomic_store(&b->failed_item, SIZE_MAX);
     b->n_busy = b->n_started;
     b->generation++;
     pthread_cond_broadcast(&b->work_cv);
     pthread_mutex_unlock(&b->mu);
+}
 
-    run_items(b, 0);
-
+/* Waits until every worker has left the run; its status, as attn_threadpool_run returns it. */
+static int collect(attn_threadpool *b, size_t *failed_item, attn_error *err) {
     pthread_mutex_lock(&b->mu);
     while (b->n_busy > 0) pthread_cond_wait(&b->done_cv, &b->mu);
     size_t failed = atomic_load(&b->failed_item);
@@ -179,6 +203,55 @@ int attn_threadpool_run(attn_threadpool *b, size_t n_items, attn_threadpool_item
     }
     pthread_mutex_unlock(&b->mu);
     return status;
+}
+
+int attn_threadpool_run(attn_threadpool *b, size_t n_items, attn_threadpool_item_fn fn,
+                        void *job, size_t *failed_item, attn_error *err) {
+    if (n_items == 0) return ATTN_OK;
+    announce(b, n_items, fn, job, 0);
+    run_items(b, 0);
+    return collect(b, failed_item, err);
+}
+
+int attn_threadpool_start(attn_threadpool *b, size_t n_items, attn_threadpool_item_fn fn,
+                          void *job, attn_error *err) {
+    if (n_items == 0) return ATTN_OK;
+    if (!b->stand_in) {
+        int status = start_worker(b, 0, err);
+        if (status != ATTN_OK) return status;
+        b->stand_in = 1;
+    }
+    announce(b, n_items, fn, job, 1);
+    b->in_background = 1;
+    return ATTN_OK;
+}
+
+int attn_threadpool_wait(attn_threadpool *b, double seconds) {
+    if (!b->in_background) return 1;
+    if (seconds > THREADPOOL_MAX_WAIT_SECONDS) seconds = THREADPOOL_MAX_WAIT_SECONDS;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    if (seconds > 0) {
+        const double whole = (double)(long)seconds;
+        until.tv_sec += (time_t)whole;
+        until.tv_nsec += (long)((seconds - whole) * 1e9);
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&b->mu);
+    while (seconds > 0 && b->n_busy > 0 &&
+           pthread_cond_timedwait(&b->done_cv, &b->mu, &until) == 0) {}
+    const int ended = b->n_busy == 0;
+    pthread_mutex_unlock(&b->mu);
+    return ended;
+}
+
+int attn_threadpool_join(attn_threadpool *b, size_t *failed_item, attn_error *err) {
+    if (!b->in_background) return ATTN_OK;
+    b->in_background = 0;
+    return collect(b, failed_item, err);
 }
 
 int attn_threadpool_default_threads(void) {

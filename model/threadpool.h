@@ -11,8 +11,14 @@
  * output in input order and independent of which thread ran what. attn_threadpool_run returns when
  * every item is done (or skipped after a failure, see below).
  *
- * A pool is driven by one thread at a time (the one that made it); the job's code must be safe
- * to run on several threads at once on different items (e.g. a shared read-only model). */
+ * A run is either in the foreground (attn_threadpool_run: the caller works too and the call
+ * returns at the end) or in the background (attn_threadpool_start, _wait, _join: the caller
+ * stays free, to poll for an interrupt or show progress, while the pool's threads do the
+ * items). Either way n_threads threads work on the items.
+ *
+ * A pool is driven by one thread at a time (the one that made it), one run at a time; the
+ * job's code must be safe to run on several threads at once on different items (e.g. a shared
+ * read-only model). */
 #ifndef ATTN_THREADPOOL_H
 #define ATTN_THREADPOOL_H
 
@@ -46,6 +52,25 @@ int attn_threadpool_threads(const attn_threadpool *b);
  * alone. */
 int attn_threadpool_run(attn_threadpool *b, size_t n_items, attn_threadpool_item_fn fn,
                         void *job, size_t *failed_item, attn_error *err);
+
+/* ---- a run in the background ----
+ * attn_threadpool_start(b, n, fn, job, err) starts fn over [0, n) as attn_threadpool_run does
+ * and returns at once; the items run on the pool's threads only, the caller's share on one
+ * more thread (started by the first background run, kept until the pool is freed: it owns the
+ * caller's scratch meanwhile), so a pool of n_threads still has n_threads at work, and a pool
+ * of 1 runs every item on that one thread. ATTN_OK, or ATTN_ENOMEM when that thread cannot be
+ * started (nothing runs then). The job must outlive the run.
+ * attn_threadpool_wait(b, seconds) waits up to `seconds` (0: not at all) for the run to end;
+ * 1 when it has ended (or none was started), else 0.
+ * attn_threadpool_join(b, failed_item, err) waits for the end and returns what
+ * attn_threadpool_run would have; the pool is then free for the next run (ATTN_OK when none
+ * was started).
+ * The pool has no way to cut a run short: a job that must stop early checks a flag of its own
+ * in its items (then joins). attn_threadpool_free during a background run waits for its end. */
+int attn_threadpool_start(attn_threadpool *b, size_t n_items, attn_threadpool_item_fn fn,
+                          void *job, attn_error *err);
+int attn_threadpool_wait(attn_threadpool *b, double seconds);
+int attn_threadpool_join(attn_threadpool *b, size_t *failed_item, attn_error *err);
 
 /* The default thread count: the number of online CPUs, clamped to
  * [1, ATTN_THREADPOOL_MAX_THREADS]. */

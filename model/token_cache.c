@@ -118,16 +118,6 @@ int attn_token_cache_begin(attn_token_cache *c, const attn_model *m, int has_epo
     return ATTN_OK;
 }
 
-/* FNV-1a 64 with splitmix64's finaliser, so the low bits (the set) mix every byte. */
-static uint64_t key_hash(const unsigned char *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return attn_splitmix64_hash(h);
-}
-
 /* The cache's row of token bytes[n] in its set, or -1. */
 static long find_entry(const attn_token_cache *c, size_t set, uint64_t hash,
                        const char *bytes, size_t n) {
@@ -215,7 +205,8 @@ static uint32_t token_row(attn_token_cache *c, const attn_model *m, const char *
         make_row(c, m, private_row, bytes, n);
         return (uint32_t)private_row;
     }
-    const uint64_t hash = key_hash((const unsigned char *)bytes, n);
+    /* FNV-1a with splitmix64's finaliser: the low bits (the set) mix every byte */
+    const uint64_t hash = attn_hash64(0, bytes, n);
     const size_t set = (size_t)(hash >> 32) & (c->n_entries - ATTN_TOKEN_CACHE_WAYS);
     long row = find_entry(c, set, hash, bytes, n);
     if (row >= 0) {

@@ -478,13 +478,10 @@ static pos scan_symbol(const scanner *sc, pos p) {
 /* ---- driver ---- */
 
 static int push_token(attn_tokens *out, attn_token tok, attn_error *err) {
-    if (out->n == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : MIN_TOKENS_CAP;
-        attn_token *t = realloc(out->tok, cap * sizeof *t);
-        if (!t) return attn_fail(err, ATTN_ENOMEM, "tokenize: out of memory for %zu tokens", cap);
-        out->tok = t;
-        out->cap = cap;
-    }
+    if (out->n == out->cap &&       /* the first time, MIN_TOKENS_CAP at once */
+        attn_grow((void **)&out->tok, &out->cap, out->cap ? out->n + 1 : MIN_TOKENS_CAP,
+                  sizeof *out->tok) != ATTN_OK)
+        return attn_fail(err, ATTN_ENOMEM, "tokenize: out of memory for %zu tokens", out->n + 1);
     out->tok[out->n++] = tok;
     return ATTN_OK;
 }

@@ -26,6 +26,7 @@
 #define PI 3.14159265358979323846
 #define BUF_ALIGN 64    /* bytes: alignment of the gradient / moment / activation buffers */
 #define CHUNK_TOKENS 512  /* tokens of one chunk of examples (at least max_len: see above) */
+#define TOUCHED_ROWS_MIN 1024  /* first capacity of a table's list of touched rows */
 
 static float *mut(const float *p) { return (float *)p; }
 
@@ -437,13 +438,9 @@ static int table_feature(const attn_trainer *tr, size_t s) {
 
 static int touch_row(touched_rows *t, uint32_t row) {
     if (row == ATTN_ROW_NONE || t->stamp[row] == t->epoch) return 0;
-    if (t->n == t->cap) {
-        const size_t cap = t->cap ? 2 * t->cap : 1024;
-        uint32_t *p = realloc(t->rows, cap * sizeof *p);
-        if (!p) return -1;
-        t->rows = p;
-        t->cap = cap;
-    }
+    if (t->n == t->cap && attn_grow((void **)&t->rows, &t->cap,
+                                    t->cap ? t->n + 1 : TOUCHED_ROWS_MIN, sizeof *t->rows))
+        return -1;
     t->stamp[row] = t->epoch;
     t->rows[t->n++] = row;
     return 0;
@@ -1057,11 +1054,8 @@ static int reserve_pairs(attn_trainer *tr, const attn_example *batch, int n, att
         }
     for (int k = 0; k < tr->n_workers; k++) {
         worker *w = &tr->w[k];
-        if (w->pairs_cap >= need) continue;
-        pair *p = realloc(w->pairs, need * sizeof *p);
-        if (!p) return attn_fail(err, ATTN_ENOMEM, "train: out of memory for relation pairs");
-        w->pairs = p;
-        w->pairs_cap = need;
+        if (attn_grow((void **)&w->pairs, &w->pairs_cap, need, sizeof *w->pairs) != ATTN_OK)
+            return attn_fail(err, ATTN_ENOMEM, "train: out of memory for relation pairs");
     }
     return ATTN_OK;
 }

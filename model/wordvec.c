@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include "features.h"
 #include "kernels.h"
 #include "subword.h"
+#include "threadpool.h"
 #include "tokenizer.h"
 
 #define TYPE_HASH_SEED 0x766f636162756c61ull   /* "vocabula": corpus hash table only */
@@ -28,6 +28,9 @@
 #define PROGRESS_SECONDS 5.0
 #define LOSS_EPS 1e-7f
 #define NO_WORD UINT32_MAX
+
+_Static_assert(ATTN_WORDVEC_MAX_THREADS <= ATTN_THREADPOOL_MAX_THREADS,
+               "one thread pool runs the word-vector threads");
 
 /* ================================================================ params */
 
@@ -75,12 +78,6 @@ int attn_wordvec_check_params(const attn_wordvec_params *p, attn_error *err) {
 
 /* ================================================================ small helpers */
 
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ================================================================ corpus */
 
@@ -203,19 +200,31 @@ int attn_wordvec_corpus_add_text(attn_wordvec_corpus *c, const char *text, size_
     return ATTN_OK;
 }
 
-int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return attn_fail(err, ATTN_EINVAL, "cannot open %s", path);
+/* Calls fn on each line of the file at path (with its '\n'); asks stop (when non-NULL) every
+ * ATTN_WORDVEC_STOP_LINES lines. The one reader of text files here. */
+typedef int (*line_fn)(attn_wordvec_corpus *c, const char *line, size_t n_bytes, attn_error *err);
+static int for_each_line(attn_wordvec_corpus *c, const char *path, line_fn fn, attn_stop_cb stop,
+                         void *stop_user, attn_error *err) {
+    FILE *f = attn_fopen_regular(path, err);
+    if (!f) return ATTN_EINVAL;
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, n_lines = 0;
     ssize_t len;
     int rc = ATTN_OK;
-    while (rc == ATTN_OK && (len = getline(&line, &cap, f)) >= 0)
-        rc = attn_wordvec_corpus_add_text(c, line, (size_t)len, err);
-    if (rc == ATTN_OK && ferror(f)) rc = attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
+    while (rc == ATTN_OK && (len = getline(&line, &cap, f)) >= 0) {
+        rc = fn(c, line, (size_t)len, err);
+        if (rc == ATTN_OK && stop && ++n_lines % ATTN_WORDVEC_STOP_LINES == 0 && stop(stop_user))
+            rc = attn_fail(err, ATTN_ESTOPPED, "stopped while reading '%s'", path);
+    }
+    if (rc == ATTN_OK && ferror(f)) rc = attn_fail(err, ATTN_EINVAL, "cannot read '%s'", path);
     free(line);
     fclose(f);
     return rc;
+}
+
+int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_stop_cb stop,
+                                 void *stop_user, attn_error *err) {
+    return for_each_line(c, path, attn_wordvec_corpus_add_text, stop, stop_user, err);
 }
 
 uint64_t attn_wordvec_corpus_count(const attn_wordvec_corpus *c, const char *token, size_t n_bytes) {
@@ -323,12 +332,7 @@ static int build_neg_table(vocab *v, const ranked *r, uint64_t seed) {
     }
     v->neg_size = n;
     uint64_t rng = seed ^ 0x6e65676174697665ull;
-    for (size_t i = n - 1; i > 0; i--) {
-        size_t j = (size_t)(attn_splitmix64(&rng) % (i + 1));
-        uint32_t tmp = v->neg_table[i];
-        v->neg_table[i] = v->neg_table[j];
-        v->neg_table[j] = tmp;
-    }
+    attn_shuffle(v->neg_table, n, sizeof *v->neg_table, &rng);
     return ATTN_OK;
 }
 
@@ -395,11 +399,10 @@ typedef struct trainer {
     _Atomic uint64_t processed;
     atomic_int stop;          /* attn_wordvec_cancel: workers leave after their document */
     double start;
-    pthread_mutex_t mutex;    /* guards n_done and the workers' published losses */
-    pthread_cond_t ended;     /* signalled as each worker ends */
-    int n_done;
+    pthread_mutex_t mutex;    /* guards the workers' published losses */
 } trainer;
 
+/* The state of one shard: item `index` of the pool's run. */
 typedef struct worker {
     trainer *t;
     int index;
@@ -418,9 +421,8 @@ typedef struct worker {
 
 struct attn_wordvec_run {
     trainer t;
-    worker ws[ATTN_WORDVEC_MAX_THREADS];
-    pthread_t th[ATTN_WORDVEC_MAX_THREADS];
-    int n_started;                /* threads started and not yet joined */
+    worker ws[ATTN_WORDVEC_MAX_THREADS];   /* one per thread: shard i is item i */
+    attn_threadpool *pool;        /* p.threads threads, running the shards in the background */
 };
 
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
@@ -512,8 +514,10 @@ static void train_document(worker *w, size_t d) {
     update_lr(w, end - begin);
 }
 
-static void *worker_main(void *arg) {
-    worker *w = arg;
+/* attn_threadpool_item_fn: shard `item`, all epochs. */
+static int train_shard(void *job, void *scratch, size_t item, attn_error *err) {
+    (void)scratch, (void)err;
+    worker *w = &((attn_wordvec_run *)job)->ws[item];
     trainer *t = w->t;
     for (int epoch = 0; epoch < t->p.epochs && !atomic_load(&t->stop); epoch++) {
         w->loss_sum = 0.0;   /* the reported loss is the last epoch's */
@@ -526,10 +530,8 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&t->mutex);
     w->shown_loss_sum = w->loss_sum;
     w->shown_loss_n = w->loss_n;
-    t->n_done++;
-    pthread_cond_broadcast(&t->ended);
     pthread_mutex_unlock(&t->mutex);
-    return NULL;
+    return ATTN_OK;
 }
 
 static int worker_init(worker *w, trainer *t, int index) {
@@ -572,20 +574,21 @@ static void init_input(float *input, size_t n, uint32_t dim, uint64_t seed) {
     for (size_t i = 0; i < n; i++) input[i] = attn_uniform01(&rng) * scale - offset;
 }
 
-/* Joins the started threads and frees everything but what finish hands over. */
+/* Stops the pool (after the run, if one is under way) and frees everything but what finish
+ * hands over. */
 static void run_free(attn_wordvec_run *r) {
     trainer *t = &r->t;
-    for (int i = 0; i < r->n_started; i++) pthread_join(r->th[i], NULL);
+    attn_threadpool_free(r->pool);
     for (int i = 0; i < t->p.threads; i++) worker_free(&r->ws[i]);
     pthread_mutex_destroy(&t->mutex);
-    pthread_cond_destroy(&t->ended);
     free(t->input);
     free(t->output);
     vocab_free(&t->v);
     free(r);
 }
 
-/* The tables, the workers and their threads (run is zeroed, its vocabulary built). */
+/* The tables, the workers and the background run of the shards on the pool (run is zeroed,
+ * its vocabulary built). */
 static int run_begin(attn_wordvec_run *r, attn_error *err) {
     trainer *t = &r->t;
     const attn_wordvec_params *p = &t->p;
@@ -598,13 +601,10 @@ static int run_begin(attn_wordvec_run *r, attn_error *err) {
         if (worker_init(&r->ws[i], t, i) != ATTN_OK)
             return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec worker)");
     assign_shards(r->ws, p->threads, &t->v);
-    t->start = now_seconds();
-    for (; r->n_started < p->threads; r->n_started++)
-        if (pthread_create(&r->th[r->n_started], NULL, worker_main, &r->ws[r->n_started]) != 0) {
-            atomic_store(&t->stop, 1);
-            return attn_fail(err, ATTN_ENOMEM, "cannot start wordvec thread %d", r->n_started);
-        }
-    return ATTN_OK;
+    int rc = attn_threadpool_new(p->threads, NULL, NULL, &r->pool, err);
+    t->start = attn_now_seconds();
+    if (rc == ATTN_OK) rc = attn_threadpool_start(r->pool, (size_t)p->threads, train_shard, r, err);
+    return rc;
 }
 
 int attn_wordvec_start(const attn_wordvec_corpus *c, const attn_wordvec_params *p,
@@ -620,7 +620,6 @@ int attn_wordvec_start(const attn_wordvec_corpus *c, const attn_wordvec_params *
     trainer *t = &r->t;
     t->p = *p;
     pthread_mutex_init(&t->mutex, NULL);
-    pthread_cond_init(&t->ended, NULL);
     rc = build_vocab(&t->v, c, p, err);
     if (rc != ATTN_OK) {
         run_free(r);
@@ -643,18 +642,8 @@ int attn_wordvec_start(const attn_wordvec_corpus *c, const attn_wordvec_params *
 
 int attn_wordvec_wait(attn_wordvec_run *r, double seconds, attn_wordvec_progress *progress) {
     trainer *t = &r->t;
+    const int done = attn_threadpool_wait(r->pool, seconds);
     pthread_mutex_lock(&t->mutex);
-    if (seconds > 0.0 && t->n_done < t->p.threads) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        double whole = floor(seconds);
-        until.tv_sec += (time_t)whole;
-        until.tv_nsec += (long)((seconds - whole) * 1e9);
-        if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
-        while (t->n_done < t->p.threads &&
-               pthread_cond_timedwait(&t->ended, &t->mutex, &until) == 0) {}
-    }
-    int done = t->n_done == t->p.threads;
     double loss = 0.0;
     uint64_t samples = 0;
     for (int i = 0; i < t->p.threads; i++) {
@@ -666,7 +655,7 @@ int attn_wordvec_wait(attn_wordvec_run *r, double seconds, attn_wordvec_progress
         progress->processed = atomic_load(&t->processed);
         progress->total = t->total_work;
         progress->loss = samples ? loss / (double)samples : 0.0;
-        progress->seconds = now_seconds() - t->start;
+        progress->seconds = attn_now_seconds() - t->start;
     }
     return done;
 }
@@ -674,8 +663,7 @@ int attn_wordvec_wait(attn_wordvec_run *r, double seconds, attn_wordvec_progress
 int attn_wordvec_finish(attn_wordvec_run *r, attn_wordvec *out, attn_wordvec_stats *stats) {
     memset(out, 0, sizeof *out);
     trainer *t = &r->t;
-    for (int i = 0; i < r->n_started; i++) pthread_join(r->th[i], NULL);
-    r->n_started = 0;
+    (void)attn_threadpool_join(r->pool, NULL, NULL);   /* the shards never fail */
     if (stats) {
         memset(stats, 0, sizeof *stats);
         stats->corpus_tokens = t->corpus_tokens;
@@ -683,7 +671,7 @@ int attn_wordvec_finish(attn_wordvec_run *r, attn_wordvec *out, attn_wordvec_sta
         stats->vocab_words = t->v.n_words;
         stats->train_tokens = t->v.n_train;
         stats->processed = atomic_load(&t->processed);
-        stats->seconds = now_seconds() - t->start;
+        stats->seconds = attn_now_seconds() - t->start;
         stats->words_per_second = stats->seconds > 0 ? (double)stats->processed / stats->seconds : 0.0;
         double loss = 0.0;
         uint64_t samples = 0;
@@ -723,54 +711,38 @@ void attn_wordvec_free(attn_wordvec *wv) {
     memset(wv, 0, sizeof *wv);
 }
 
-void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t n_bytes, float *vec) {
-    uint32_t rows[ATTN_SUBWORD_MAX_ROWS];
-    size_t n = attn_subword_rows(token, n_bytes, wv->min_n, wv->max_n, wv->n_buckets, rows,
-                                 ATTN_SUBWORD_MAX_ROWS);
-    memset(vec, 0, wv->dim * sizeof *vec);
-    if (n == 0) return;
+/* Mean of the word's subword rows of wv into dst[wv->dim] (rows: [ATTN_SUBWORD_MAX_ROWS]
+ * scratch); 0, dst untouched, when it has none. */
+static int subword_mean(const struct attn_wordvec *wv, const char *word, size_t len,
+                        uint32_t *rows, float *dst) {
+    const size_t n = attn_subword_rows(word, len, wv->min_n, wv->max_n, wv->n_buckets, rows,
+                                       ATTN_SUBWORD_MAX_ROWS);
+    if (n == 0) return 0;
+    memset(dst, 0, wv->dim * sizeof *dst);
     for (size_t r = 0; r < n; r++) {
         const float *row = wv->table + (size_t)rows[r] * wv->dim;
-        for (uint32_t i = 0; i < wv->dim; i++) vec[i] += row[i];
+        for (uint32_t i = 0; i < wv->dim; i++) dst[i] += row[i];
     }
-    for (uint32_t i = 0; i < wv->dim; i++) vec[i] /= (float)n;
+    for (uint32_t i = 0; i < wv->dim; i++) dst[i] /= (float)n;
+    return 1;
+}
+
+void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t n_bytes, float *vec) {
+    uint32_t rows[ATTN_SUBWORD_MAX_ROWS];
+    if (!subword_mean(wv, token, n_bytes, rows, vec)) memset(vec, 0, wv->dim * sizeof *vec);
 }
 
 /* ================================================================ file */
 
-static int host_is_little_endian(void) {
-    const uint16_t one = 1;
-    return *(const unsigned char *)&one == 1;
-}
-
-static void put_u32le(unsigned char *b, uint32_t x) {
-    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(x >> (8 * i));
-}
-
-static uint32_t get_u32le(const unsigned char *b) {
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-/* Reverses the bytes of each float on a big-endian host (the file is little-endian). */
-static void floats_le(float *x, size_t n) {
-    if (host_is_little_endian()) return;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        u = (u >> 24) | ((u >> 8) & 0xff00u) | ((u << 8) & 0xff0000u) | (u << 24);
-        memcpy(&x[i], &u, 4);
-    }
-}
-
+/* The table as little-endian floats: as is on a little-endian host, else in chunks. */
 static int write_table(FILE *f, const attn_wordvec *wv) {
     size_t n = (size_t)wv->n_buckets * wv->dim;
-    if (host_is_little_endian()) return fwrite(wv->table, sizeof(float), n, f) == n ? 0 : -1;
-    float chunk[4096];
+    if (attn_host_is_little_endian()) return fwrite(wv->table, sizeof(float), n, f) == n ? 0 : -1;
+    unsigned char chunk[4 * 4096];
     for (size_t i = 0; i < n; i += 4096) {
         size_t m = n - i < 4096 ? n - i : 4096;
-        memcpy(chunk, wv->table + i, m * sizeof(float));
-        floats_le(chunk, m);
-        if (fwrite(chunk, sizeof(float), m, f) != m) return -1;
+        for (size_t j = 0; j < m; j++) attn_store_f32_le(chunk + 4 * j, wv->table[i + j]);
+        if (fwrite(chunk, 4, m, f) != m) return -1;
     }
     return 0;
 }
@@ -778,11 +750,11 @@ static int write_table(FILE *f, const attn_wordvec *wv) {
 int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err) {
     unsigned char h[ATTN_WORDVEC_HEADER_BYTES];
     memcpy(h, ATTN_WORDVEC_MAGIC, 4);
-    put_u32le(h + 4, ATTN_WORDVEC_VERSION);
-    put_u32le(h + 8, wv->n_buckets);
-    put_u32le(h + 12, wv->dim);
-    put_u32le(h + 16, (uint32_t)wv->min_n);
-    put_u32le(h + 20, (uint32_t)wv->max_n);
+    attn_store_u32_le(h + 4, ATTN_WORDVEC_VERSION);
+    attn_store_u32_le(h + 8, wv->n_buckets);
+    attn_store_u32_le(h + 12, wv->dim);
+    attn_store_u32_le(h + 16, (uint32_t)wv->min_n);
+    attn_store_u32_le(h + 20, (uint32_t)wv->max_n);
     FILE *f = fopen(path, "wb");
     if (!f) return attn_fail(err, ATTN_EINVAL, "cannot write %s", path);
     int bad = fwrite(h, 1, sizeof h, f) != sizeof h || write_table(f, wv) != 0;
@@ -794,12 +766,12 @@ int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err)
 static int parse_header(const unsigned char *h, attn_wordvec *wv, const char *path, attn_error *err) {
     if (memcmp(h, ATTN_WORDVEC_MAGIC, 4) != 0)
         return attn_fail(err, ATTN_EMODEL, "%s is not a wordvec file (bad magic)", path);
-    uint32_t version = get_u32le(h + 4);
+    uint32_t version = attn_load_u32_le(h + 4);
     if (version != ATTN_WORDVEC_VERSION)
         return attn_fail(err, ATTN_EMODEL, "%s: unsupported wordvec version %u (expected %u)",
                          path, version, ATTN_WORDVEC_VERSION);
-    uint32_t n_buckets = get_u32le(h + 8), dim = get_u32le(h + 12);
-    uint32_t min_n = get_u32le(h + 16), max_n = get_u32le(h + 20);
+    uint32_t n_buckets = attn_load_u32_le(h + 8), dim = attn_load_u32_le(h + 12);
+    uint32_t min_n = attn_load_u32_le(h + 16), max_n = attn_load_u32_le(h + 20);
     if (n_buckets < 1 || n_buckets > ATTN_MAX_BUCKETS)
         return attn_fail(err, ATTN_EMODEL, "%s: n_buckets %u out of range 1..%u", path, n_buckets, ATTN_MAX_BUCKETS);
     if (dim < 1 || dim > ATTN_MAX_DIM)
@@ -828,7 +800,9 @@ static int read_table(FILE *f, attn_wordvec *wv, const char *path, attn_error *e
     if (!wv->table) return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec table of %zu floats)", n);
     if (fread(wv->table, sizeof(float), n, f) != n)
         return attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
-    floats_le(wv->table, n);
+    if (!attn_host_is_little_endian())      /* the file's little-endian floats, in place */
+        for (size_t i = 0; i < n; i++)
+            wv->table[i] = attn_load_f32_le((const unsigned char *)&wv->table[i]);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(wv->table[i]))
             return attn_fail(err, ATTN_EMODEL, "%s: non-finite value at row %zu, column %zu",
@@ -874,21 +848,6 @@ static int norm_feature(const attn_config *c) {
     for (int f = 0; f < c->n_features; f++)
         if (c->features[f].kind == ATTN_FEAT_NORM) return f;
     return -1;
-}
-
-/* Mean of the word's subword rows of wv into dst[wv->dim]; 0 when it has none. */
-static int subword_mean(const struct attn_wordvec *wv, const char *word, size_t len,
-                        uint32_t *rows, float *dst) {
-    const size_t n = attn_subword_rows(word, len, wv->min_n, wv->max_n, wv->n_buckets, rows,
-                                       ATTN_SUBWORD_MAX_ROWS);
-    if (n == 0) return 0;
-    memset(dst, 0, wv->dim * sizeof *dst);
-    for (size_t r = 0; r < n; r++) {
-        const float *row = wv->table + (size_t)rows[r] * wv->dim;
-        for (uint32_t i = 0; i < wv->dim; i++) dst[i] += row[i];
-    }
-    for (uint32_t i = 0; i < wv->dim; i++) dst[i] /= (float)n;
-    return 1;
 }
 
 int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
@@ -986,21 +945,6 @@ static int count_line(attn_wordvec_corpus *c, const char *line, size_t n_bytes, 
     return rc;
 }
 
-static int count_file(attn_wordvec_corpus *c, const char *path, attn_error *err) {
-    FILE *fp = attn_fopen_regular(path, err);
-    if (!fp) return ATTN_EINVAL;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int rc = ATTN_OK;
-    while (!rc && (len = getline(&line, &cap, fp)) >= 0)
-        rc = count_line(c, line, (size_t)len, err);
-    if (!rc && ferror(fp)) rc = attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
-    free(line);
-    fclose(fp);
-    return rc;
-}
-
 static int by_count_then_bytes(const void *a, const void *b, void *ctx) {
     const attn_wordvec_corpus *c = ctx;
     const type_entry *x = &c->types[*(const uint32_t *)a], *y = &c->types[*(const uint32_t *)b];
@@ -1045,7 +989,8 @@ int attn_vocab_from_files(const char *const *paths, int n_paths, uint64_t min_co
     attn_wordvec_corpus *c = attn_wordvec_corpus_new();
     if (!c) return attn_fail(err, ATTN_ENOMEM, "out of memory (vocabulary)");
     int rc = ATTN_OK;
-    for (int p = 0; !rc && p < n_paths; p++) rc = count_file(c, paths[p], err);
+    for (int p = 0; !rc && p < n_paths; p++)
+        rc = for_each_line(c, paths[p], count_line, NULL, NULL, err);
     if (!rc && !(*words = vocab_block(c, min_count, n_words)))
         rc = attn_fail(err, ATTN_ENOMEM, "out of memory (vocabulary)");
     attn_wordvec_corpus_free(c);

@@ -42,6 +42,7 @@
 #define ATTN_WORDVEC_MAX_NEGATIVES 64
 #define ATTN_WORDVEC_MAX_EPOCHS 1000
 #define ATTN_WORDVEC_MAX_TYPES ((size_t)1 << 30)   /* distinct norms in one corpus */
+#define ATTN_WORDVEC_STOP_LINES 4096    /* lines read between two questions to a stop callback */
 
 typedef struct attn_wordvec_params {
     uint32_t dim;        /* vector width, default 100 */
@@ -93,8 +94,12 @@ void attn_wordvec_corpus_free(attn_wordvec_corpus *c);
  * more than ATTN_WORDVEC_MAX_TYPES distinct norms). */
 int attn_wordvec_corpus_add_text(attn_wordvec_corpus *c, const char *text, size_t n_bytes,
                                  attn_error *err);
-/* The same for a whole UTF-8 file; ATTN_EINVAL when it cannot be opened or read. */
-int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_error *err);
+/* The same for a whole UTF-8 file, a line at a time. stop (may be NULL) is asked every
+ * ATTN_WORDVEC_STOP_LINES lines; when it says stop, ATTN_ESTOPPED (the lines read so far stay
+ * in the corpus). ATTN_EINVAL when the file cannot be opened ("cannot open 'path'", "'path' is
+ * not a regular file": attn_fopen_regular) or read ("cannot read 'path'"). */
+int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_stop_cb stop,
+                                 void *stop_user, attn_error *err);
 uint64_t attn_wordvec_corpus_tokens(const attn_wordvec_corpus *c);
 uint64_t attn_wordvec_corpus_types(const attn_wordvec_corpus *c);
 /* Occurrences of the norm of token[0..n_bytes) (0 when never seen). */

@@ -5,6 +5,7 @@
  * shared and noisy).
  *
  *   make build/rel/bench/bench_kernels && build/rel/bench/bench_kernels */
+#include "common.h"
 #include "gemm.h"
 #include "kernels.h"
 
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -22,12 +22,6 @@
 #define REPEATS 3
 #define MATVEC_ROWS 64
 #define MAX_TABLES 4
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 typedef struct {
     size_t n;
@@ -64,11 +58,11 @@ static double ns_per_call(const attn_kernels *k, int which, bench_data *d) {
     double best = 1e30;
     for (int rep = 0; rep < REPEATS; rep++) {
         long calls = 0;
-        double start = now_seconds(), elapsed;
+        double start = attn_now_seconds(), elapsed;
         do {
             for (int i = 0; i < 64; i++) call_kernel(k, which, d);
             calls += 64;
-            elapsed = now_seconds() - start;
+            elapsed = attn_now_seconds() - start;
         } while (elapsed < MIN_SECONDS);
         if (elapsed / calls < best) best = elapsed / calls;
     }
@@ -124,10 +118,10 @@ __attribute__((target("avx512f"))) static double fma_peak_avx512(long iters) {
     __m512 acc[CHAINS];
     __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
     for (int j = 0; j < CHAINS; j++) acc[j] = _mm512_set1_ps((float)j);
-    double start = now_seconds();
+    double start = attn_now_seconds();
     for (long i = 0; i < iters; i++)
         for (int j = 0; j < CHAINS; j++) acc[j] = _mm512_fmadd_ps(acc[j], m, c);
-    double seconds = now_seconds() - start;
+    double seconds = attn_now_seconds() - start;
     __m512 s = acc[0];
     for (int j = 1; j < CHAINS; j++) s = _mm512_add_ps(s, acc[j]);
     sink += _mm512_reduce_add_ps(s);
@@ -138,10 +132,10 @@ __attribute__((target("avx2,fma"))) static double fma_peak_avx2(long iters) {
     __m256 acc[CHAINS];
     __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
     for (int j = 0; j < CHAINS; j++) acc[j] = _mm256_set1_ps((float)j);
-    double start = now_seconds();
+    double start = attn_now_seconds();
     for (long i = 0; i < iters; i++)
         for (int j = 0; j < CHAINS; j++) acc[j] = _mm256_fmadd_ps(acc[j], m, c);
-    double seconds = now_seconds() - start;
+    double seconds = attn_now_seconds() - start;
     float lanes[8];
     __m256 s = acc[0];
     for (int j = 1; j < CHAINS; j++) s = _mm256_add_ps(s, acc[j]);
@@ -177,8 +171,8 @@ static double seconds_per_call(void (*f)(void *), void *ctx) {
     double best = 1e30;
     for (int rep = 0; rep < REPEATS; rep++) {
         long calls = 0;
-        double start = now_seconds(), elapsed;
-        do { f(ctx); calls++; elapsed = now_seconds() - start; } while (elapsed < MIN_SECONDS);
+        double start = attn_now_seconds(), elapsed;
+        do { f(ctx); calls++; elapsed = attn_now_seconds() - start; } while (elapsed < MIN_SECONDS);
         if (elapsed / calls < best) best = elapsed / calls;
     }
     return best;

@@ -12,15 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "common.h"      /* attn_now_seconds */
 
 #define MAX_TEXT_MB 1024
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
+static double now_ms(void) { return 1e3 * attn_now_seconds(); }
 
 /* VmRSS / VmHWM of this process in KiB (-1 if unreadable). */
 static long status_kb(const char *field) {

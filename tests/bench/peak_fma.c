@@ -10,18 +10,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "common.h"      /* attn_now_seconds */
 
 #define ACCUMULATORS 12          /* independent chains: > latency (4) x ports (2) */
 #define ITERATIONS 20000000L     /* FMAs per chain per timed run */
 #define REPEATS 5                /* runs per thread; the best one counts */
 #define MAX_THREADS 64
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Returns the flops done; the sum is stored so the loop cannot be removed. */
 __attribute__((target("avx512f,fma")))
@@ -67,9 +62,9 @@ static void *run_worker(void *arg) {
     worker *w = arg;
     w->gflops = 0.0;
     for (int r = 0; r < REPEATS; r++) {
-        double t0 = now_seconds();
+        double t0 = attn_now_seconds();
         double flops = w->fn(&w->sink);
-        double g = flops / (now_seconds() - t0) / 1e9;
+        double g = flops / (attn_now_seconds() - t0) / 1e9;
         if (g > w->gflops) w->gflops = g;
     }
     return NULL;

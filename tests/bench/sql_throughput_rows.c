@@ -45,13 +45,8 @@ static int write_text(FILE *out, const attn_model *m, int slots, const char *tex
         fprintf(stderr, "sql_throughput_rows: %s\n", err.msg);
         return -1;
     }
-    size_t need = toks->n * (size_t)slots + 1;
-    if (need > *cap) {
-        uint32_t *p = realloc(*rows, need * sizeof *p);
-        if (!p) return -1;
-        *rows = p;
-        *cap = need;
-    }
+    if (attn_grow((void **)rows, cap, toks->n * (size_t)slots + 1, sizeof **rows) != ATTN_OK)
+        return -1;
     for (size_t t = 0; t < toks->n; t++)
         attn_token_features(text + toks->tok[t].byte_start,
                             toks->tok[t].byte_end - toks->tok[t].byte_start, m->cfg.features,

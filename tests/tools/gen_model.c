@@ -21,6 +21,7 @@
  *                               config        config JSON cut short (syntax error)
  * Rows of NAME already in the table are replaced. Exit status 0 on success, 1 on error. */
 #include "config.h"
+#include "model.h"      /* attn_f32_to_f16 */
 
 #include <math.h>
 #include <sqlite3.h>
@@ -166,24 +167,6 @@ static int is_layernorm_gain(const char *key) {
     return ends_with(key, ".ln1.w") || ends_with(key, ".ln2.w") || !strcmp(key, "final_ln.w");
 }
 
-/* IEEE half from float, round to nearest even (normal and subnormal range; overflow to inf). */
-static uint16_t f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
-    uint32_t abs = x & 0x7FFFFFFF;
-    if (abs > 0x7F800000) return sign | 0x7E00;                      /* NaN */
-    if (abs >= 0x477FF000) return sign | 0x7C00;                     /* overflow -> inf */
-    if (abs < 0x33000001) return sign;                                /* underflow -> 0 */
-    int exp = (int)(abs >> 23) - 127 + 15;
-    uint32_t mant = (abs & 0x7FFFFF) | 0x800000;
-    int shift = exp >= 1 ? 13 : 13 + 1 - exp;
-    uint32_t half = mant >> shift, rest = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rest > mid || (rest == mid && (half & 1))) half++;
-    if (exp >= 1) return (uint16_t)(sign | ((uint32_t)(exp) << 10)) + (uint16_t)(half - 0x400);
-    return sign | (uint16_t)half;
-}
-
 static void fill_tensor(const options *o, const attn_tensor_spec *spec, float *v) {
     int gain = is_layernorm_gain(spec->key);
     for (size_t i = 0; i < spec->size; i++)
@@ -234,7 +217,7 @@ static int write_tensor(const options *o, sqlite3_stmt *ins, const attn_tensor_s
     size_t n_bytes = spec->size * (o->f16 ? 2 : 4);
     const void *data = v;
     if (o->f16) {
-        for (size_t i = 0; i < spec->size; i++) h[i] = f32_to_f16(v[i]);
+        attn_f32_to_f16(h, v, spec->size);     /* model.h */
         data = h;
     }
     int64_t last = spec->shape[spec->ndim - 1];

@@ -1,7 +1,8 @@
 /* test_threadpool.c: the thread pool of model/threadpool.h. Every item runs exactly once and writes its
  * own slot; each thread keeps one scratch that no other thread touches; a pool runs many jobs;
  * the lowest failing item is the one reported, whatever the scheduling; limits and scratch
- * allocation failures are errors. */
+ * allocation failures are errors. A background run does the same without the caller, which
+ * waits with a deadline and joins; freeing the pool cuts a background run short. */
 #include "threadpool.h"
 #include "check.h"
 
@@ -9,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A thread's scratch: which thread uses it and how many items it ran. */
 typedef struct scratch {
@@ -42,6 +44,7 @@ static int square_item(void *job_ptr, void *scratch_ptr, size_t item, attn_error
     /* uneven work, so the threads interleave */
     volatile long spin = 0;
     for (size_t k = 0; k < (item % 7) * 2000; k++) spin += (long)k;
+    (void)spin;                     /* read: clang's set-but-unused warning */
     job->out[item] = (long)item * (long)item;
     job->seen[item] = s;
     atomic_fetch_add(&job->runs[item], 1);
@@ -180,6 +183,137 @@ static void test_scratch_failure(void) {
     CHECK(strcmp(err.msg, "thread pool: out of memory for thread scratch") == 0);
 }
 
+/* ---- background runs ---- */
+
+/* Each item records the thread and scratch that ran it; items wait while `gate` is closed. */
+typedef struct who_job {
+    size_t n;
+    pthread_t *thread;              /* [n] */
+    void **scratch;                 /* [n] */
+    atomic_int *runs;               /* [n] */
+    atomic_int gate;                /* 1: items wait */
+    atomic_int started;             /* items begun */
+    int fail_last;                  /* the last item fails */
+} who_job;
+
+static int who_item(void *job_ptr, void *scratch_ptr, size_t item, attn_error *err) {
+    who_job *job = job_ptr;
+    atomic_fetch_add(&job->started, 1);
+    while (atomic_load(&job->gate)) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    job->thread[item] = pthread_self();
+    job->scratch[item] = scratch_ptr;
+    atomic_fetch_add(&job->runs[item], 1);
+    if (job->fail_last && item == job->n - 1) return attn_fail(err, ATTN_EINVAL, "last item");
+    return ATTN_OK;
+}
+
+/* Every item ran once; a scratch served one thread in this run; at most n_threads threads
+ * ran items, the caller among them only when `caller_may` (a foreground run). */
+static void check_who(const who_job *job, int n_threads, int caller_may, const char *what) {
+    int once = 1, shared = 0, by_caller = 0, distinct = 0;
+    pthread_t seen[ATTN_THREADPOOL_MAX_THREADS + 1];
+    for (size_t i = 0; i < job->n; i++) {
+        once &= atomic_load(&job->runs[i]) == 1;
+        by_caller |= pthread_equal(job->thread[i], pthread_self());
+        for (size_t k = 0; k < i; k++)
+            if (job->scratch[k] == job->scratch[i] && !pthread_equal(job->thread[k], job->thread[i]))
+                shared = 1;
+        int known = 0;
+        for (int k = 0; k < distinct; k++) known |= pthread_equal(seen[k], job->thread[i]);
+        if (!known && distinct <= ATTN_THREADPOOL_MAX_THREADS) seen[distinct++] = job->thread[i];
+    }
+    CHECK_MSG(once, "%s: an item did not run exactly once", what);
+    CHECK_MSG(!shared, "%s: a scratch served two threads in one run", what);
+    CHECK_MSG(caller_may || !by_caller, "%s: the caller ran an item of a background run", what);
+    CHECK_MSG(distinct >= 1 && distinct <= n_threads, "%s: %d threads ran items, %d in the pool",
+              what, distinct, n_threads);
+}
+
+static void who_reset(who_job *job, size_t n, int fail_last) {
+    job->n = n;
+    job->fail_last = fail_last;
+    for (size_t i = 0; i < n; i++) atomic_store(&job->runs[i], 0);
+    atomic_store(&job->started, 0);
+}
+
+static void test_background(int n_threads) {
+    enum { N = 300 };
+    char what[64];
+    attn_threadpool *b = NULL;
+    attn_error err = {{0}};
+    CHECK(attn_threadpool_new(n_threads, scratch_new, scratch_free, &b, &err) == ATTN_OK);
+    if (!b) return;
+    static pthread_t thread[N];
+    static void *scr[N];
+    static atomic_int runs[N];
+    who_job job = {N, thread, scr, runs, 0, 0, 0};
+    CHECK(attn_threadpool_wait(b, 0) == 1);              /* nothing started */
+    CHECK(attn_threadpool_join(b, NULL, &err) == ATTN_OK);
+    for (int rep = 0; rep < 3; rep++) {                  /* background and foreground in turn */
+        who_reset(&job, N - 1, 0);
+        atomic_store(&job.gate, 1);
+        CHECK(attn_threadpool_start(b, N - 1, who_item, &job, &err) == ATTN_OK);
+        CHECK(attn_threadpool_wait(b, 0) == 0);          /* the items wait for the gate */
+        CHECK(attn_threadpool_wait(b, 0.02) == 0);
+        CHECK(atomic_load(&job.started) <= n_threads);   /* one item a thread at a time */
+        atomic_store(&job.gate, 0);
+        double t0 = attn_now_seconds();
+        CHECK(attn_threadpool_wait(b, 60) == 1);
+        CHECK(attn_now_seconds() - t0 < 30);
+        CHECK(attn_threadpool_wait(b, 0) == 1);
+        CHECK(attn_threadpool_join(b, NULL, &err) == ATTN_OK);
+        snprintf(what, sizeof what, "background, %d threads, run %d", n_threads, rep);
+        check_who(&job, n_threads, 0, what);
+
+        who_reset(&job, N - 1, 0);
+        CHECK(attn_threadpool_run(b, N - 1, who_item, &job, NULL, &err) == ATTN_OK);
+        snprintf(what, sizeof what, "foreground after background, %d threads", n_threads);
+        check_who(&job, n_threads, 1, what);
+    }
+    /* a failure is reported by join as by run */
+    who_reset(&job, N, 1);
+    size_t failed = 0;
+    CHECK(attn_threadpool_start(b, N, who_item, &job, &err) == ATTN_OK);
+    CHECK(attn_threadpool_join(b, &failed, &err) == ATTN_EINVAL);
+    CHECK(failed == N - 1 && strcmp(err.msg, "last item") == 0);
+    CHECK(attn_threadpool_start(b, 0, who_item, &job, &err) == ATTN_OK);
+    CHECK(attn_threadpool_wait(b, 0) == 1);
+    attn_threadpool_free(b);
+}
+
+/* Freeing the pool during a background run hands out no more items: it returns once the
+ * items under way end, long before the rest would have run. */
+typedef struct slow_job {
+    atomic_int ran;
+} slow_job;
+
+static int slow_item(void *job_ptr, void *scratch_ptr, size_t item, attn_error *err) {
+    (void)scratch_ptr, (void)item, (void)err;
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+    atomic_fetch_add(&((slow_job *)job_ptr)->ran, 1);
+    return ATTN_OK;
+}
+
+static void test_free_during_background(void) {
+    enum { N = 20000 };                                  /* 10 s of items on 2 threads */
+    attn_threadpool *b = NULL;
+    attn_error err = {{0}};
+    CHECK(attn_threadpool_new(2, NULL, NULL, &b, &err) == ATTN_OK);
+    if (!b) return;
+    slow_job job;
+    atomic_init(&job.ran, 0);
+    CHECK(attn_threadpool_start(b, N, slow_item, &job, &err) == ATTN_OK);
+    CHECK(attn_threadpool_wait(b, 0.05) == 0);
+    double t0 = attn_now_seconds();
+    attn_threadpool_free(b);
+    CHECK_MSG(attn_now_seconds() - t0 < 5.0, "free took %.2f s", attn_now_seconds() - t0);
+    CHECK(atomic_load(&job.ran) > 0 && atomic_load(&job.ran) < N);
+}
+
 int main(void) {
     test_every_item_once(1, 100);
     test_every_item_once(2, 1);
@@ -191,5 +325,9 @@ int main(void) {
     test_no_items();
     test_limits();
     test_scratch_failure();
+    test_background(1);
+    test_background(2);
+    test_background(5);
+    test_free_during_background();
     return CHECK_DONE();
 }

@@ -103,6 +103,11 @@ static void topic_scores(const attn_wordvec *wv, double *within, double *across,
     *across = sa / na;
 }
 
+/* A stop callback: counts the questions, says stop at the second. */
+static int count_and_stop_at_2(void *user) {
+    return ++*(int *)user == 2;
+}
+
 static void small_params(attn_wordvec_params *p) {
     attn_wordvec_default_params(p);
     p->dim = 16;
@@ -200,12 +205,25 @@ static void test_corpus_counts_and_vocab(void) {
     path = temp_file("corpus.txt");
     write_bytes(path, text, strlen(text));
     attn_wordvec_corpus *f = attn_wordvec_corpus_new();
-    CHECK(attn_wordvec_corpus_add_file(f, path, &err) == ATTN_OK);
+    CHECK(attn_wordvec_corpus_add_file(f, path, NULL, NULL, &err) == ATTN_OK);
     CHECK(attn_wordvec_corpus_tokens(f) == 10 && attn_wordvec_corpus_count(f, "Paris", 5) == 4);
     unlink(path);
-    CHECK(attn_wordvec_corpus_add_file(f, "/nonexistent/corpus.txt", &err) == ATTN_EINVAL);
-    CHECK(strcmp(err.msg, "cannot open /nonexistent/corpus.txt") == 0);
+    CHECK(attn_wordvec_corpus_add_file(f, "/nonexistent/corpus.txt", NULL, NULL, &err) == ATTN_EINVAL);
+    CHECK(strcmp(err.msg, "cannot open '/nonexistent/corpus.txt'") == 0);
     attn_wordvec_corpus_free(f);
+
+    /* a stop callback is asked every ATTN_WORDVEC_STOP_LINES lines */
+    path = temp_file("lines.txt");
+    FILE *lines = fopen(path, "w");
+    for (int i = 0; i < 3 * ATTN_WORDVEC_STOP_LINES; i++) fprintf(lines, "line %d\n", i);
+    fclose(lines);
+    int asked = 0;
+    f = attn_wordvec_corpus_new();
+    CHECK(attn_wordvec_corpus_add_file(f, path, count_and_stop_at_2, &asked, &err) == ATTN_ESTOPPED);
+    CHECK(asked == 2 && attn_wordvec_corpus_tokens(f) == 2 * 2 * ATTN_WORDVEC_STOP_LINES);
+    CHECK(strstr(err.msg, "stopped while reading") != NULL);
+    attn_wordvec_corpus_free(f);
+    unlink(path);
 
     /* min_count prunes: nothing seen 5 times -> no vocabulary */
     attn_wordvec_params p;
@@ -375,8 +393,8 @@ static void test_file_format(void) {
     expect_load_error(bad, 48, ATTN_EMODEL, "non-finite value at row 1, column 1");
 }
 
-/* The run API: start/wait/finish gives attn_wordvec_train's bits (one thread); a cancelled
- * run stops long before its end. */
+/* The run API: start/wait/finish gives attn_wordvec_train's bits (one thread); watched with
+ * two threads, the progress ends at the total; a cancelled run stops long before its end. */
 static void test_run(void) {
     char *text = make_topic_corpus(2000, 12);
     attn_wordvec_corpus *c = attn_wordvec_corpus_new();
@@ -394,12 +412,27 @@ static void test_run(void) {
     attn_wordvec_stats s;
     CHECK(attn_wordvec_finish(r, &watched, &s) == ATTN_OK && s.processed == 3 * 24000);
     CHECK(memcmp(direct.table, watched.table, (size_t)4096 * 16 * sizeof(float)) == 0);
+    attn_wordvec_free(&watched);
 
-    p.epochs = 1000;               /* minutes of work: cancelled after a moment */
-    CHECK(attn_wordvec_start(c, &p, &r, &err) == ATTN_OK);
-    CHECK(attn_wordvec_wait(r, 0.05, &pr) == 0);
-    CHECK(pr.processed < pr.total && pr.total == (uint64_t)1000 * 24000);
-    attn_wordvec_cancel(r);
+    p.threads = 2;
+    CHECK(attn_wordvec_start(c, &p, &r, &err) == ATTN_OK && r);
+    uint64_t last = 0;
+    int backwards = 0;
+    while (!attn_wordvec_wait(r, 0.001, &pr)) {
+        backwards += pr.processed < last;
+        last = pr.processed;
+    }
+    CHECK(!backwards && pr.processed == 3 * 24000 && pr.total == 3 * 24000);
+    CHECK(attn_wordvec_finish(r, &watched, &s) == ATTN_OK && s.processed == 3 * 24000);
+
+    for (int threads = 1; threads <= 2; threads++) {
+        p.threads = threads;
+        p.epochs = 1000;           /* minutes of work: cancelled after a moment */
+        CHECK(attn_wordvec_start(c, &p, &r, &err) == ATTN_OK);
+        CHECK(attn_wordvec_wait(r, 0.05, &pr) == 0);
+        CHECK(pr.processed < pr.total && pr.total == (uint64_t)1000 * 24000);
+        attn_wordvec_cancel(r);
+    }
     attn_wordvec_cancel(NULL);
 
     p.min_count = 100000;          /* errors come from start, as from attn_wordvec_train */
