@@ -568,10 +568,15 @@ static int decode_tensor(const attn_tensor_spec *spec, const char *dtype, float 
 
 /* ---- embedding tables kept stored (inference-only models) -------------------------------- */
 
-/* An inference-only model keeps this tensor stored: a feature's table given as f16, q8 or q4. */
+static int is_encoder_linear_weight(const attn_tensor_spec *t);
+
+/* An inference-only model keeps this tensor stored: a feature's table given as f16, q8 or q4,
+ * or an encoder linear weight given as q8 (the encoder packs its ints as they are). */
 static int keeps_stored(const attn_model *m, const attn_tensor_spec *spec, const char *dtype) {
-    return m->inference_only && spec->ndim == 2 && feature_of_key(&m->cfg, spec->key) >= 0 &&
-           (is_dtype(dtype, "f16") || is_quantized(dtype));
+    if (!m->inference_only || spec->ndim != 2) return 0;
+    if (feature_of_key(&m->cfg, spec->key) >= 0)
+        return is_dtype(dtype, "f16") || is_quantized(dtype);
+    return is_encoder_linear_weight(spec) && is_dtype(dtype, "q8");
 }
 
 /* Everything decode_tensor + check_finite would refuse, with the same errors, in the same
@@ -677,6 +682,11 @@ void attn_table_decode(const attn_table *t, size_t r, size_t c0, size_t n, float
         const unsigned char *row = (const unsigned char *)t->values + r * q4_row_bytes(t->cols);
         decode_q4_span(row, t->scales + r * q4_groups(t->cols), c0, n, out);
     }
+}
+
+const attn_table *attn_model_kept(const attn_model *m, const char *key) {
+    const int idx = m && m->tables && key ? attn_model_tensor_index(m, key) : -1;
+    return idx >= 0 && m->tables[idx].dtype != ATTN_DTYPE_NONE ? &m->tables[idx] : NULL;
 }
 
 void attn_model_read_values(const attn_model *m, size_t idx, size_t n, float *out) {
@@ -797,9 +807,10 @@ int attn_model_finish(attn_model *m, attn_error *err) {
         if (!m->given[i])
             return attn_fail(err, ATTN_EMODEL, "model: tensor '%s' is missing", m->specs[i].key);
     attn_weights_bind(&m->cfg, m->specs, m->n_specs, m->params, &m->w);
-    for (size_t i = 0; m->tables && i < m->n_specs; i++)
-        if (m->tables[i].dtype != ATTN_DTYPE_NONE)
-            m->w.embed_table[feature_of_key(&m->cfg, m->specs[i].key)] = &m->tables[i];
+    for (size_t i = 0; m->tables && i < m->n_specs; i++) {
+        const int f = feature_of_key(&m->cfg, m->specs[i].key);
+        if (f >= 0 && m->tables[i].dtype != ATTN_DTYPE_NONE) m->w.embed_table[f] = &m->tables[i];
+    }
     m->finished = 1;
     return ATTN_OK;
 }
