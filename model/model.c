@@ -4,6 +4,7 @@
 #include "json.h"
 #include "kernels.h"
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -296,39 +297,33 @@ static int check_f16_finite(const attn_tensor_spec *spec, const unsigned char *s
     return ATTN_OK;
 }
 
-/* SWAR filters over 8 bytes a step: (x - 0x01..) & ~x & 0x80.. is non-zero exactly when some
- * byte of x is zero (for 4-bit lanes: 0x11.. and 0x88..). */
-#define SWAR_BYTE_ONES   0x0101010101010101ull
-#define SWAR_BYTE_HIGHS  0x8080808080808080ull
-#define SWAR_NIBBLE_ONES 0x1111111111111111ull
-#define SWAR_NIBBLE_8S   0x8888888888888888ull
+/* The filters below run over every byte of a model's tables when it loads, so they are
+ * written to vectorise: fixed-length inner loops over independent lanes, no branch. */
+#define FILTER_LANES 32
 
 /* 1 if some byte of p[n] is 0x80 (q8's refused -128). */
 static int any_byte_0x80(const unsigned char *p, size_t n) {
-    uint64_t hit = 0;
+    unsigned char hit[FILTER_LANES] = {0};
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, sizeof w);
-        w ^= SWAR_BYTE_HIGHS;
-        hit |= (w - SWAR_BYTE_ONES) & ~w & SWAR_BYTE_HIGHS;
-    }
-    for (; i < n; i++) hit |= p[i] == 0x80;
-    return hit != 0;
+    for (; i + FILTER_LANES <= n; i += FILTER_LANES)
+        for (int j = 0; j < FILTER_LANES; j++) hit[j] |= p[i + j] == 0x80;
+    unsigned any = 0;
+    for (; i < n; i++) any |= p[i] == 0x80;
+    for (int j = 0; j < FILTER_LANES; j++) any |= hit[j];
+    return any != 0;
 }
 
 /* 1 if some nibble of p[n] is 8 (q4's refused -8), padding nibbles included. */
 static int any_nibble_8(const unsigned char *p, size_t n) {
-    uint64_t hit = 0;
+    unsigned char hit[FILTER_LANES] = {0};
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, sizeof w);
-        w ^= SWAR_NIBBLE_8S;
-        hit |= (w - SWAR_NIBBLE_ONES) & ~w & SWAR_NIBBLE_8S;
-    }
-    for (; i < n; i++) hit |= (p[i] & 0x0fu) == 8 || p[i] >> 4 == 8;
-    return hit != 0;
+    for (; i + FILTER_LANES <= n; i += FILTER_LANES)
+        for (int j = 0; j < FILTER_LANES; j++)
+            hit[j] |= ((p[i + j] & 0x0fu) == 0x08u) | ((p[i + j] & 0xf0u) == 0x80u);
+    unsigned any = 0;
+    for (; i < n; i++) any |= ((p[i] & 0x0fu) == 0x08u) | ((p[i] & 0xf0u) == 0x80u);
+    for (int j = 0; j < FILTER_LANES; j++) any |= hit[j];
+    return any != 0;
 }
 
 /* One little-endian f32 at b (any alignment). */
@@ -345,10 +340,32 @@ static void store_f32_le(unsigned char *b, float f) {
     for (int k = 0; k < 4; k++) b[k] = (unsigned char)(bits >> (8 * k));
 }
 
-/* Every scale of a q8 blob is finite and >= 0. */
+/* 1 if some of the n little-endian f32 scales at src is not a scale s >= 0 with qmax * s
+ * finite (NaN, +-Inf and negative scales fail; qmax 1 tests the scale alone). */
+static int any_scale_outside(const unsigned char *src, size_t n, float qmax) {
+    enum { LANES = 8 };
+    int out[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) {
+            const float s = load_f32_le(src + (i + (size_t)j) * sizeof(float));
+            out[j] |= (s >= 0.0f) & (s * qmax <= FLT_MAX) ? 0 : 1;
+        }
+    int any = 0;
+    for (; i < n; i++) {
+        const float s = load_f32_le(src + i * sizeof(float));
+        any |= (s >= 0.0f) & (s * qmax <= FLT_MAX) ? 0 : 1;
+    }
+    for (int j = 0; j < LANES; j++) any |= out[j];
+    return any;
+}
+
+/* Every scale of a q8 blob is finite and >= 0 (the filter first; the scan only to name the
+ * row). */
 static int check_q8_scales(const attn_tensor_spec *spec, const unsigned char *src,
                            attn_error *err) {
     size_t rows = (size_t)spec->shape[0];
+    if (!any_scale_outside(src, rows, 1.0f)) return ATTN_OK;
     for (size_t r = 0; r < rows; r++) {
         float scale = load_f32_le(src + r * sizeof(float));
         if (isnan(scale) || isinf(scale) || scale < 0)
@@ -374,11 +391,13 @@ static int check_q8_values(const attn_tensor_spec *spec, const unsigned char *sr
 }
 
 /* Without decoding: the first q * scale that overflows gives check_finite's error. Only rows
- * whose scale times the largest |q| overflows are scanned (the product is monotonic in |q|). */
+ * whose scale times the largest |q| overflows are scanned (the product is monotonic in |q|),
+ * and only when the filter finds one. */
 static int check_q8_products(const attn_tensor_spec *spec, const unsigned char *src,
                              attn_error *err) {
     size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
     const int8_t *q = (const int8_t *)(src + rows * sizeof(float));
+    if (!any_scale_outside(src, rows, (float)ATTN_Q8_MAX)) return ATTN_OK;
     for (size_t r = 0; r < rows; r++) {
         float scale = load_f32_le(src + r * sizeof(float));
         if (isfinite((float)ATTN_Q8_MAX * scale)) continue;
@@ -419,10 +438,11 @@ static int q4_value(const unsigned char *row, size_t c) {
     return nibble >= 8 ? nibble - 16 : nibble;
 }
 
-/* Every scale of a q4 blob is finite and >= 0. */
+/* Every scale of a q4 blob is finite and >= 0 (the filter first, as for q8). */
 static int check_q4_scales(const attn_tensor_spec *spec, const unsigned char *src,
                            attn_error *err) {
     size_t n_scales = (size_t)spec->shape[0] * q4_groups((size_t)spec->shape[1]);
+    if (!any_scale_outside(src, n_scales, 1.0f)) return ATTN_OK;
     for (size_t i = 0; i < n_scales; i++) {
         float scale = load_f32_le(src + i * sizeof(float));
         if (isnan(scale) || isinf(scale) || scale < 0)
@@ -469,6 +489,7 @@ static int check_q4_products(const attn_tensor_spec *spec, const unsigned char *
     size_t rows = (size_t)spec->shape[0], cols = (size_t)spec->shape[1];
     size_t groups = q4_groups(cols), row_bytes = q4_row_bytes(cols);
     const unsigned char *q = src + rows * groups * sizeof(float);
+    if (!any_scale_outside(src, rows * groups, (float)ATTN_Q4_MAX)) return ATTN_OK;
     for (size_t r = 0; r < rows; r++)
         for (size_t g = 0; g < groups; g++) {
             float scale = load_f32_le(src + (r * groups + g) * sizeof(float));
