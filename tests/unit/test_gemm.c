@@ -391,11 +391,7 @@ static void test_q8_linear(void) {
 
 /* ---- the per-model choice of int8 ------------------------------------------------------------ */
 
-#define ENC_CONFIG \
-    "{\"format\": 1, \"dim\": 64, \"layers\": 2, \"heads\": 2, \"ffn\": 160, " \
-    "\"max_len\": 200, \"features\": [{\"kind\": \"norm\", \"buckets\": 500, \"dim\": 24}," \
-    " {\"kind\": \"shape\", \"buckets\": 50, \"dim\": 9}]," \
-    " \"tasks\": [\"classify\"], \"classify\": {\"labels\": [\"a\", \"b\"]}}"
+/* random_model's shape */
 #define ENC_D 64
 #define ENC_LINEARS 9   /* the projection, 2 layers x qkv, out, up, down */
 
@@ -423,7 +419,7 @@ static attn_model *restore(const attn_model *src, attn_storage s,
                            const char *(*dtype_of)(const attn_tensor_spec *), int flags) {
     attn_model *m = NULL;
     attn_error err;
-    if (attn_model_new(ENC_CONFIG, strlen(ENC_CONFIG), &m, &err) ||
+    if (attn_model_new(src->cfg.json, strlen(src->cfg.json), &m, &err) ||
         ((flags & INFERENCE_ONLY) && attn_model_set_inference_only(m, &err))) {
         fprintf(stderr, "model: %s\n", err.msg);
         attn_model_free(m);
@@ -635,6 +631,38 @@ static void test_encoder_kept_linears(void) {
     attn_model_free(src);
 }
 
+/* A q8 linear too wide for the int8 kernels (a projection of 16400 embedding columns, above
+ * ATTN_Q8_MAX_DIM) stays on f32 panels; kept stored, it is decoded for them: the outputs of
+ * the plain model, bit for bit. */
+static void test_encoder_kept_too_wide(void) {
+    const char *config =
+        "{\"format\": 1, \"dim\": 8, \"layers\": 1, \"heads\": 2, \"ffn\": 8, "
+        "\"max_len\": 8, \"features\": [{\"kind\": \"norm\", \"buckets\": 4, \"dim\": 8200},"
+        " {\"kind\": \"shape\", \"buckets\": 4, \"dim\": 8200}],"
+        " \"tasks\": [\"classify\"], \"classify\": {\"labels\": [\"a\", \"b\"]}}";
+    attn_model *src = NULL;
+    attn_error err;
+    if (attn_train_model_new(config, strlen(config), 3, &src, &err)) {
+        CHECK_MSG(0, "%s", err.msg);
+        return;
+    }
+    attn_model *plain = restore(src, ATTN_STORE_Q4_INT8, NULL, 0);
+    attn_model *kept = restore(src, ATTN_STORE_Q4_INT8, NULL, INFERENCE_ONLY);
+    if (plain && kept) {
+        CHECK(attn_model_kept(kept, "embed.proj.w") != NULL);
+        const uint32_t rows[2 * 5] = { 0, 1, 1, 2, 2, 3, 3, 0, 1, 1 };
+        float a[5 * 8], b[5 * 8];
+        CHECK(encode(plain, rows, 5, a) == ATTN_OK && encode(kept, rows, 5, b) == ATTN_OK);
+        CHECK(count_unequal(a, b, 5 * 8) == 0);
+        CHECK(attn_encoder_int8_linears(kept) == 4 && attn_encoder_int8_linears(plain) == 4);
+    } else {
+        CHECK(0);
+    }
+    attn_model_free(src);
+    attn_model_free(plain);
+    attn_model_free(kept);
+}
+
 int main(void) {
     test_packing_layout();
     test_gemm_sizes();
@@ -644,5 +672,6 @@ int main(void) {
     test_q8_linear();
     test_encoder_int8_choice();
     test_encoder_kept_linears();
+    test_encoder_kept_too_wide();
     return CHECK_DONE();
 }
