@@ -106,12 +106,10 @@ static int scan_row(const int8_t *q, int C, int32_t *sum) {
 static void pack_row(attn_q8_matrix *m, int o, float scale, const int8_t *q, int32_t sum) {
     int8_t *dst = m->q + attn_q8_packed_index(m, o, 0);
     const size_t group_stride = ATTN_Q8_BLOCK_OC * ATTN_Q8_GROUP_K;
-    const int whole = m->C / ATTN_Q8_GROUP_K * ATTN_Q8_GROUP_K;
-    for (int k = 0; k < whole; k += ATTN_Q8_GROUP_K)
-        memcpy(dst + (size_t)(k / ATTN_Q8_GROUP_K) * group_stride, q + k, ATTN_Q8_GROUP_K);
-    if (whole < m->C)
-        memcpy(dst + (size_t)(whole / ATTN_Q8_GROUP_K) * group_stride, q + whole,
-               (size_t)(m->C - whole));
+    const size_t groups = (size_t)m->C / ATTN_Q8_GROUP_K, whole = groups * ATTN_Q8_GROUP_K;
+    for (size_t g = 0; g < groups; g++)
+        memcpy(dst + g * group_stride, q + g * ATTN_Q8_GROUP_K, ATTN_Q8_GROUP_K);
+    if (whole < (size_t)m->C) memcpy(dst + groups * group_stride, q + whole, (size_t)m->C - whole);
     m->wscale[o] = scale;
     m->wsum[o] = sum;
 }
