@@ -17,8 +17,11 @@
  * through the registry) exactly the model those rows make. */
 #include "ext.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 struct conn_model {
     char *name;             /* sqlite3_malloc'd */
@@ -351,6 +354,23 @@ static int prepare_tensor_rows(sqlite3 *db, const char *schema, const char *name
     return prepare_rows(db, schema, name, TENSORS_SQL, st, err_msg);
 }
 
+/* Maps the whole pages of p[n_bytes], about to be written, in one call instead of a page fault
+ * a page: a model's tables are megabytes of fresh memory, and their page faults were most of
+ * a first call (tests/bench/RESULTS.md). Only a hint: a kernel without MADV_POPULATE_WRITE
+ * (Linux < 5.14) faults the pages in as before. */
+static void populate_pages(void *p, size_t n_bytes) {
+#ifdef MADV_POPULATE_WRITE
+    const long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    const uintptr_t lo = ((uintptr_t)p + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    const uintptr_t hi = ((uintptr_t)p + n_bytes) / (uintptr_t)page * (uintptr_t)page;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)n_bytes;
+#endif
+}
+
 /* *out = the n_bytes of row rowid's data in a malloc'd buffer (the engine frees it with
  * free()), read through *blob: opened on first use, moved to the next row after. */
 static int read_direct(sqlite3 *db, const char *schema, sqlite3_int64 rowid, size_t n_bytes,
@@ -361,6 +381,7 @@ static int read_direct(sqlite3 *db, const char *schema, sqlite3_int64 rowid, siz
     if (rc != SQLITE_OK) return rc;
     if ((size_t)sqlite3_blob_bytes(*blob) != n_bytes) return SQLITE_CORRUPT;
     if (!(*out = malloc(n_bytes ? n_bytes : 1))) return SQLITE_NOMEM;
+    populate_pages(*out, n_bytes);
     rc = sqlite3_blob_read(*blob, *out, (int)n_bytes, 0);
     if (rc != SQLITE_OK) {
         free(*out);

@@ -135,39 +135,27 @@ static size_t round_up_floats(size_t n) {
     return (n + PACKED_ALIGN_FLOATS - 1) / PACKED_ALIGN_FLOATS * PACKED_ALIGN_FLOATS;
 }
 
-/* One linear layer to pack: its weights and (int8) its staging matrix. Job i goes to
- * linear_slot(p, i). */
+/* One linear layer to pack. Job i goes to linear_slot(p, i). */
 typedef struct linear_job {
     char key[ATTN_MAX_KEY];       /* the weight's tensor key */
-    const float *w, *b;           /* w[OC, C], b[OC] */
+    const float *w, *b;           /* w[OC, C] (its values unless kept), b[OC] */
+    const attn_table *kept;       /* the weight kept stored (q8, inference-only), or NULL */
     int C, OC;
-    attn_q8_matrix *q8;           /* staged int8 matrix, or NULL: f32 panels */
+    int int8;                     /* packed for the int8 kernels: q8 below is its layout */
+    attn_q8_matrix q8;
+    size_t floats;                /* of the packed block it takes */
 } linear_job;
 
-/* Stages w[OC, C] (stored as q8, decoded as value = q * scale) as an int8 matrix by
- * requantising the decoded values: for rows written by attn_quantize_rows_q8 (scale =
- * max |w| / 127 rounded to float) this gives back the stored ints and scales exactly, since
- * (127 * scale) / 127 rounds back to scale (tests/unit/test_gemm.c checks the encoder against
- * the writer's own ints); another writer's rows are requantised within qgemm.h's error.
- * *out NULL, ATTN_OK: too wide for the int8 kernels (ATTN_Q8_MAX_DIM), the f32 path is used.
- * ATTN_ENOMEM. */
-static int stage_q8(const float *w, int OC, int C, attn_q8_matrix **out, attn_error *err) {
-    *out = NULL;
-    if (OC > ATTN_Q8_MAX_DIM || C > ATTN_Q8_MAX_DIM) return ATTN_OK;
-    return attn_q8_pack(out, w, OC, C, err);
-}
-
-/* Bytes of an int8 matrix's payload in the packed block: ints, then scales, then sums. */
-static size_t q8_payload_bytes(const attn_q8_matrix *m, size_t *q_bytes) {
-    *q_bytes = round_up_floats(((size_t)m->OCP * (size_t)m->CP + sizeof(float) - 1) /
-                               sizeof(float)) * sizeof(float);
-    return *q_bytes + (size_t)m->OCP * (sizeof(float) + sizeof(int32_t));
-}
-
-static size_t job_floats(const linear_job *j) {
-    size_t q_bytes;
-    if (j->q8) return round_up_floats(q8_payload_bytes(j->q8, &q_bytes) / sizeof(float));
-    return round_up_floats(attn_packed_floats(j->C, j->OC));
+/* Chooses job j's format and lays it out: int8 when its weight was stored as q8 (encoder.h),
+ * unless too wide for the int8 kernels (ATTN_Q8_MAX_DIM): then f32 panels. */
+static void plan_job(const attn_model *m, linear_job *j) {
+    attn_error ignored;
+    size_t bytes = 0;
+    j->kept = attn_model_kept(m, j->key);
+    j->int8 = attn_model_stored_dtype(m, j->key) == ATTN_DTYPE_Q8 &&
+              attn_q8_layout(&j->q8, j->OC, j->C, &bytes, &ignored) == ATTN_OK;
+    j->floats = round_up_floats(j->int8 ? (bytes + sizeof(float) - 1) / sizeof(float)
+                                        : attn_packed_floats(j->C, j->OC));
 }
 
 /* Job i's linear: the projection, then qkv, out, up, down of each layer. */
@@ -178,25 +166,31 @@ static attn_linear *linear_slot(attn_encoder_packed *p, int i) {
     return slots[(i - 1) % 4];
 }
 
-/* Packs job j into *cursor and describes it in L. */
-static void pack_job(attn_encoder_packed *p, attn_linear *L, const linear_job *j,
-                     float **cursor) {
+/* f32 panels of a weight kept stored (a q8 linear too wide for int8): decoded, then packed. */
+static int pack_kept_f32(float *dst, const linear_job *j, attn_error *err) {
+    const size_t C = (size_t)j->C;
+    float *w = malloc((size_t)j->OC * C * sizeof *w);
+    if (!w) return attn_fail(err, ATTN_ENOMEM, "encoder: out of memory packing '%s'", j->key);
+    for (int o = 0; o < j->OC; o++) attn_table_decode(j->kept, (size_t)o, 0, C, w + o * C);
+    attn_pack_rows(dst, w, C, j->OC, j->C);
+    free(w);
+    return ATTN_OK;
+}
+
+/* Packs job j into *cursor (zeroed) and describes it in L. */
+static int pack_job(attn_encoder_packed *p, attn_linear *L, const linear_job *j,
+                    float **cursor, attn_error *err) {
     memset(L, 0, sizeof *L);
     L->C = j->C;
     L->OC = j->OC;
     L->b = j->b;
-    if (j->q8) {
+    int rc = ATTN_OK;
+    if (j->int8) {
         attn_q8_matrix *m = &p->q8[p->n_q8++];
-        size_t q_bytes;
-        q8_payload_bytes(j->q8, &q_bytes);
-        *m = *j->q8;
-        m->block = NULL;
-        m->q = (int8_t *)*cursor;
-        m->wscale = (float *)((char *)*cursor + q_bytes);
-        m->wsum = (int32_t *)(m->wscale + m->OCP);
-        memcpy(m->q, j->q8->q, (size_t)m->OCP * (size_t)m->CP);
-        memcpy(m->wscale, j->q8->wscale, (size_t)m->OCP * sizeof *m->wscale);
-        memcpy(m->wsum, j->q8->wsum, (size_t)m->OCP * sizeof *m->wsum);
+        *m = j->q8;
+        attn_q8_place(m, *cursor);
+        rc = j->kept ? attn_q8_pack_stored_into(m, j->kept->scales, j->kept->values, err)
+                     : attn_q8_pack_into(m, j->w, err);
         L->format = ATTN_LINEAR_Q8;
         L->q8 = m;
     } else {
@@ -204,9 +198,11 @@ static void pack_job(attn_encoder_packed *p, attn_linear *L, const linear_job *j
         L->w.data = *cursor;
         L->w.K = j->C;
         L->w.N = j->OC;
-        attn_pack_rows(*cursor, j->w, (size_t)j->C, j->OC, j->C);
+        if (j->kept) rc = pack_kept_f32(*cursor, j, err);
+        else attn_pack_rows(*cursor, j->w, (size_t)j->C, j->OC, j->C);
     }
-    *cursor += job_floats(j);
+    *cursor += j->floats;
+    return rc;
 }
 
 static void add_job(linear_job *jobs, int *n, const float *w, const float *b, int C, int OC,
@@ -233,38 +229,36 @@ static int list_jobs(const attn_model *m, linear_job *jobs) {
         add_job(jobs, &n, lw->up_w, lw->up_b, D, F, "layers.%d.ffn.up.w", l);
         add_job(jobs, &n, lw->down_w, lw->down_b, F, D, "layers.%d.ffn.down.w", l);
     }
+    for (int i = 0; i < n; i++) plan_job(m, &jobs[i]);
     return n;
-}
-
-/* Stages an int8 matrix for every linear whose weight was stored as q8. */
-static int stage_jobs(const attn_model *m, linear_job *jobs, int n, attn_error *err) {
-    for (int i = 0; i < n; i++) {
-        if (attn_model_stored_dtype(m, jobs[i].key) != ATTN_DTYPE_Q8) continue;
-        int rc = stage_q8(jobs[i].w, jobs[i].OC, jobs[i].C, &jobs[i].q8, err);
-        if (rc) return rc;
-    }
-    return ATTN_OK;
-}
-
-static void free_staged(linear_job *jobs, int n) {
-    for (int i = 0; i < n; i++) attn_q8_free(jobs[i].q8);
 }
 
 static size_t header_floats(void) {
     return round_up_floats((sizeof(attn_encoder_packed) + sizeof(float) - 1) / sizeof(float));
 }
 
-/* Lays the staged jobs out in one block. NULL: out of memory. */
-static attn_encoder_packed *pack_jobs(const linear_job *jobs, int n) {
+/* Packs every job straight into its place in one block: *out, or NULL and an error. */
+static int pack_jobs(const linear_job *jobs, int n, attn_encoder_packed **out,
+                     attn_error *err) {
+    *out = NULL;
     size_t floats = header_floats();
-    for (int i = 0; i < n; i++) floats += job_floats(&jobs[i]);
+    for (int i = 0; i < n; i++) floats += jobs[i].floats;
     attn_encoder_packed *p = aligned_alloc(PACKED_ALIGN_FLOATS * sizeof(float),
                                            floats * sizeof(float));
-    if (!p) return NULL;
+    if (!p) return attn_fail(err, ATTN_ENOMEM, "encoder: out of memory packing the weights");
     memset(p, 0, sizeof *p);
     float *cursor = (float *)p + header_floats();
-    for (int i = 0; i < n; i++) pack_job(p, linear_slot(p, i), &jobs[i], &cursor);
-    return p;
+    int rc = ATTN_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        if (jobs[i].int8) memset(cursor, 0, jobs[i].floats * sizeof(float));  /* the padding */
+        rc = pack_job(p, linear_slot(p, i), &jobs[i], &cursor, err);
+    }
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return ATTN_OK;
 }
 
 int attn_encoder_prepare(attn_model *m, attn_error *err) {
@@ -272,13 +266,7 @@ int attn_encoder_prepare(attn_model *m, attn_error *err) {
     linear_job *jobs = calloc(PACKED_MAX_LINEARS, sizeof *jobs);
     if (!jobs) return attn_fail(err, ATTN_ENOMEM, "encoder: out of memory packing");
     const int n = list_jobs(m, jobs);
-    int rc = stage_jobs(m, jobs, n, err);
-    if (!rc) {
-        attn_encoder_packed *p = pack_jobs(jobs, n);
-        if (p) m->packed = p;
-        else rc = attn_fail(err, ATTN_ENOMEM, "encoder: out of memory packing the weights");
-    }
-    free_staged(jobs, n);
+    int rc = pack_jobs(jobs, n, &m->packed, err);
     free(jobs);
     return rc;
 }
@@ -380,6 +368,18 @@ size_t attn_encode_scratch_floats(const attn_model *m, int T) {
     return m->packed ? packed_scratch_floats(m, T) : encoder_scratch_floats(&m->cfg, T);
 }
 
+/* Some linear weight is kept stored (an inference-only model, model.h): a kept tensor that is
+ * no embedding table. Its view in m->w holds zeros; only the packed copy has its values. */
+static int has_kept_linears(const attn_model *m) {
+    for (size_t i = 0; m->tables && i < m->n_specs; i++) {
+        if (m->tables[i].dtype == ATTN_DTYPE_NONE) continue;
+        int table = 0;
+        for (int f = 0; f < m->cfg.n_features; f++) table |= m->w.embed_table[f] == &m->tables[i];
+        if (!table) return 1;
+    }
+    return 0;
+}
+
 int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
                 attn_scratch *s, attn_error *err) {
     const attn_config *c = &m->cfg;
@@ -389,6 +389,9 @@ int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
     int rc = check_rows(c, rows, T, err);
     if (rc) return rc;
     if (m->packed) return encode_packed(m, rows, T, out, s, err);
+    if (has_kept_linears(m))
+        return attn_fail(err, ATTN_EINVAL, "encoder: the model's int8 weights are kept stored: "
+                         "attn_encoder_prepare must pack them first");
     float *p = attn_scratch_reserve(s, encoder_scratch_floats(c, T));
     if (!p) return attn_fail(err, ATTN_ENOMEM, "encoder: out of memory for %d tokens", T);
     const encoder_views v = carve_views(p, c, T);

@@ -20,7 +20,9 @@ typedef struct attn_scratch {
 
 /* rows[T, S] feature slots per token (attn_token_features; S = attn_feature_slots);
  * out[T, D]. Rows are checked (attn_feature_rows_check): a bad one is ATTN_EINVAL.
- * Fails with ATTN_EINVAL when T < 1 or T > max_len, ATTN_ENOMEM on allocation failure. */
+ * Fails with ATTN_EINVAL when T < 1 or T > max_len, or when m keeps linear weights stored
+ * (an inference-only model, model.h) and attn_encoder_prepare has not packed them; ATTN_ENOMEM
+ * on allocation failure. */
 int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
                 attn_scratch *s, attn_error *err);
 
@@ -34,7 +36,9 @@ int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
  *   - stored "q8": the int8 kernels of qgemm.h (weights int8 per output row, activations
  *     quantised per token). Requantising the decoded values (q * scale) gives back the stored
  *     ints and scales exactly for rows written by attn_quantize_rows_q8, so the int8 product
- *     uses the very weights the f32 path would; another writer's rows are requantised. Results
+ *     uses the very weights the f32 path would; another writer's rows are requantised. An
+ *     inference-only model's weights are packed from the stored ints it keeps, with the same
+ *     result, bit for bit, without decoding them (attn_q8_pack_stored_into). Results
  *     are the same on every CPU (the int8 tables are bit-identical) and differ from the f32
  *     path by the activations' quantisation (qgemm.h: attn_q8_error_bound). A matrix wider
  *     than ATTN_Q8_MAX_DIM stays f32.
@@ -43,7 +47,8 @@ int attn_encode(const attn_model *m, const uint32_t *rows, int T, float *out,
  * The model's weights must not change afterwards: call it on models loaded for inference,
  * once, before sharing the model between threads (the trainer never calls it; unpacked models
  * keep the exact sgemm path the trainer's forward matches, whatever the stored dtypes).
- * Idempotent. ATTN_ENOMEM. */
+ * Idempotent. ATTN_ENOMEM; ATTN_EINVAL for a weight the int8 kernels refuse (not finite),
+ * which a loaded model cannot have. */
 int attn_encoder_prepare(attn_model *m, attn_error *err);
 
 /* How many of the encoder's linears run on the int8 kernels (0 before attn_encoder_prepare). */

@@ -2,7 +2,9 @@
  * with named views into it (llm.c style, so the trainer can lay gradients and optimiser state
  * out the same way by binding the same views to another buffer). An inference-only model
  * (attn_model_set_inference_only: every model the extension loads) keeps its f16/q8/q4
- * embedding tables in their stored form instead, decoded a row at a time on lookup.
+ * embedding tables in their stored form instead, decoded a row at a time on lookup, and its
+ * q8 linear weights too, which the encoder packs for its int8 kernels straight from the
+ * stored ints (attn_encoder_prepare).
  *
  * Loading is the attack surface (a user may open a database someone else made), so it trusts
  * nothing: attn_model_set_tensor checks the key is one the config implies, the dtype is known,
@@ -56,9 +58,9 @@ typedef enum attn_dtype {
     ATTN_DTYPE_NONE = 0, ATTN_DTYPE_F32, ATTN_DTYPE_F16, ATTN_DTYPE_Q8, ATTN_DTYPE_Q4
 } attn_dtype;
 
-/* An embedding table kept in its stored form (inference-only models): the stored values with
- * scales in host byte order. attn_table_decode gives exactly the f32 values the loader would
- * have decoded (q * scale; the half as f32). */
+/* A tensor kept in its stored form (inference-only models: an embedding table, or a q8 linear
+ * weight of the encoder): the stored values with scales in host byte order. attn_table_decode
+ * gives exactly the f32 values the loader would have decoded (q * scale; the half as f32). */
 typedef struct attn_table {
     attn_dtype dtype;           /* ATTN_DTYPE_F16, ATTN_DTYPE_Q8 or ATTN_DTYPE_Q4 */
     size_t rows, cols;
@@ -81,7 +83,9 @@ typedef struct attn_model {
     int finished;               /* attn_model_finish succeeded: read-only from now on */
     int inference_only;         /* attn_model_set_inference_only was called */
     attn_table *tables;         /* [n_specs] or NULL: tables[i].dtype != NONE where tensor i is
-                                 * kept stored (its f32 region in params stays zero, untouched) */
+                                 * kept stored (its f32 region in params stays zero, untouched,
+                                 * and so does its view in w: a kept linear weight is read
+                                 * through the encoder's packed copy only) */
     attn_weights w;
     /* Inference copy of the encoder's linear weights in GEMM panels (attn_encoder_prepare,
      * encoder.h), one allocation freed by attn_model_free; NULL: the unpacked sgemm path. */
@@ -156,13 +160,20 @@ int attn_model_finish(attn_model *m, attn_error *err);
 void attn_model_free(attn_model *m);
 
 /* Marks a new model (no tensor set yet) as used for inference only: embedding tables given as
- * f16, q8 or q4 then stay in that form in memory (m->tables, w.embed_table) instead of being
+ * f16, q8 or q4, and the encoder's linear weights given as q8 ("embed.proj.w", "layers.N.*.w"),
+ * then stay in that form in memory (m->tables; w.embed_table for the tables) instead of being
  * decoded into params, whose f32 region for them is never written (calloc'd pages: never
- * resident). Checked exactly as a decoded table would be, with the same errors. A 13M-parameter
- * model with q4 tables holds ~15 MB instead of 53. Read such a model's values with
- * attn_model_read_values, never from params; it must not be trained (copy it first: the
- * trainer's models are always plain f32). ATTN_EINVAL if a tensor was already set. */
+ * resident). Checked exactly as a decoded tensor would be, with the same errors. A 13M-parameter
+ * model with q4 tables holds ~15 MB instead of 53. Such a model encodes only once
+ * attn_encoder_prepare has packed its kept linear weights (attn_encode refuses it before).
+ * Read its values with attn_model_read_values, never from params; it must not be trained (copy
+ * it first: the trainer's models are always plain f32). ATTN_EINVAL if a tensor was already
+ * set. */
 int attn_model_set_inference_only(attn_model *m, attn_error *err);
+
+/* The kept stored form of the tensor with this key, or NULL (not kept: its values are in
+ * params). */
+const attn_table *attn_model_kept(const attn_model *m, const char *key);
 
 /* out[n] = values [c0, c0 + n) of row r of t (r < rows, c0 + n <= cols), bit for bit what the
  * loader decodes into f32. */

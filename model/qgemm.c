@@ -30,58 +30,119 @@ static int check_dims(int OC, int C, attn_error *err) {
     return ATTN_OK;
 }
 
-/* One allocation for the packed weights [OCP * CP], wscale [OCP] and wsum [OCP]. */
-static attn_q8_matrix *matrix_alloc(int OC, int C) {
-    attn_q8_matrix *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
+/* Bytes of the packed ints of m (OCP x CP), rounded up so that wscale stays aligned. */
+static size_t q_bytes(const attn_q8_matrix *m) {
+    return round_up((size_t)m->OCP * (size_t)m->CP, Q8_ALIGN);
+}
+
+int attn_q8_layout(attn_q8_matrix *m, int OC, int C, size_t *payload_bytes, attn_error *err) {
+    memset(m, 0, sizeof *m);
+    *payload_bytes = 0;
+    int rc = check_dims(OC, C, err);
+    if (rc) return rc;
     m->OC = OC;
     m->C = C;
     m->OCP = (int)round_up((size_t)OC, ATTN_Q8_PANEL_OC);
     m->CP = (int)round_up((size_t)C, ATTN_Q8_PANEL_K);
-    const size_t q_bytes = round_up((size_t)m->OCP * (size_t)m->CP, Q8_ALIGN);
-    const size_t total = q_bytes + (size_t)m->OCP * (sizeof(float) + sizeof(int32_t));
-    if (posix_memalign(&m->block, Q8_ALIGN, total)) {
-        free(m);
-        return NULL;
-    }
-    memset(m->block, 0, total);
-    m->q = m->block;
-    m->wscale = (float *)((char *)m->block + q_bytes);
-    m->wsum = (int32_t *)(m->wscale + m->OCP);
-    return m;
+    *payload_bytes = attn_q8_bytes(m);
+    return ATTN_OK;
 }
 
-/* Copies row o's scale and ints q[C] into the packed layout and sums them. */
-static void pack_row(attn_q8_matrix *m, int o, float scale, const int8_t *q) {
-    int8_t *dst = m->q + attn_q8_packed_index(m, o, 0);   /* group 0 of row o; groups are 64 B apart */
-    const size_t group_stride = ATTN_Q8_BLOCK_OC * ATTN_Q8_GROUP_K;
-    int32_t sum = 0;
-    for (int k = 0; k < m->C; k += ATTN_Q8_GROUP_K) {
-        const int n = m->C - k < ATTN_Q8_GROUP_K ? m->C - k : ATTN_Q8_GROUP_K;
-        memcpy(dst + (size_t)(k / ATTN_Q8_GROUP_K) * group_stride, q + k, (size_t)n);
+void attn_q8_place(attn_q8_matrix *m, void *payload) {
+    m->q = payload;
+    m->wscale = (float *)((char *)payload + q_bytes(m));
+    m->wsum = (int32_t *)(m->wscale + m->OCP);
+}
+
+/* *out = a laid-out, placed matrix in one zeroed allocation of its own (m->block). */
+static int matrix_alloc(attn_q8_matrix **out, int OC, int C, attn_error *err) {
+    *out = NULL;
+    attn_q8_matrix *m = calloc(1, sizeof *m);
+    size_t total = 0;
+    int rc = m ? attn_q8_layout(m, OC, C, &total, err) : ATTN_ENOMEM;
+    if (!rc && posix_memalign(&m->block, Q8_ALIGN, total)) rc = ATTN_ENOMEM;
+    if (rc) {
+        free(m);
+        return rc == ATTN_ENOMEM ? attn_fail(err, ATTN_ENOMEM, "q8 matrix: out of memory for "
+                                             "[%d,%d]", OC, C) : rc;
     }
-    for (int k = 0; k < m->C; k++) sum += q[k];
+    memset(m->block, 0, total);
+    attn_q8_place(m, m->block);
+    *out = m;
+    return ATTN_OK;
+}
+
+/* What scan_row finds in a row of ints besides their sum. */
+enum { ROW_HAS_M128 = 1, ROW_HAS_127 = 2 };   /* a -128 (refused); a +-127 (a full scale) */
+
+/* *sum = the sum of q[C]; returns ROW_ flags. Sixteen independent lanes of fixed-length loops,
+ * which the compiler vectorises: packing runs when a model loads. */
+static int scan_row(const int8_t *q, int C, int32_t *sum) {
+    enum { LANES = 16 };
+    int32_t sums[LANES] = {0};
+    uint8_t m128[LANES] = {0}, m127[LANES] = {0};
+    int k = 0;
+    for (; k + LANES <= C; k += LANES) {
+        for (int j = 0; j < LANES; j++) sums[j] += q[k + j];
+        for (int j = 0; j < LANES; j++) m128[j] |= q[k + j] == -128;
+        for (int j = 0; j < LANES; j++) m127[j] |= (q[k + j] == 127) | (q[k + j] == -127);
+    }
+    int32_t total = 0;
+    int flags = 0;
+    for (; k < C; k++) {
+        total += q[k];
+        flags |= (q[k] == -128 ? ROW_HAS_M128 : 0) | (q[k] == 127 || q[k] == -127 ? ROW_HAS_127 : 0);
+    }
+    for (int j = 0; j < LANES; j++) {
+        total += sums[j];
+        flags |= (m128[j] ? ROW_HAS_M128 : 0) | (m127[j] ? ROW_HAS_127 : 0);
+    }
+    *sum = total;
+    return flags;
+}
+
+/* Copies row o's scale, ints q[C] and their sum into the packed layout: the row's groups of 4
+ * ints are 64 bytes apart (a word each; a partial last group stays padded with zeros). */
+static void pack_row(attn_q8_matrix *m, int o, float scale, const int8_t *q, int32_t sum) {
+    int8_t *dst = m->q + attn_q8_packed_index(m, o, 0);
+    const size_t group_stride = ATTN_Q8_BLOCK_OC * ATTN_Q8_GROUP_K;
+    const size_t groups = (size_t)m->C / ATTN_Q8_GROUP_K, whole = groups * ATTN_Q8_GROUP_K;
+    for (size_t g = 0; g < groups; g++)
+        memcpy(dst + g * group_stride, q + g * ATTN_Q8_GROUP_K, ATTN_Q8_GROUP_K);
+    if (whole < (size_t)m->C) memcpy(dst + groups * group_stride, q + whole, (size_t)m->C - whole);
     m->wscale[o] = scale;
     m->wsum[o] = sum;
+}
+
+/* Checks stored row o (its scale finite and >= 0, no int -128) and scans it (scan_row). */
+static int check_stored_row(int o, float scale, const int8_t *q, int C, int32_t *sum,
+                            int *flags, attn_error *err) {
+    if (!isfinite(scale) || scale < 0.0f)
+        return attn_fail(err, ATTN_EINVAL, "q8 matrix: scale of row %d is %g", o, (double)scale);
+    *flags = scan_row(q, C, sum);
+    if (!(*flags & ROW_HAS_M128)) return ATTN_OK;
+    int k = 0;
+    while (q[k] != -128) k++;
+    return attn_fail(err, ATTN_EINVAL, "q8 matrix: value [%d,%d] is -128 (values are in "
+                     "[-127, 127])", o, k);
 }
 
 int attn_q8_pack_quantized(attn_q8_matrix **out, const float *scales, const int8_t *q,
                            int OC, int C, attn_error *err) {
     *out = NULL;
-    int rc = check_dims(OC, C, err);
-    if (rc) return rc;
-    for (int o = 0; o < OC; o++) {
-        if (!isfinite(scales[o]) || scales[o] < 0.0f)
-            return attn_fail(err, ATTN_EINVAL, "q8 matrix: scale of row %d is %g", o,
-                             (double)scales[o]);
-        for (int k = 0; k < C; k++)
-            if (q[(size_t)o * C + k] < -ATTN_Q8_MAX)
-                return attn_fail(err, ATTN_EINVAL, "q8 matrix: value [%d,%d] is -128 (values "
-                                 "are in [-127, 127])", o, k);
+    attn_q8_matrix *m;
+    int rc = matrix_alloc(&m, OC, C, err);
+    for (int o = 0; o < OC && !rc; o++) {
+        int32_t sum = 0;
+        int flags = 0;
+        const int8_t *row = q + (size_t)o * C;
+        rc = check_stored_row(o, scales[o], row, C, &sum, &flags, err);
+        if (!rc) pack_row(m, o, scales[o], row, sum);
     }
-    attn_q8_matrix *m = matrix_alloc(OC, C);
-    if (!m) return attn_fail(err, ATTN_ENOMEM, "q8 matrix: out of memory for [%d,%d]", OC, C);
-    for (int o = 0; o < OC; o++) pack_row(m, o, scales[o], q + (size_t)o * C);
+    if (rc) {
+        attn_q8_free(m);
+        return rc;
+    }
     *out = m;
     return ATTN_OK;
 }
@@ -126,32 +187,79 @@ static float quantize_row(const float *x, int C, float max_abs, int8_t *q) {
     return scale;
 }
 
+/* Quantises and packs row o of f32 weights; q: room for C ints. ATTN_EINVAL (a value that is
+ * not finite, named). */
+static int pack_f32_row(attn_q8_matrix *m, int o, const float *row, int8_t *q,
+                        attn_error *err) {
+    const float max_abs = row_max_abs(row, m->C);
+    if (isnan(max_abs)) {
+        int k = 0;
+        while (isfinite(row[k])) k++;
+        return attn_fail(err, ATTN_EINVAL, "q8 matrix: weight [%d,%d] is not finite", o, k);
+    }
+    const float scale = quantize_row(row, m->C, max_abs, q);
+    int32_t sum;
+    scan_row(q, m->C, &sum);
+    pack_row(m, o, scale, q, sum);
+    return ATTN_OK;
+}
+
+int attn_q8_pack_into(attn_q8_matrix *m, const float *w, attn_error *err) {
+    int8_t *q = malloc((size_t)m->C);
+    if (!q) return attn_fail(err, ATTN_ENOMEM, "q8 matrix: out of memory for [%d,%d]", m->OC, m->C);
+    int rc = ATTN_OK;
+    for (int o = 0; o < m->OC && !rc; o++) rc = pack_f32_row(m, o, w + (size_t)o * m->C, q, err);
+    free(q);
+    return rc;
+}
+
 int attn_q8_pack(attn_q8_matrix **out, const float *w, int OC, int C, attn_error *err) {
     *out = NULL;
-    int rc = check_dims(OC, C, err);
-    if (rc) return rc;
-    attn_q8_matrix *m = matrix_alloc(OC, C);
-    int8_t *q = malloc((size_t)C);
-    if (!m || !q) {
+    attn_q8_matrix *m;
+    int rc = matrix_alloc(&m, OC, C, err);
+    if (!rc) rc = attn_q8_pack_into(m, w, err);
+    if (rc) {
         attn_q8_free(m);
-        free(q);
-        return attn_fail(err, ATTN_ENOMEM, "q8 matrix: out of memory for [%d,%d]", OC, C);
+        return rc;
     }
-    for (int o = 0; o < OC; o++) {
-        const float *row = w + (size_t)o * C;
-        const float max_abs = row_max_abs(row, C);
-        if (isnan(max_abs)) {
-            int k = 0;
-            while (isfinite(row[k])) k++;
-            attn_q8_free(m);
-            free(q);
-            return attn_fail(err, ATTN_EINVAL, "q8 matrix: weight [%d,%d] is not finite", o, k);
-        }
-        pack_row(m, o, quantize_row(row, C, max_abs, q), q);
-    }
-    free(q);
     *out = m;
     return ATTN_OK;
+}
+
+/* Whether requantising a stored row (value[k] = q[k] * s) gives back its own ints and scale,
+ * known from its scan: when some |q| is 127 (so max_k |q[k] * s| = 127 * s in float: rounding
+ * is monotonic) and s > 0, the scale it implies is (127 * s) / 127; if that is s, every
+ * quotient (q[k] * s) / s is within 127 * 2^-23 of q[k] (two roundings, the product exact
+ * when subnormal), which rounds to q[k]. That is every row attn_quantize_rows_q8 writes. */
+static int keeps_own_ints(float s, int flags) {
+    return (flags & ROW_HAS_127) && s > 0.0f &&
+           fabsf((float)ATTN_Q8_MAX * s) / (float)ATTN_Q8_MAX == s;
+}
+
+int attn_q8_pack_stored_into(attn_q8_matrix *m, const float *scales, const int8_t *q,
+                             attn_error *err) {
+    const int C = m->C;
+    float *row = NULL;              /* a decoded row and its new ints, for rows that need it */
+    int rc = ATTN_OK;
+    for (int o = 0; o < m->OC && !rc; o++) {
+        const int8_t *qo = q + (size_t)o * C;
+        int32_t sum = 0;
+        int flags = 0;
+        rc = check_stored_row(o, scales[o], qo, C, &sum, &flags, err);
+        if (rc) break;
+        if (keeps_own_ints(scales[o], flags)) {
+            pack_row(m, o, scales[o], qo, sum);
+            continue;
+        }
+        if (!row && !(row = malloc((size_t)C * (sizeof *row + 1)))) {
+            rc = attn_fail(err, ATTN_ENOMEM, "q8 matrix: out of memory for [%d,%d]", m->OC, C);
+            break;
+        }
+        for (int k = 0; k < C; k++) row[k] = (float)qo[k] * scales[o];
+        rc = pack_f32_row(m, o, row, (int8_t *)(row + C), err);
+    }
+    free(row);
+    return rc;
 }
 
 void attn_q8_free(attn_q8_matrix *m) {
@@ -161,8 +269,7 @@ void attn_q8_free(attn_q8_matrix *m) {
 }
 
 size_t attn_q8_bytes(const attn_q8_matrix *m) {
-    return round_up((size_t)m->OCP * (size_t)m->CP, Q8_ALIGN) +
-           (size_t)m->OCP * (sizeof(float) + sizeof(int32_t));
+    return q_bytes(m) + (size_t)m->OCP * (sizeof(float) + sizeof(int32_t));
 }
 
 double attn_q8_error_bound(const float *x, const float *w_row, int C, float wscale) {

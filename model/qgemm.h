@@ -76,6 +76,25 @@ int attn_q8_pack(attn_q8_matrix **out, const float *w, int OC, int C, attn_error
 int attn_q8_pack_quantized(attn_q8_matrix **out, const float *scales, const int8_t *q,
                            int OC, int C, attn_error *err);
 
+/* Packing into memory the caller owns (the encoder lays all its matrices out in one block):
+ * attn_q8_layout sets m's shape (OC, C, OCP, CP; no storage) and *payload_bytes, the bytes
+ * of its payload: the packed ints, then wscale, then wsum (attn_q8_bytes). ATTN_ELIMIT as
+ * attn_q8_pack. attn_q8_place points m->q, wscale and wsum into payload: 64-byte aligned,
+ * zeroed, *payload_bytes long (m->block stays NULL: attn_q8_free does not free it). */
+int attn_q8_layout(attn_q8_matrix *m, int OC, int C, size_t *payload_bytes, attn_error *err);
+void attn_q8_place(attn_q8_matrix *m, void *payload);
+
+/* Fills a placed matrix as attn_q8_pack does from w[OC, C]. ATTN_EINVAL, ATTN_ENOMEM. */
+int attn_q8_pack_into(attn_q8_matrix *m, const float *w, attn_error *err);
+
+/* Fills a placed matrix from stored "q8" rows (scales[OC], q[OC, C], value = q * scale) with
+ * exactly what attn_q8_pack gives for their decoded values, without decoding them: a row
+ * whose requantisation gives back its own ints and scale (every row attn_quantize_rows_q8
+ * writes) is copied as it is, any other row (another writer's) is decoded and requantised.
+ * Errors of attn_q8_pack_quantized, and attn_q8_pack's for a product that is not finite. */
+int attn_q8_pack_stored_into(attn_q8_matrix *m, const float *scales, const int8_t *q,
+                             attn_error *err);
+
 void attn_q8_free(attn_q8_matrix *m);
 
 /* Bytes the packed matrix holds (weights, scales, sums). */

@@ -391,11 +391,7 @@ static void test_q8_linear(void) {
 
 /* ---- the per-model choice of int8 ------------------------------------------------------------ */
 
-#define ENC_CONFIG \
-    "{\"format\": 1, \"dim\": 64, \"layers\": 2, \"heads\": 2, \"ffn\": 160, " \
-    "\"max_len\": 200, \"features\": [{\"kind\": \"norm\", \"buckets\": 500, \"dim\": 24}," \
-    " {\"kind\": \"shape\", \"buckets\": 50, \"dim\": 9}]," \
-    " \"tasks\": [\"classify\"], \"classify\": {\"labels\": [\"a\", \"b\"]}}"
+/* random_model's shape */
 #define ENC_D 64
 #define ENC_LINEARS 9   /* the projection, 2 layers x qkv, out, up, down */
 
@@ -413,15 +409,20 @@ static void encode_q8_foreign(const float *w, int64_t rows, int64_t cols, unsign
     }
 }
 
+enum { FOREIGN_Q8 = 1, INFERENCE_ONLY = 2 };   /* restore's flags */
+
 /* A new model from src's values, each tensor stored as dtype_of(tensor) and loaded back the
- * way a database is read (attn_model_set_tensor). dtype_of NULL: storage s. foreign: q8
- * tensors as encode_q8_foreign writes them. */
+ * way a database is read (attn_model_set_tensor). dtype_of NULL: storage s. flags: FOREIGN_Q8,
+ * q8 tensors as encode_q8_foreign writes them; INFERENCE_ONLY, loaded as the extension loads
+ * (attn_model_set_inference_only). */
 static attn_model *restore(const attn_model *src, attn_storage s,
-                           const char *(*dtype_of)(const attn_tensor_spec *), int foreign) {
+                           const char *(*dtype_of)(const attn_tensor_spec *), int flags) {
     attn_model *m = NULL;
     attn_error err;
-    if (attn_model_new(ENC_CONFIG, strlen(ENC_CONFIG), &m, &err)) {
+    if (attn_model_new(src->cfg.json, strlen(src->cfg.json), &m, &err) ||
+        ((flags & INFERENCE_ONLY) && attn_model_set_inference_only(m, &err))) {
         fprintf(stderr, "model: %s\n", err.msg);
+        attn_model_free(m);
         return NULL;
     }
     for (size_t i = 0; i < m->n_specs; i++) {
@@ -434,7 +435,7 @@ static attn_model *restore(const attn_model *src, attn_storage s,
                                    (long long)t->shape[1]);
         else snprintf(shape, sizeof shape, "[%lld]", (long long)t->shape[0]);
         int rc = attn_tensor_encode(t, dtype, src->params + t->offset, b, &err);
-        if (foreign && !strcmp(dtype, "q8"))
+        if ((flags & FOREIGN_Q8) && !strcmp(dtype, "q8"))
             encode_q8_foreign(src->params + t->offset, t->shape[0], t->shape[1], b);
         if (!rc) rc = attn_model_set_tensor(m, t->key, dtype, shape, b, n, &err);
         free(b);
@@ -532,7 +533,7 @@ static void test_encoder_int8_choice(void) {
     attn_model *f16 = restore(src, ATTN_STORE_F16, NULL, 0);
     attn_model *q8 = restore(src, ATTN_STORE_Q8, NULL, 0);
     attn_model *q4 = restore(src, ATTN_STORE_Q4, NULL, 0);
-    attn_model *foreign = restore(src, ATTN_STORE_Q4_INT8, NULL, 1);
+    attn_model *foreign = restore(src, ATTN_STORE_Q4_INT8, NULL, FOREIGN_Q8);
     if (!q4i8 || !f16 || !q8 || !q4 || !foreign) { CHECK(0); return; }
     /* the same decoded values stored as f32: the f32 path's answer for each */
     attn_model *q4i8_f32 = restore(q4i8, 0, all_f32, 0), *f16_f32 = restore(f16, 0, all_f32, 0);
@@ -578,6 +579,90 @@ static void test_encoder_int8_choice(void) {
     attn_model_free(q8_f32); attn_model_free(foreign); attn_model_free(foreign_f32);
 }
 
+/* An inference-only model keeps its q8 linear weights stored, never writing their f32 regions,
+ * and packs them from the stored ints: the same outputs, bit for bit, as the plain model that
+ * decodes and requantises them, for the writer's rows and for a foreign writer's. Before
+ * attn_encoder_prepare it refuses to encode (its views of those weights hold zeros). */
+static void test_encoder_kept_linears(void) {
+    attn_model *src = random_model(13);
+    if (!src) { CHECK(0); return; }
+    uint32_t rows[67 * 2];
+    enc_rows(rows, 67);
+    float *a = malloc(sizeof(float) * 67 * ENC_D), *b = malloc(sizeof(float) * 67 * ENC_D);
+    for (int foreign = 0; foreign < 2; foreign++) {
+        attn_model *plain = restore(src, ATTN_STORE_Q4_INT8, NULL, foreign ? FOREIGN_Q8 : 0);
+        attn_model *kept = restore(src, ATTN_STORE_Q4_INT8, NULL,
+                                   INFERENCE_ONLY | (foreign ? FOREIGN_Q8 : 0));
+        if (!plain || !kept) { CHECK(0); break; }
+        int linears = 0;
+        for (size_t i = 0; i < kept->n_specs; i++) {
+            const attn_tensor_spec *t = &kept->specs[i];
+            const int linear = t->ndim == 2 && (!strncmp(t->key, "layers.", 7) ||
+                                                !strcmp(t->key, "embed.proj.w"));
+            if (!linear) continue;
+            linears += attn_model_kept(kept, t->key) != NULL;
+            size_t written = 0;
+            for (size_t k = 0; k < t->size; k++) written += kept->params[t->offset + k] != 0.0f;
+            CHECK_MSG(written == 0, "%s: %zu f32 values written", t->key, written);
+            float *v = malloc(t->size * sizeof *v);
+            attn_model_read_values(kept, i, t->size, v);
+            CHECK_MSG(!memcmp(v, plain->params + t->offset, t->size * sizeof *v), "%s", t->key);
+            free(v);
+        }
+        CHECK(linears == ENC_LINEARS && attn_model_kept(plain, "embed.proj.w") == NULL);
+        attn_scratch sc = { 0 };
+        attn_error err;
+        CHECK(attn_encode(kept, rows, 5, a, &sc, &err) == ATTN_EINVAL);
+        CHECK_MSG(!strcmp(err.msg, "encoder: the model's int8 weights are kept stored: "
+                          "attn_encoder_prepare must pack them first"), "%s", err.msg);
+        attn_scratch_free(&sc);
+        static const int lengths[] = { 1, 7, 67 };
+        for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+            const int T = lengths[i];
+            CHECK(encode(plain, rows, T, a) == ATTN_OK && encode(kept, rows, T, b) == ATTN_OK);
+            CHECK_MSG(count_unequal(a, b, (size_t)T * ENC_D) == 0, "foreign %d, T=%d: kept "
+                      "linears change the outputs", foreign, T);
+        }
+        CHECK(attn_encoder_int8_linears(kept) == ENC_LINEARS);
+        attn_model_free(plain);
+        attn_model_free(kept);
+    }
+    free(a); free(b);
+    attn_model_free(src);
+}
+
+/* A q8 linear too wide for the int8 kernels (a projection of 16400 embedding columns, above
+ * ATTN_Q8_MAX_DIM) stays on f32 panels; kept stored, it is decoded for them: the outputs of
+ * the plain model, bit for bit. */
+static void test_encoder_kept_too_wide(void) {
+    const char *config =
+        "{\"format\": 1, \"dim\": 8, \"layers\": 1, \"heads\": 2, \"ffn\": 8, "
+        "\"max_len\": 8, \"features\": [{\"kind\": \"norm\", \"buckets\": 4, \"dim\": 8200},"
+        " {\"kind\": \"shape\", \"buckets\": 4, \"dim\": 8200}],"
+        " \"tasks\": [\"classify\"], \"classify\": {\"labels\": [\"a\", \"b\"]}}";
+    attn_model *src = NULL;
+    attn_error err;
+    if (attn_train_model_new(config, strlen(config), 3, &src, &err)) {
+        CHECK_MSG(0, "%s", err.msg);
+        return;
+    }
+    attn_model *plain = restore(src, ATTN_STORE_Q4_INT8, NULL, 0);
+    attn_model *kept = restore(src, ATTN_STORE_Q4_INT8, NULL, INFERENCE_ONLY);
+    if (plain && kept) {
+        CHECK(attn_model_kept(kept, "embed.proj.w") != NULL);
+        const uint32_t rows[2 * 5] = { 0, 1, 1, 2, 2, 3, 3, 0, 1, 1 };
+        float a[5 * 8], b[5 * 8];
+        CHECK(encode(plain, rows, 5, a) == ATTN_OK && encode(kept, rows, 5, b) == ATTN_OK);
+        CHECK(count_unequal(a, b, 5 * 8) == 0);
+        CHECK(attn_encoder_int8_linears(kept) == 4 && attn_encoder_int8_linears(plain) == 4);
+    } else {
+        CHECK(0);
+    }
+    attn_model_free(src);
+    attn_model_free(plain);
+    attn_model_free(kept);
+}
+
 int main(void) {
     test_packing_layout();
     test_gemm_sizes();
@@ -586,5 +671,7 @@ int main(void) {
     test_encoder_packed();
     test_q8_linear();
     test_encoder_int8_choice();
+    test_encoder_kept_linears();
+    test_encoder_kept_too_wide();
     return CHECK_DONE();
 }

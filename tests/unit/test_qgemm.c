@@ -247,6 +247,90 @@ static void test_pack_quantized(void) {
     attn_q8_free(NULL);
 }
 
+/* A matrix of OC x C placed in a zeroed buffer of its own (attn_q8_layout, attn_q8_place). */
+static attn_q8_matrix *placed(int OC, int C) {
+    attn_q8_matrix *m = malloc(sizeof *m);
+    size_t bytes = 0;
+    attn_error err;
+    CHECK(attn_q8_layout(m, OC, C, &bytes, &err) == ATTN_OK);
+    CHECK(bytes == attn_q8_bytes(m) && m->q == NULL && m->block == NULL);
+    void *payload = NULL;
+    CHECK(posix_memalign(&payload, 64, bytes) == 0);
+    memset(payload, 0, bytes);
+    attn_q8_place(m, payload);
+    return m;
+}
+
+static void free_placed(attn_q8_matrix *m) {
+    free(m->q);
+    attn_q8_free(m);   /* block NULL: frees the struct only */
+}
+
+/* Stored q8 rows pack, from their ints, to the very bytes attn_q8_pack gives for their decoded
+ * values (q * scale): the writer's rows (their own ints), and rows it requantises: another
+ * writer's (max |q| below 127), a zero scale with non-zero ints, an all-zero row, a full-scale
+ * row whose scale does not come back from (127 s) / 127 (0.0100000501f: 0.77% of floats do
+ * not); subnormal and huge scales. */
+static void test_pack_stored(void) {
+    enum { OC = 70, C = 83 };   /* C: not a multiple of 16 (scan_row's tail) or 4 (a group) */
+    float w[OC * C], scales[OC], decoded[OC * C];
+    int8_t q[OC * C];
+    fill(w, OC * C, 0.3f);
+    attn_quantize_rows_q8(w, OC, C, scales, q);
+    for (int k = 0; k < C; k++) q[1 * C + k] = (int8_t)(k % 63 - 31);   /* another writer */
+    scales[2] = 0.0f;                                                    /* zero scale */
+    memset(q + 3 * C, 0, C);                                             /* all zero */
+    scales[3] = 0.5f;
+    uint32_t odd_bits = 0x3c23d740u;                                     /* 0.0100000501f */
+    memcpy(&scales[4], &odd_bits, sizeof odd_bits);
+    CHECK(fabsf(127.0f * scales[4]) / 127.0f != scales[4]);
+    scales[5] = 1e-40f;                                                  /* subnormal */
+    scales[6] = 3e-45f;
+    scales[7] = 1e36f;                                                   /* 127 * s finite */
+    q[8 * C + 80] = -127;                                                /* 127 in the tail */
+    for (int o = 0; o < OC; o++)
+        for (int k = 0; k < C; k++) decoded[o * C + k] = (float)q[o * C + k] * scales[o];
+    attn_q8_matrix *a = NULL, *b = placed(OC, C);
+    attn_error err;
+    CHECK(attn_q8_pack(&a, decoded, OC, C, &err) == ATTN_OK);
+    CHECK_MSG(attn_q8_pack_stored_into(b, scales, q, &err) == ATTN_OK, "%s", err.msg);
+    if (!a) { free_placed(b); return; }
+    CHECK(memcmp(a->block, b->q, attn_q8_bytes(a)) == 0);
+    for (int o = 0; o < OC; o++)
+        CHECK_MSG(a->wscale[o] == b->wscale[o] && a->wsum[o] == b->wsum[o], "row %d", o);
+    CHECK(b->wscale[0] == scales[0] && b->wscale[1] != scales[1] && b->wscale[2] == 0.0f);
+    CHECK(b->wscale[4] != scales[4] && b->wscale[7] == scales[7]);
+    /* attn_q8_pack_into: the same bytes as attn_q8_pack */
+    attn_q8_matrix *c = placed(OC, C);
+    CHECK(attn_q8_pack_into(c, decoded, &err) == ATTN_OK);
+    CHECK(memcmp(a->block, c->q, attn_q8_bytes(a)) == 0);
+    attn_q8_free(a);
+    free_placed(b);
+    free_placed(c);
+}
+
+/* The argument that lets a full-scale row keep its ints: for any scale s whose (127 s) / 127 is
+ * s again, round((q s) / s) is q for every q in [-127, 127]. Checked on random scales over
+ * the whole float range, normal and subnormal. */
+static void test_requantise_identity(void) {
+    size_t tried = 0, kept = 0, bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+        uint32_t bits = (uint32_t)(rng >> 33) & 0x7f7fffffu;   /* positive, finite */
+        float s;
+        memcpy(&s, &bits, sizeof s);
+        if (!(s > 0.0f) || !isfinite(127.0f * s)) continue;
+        tried++;
+        if (fabsf(127.0f * s) / 127.0f != s) continue;
+        kept++;
+        for (int v = -127; v <= 127; v++) {
+            const float x = (float)v * s, r = x / s;
+            bad += lrintf(r) != v || fabsf(r - (float)v) >= 0.5f;
+        }
+    }
+    CHECK_MSG(bad == 0 && kept > tried / 4, "%zu of %zu scales kept, %zu bad", kept, tried, bad);
+}
+
 static void test_errors(void) {
     attn_q8_matrix *m = (attn_q8_matrix *)&m;   /* must be reset to NULL on failure */
     attn_error err;
@@ -277,6 +361,26 @@ static void test_errors(void) {
     scales[1] = -1.0f;
     CHECK(attn_q8_pack_quantized(&m, scales, q, 2, 3, &err) == ATTN_EINVAL);
     CHECK(strcmp(err.msg, "q8 matrix: scale of row 1 is -1") == 0);
+    /* packing stored rows into place: the same errors, a -128 found in scan_row's tail */
+    attn_q8_matrix *p = placed(2, 3);
+    CHECK(attn_q8_pack_stored_into(p, scales, q, &err) == ATTN_EINVAL);
+    CHECK(strcmp(err.msg, "q8 matrix: scale of row 1 is -1") == 0);
+    scales[1] = 0.25f;
+    q[5] = -128;
+    CHECK(attn_q8_pack_stored_into(p, scales, q, &err) == ATTN_EINVAL);
+    CHECK(strcmp(err.msg, "q8 matrix: value [1,2] is -128 (values are in [-127, 127])") == 0);
+    free_placed(p);
+    int8_t q40[2 * 40] = {0};
+    float s40[2] = {1.0f, 1.0f};
+    q40[40 + 17] = -128;   /* in a whole lane block */
+    p = placed(2, 40);
+    CHECK(attn_q8_pack_stored_into(p, s40, q40, &err) == ATTN_EINVAL);
+    CHECK(strcmp(err.msg, "q8 matrix: value [1,17] is -128 (values are in [-127, 127])") == 0);
+    free_placed(p);
+    size_t bytes = 1;
+    attn_q8_matrix shape;
+    CHECK(attn_q8_layout(&shape, ATTN_Q8_MAX_DIM + 1, 4, &bytes, &err) == ATTN_ELIMIT && bytes == 0);
+    CHECK(strcmp(err.msg, "q8 matrix: shape [16385,4], each side must be in 1..16384") == 0);
 }
 
 /* The best table follows the f32 kernels' level (and so ATTN_SIMD). */
@@ -299,6 +403,8 @@ static void test_dispatch(void) {
 int main(void) {
     test_errors();
     test_pack_quantized();
+    test_pack_stored();
+    test_requantise_identity();
     test_quantize_same_bytes();
     test_extremes();
     test_shapes();
