@@ -126,10 +126,28 @@ DROP TABLE IF EXISTS cluener_test;  CREATE TABLE cluener_test  AS SELECT * FROM 
 DROP TABLE IF EXISTS weibo_train; CREATE TABLE weibo_train AS SELECT * FROM attn_conll(@data || '/zh_ner_weibo/train.txt');
 DROP TABLE IF EXISTS weibo_dev;   CREATE TABLE weibo_dev   AS SELECT * FROM attn_conll(@data || '/zh_ner_weibo/dev.txt');
 DROP TABLE IF EXISTS weibo_test;  CREATE TABLE weibo_test  AS SELECT * FROM attn_conll(@data || '/zh_ner_weibo/test.txt');
+-- A few sentences have an entity that starts or ends inside a run of Latin letters or digits
+-- (CLUENER `TeamWEDotA`: ORG `WE`, game `DotA`; Weibo `Bigwok` as two names); such a run is
+-- one token here, so they cannot be trained on or scored: left out (CLUENER 56 train, 4 dev,
+-- 6 test sentences; the Weibo posts from weibo_*_named below).
+CREATE TEMP VIEW cuts_a_word AS
+SELECT 'cluener_train' AS tbl, rowid AS id, text, entities FROM cluener_train
+UNION ALL SELECT 'cluener_dev', rowid, text, entities FROM cluener_dev
+UNION ALL SELECT 'cluener_test', rowid, text, entities FROM cluener_test
+UNION ALL SELECT 'weibo_train', rowid, text, entities FROM weibo_train
+UNION ALL SELECT 'weibo_dev', rowid, text, entities FROM weibo_dev
+UNION ALL SELECT 'weibo_test', rowid, text, entities FROM weibo_test;
+CREATE TEMP TABLE cut(tbl TEXT, id INTEGER);
+INSERT INTO cut SELECT tbl, id FROM cuts_a_word w
+WHERE EXISTS (SELECT 1 FROM json_each(w.entities) e
+              WHERE (substr(w.text, json_extract(e.value, '$.start'), 2) GLOB '[A-Za-z0-9][A-Za-z0-9]'
+                     AND json_extract(e.value, '$.start') > 0)
+                 OR substr(w.text, json_extract(e.value, '$.end'), 2) GLOB '[A-Za-z0-9][A-Za-z0-9]');
+DELETE FROM cluener_train WHERE rowid IN (SELECT id FROM cut WHERE tbl = 'cluener_train');
+DELETE FROM cluener_dev WHERE rowid IN (SELECT id FROM cut WHERE tbl = 'cluener_dev');
+DELETE FROM cluener_test WHERE rowid IN (SELECT id FROM cut WHERE tbl = 'cluener_test');
 -- weibo_{train,dev,test}_named: the named mentions only, as PER / LOC / ORG (GPE read as LOC, as MSRA tags
 -- places), nominal mentions dropped: zh-ner's types, for scoring it on social media text.
--- Posts where an entity boundary cuts a run of Latin letters or digits (Weibo is annotated per
--- character: `Bigwok` as two entities) are left out: a run of them is one token here.
 CREATE TEMP VIEW weibo_all AS
 SELECT 'train' AS split, rowid AS id, text, entities FROM weibo_train
 UNION ALL SELECT 'dev', rowid, text, entities FROM weibo_dev
@@ -142,10 +160,7 @@ SELECT w.split, w.id, w.text,
                           ELSE substr(json_extract(e.value, '$.label'), 1, 3) END))
         FROM json_each(w.entities) e WHERE json_extract(e.value, '$.label') LIKE '%.NAM') AS entities
 FROM weibo_all w
-WHERE NOT EXISTS (SELECT 1 FROM json_each(w.entities) e
-                  WHERE (substr(w.text, json_extract(e.value, '$.start'), 2) GLOB '[A-Za-z0-9][A-Za-z0-9]'
-                         AND json_extract(e.value, '$.start') > 0)
-                     OR substr(w.text, json_extract(e.value, '$.end'), 2) GLOB '[A-Za-z0-9][A-Za-z0-9]');
+WHERE NOT EXISTS (SELECT 1 FROM cut WHERE cut.tbl = 'weibo_' || w.split AND cut.id = w.id);
 DROP TABLE IF EXISTS weibo_train_named; CREATE TABLE weibo_train_named AS SELECT text, entities FROM weibo_named WHERE split = 'train' ORDER BY id;
 DROP TABLE IF EXISTS weibo_dev_named;   CREATE TABLE weibo_dev_named   AS SELECT text, entities FROM weibo_named WHERE split = 'dev' ORDER BY id;
 DROP TABLE IF EXISTS weibo_test_named;  CREATE TABLE weibo_test_named  AS SELECT text, entities FROM weibo_named WHERE split = 'test' ORDER BY id;
@@ -237,7 +252,7 @@ INSERT INTO expected VALUES
   ('msra_train', 42000), ('msra_dev', 3000), ('msra_test', 3442),
   ('resume_train', 3821), ('resume_dev', 463), ('resume_test', 477),
   ('tweebank_train', 1639), ('tweebank_dev', 710), ('tweebank_test', 1201),
-  ('cluener_train', 9674), ('cluener_dev', 1074), ('cluener_test', 1343),
+  ('cluener_train', 9618), ('cluener_dev', 1070), ('cluener_test', 1337),   -- README less cut
   ('weibo_train', 1350), ('weibo_dev', 270), ('weibo_test', 270),
   ('conll04_train', 922), ('conll04_dev', 231), ('conll04_test', 288),
   ('semeval_train', 8000), ('semeval_test', 2717);

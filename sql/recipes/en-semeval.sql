@@ -17,7 +17,7 @@ FROM attn_train('en-semeval', 'relations',
   'vectors', @vectors,
   'vocab_files', json(@vocab_files),
   'dev', 'SELECT text, entities, relations FROM semeval_train WHERE rowid % 10 = 0',
-  'dtype', 'f16',
+  'dtype', 'f16', 'language', 'en',
   'meta', json_object('description', 'Relation between two given nominals, SemEval-2010 Task 8',
                       'recipe', 'sql/recipes/en-semeval.sql')));
 .parameter set @model 'en-semeval'

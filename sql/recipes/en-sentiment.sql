@@ -21,7 +21,7 @@ FROM attn_train('en-sentiment', 'classify',
   'word_dropout', 0.1, 'embed_lr_scale', 0.3,
   'vectors', @vectors,
   'vocab_files', json(@vocab_files),
-  'dtype', 'f16',
+  'dtype', 'f16', 'language', 'en',
   'meta', json_object('description', 'Sentence sentiment (negative, positive), SST-2',
                       'recipe', 'sql/recipes/en-sentiment.sql')));
 SELECT label, round(precision, 4) AS precision, round(recall, 4) AS recall, round(f1, 4) AS f1, support

@@ -17,7 +17,7 @@ FROM attn_train('en-topic', 'classify',
   'vectors', @vectors,
   'vocab_files', json(@vocab_files),
   'dev', 'SELECT text, label FROM reuters_r8_train WHERE rowid % 10 = 0',
-  'dtype', 'f16',
+  'dtype', 'f16', 'language', 'en',
   'meta', json_object('description', 'News topic (Reuters R8: acq, crude, earn, grain, interest, money-fx, ship, trade)',
                       'recipe', 'sql/recipes/en-topic.sql')));
 SELECT label, round(precision, 4) AS precision, round(recall, 4) AS recall, round(f1, 4) AS f1, support

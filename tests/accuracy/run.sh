@@ -4,6 +4,8 @@
 # Each line also says whether the project's target (README, "Built-in models") is met. The
 # floor is the target where the shipped model meets it, and otherwise the shipped model's own
 # score less 0.005: a regression gate that stays honest about a target not reached yet.
+# Two rows score the news-trained NER models on social media (tweets, Weibo posts): their
+# targets are this project's own (no published reference trains on news and tests there).
 # Not a timing test. Needs ../shared/data (or $ATTN_DATA); without it every check is named
 # as not run.
 set -u
@@ -18,7 +20,8 @@ passed=0 failed=0
 # bins, of the shipped scores, temperatures fitted on dev by sql/recipes/calibrate.sh; low is
 # better, target below 0.05) fail above their ceiling: the target, or the model's own plus 0.01.
 gates=$(cat <<'G'
-en-ner entity F1 (CoNLL-2003 test)|en-ner|SELECT f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') WHERE label = 'micro'|high|0.895|0.862
+en-ner entity F1 (CoNLL-2003 test)|en-ner|SELECT f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') WHERE label = 'micro'|high|0.895|0.875
+en-ner entity F1 on tweets (Tweebank-NER test)|en-ner|SELECT f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM tweebank_test') WHERE label = 'micro'|high|0.600|0.515
 en-sentiment accuracy (SST-2 test)|en-sentiment|SELECT f1 FROM attn_eval('en-sentiment', 'SELECT text, label FROM sst2_test') WHERE label = 'accuracy'|high|0.830|0.803
 en-topic accuracy (Reuters R8 test)|en-topic|SELECT f1 FROM attn_eval('en-topic', 'SELECT text, label FROM reuters_r8_test') WHERE label = 'accuracy'|high|0.975|0.968
 en-rel relation F1 (CoNLL04 test)|en-rel|SELECT f1 FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|high|0.560|0.512
@@ -29,6 +32,7 @@ en-ner entity ECE (CoNLL-2003 test)|en-ner|SELECT ece FROM attn_eval('en-ner', '
 en-rel entity ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities FROM conll04_test', 'entities') WHERE label = 'micro'|low|0.050|0.050
 en-rel relation ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|low|0.050|0.172
 zh-ner entity F1 (MSRA test)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM msra_test') WHERE label = 'micro'|high|0.920|0.825
+zh-ner entity F1 on Weibo posts (Weibo NER test, named mentions)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM weibo_test_named') WHERE label = 'micro'|high|0.550|0.396
 zh-sentiment accuracy (ChnSentiCorp test)|zh-sentiment|SELECT f1 FROM attn_eval('zh-sentiment', 'SELECT text, label FROM chnsenticorp_test') WHERE label = 'accuracy'|high|0.930|0.878
 zh-resume entity F1 (Resume NER test; optional)|zh-resume|SELECT f1 FROM attn_eval('zh-resume', 'SELECT text, entities FROM resume_test') WHERE label = 'micro'|high|0.940|0.928
 zh-ner entity ECE (MSRA test)|zh-ner|SELECT ece FROM attn_eval('zh-ner', 'SELECT text, entities FROM msra_test') WHERE label = 'micro'|low|0.050|0.050
@@ -77,8 +81,9 @@ done <<<"$gates"
 
 # en-ner on CoNLL-2003 test as people write it (conll2003_test_robust: detokenised, typographic
 # quotes and apostrophes, every 4th sentence headline-cased; sql/load_datasets.sql). Target:
-# within 1.0 F1 of the plain test; floor: the shipped model's own gap plus 0.005 until then.
-ROBUST_TARGET_GAP=0.010 ROBUST_MAX_GAP=0.020
+# within 1.0 F1 of the plain test, met (0.96 below it as shipped); the bound allows 0.2 more (a
+# few entities: the int8 and fp32 kernels of other CPUs round differently).
+ROBUST_TARGET_GAP=0.010 ROBUST_MAX_GAP=0.012
 robust=$(sqlite3 "$db" ".load $ext" \
   "SELECT p.f1, r.f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') p,
           attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test_robust') r
