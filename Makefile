@@ -232,7 +232,7 @@ PREFIX    ?= /usr
 LIBDIR    ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
 DATADIR   ?= $(PREFIX)/share/attnext
 SYS_LIBDIRS := /lib /usr/lib $(if $(MULTIARCH),/lib/$(MULTIARCH) /usr/lib/$(MULTIARCH))
-INSTALL_DATA := model/optional/en-semeval.db sql/schema.sql
+INSTALL_DATA := $(wildcard model/optional/*.db) sql/schema.sql
 install: attnext.so
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR)
 	install -m 0644 attnext.so $(DESTDIR)$(LIBDIR)/attnext.so

@@ -35,6 +35,7 @@ zh-ner entity F1 (MSRA test)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT t
 zh-ner entity F1 on Weibo posts (Weibo NER test, named mentions)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM weibo_test_named') WHERE label = 'micro'|high|0.550|0.396
 zh-sentiment accuracy (ChnSentiCorp test)|zh-sentiment|SELECT f1 FROM attn_eval('zh-sentiment', 'SELECT text, label FROM chnsenticorp_test') WHERE label = 'accuracy'|high|0.930|0.878
 zh-resume entity F1 (Resume NER test; optional)|zh-resume|SELECT f1 FROM attn_eval('zh-resume', 'SELECT text, entities FROM resume_test') WHERE label = 'micro'|high|0.940|0.928
+zh-cluener entity F1 (CLUENER2020 official dev set; optional)|zh-cluener|SELECT f1 FROM attn_eval('zh-cluener', 'SELECT text, entities FROM cluener_test') WHERE label = 'micro'|high|0.720|0.720
 zh-ner entity ECE (MSRA test)|zh-ner|SELECT ece FROM attn_eval('zh-ner', 'SELECT text, entities FROM msra_test') WHERE label = 'micro'|low|0.050|0.050
 zh-sentiment ECE (ChnSentiCorp test)|zh-sentiment|SELECT ece FROM attn_eval('zh-sentiment', 'SELECT text, label FROM chnsenticorp_test') WHERE label = 'accuracy'|low|0.050|0.050
 G
