@@ -359,12 +359,12 @@ static int any_scale_outside(const unsigned char *src, size_t n, float qmax) {
     for (; i + LANES <= n; i += LANES)
         for (int j = 0; j < LANES; j++) {
             const float s = load_scale(src + (i + (size_t)j) * sizeof(float));
-            out[j] |= (s >= 0.0f) & (s * qmax <= FLT_MAX) ? 0 : 1;
+            out[j] |= ((s >= 0.0f) & (s * qmax <= FLT_MAX)) ? 0 : 1;
         }
     int any = 0;
     for (; i < n; i++) {
         const float s = load_scale(src + i * sizeof(float));
-        any |= (s >= 0.0f) & (s * qmax <= FLT_MAX) ? 0 : 1;
+        any |= ((s >= 0.0f) & (s * qmax <= FLT_MAX)) ? 0 : 1;
     }
     for (int j = 0; j < LANES; j++) any |= out[j];
     return any;
