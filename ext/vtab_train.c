@@ -56,7 +56,7 @@ typedef struct train_options {
     char *features;             /* JSON text (sqlite3_malloc'd) or NULL: DEFAULT_FEATURES */
     const char *attn_scale;     /* "sqrt" or "none" */
     attn_fit_opts fit;
-    const char *dev, *init, *vectors;
+    const char *dev, *init, *vectors, *bigram_vectors;
     const attn_json *gazetteers; /* an object {list: SQL or [entries]}, or NULL */
     const char *language;       /* option 'language' (the config's), or the init model's */
     const char **vocab_files;   /* [n_vocab_files], sqlite3_malloc'd array */
@@ -299,6 +299,7 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
     if (strcmp(key, "dev") == 0) return set_string(v, key, &o->dev, err_msg);
     if (strcmp(key, "init") == 0) return set_string(v, key, &o->init, err_msg);
     if (strcmp(key, "vectors") == 0) return set_string(v, key, &o->vectors, err_msg);
+    if (strcmp(key, "bigram_vectors") == 0) return set_string(v, key, &o->bigram_vectors, err_msg);
     if (strcmp(key, "language") == 0) {
         int rc = set_string(v, key, &o->language, err_msg);
         /* checked here as well as by the engine: it is written into the config's JSON */
@@ -367,8 +368,12 @@ static int options_parse(const char *json, size_t n, int task_slot, train_option
     }
     if (o->ffn == 0) o->ffn = 4 * o->dim > ATTN_MAX_DIM ? ATTN_MAX_DIM : 4 * o->dim;
     if (o->rel_hidden == 0) o->rel_hidden = o->dim;
-    if (o->n_vocab_files && !o->vectors)
-        return option_error(err_msg, FN ": option '%s' needs %s", "vocab_files", "'vectors'");
+    if (o->n_vocab_files && !o->vectors && !o->bigram_vectors)
+        return option_error(err_msg, FN ": option '%s' needs %s", "vocab_files",
+                            "'vectors' or 'bigram_vectors'");
+    if (o->bigram_vectors && !o->n_vocab_files)
+        return option_error(err_msg, FN ": option '%s' needs %s", "bigram_vectors",
+                            "'vocab_files' (the texts whose bigrams get vectors)");
     return SQLITE_OK;
 }
 
@@ -593,9 +598,6 @@ static int take_architecture(train_cursor *cur, const attn_model *src, char **er
  * task (option 'labels' differs from src's): the same architecture and features, the encoder
  * copied, the task's heads fresh (seeded). */
 static int init_from_encoder(train_cursor *cur, const attn_model *src, char **err_msg) {
-    if (cur->opt.vectors)
-        return option_error(err_msg, FN ": option '%s' %s", "vectors", "cannot be combined with "
-                            "an 'init' whose encoder is copied: it would overwrite its tables");
     int rc = take_architecture(cur, src, err_msg);
     if (rc == SQLITE_OK) rc = fresh_model(cur, err_msg);
     if (rc != SQLITE_OK) return rc;
@@ -611,6 +613,10 @@ static int init_from_encoder(train_cursor *cur, const attn_model *src, char **er
 }
 
 static int init_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
+    const char *vectors = cur->opt.vectors ? "vectors" : cur->opt.bigram_vectors ? "bigram_vectors" : NULL;
+    if (vectors)
+        return option_error(err_msg, FN ": option '%s' %s", vectors, "cannot be combined with "
+                            "'init': it would overwrite the tables the init model gives");
     if (cur->opt.gazetteers)
         return option_error(err_msg, FN ": option '%s' cannot be combined with 'init' %s",
                             "gazetteers", "(the init model's lists are used: extend them with "
@@ -646,8 +652,8 @@ static int has_subword_feature(const attn_config *c) {
 static int vectors_into_norm(train_cursor *cur, const attn_wordvec *wv, attn_error *err) {
     char **words = NULL;
     size_t n_words = 0, n_set = 0;
-    int status = attn_vocab_from_files(cur->opt.vocab_files, cur->opt.n_vocab_files, 1, &words,
-                                       &n_words, err);
+    int status = attn_vocab_from_files(cur->opt.vocab_files, cur->opt.n_vocab_files,
+                                       ATTN_WORDVEC_WORDS, 1, &words, &n_words, err);
     if (status == ATTN_OK)
         status = attn_init_norm_from_wordvec(cur->model, wv, (const char *const *)words,
                                              n_words, &n_set, err);
@@ -672,6 +678,27 @@ static int apply_vectors(train_cursor *cur, char **err_msg) {
     attn_wordvec_free(&wv);
     return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "option 'vectors': ",
                                                         &err);
+}
+
+/* Option bigram_vectors (attn_wordvec_train with unit 'bigrams') into the bigram tables, for
+ * the bigrams of vocab_files. */
+static int apply_bigram_vectors(train_cursor *cur, char **err_msg) {
+    attn_wordvec wv;
+    memset(&wv, 0, sizeof wv);
+    attn_error err = {{0}};
+    char **bigrams = NULL;
+    size_t n_bigrams = 0;
+    int status = attn_wordvec_load(cur->opt.bigram_vectors, &wv, &err);
+    if (status == ATTN_OK)
+        status = attn_vocab_from_files(cur->opt.vocab_files, cur->opt.n_vocab_files,
+                                       ATTN_WORDVEC_BIGRAMS, 1, &bigrams, &n_bigrams, &err);
+    if (status == ATTN_OK)
+        status = attn_init_bigrams_from_wordvec(cur->model, &wv, (const char *const *)bigrams,
+                                                n_bigrams, NULL, &err);
+    free(bigrams);
+    attn_wordvec_free(&wv);
+    return status == ATTN_OK ? SQLITE_OK
+                             : engine_error(err_msg, status, "option 'bigram_vectors': ", &err);
 }
 
 static int read_rows(sqlite3 *db, const char *sql, const char *sql_name, const char *what,
@@ -716,6 +743,7 @@ static int prepare_run(train_cursor *cur, attn_conn *conn, const char *sql, char
     if (rc == SQLITE_OK)
         rc = cur->opt.init ? init_model(cur, conn, err_msg) : fresh_model(cur, err_msg);
     if (rc == SQLITE_OK && cur->opt.vectors) rc = apply_vectors(cur, err_msg);
+    if (rc == SQLITE_OK && cur->opt.bigram_vectors) rc = apply_bigram_vectors(cur, err_msg);
     if (rc == SQLITE_OK && cur->opt.gazetteers)
         rc = gazetteers_read(cur->db, FN, cur->opt.gazetteers, cur->model, err_msg);
     if (rc == SQLITE_OK) rc = build_datasets(cur, err_msg);

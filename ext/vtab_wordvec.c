@@ -16,7 +16,9 @@
  *
  * Options: dim, buckets, min_n, max_n, window, negatives, epochs, min_count, threads, lr,
  * subsample, seed (wordvec.h, same defaults), report_seconds (default 10), vocab (a path: the
- * vocabulary as "word\tcount" lines, most frequent first, for tests/tools/wordvec_nn).
+ * vocabulary as "word\tcount" lines, most frequent first, for tests/tools/wordvec_nn), unit
+ * ('words', the default, or 'bigrams': vectors of every two consecutive tokens, for the
+ * bigram tables: attn_train's option 'bigram_vectors'; the file records which).
  *
  * Files are written whole or not at all: each goes to a new temporary file beside it (made at
  * the start, so an unwritable path fails before the training, not after), renamed over the
@@ -64,6 +66,7 @@ typedef struct wordvec_cursor {
     attn_json *files;           /* the parsed files_json (an array of strings) */
     attn_json *options;
     attn_wordvec_params params;
+    attn_wordvec_unit unit;
     double report_seconds;
     out_file out, vocab;        /* vocab.path NULL without option 'vocab' */
     attn_wordvec_corpus *corpus;
@@ -188,6 +191,14 @@ static int set_option(wordvec_cursor *cur, const char *key, const attn_json *v,
     if (strcmp(key, "subsample") == 0) return option_number(key, v, 0, 1, &p->subsample, err_msg);
     if (strcmp(key, "report_seconds") == 0)
         return option_number(key, v, 0.01, 86400, &cur->report_seconds, err_msg);
+    if (strcmp(key, "unit") == 0) {
+        if (v->type == ATTN_JSON_STRING && (strcmp(v->str, "words") == 0 || strcmp(v->str, "bigrams") == 0)) {
+            cur->unit = strcmp(v->str, "words") == 0 ? ATTN_WORDVEC_WORDS : ATTN_WORDVEC_BIGRAMS;
+            return SQLITE_OK;
+        }
+        *err_msg = sqlite3_mprintf("%s: option 'unit' must be 'words' or 'bigrams'", FN);
+        return SQLITE_ERROR;
+    }
     if (strcmp(key, "vocab") == 0) {
         if (v->type == ATTN_JSON_STRING && v->len > 0 && strlen(v->str) == v->len) {
             *vocab_path = v->str;
@@ -204,6 +215,7 @@ static int parse_options(wordvec_cursor *cur, const char *json, size_t n,
                          const char **vocab_path, char **err_msg) {
     attn_wordvec_default_params(&cur->params);
     cur->report_seconds = DEFAULT_REPORT_SECONDS;
+    cur->unit = ATTN_WORDVEC_WORDS;
     *vocab_path = NULL;
     if (!json) return SQLITE_OK;
     attn_error err = {{0}};
@@ -409,7 +421,7 @@ static int start_call(wordvec_cursor *cur, sqlite3_value *args[N_ARGS], char **e
     if (rc == SQLITE_OK) rc = out_file_begin(&cur->out, out, "out_path", err_msg);
     if (rc == SQLITE_OK && vocab_path)
         rc = out_file_begin(&cur->vocab, vocab_path, "vocab", err_msg);
-    if (rc == SQLITE_OK && !(cur->corpus = attn_wordvec_corpus_new())) rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK && !(cur->corpus = attn_wordvec_corpus_new(cur->unit))) rc = SQLITE_NOMEM;
     cur->start = attn_now_seconds();
     return rc == SQLITE_OK ? step(cur, err_msg) : rc;
 }

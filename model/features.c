@@ -239,7 +239,9 @@ static uint32_t feature_row(attn_feature_kind kind, const unsigned char *bytes, 
  * rarely holds (a token that is one would share the mark's rows: harmless). */
 static const char START_MARK[] = "\x02", END_MARK[] = "\x03";
 
-/* The row of the bigram left ++ right: hashed like every feature, kind byte first. */
+/* The row of the bigram left ++ right: hashed like every feature, kind byte first. The hash
+ * runs over the bytes of left then right, so it is that of their concatenation: what
+ * attn_bigram_row and the bigram word vectors (wordvec.h) rely on. */
 static uint32_t bigram_row(const attn_feature_spec *spec, const char *left, size_t n_left,
                            const char *right, size_t n_right) {
     unsigned char tag = (unsigned char)spec->kind;
@@ -247,6 +249,10 @@ static uint32_t bigram_row(const attn_feature_spec *spec, const char *left, size
     h = fnv1a64_update(h, (const unsigned char *)left, n_left);
     h = attn_splitmix64_hash(fnv1a64_update(h, (const unsigned char *)right, n_right));
     return (uint32_t)(h % spec->n_buckets);
+}
+
+uint32_t attn_bigram_row(const attn_feature_spec *spec, const char *pair, size_t n) {
+    return bigram_row(spec, pair, n, "", 0);
 }
 
 int attn_feature_n_slots(const attn_feature_spec *spec) {

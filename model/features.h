@@ -141,6 +141,11 @@ int attn_feature_slots(const attn_feature_spec *spec, int n_features);
 void attn_token_features(const char *token, size_t n_bytes,
                          const attn_feature_spec *spec, int n_features, uint32_t *rows);
 
+/* The row of spec's bigram table (bigram_left or bigram_right) for the bigram whose two norms,
+ * back to back, are pair[0..n): the row attn_sequence_features gives a token whose bigram it
+ * is. (The hash runs over the two norms as one string, so the split does not matter.) */
+uint32_t attn_bigram_row(const attn_feature_spec *spec, const char *pair, size_t n);
+
 /* Whether any feature reads a token's neighbours (a bigram or the gazetteer). */
 int attn_features_have_context(const attn_feature_spec *spec, int n_features);
 

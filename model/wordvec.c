@@ -99,10 +99,13 @@ struct attn_wordvec_corpus {
     size_t *doc_end;      /* [n_docs]: document d is tokens[doc_end[d-1] .. doc_end[d]) */
     size_t n_docs, docs_cap;
     attn_tokens scratch;
+    attn_wordvec_unit unit;
 };
 
-attn_wordvec_corpus *attn_wordvec_corpus_new(void) {
-    return calloc(1, sizeof(attn_wordvec_corpus));
+attn_wordvec_corpus *attn_wordvec_corpus_new(attn_wordvec_unit unit) {
+    attn_wordvec_corpus *c = calloc(1, sizeof(attn_wordvec_corpus));
+    if (c) c->unit = unit;
+    return c;
 }
 
 void attn_wordvec_corpus_free(attn_wordvec_corpus *c) {
@@ -165,24 +168,48 @@ static int intern(attn_wordvec_corpus *c, const char *norm, size_t len, uint32_t
     return ATTN_OK;
 }
 
-/* Tokenises one document line and appends its type ids. */
-static int add_line(attn_wordvec_corpus *c, const char *line, size_t n_bytes, attn_error *err) {
+/* Tokenises one line into c->scratch and calls fn with the type id of each of its units, in
+ * order: its tokens' norms (empty norms skipped when skip_empty), or, in a corpus of bigrams,
+ * the norms of every two consecutive tokens back to back (the bytes a bigram feature hashes). */
+typedef int (*unit_fn)(attn_wordvec_corpus *c, uint32_t id, attn_error *err);
+static int each_unit(attn_wordvec_corpus *c, const char *line, size_t n_bytes, int skip_empty,
+                     unit_fn fn, attn_error *err) {
     int rc = attn_tokenize(line, n_bytes, &c->scratch, err);
-    if (rc != ATTN_OK) return rc;
-    if (c->scratch.n == 0) return ATTN_OK;
-    if (attn_grow((void **)&c->tokens, &c->tokens_cap, c->n_tokens + c->scratch.n, sizeof *c->tokens) != ATTN_OK ||
-        attn_grow((void **)&c->doc_end, &c->docs_cap, c->n_docs + 1, sizeof *c->doc_end) != ATTN_OK)
-        return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec corpus)");
-    char norm[ATTN_MAX_NORM_BYTES + 1];
-    for (size_t i = 0; i < c->scratch.n; i++) {
+    char pair[2 * ATTN_MAX_NORM_BYTES + 1];   /* the previous norm, then this one */
+    size_t prev_len = 0;
+    for (size_t i = 0; rc == ATTN_OK && i < c->scratch.n; i++) {
         const attn_token *t = &c->scratch.tok[i];
-        size_t len = attn_token_norm(line + t->byte_start, t->byte_end - t->byte_start, norm, sizeof norm);
+        char *norm = c->unit == ATTN_WORDVEC_BIGRAMS ? pair + prev_len : pair;
+        const size_t len = attn_token_norm(line + t->byte_start, t->byte_end - t->byte_start,
+                                           norm, ATTN_MAX_NORM_BYTES + 1);
         uint32_t id = 0;
-        rc = intern(c, norm, len, &id, err);
-        if (rc != ATTN_OK) return rc;
-        c->types[id].count++;
-        c->tokens[c->n_tokens++] = id;
+        if (c->unit == ATTN_WORDVEC_BIGRAMS) {
+            if (i > 0 && (rc = intern(c, pair, prev_len + len, &id, err)) == ATTN_OK)
+                rc = fn(c, id, err);
+            memmove(pair, norm, len);
+            prev_len = len;
+        } else if (len || !skip_empty) {
+            if ((rc = intern(c, pair, len, &id, err)) == ATTN_OK) rc = fn(c, id, err);
+        }
     }
+    return rc;
+}
+
+static int append_unit(attn_wordvec_corpus *c, uint32_t id, attn_error *err) {
+    if (attn_grow((void **)&c->tokens, &c->tokens_cap, c->n_tokens + 1, sizeof *c->tokens) != ATTN_OK)
+        return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec corpus)");
+    c->types[id].count++;
+    c->tokens[c->n_tokens++] = id;
+    return ATTN_OK;
+}
+
+/* Tokenises one document line and appends the type ids of its units. */
+static int add_line(attn_wordvec_corpus *c, const char *line, size_t n_bytes, attn_error *err) {
+    const size_t start = c->n_tokens;
+    int rc = each_unit(c, line, n_bytes, 0, append_unit, err);
+    if (rc != ATTN_OK || c->n_tokens == start) return rc;
+    if (attn_grow((void **)&c->doc_end, &c->docs_cap, c->n_docs + 1, sizeof *c->doc_end) != ATTN_OK)
+        return attn_fail(err, ATTN_ENOMEM, "out of memory (wordvec corpus)");
     c->doc_end[c->n_docs++] = c->n_tokens;
     return ATTN_OK;
 }
@@ -229,8 +256,13 @@ int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_
 
 uint64_t attn_wordvec_corpus_count(const attn_wordvec_corpus *c, const char *token, size_t n_bytes) {
     if (c->n_slots == 0) return 0;
-    char norm[ATTN_MAX_NORM_BYTES + 1];
-    size_t len = attn_token_norm(token, n_bytes, norm, sizeof norm);
+    char buf[ATTN_MAX_NORM_BYTES + 1];
+    const char *norm = token;
+    size_t len = n_bytes;
+    if (c->unit == ATTN_WORDVEC_WORDS) {
+        len = attn_token_norm(token, n_bytes, buf, sizeof buf);
+        norm = buf;
+    }
     size_t slot = find_slot(c, norm, len, attn_hash64(TYPE_HASH_SEED, norm, len));
     return c->slots[slot] ? c->types[c->slots[slot] - 1].count : 0;
 }
@@ -396,6 +428,7 @@ typedef struct trainer {
     float *output;            /* [n_words, dim] */
     uint64_t total_work;      /* epochs * n_train */
     uint64_t corpus_tokens, corpus_types;
+    attn_wordvec_unit unit;   /* the corpus's */
     _Atomic uint64_t processed;
     atomic_int stop;          /* attn_wordvec_cancel: workers leave after their document */
     double start;
@@ -628,6 +661,7 @@ int attn_wordvec_start(const attn_wordvec_corpus *c, const attn_wordvec_params *
     t->k = attn_kernels_best();
     t->total_work = (uint64_t)p->epochs * t->v.n_train;
     t->corpus_tokens = c->n_tokens;
+    t->unit = c->unit;
     t->corpus_types = c->n_types;
     atomic_init(&t->processed, 0);
     atomic_init(&t->stop, 0);
@@ -678,7 +712,7 @@ int attn_wordvec_finish(attn_wordvec_run *r, attn_wordvec *out, attn_wordvec_sta
         for (int i = 0; i < t->p.threads; i++) { loss += r->ws[i].loss_sum; samples += r->ws[i].loss_n; }
         stats->final_loss = samples ? loss / (double)samples : 0.0;
     }
-    *out = (attn_wordvec){t->p.n_buckets, t->p.dim, t->p.min_n, t->p.max_n, t->input};
+    *out = (attn_wordvec){t->p.n_buckets, t->p.dim, t->p.min_n, t->p.max_n, t->input, t->unit};
     t->input = NULL;
     run_free(r);
     return ATTN_OK;
@@ -711,12 +745,16 @@ void attn_wordvec_free(attn_wordvec *wv) {
     memset(wv, 0, sizeof *wv);
 }
 
-/* Mean of the word's subword rows of wv into dst[wv->dim] (rows: [ATTN_SUBWORD_MAX_ROWS]
- * scratch); 0, dst untouched, when it has none. */
-static int subword_mean(const struct attn_wordvec *wv, const char *word, size_t len,
+/* Mean of the subword rows of wv of a raw token (is_norm 0) or of a norm, such as a unit of a
+ * vocabulary (is_norm 1), into dst[wv->dim] (rows: [ATTN_SUBWORD_MAX_ROWS] scratch); 0, dst
+ * untouched, when it has none. */
+static int subword_mean(const struct attn_wordvec *wv, const char *word, size_t len, int is_norm,
                         uint32_t *rows, float *dst) {
-    const size_t n = attn_subword_rows(word, len, wv->min_n, wv->max_n, wv->n_buckets, rows,
-                                       ATTN_SUBWORD_MAX_ROWS);
+    const size_t n = is_norm
+        ? attn_subword_rows_of_norm(word, len, wv->min_n, wv->max_n, wv->n_buckets, rows,
+                                    ATTN_SUBWORD_MAX_ROWS)
+        : attn_subword_rows(word, len, wv->min_n, wv->max_n, wv->n_buckets, rows,
+                            ATTN_SUBWORD_MAX_ROWS);
     if (n == 0) return 0;
     memset(dst, 0, wv->dim * sizeof *dst);
     for (size_t r = 0; r < n; r++) {
@@ -729,7 +767,7 @@ static int subword_mean(const struct attn_wordvec *wv, const char *word, size_t 
 
 void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t n_bytes, float *vec) {
     uint32_t rows[ATTN_SUBWORD_MAX_ROWS];
-    if (!subword_mean(wv, token, n_bytes, rows, vec)) memset(vec, 0, wv->dim * sizeof *vec);
+    if (!subword_mean(wv, token, n_bytes, 0, rows, vec)) memset(vec, 0, wv->dim * sizeof *vec);
 }
 
 /* ================================================================ file */
@@ -755,6 +793,7 @@ int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err)
     attn_store_u32_le(h + 12, wv->dim);
     attn_store_u32_le(h + 16, (uint32_t)wv->min_n);
     attn_store_u32_le(h + 20, (uint32_t)wv->max_n);
+    attn_store_u32_le(h + 24, (uint32_t)wv->unit);
     FILE *f = fopen(path, "wb");
     if (!f) return attn_fail(err, ATTN_EINVAL, "cannot write %s", path);
     int bad = fwrite(h, 1, sizeof h, f) != sizeof h || write_table(f, wv) != 0;
@@ -762,14 +801,29 @@ int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err)
     return ATTN_OK;
 }
 
-/* Checks the header fields; fills the sizes of *wv (table NULL). */
-static int parse_header(const unsigned char *h, attn_wordvec *wv, const char *path, attn_error *err) {
-    if (memcmp(h, ATTN_WORDVEC_MAGIC, 4) != 0)
-        return attn_fail(err, ATTN_EMODEL, "%s is not a wordvec file (bad magic)", path);
+/* The header's length for the version in its first 8 bytes (magic, version): 0 and an error
+ * when the magic or the version is not ours. */
+static size_t header_bytes(const unsigned char *h, const char *path, attn_error *err) {
+    if (memcmp(h, ATTN_WORDVEC_MAGIC, 4) != 0) {
+        attn_fail(err, ATTN_EMODEL, "%s is not a wordvec file (bad magic)", path);
+        return 0;
+    }
     uint32_t version = attn_load_u32_le(h + 4);
-    if (version != ATTN_WORDVEC_VERSION)
-        return attn_fail(err, ATTN_EMODEL, "%s: unsupported wordvec version %u (expected %u)",
-                         path, version, ATTN_WORDVEC_VERSION);
+    if (version == 1) return ATTN_WORDVEC_HEADER_BYTES_V1;
+    if (version == ATTN_WORDVEC_VERSION) return ATTN_WORDVEC_HEADER_BYTES;
+    attn_fail(err, ATTN_EMODEL, "%s: unsupported wordvec version %u (expected 1..%u)", path,
+              version, ATTN_WORDVEC_VERSION);
+    return 0;
+}
+
+/* Checks the header fields (the header is n_header bytes); fills the sizes of *wv (table
+ * NULL). */
+static int parse_header(const unsigned char *h, size_t n_header, attn_wordvec *wv,
+                        const char *path, attn_error *err) {
+    uint32_t unit = n_header > ATTN_WORDVEC_HEADER_BYTES_V1 ? attn_load_u32_le(h + 24)
+                                                            : ATTN_WORDVEC_WORDS;
+    if (unit != ATTN_WORDVEC_WORDS && unit != ATTN_WORDVEC_BIGRAMS)
+        return attn_fail(err, ATTN_EMODEL, "%s: unknown unit %u (0 words, 1 bigrams)", path, unit);
     uint32_t n_buckets = attn_load_u32_le(h + 8), dim = attn_load_u32_le(h + 12);
     uint32_t min_n = attn_load_u32_le(h + 16), max_n = attn_load_u32_le(h + 20);
     if (n_buckets < 1 || n_buckets > ATTN_MAX_BUCKETS)
@@ -782,7 +836,7 @@ static int parse_header(const unsigned char *h, attn_wordvec *wv, const char *pa
     if ((uint64_t)n_buckets * dim > ATTN_MAX_PARAMS)
         return attn_fail(err, ATTN_ELIMIT, "%s: table of %u x %u floats exceeds %zu", path,
                          n_buckets, dim, (size_t)ATTN_MAX_PARAMS);
-    *wv = (attn_wordvec){n_buckets, dim, (int)min_n, (int)max_n, NULL};
+    *wv = (attn_wordvec){n_buckets, dim, (int)min_n, (int)max_n, NULL, (attn_wordvec_unit)unit};
     return ATTN_OK;
 }
 
@@ -814,13 +868,20 @@ static int load_from(FILE *f, const char *path, attn_wordvec *wv, attn_error *er
     uint64_t size;
     unsigned char h[ATTN_WORDVEC_HEADER_BYTES];
     if (file_size(f, &size) != 0) return attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
-    if (size < sizeof h)
+    if (size < 8)
         return attn_fail(err, ATTN_EMODEL, "%s: truncated wordvec header (%llu bytes)", path,
                          (unsigned long long)size);
-    if (fread(h, 1, sizeof h, f) != sizeof h) return attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
-    int rc = parse_header(h, wv, path, err);
+    if (fread(h, 1, 8, f) != 8) return attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
+    const size_t n_header = header_bytes(h, path, err);
+    if (n_header == 0) return ATTN_EMODEL;
+    if (size < n_header)
+        return attn_fail(err, ATTN_EMODEL, "%s: truncated wordvec header (%llu bytes)", path,
+                         (unsigned long long)size);
+    if (fread(h + 8, 1, n_header - 8, f) != n_header - 8)
+        return attn_fail(err, ATTN_EINVAL, "cannot read %s", path);
+    int rc = parse_header(h, n_header, wv, path, err);
     if (rc != ATTN_OK) return rc;
-    uint64_t expected = sizeof h + (uint64_t)wv->n_buckets * wv->dim * sizeof(float);
+    uint64_t expected = n_header + (uint64_t)wv->n_buckets * wv->dim * sizeof(float);
     if (size != expected)
         return attn_fail(err, ATTN_EMODEL, "%s: %s wordvec file: %llu bytes, expected %llu", path,
                          size < expected ? "truncated" : "trailing bytes in",
@@ -842,6 +903,15 @@ int attn_wordvec_load(const char *path, attn_wordvec *out, attn_error *err) {
 
 /* ================================================================ word vectors into a model */
 
+/* Word vectors for the norm or subword table: vectors of bigrams are refused. */
+static int check_of_words(const struct attn_wordvec *wv, const char *table, attn_error *err) {
+    if (!wv || !wv->table) return attn_fail(err, ATTN_EINVAL, "no word vectors given");
+    if (wv->unit != ATTN_WORDVEC_WORDS)
+        return attn_fail(err, ATTN_EINVAL, "the vectors are of character bigrams, not words: "
+                         "they fill the bigram tables, not the '%s' table", table);
+    return ATTN_OK;
+}
+
 /* ---- into the norm table ---- */
 
 static int norm_feature(const attn_config *c) {
@@ -856,7 +926,8 @@ int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
     if (n_set) *n_set = 0;
     const int f = norm_feature(&m->cfg);
     if (f < 0) return attn_fail(err, ATTN_EINVAL, "the model has no 'norm' feature");
-    if (!wv || !wv->table) return attn_fail(err, ATTN_EINVAL, "no word vectors given");
+    int rc = check_of_words(wv, "norm", err);
+    if (rc) return rc;
     const attn_feature_spec spec = m->cfg.features[f];
     if (spec.dim != wv->dim)
         return attn_fail(err, ATTN_EINVAL, "the 'norm' table is %u wide, the word vectors %u",
@@ -880,7 +951,7 @@ int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
         uint32_t bucket;
         attn_token_features(words[w], len, &one, 1, &bucket);
         if (taken[bucket]) continue;
-        if (subword_mean(wv, words[w], len, rows, table + (size_t)bucket * spec.dim)) {
+        if (subword_mean(wv, words[w], len, 0, rows, table + (size_t)bucket * spec.dim)) {
             taken[bucket] = 1;
             set++;
         }
@@ -918,8 +989,8 @@ int attn_init_subword_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
                                    attn_error *err) {
     const int f = subword_feature(&m->cfg);
     if (f < 0) return attn_fail(err, ATTN_EINVAL, "the model has no 'subword' feature");
-    if (!wv || !wv->table) return attn_fail(err, ATTN_EINVAL, "no word vectors given");
-    int rc = check_subword_matches(&m->cfg.features[f], wv, err);
+    int rc = check_of_words(wv, "subword", err);
+    if (!rc) rc = check_subword_matches(&m->cfg.features[f], wv, err);
     if (rc) return rc;
     const int t = attn_model_tensor_index(m, "embed.subword");
     if (t < 0) return attn_fail(err, ATTN_EMODEL, "the model has no tensor 'embed.subword'");
@@ -928,21 +999,89 @@ int attn_init_subword_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
     return ATTN_OK;
 }
 
+/* ---- into the bigram tables ---- */
+
+/* The bigram table of feature f: its values, or NULL when the model lacks it. */
+static float *bigram_table(attn_model *m, int f) {
+    char key[32];
+    snprintf(key, sizeof key, "embed.%s", attn_feature_name(m->cfg.features[f].kind));
+    const int t = attn_model_tensor_index(m, key);
+    return t < 0 ? NULL : m->params + m->specs[t].offset;
+}
+
+/* One bigram table [buckets, dim] filled from the vocabulary, most frequent bigram first. */
+static size_t fill_bigram_table(const attn_feature_spec *spec, float *table,
+                                const struct attn_wordvec *wv, const char *const *bigrams,
+                                size_t n_bigrams, unsigned char *taken, uint32_t *rows) {
+    memset(taken, 0, spec->n_buckets);
+    size_t set = 0;
+    for (size_t b = 0; b < n_bigrams; b++) {
+        const size_t len = bigrams[b] ? strlen(bigrams[b]) : 0;
+        if (len == 0) continue;
+        const uint32_t row = attn_bigram_row(spec, bigrams[b], len);
+        if (taken[row]) continue;
+        if (subword_mean(wv, bigrams[b], len, 1, rows, table + (size_t)row * spec->dim)) {
+            taken[row] = 1;
+            set++;
+        }
+    }
+    return set;
+}
+
+int attn_init_bigrams_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
+                                   const char *const *bigrams, size_t n_bigrams, size_t *n_set,
+                                   attn_error *err) {
+    if (n_set) *n_set = 0;
+    if (!wv || !wv->table) return attn_fail(err, ATTN_EINVAL, "no bigram vectors given");
+    if (wv->unit != ATTN_WORDVEC_BIGRAMS)
+        return attn_fail(err, ATTN_EINVAL, "the vectors are of words, not character bigrams");
+    const attn_config *c = &m->cfg;
+    uint32_t max_buckets = 0;
+    for (int f = 0; f < c->n_features; f++) {
+        const attn_feature_spec *fs = &c->features[f];
+        if (fs->kind != ATTN_FEAT_BIGRAM_LEFT && fs->kind != ATTN_FEAT_BIGRAM_RIGHT) continue;
+        if (fs->dim != wv->dim)
+            return attn_fail(err, ATTN_EINVAL, "the '%s' table is %u wide, the bigram vectors %u",
+                             attn_feature_name(fs->kind), fs->dim, wv->dim);
+        if (!bigram_table(m, f))
+            return attn_fail(err, ATTN_EMODEL, "the model has no tensor 'embed.%s'",
+                             attn_feature_name(fs->kind));
+        if (fs->n_buckets > max_buckets) max_buckets = fs->n_buckets;
+    }
+    if (max_buckets == 0)
+        return attn_fail(err, ATTN_EINVAL, "the model has no 'bigram_left' or 'bigram_right' "
+                         "feature");
+    unsigned char *taken = malloc(max_buckets);
+    uint32_t *rows = malloc(ATTN_SUBWORD_MAX_ROWS * sizeof *rows);
+    if (!taken || !rows) {
+        free(taken);
+        free(rows);
+        return attn_fail(err, ATTN_ENOMEM, "out of memory (bigram tables)");
+    }
+    size_t set = 0;
+    for (int f = 0; f < c->n_features; f++) {
+        const attn_feature_spec *fs = &c->features[f];
+        if (fs->kind == ATTN_FEAT_BIGRAM_LEFT || fs->kind == ATTN_FEAT_BIGRAM_RIGHT)
+            set += fill_bigram_table(fs, bigram_table(m, f), wv, bigrams, n_bigrams, taken, rows);
+    }
+    free(taken);
+    free(rows);
+    if (n_set) *n_set = set;
+    return ATTN_OK;
+}
+
 /* ================================================================ vocabulary of text files */
 
-/* Counts the norms of one line in the corpus's table (empty norms skipped) without keeping
- * its tokens: attn_vocab_from_files wants the counts only. */
+static int count_unit(attn_wordvec_corpus *c, uint32_t id, attn_error *err) {
+    (void)err;
+    c->types[id].count++;
+    return ATTN_OK;
+}
+
+/* Counts the units of one line in the corpus's table (empty norms skipped) without keeping
+ * them: attn_vocab_from_files wants the counts only. */
 static int count_line(attn_wordvec_corpus *c, const char *line, size_t n_bytes, attn_error *err) {
-    int rc = attn_tokenize(line, n_bytes, &c->scratch, err);
-    char norm[ATTN_MAX_NORM_BYTES + 1];
-    for (size_t i = 0; rc == ATTN_OK && i < c->scratch.n; i++) {
-        const attn_token *t = &c->scratch.tok[i];
-        const size_t len = attn_token_norm(line + t->byte_start, t->byte_end - t->byte_start,
-                                           norm, sizeof norm);
-        uint32_t id = 0;
-        if (len && (rc = intern(c, norm, len, &id, err)) == ATTN_OK) c->types[id].count++;
-    }
-    return rc;
+    return each_unit(c, line, n_bytes, 1, count_unit, err);
 }
 
 static int by_count_then_bytes(const void *a, const void *b, void *ctx) {
@@ -982,11 +1121,11 @@ static char **vocab_block(const attn_wordvec_corpus *c, uint64_t min_count, size
     return words;
 }
 
-int attn_vocab_from_files(const char *const *paths, int n_paths, uint64_t min_count,
-                          char ***words, size_t *n_words, attn_error *err) {
+int attn_vocab_from_files(const char *const *paths, int n_paths, attn_wordvec_unit unit,
+                          uint64_t min_count, char ***words, size_t *n_words, attn_error *err) {
     *words = NULL;
     *n_words = 0;
-    attn_wordvec_corpus *c = attn_wordvec_corpus_new();
+    attn_wordvec_corpus *c = attn_wordvec_corpus_new(unit);
     if (!c) return attn_fail(err, ATTN_ENOMEM, "out of memory (vocabulary)");
     int rc = ATTN_OK;
     for (int p = 0; !rc && p < n_paths; p++)

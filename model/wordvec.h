@@ -19,6 +19,15 @@
  * The learning rate decays linearly from lr to 0 over epochs * tokens. Output vectors (one per
  * vocabulary word, [n_vocab, dim]) start at 0; input rows at uniform(-1/dim, 1/dim).
  *
+ * Units: the skip-gram's "words" are the corpus's tokens (ATTN_WORDVEC_WORDS, the default) or
+ * the pairs of consecutive tokens of a line (ATTN_WORDVEC_BIGRAMS): the unit of tokens a and b
+ * is the concatenation of their norms, which is what a model's bigram_left / bigram_right
+ * features hash (features.h: attn_bigram_row), so bigram vectors fill those tables
+ * (attn_init_bigrams_from_wordvec) as word vectors fill the norm table. A unit's n-grams are
+ * those of the concatenation. Character models of Chinese lean on bigrams (a character
+ * bigram is often a word): pretrained bigram vectors are what the literature's character
+ * taggers start from (Zhang and Yang 2018).
+ *
  * Threads: Hogwild (Recht et al. 2011), on the thread pool (threadpool.h). The documents are
  * split into `threads` contiguous shards of about equal token counts; each thread trains its
  * shard for all epochs with its own RNG (seed, thread index), updating the shared tables
@@ -35,14 +44,18 @@
 #include "model.h"
 
 #define ATTN_WORDVEC_MAGIC "ATWV"
-#define ATTN_WORDVEC_VERSION 1u
-#define ATTN_WORDVEC_HEADER_BYTES 24u
+#define ATTN_WORDVEC_VERSION 2u          /* 2 added the unit; version 1 files are of words */
+#define ATTN_WORDVEC_HEADER_BYTES 28u
+#define ATTN_WORDVEC_HEADER_BYTES_V1 24u
 #define ATTN_WORDVEC_MAX_THREADS 64     /* = ATTN_THREADPOOL_MAX_THREADS: one pool runs them */
 #define ATTN_WORDVEC_MAX_WINDOW 64
 #define ATTN_WORDVEC_MAX_NEGATIVES 64
 #define ATTN_WORDVEC_MAX_EPOCHS 1000
 #define ATTN_WORDVEC_MAX_TYPES ((size_t)1 << 30)   /* distinct norms in one corpus */
 #define ATTN_WORDVEC_STOP_LINES 4096    /* lines read between two questions to a stop callback */
+
+/* What the skip-gram's words are (see above); the values are part of the file format. */
+typedef enum attn_wordvec_unit { ATTN_WORDVEC_WORDS = 0, ATTN_WORDVEC_BIGRAMS = 1 } attn_wordvec_unit;
 
 typedef struct attn_wordvec_params {
     uint32_t dim;        /* vector width, default 100 */
@@ -64,6 +77,7 @@ typedef struct attn_wordvec {
     uint32_t n_buckets, dim;
     int min_n, max_n;
     float *table;        /* [n_buckets, dim], owned (malloc) */
+    attn_wordvec_unit unit;   /* what the rows were trained on: the corpus's unit */
 } attn_wordvec;
 
 typedef struct attn_wordvec_stats {
@@ -86,8 +100,9 @@ int attn_wordvec_check_params(const attn_wordvec_params *p, attn_error *err);
 
 typedef struct attn_wordvec_corpus attn_wordvec_corpus;
 
-/* Returns NULL when out of memory. */
-attn_wordvec_corpus *attn_wordvec_corpus_new(void);
+/* A corpus of the given unit (words or bigrams: every line's units are made as it is added).
+ * Returns NULL when out of memory. */
+attn_wordvec_corpus *attn_wordvec_corpus_new(attn_wordvec_unit unit);
 void attn_wordvec_corpus_free(attn_wordvec_corpus *c);
 /* Adds text whose lines ('\n'; a '\r' before it is whitespace anyway) are documents. Empty
  * lines are skipped. Errors: ATTN_ENOMEM, ATTN_ELIMIT (a line over ATTN_MAX_TEXT_BYTES, or
@@ -102,7 +117,8 @@ int attn_wordvec_corpus_add_file(attn_wordvec_corpus *c, const char *path, attn_
                                  void *stop_user, attn_error *err);
 uint64_t attn_wordvec_corpus_tokens(const attn_wordvec_corpus *c);
 uint64_t attn_wordvec_corpus_types(const attn_wordvec_corpus *c);
-/* Occurrences of the norm of token[0..n_bytes) (0 when never seen). */
+/* Occurrences of the norm of token[0..n_bytes) (0 when never seen); in a corpus of bigrams,
+ * token is one unit: the two norms back to back. */
 uint64_t attn_wordvec_corpus_count(const attn_wordvec_corpus *c, const char *token,
                                    size_t n_bytes);
 /* Writes "norm\tcount\n" for every norm seen >= min_count times, most frequent first (ties:
@@ -152,8 +168,9 @@ void attn_wordvec_token_vector(const attn_wordvec *wv, const char *token, size_t
                                float *vec);
 
 /* ---- file format (all integers little-endian uint32, floats little-endian IEEE binary32):
- *   "ATWV" | version (1) | n_buckets | dim | min_n | max_n | table [n_buckets * dim]
- * Version 1 means rows are those of subword.h (ATTN_FEATURE_HASH_SEED, tag 'S'). ---- */
+ *   "ATWV" | version (2) | n_buckets | dim | min_n | max_n | unit | table [n_buckets * dim]
+ * Rows are those of subword.h (ATTN_FEATURE_HASH_SEED, tag 'S'). Version 1 files (no unit
+ * field, 24-byte header) are read as of words. ---- */
 
 /* ATTN_EINVAL when the file cannot be written. */
 int attn_wordvec_save(const attn_wordvec *wv, const char *path, attn_error *err);
@@ -184,13 +201,27 @@ int attn_init_norm_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
  *   "the model has no 'subword' feature". */
 int attn_init_subword_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
                                    attn_error *err);
+/* Both take word vectors only: vectors of bigrams fail with ATTN_EINVAL ("the vectors are of
+ * character bigrams ..."). */
 
-/* The vocabulary of text files for attn_init_norm_from_wordvec: every line is tokenized
- * (attn_tokenize), every token normalised (attn_token_norm); norms seen >= min_count times,
+/* Pretrained bigram vectors (unit ATTN_WORDVEC_BIGRAMS) into the model's bigram_left and
+ * bigram_right tables: every bigram of the vocabulary bigrams[0..n) (units: two norms back to
+ * back, most frequent first, from attn_vocab_from_files with ATTN_WORDVEC_BIGRAMS) gets, in
+ * the row each table hashes it to (attn_bigram_row), the mean of its subword rows in wv, unless
+ * a more frequent bigram already took that row. Every bigram table must be wv->dim wide.
+ * ATTN_EINVAL: vectors of words, no bigram feature, a width that differs. *n_set: rows set,
+ * summed over the tables. */
+int attn_init_bigrams_from_wordvec(attn_model *m, const struct attn_wordvec *wv,
+                                   const char *const *bigrams, size_t n_bigrams, size_t *n_set,
+                                   attn_error *err);
+
+/* The vocabulary of text files for attn_init_norm_from_wordvec (unit ATTN_WORDVEC_WORDS) or
+ * attn_init_bigrams_from_wordvec (ATTN_WORDVEC_BIGRAMS): every line is tokenized
+ * (attn_tokenize), every token normalised (attn_token_norm); units seen >= min_count times,
  * most frequent first, ties by bytes (memcmp order, a prefix first). *words is ONE malloc'd
  * block holding the pointer array (NULL-terminated) and the strings: free(*words) frees all.
  * Errors: ATTN_EINVAL (a file cannot be opened or read), ATTN_ENOMEM. */
-int attn_vocab_from_files(const char *const *paths, int n_paths, uint64_t min_count,
-                          char ***words, size_t *n_words, attn_error *err);
+int attn_vocab_from_files(const char *const *paths, int n_paths, attn_wordvec_unit unit,
+                          uint64_t min_count, char ***words, size_t *n_words, attn_error *err);
 
 #endif

@@ -80,3 +80,41 @@ CREATE TRIGGER wv_trigger AFTER INSERT ON t BEGIN
 END;
 INSERT INTO t VALUES (1);
 .shell ls | grep -c '^w\.' ; true
+
+-- unit 'bigrams': vectors of every two consecutive tokens (one token per ideograph in Chinese)
+-- for the bigram_left / bigram_right tables: attn_train's option 'bigram_vectors', with the
+-- texts whose bigrams get vectors in 'vocab_files'.
+.once chinese.txt
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 299)
+SELECT CASE i % 3 WHEN 0 THEN '中国人民银行在北京发布报告' WHEN 1 THEN '北京大学的学生在上海工作'
+                  ELSE '上海银行和中国银行发布新闻' END FROM n;
+SELECT phase, tokens, words FROM attn_wordvec_train('bi.atwv', '["chinese.txt"]',
+  '{"dim": 8, "buckets": 4096, "epochs": 2, "min_count": 2, "threads": 1, "seed": 1,
+    "report_seconds": 3600, "unit": "bigrams"}') WHERE phase <> 'train';
+CREATE TABLE zr(text TEXT, label TEXT);
+INSERT INTO zr VALUES ('中国银行发布报告', 'bank'), ('北京大学的学生', 'school');
+SELECT count(*) FROM attn_train('zbi', 'classify', 'SELECT text, label FROM zr',
+  '{"bigram_vectors": "bi.atwv", "vocab_files": ["chinese.txt"],
+    "features": [{"kind": "bigram_left", "buckets": 512, "dim": 8},
+                 {"kind": "bigram_right", "buckets": 512, "dim": 8}],
+    "dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 1}');
+SELECT count(*) FROM attn_models WHERE name = 'zbi';
+-- Each kind of vectors is refused where the other belongs; the needs are named.
+SELECT count(*) FROM attn_train('zbi2', 'classify', 'SELECT text, label FROM zr',
+  '{"vectors": "bi.atwv", "features": [{"kind": "subword", "buckets": 4096, "dim": 8}],
+    "dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 1}');
+SELECT count(*) FROM attn_train('zbi2', 'classify', 'SELECT text, label FROM zr',
+  '{"bigram_vectors": "v.atwv", "vocab_files": ["chinese.txt"],
+    "features": [{"kind": "bigram_left", "buckets": 512, "dim": 16}],
+    "dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 1}');
+SELECT count(*) FROM attn_train('zbi2', 'classify', 'SELECT text, label FROM zr',
+  '{"bigram_vectors": "bi.atwv",
+    "features": [{"kind": "bigram_left", "buckets": 512, "dim": 8}],
+    "dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 1}');
+SELECT count(*) FROM attn_train('zbi2', 'classify', 'SELECT text, label FROM zr',
+  '{"bigram_vectors": "bi.atwv", "vocab_files": ["chinese.txt"],
+    "features": [{"kind": "bigram_left", "buckets": 512, "dim": 4}],
+    "dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 1}');
+SELECT count(*) FROM attn_train('zbi2', 'classify', 'SELECT text, label FROM zr',
+  '{"bigram_vectors": "bi.atwv", "vocab_files": ["chinese.txt"], "init": "zbi"}');
+SELECT * FROM attn_wordvec_train('w.atwv', '["chinese.txt"]', '{"unit": "trigrams"}');

@@ -22,6 +22,8 @@
 #include "fit.h"
 #include "layers.h"
 #include "pipeline.h"
+#include "subword.h"
+#include "tokenizer.h"
 #include "wordvec.h"
 
 static const char *FEATURES =
@@ -834,6 +836,94 @@ static void test_subword_init(void) {
     free(wv.table);
 }
 
+/* Bigram vectors into the two bigram tables: a bigram's row in each table (where a sequence's
+ * features find it) holds the mean of its subword rows; the first (most frequent) bigram of
+ * a row keeps it; every mismatch is named. */
+static const char *BIGRAM_CONFIG =
+    "{\"format\": 1, \"tasks\": [\"classify\"], \"dim\": 8, \"layers\": 1,"
+    " \"heads\": 1, \"ffn\": 8, \"max_len\": 8,"
+    " \"features\": [{\"kind\": \"shape\", \"buckets\": 10, \"dim\": 2},"
+    "                {\"kind\": \"bigram_left\", \"buckets\": 53, \"dim\": 4},"
+    "                {\"kind\": \"bigram_right\", \"buckets\": 61, \"dim\": 4}],"
+    " \"classify\": {\"labels\": [\"a\", \"b\"]}}";
+
+/* The expected vector of a bigram (two norms back to back): the mean of its subword rows. */
+static void bigram_vector(const attn_wordvec *wv, const char *pair, float *v) {
+    uint32_t rows[ATTN_SUBWORD_MAX_ROWS];
+    size_t n = attn_subword_rows_of_norm(pair, strlen(pair), wv->min_n, wv->max_n, wv->n_buckets,
+                                         rows, ATTN_SUBWORD_MAX_ROWS);
+    for (uint32_t i = 0; i < wv->dim; i++) v[i] = 0;
+    for (size_t r = 0; r < n; r++)
+        for (uint32_t i = 0; i < wv->dim; i++) v[i] += wv->table[rows[r] * wv->dim + i] / (float)n;
+}
+
+static void test_bigram_init(void) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/test_fit_bigrams_%d.txt", (int)getpid());
+    FILE *f = fopen(path, "w");
+    fputs("中国人民\n中国\n国\n", f);    /* bigrams: 中国 2, 国人 1, 人民 1; a lone 国 has none */
+    fclose(f);
+    const char *paths[1] = { path };
+    char **bigrams;
+    size_t n_bigrams;
+    attn_error err;
+    CHECK(attn_vocab_from_files(paths, 1, ATTN_WORDVEC_BIGRAMS, 1, &bigrams, &n_bigrams, &err) == ATTN_OK);
+    CHECK(n_bigrams == 3 && !strcmp(bigrams[0], "中国") && !strcmp(bigrams[1], "人民") &&
+          !strcmp(bigrams[2], "国人"));
+    unlink(path);
+
+    attn_model *m = NULL;
+    CHECK(attn_train_model_new(BIGRAM_CONFIG, strlen(BIGRAM_CONFIG), 1, &m, &err) == ATTN_OK);
+    if (!m) { free(bigrams); return; }
+    attn_wordvec wv = { .n_buckets = 97, .dim = 4, .min_n = 2, .max_n = 3,
+                        .unit = ATTN_WORDVEC_BIGRAMS };
+    wv.table = malloc(97 * 4 * sizeof(float));
+    for (int i = 0; i < 97 * 4; i++) wv.table[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    size_t n_set = 0;
+    CHECK(attn_init_bigrams_from_wordvec(m, &wv, (const char *const *)bigrams, n_bigrams, &n_set,
+                                         &err) == ATTN_OK);
+    CHECK(n_set >= 4 && n_set <= 6);   /* 3 bigrams in each table, fewer where two share a row */
+    /* "中国人": token 1's bigram_left and token 0's bigram_right are the bigram 中国 */
+    const char *text = "中国人";
+    attn_tokens toks = {0};
+    CHECK(attn_tokenize(text, strlen(text), &toks, &err) == ATTN_OK && toks.n == 3);
+    const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features);
+    uint32_t rows[3 * 3];
+    attn_sequence_features(text, toks.tok, toks.n, m->cfg.features, m->cfg.n_features, NULL, rows);
+    CHECK(S == 3 && rows[1 * S + 1] == attn_bigram_row(&m->cfg.features[1], "中国", strlen("中国")));
+    CHECK(rows[0 * S + 2] == attn_bigram_row(&m->cfg.features[2], "中国", strlen("中国")));
+    CHECK(rows[2 * S + 1] == attn_bigram_row(&m->cfg.features[1], "国人", strlen("国人")));
+    float want[4], emb[2 + 4 + 4];
+    bigram_vector(&wv, "中国", want);
+    attn_embed_forward(emb, &m->cfg, &m->w, rows + 1 * S, 1);
+    int same = 1;
+    for (int i = 0; i < 4; i++) same &= fabsf(emb[2 + i] - want[i]) < 1e-6f;
+    attn_embed_forward(emb, &m->cfg, &m->w, rows + 0 * S, 1);
+    for (int i = 0; i < 4; i++) same &= fabsf(emb[6 + i] - want[i]) < 1e-6f;
+    CHECK(same);
+    attn_tokens_free(&toks);
+
+    /* mismatches */
+    wv.dim = 3;
+    CHECK(attn_init_bigrams_from_wordvec(m, &wv, (const char *const *)bigrams, n_bigrams, NULL, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "the 'bigram_left' table is 4 wide, the bigram vectors 3"));
+    wv.dim = 4;
+    wv.unit = ATTN_WORDVEC_WORDS;
+    CHECK(attn_init_bigrams_from_wordvec(m, &wv, (const char *const *)bigrams, n_bigrams, NULL, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "the vectors are of words, not character bigrams"));
+    wv.unit = ATTN_WORDVEC_BIGRAMS;
+    attn_model_free(m);
+    CHECK(attn_train_model_new(SUBWORD_CONFIG, strlen(SUBWORD_CONFIG), 1, &m, &err) == ATTN_OK);
+    CHECK(attn_init_bigrams_from_wordvec(m, &wv, (const char *const *)bigrams, n_bigrams, NULL, &err) == ATTN_EINVAL);
+    CHECK(!strcmp(err.msg, "the model has no 'bigram_left' or 'bigram_right' feature"));
+    CHECK(attn_init_subword_from_wordvec(m, &wv, &err) == ATTN_EINVAL);   /* bigrams as words */
+    CHECK(!strcmp(err.msg, "the vectors are of character bigrams, not words: they fill the "
+                           "bigram tables, not the 'subword' table"));
+    attn_model_free(m);
+    free(wv.table);
+    free(bigrams);
+}
+
 /* Datasets and training with a subword feature: each example's rows are the tokens' slots
  * (attn_feature_slots per token), and a classifier on shape + subword learns the task. */
 static void test_fit_subword(void) {
@@ -889,17 +979,17 @@ static void test_vocab(void) {
     char **words;
     size_t n;
     attn_error err;
-    CHECK(attn_vocab_from_files(paths, 1, 2, &words, &n, &err) == ATTN_OK);
+    CHECK(attn_vocab_from_files(paths, 1, ATTN_WORDVEC_WORDS, 2, &words, &n, &err) == ATTN_OK);
     /* the 3, cat 3, 0000 2, zoë 2 (ties by bytes: "0000" < "zoë"; "cat" < "the") */
     CHECK(n == 4 && words[4] == NULL);
     CHECK(n == 4 && !strcmp(words[0], "cat") && !strcmp(words[1], "the") &&
           !strcmp(words[2], "0000") && !strcmp(words[3], "zoë"));
     free(words);
-    CHECK(attn_vocab_from_files(paths, 2, 0, &words, &n, &err) == ATTN_OK);
+    CHECK(attn_vocab_from_files(paths, 2, ATTN_WORDVEC_WORDS, 0, &words, &n, &err) == ATTN_OK);
     CHECK(n == 5 && !strcmp(words[0], "cat") && !strcmp(words[4], "dog"));
     free(words);
     paths[1] = "/nonexistent/vocab.txt";
-    CHECK(attn_vocab_from_files(paths, 2, 1, &words, &n, &err) == ATTN_EINVAL);
+    CHECK(attn_vocab_from_files(paths, 2, ATTN_WORDVEC_WORDS, 1, &words, &n, &err) == ATTN_EINVAL);
     CHECK(!strcmp(err.msg, "cannot open '/nonexistent/vocab.txt'") && words == NULL && n == 0);
     unlink(path);
 }
@@ -912,6 +1002,7 @@ int main(void) {
     test_eval_entities_relations();
     test_wordvec_init();
     test_subword_init();
+    test_bigram_init();
     test_fit_subword();
     test_vocab();
     test_fit_classify();

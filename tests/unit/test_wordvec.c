@@ -121,7 +121,7 @@ static void small_params(attn_wordvec_params *p) {
 
 static void test_topics(void) {
     char *text = make_topic_corpus(2000, 12);
-    attn_wordvec_corpus *c = attn_wordvec_corpus_new();
+    attn_wordvec_corpus *c = attn_wordvec_corpus_new(ATTN_WORDVEC_WORDS);
     attn_error err = {{0}};
     CHECK(attn_wordvec_corpus_add_text(c, text, strlen(text), &err) == ATTN_OK);
     CHECK(attn_wordvec_corpus_tokens(c) == 2000 * 12);
@@ -168,7 +168,7 @@ static void test_topics(void) {
 
 /* Control for test_topics: a random table has no topic structure, so the check can fail. */
 static void test_untrained_has_no_topics(void) {
-    attn_wordvec wv = {4096, 16, 3, 6, malloc(4096 * 16 * sizeof(float))};
+    attn_wordvec wv = {4096, 16, 3, 6, malloc(4096 * 16 * sizeof(float)), ATTN_WORDVEC_WORDS};
     uint64_t s = 99;
     for (size_t i = 0; i < 4096 * 16; i++) wv.table[i] = (float)(lcg(&s) % 2001) / 1000.0f - 1.0f;
     double within, across;
@@ -180,7 +180,7 @@ static void test_untrained_has_no_topics(void) {
 }
 
 static void test_corpus_counts_and_vocab(void) {
-    attn_wordvec_corpus *c = attn_wordvec_corpus_new();
+    attn_wordvec_corpus *c = attn_wordvec_corpus_new(ATTN_WORDVEC_WORDS);
     attn_error err = {{0}};
     const char *text = "Paris 1996 , Paris .\n\n  \nPARIS in 2003 ,\r\nparis";
     CHECK(attn_wordvec_corpus_add_text(c, text, strlen(text), &err) == ATTN_OK);
@@ -204,7 +204,7 @@ static void test_corpus_counts_and_vocab(void) {
     /* the same text from a file */
     path = temp_file("corpus.txt");
     write_bytes(path, text, strlen(text));
-    attn_wordvec_corpus *f = attn_wordvec_corpus_new();
+    attn_wordvec_corpus *f = attn_wordvec_corpus_new(ATTN_WORDVEC_WORDS);
     CHECK(attn_wordvec_corpus_add_file(f, path, NULL, NULL, &err) == ATTN_OK);
     CHECK(attn_wordvec_corpus_tokens(f) == 10 && attn_wordvec_corpus_count(f, "Paris", 5) == 4);
     unlink(path);
@@ -218,7 +218,7 @@ static void test_corpus_counts_and_vocab(void) {
     for (int i = 0; i < 3 * ATTN_WORDVEC_STOP_LINES; i++) fprintf(lines, "line %d\n", i);
     fclose(lines);
     int asked = 0;
-    f = attn_wordvec_corpus_new();
+    f = attn_wordvec_corpus_new(ATTN_WORDVEC_WORDS);
     CHECK(attn_wordvec_corpus_add_file(f, path, count_and_stop_at_2, &asked, &err) == ATTN_ESTOPPED);
     CHECK(asked == 2 && attn_wordvec_corpus_tokens(f) == 2 * 2 * ATTN_WORDVEC_STOP_LINES);
     CHECK(strstr(err.msg, "stopped while reading") != NULL);
@@ -241,11 +241,34 @@ static void test_corpus_counts_and_vocab(void) {
     attn_wordvec_free(&wv);
     attn_wordvec_corpus_free(c);
 
-    attn_wordvec_corpus *empty = attn_wordvec_corpus_new();
+    attn_wordvec_corpus *empty = attn_wordvec_corpus_new(ATTN_WORDVEC_WORDS);
     p.min_count = 1;
     CHECK(attn_wordvec_train(empty, &p, &wv, NULL, &err) == ATTN_EINVAL);
     CHECK(attn_wordvec_corpus_count(empty, "x", 1) == 0);
     attn_wordvec_corpus_free(empty);
+}
+
+/* A corpus of bigrams: the units of a line are its consecutive pairs of norms, back to back;
+ * a one-token line has none; the vectors trained on it say they are of bigrams. */
+static void test_bigram_corpus(void) {
+    attn_wordvec_corpus *c = attn_wordvec_corpus_new(ATTN_WORDVEC_BIGRAMS);
+    attn_error err = {{0}};
+    const char *text = "中国人民\n國\nNew York 中国\n";   /* 國 folds to 国, New to new */
+    CHECK(attn_wordvec_corpus_add_text(c, text, strlen(text), &err) == ATTN_OK);
+    CHECK(attn_wordvec_corpus_tokens(c) == 3 + 0 + 3);   /* newyork, york中, 中国 */
+    CHECK(attn_wordvec_corpus_types(c) == 5);
+    CHECK(attn_wordvec_corpus_count(c, "中国", strlen("中国")) == 2);
+    CHECK(attn_wordvec_corpus_count(c, "newyork", 7) == 1);
+    CHECK(attn_wordvec_corpus_count(c, "york中", strlen("york中")) == 1);
+    CHECK(attn_wordvec_corpus_count(c, "国", strlen("国")) == 0);
+    attn_wordvec_params p;
+    attn_wordvec_default_params(&p);
+    p.dim = 4; p.n_buckets = 101; p.min_count = 1; p.threads = 1; p.epochs = 1;
+    attn_wordvec wv;
+    CHECK(attn_wordvec_train(c, &p, &wv, NULL, &err) == ATTN_OK);
+    CHECK(wv.unit == ATTN_WORDVEC_BIGRAMS && wv.table != NULL);
+    attn_wordvec_free(&wv);
+    attn_wordvec_corpus_free(c);
 }
 
 static void test_params(void) {
@@ -290,7 +313,7 @@ static void test_params(void) {
     attn_wordvec_default_params(&p);
     p.n_buckets = ATTN_MAX_BUCKETS;
     p.dim = ATTN_MAX_DIM;
-    attn_wordvec_corpus *c = attn_wordvec_corpus_new();
+    attn_wordvec_corpus *c = attn_wordvec_corpus_new(ATTN_WORDVEC_WORDS);
     attn_wordvec wv;
     CHECK(attn_wordvec_train(c, &p, &wv, NULL, &err) == ATTN_ELIMIT);
     CHECK(strcmp(err.msg, "wordvec table of 16777216 x 16384 floats exceeds 268435456") == 0);
@@ -298,7 +321,7 @@ static void test_params(void) {
 }
 
 static void test_token_vector(void) {
-    attn_wordvec wv = {1000, 4, 3, 6, calloc(1000 * 4, sizeof(float))};
+    attn_wordvec wv = {1000, 4, 3, 6, calloc(1000 * 4, sizeof(float)), ATTN_WORDVEC_WORDS};
     for (size_t i = 0; i < 1000 * 4; i++) wv.table[i] = (float)i;
     uint32_t rows[64];
     size_t n = attn_subword_rows("Reuters", 7, 3, 6, 1000, rows, 64);
@@ -316,15 +339,19 @@ static void test_token_vector(void) {
 
 static void put_u32(unsigned char *b, uint32_t x) { for (int i = 0; i < 4; i++) b[i] = (unsigned char)(x >> 8 * i); }
 
-/* A valid file image of a 3 x 2 table: 24 + 24 bytes. */
-static void valid_image(unsigned char *img) {
+/* A valid file image of a 3 x 2 table: 28 + 24 bytes (version 2; version 1: 24 + 24, no unit
+ * field). Returns its length. */
+static size_t valid_image(unsigned char *img, uint32_t version, uint32_t unit) {
     memcpy(img, "ATWV", 4);
-    put_u32(img + 4, 1);
+    put_u32(img + 4, version);
     put_u32(img + 8, 3);
     put_u32(img + 12, 2);
     put_u32(img + 16, 3);
     put_u32(img + 20, 6);
-    for (int i = 0; i < 6; i++) { float v = (float)i - 2.5f; memcpy(img + 24 + 4 * i, &v, 4); }
+    const size_t header = version == 1 ? 24 : 28;
+    if (version != 1) put_u32(img + 24, unit);
+    for (int i = 0; i < 6; i++) { float v = (float)i - 2.5f; memcpy(img + header + 4 * i, &v, 4); }
+    return header + 24;
 }
 
 static void expect_load_error(const unsigned char *img, size_t n, int code, const char *msg_tail) {
@@ -339,65 +366,80 @@ static void expect_load_error(const unsigned char *img, size_t n, int code, cons
     unlink(path);
 }
 
-static void test_file_format(void) {
-    unsigned char img[64];
-    valid_image(img);
+/* The image loads with its unit, and save writes exactly the same bytes. */
+static void check_round_trip(const unsigned char *img, size_t n, attn_wordvec_unit unit) {
     const char *path = temp_file("ok.bin");
-    write_bytes(path, img, 48);
+    write_bytes(path, img, n);
     attn_wordvec wv;
     attn_error err = {{0}};
     CHECK(attn_wordvec_load(path, &wv, &err) == ATTN_OK);
-    CHECK(wv.n_buckets == 3 && wv.dim == 2 && wv.min_n == 3 && wv.max_n == 6);
+    CHECK(wv.n_buckets == 3 && wv.dim == 2 && wv.min_n == 3 && wv.max_n == 6 && wv.unit == unit);
     CHECK(wv.table && wv.table[0] == -2.5f && wv.table[5] == 2.5f);
-
-    /* save writes exactly the same bytes */
-    const char *path2 = temp_file("saved.bin");
+    unlink(path);
     char saved_path[256];
-    snprintf(saved_path, sizeof saved_path, "%s", path2);
+    snprintf(saved_path, sizeof saved_path, "%s", temp_file("saved.bin"));
     CHECK(attn_wordvec_save(&wv, saved_path, &err) == ATTN_OK);
-    size_t n;
-    char *bytes = read_all(saved_path, &n);
-    CHECK(bytes && n == 48 && memcmp(bytes, img, 48) == 0);
+    size_t n_saved;
+    char *bytes = read_all(saved_path, &n_saved);
+    unsigned char expected[64];
+    valid_image(expected, 2, unit);     /* always saved as the current version */
+    CHECK(bytes && n_saved == 52 && memcmp(bytes, expected, 52) == 0);
     free(bytes);
     unlink(saved_path);
-    unlink(temp_file("ok.bin"));
+    attn_wordvec_free(&wv);
+}
+
+static void test_file_format(void) {
+    unsigned char img[64] = {0}, v1[64] = {0};
+    const size_t n = valid_image(img, 2, ATTN_WORDVEC_WORDS);
+    CHECK(n == 52);
+    check_round_trip(img, n, ATTN_WORDVEC_WORDS);
+    check_round_trip(v1, valid_image(v1, 1, 0), ATTN_WORDVEC_WORDS);   /* version 1: words */
+    unsigned char bigrams[64] = {0};
+    check_round_trip(bigrams, valid_image(bigrams, 2, ATTN_WORDVEC_BIGRAMS), ATTN_WORDVEC_BIGRAMS);
+
+    attn_wordvec wv = {0};
+    attn_error err = {{0}};
     CHECK(attn_wordvec_save(&wv, "/nonexistent/dir/x.bin", &err) == ATTN_EINVAL);
     CHECK(strcmp(err.msg, "cannot write /nonexistent/dir/x.bin") == 0);
-    attn_wordvec_free(&wv);
-
     CHECK(attn_wordvec_load("/nonexistent/x.bin", &wv, &err) == ATTN_EINVAL);
     CHECK(strcmp(err.msg, "cannot open '/nonexistent/x.bin'") == 0);
 
     unsigned char bad[64];
-    memcpy(bad, img, 48); bad[0] = 'X';
-    expect_load_error(bad, 48, ATTN_EMODEL, "is not a wordvec file (bad magic)");
-    memcpy(bad, img, 48); put_u32(bad + 4, 2);
-    expect_load_error(bad, 48, ATTN_EMODEL, "unsupported wordvec version 2 (expected 1)");
-    memcpy(bad, img, 48); put_u32(bad + 8, 0);
-    expect_load_error(bad, 48, ATTN_EMODEL, "n_buckets 0 out of range 1..16777216");
-    memcpy(bad, img, 48); put_u32(bad + 12, 0);
-    expect_load_error(bad, 48, ATTN_EMODEL, "dim 0 out of range 1..16384");
-    memcpy(bad, img, 48); put_u32(bad + 16, 7);
-    expect_load_error(bad, 48, ATTN_EMODEL, "n-gram lengths 7..6 invalid (1 <= min_n <= max_n <= 8)");
-    memcpy(bad, img, 48); put_u32(bad + 20, 9);
-    expect_load_error(bad, 48, ATTN_EMODEL, "n-gram lengths 3..9 invalid (1 <= min_n <= max_n <= 8)");
-    memcpy(bad, img, 48); put_u32(bad + 8, ATTN_MAX_BUCKETS); put_u32(bad + 12, ATTN_MAX_DIM);
-    expect_load_error(bad, 48, ATTN_ELIMIT, "table of 16777216 x 16384 floats exceeds 268435456");
-    expect_load_error(img, 20, ATTN_EMODEL, "truncated wordvec header (20 bytes)");
-    expect_load_error(img, 47, ATTN_EMODEL, "truncated wordvec file: 47 bytes, expected 48");
-    memcpy(bad, img, 48); bad[48] = 0;
-    expect_load_error(bad, 49, ATTN_EMODEL, "trailing bytes in wordvec file: 49 bytes, expected 48");
-    memcpy(bad, img, 48);
+    memcpy(bad, img, n); bad[0] = 'X';
+    expect_load_error(bad, n, ATTN_EMODEL, "is not a wordvec file (bad magic)");
+    memcpy(bad, img, n); put_u32(bad + 4, 3);
+    expect_load_error(bad, n, ATTN_EMODEL, "unsupported wordvec version 3 (expected 1..2)");
+    memcpy(bad, img, n); put_u32(bad + 8, 0);
+    expect_load_error(bad, n, ATTN_EMODEL, "n_buckets 0 out of range 1..16777216");
+    memcpy(bad, img, n); put_u32(bad + 12, 0);
+    expect_load_error(bad, n, ATTN_EMODEL, "dim 0 out of range 1..16384");
+    memcpy(bad, img, n); put_u32(bad + 16, 7);
+    expect_load_error(bad, n, ATTN_EMODEL, "n-gram lengths 7..6 invalid (1 <= min_n <= max_n <= 8)");
+    memcpy(bad, img, n); put_u32(bad + 20, 9);
+    expect_load_error(bad, n, ATTN_EMODEL, "n-gram lengths 3..9 invalid (1 <= min_n <= max_n <= 8)");
+    memcpy(bad, img, n); put_u32(bad + 24, 2);
+    expect_load_error(bad, n, ATTN_EMODEL, "unknown unit 2 (0 words, 1 bigrams)");
+    memcpy(bad, img, n); put_u32(bad + 8, ATTN_MAX_BUCKETS); put_u32(bad + 12, ATTN_MAX_DIM);
+    expect_load_error(bad, n, ATTN_ELIMIT, "table of 16777216 x 16384 floats exceeds 268435456");
+    expect_load_error(img, 7, ATTN_EMODEL, "truncated wordvec header (7 bytes)");
+    expect_load_error(img, 26, ATTN_EMODEL, "truncated wordvec header (26 bytes)");
+    expect_load_error(v1, 20, ATTN_EMODEL, "truncated wordvec header (20 bytes)");
+    expect_load_error(img, 51, ATTN_EMODEL, "truncated wordvec file: 51 bytes, expected 52");
+    expect_load_error(v1, 52, ATTN_EMODEL, "trailing bytes in wordvec file: 52 bytes, expected 48");
+    memcpy(bad, img, n); bad[n] = 0;
+    expect_load_error(bad, n + 1, ATTN_EMODEL, "trailing bytes in wordvec file: 53 bytes, expected 52");
+    memcpy(bad, img, n);
     float nan = NAN;
-    memcpy(bad + 24 + 4 * 3, &nan, 4);
-    expect_load_error(bad, 48, ATTN_EMODEL, "non-finite value at row 1, column 1");
+    memcpy(bad + 28 + 4 * 3, &nan, 4);
+    expect_load_error(bad, n, ATTN_EMODEL, "non-finite value at row 1, column 1");
 }
 
 /* The run API: start/wait/finish gives attn_wordvec_train's bits (one thread); watched with
  * two threads, the progress ends at the total; a cancelled run stops long before its end. */
 static void test_run(void) {
     char *text = make_topic_corpus(2000, 12);
-    attn_wordvec_corpus *c = attn_wordvec_corpus_new();
+    attn_wordvec_corpus *c = attn_wordvec_corpus_new(ATTN_WORDVEC_WORDS);
     attn_error err = {{0}};
     CHECK(attn_wordvec_corpus_add_text(c, text, strlen(text), &err) == ATTN_OK);
     attn_wordvec_params p;
@@ -447,6 +489,7 @@ static void test_run(void) {
 int main(void) {
     test_params();
     test_corpus_counts_and_vocab();
+    test_bigram_corpus();
     test_token_vector();
     test_file_format();
     make_topic_words();
