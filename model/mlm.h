@@ -38,6 +38,14 @@ enum { ATTN_MLM_NONE = 0, ATTN_MLM_MASKED = 1, ATTN_MLM_RANDOM = 2, ATTN_MLM_KEP
 /* 1 when a token of this text is capitalised (its shape starts with 'X'). */
 int attn_mlm_is_capitalised(const char *token, size_t n_bytes);
 
+/* The span choice shared by mlm and rtd (rtd.h): spans of a sequence of T >= 1 tokens as
+ * described above, with the budget round(rate * T) (at least 1), drawn from the splitmix64
+ * stream *s (advanced). marked[T] receives 1 for a token inside a chosen span, else 0;
+ * starts/ends (may be NULL; room for T) the spans [start, end) in the order drawn. Returns
+ * the number of spans. A capitalised run is chosen whole or not at all. */
+int attn_mlm_spans(const uint8_t *caps, int T, double rate, uint64_t *s, uint8_t *marked,
+                   int *starts, int *ends);
+
 /* Chooses the masked spans of a sequence of T >= 1 tokens (caps[T]: 1 = capitalised) and
  * what replaces each masked token: action[T] receives ATTN_MLM_* (NONE = not masked).
  * Returns the number of masked tokens. */

@@ -51,6 +51,11 @@
  *              sequence (drawn from (seed, step, example index)), runs the encoder on the
  *              masked feature rows, and the loss is the mean cross-entropy of the masked
  *              words' targets over the predicted positions (0 when none is predicted).
+ *   rtd        replaced-token detection pretraining (rtd.h): before the workers run, the step
+ *              corrupts every rtd example (seed from (seed, step, example index)) with the
+ *              trainer's pool (attn_trainer_set_rtd_pool); the encoder runs on the corrupted
+ *              rows and the loss is the mean binary cross-entropy of "replaced" over all T
+ *              tokens.
  * The batch loss is the mean over examples; gradients are of that mean.
  *
  * Regularisation (all off at rate 0; inverted dropout: kept values scaled by 1/(1 - rate)):
@@ -131,7 +136,8 @@ typedef struct attn_rel_gold {
  *              obey the IOB2 constraints (no I-x after O or at the start)
  *   relations  spans != NULL (n_spans >= 0) and rels (n_rels >= 0); spans are the gold entities
  *              (their labels give the entity types), rels the gold pairs
- *   mlm        mlm_target != NULL and mlm_caps != NULL. */
+ *   mlm        mlm_target != NULL and mlm_caps != NULL
+ *   rtd        mlm_caps != NULL (the example's own rows are the original text). */
 typedef struct attn_example {
     const uint32_t *rows;       /* [T, S]: S = attn_feature_slots (features.h) */
     int T;
@@ -153,8 +159,9 @@ typedef struct attn_train_stats {
     double lr;                  /* learning rate used */
     int n_correct;              /* classify: examples whose argmax label was the gold one */
     int n_classified;
-    int n_mlm_correct;          /* mlm: predicted positions whose argmax was the target */
-    int n_mlm_predicted;
+    int n_mlm_correct;          /* mlm: predicted positions whose argmax was the target;
+                                 * rtd: tokens whose replaced/original call was right */
+    int n_mlm_predicted;        /* mlm: predicted positions; rtd: tokens */
     int64_t n_tokens;
 } attn_train_stats;
 
@@ -199,6 +206,19 @@ int attn_trainer_encode(attn_trainer *tr, const uint32_t *rows, int T, float *h,
 /* Learning rate of step s (0-based) under the schedule. */
 double attn_trainer_lr(const attn_trainer *tr, int step);
 int attn_trainer_steps_done(const attn_trainer *tr);
+
+/* rtd: the pool of replacements the steps draw from (rtd.h; finished, outliving the
+ * trainer's use of it). Examples of task rtd are refused without one. */
+typedef struct attn_rtd_pool attn_rtd_pool;
+void attn_trainer_set_rtd_pool(attn_trainer *tr, const attn_rtd_pool *pool);
+
+/* Continues a run from a checkpoint: the schedule goes on from step `step` (the learning rate
+ * of attn_trainer_lr(step), the same draws as the uninterrupted run's step), while the AdamW
+ * moments start again from zero (they are not stored: see README, "Pretraining") with their
+ * bias correction counted from this call, and the learning rate is scaled by
+ * (k + 1) / rewarm_steps over the first rewarm_steps steps k after it (a short re-warm-up
+ * while the second moments fill). Call before the first step. ATTN_EINVAL for negatives. */
+int attn_trainer_resume(attn_trainer *tr, int step, int rewarm_steps, attn_error *err);
 
 /* 1 if AdamW decays the tensor with this key and number of dimensions (see above). */
 int attn_train_decays(const char *key, int ndim);

@@ -201,7 +201,8 @@ static int featurise(attn_dataset *ds, const char *text, attn_error *err) {
     if (!rows) return dataset_no_memory(err);
     attn_sequence_features(text, ds->toks.tok, ds->toks.n, ds->cfg.features, ds->cfg.n_features,
                            ds->gaz, rows);
-    return has_task(&ds->cfg, ATTN_TASK_MLM) ? mlm_words(ds, text, err) : ATTN_OK;
+    return has_task(&ds->cfg, ATTN_TASK_MLM) || has_task(&ds->cfg, ATTN_TASK_RTD)
+               ? mlm_words(ds, text, err) : ATTN_OK;
 }
 
 /* Spans lying inside tokens [c0, c1) and the relations between two of them, rebased to the
@@ -243,7 +244,7 @@ static int add_examples(attn_dataset *ds, const text_rec *tr, size_t tok_off, at
     const int classify = has_task(&ds->cfg, ATTN_TASK_CLASSIFY) && tr->label >= 0;
     const int relations = has_task(&ds->cfg, ATTN_TASK_RELATIONS) && tr->has_rels;
     const int entities = has_task(&ds->cfg, ATTN_TASK_ENTITIES) && tr->has_ents;
-    const int mlm = has_task(&ds->cfg, ATTN_TASK_MLM);
+    const int mlm = has_task(&ds->cfg, ATTN_TASK_MLM) || has_task(&ds->cfg, ATTN_TASK_RTD);
     if (!classify && !relations && !entities && !mlm) return ATTN_OK;   /* nothing to learn */
     for (int c0 = 0; c0 < N; c0 += L) {
         const int c1 = N - c0 > L ? c0 + L : N;
@@ -394,6 +395,7 @@ attn_example attn_dataset_example_at(const attn_dataset *ds, size_t i) {
         ex.mlm_target = AT(ds->mlm_target, int32_t, r->tok_off);
         ex.mlm_caps = AT(ds->mlm_caps, uint8_t, r->tok_off);
     }
+    if (has_task(&ds->cfg, ATTN_TASK_RTD)) ex.mlm_caps = AT(ds->mlm_caps, uint8_t, r->tok_off);
     if (r->has_spans) {
         ex.spans = r->n_spans ? AT(ds->spans, attn_span, r->span_off) : no_spans;
         ex.n_spans = r->n_spans;
