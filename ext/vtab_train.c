@@ -2,7 +2,13 @@
  * table-valued function that trains a model and yields one row per epoch as it goes:
  *
  *   epoch INTEGER, train_loss REAL, dev_metric REAL (NULL without dev), metric TEXT,
- *   seconds REAL, best INTEGER (1: this epoch's parameters are the best so far)
+ *   seconds REAL, best INTEGER (1: this epoch's parameters are the best so far),
+ *   tokens INTEGER (the epoch's), tokens_per_s REAL, eta_seconds REAL and step INTEGER (NULL)
+ *
+ * Task rtd is pretraining from text files instead (pretrain.h; the section "task rtd" below):
+ * train_sql is a JSON array of paths, a progress row comes every report_seconds (tokens so
+ * far, loss, tokens/s, ETA, step), and the model is written with its position in the stream
+ * (a checkpoint) every checkpoint_seconds and when the call ends; a later call continues it.
  *
  * xFilter reads the rows (train_sql, and options.dev), builds the config (or copies the init
  * model), the datasets and the fit state (fit.h), then trains epoch 1; each xNext trains one
@@ -72,7 +78,8 @@ typedef struct train_options {
     double tokens;              /* option 'tokens': the token budget */
     int steps;                  /* option 'steps': at most this many steps a call, 0 = any */
     double report_seconds, checkpoint_seconds, dev_share;
-    int dev_examples, block_lines, pool_lines, rewarm_steps;
+    double block_tokens, pool_tokens;
+    int dev_examples, rewarm_steps;
     int storage_given;          /* option 'dtype' was given */
     uint64_t given;             /* bit set of the NUM_OPTIONS given (by index) */
     unsigned structural;        /* bit set of structural options given: NUM_OPTIONS index */
@@ -123,8 +130,8 @@ static const num_option NUM_OPTIONS[] = {
     {"checkpoint_seconds", T_DOUBLE, 1, 1e9, OPT(checkpoint_seconds), 0},
     {"dev_share", T_DOUBLE, 0, 0.5, OPT(dev_share), 0},
     {"dev_examples", T_INT, 0, 1000000, OPT(dev_examples), 0},
-    {"block_lines", T_INT, 1, 10000000, OPT(block_lines), 0},
-    {"pool_lines", T_INT, 1, 10000000, OPT(pool_lines), 0},
+    {"block_tokens", T_DOUBLE, 1, 1e9, OPT(block_tokens), 0},
+    {"pool_tokens", T_DOUBLE, 1, 1e9, OPT(pool_tokens), 0},
     {"rewarm_steps", T_INT, 0, 1000000, OPT(rewarm_steps), 0},
     {"steps", T_INT, 1, INT_MAX, OPT(steps), 0},
 };
@@ -366,8 +373,8 @@ static void options_defaults(train_options *o) {
     o->checkpoint_seconds = PRETRAIN_CHECKPOINT_SECONDS;
     o->dev_share = p.dev_share;
     o->dev_examples = p.dev_examples;
-    o->block_lines = p.block_lines;
-    o->pool_lines = p.pool_lines;
+    o->block_tokens = (double)p.block_tokens;
+    o->pool_tokens = (double)p.pool_tokens;
     o->rewarm_steps = p.rewarm_steps;
 }
 
@@ -886,8 +893,8 @@ static int next_epoch(train_cursor *cur, char **err_msg) {
 static int check_pretrain_options(const train_cursor *cur, char **err_msg) {
     static const char *const epoch_only[] = {"epochs", "patience", "ema"};
     static const char *const rtd_only[] = {"tokens", "report_seconds", "checkpoint_seconds",
-                                           "dev_share", "dev_examples", "block_lines",
-                                           "pool_lines", "rewarm_steps", "steps"};
+                                           "dev_share", "dev_examples", "block_tokens",
+                                           "pool_tokens", "rewarm_steps", "steps"};
     const int rtd = cur->task == ATTN_TASK_RTD;
     const char *const *keys = rtd ? epoch_only : rtd_only;
     const size_t n = rtd ? sizeof epoch_only / sizeof *epoch_only
@@ -1040,10 +1047,10 @@ static int prepare_pretrain(train_cursor *cur, attn_conn *conn, const char *file
     po.files = cur->paths;
     po.n_files = (int)cur->files->len;
     po.batch_size = o->fit.batch_size;
-    po.block_lines = o->block_lines;
+    po.block_tokens = (int64_t)o->block_tokens;
     po.dev_share = o->dev_share;
     po.dev_examples = o->dev_examples;
-    po.pool_lines = o->pool_lines;
+    po.pool_tokens = (int64_t)o->pool_tokens;
     po.token_budget = (int64_t)o->tokens;
     po.rewarm_steps = o->rewarm_steps;
     attn_error err = {{0}};

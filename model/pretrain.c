@@ -19,10 +19,10 @@ attn_pretrain_opts attn_pretrain_defaults(void) {
     memset(&o, 0, sizeof o);
     o.train = attn_train_defaults();
     o.batch_size = 32;
-    o.block_lines = 20000;
+    o.block_tokens = 262144;
     o.dev_share = 0.002;
     o.dev_examples = 512;
-    o.pool_lines = 50000;
+    o.pool_tokens = 2000000;
     o.token_budget = 100000000;
     o.rewarm_steps = 100;
     return o;
@@ -125,14 +125,30 @@ static int pack_line(attn_pretrain *p, attn_dataset *ds, attn_error *err) {
     return p->pack_len >= full ? flush_pack(p, ds, err) : ATTN_OK;
 }
 
+/* The pool's examples so far into the pool, the dataset emptied (bounded memory: a token's
+ * rows are up to ATTN_MAX_SLOTS values). *pooled counts their tokens. */
+static int drain_pool(attn_pretrain *p, attn_dataset **ds, int64_t *pooled, attn_error *err) {
+    int rc = flush_pack(p, *ds, err);
+    if (!rc) rc = attn_rtd_pool_add_dataset(p->pool, *ds, err);
+    if (rc) return rc;
+    *pooled += attn_dataset_tokens(*ds);
+    attn_dataset_free(*ds);
+    if (!(*ds = attn_dataset_new(&p->m->cfg)))
+        return attn_fail(err, ATTN_ENOMEM, "pretrain: out of memory");
+    attn_dataset_set_gazetteer(*ds, p->m->gazetteer);
+    return ATTN_OK;
+}
+
+#define POOL_DRAIN_TOKENS 65536  /* tokens the pool's dataset holds at most before a drain */
+
 /* The dev set and the pool, from the start of the files. */
 static int read_start(attn_pretrain *p, attn_stop_cb stop, void *user, attn_error *err) {
     attn_dataset *pool_ds = attn_dataset_new(&p->m->cfg);
     if (!pool_ds) return attn_fail(err, ATTN_ENOMEM, "pretrain: out of memory");
     attn_dataset_set_gazetteer(pool_ds, p->m->gazetteer);
     int rc = reader_seek(&p->rd, 0, 0, err);
-    int64_t train_lines = 0, lines = 0;
-    while (!rc && (train_lines < p->o.pool_lines ||
+    int64_t pooled = 0, lines = 0;
+    while (!rc && (pooled < p->o.pool_tokens ||
                    (p->o.dev_share > 0 && attn_dataset_examples(p->dev) <
                                               (size_t)p->o.dev_examples))) {
         if ((rc = reader_next(&p->rd, err))) break;
@@ -145,13 +161,13 @@ static int read_start(attn_pretrain *p, attn_stop_cb stop, void *user, attn_erro
         if (is_dev_line(&p->o, p->rd.line, p->rd.len)) {
             if (attn_dataset_examples(p->dev) < (size_t)p->o.dev_examples)
                 rc = attn_dataset_add(p->dev, p->rd.line, p->rd.len, NULL, NULL, 0, NULL, 0, err);
-        } else if (train_lines < p->o.pool_lines) {
+        } else if (pooled < p->o.pool_tokens) {
             rc = pack_line(p, pool_ds, err);
-            train_lines++;
+            if (!rc && attn_dataset_tokens(pool_ds) >= POOL_DRAIN_TOKENS)
+                rc = drain_pool(p, &pool_ds, &pooled, err);
         }
     }
-    if (!rc) rc = flush_pack(p, pool_ds, err);
-    if (!rc) rc = attn_rtd_pool_add_dataset(p->pool, pool_ds, err);
+    if (!rc) rc = drain_pool(p, &pool_ds, &pooled, err);
     if (!rc) rc = attn_rtd_pool_finish(p->pool, err);
     attn_dataset_free(pool_ds);
     return rc;
@@ -165,7 +181,8 @@ static void shuffle_block(attn_pretrain *p, int64_t block_offset, int64_t block_
     attn_shuffle(p->order, p->n_order, sizeof *p->order, &state);
 }
 
-/* Reads the block starting at the position's (file, offset): block_lines training lines. */
+/* Reads the block starting at the position's (file, offset): training lines until it holds
+ * block_tokens tokens. */
 static int read_block(attn_pretrain *p, attn_error *err) {
     attn_dataset_free(p->block);
     if (!(p->block = attn_dataset_new(&p->m->cfg)))
@@ -174,7 +191,7 @@ static int read_block(attn_pretrain *p, attn_error *err) {
     int rc = reader_seek(&p->rd, p->pos.file, p->pos.offset, err);
     int lines = 0;
     p->pack_len = 0;
-    while (!rc && lines < p->o.block_lines) {
+    while (!rc && attn_dataset_tokens(p->block) < p->o.block_tokens) {
         /* the end of the last file ends the block: the next one starts the next epoch */
         const int64_t before_file = p->rd.file;
         if ((rc = reader_next(&p->rd, err))) break;
@@ -221,10 +238,10 @@ static int check_opts(const attn_model *m, const attn_pretrain_opts *o, attn_err
     if (o->n_files < 1 || o->n_files > ATTN_PRETRAIN_MAX_FILES || !o->files)
         return attn_fail(err, ATTN_EINVAL, "pretrain: 1..%d files, got %d",
                          ATTN_PRETRAIN_MAX_FILES, o->n_files);
-    if (o->batch_size < 1 || o->batch_size > ATTN_TRAIN_MAX_BATCH || o->block_lines < 1 ||
-        o->dev_examples < 0 || o->pool_lines < 1 || o->rewarm_steps < 0)
-        return attn_fail(err, ATTN_EINVAL, "pretrain: need batch_size 1..%d, block_lines >= 1, "
-                         "dev_examples >= 0, pool_lines >= 1, rewarm_steps >= 0",
+    if (o->batch_size < 1 || o->batch_size > ATTN_TRAIN_MAX_BATCH || o->block_tokens < 1 ||
+        o->dev_examples < 0 || o->pool_tokens < 1 || o->rewarm_steps < 0)
+        return attn_fail(err, ATTN_EINVAL, "pretrain: need batch_size 1..%d, block_tokens >= 1, "
+                         "dev_examples >= 0, pool_tokens >= 1, rewarm_steps >= 0",
                          ATTN_TRAIN_MAX_BATCH);
     if (!(o->dev_share >= 0.0 && o->dev_share <= 0.5))
         return attn_fail(err, ATTN_EINVAL, "pretrain: dev_share %g, expected in [0, 0.5]",

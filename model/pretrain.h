@@ -7,11 +7,13 @@
  * max_len tokens (train_data.h), so most examples are full. A line goes to the held-out dev
  * share when attn_hash64 of its bytes falls below dev_share (the same lines on any machine,
  * whatever the position); dev lines are never trained on.
- * Shuffle: the stream is read in blocks of block_lines training lines; a block's examples are
+ * Shuffle: the stream is read in blocks of about block_tokens tokens (whole lines: memory is
+ * about ATTN_MAX_SLOTS * 4 bytes a token, 144 for en-ner's features); a block's examples are
  * trained in an order shuffled by (seed, epoch, the block's byte offset), block after block.
  * After the last file the next epoch starts again at the first.
  * The dev set (up to dev_examples examples, the first dev lines of the files) and the pool of
- * replacements (rtd.h: the first pool_lines training lines) are read at the start, from the
+ * replacements (rtd.h: the training lines of the first pool_tokens tokens) are read at the
+ * start, from the
  * start of the files, whatever the position: the same on every resume.
  *
  * Position (attn_pretrain_pos): where the block being trained starts (file, byte offset),
@@ -50,10 +52,10 @@ typedef struct attn_pretrain_opts {
     const char *const *files;   /* [n_files] paths, borrowed */
     int n_files;
     int batch_size;             /* examples a step, default 32 */
-    int block_lines;            /* training lines a shuffled block, default 20000 */
+    int64_t block_tokens;       /* tokens of a shuffled block (whole lines), default 262144 */
     double dev_share;           /* in [0, 0.5], default 0.002 */
     int dev_examples;           /* at most, default 512 */
-    int pool_lines;             /* training lines the pool is built from, default 50000 */
+    int64_t pool_tokens;        /* tokens the pool is built from, default 2M */
     int64_t token_budget;       /* default 100M */
     int rewarm_steps;           /* after a resume, default 100 */
 } attn_pretrain_opts;

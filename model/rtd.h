@@ -40,7 +40,8 @@
 
 #define ATTN_RTD_RATE 0.15              /* share of a sequence's tokens replaced */
 #define ATTN_RTD_POOL_WORDS (1 << 18)   /* distinct tokens the pool counts; later ones ignored */
-#define ATTN_RTD_POOL_SPANS 65536       /* capitalised runs kept per length (the first seen) */
+#define ATTN_RTD_POOL_SPANS 8192        /* capitalised runs kept per length (the first seen):
+                                         * at most 36 x 8192 runs' tokens of rows in all */
 
 typedef struct attn_rtd_pool attn_rtd_pool;
 

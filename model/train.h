@@ -8,20 +8,30 @@
  *                    dropout, losses, backward, clipping, AdamW), fresh models
  *   backward.h/.c    the backward pass of every layer (llm.c's layer_backward)
  *   mlm.h/.c         masked-language-model pretraining: masking, the head, a dataset's targets,
- *                    the dev metric
+ *                    the dev metric; the span choice (attn_mlm_spans) rtd shares
+ *   rtd.h/.c         replaced-token detection pretraining: the pool of replacements, the
+ *                    corruption, the per-token head, the dev metric
+ *   pretrain.h/.c    pretraining on a stream of text files (task rtd): packing, shuffled
+ *                    blocks, the dev share, steps, the position a checkpoint stores
  *   train_eval.h/.c  a model evaluated on a dataset with the inference pipeline (metrics.h)
  *   fit.h/.c         the epoch loop: shuffled mini-batches, dev evaluation, best parameters,
  *                    early stopping, time limit, parameter averaging
  *   wordvec.h/.c     word vectors (skip-gram with subwords) from text files, into a model's
  *                    norm and subword tables; the vocabulary of text files
  *   threadpool.h/.c  the one thread pool (the trainer's workers, word vectors, the bulk path)
- *   ext/vtab_train.c attn_train in SQL: options, rows -> dataset, one row per epoch
+ *   ext/vtab_train.c attn_train in SQL: options, rows -> dataset, one row per epoch; task
+ *                    rtd: files -> pretrain.h, progress rows, checkpoints, resume
  * Data flow of attn_train:
  *   SQL rows --(ext/train_rows.c)--> attn_dataset_add --> attn_dataset (train_data.c)
  *     [mlm: attn_dataset_mlm_targets]  [vectors: attn_init_*_from_wordvec]
  *   attn_fit_begin/epoch/end (fit.c) --> attn_trainer_step (train.c) per mini-batch
  *     --> after each epoch attn_evaluate (train_eval.c) or attn_mlm_evaluate on the dev set
  *   --> best parameters left in the model --> ext/model_write.c stores it.
+ * Data flow of attn_train(.., 'rtd', files): files --(pretrain.c: lines, packed, blocks)-->
+ *   attn_dataset per block --> attn_trainer_step (train.c corrupts with the rtd pool) -->
+ *   every checkpoint_seconds and at the end ext/model_write.c stores the model with the
+ *   stream position in its meta; a later call resumes (attn_pretrain_begin at the position,
+ *   attn_trainer_resume).
  * ----------------------------------------------------------------------------------------------
  *
  * The trainer knows nothing of SQL: examples are token feature rows (attn_token_features) with

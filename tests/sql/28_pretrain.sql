@@ -22,19 +22,19 @@ SELECT epoch, train_loss > 0 AS loss_ok, dev_metric BETWEEN 0 AND 1 AS dev_ok, m
        tokens > 0 AS tokens_ok, tokens_per_s > 0 AS speed_ok, eta_seconds >= 0 AS eta_ok, step
 FROM attn_train('a', 'rtd', '["news.txt", "more.txt"]',
   '{"dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "threads": 1, "seed": 3,
-    "batch_size": 8, "tokens": 100000, "steps": 8, "report_seconds": 3600, "block_lines": 300,
-    "pool_lines": 200, "dev_share": 0.05, "dev_examples": 40, "rewarm_steps": 0,
+    "batch_size": 8, "tokens": 100000, "steps": 8, "report_seconds": 3600, "block_tokens": 3000,
+    "pool_tokens": 2000, "dev_share": 0.05, "dev_examples": 40, "rewarm_steps": 0,
     "dtype": "f32"}');
 -- The same in two calls of 4 steps: the second continues where the first stopped.
 SELECT step FROM attn_train('b', 'rtd', '["news.txt", "more.txt"]',
   '{"dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "threads": 1, "seed": 3,
-    "batch_size": 8, "tokens": 100000, "steps": 4, "report_seconds": 3600, "block_lines": 300,
-    "pool_lines": 200, "dev_share": 0.05, "dev_examples": 40, "rewarm_steps": 0,
+    "batch_size": 8, "tokens": 100000, "steps": 4, "report_seconds": 3600, "block_tokens": 3000,
+    "pool_tokens": 2000, "dev_share": 0.05, "dev_examples": 40, "rewarm_steps": 0,
     "dtype": "f32"}');
 SELECT step FROM attn_train('b', 'rtd', '["news.txt", "more.txt"]',
   '{"dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "threads": 1, "seed": 3,
-    "batch_size": 8, "tokens": 100000, "steps": 4, "report_seconds": 3600, "block_lines": 300,
-    "pool_lines": 200, "dev_share": 0.05, "dev_examples": 40, "rewarm_steps": 0,
+    "batch_size": 8, "tokens": 100000, "steps": 4, "report_seconds": 3600, "block_tokens": 3000,
+    "pool_tokens": 2000, "dev_share": 0.05, "dev_examples": 40, "rewarm_steps": 0,
     "dtype": "f32"}');
 -- The checkpoint: the position in the stream, in the config's meta.
 SELECT json_extract(CAST(data AS TEXT), '$.meta.training.pretrain') AS position
@@ -53,14 +53,14 @@ SELECT name, task, params > 0 AS has_params FROM attn_models WHERE name IN ('a',
 -- With the budget reached a call trains nothing and says so at once.
 SELECT step, train_loss IS NULL AS no_steps FROM attn_train('a', 'rtd', '["news.txt", "more.txt"]',
   '{"dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "threads": 1, "seed": 3,
-    "batch_size": 8, "tokens": 500, "report_seconds": 3600, "block_lines": 300,
-    "pool_lines": 200, "dev_share": 0.05, "dev_examples": 40}');
+    "batch_size": 8, "tokens": 500, "report_seconds": 3600, "block_tokens": 3000,
+    "pool_tokens": 2000, "dev_share": 0.05, "dev_examples": 40}');
 .headers off
 
 -- Errors.
 SELECT * FROM attn_train('c', 'rtd', 'SELECT 1', '{}');
 SELECT * FROM attn_train('c', 'rtd', '[]', '{}');
-SELECT * FROM attn_train('c', 'rtd', '["no-such-file.txt"]', '{"pool_lines": 10}');
+SELECT * FROM attn_train('c', 'rtd', '["no-such-file.txt"]', '{"pool_tokens": 10}');
 SELECT * FROM attn_train('c', 'rtd', '["news.txt"]', '{"epochs": 3}');
 SELECT * FROM attn_train('c', 'rtd', '["news.txt"]', '{"dev": "SELECT 1"}');
 SELECT * FROM attn_train('c', 'rtd', '["news.txt"]', '{"labels": ["X"]}');

@@ -16,14 +16,14 @@
 
 static uint64_t test_rng = 0x1234567;
 
-static double urand(void) {
+static inline double urand(void) {
     test_rng = test_rng * 6364136223846793005ull + 1442695040888963407ull;
     return (double)(test_rng >> 11) / 9007199254740992.0;
 }
 
-static float srand1(void) { return (float)(2.0 * urand() - 1.0); }
+static inline float srand1(void) { return (float)(2.0 * urand() - 1.0); }
 
-static attn_model *new_model(const char *config, uint64_t seed) {
+static inline attn_model *new_model(const char *config, uint64_t seed) {
     attn_model *m = NULL;
     attn_error err;
     if (attn_train_model_new(config, strlen(config), seed, &m, &err)) {
@@ -34,7 +34,7 @@ static attn_model *new_model(const char *config, uint64_t seed) {
 }
 
 /* Every parameter uniform in +-scale (LayerNorm gains around 1). */
-static void randomize_params(attn_model *m, float scale) {
+static inline void randomize_params(attn_model *m, float scale) {
     for (size_t s = 0; s < m->n_specs; s++) {
         const attn_tensor_spec *sp = &m->specs[s];
         float *x = m->params + sp->offset;
@@ -46,7 +46,7 @@ static void randomize_params(attn_model *m, float scale) {
 
 /* A model of config with parameters uniform in +-scale and a trainer (default options,
  * threads) on it; NULL (and nothing left allocated) on an error. */
-static attn_model *new_trained_model(const char *config, uint64_t seed, float scale, int threads,
+static inline attn_model *new_trained_model(const char *config, uint64_t seed, float scale, int threads,
                                      attn_trainer **tr) {
     attn_model *m = new_model(config, seed);
     if (!m) return NULL;
@@ -64,7 +64,7 @@ static attn_model *new_trained_model(const char *config, uint64_t seed, float sc
 
 /* Central difference of loss(ctx) in *x against the analytical derivative an; on a mismatch
  * prints the first one (what[i]) and clears *ok. */
-static void fd_probe(float *x, double an, double (*loss)(void *ctx), void *ctx, const char *what,
+static inline void fd_probe(float *x, double an, double (*loss)(void *ctx), void *ctx, const char *what,
                      size_t i, int *ok) {
     const float keep = *x;
     *x = keep + (float)FD_STEP;
@@ -83,7 +83,7 @@ static void fd_probe(float *x, double an, double (*loss)(void *ctx), void *ctx, 
  * gradient is non-zero; *ok cleared on a mismatch. */
 typedef struct trainer_probe { attn_trainer *tr; const attn_example *ex; int n; } trainer_probe;
 
-static double trainer_probe_loss(void *ctx) {
+static inline double trainer_probe_loss(void *ctx) {
     trainer_probe *p = ctx;
     double loss = 0.0;
     attn_error err;
@@ -91,7 +91,7 @@ static double trainer_probe_loss(void *ctx) {
     return loss;
 }
 
-static int probe_trainer(attn_model *m, attn_trainer *tr, const attn_example *ex, int n,
+static inline int probe_trainer(attn_model *m, attn_trainer *tr, const attn_example *ex, int n,
                          const float *an, int table_rows, int *ok) {
     trainer_probe ctx = { tr, ex, n };
     int nonzero = 0;
