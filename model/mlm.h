@@ -3,8 +3,10 @@
  * A pretraining row is a plain text. Every training step masks about ATTN_MLM_RATE of a
  * sequence's tokens in whole spans:
  *   - capitalised runs (consecutive tokens whose shape starts with 'X': likely names, "New
- *     York Stock Exchange") are masked as one span, never in part; runs longer than
- *     ATTN_MLM_MAX_RUN tokens (headlines) are never chosen as a span;
+ *     York Stock Exchange"; with a gazetteer feature, tokens inside a match of any of its
+ *     lists count as capitalised too, so "acme widgets" listed as a company is one span) are
+ *     masked as one span, never in part; runs longer than ATTN_MLM_MAX_RUN tokens
+ *     (headlines) are never chosen as a span;
  *   - random phrases of 1..ATTN_MLM_MAX_PHRASE lower-case tokens.
  * Half of the span draws start at a capitalised token (when the sequence has one), so names
  * are masked more often than their share of tokens. A span is accepted when it overlaps no
@@ -85,7 +87,8 @@ void attn_mlm_predict(const attn_model *m, const float *h, const int *pos, int M
 /* ---- datasets for mlm (train_data.h): targets, and the dev metric ----
  * A dataset for a config with task mlm takes plain texts (attn_dataset_add with no answers):
  * every text gives training examples (chunks of max_len tokens), and every token keeps the
- * hash of its normalised word and whether it is capitalised. Before attn_fit, the targets must
+ * hash of its normalised word and whether it is capitalised (or in a gazetteer match: the
+ * dataset's gazetteer, attn_dataset_set_gazetteer). Before attn_fit, the targets must
  * be computed: attn_dataset_mlm_targets(ds, vocab_from) gives every token of ds the index of
  * its word among the mlm.vocab most frequent normalised words of vocab_from (the training set;
  * ranked by count, ties by hash), or -1 (not predicted). Call it on the training set with

@@ -8,8 +8,9 @@
  * token gives a label, so the cost per token is the encoder's own (measured: README). There is
  * no generator network (ELECTRA trains a small masked LM beside the discriminator, about a
  * third of its cost); the replacements come from a fixed pool drawn from the pretraining text:
- *   (a) entity-like spans: a capitalised run (as mlm.h finds them; a gazetteer feature's B/I
- *       rows travel with the span's rows) is replaced whole by another capitalised run of the
+ *   (a) entity-like spans: a capitalised run (as mlm.h finds them: with a gazetteer feature,
+ *       a match of its lists counts as capitalised; the B/I rows travel with the span's
+ *       rows) is replaced whole by another capitalised run of the
  *       same length seen in the pretraining text (so the model must know which names fit the
  *       context: "Shares of [Nestle] rose" vs "Shares of [Geneva] rose");
  *   (b) phrases of 1..ATTN_MLM_MAX_PHRASE lower-case tokens: each token replaced by a token

@@ -158,7 +158,8 @@ typedef struct attn_example {
     const attn_rel_gold *rels;
     int n_rels;
     /* mlm (given when mlm_target != NULL): per token the target word in [0, mlm.vocab) or -1
-     * (not predicted), and 1 when the token is capitalised (attn_mlm_is_capitalised) */
+     * (not predicted), and 1 when the token is entity-like: capitalised
+     * (attn_mlm_is_capitalised) or in a gazetteer match (mlm.h) */
     const int32_t *mlm_target;  /* [T] */
     const uint8_t *mlm_caps;    /* [T] */
 } attn_example;

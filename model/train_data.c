@@ -177,8 +177,23 @@ static int snap_entities(attn_dataset *ds, attn_error *err) {
     return ATTN_OK;
 }
 
-/* mlm: the normalised-word hash and the capitalisation of every token of the text. */
-static int mlm_words(attn_dataset *ds, const char *text, attn_error *err) {
+/* Tokens inside a gazetteer match (B or I in any list, read off the feature rows just made)
+ * are entity-like, as capitalised ones are: mlm masks and rtd replaces them as whole spans. */
+static void mark_gazetteer_matches(const attn_config *c, const uint32_t *rows, size_t n_tokens,
+                                   uint8_t *caps) {
+    const size_t S = (size_t)attn_feature_slots(c->features, c->n_features);
+    for (int f = 0, slot = 0; f < c->n_features; slot += attn_feature_n_slots(&c->features[f]), f++) {
+        if (c->features[f].kind != ATTN_FEAT_GAZETTEER) continue;
+        const int n = attn_feature_n_slots(&c->features[f]);
+        for (size_t t = 0; t < n_tokens; t++)
+            for (int k = 0; k < n; k++)
+                if (rows[t * S + (size_t)(slot + k)] % ATTN_GAZ_TAGS != ATTN_GAZ_O) caps[t] = 1;
+    }
+}
+
+/* mlm, rtd: the normalised-word hash of every token of the text, and whether it is
+ * entity-like (capitalised, or in a gazetteer match); rows[tokens, S] are its feature rows. */
+static int mlm_words(attn_dataset *ds, const char *text, const uint32_t *rows, attn_error *err) {
     uint64_t *hash = array_push(&ds->mlm_hash, ds->toks.n, sizeof *hash);
     uint8_t *caps = array_push(&ds->mlm_caps, ds->toks.n, sizeof *caps);
     if (!hash || !caps) return dataset_no_memory(err);
@@ -190,6 +205,7 @@ static int mlm_words(attn_dataset *ds, const char *text, attn_error *err) {
         hash[t] = attn_hash64(0x6d6c6d, norm, attn_token_norm(s, n, norm, sizeof norm));
         caps[t] = (uint8_t)attn_mlm_is_capitalised(s, n);
     }
+    if (ds->gaz) mark_gazetteer_matches(&ds->cfg, rows, ds->toks.n, caps);
     ds->mlm_ready = 0;
     return ATTN_OK;
 }
@@ -202,7 +218,7 @@ static int featurise(attn_dataset *ds, const char *text, attn_error *err) {
     attn_sequence_features(text, ds->toks.tok, ds->toks.n, ds->cfg.features, ds->cfg.n_features,
                            ds->gaz, rows);
     return has_task(&ds->cfg, ATTN_TASK_MLM) || has_task(&ds->cfg, ATTN_TASK_RTD)
-               ? mlm_words(ds, text, err) : ATTN_OK;
+               ? mlm_words(ds, text, rows, err) : ATTN_OK;
 }
 
 /* Spans lying inside tokens [c0, c1) and the relations between two of them, rebased to the

@@ -6,6 +6,7 @@
  *   - the head + binary cross-entropy against finite differences (weights, bias, h), and the
  *     whole model through the trainer (every tensor probed, corruption fixed by seed and step)
  *   - a model learns to find replacements on a small text (dev F1 well above chance)
+ *   - a gazetteer match counts as an entity-like span (as a capitalised run)
  *   - resume: the schedule position carries over, the re-warm-up scales the learning rate */
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "train_util.h"
 #include "features.h"
 #include "fit.h"
+#include "gazetteer.h"
 #include "mlm.h"
 #include "rtd.h"
 #include "train.h"
@@ -282,6 +284,35 @@ static void test_learns(void) {
     attn_model_free(m);
 }
 
+/* A gazetteer match is entity-like as a capitalised run is: "acme widgets" (a listed name,
+ * lower case) is one span, replaced whole or not at all. */
+static void test_gazetteer_spans(void) {
+    static const char *config =
+        "{\"format\": 1, \"dim\": 8, \"layers\": 1, \"heads\": 2, \"ffn\": 8, \"max_len\": 16,"
+        " \"features\": [{\"kind\": \"norm\", \"buckets\": 100, \"dim\": 4},"
+        "                {\"kind\": \"gazetteer\", \"buckets\": 3, \"dim\": 4, \"lists\": [\"ORG\"]}],"
+        " \"tasks\": [\"rtd\"], \"rtd\": {}}";
+    attn_model *m = new_model(config, 1);
+    if (!m) return;
+    attn_error err;
+    attn_gazetteer *g = attn_gazetteer_new(&m->cfg.features[1]);
+    CHECK(g && attn_gazetteer_add_row(g, "gazetteer.ORG", "text", "[]", "acme widgets", 12, NULL,
+                                      NULL, &err) == ATTN_OK);
+    attn_dataset *ds = attn_dataset_new(&m->cfg);
+    attn_dataset_set_gazetteer(ds, g);
+    const char *text = "we bought acme widgets from Bob today";
+    CHECK(attn_dataset_add(ds, text, strlen(text), NULL, NULL, 0, NULL, 0, &err) == ATTN_OK);
+    attn_example ex;
+    CHECK(attn_dataset_example(ds, 0, &ex, &err) == ATTN_OK && ex.T == 7 && ex.mlm_caps);
+    static const uint8_t want[7] = { 0, 0, 1, 1, 0, 1, 0 };
+    CHECK_MSG(memcmp(ex.mlm_caps, want, 7) == 0, "entity-like %d%d%d%d%d%d%d", ex.mlm_caps[0],
+              ex.mlm_caps[1], ex.mlm_caps[2], ex.mlm_caps[3], ex.mlm_caps[4], ex.mlm_caps[5],
+              ex.mlm_caps[6]);
+    attn_dataset_free(ds);
+    attn_gazetteer_release(g);
+    attn_model_free(m);
+}
+
 /* Resume: the schedule's position and the re-warm-up. */
 static void test_resume(void) {
     attn_model *m = new_model(HEAD_CONFIG, 4);
@@ -323,6 +354,7 @@ int main(void) {
     test_model_gradient(1);
     test_model_gradient(2);
     test_learns();
+    test_gazetteer_spans();
     test_resume();
     return CHECK_DONE();
 }
