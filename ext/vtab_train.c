@@ -1160,7 +1160,11 @@ static int next_pretrain_row(train_cursor *cur, char **err_msg) {
     int rc = SQLITE_OK;
     if (over || now - cur->last_checkpoint >= o->checkpoint_seconds)
         rc = write_checkpoint(cur, err_msg);
-    if (rc == SQLITE_INTERRUPT) return pretrain_interrupted(cur, err_msg);
+    if (rc == SQLITE_INTERRUPT) {       /* the message says which checkpoint is kept */
+        sqlite3_free(*err_msg);
+        *err_msg = NULL;
+        return pretrain_interrupted(cur, err_msg);
+    }
     cur->report.seconds = attn_now_seconds() - cur->start;
     cur->pretrain_over = over;
     cur->have_row = 1;
