@@ -12,7 +12,9 @@
 #include "train_data_impl.h"
 
 #define DEV_HASH_SEED 0x64657673706c6974ull
-#define STOP_LINES 4096          /* lines between two should_stop calls while reading */
+#define STOP_LINES 4096          /* lines between two should_stop calls while scanning */
+#define BLOCK_STOP_LINES 64      /* training lines (tokenised: a document can be long) between
+                                  * two should_stop calls while a block is read */
 
 attn_pretrain_opts attn_pretrain_defaults(void) {
     attn_pretrain_opts o;
@@ -183,7 +185,7 @@ static void shuffle_block(attn_pretrain *p, int64_t block_offset, int64_t block_
 
 /* Reads the block starting at the position's (file, offset): training lines until it holds
  * block_tokens tokens. */
-static int read_block(attn_pretrain *p, attn_error *err) {
+static int read_block(attn_pretrain *p, attn_stop_cb stop, void *user, attn_error *err) {
     attn_dataset_free(p->block);
     if (!(p->block = attn_dataset_new(&p->m->cfg)))
         return attn_fail(err, ATTN_ENOMEM, "pretrain: out of memory");
@@ -205,6 +207,8 @@ static int read_block(attn_pretrain *p, attn_error *err) {
         if (p->rd.len == 0 || is_dev_line(&p->o, p->rd.line, p->rd.len)) continue;
         rc = pack_line(p, p->block, err);
         lines++;
+        if (!rc && stop && lines % BLOCK_STOP_LINES == 0 && stop(user))
+            rc = attn_fail(err, ATTN_ESTOPPED, "pretrain: stopped while reading a block");
     }
     if (!rc) rc = flush_pack(p, p->block, err);
     if (rc) return rc;
@@ -287,7 +291,7 @@ int attn_pretrain_begin(attn_model *m, const attn_pretrain_opts *opts,
         attn_trainer_set_rtd_pool(p->tr, p->pool);
         rc = attn_trainer_resume(p->tr, (int)p->pos.step, opts->rewarm_steps, err);
     }
-    if (!rc) rc = read_block(p, err);
+    if (!rc) rc = read_block(p, should_stop, user, err);
     if (!rc && (size_t)p->pos.skip > p->n_order)
         rc = attn_fail(err, ATTN_EINVAL, "pretrain: checkpoint position: %lld examples done "
                        "of a block of %zu (were the files changed?)", (long long)p->pos.skip,
@@ -312,7 +316,7 @@ int attn_pretrain_run(attn_pretrain *p, double seconds, int64_t max_steps,
     while (p->pos.tokens < p->o.token_budget) {
         if ((size_t)p->pos.skip >= p->n_order) {
             next_block_pos(p);
-            if ((rc = read_block(p, err))) break;
+            if ((rc = read_block(p, should_stop, user, err))) break;
             continue;
         }
         int n = 0;
