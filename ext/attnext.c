@@ -124,13 +124,18 @@ void json_append_labels(sqlite3_str *out, const attn_config *cfg) {
 }
 
 const char *tasks_text(int tasks) {
-    static const char *const names[16] = {   /* indexed by the ATTN_TASK_* bit set */
+    static const char *const names[32] = {   /* indexed by the ATTN_TASK_* bit set */
         "", "classify", "entities", "classify,entities", "relations", "classify,relations",
-        "entities,relations", "classify,entities,relations", "mlm", "classify,mlm",
-        "entities,mlm", "classify,entities,mlm", "relations,mlm", "classify,relations,mlm",
-        "entities,relations,mlm", "classify,entities,relations,mlm",
+        "entities,relations", "classify,entities,relations", "mlm", "classify,mlm", "entities,mlm",
+        "classify,entities,mlm", "relations,mlm", "classify,relations,mlm",
+        "entities,relations,mlm", "classify,entities,relations,mlm", "rtd", "classify,rtd",
+        "entities,rtd", "classify,entities,rtd", "relations,rtd", "classify,relations,rtd",
+        "entities,relations,rtd", "classify,entities,relations,rtd", "mlm,rtd", "classify,mlm,rtd",
+        "entities,mlm,rtd", "classify,entities,mlm,rtd", "relations,mlm,rtd",
+        "classify,relations,mlm,rtd", "entities,relations,mlm,rtd",
+        "classify,entities,relations,mlm,rtd",
     };
-    return names[tasks & 15];
+    return names[tasks & 31];
 }
 
 int sqlite_code(int attn_status) {

@@ -2,7 +2,13 @@
  * table-valued function that trains a model and yields one row per epoch as it goes:
  *
  *   epoch INTEGER, train_loss REAL, dev_metric REAL (NULL without dev), metric TEXT,
- *   seconds REAL, best INTEGER (1: this epoch's parameters are the best so far)
+ *   seconds REAL, best INTEGER (1: this epoch's parameters are the best so far),
+ *   tokens INTEGER (the epoch's), tokens_per_s REAL, eta_seconds REAL and step INTEGER (NULL)
+ *
+ * Task rtd is pretraining from text files instead (pretrain.h; the section "task rtd" below):
+ * train_sql is a JSON array of paths, a progress row comes every report_seconds (tokens so
+ * far, loss, tokens/s, ETA, step), and the model is written with its position in the stream
+ * (a checkpoint) every checkpoint_seconds and when the call ends; a later call continues it.
  *
  * xFilter reads the rows (train_sql, and options.dev), builds the config (or copies the init
  * model), the datasets and the fit state (fit.h), then trains epoch 1; each xNext trains one
@@ -27,8 +33,11 @@
 
 #define FN "attn_train"
 #define ATTN_SQL_MAX_EPOCHS 100000
+#define PRETRAIN_REPORT_SECONDS 10.0       /* rtd: a progress row this often */
+#define PRETRAIN_CHECKPOINT_SECONDS 900.0  /* rtd: the checkpoint written this often */
 
 enum { COL_EPOCH, COL_TRAIN_LOSS, COL_DEV_METRIC, COL_METRIC, COL_SECONDS, COL_BEST,
+       COL_TOKENS, COL_TOKENS_PER_S, COL_ETA, COL_STEP,
        COL_MODEL, COL_TASK, COL_SQL, COL_OPTIONS };
 #define N_ARGS 4
 #define GIVEN_ATTN_SCALE (1u << 31)     /* bit of train_options.structural */
@@ -65,6 +74,14 @@ typedef struct train_options {
     int has_labels[N_TASK_SLOTS];
     attn_storage storage;       /* option 'dtype': f32 (default), f16, q8 or q4 */
     const attn_json *meta;      /* an object, or NULL */
+    /* task rtd (pretraining from files, pretrain.h) */
+    double tokens;              /* option 'tokens': the token budget */
+    int steps;                  /* option 'steps': at most this many steps a call, 0 = any */
+    double report_seconds, checkpoint_seconds, dev_share;
+    double block_tokens, pool_tokens;
+    int dev_examples, rewarm_steps;
+    int storage_given;          /* option 'dtype' was given */
+    uint64_t given;             /* bit set of the NUM_OPTIONS given (by index) */
     unsigned structural;        /* bit set of structural options given: NUM_OPTIONS index */
     const char *first_structural;
 } train_options;
@@ -108,6 +125,15 @@ static const num_option NUM_OPTIONS[] = {
     {"min_lr_ratio", T_FLOAT, 0, 1, OPT(fit.train.min_lr_ratio), 0},
     {"rel_negatives", T_INT, 0, 100000, OPT(fit.train.rel_negatives), 0},
     {"embed_lr_scale", T_FLOAT, 0.001, 10, OPT(fit.train.embed_lr_scale), 0},
+    {"tokens", T_DOUBLE, 1, 1e15, OPT(tokens), 0},
+    {"report_seconds", T_DOUBLE, 0.01, 86400, OPT(report_seconds), 0},
+    {"checkpoint_seconds", T_DOUBLE, 1, 1e9, OPT(checkpoint_seconds), 0},
+    {"dev_share", T_DOUBLE, 0, 0.5, OPT(dev_share), 0},
+    {"dev_examples", T_INT, 0, 1000000, OPT(dev_examples), 0},
+    {"block_tokens", T_DOUBLE, 1, 1e9, OPT(block_tokens), 0},
+    {"pool_tokens", T_DOUBLE, 1, 1e9, OPT(pool_tokens), 0},
+    {"rewarm_steps", T_INT, 0, 1000000, OPT(rewarm_steps), 0},
+    {"steps", T_INT, 1, INT_MAX, OPT(steps), 0},
 };
 #undef OPT
 
@@ -138,6 +164,7 @@ static int set_number(train_options *o, const num_option *def, const attn_json *
     case T_FLOAT: *(float *)field = (float)v->number; break;
     case T_DOUBLE: *(double *)field = v->number; break;
     }
+    o->given |= 1ull << (def - NUM_OPTIONS);
     if (def->structural && !o->first_structural) o->first_structural = def->key;
     if (def->structural) o->structural |= 1u << (def - NUM_OPTIONS);
     return SQLITE_OK;
@@ -294,6 +321,7 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
     if (strcmp(key, "dtype") == 0) {
         rc = set_choice(v, key, dtypes, (int)(sizeof dtypes / sizeof *dtypes), &index, err_msg);
         o->storage = (attn_storage)index;     /* dtypes[] is in attn_storage order */
+        o->storage_given = 1;
         return rc;
     }
     if (strcmp(key, "dev") == 0) return set_string(v, key, &o->dev, err_msg);
@@ -315,7 +343,8 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
         return gazetteers_check(v, FN, err_msg);
     }
     if (strcmp(key, "labels") == 0 && task_slot < 0)
-        return option_error(err_msg, FN ": option '%s': %s", key, "task 'mlm' has no labels");
+        return option_error(err_msg, FN ": option '%s': %s", key, "tasks 'mlm' and 'rtd' have "
+                            "no labels");
     if (strcmp(key, "labels") == 0) return set_labels(o, task_slot, v, err_msg);
     if (strcmp(key, "meta") == 0) {
         if (v->type != ATTN_JSON_OBJECT)
@@ -339,6 +368,15 @@ static void options_defaults(train_options *o) {
     o->mlm_vocab = ATTN_MLM_DEFAULT_VOCAB;
     o->attn_scale = "sqrt";
     o->fit = attn_fit_defaults();
+    const attn_pretrain_opts p = attn_pretrain_defaults();
+    o->tokens = (double)p.token_budget;
+    o->report_seconds = PRETRAIN_REPORT_SECONDS;
+    o->checkpoint_seconds = PRETRAIN_CHECKPOINT_SECONDS;
+    o->dev_share = p.dev_share;
+    o->dev_examples = p.dev_examples;
+    o->block_tokens = (double)p.block_tokens;
+    o->pool_tokens = (double)p.pool_tokens;
+    o->rewarm_steps = p.rewarm_steps;
 }
 
 static void options_free(train_options *o) {
@@ -399,17 +437,30 @@ typedef struct train_cursor {
     sqlite3 *db;
     attn_epoch_report report;   /* the current row */
     int have_row, eof;
+    /* task rtd: pretraining from files (pretrain.h), a progress row every report_seconds */
+    attn_json *files;           /* the parsed train_sql: an array of paths */
+    const char **paths;         /* [files->len] into files */
+    attn_pretrain *pt;
+    attn_pretrain_pos resume;   /* the checkpoint's position when have_resume */
+    int have_resume;
+    double start, last_checkpoint;   /* seconds on the monotonic clock */
+    int64_t checkpoint_step;    /* step of the last checkpoint written by this call, -1 none */
+    int64_t steps_done;         /* steps of this call */
+    int pretrain_over;          /* the last row is shown: the next xNext ends the scan */
+    attn_pretrain_report progress;   /* the current row's figures */
+    double eta;                 /* seconds to the time limit or the token budget, NaN unknown */
 } train_cursor;
 
 /* The task slot (label set) of an ATTN_TASK_* bit; -1 for mlm (no labels). */
 static int slot_of_task(int task) {
-    return task == ATTN_TASK_MLM ? -1
+    return task == ATTN_TASK_MLM || task == ATTN_TASK_RTD ? -1
          : task == ATTN_TASK_CLASSIFY ? TASK_SLOT_CLASSIFY
          : task == ATTN_TASK_ENTITIES ? TASK_SLOT_ENTITIES : TASK_SLOT_RELATIONS;
 }
 
 static const char *task_name(int task) {
-    return task == ATTN_TASK_MLM ? "mlm" : SLOT_NAMES[slot_of_task(task)];
+    return task == ATTN_TASK_MLM ? "mlm" : task == ATTN_TASK_RTD ? "rtd"
+                                         : SLOT_NAMES[slot_of_task(task)];
 }
 
 /* Labels of every task slot not given in the options, in order of first sight in the rows. */
@@ -444,7 +495,7 @@ static void append_label_array(sqlite3_str *out, const label_list *l) {
 
 /* The slots (label sets) a model for cur->task has. */
 static int slot_used(int task, int slot) {
-    if (task == ATTN_TASK_MLM) return 0;
+    if (task == ATTN_TASK_MLM || task == ATTN_TASK_RTD) return 0;
     if (task == ATTN_TASK_CLASSIFY) return slot == TASK_SLOT_CLASSIFY;
     if (task == ATTN_TASK_ENTITIES) return slot == TASK_SLOT_ENTITIES;
     return slot != TASK_SLOT_CLASSIFY;
@@ -478,6 +529,7 @@ static char *fresh_config(const train_cursor *cur) {
                         cur->task == ATTN_TASK_CLASSIFY ? "[\"classify\"]"
                         : cur->task == ATTN_TASK_ENTITIES ? "[\"entities\"]"
                         : cur->task == ATTN_TASK_MLM ? "[\"mlm\"]"
+                        : cur->task == ATTN_TASK_RTD ? "[\"rtd\"]"
                                                      : "[\"entities\",\"relations\"]",
                         o->dim, o->layers, o->heads, o->ffn, o->max_len, o->attn_scale,
                         o->features ? o->features : DEFAULT_FEATURES);
@@ -493,6 +545,7 @@ static char *fresh_config(const train_cursor *cur) {
         sqlite3_str_appendchar(out, 1, '}');
     }
     if (cur->task == ATTN_TASK_MLM) sqlite3_str_appendf(out, ",\"mlm\":{\"vocab\":%d}", o->mlm_vocab);
+    if (cur->task == ATTN_TASK_RTD) sqlite3_str_appendall(out, ",\"rtd\":{}");
     sqlite3_str_appendchar(out, 1, '}');
     return sqlite3_str_finish(out);
 }
@@ -761,7 +814,9 @@ static void append_metric(sqlite3_str *out, double v) {
 }
 
 /* The meta object: the user's members, then "training" with what this run did. */
-static char *meta_json(const train_cursor *cur, const attn_epoch_report *best, int epochs) {
+/* "{" and the members of option meta but "training", each followed by a comma; the UTC date
+ * into date[32]. */
+static sqlite3_str *meta_begin(const train_cursor *cur, char *date) {
     sqlite3_str *out = sqlite3_str_new(NULL);
     sqlite3_str_appendchar(out, 1, '{');
     const attn_json *m = cur->opt.meta;
@@ -772,10 +827,16 @@ static char *meta_json(const train_cursor *cur, const attn_epoch_report *best, i
         json_write(out, &m->items[i]);
         sqlite3_str_appendchar(out, 1, ',');
     }
-    char date[32] = "";
+    date[0] = '\0';
     time_t now = time(NULL);
     struct tm tm;
-    if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gmtime_r(&now, &tm)) strftime(date, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return out;
+}
+
+static char *meta_json(const train_cursor *cur, const attn_epoch_report *best, int epochs) {
+    char date[32];
+    sqlite3_str *out = meta_begin(cur, date);
     sqlite3_str_appendf(out, "\"training\":{\"task\":\"%s\",\"rows\":%llu,\"dev_rows\":%llu,"
                         "\"epochs\":%d,\"best_epoch\":%d,\"metric\":\"%s\",\"best_dev_metric\":",
                         task_name(cur->task), (unsigned long long)cur->rows.n,
@@ -849,13 +910,304 @@ static int next_epoch(train_cursor *cur, char **err_msg) {
     return done ? finish_run(cur, err_msg) : SQLITE_OK;
 }
 
+/* ---- task rtd: pretraining from files, resumable (pretrain.h) ------------------------------
+ * attn_train(name, 'rtd', files_json [, options]): train_sql is a JSON array of text files.
+ * A progress row every report_seconds; the model, with the stream's position in its
+ * config's meta.training.pretrain, is written (the checkpoint) every checkpoint_seconds and
+ * when the call ends (time_limit reached, or the token budget). A call on a name whose model
+ * holds such a position continues from it. */
+
+/* Options of the epoch loop that do not apply to pretraining, and pretraining's own. */
+static int check_pretrain_options(const train_cursor *cur, char **err_msg) {
+    static const char *const epoch_only[] = {"epochs", "patience", "ema"};
+    static const char *const rtd_only[] = {"tokens", "report_seconds", "checkpoint_seconds",
+                                           "dev_share", "dev_examples", "block_tokens",
+                                           "pool_tokens", "rewarm_steps", "steps"};
+    const int rtd = cur->task == ATTN_TASK_RTD;
+    const char *const *keys = rtd ? epoch_only : rtd_only;
+    const size_t n = rtd ? sizeof epoch_only / sizeof *epoch_only
+                         : sizeof rtd_only / sizeof *rtd_only;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < N_NUM_OPTIONS; i++)
+            if (strcmp(NUM_OPTIONS[i].key, keys[k]) == 0 && ((cur->opt.given >> i) & 1))
+                return option_error(err_msg, FN ": option '%s' %s", keys[k],
+                                    rtd ? "does not apply to task 'rtd' (it trains on a token "
+                                          "budget: option 'tokens')"
+                                        : "applies to task 'rtd' only");
+    if (rtd && cur->opt.dev)
+        return option_error(err_msg, FN ": option '%s' %s", "dev", "does not apply to task "
+                            "'rtd' (its dev set is a share of the files: option 'dev_share')");
+    return SQLITE_OK;
+}
+
+/* train_sql of task rtd: a non-empty JSON array of file paths. */
+static int parse_files(train_cursor *cur, const char *json, size_t n, char **err_msg) {
+    attn_error err = {{0}};
+    if (attn_json_parse(json, n, &cur->files, &err) != ATTN_OK) {
+        *err_msg = sqlite3_mprintf("%s: task 'rtd': train_sql must be a JSON array of text "
+                                   "files: %s", FN, err.msg);
+        return SQLITE_ERROR;
+    }
+    const attn_json *f = cur->files;
+    int ok = f->type == ATTN_JSON_ARRAY && f->len > 0 && f->len <= ATTN_PRETRAIN_MAX_FILES;
+    for (size_t i = 0; ok && i < f->len; i++)
+        ok = f->items[i].type == ATTN_JSON_STRING && f->items[i].len > 0 &&
+             strlen(f->items[i].str) == f->items[i].len;
+    if (!ok) {
+        *err_msg = sqlite3_mprintf("%s: task 'rtd': train_sql must be a JSON array of 1..%d "
+                                   "file paths", FN, ATTN_PRETRAIN_MAX_FILES);
+        return SQLITE_ERROR;
+    }
+    if (!(cur->paths = sqlite3_malloc64(f->len * sizeof *cur->paths))) return SQLITE_NOMEM;
+    for (size_t i = 0; i < f->len; i++) cur->paths[i] = f->items[i].str;
+    return SQLITE_OK;
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int json_int_member(const attn_json *o, const char *key, int64_t *out) {
+    const attn_json *v = attn_json_get(o, key);
+    return v && attn_json_int(v, 0, INT64_MAX, out) == ATTN_OK;
+}
+
+/* The checkpoint's position from its meta.training.pretrain (JSON text): the files must be
+ * the run's (by base name: the same text may sit in another folder on another machine). */
+static int checkpoint_position(train_cursor *cur, const char *json, char **err_msg) {
+    attn_json *pt = NULL;
+    attn_error err = {{0}};
+    int ok = attn_json_parse(json, strlen(json), &pt, &err) == ATTN_OK &&
+             pt->type == ATTN_JSON_OBJECT;
+    attn_pretrain_pos *p = &cur->resume;
+    ok = ok && json_int_member(pt, "epoch", &p->epoch) && json_int_member(pt, "file", &p->file) &&
+         json_int_member(pt, "offset", &p->offset) && json_int_member(pt, "skip", &p->skip) &&
+         json_int_member(pt, "step", &p->step) && json_int_member(pt, "tokens", &p->tokens);
+    const attn_json *files = ok ? attn_json_get(pt, "files") : NULL;
+    int same = files && files->type == ATTN_JSON_ARRAY && files->len == cur->files->len;
+    for (size_t i = 0; same && i < files->len; i++)
+        same = files->items[i].type == ATTN_JSON_STRING &&
+               strcmp(files->items[i].str, base_name(cur->paths[i])) == 0;
+    attn_json_free(pt);
+    if (!ok) {
+        *err_msg = sqlite3_mprintf("%s: the checkpoint of '%s' is damaged (meta.training."
+                                   "pretrain)", FN, cur->name);
+        return SQLITE_ERROR;
+    }
+    if (!same) {
+        *err_msg = sqlite3_mprintf("%s: the checkpoint of '%s' was made on other files (its "
+                                   "meta.training.pretrain.files); give the same files in "
+                                   "the same order, or delete its rows to start again", FN,
+                                   cur->name);
+        return SQLITE_ERROR;
+    }
+    cur->have_resume = 1;
+    return SQLITE_OK;
+}
+
+/* Whether main.attn_model holds a pretraining checkpoint under the name: its position. */
+static int read_checkpoint(train_cursor *cur, char **err_msg) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(cur->db, "SELECT json_extract(CAST(data AS TEXT), "
+                                "'$.meta.training.pretrain') FROM main.attn_model "
+                                "WHERE name = ?1 AND key = 'config'", -1, &st, NULL);
+    if (rc != SQLITE_OK) {          /* no attn_model table yet: nothing to resume */
+        sqlite3_finalize(st);
+        return SQLITE_OK;
+    }
+    sqlite3_bind_text(st, 1, cur->name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        rc = checkpoint_position(cur, (const char *)sqlite3_column_text(st, 0), err_msg);
+    else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;             /* no such model, or not a checkpoint: a fresh start */
+    else
+        *err_msg = sqlite3_mprintf("%s: reading the checkpoint of '%s': %s", FN, cur->name,
+                                   sqlite3_errmsg(cur->db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The checkpoint's model, copied; architecture options given must equal its. */
+static int resume_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
+    if (cur->opt.init)
+        return option_error(err_msg, FN ": option '%s' %s", "init", "cannot be combined with "
+                            "continuing a checkpoint (delete its rows to start again)");
+    const attn_model *src;
+    int rc = conn_model_get(conn, FN, cur->name, &src, err_msg);
+    if (rc != SQLITE_OK) return rc;
+    const train_options *o = &cur->opt;
+    struct { const char *key; int given, model; } arch[] = {
+        {"dim", o->dim, src->cfg.dim}, {"layers", o->layers, src->cfg.layers},
+        {"heads", o->heads, src->cfg.heads}, {"ffn", o->ffn, src->cfg.ffn},
+        {"max_len", o->max_len, src->cfg.max_len},
+        {"embed_context", o->embed_context, src->cfg.embed_context} };
+    for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++)
+        if (option_given(o, arch[i].key) && arch[i].given != arch[i].model) {
+            *err_msg = sqlite3_mprintf("%s: option '%s' (%d) differs from the checkpoint of "
+                                       "'%s' (%d)", FN, arch[i].key, arch[i].given, cur->name,
+                                       arch[i].model);
+            return SQLITE_ERROR;
+        }
+    attn_error err = {{0}};
+    int status = copy_model(src, &cur->model, &err);
+    return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "checkpoint: ", &err);
+}
+
+static int prepare_pretrain(train_cursor *cur, attn_conn *conn, const char *files,
+                            size_t n_files, char **err_msg) {
+    int rc = check_pretrain_options(cur, err_msg);
+    if (rc == SQLITE_OK) rc = parse_files(cur, files, n_files, err_msg);
+    if (rc == SQLITE_OK) rc = read_checkpoint(cur, err_msg);
+    if (rc == SQLITE_OK && cur->have_resume) rc = resume_model(cur, conn, err_msg);
+    else if (rc == SQLITE_OK) {
+        /* a fresh start: vectors and gazetteers as for any task (a checkpoint has them) */
+        rc = cur->opt.init ? init_model(cur, conn, err_msg) : fresh_model(cur, err_msg);
+        if (rc == SQLITE_OK && cur->opt.vectors) rc = apply_vectors(cur, err_msg);
+        if (rc == SQLITE_OK && cur->opt.gazetteers)
+            rc = gazetteers_read(cur->db, FN, cur->opt.gazetteers, cur->model, err_msg);
+    }
+    if (rc != SQLITE_OK) return rc;
+    const train_options *o = &cur->opt;
+    attn_pretrain_opts po = attn_pretrain_defaults();
+    po.train = o->fit.train;
+    po.files = cur->paths;
+    po.n_files = (int)cur->files->len;
+    po.batch_size = o->fit.batch_size;
+    po.block_tokens = (int64_t)o->block_tokens;
+    po.dev_share = o->dev_share;
+    po.dev_examples = o->dev_examples;
+    po.pool_tokens = (int64_t)o->pool_tokens;
+    po.token_budget = (int64_t)o->tokens;
+    po.rewarm_steps = o->rewarm_steps;
+    attn_error err = {{0}};
+    int status = attn_pretrain_begin(cur->model, &po, cur->have_resume ? &cur->resume : NULL,
+                                     interrupt_probe_check, &cur->probe, &cur->pt, &err);
+    if (status == ATTN_ESTOPPED) {
+        *err_msg = sqlite3_mprintf("%s: interrupted while reading the files; model '%s' not "
+                                   "written", FN, cur->name);
+        return SQLITE_INTERRUPT;
+    }
+    if (status != ATTN_OK) return engine_error(err_msg, status, "", &err);
+    cur->start = cur->last_checkpoint = attn_now_seconds();
+    cur->checkpoint_step = -1;
+    return SQLITE_OK;
+}
+
+/* The meta of a checkpoint: option meta's members, then "training" with the dev metric and
+ * the position ("pretrain"). */
+static char *checkpoint_meta(const train_cursor *cur, const attn_rtd_metrics *dev) {
+    char date[32];
+    sqlite3_str *out = meta_begin(cur, date);
+    const attn_pretrain_pos p = attn_pretrain_position(cur->pt);
+    sqlite3_str_appendall(out, "\"training\":{\"task\":\"rtd\",\"metric\":\"rtd_f1\","
+                               "\"dev_metric\":");
+    append_metric(out, dev->f1);
+    sqlite3_str_appendall(out, ",\"dev_accuracy\":");
+    append_metric(out, dev->accuracy);
+    sqlite3_str_appendf(out, ",\"seed\":%llu,\"date\":\"%s\",\"pretrain\":{\"epoch\":%lld,"
+                        "\"file\":%lld,\"offset\":%lld,\"skip\":%lld,\"step\":%lld,"
+                        "\"tokens\":%lld,\"token_budget\":%lld,\"files\":[",
+                        (unsigned long long)cur->opt.fit.train.seed, date, (long long)p.epoch,
+                        (long long)p.file, (long long)p.offset, (long long)p.skip,
+                        (long long)p.step, (long long)p.tokens, (long long)cur->opt.tokens);
+    for (size_t i = 0; i < cur->files->len; i++) {
+        if (i) sqlite3_str_appendchar(out, 1, ',');
+        json_append_string(out, base_name(cur->paths[i]));
+    }
+    sqlite3_str_appendall(out, "]}}}");
+    return sqlite3_str_finish(out);
+}
+
+/* The dev metric, then the model with its position into main.attn_model (f16 unless option
+ * dtype says otherwise: the checkpoint is meant to be small enough to keep in a repository). */
+static int write_checkpoint(train_cursor *cur, char **err_msg) {
+    attn_rtd_metrics dev;
+    attn_error err = {{0}};
+    int status = attn_pretrain_evaluate(cur->pt, interrupt_probe_check, &cur->probe, &dev, &err);
+    if (status == ATTN_ESTOPPED) return SQLITE_INTERRUPT;
+    if (status != ATTN_OK) return engine_error(err_msg, status, "", &err);
+    cur->report.dev_metric = dev.f1;
+    char *meta = checkpoint_meta(cur, &dev), *config = NULL;
+    if (!meta) return SQLITE_NOMEM;
+    int rc = config_with_meta(cur->db, cur->model->cfg.json, meta, &config, err_msg);
+    if (rc == SQLITE_OK)
+        rc = model_write(cur->db, FN, cur->name, cur->model, config,
+                         cur->opt.storage_given ? cur->opt.storage : ATTN_STORE_F16, err_msg);
+    sqlite3_free(meta);
+    sqlite3_free(config);
+    if (rc != SQLITE_OK) return rc;
+    cur->checkpoint_step = attn_pretrain_position(cur->pt).step;
+    cur->last_checkpoint = attn_now_seconds();
+    cur->report.is_best = 1;
+    return SQLITE_OK;
+}
+
+static int pretrain_interrupted(const train_cursor *cur, char **err_msg) {
+    const int64_t step = attn_pretrain_position(cur->pt).step;
+    *err_msg = cur->checkpoint_step >= 0
+        ? sqlite3_mprintf("%s: interrupted at step %lld; the checkpoint of step %lld is kept in "
+                          "'%s' (call again to continue)", FN, (long long)step,
+                          (long long)cur->checkpoint_step, cur->name)
+        : sqlite3_mprintf("%s: interrupted at step %lld; no checkpoint was written by this "
+                          "call ('%s' is as it was)", FN, (long long)step, cur->name);
+    return SQLITE_INTERRUPT;
+}
+
+/* Trains until the next progress row (report_seconds, or the time limit); writes the
+ * checkpoint when it is due and at the end. */
+static int next_pretrain_row(train_cursor *cur, char **err_msg) {
+    const train_options *o = &cur->opt;
+    const double limit = o->fit.time_limit;
+    double slice = o->report_seconds;
+    if (limit > 0 && limit - (attn_now_seconds() - cur->start) < slice)
+        slice = limit - (attn_now_seconds() - cur->start);
+    attn_error err = {{0}};
+    const int64_t steps_left = o->steps ? o->steps - cur->steps_done : 0;
+    int status = attn_pretrain_run(cur->pt, slice > 0 ? slice : 0, steps_left,
+                                   interrupt_probe_check, &cur->probe, &cur->progress, &err);
+    cur->steps_done += cur->progress.steps;
+    if (status == ATTN_ESTOPPED) return pretrain_interrupted(cur, err_msg);
+    if (status != ATTN_OK) return engine_error(err_msg, status, "", &err);
+    const attn_pretrain_report *p = &cur->progress;
+    const double now = attn_now_seconds(), elapsed = now - cur->start;
+    memset(&cur->report, 0, sizeof cur->report);
+    cur->report.epoch = (int)p->pos.epoch + 1;
+    cur->report.train_loss = p->loss;
+    cur->report.dev_metric = NAN;
+    cur->report.metric_name = "rtd_f1";
+    cur->report.tokens = p->pos.tokens;
+    cur->eta = NAN;
+    if (p->tokens_per_s > 0)
+        cur->eta = (double)((int64_t)o->tokens - p->pos.tokens) / p->tokens_per_s;
+    if (limit > 0 && (isnan(cur->eta) || limit - elapsed < cur->eta))
+        cur->eta = limit - elapsed > 0 ? limit - elapsed : 0;
+    const int over = p->done || (limit > 0 && elapsed >= limit) ||
+                     (o->steps && cur->steps_done >= o->steps);
+    int rc = SQLITE_OK;
+    if (over || now - cur->last_checkpoint >= o->checkpoint_seconds)
+        rc = write_checkpoint(cur, err_msg);
+    if (rc == SQLITE_INTERRUPT) {       /* the message says which checkpoint is kept */
+        sqlite3_free(*err_msg);
+        *err_msg = NULL;
+        return pretrain_interrupted(cur, err_msg);
+    }
+    cur->report.seconds = attn_now_seconds() - cur->start;
+    cur->pretrain_over = over;
+    cur->have_row = 1;
+    return rc;
+}
+
 /* ---- the virtual table ------------------------------------------------------------------ */
 
 static int train_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                          sqlite3_vtab **out, char **err_msg) {
     (void)argc, (void)argv, (void)err_msg;
     int rc = vtab_new(db, "CREATE TABLE x(epoch INTEGER, train_loss REAL, dev_metric REAL, "
-                          "metric TEXT, seconds REAL, best INTEGER, model HIDDEN, task HIDDEN, "
+                          "metric TEXT, seconds REAL, best INTEGER, tokens INTEGER, "
+                          "tokens_per_s REAL, eta_seconds REAL, step INTEGER, "
+                          "model HIDDEN, task HIDDEN, "
                           "train_sql HIDDEN, options HIDDEN)", SQLITE_VTAB_DIRECTONLY,
                       sizeof(train_vtab), out);
     if (rc != SQLITE_OK) return rc;
@@ -885,6 +1237,9 @@ static int train_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {
 /* Drops the run. A fit still in progress is abandoned: nothing was written. */
 static void cursor_reset(train_cursor *cur) {
     attn_fit_abort(cur->fit);
+    attn_pretrain_free(cur->pt);
+    attn_json_free(cur->files);
+    sqlite3_free(cur->paths);
     attn_dataset_free(cur->train);
     attn_dataset_free(cur->dev);
     attn_model_free(cur->model);
@@ -921,12 +1276,18 @@ static int start_run(train_cursor *cur, attn_conn *conn, sqlite3_value *args[N_A
         rc = SQLITE_ERROR;
     }
     if (rc == SQLITE_OK && strcmp(task, "mlm") == 0) cur->task = ATTN_TASK_MLM;
+    else if (rc == SQLITE_OK && strcmp(task, "rtd") == 0) cur->task = ATTN_TASK_RTD;
     else if (rc == SQLITE_OK) rc = task_from_name(FN, task, &cur->task, err_msg);
     if (rc == SQLITE_OK) cur->slot = slot_of_task(cur->task);
     if (rc == SQLITE_OK) rc = options_parse(options, n_options, cur->slot, &cur->opt, err_msg);
     if (rc != SQLITE_OK) return rc;
     if (!(cur->name = sqlite3_mprintf("%s", name))) return SQLITE_NOMEM;
-    rc = prepare_run(cur, conn, sql, err_msg);
+    if (cur->task == ATTN_TASK_RTD) {
+        rc = prepare_pretrain(cur, conn, sql, n, err_msg);
+        return rc == SQLITE_OK ? next_pretrain_row(cur, err_msg) : rc;
+    }
+    rc = check_pretrain_options(cur, err_msg);
+    if (rc == SQLITE_OK) rc = prepare_run(cur, conn, sql, err_msg);
     if (rc == SQLITE_OK) rc = next_epoch(cur, err_msg);
     return rc;
 }
@@ -956,6 +1317,11 @@ static int train_filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_
 
 static int train_next(sqlite3_vtab_cursor *base) {
     train_cursor *cur = (train_cursor *)base;
+    if (cur->pt && !cur->pretrain_over) {
+        char *err_msg = NULL;
+        int rc = next_pretrain_row(cur, &err_msg);
+        return rc == SQLITE_OK ? SQLITE_OK : run_failed(cur, rc, err_msg);
+    }
     if (!cur->fit) {            /* the last epoch was shown and the model saved */
         cur->eof = 1;
         return SQLITE_OK;
@@ -976,7 +1342,8 @@ static int train_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
 }
 
 static int train_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col) {
-    const attn_epoch_report *r = &((train_cursor *)base)->report;
+    const train_cursor *cur = (const train_cursor *)base;
+    const attn_epoch_report *r = &cur->report;
     switch (col) {
     case COL_EPOCH: sqlite3_result_int(ctx, r->epoch); break;
     case COL_TRAIN_LOSS: if (!isnan(r->train_loss)) sqlite3_result_double(ctx, r->train_loss); break;
@@ -986,6 +1353,13 @@ static int train_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col
         break;
     case COL_SECONDS: sqlite3_result_double(ctx, r->seconds); break;
     case COL_BEST: sqlite3_result_int(ctx, r->is_best); break;
+    case COL_TOKENS: sqlite3_result_int64(ctx, r->tokens); break;
+    case COL_TOKENS_PER_S:
+        if (cur->pt) sqlite3_result_double(ctx, cur->progress.tokens_per_s);
+        else if (r->seconds > 0) sqlite3_result_double(ctx, (double)r->tokens / r->seconds);
+        break;
+    case COL_ETA: if (cur->pt && !isnan(cur->eta)) sqlite3_result_double(ctx, cur->eta); break;
+    case COL_STEP: if (cur->pt) sqlite3_result_int64(ctx, cur->progress.pos.step); break;
     default: break;             /* hidden argument columns read back as NULL */
     }
     return SQLITE_OK;

@@ -18,10 +18,10 @@
 
 #define CFG_FAIL(err, code, ...) attn_fail((err), (code), "config: " __VA_ARGS__)
 
-static const char *const TASK_NAMES[] = { "classify", "entities", "relations", "mlm" };
+static const char *const TASK_NAMES[] = { "classify", "entities", "relations", "mlm", "rtd" };
 static const int TASK_BITS[] = { ATTN_TASK_CLASSIFY, ATTN_TASK_ENTITIES, ATTN_TASK_RELATIONS,
-                                 ATTN_TASK_MLM };
-#define N_TASKS 4
+                                 ATTN_TASK_MLM, ATTN_TASK_RTD };
+#define N_TASKS 5
 
 /* ---- small readers ---------------------------------------------------------------------- */
 
@@ -117,7 +117,7 @@ static int parse_tasks(const attn_json *root, attn_config *cfg, attn_error *err)
         int bit = task_bit(t->str);
         if (!bit)
             return CFG_FAIL(err, ATTN_EINVAL,
-                            "'tasks[%zu]' '%.64s' is unknown (expected classify, entities, relations or mlm)",
+                            "'tasks[%zu]' '%.64s' is unknown (expected classify, entities, relations, mlm or rtd)",
                             i, t->str);
         if (cfg->tasks & bit)
             return CFG_FAIL(err, ATTN_EINVAL, "'tasks' lists '%s' twice", t->str);
@@ -458,6 +458,10 @@ static int parse_sections(const attn_json *root, attn_config *cfg, attn_error *e
         if ((rc = read_int(s, "vocab", "mlm.vocab", 1, ATTN_MLM_MAX_VOCAB, 1, &v, err))) return rc;
         cfg->mlm_vocab = (int)v;
     }
+    if ((s = attn_json_get(root, "rtd"))) {
+        static const char *const rtd_keys[] = { NULL };
+        if ((rc = check_known_keys(s, rtd_keys, "rtd.", err))) return rc;
+    }
     return ATTN_OK;
 }
 
@@ -549,6 +553,10 @@ static void add_heads(spec_builder *b, const attn_config *c) {
         add_tensor(b, c->mlm_vocab, D, 2, "mlm.w");
         add_tensor(b, c->mlm_vocab, 0, 1, "mlm.b");
     }
+    if (c->tasks & ATTN_TASK_RTD) {
+        add_tensor(b, 1, D, 2, "rtd.w");
+        add_tensor(b, 1, 0, 1, "rtd.b");
+    }
 }
 
 /* The fixed order documented in config.h. */
@@ -623,7 +631,7 @@ int attn_tensor_find(const attn_tensor_spec *specs, size_t n, const char *key) {
 static int parse_root(const attn_json *root, attn_config *cfg, attn_error *err) {
     static const char *const top_keys[] = {
         "format", "tasks", "dim", "layers", "heads", "ffn", "max_len", "ln_eps", "attn_scale",
-        "embed_context", "language", "features", "classify", "entities", "relations", "mlm", "meta", NULL };
+        "embed_context", "language", "features", "classify", "entities", "relations", "mlm", "rtd", "meta", NULL };
     if (root->type != ATTN_JSON_OBJECT)
         return CFG_FAIL(err, ATTN_EINVAL, "must be a JSON object, found %s", json_type_phrase(root));
     int rc;

@@ -4,7 +4,7 @@
  * Example (every key is checked; unknown keys are an error except inside "meta"):
  * {
  *   "format": 1,
- *   "tasks": ["entities", "relations"],         subset of classify, entities, relations, mlm
+ *   "tasks": ["entities", "relations"],         subset of classify, entities, relations, mlm, rtd
  *   "dim": 256, "layers": 4, "heads": 4, "ffn": 1024, "max_len": 128,
  *   "ln_eps": 1e-5,                              optional, default 1e-5
  *   "attn_scale": "sqrt",                        "sqrt" (1/sqrt(head dim), default) or "none"
@@ -80,6 +80,8 @@
  * mlm:        mlm.w [V, D], mlm.b [V]              V = mlm.vocab (config: "mlm": {"vocab": V});
  *             masked-language-model pretraining only (model/mlm.h): output i = the i-th most
  *             frequent normalised word of the pretraining rows; no inference function uses it
+ * rtd:        rtd.w [1, D], rtd.b [1]              (config: "rtd": {}); replaced-token detection
+ *             pretraining only (model/rtd.h): one logit per token, "this token was replaced"
  */
 #ifndef ATTN_CONFIG_H
 #define ATTN_CONFIG_H
@@ -94,7 +96,7 @@
 #define ATTN_TENSOR_ALIGN 16 /* floats: every tensor offset is a multiple of this (64 bytes) */
 
 enum { ATTN_TASK_CLASSIFY = 1, ATTN_TASK_ENTITIES = 2, ATTN_TASK_RELATIONS = 4,
-       ATTN_TASK_MLM = 8 };
+       ATTN_TASK_MLM = 8, ATTN_TASK_RTD = 16 };
 
 /* Range of a head's "temperature". */
 #define ATTN_TEMPERATURE_MIN 0.01

@@ -6,6 +6,7 @@
  *                  (and through it tokenizer.h: attn_text_script, which picks a default model)
  *   train_data.h   datasets of annotated texts     fit.h        the epoch loop (attn_train)
  *   train_eval.h   evaluation (attn_eval)           mlm.h        mlm targets of a dataset
+ *   pretrain.h     pretraining (task rtd, rtd.h) on a stream of text files, resumable
  *   wordvec.h      word vectors: training runs, into a model, vocabulary of text files
  *   calibrate.h    temperature scaling (attn_calibrate)
  *   conll.h        CoNLL files as rows              detok.h      detokenisation
@@ -31,6 +32,7 @@
 #include "mlm.h"
 #include "model.h"
 #include "pipeline.h"
+#include "pretrain.h"
 #include "sha256.h"
 #include "threadpool.h"
 #include "tokenizer.h"

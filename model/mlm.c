@@ -51,27 +51,38 @@ static int draw_start(const uint8_t *caps, int T, int n_caps, uint64_t *s) {
     return below(s, T);
 }
 
-int attn_mlm_choose(const uint8_t *caps, int T, uint64_t seed, uint8_t *action) {
-    uint64_t s = seed;
-    memset(action, 0, (size_t)T);
-    int budget = (int)(ATTN_MLM_RATE * T + 0.5), n_caps = 0, masked = 0;
+int attn_mlm_spans(const uint8_t *caps, int T, double rate, uint64_t *s, uint8_t *marked,
+                   int *starts, int *ends) {
+    memset(marked, 0, (size_t)T);
+    int budget = (int)(rate * T + 0.5), n_caps = 0, masked = 0, n_spans = 0;
     if (budget < 1) budget = 1;
     for (int t = 0; t < T; t++) n_caps += caps[t] != 0;
     for (int tries = 0; masked < budget && tries < 4 * T + 16; tries++) {
-        const int start = draw_start(caps, T, n_caps, &s);
-        const int len = 1 + below(&s, ATTN_MLM_MAX_PHRASE);
+        const int start = draw_start(caps, T, n_caps, s);
+        const int len = 1 + below(s, ATTN_MLM_MAX_PHRASE);
         int a, b;
         span_at(caps, T, start, len, &a, &b);
         const int n = b - a;
         if (caps[start] && n > ATTN_MLM_MAX_RUN) continue;
         if (T > 1 && n >= T) continue;
         if (masked > 0 && masked + n > budget) continue;
-        if (any_masked(action, a, b)) continue;
-        for (int t = a; t < b; t++) action[t] = ATTN_MLM_MASKED;
+        if (any_masked(marked, a, b)) continue;
+        for (int t = a; t < b; t++) marked[t] = 1;
+        if (starts) starts[n_spans] = a;
+        if (ends) ends[n_spans] = b;
+        n_spans++;
         masked += n;
     }
+    return n_spans;
+}
+
+int attn_mlm_choose(const uint8_t *caps, int T, uint64_t seed, uint8_t *action) {
+    uint64_t s = seed;
+    attn_mlm_spans(caps, T, ATTN_MLM_RATE, &s, action, NULL, NULL);
+    int masked = 0;
     for (int t = 0; t < T; t++) {
         if (!action[t]) continue;
+        masked++;
         const float u = attn_uniform01(&s);
         action[t] = u < 0.8f ? ATTN_MLM_MASKED : u < 0.9f ? ATTN_MLM_RANDOM : ATTN_MLM_KEPT;
     }

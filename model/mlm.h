@@ -3,8 +3,10 @@
  * A pretraining row is a plain text. Every training step masks about ATTN_MLM_RATE of a
  * sequence's tokens in whole spans:
  *   - capitalised runs (consecutive tokens whose shape starts with 'X': likely names, "New
- *     York Stock Exchange") are masked as one span, never in part; runs longer than
- *     ATTN_MLM_MAX_RUN tokens (headlines) are never chosen as a span;
+ *     York Stock Exchange"; with a gazetteer feature, tokens inside a match of any of its
+ *     lists count as capitalised too, so "acme widgets" listed as a company is one span) are
+ *     masked as one span, never in part; runs longer than ATTN_MLM_MAX_RUN tokens
+ *     (headlines) are never chosen as a span;
  *   - random phrases of 1..ATTN_MLM_MAX_PHRASE lower-case tokens.
  * Half of the span draws start at a capitalised token (when the sequence has one), so names
  * are masked more often than their share of tokens. A span is accepted when it overlaps no
@@ -37,6 +39,14 @@ enum { ATTN_MLM_NONE = 0, ATTN_MLM_MASKED = 1, ATTN_MLM_RANDOM = 2, ATTN_MLM_KEP
 
 /* 1 when a token of this text is capitalised (its shape starts with 'X'). */
 int attn_mlm_is_capitalised(const char *token, size_t n_bytes);
+
+/* The span choice shared by mlm and rtd (rtd.h): spans of a sequence of T >= 1 tokens as
+ * described above, with the budget round(rate * T) (at least 1), drawn from the splitmix64
+ * stream *s (advanced). marked[T] receives 1 for a token inside a chosen span, else 0;
+ * starts/ends (may be NULL; room for T) the spans [start, end) in the order drawn. Returns
+ * the number of spans. A capitalised run is chosen whole or not at all. */
+int attn_mlm_spans(const uint8_t *caps, int T, double rate, uint64_t *s, uint8_t *marked,
+                   int *starts, int *ends);
 
 /* Chooses the masked spans of a sequence of T >= 1 tokens (caps[T]: 1 = capitalised) and
  * what replaces each masked token: action[T] receives ATTN_MLM_* (NONE = not masked).
@@ -77,7 +87,8 @@ void attn_mlm_predict(const attn_model *m, const float *h, const int *pos, int M
 /* ---- datasets for mlm (train_data.h): targets, and the dev metric ----
  * A dataset for a config with task mlm takes plain texts (attn_dataset_add with no answers):
  * every text gives training examples (chunks of max_len tokens), and every token keeps the
- * hash of its normalised word and whether it is capitalised. Before attn_fit, the targets must
+ * hash of its normalised word and whether it is capitalised (or in a gazetteer match: the
+ * dataset's gazetteer, attn_dataset_set_gazetteer). Before attn_fit, the targets must
  * be computed: attn_dataset_mlm_targets(ds, vocab_from) gives every token of ds the index of
  * its word among the mlm.vocab most frequent normalised words of vocab_from (the training set;
  * ranked by count, ties by hash), or -1 (not predicted). Call it on the training set with

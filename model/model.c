@@ -42,6 +42,8 @@ static const view_field TOP_VIEWS[] = {
     { "rel.out.b", offsetof(attn_weights, rel_out_b) },
     { "mlm.w", offsetof(attn_weights, mlm_w) },
     { "mlm.b", offsetof(attn_weights, mlm_b) },
+    { "rtd.w", offsetof(attn_weights, rtd_w) },
+    { "rtd.b", offsetof(attn_weights, rtd_b) },
 };
 
 static const view_field LAYER_VIEWS[] = {

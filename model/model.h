@@ -47,6 +47,7 @@ typedef struct attn_weights {
     const float *rel_hidden_w, *rel_hidden_b; /* [RH, 3D + 2TD], [RH] */
     const float *rel_out_w, *rel_out_b;     /* [R + 1, RH], [R + 1] */
     const float *mlm_w, *mlm_b;             /* [V, D], [V]           (mlm) */
+    const float *rtd_w, *rtd_b;             /* [1, D], [1]           (rtd) */
 } attn_weights;
 
 /* Points every view of *w into base (a buffer of n_params floats laid out by specs). */
@@ -232,7 +233,7 @@ typedef enum attn_storage {
 
 /* 1 if the tensor with this key belongs to the encoder every task shares: the feature tables
  * and projection ("embed."), "pos", the layers ("layers.") and "final_ln."; 0 for the task
- * heads ("cls.", "tag.", "crf.", "rel.", "mlm."). attn_train's 'init' copies these only when
+ * heads ("cls.", "tag.", "crf.", "rel.", "mlm.", "rtd."). attn_train's 'init' copies these only when
  * the init model lacks the task. */
 int attn_is_encoder_tensor(const char *key);
 

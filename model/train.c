@@ -21,6 +21,7 @@
 #include "kernels.h"
 #include "layers.h"
 #include "mlm.h"
+#include "rtd.h"
 #include "threadpool.h"
 
 #define PI 3.14159265358979323846
@@ -251,6 +252,7 @@ typedef struct worker {
     float *mlm_work;            /* ATTN_MLM_WORK(m, max_len) */
     pair *pairs;                /* relation pairs of one example */
     size_t pairs_cap;
+    int chunk_from;             /* batch index of the chunk's first example */
     /* the job of one step */
     const attn_example *batch;
     int from, to;
@@ -281,7 +283,16 @@ struct attn_trainer {
     uint32_t mask_rows[ATTN_MAX_SLOTS];   /* mlm: the [MASK] token's feature rows */
     int n_workers;
     attn_threadpool *pool;      /* n_workers threads (caller included); NULL: run in turn */
-    int step;
+    int step;                   /* schedule position (attn_trainer_resume may set it) */
+    int adam_t;                 /* steps since the AdamW moments began (bias correction) */
+    int rewarm_steps;           /* after a resume: lr ramps up over this many steps */
+    /* rtd (rtd.h): the pool, and each step's corrupted rows and labels for the whole batch
+     * (made before the table rows are listed: the replacements read other rows) */
+    const attn_rtd_pool *rtd_pool;
+    uint32_t *rtd_rows;         /* [batch tokens, S] */
+    uint8_t *rtd_label;         /* [batch tokens] */
+    size_t *rtd_off;            /* [n + 1] token offset of example i in the two above */
+    size_t rtd_cap_rows, rtd_cap_label, rtd_cap_off;
     /* The feature tables' rows this step's batch reads (table_rows below): only they have a
      * gradient, so only they are summed, clipped and updated. */
     touched_rows touched[ATTN_MAX_FEATURES];
@@ -446,6 +457,43 @@ static int touch_row(touched_rows *t, uint32_t row) {
     return 0;
 }
 
+static int wants(const attn_model *m, const attn_example *ex, int task);
+
+/* The rows example i of the batch gives the encoder, as far as they are known before the
+ * workers run: its corrupted rows for rtd, else its own (mlm's masked rows are its own rows,
+ * the [MASK] token's and its neighbours'). */
+static const uint32_t *encoder_rows(const attn_trainer *tr, const attn_example *batch, int i) {
+    if (!wants(tr->m, &batch[i], ATTN_TASK_RTD)) return batch[i].rows;
+    const attn_config *c = &tr->m->cfg;
+    return tr->rtd_rows + tr->rtd_off[i] * (size_t)attn_feature_slots(c->features, c->n_features);
+}
+
+/* rtd: every rtd example of the batch corrupted (rtd.h) with a seed drawn from (seed, step,
+ * example index), into tr->rtd_rows / rtd_label. -1 when out of memory. */
+static int rtd_prepare(attn_trainer *tr, const attn_example *batch, int n) {
+    if (!(tr->m->cfg.tasks & ATTN_TASK_RTD)) return 0;
+    const attn_config *c = &tr->m->cfg;
+    const size_t S = (size_t)attn_feature_slots(c->features, c->n_features);
+    if (attn_grow((void **)&tr->rtd_off, &tr->rtd_cap_off, (size_t)n + 1, sizeof *tr->rtd_off))
+        return -1;
+    tr->rtd_off[0] = 0;
+    for (int i = 0; i < n; i++)
+        tr->rtd_off[i + 1] = tr->rtd_off[i] +
+                             (wants(tr->m, &batch[i], ATTN_TASK_RTD) ? (size_t)batch[i].T : 0);
+    const size_t N = tr->rtd_off[n] ? tr->rtd_off[n] : 1;
+    if (attn_grow((void **)&tr->rtd_rows, &tr->rtd_cap_rows, N * S, sizeof *tr->rtd_rows) ||
+        attn_grow((void **)&tr->rtd_label, &tr->rtd_cap_label, N, sizeof *tr->rtd_label))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (!wants(tr->m, &batch[i], ATTN_TASK_RTD)) continue;
+        rng r = example_rng(tr->o.seed ^ 0x727464ull, tr->step, i);
+        attn_rtd_corrupt(tr->rtd_pool, batch[i].rows, batch[i].mlm_caps, batch[i].T,
+                         rng_next(&r), tr->rtd_rows + tr->rtd_off[i] * S,
+                         tr->rtd_label + tr->rtd_off[i]);
+    }
+    return 0;
+}
+
 /* Lists the rows of each table that the batch reads (and the [MASK] token's, which the mlm
  * task puts in place of tokens). */
 static int list_touched_rows(attn_trainer *tr, const attn_example *batch, int n) {
@@ -459,10 +507,12 @@ static int list_touched_rows(attn_trainer *tr, const attn_example *batch, int n)
             t->epoch = 1;
         }
         const int k_end = slot + attn_feature_n_slots(&c->features[f]);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            const uint32_t *rows = encoder_rows(tr, batch, i);
             for (int tok = 0; tok < batch[i].T; tok++)
                 for (int k = slot; k < k_end; k++)
-                    if (touch_row(t, batch[i].rows[(size_t)tok * S + k])) return -1;
+                    if (touch_row(t, rows[(size_t)tok * S + k])) return -1;
+        }
         if (c->tasks & ATTN_TASK_MLM)
             for (int k = slot; k < k_end; k++)
                 if (touch_row(t, tr->mask_rows[k])) return -1;
@@ -556,11 +606,27 @@ void attn_trainer_free(attn_trainer *tr) {
     free(tr->moments);
     free(tr->decays);
     free(tr->allowed);
+    free(tr->rtd_rows);
+    free(tr->rtd_label);
+    free(tr->rtd_off);
     free(tr);
 }
 
 const float *attn_trainer_grads(const attn_trainer *tr) { return tr->grad; }
 int attn_trainer_steps_done(const attn_trainer *tr) { return tr->step; }
+
+void attn_trainer_set_rtd_pool(attn_trainer *tr, const attn_rtd_pool *pool) {
+    tr->rtd_pool = pool;
+}
+
+int attn_trainer_resume(attn_trainer *tr, int step, int rewarm_steps, attn_error *err) {
+    if (step < 0 || rewarm_steps < 0)
+        return attn_fail(err, ATTN_EINVAL, "train: resume at step %d with %d re-warm-up steps",
+                         step, rewarm_steps);
+    tr->step = step;
+    tr->rewarm_steps = step > 0 ? rewarm_steps : 0;
+    return ATTN_OK;
+}
 
 /* ---- forward ----------------------------------------------------------------------------- */
 
@@ -889,6 +955,7 @@ static double relation_loss(worker *w, const attn_example *ex, rng *r, const flo
 static int wants(const attn_model *m, const attn_example *ex, int task) {
     if (!(m->cfg.tasks & task)) return 0;
     if (task == ATTN_TASK_MLM) return ex->mlm_target != NULL;
+    if (task == ATTN_TASK_RTD) return ex->mlm_caps != NULL;
     if (task == ATTN_TASK_CLASSIFY) return ex->label >= 0;
     if (task == ATTN_TASK_ENTITIES) return ex->tags != NULL;
     return ex->spans != NULL;
@@ -920,12 +987,26 @@ static double mlm_loss(worker *w, int i, const float *h, float *dh) {
     return loss;
 }
 
+/* rtd: mean binary cross-entropy over the example's tokens (the encoder ran on its corrupted
+ * rows, made by rtd_prepare). */
+static double rtd_loss(worker *w, const attn_example *ex, int i, const float *h, float *dh) {
+    const attn_trainer *tr = w->tr;
+    int correct = 0;
+    const double loss = attn_rtd_backward(tr->m, &w->g, h, ex->T,
+                                          tr->rtd_label + tr->rtd_off[w->chunk_from + i],
+                                          1.0f / (float)ex->T, dh, &correct);
+    w->n_mlm_correct += correct;
+    w->n_mlm_predicted += ex->T;
+    return loss;
+}
+
 /* Sets up the chunk batch[from..to) (at most cap tokens): offsets, each example's generator
  * (seeded by its index in the batch), mlm masking, the rows the encoder runs on. */
 static void chunk_begin(worker *w, const attn_example *batch, int from, int to) {
     const attn_trainer *tr = w->tr;
     const size_t S = (size_t)attn_feature_slots(tr->m->cfg.features, tr->m->cfg.n_features);
     w->n_seq = to - from;
+    w->chunk_from = from;
     w->off[0] = 0;
     w->poff[0] = 0;
     for (int i = 0; i < w->n_seq; i++) {
@@ -935,7 +1016,9 @@ static void chunk_begin(worker *w, const attn_example *batch, int from, int to) 
         w->poff[i + 1] = w->poff[i] + (size_t)ex->T * ex->T;
         w->rngs[i] = example_rng(tr->o.seed, tr->step, from + i);
         w->mlm_n[i] = mlm ? mlm_mask(w, ex, w->off[i], &w->rngs[i]) : 0;
-        w->rows[i] = mlm ? w->mlm_rows + (size_t)w->off[i] * S : ex->rows;
+        w->rows[i] = mlm ? w->mlm_rows + (size_t)w->off[i] * S
+                   : wants(tr->m, ex, ATTN_TASK_RTD) ? tr->rtd_rows + tr->rtd_off[from + i] * S
+                                                     : ex->rows;
     }
 }
 
@@ -950,6 +1033,7 @@ static double example_losses(worker *w, const attn_example *ex, int i) {
     if (wants(m, ex, ATTN_TASK_ENTITIES)) loss += entity_loss(w, ex, h, dh);
     if (wants(m, ex, ATTN_TASK_RELATIONS)) loss += relation_loss(w, ex, &w->rngs[i], h, dh);
     if (wants(m, ex, ATTN_TASK_MLM)) loss += mlm_loss(w, i, h, dh);
+    if (wants(m, ex, ATTN_TASK_RTD)) loss += rtd_loss(w, ex, i, h, dh);
     return loss;
 }
 
@@ -1037,8 +1121,12 @@ static int check_example(const attn_trainer *tr, const attn_example *ex, int i,
                          "(tag out of range, or I-x not after B-x/I-x)", i);
     if (wants(m, ex, ATTN_TASK_RELATIONS) && (rc = check_relations(c, ex, i, err))) return rc;
     if (wants(m, ex, ATTN_TASK_MLM) && (rc = check_mlm(c, ex, i, err))) return rc;
+    if (wants(m, ex, ATTN_TASK_RTD) && !tr->rtd_pool)
+        return attn_fail(err, ATTN_EINVAL, "train: example %d: task rtd needs a pool of "
+                         "replacements (attn_trainer_set_rtd_pool)", i);
     if (!wants(m, ex, ATTN_TASK_CLASSIFY) && !wants(m, ex, ATTN_TASK_ENTITIES) &&
-        !wants(m, ex, ATTN_TASK_RELATIONS) && !wants(m, ex, ATTN_TASK_MLM))
+        !wants(m, ex, ATTN_TASK_RELATIONS) && !wants(m, ex, ATTN_TASK_MLM) &&
+        !wants(m, ex, ATTN_TASK_RTD))
         return attn_fail(err, ATTN_EINVAL, "train: example %d gives no answer for any task of "
                          "the model", i);
     return ATTN_OK;
@@ -1094,6 +1182,8 @@ static int worker_item(void *workers, void *scratch, size_t k, attn_error *err) 
 static int batch_gradient(attn_trainer *tr, const attn_example *batch, int n,
                           attn_train_stats *st, attn_error *err) {
     live_ranges(tr, zero_range, tr);      /* the previous step's rows: every gradient zero */
+    if (rtd_prepare(tr, batch, n))
+        return attn_fail(err, ATTN_ENOMEM, "train: out of memory for the replaced tokens");
     if (list_touched_rows(tr, batch, n))
         return attn_fail(err, ATTN_ENOMEM, "train: out of memory for the table row lists");
     const int nw = n >= 2 ? tr->n_workers : 1;
@@ -1226,7 +1316,7 @@ static void adamw_range(size_t off, size_t n, size_t s, void *ctx) {
 
 /* AdamW on every tensor, and on the rows of the feature tables this batch read (lazy). */
 static void adamw_update(attn_trainer *tr, double lr) {
-    const int t = tr->step + 1;
+    const int t = tr->adam_t + 1;
     adamw_job j = { tr, lr, 1.0 - pow(tr->o.beta1, t), 1.0 - pow(tr->o.beta2, t) };
     live_ranges(tr, adamw_range, &j);
 }
@@ -1246,8 +1336,10 @@ int attn_trainer_step(attn_trainer *tr, const attn_example *batch, int n,
         live_ranges(tr, scale_range, &clip);
     }
     st.lr = attn_trainer_lr(tr, tr->step);
+    if (tr->adam_t < tr->rewarm_steps) st.lr *= (double)(tr->adam_t + 1) / tr->rewarm_steps;
     adamw_update(tr, st.lr);
     tr->step++;
+    tr->adam_t++;
     if (stats) *stats = st;
     return ATTN_OK;
 }

@@ -8,20 +8,30 @@
  *                    dropout, losses, backward, clipping, AdamW), fresh models
  *   backward.h/.c    the backward pass of every layer (llm.c's layer_backward)
  *   mlm.h/.c         masked-language-model pretraining: masking, the head, a dataset's targets,
- *                    the dev metric
+ *                    the dev metric; the span choice (attn_mlm_spans) rtd shares
+ *   rtd.h/.c         replaced-token detection pretraining: the pool of replacements, the
+ *                    corruption, the per-token head, the dev metric
+ *   pretrain.h/.c    pretraining on a stream of text files (task rtd): packing, shuffled
+ *                    blocks, the dev share, steps, the position a checkpoint stores
  *   train_eval.h/.c  a model evaluated on a dataset with the inference pipeline (metrics.h)
  *   fit.h/.c         the epoch loop: shuffled mini-batches, dev evaluation, best parameters,
  *                    early stopping, time limit, parameter averaging
  *   wordvec.h/.c     word vectors (skip-gram with subwords) from text files, into a model's
  *                    norm and subword tables; the vocabulary of text files
  *   threadpool.h/.c  the one thread pool (the trainer's workers, word vectors, the bulk path)
- *   ext/vtab_train.c attn_train in SQL: options, rows -> dataset, one row per epoch
+ *   ext/vtab_train.c attn_train in SQL: options, rows -> dataset, one row per epoch; task
+ *                    rtd: files -> pretrain.h, progress rows, checkpoints, resume
  * Data flow of attn_train:
  *   SQL rows --(ext/train_rows.c)--> attn_dataset_add --> attn_dataset (train_data.c)
  *     [mlm: attn_dataset_mlm_targets]  [vectors: attn_init_*_from_wordvec]
  *   attn_fit_begin/epoch/end (fit.c) --> attn_trainer_step (train.c) per mini-batch
  *     --> after each epoch attn_evaluate (train_eval.c) or attn_mlm_evaluate on the dev set
  *   --> best parameters left in the model --> ext/model_write.c stores it.
+ * Data flow of attn_train(.., 'rtd', files): files --(pretrain.c: lines, packed, blocks)-->
+ *   attn_dataset per block --> attn_trainer_step (train.c corrupts with the rtd pool) -->
+ *   every checkpoint_seconds and at the end ext/model_write.c stores the model with the
+ *   stream position in its meta; a later call resumes (attn_pretrain_begin at the position,
+ *   attn_trainer_resume).
  * ----------------------------------------------------------------------------------------------
  *
  * The trainer knows nothing of SQL: examples are token feature rows (attn_token_features) with
@@ -51,6 +61,11 @@
  *              sequence (drawn from (seed, step, example index)), runs the encoder on the
  *              masked feature rows, and the loss is the mean cross-entropy of the masked
  *              words' targets over the predicted positions (0 when none is predicted).
+ *   rtd        replaced-token detection pretraining (rtd.h): before the workers run, the step
+ *              corrupts every rtd example (seed from (seed, step, example index)) with the
+ *              trainer's pool (attn_trainer_set_rtd_pool); the encoder runs on the corrupted
+ *              rows and the loss is the mean binary cross-entropy of "replaced" over all T
+ *              tokens.
  * The batch loss is the mean over examples; gradients are of that mean.
  *
  * Regularisation (all off at rate 0; inverted dropout: kept values scaled by 1/(1 - rate)):
@@ -131,7 +146,8 @@ typedef struct attn_rel_gold {
  *              obey the IOB2 constraints (no I-x after O or at the start)
  *   relations  spans != NULL (n_spans >= 0) and rels (n_rels >= 0); spans are the gold entities
  *              (their labels give the entity types), rels the gold pairs
- *   mlm        mlm_target != NULL and mlm_caps != NULL. */
+ *   mlm        mlm_target != NULL and mlm_caps != NULL
+ *   rtd        mlm_caps != NULL (the example's own rows are the original text). */
 typedef struct attn_example {
     const uint32_t *rows;       /* [T, S]: S = attn_feature_slots (features.h) */
     int T;
@@ -142,7 +158,8 @@ typedef struct attn_example {
     const attn_rel_gold *rels;
     int n_rels;
     /* mlm (given when mlm_target != NULL): per token the target word in [0, mlm.vocab) or -1
-     * (not predicted), and 1 when the token is capitalised (attn_mlm_is_capitalised) */
+     * (not predicted), and 1 when the token is entity-like: capitalised
+     * (attn_mlm_is_capitalised) or in a gazetteer match (mlm.h) */
     const int32_t *mlm_target;  /* [T] */
     const uint8_t *mlm_caps;    /* [T] */
 } attn_example;
@@ -153,8 +170,9 @@ typedef struct attn_train_stats {
     double lr;                  /* learning rate used */
     int n_correct;              /* classify: examples whose argmax label was the gold one */
     int n_classified;
-    int n_mlm_correct;          /* mlm: predicted positions whose argmax was the target */
-    int n_mlm_predicted;
+    int n_mlm_correct;          /* mlm: predicted positions whose argmax was the target;
+                                 * rtd: tokens whose replaced/original call was right */
+    int n_mlm_predicted;        /* mlm: predicted positions; rtd: tokens */
     int64_t n_tokens;
 } attn_train_stats;
 
@@ -199,6 +217,19 @@ int attn_trainer_encode(attn_trainer *tr, const uint32_t *rows, int T, float *h,
 /* Learning rate of step s (0-based) under the schedule. */
 double attn_trainer_lr(const attn_trainer *tr, int step);
 int attn_trainer_steps_done(const attn_trainer *tr);
+
+/* rtd: the pool of replacements the steps draw from (rtd.h; finished, outliving the
+ * trainer's use of it). Examples of task rtd are refused without one. */
+typedef struct attn_rtd_pool attn_rtd_pool;
+void attn_trainer_set_rtd_pool(attn_trainer *tr, const attn_rtd_pool *pool);
+
+/* Continues a run from a checkpoint: the schedule goes on from step `step` (the learning rate
+ * of attn_trainer_lr(step), the same draws as the uninterrupted run's step), while the AdamW
+ * moments start again from zero (they are not stored: see README, "Pretraining") with their
+ * bias correction counted from this call, and the learning rate is scaled by
+ * (k + 1) / rewarm_steps over the first rewarm_steps steps k after it (a short re-warm-up
+ * while the second moments fill). Call before the first step. ATTN_EINVAL for negatives. */
+int attn_trainer_resume(attn_trainer *tr, int step, int rewarm_steps, attn_error *err);
 
 /* 1 if AdamW decays the tensor with this key and number of dimensions (see above). */
 int attn_train_decays(const char *key, int ndim);

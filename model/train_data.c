@@ -177,8 +177,23 @@ static int snap_entities(attn_dataset *ds, attn_error *err) {
     return ATTN_OK;
 }
 
-/* mlm: the normalised-word hash and the capitalisation of every token of the text. */
-static int mlm_words(attn_dataset *ds, const char *text, attn_error *err) {
+/* Tokens inside a gazetteer match (B or I in any list, read off the feature rows just made)
+ * are entity-like, as capitalised ones are: mlm masks and rtd replaces them as whole spans. */
+static void mark_gazetteer_matches(const attn_config *c, const uint32_t *rows, size_t n_tokens,
+                                   uint8_t *caps) {
+    const size_t S = (size_t)attn_feature_slots(c->features, c->n_features);
+    for (int f = 0, slot = 0; f < c->n_features; slot += attn_feature_n_slots(&c->features[f]), f++) {
+        if (c->features[f].kind != ATTN_FEAT_GAZETTEER) continue;
+        const int n = attn_feature_n_slots(&c->features[f]);
+        for (size_t t = 0; t < n_tokens; t++)
+            for (int k = 0; k < n; k++)
+                if (rows[t * S + (size_t)(slot + k)] % ATTN_GAZ_TAGS != ATTN_GAZ_O) caps[t] = 1;
+    }
+}
+
+/* mlm, rtd: the normalised-word hash of every token of the text, and whether it is
+ * entity-like (capitalised, or in a gazetteer match); rows[tokens, S] are its feature rows. */
+static int mlm_words(attn_dataset *ds, const char *text, const uint32_t *rows, attn_error *err) {
     uint64_t *hash = array_push(&ds->mlm_hash, ds->toks.n, sizeof *hash);
     uint8_t *caps = array_push(&ds->mlm_caps, ds->toks.n, sizeof *caps);
     if (!hash || !caps) return dataset_no_memory(err);
@@ -190,6 +205,7 @@ static int mlm_words(attn_dataset *ds, const char *text, attn_error *err) {
         hash[t] = attn_hash64(0x6d6c6d, norm, attn_token_norm(s, n, norm, sizeof norm));
         caps[t] = (uint8_t)attn_mlm_is_capitalised(s, n);
     }
+    if (ds->gaz) mark_gazetteer_matches(&ds->cfg, rows, ds->toks.n, caps);
     ds->mlm_ready = 0;
     return ATTN_OK;
 }
@@ -201,7 +217,8 @@ static int featurise(attn_dataset *ds, const char *text, attn_error *err) {
     if (!rows) return dataset_no_memory(err);
     attn_sequence_features(text, ds->toks.tok, ds->toks.n, ds->cfg.features, ds->cfg.n_features,
                            ds->gaz, rows);
-    return has_task(&ds->cfg, ATTN_TASK_MLM) ? mlm_words(ds, text, err) : ATTN_OK;
+    return has_task(&ds->cfg, ATTN_TASK_MLM) || has_task(&ds->cfg, ATTN_TASK_RTD)
+               ? mlm_words(ds, text, rows, err) : ATTN_OK;
 }
 
 /* Spans lying inside tokens [c0, c1) and the relations between two of them, rebased to the
@@ -243,7 +260,7 @@ static int add_examples(attn_dataset *ds, const text_rec *tr, size_t tok_off, at
     const int classify = has_task(&ds->cfg, ATTN_TASK_CLASSIFY) && tr->label >= 0;
     const int relations = has_task(&ds->cfg, ATTN_TASK_RELATIONS) && tr->has_rels;
     const int entities = has_task(&ds->cfg, ATTN_TASK_ENTITIES) && tr->has_ents;
-    const int mlm = has_task(&ds->cfg, ATTN_TASK_MLM);
+    const int mlm = has_task(&ds->cfg, ATTN_TASK_MLM) || has_task(&ds->cfg, ATTN_TASK_RTD);
     if (!classify && !relations && !entities && !mlm) return ATTN_OK;   /* nothing to learn */
     for (int c0 = 0; c0 < N; c0 += L) {
         const int c1 = N - c0 > L ? c0 + L : N;
@@ -394,6 +411,7 @@ attn_example attn_dataset_example_at(const attn_dataset *ds, size_t i) {
         ex.mlm_target = AT(ds->mlm_target, int32_t, r->tok_off);
         ex.mlm_caps = AT(ds->mlm_caps, uint8_t, r->tok_off);
     }
+    if (has_task(&ds->cfg, ATTN_TASK_RTD)) ex.mlm_caps = AT(ds->mlm_caps, uint8_t, r->tok_off);
     if (r->has_spans) {
         ex.spans = r->n_spans ? AT(ds->spans, attn_span, r->span_off) : no_spans;
         ex.n_spans = r->n_spans;

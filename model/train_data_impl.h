@@ -69,8 +69,9 @@ struct attn_dataset {
     array tags;                /* int [tokens]: IOB2 path (0 where no entity gold) */
     array spans;               /* attn_span: token spans, per example (relations) */
     array rels;                /* attn_rel_gold: per example, indices into its spans */
-    array mlm_hash;            /* uint64_t [tokens]: hash of the normalised word (task mlm) */
-    array mlm_caps;            /* uint8_t [tokens]: 1 = capitalised (task mlm) */
+    array mlm_hash;            /* uint64_t [tokens]: hash of the normalised word (mlm, rtd) */
+    array mlm_caps;            /* uint8_t [tokens]: 1 = entity-like: capitalised, or in a
+                                * gazetteer match (tasks mlm and rtd) */
     array mlm_target;          /* int32_t [tokens]: output index or -1, once computed */
     int mlm_ready;             /* mlm_target holds every token's target */
     size_t skipped;

@@ -87,8 +87,14 @@ for model in "$@"; do
     [ -f "$recipe" ] || { echo "no recipe $recipe" >&2; exit 1; }
     echo "== training $model ($recipe)"
     work=build/recipes/$model.db
-    rm -f "$work"
-    cp build/data.db "$work"
+    log=build/recipes/$model.log
+    # en-base (pretraining, resumable): its database holds only the checkpoint, kept between
+    # calls in model/pretrain/ (small enough to commit, so a run can go on on another
+    # machine); each call continues it for the recipe's time limit.
+    case $model in
+        en-base) work=model/pretrain/en-base.db; mkdir -p model/pretrain ;;
+        *) rm -f "$work"; cp build/data.db "$work" ;;
+    esac
     start=$(date +%s)
     # @vectors and @vocab_files (the unlabelled texts whose words get vectors in a model's
     # norm table) of the model's language.
@@ -100,14 +106,14 @@ for model in "$@"; do
     vocab_files=$(printf '"%s",' "${texts[@]}")
     sqlite3 -bail "$work" -cmd ".load $ext" -cmd ".parameter set @vectors '$vectors'" \
         -cmd ".parameter set @data '$data'" -cmd ".parameter set @vocab_files '[${vocab_files%,}]'" \
-        <"$recipe" | tee build/recipes/$model.log
-    echo "trained in $(( $(date +%s) - start )) s" | tee -a build/recipes/$model.log
+        <"$recipe" | tee $([ "$model" = en-base ] && echo -a) "$log"
+    echo "trained in $(( $(date +%s) - start )) s" | tee -a "$log"
     # Compiled into attnext.so: model/builtin/. Trained but not compiled in (too large for the
     # extension's size budget; ATTACH the database to use it): model/optional/.
-    # en-base (masked-language-model pretraining) stays in build/recipes/en-base.db, where the
-    # fine-tuning experiments (*-ft, run after it) attach it; they are not shipped either.
+    # en-base (pretraining) stays in model/pretrain/en-base.db, where the fine-tuning
+    # experiments (*-ft, run after it) attach it; it is not shipped.
     case $model in
-        en-base) continue ;;
+        en-base) sqlite3 "$work" "VACUUM"; continue ;;   # the checkpoint's free pages
         en-semeval | zh-resume | zh-cluener | *-ft) out=model/optional/$model.db ;;
         *) out=model/builtin/$model.db ;;
     esac

@@ -1,6 +1,7 @@
 -- en-rel-ft: English entities and relations (CoNLL04), fine-tuned from the pretrained encoder
--- en-base (sql/recipes/en-base.sql, build/recipes/en-base.db, attached): the same
--- architecture and features as en-rel, whose hyperparameters this follows, except that
+-- en-base (sql/recipes/en-base.sql, model/pretrain/en-base.db, attached): en-base's
+-- architecture and features (en-ner's: dim 256, 3 layers, embed_context 1), en-rel's
+-- hyperparameters, except that
 -- 'init' copies en-base's embeddings and encoder instead of 'vectors', and that it trains on
 -- train only and selects the epoch on dev (relation F1) within a time limit.
 -- Test is only reported.
@@ -10,7 +11,7 @@
 .parameter init
 -- The time limit in seconds (build.sh sets none; override with .parameter set @time_limit N).
 INSERT OR IGNORE INTO temp.sqlite_parameters(key, value) VALUES ('@time_limit', 1800);
-ATTACH 'build/recipes/en-base.db' AS base;
+ATTACH 'model/pretrain/en-base.db' AS base;
 SELECT epoch, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_relation_f1, round(seconds, 1) AS seconds, best
 FROM attn_train('en-rel-ft', 'relations', 'SELECT text, entities, relations FROM conll04_train',
   json_object(

@@ -1,7 +1,7 @@
 -- en-sentiment-ft: sentence sentiment (negative, positive) on SST-2, fine-tuned from the
--- pretrained encoder en-base (sql/recipes/en-base.sql, build/recipes/en-base.db, attached):
+-- pretrained encoder en-base (sql/recipes/en-base.sql, model/pretrain/en-base.db, attached):
 -- attn_train's 'init' copies its embeddings and encoder (architecture and features are
--- en-base's: norm + subword + prefix/suffix + shape, dim 128, 2 layers) and starts a fresh
+-- en-base's: norm + subword + prefix/suffix + shape, dim 256, 3 layers) and starts a fresh
 -- classify head. No 'vectors' here: the pretrained tables already hold them (and more).
 -- Selected on SST-2 dev, test only reported. max_len 64 (SST-2 sentences are short): the
 -- first 64 learned positions of en-base are kept.
@@ -11,7 +11,7 @@
 .parameter init
 -- The time limit in seconds (build.sh sets none; override with .parameter set @time_limit N).
 INSERT OR IGNORE INTO temp.sqlite_parameters(key, value) VALUES ('@time_limit', 1800);
-ATTACH 'build/recipes/en-base.db' AS base;
+ATTACH 'model/pretrain/en-base.db' AS base;
 SELECT epoch, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_accuracy, round(seconds, 1) AS seconds, best
 FROM attn_train('en-sentiment-ft', 'classify', 'SELECT text, label FROM sst2_train', json_object(
   'init', 'en-base', 'max_len', 64,

@@ -18,6 +18,10 @@
  *      feature tables under another name 'big' over and over (replacing it each time); the
  *      parent kills it after a few writes; the database must pass integrity_check, 'm' must
  *      be unchanged and 'big', if present, must load (attn_models lists it with its params).
+ *   6. pretraining (task rtd, streamed from a text file): interrupted after its first
+ *      checkpoint (a row with best = 1), the step fails with SQLITE_INTERRUPT and a message
+ *      naming the step of the checkpoint kept; model 'p' loads, its config's position is that
+ *      step, and a new call continues from it (its steps count on from there).
  * "'m' intact" is: integrity_check 'ok', the rows of 'm' byte-identical to the snapshot, the
  * same answers of attn_classify_scores(text, 'm') as before, and no model but 'm' and 'big'.
  * Prints "interrupt_train: N passed, N failed". */
@@ -138,7 +142,9 @@ static void check_intact(sqlite3 *db, const char *old, const char *when) {
 
 typedef struct run {
     sqlite3 *db;
+    const char *sql;            /* LONG_TRAIN_SQL when NULL */
     atomic_int rows;            /* epoch rows seen */
+    atomic_int marked;          /* rows whose first column is 1 */
     int rc;
     char msg[512];
 } run;
@@ -146,8 +152,9 @@ typedef struct run {
 static void *train_thread(void *p) {
     run *r = p;
     sqlite3_stmt *st;
-    r->rc = sqlite3_prepare_v2(r->db, LONG_TRAIN_SQL, -1, &st, NULL);
+    r->rc = sqlite3_prepare_v2(r->db, r->sql ? r->sql : LONG_TRAIN_SQL, -1, &st, NULL);
     while (r->rc == SQLITE_OK && (r->rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 0) == 1) atomic_fetch_add(&r->marked, 1);
         atomic_fetch_add(&r->rows, 1);
         r->rc = SQLITE_OK;
     }
@@ -184,6 +191,60 @@ static void interrupt_case(const char *old, int in_transaction) {
     sqlite3 *fresh = open_db();
     check_intact(fresh, old, when);
     sqlite3_close(fresh);
+}
+
+/* ---- 6: an interrupted pretraining keeps its last checkpoint ------------------------------- */
+
+#define PRETRAIN_OPTS "'{\"dim\": 16, \"layers\": 1, \"heads\": 2, \"ffn\": 32, " \
+    "\"max_len\": 16, \"batch_size\": 4, \"tokens\": 1e9, \"report_seconds\": 0.05, " \
+    "\"checkpoint_seconds\": 1, \"pool_tokens\": 500, \"dev_examples\": 5, \"dev_share\": 0.05, " \
+    "\"features\": [{\"kind\": \"norm\", \"buckets\": 128, \"dim\": 8}]"
+
+static void pretrain_case(void) {
+    char path[600], sql[1400];
+    snprintf(path, sizeof path, "%s.txt", g_db);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; f && i < 2000; i++)
+        fprintf(f, "Shares of Acme Corp rose in New York after John Smith spoke %d\n", i);
+    if (f) fclose(f);
+    snprintf(sql, sizeof sql, "SELECT best FROM attn_train('p', 'rtd', json_array('%s'), "
+             PRETRAIN_OPTS "}')", path);
+    sqlite3 *db = open_db();
+    run r = {.db = db, .sql = sql};
+    pthread_t tid;
+    pthread_create(&tid, NULL, train_thread, &r);
+    while (atomic_load(&r.marked) < 1 && r.rc == SQLITE_OK) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    sqlite3_interrupt(db);
+    pthread_join(tid, NULL);
+    CHECK(r.rc == SQLITE_INTERRUPT, "pretrain: step gave %d (%s)", r.rc, r.msg);
+    long long step = -1;
+    const char *kept = strstr(r.msg, "the checkpoint of step ");
+    CHECK(kept && sscanf(kept, "the checkpoint of step %lld", &step) == 1 && step > 0 &&
+          strstr(r.msg, "is kept in 'p'"), "pretrain: message '%s'", r.msg);
+    char *ok = query_text(db, "PRAGMA integrity_check");
+    CHECK(strcmp(ok, "ok") == 0, "pretrain: integrity_check: %s", ok);
+    free(ok);
+    sqlite3_close(db);
+    db = open_db();
+    char *loads = query_text(db, "SELECT params > 0 AND task = 'rtd' FROM attn_models "
+                                 "WHERE name = 'p'");
+    CHECK(strcmp(loads, "1") == 0, "pretrain: the checkpoint does not load: %s", loads);
+    free(loads);
+    char *at = query_text(db, "SELECT json_extract(CAST(data AS TEXT), '$.meta.training."
+                              "pretrain.step') FROM attn_model WHERE name = 'p' AND key = 'config'");
+    CHECK(atoll(at) == step, "pretrain: the checkpoint says step %s, the message %lld", at, step);
+    free(at);
+    snprintf(sql, sizeof sql, "SELECT max(step) FROM attn_train('p', 'rtd', json_array('%s'), "
+             PRETRAIN_OPTS ", \"steps\": 3}')", path);
+    char *next = query_text(db, sql);
+    CHECK(atoll(next) == step + 3, "pretrain: the next call ended at step %s, expected %lld",
+          next, step + 3);
+    free(next);
+    sqlite3_close(db);
+    unlink(path);
 }
 
 /* ---- 4, 5: SIGKILL ------------------------------------------------------------------------ */
@@ -256,6 +317,7 @@ int main(int argc, char **argv) {
     interrupt_case(old, 1);
     kill_case(old, LONG_TRAIN_SQL, 1, 2, "SIGKILL mid-training");
     kill_case(old, BIG_MODEL_SQL, 1000, 3, "SIGKILL around model writes");
+    pretrain_case();
     free(old);
     free(g_old_answers);
     printf("interrupt_train: %d passed, %d failed\n", g_passed, g_failed);

@@ -14,24 +14,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "train_util.h"
 #include "features.h"
 #include "fit.h"
 #include "mlm.h"
 #include "tokenizer.h"
 #include "train.h"
-
-#define FD_STEP 1e-3
-#define FD_ATOL 5e-4
-#define FD_RTOL 1e-2
-
-static uint64_t test_rng = 0x1234567;
-
-static double urand(void) {
-    test_rng = test_rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (double)(test_rng >> 11) / 9007199254740992.0;
-}
-
-static float srand1(void) { return (float)(2.0 * urand() - 1.0); }
 
 static const char *HEAD_CONFIG =
     "{\"format\": 1, \"dim\": 8, \"layers\": 2, \"heads\": 2, \"ffn\": 12, \"max_len\": 12,"
@@ -39,26 +27,6 @@ static const char *HEAD_CONFIG =
     "                {\"kind\": \"suffix\", \"buckets\": 30, \"dim\": 3, \"affix\": 2},"
     "                {\"kind\": \"shape\", \"buckets\": 20, \"dim\": 2}],"
     " \"tasks\": [\"mlm\"], \"mlm\": {\"vocab\": 7}}";
-
-static attn_model *new_model(const char *config, uint64_t seed) {
-    attn_model *m = NULL;
-    attn_error err;
-    if (attn_train_model_new(config, strlen(config), seed, &m, &err)) {
-        CHECK_MSG(0, "model: %s", err.msg);
-        return NULL;
-    }
-    return m;
-}
-
-static void randomize_params(attn_model *m, float scale) {
-    for (size_t s = 0; s < m->n_specs; s++) {
-        const attn_tensor_spec *sp = &m->specs[s];
-        float *x = m->params + sp->offset;
-        const int gain = strstr(sp->key, "ln") && sp->ndim == 1 &&
-                         sp->key[strlen(sp->key) - 1] == 'w';
-        for (size_t i = 0; i < sp->size; i++) x[i] = (gain ? 1.0f : 0.0f) + scale * srand1();
-    }
-}
 
 /* ---- masking ---- */
 
@@ -154,11 +122,18 @@ static void test_apply(void) {
 #define HT 6
 #define HM 4
 
-static double head_loss(const attn_model *m, const float *h, const int *pos, const int *tgt,
-                        float *gbuf, float *dh, float *work) {
+typedef struct head_ctx {
+    const attn_model *m;
+    const float *h;
+    const int *pos, *tgt;
+    float *gbuf, *dh, *work;
+} head_ctx;
+
+static double head_loss(void *ctx) {
+    const head_ctx *c = ctx;
     attn_weights g;
-    attn_weights_bind(&m->cfg, m->specs, m->n_specs, gbuf, &g);
-    return attn_mlm_backward(m, &g, h, pos, tgt, HM, 0.25f, dh, NULL, work);
+    attn_weights_bind(&c->m->cfg, c->m->specs, c->m->n_specs, c->gbuf, &g);
+    return attn_mlm_backward(c->m, &g, c->h, c->pos, c->tgt, HM, 0.25f, c->dh, NULL, c->work);
 }
 
 static void test_head_gradient(void) {
@@ -177,35 +152,16 @@ static void test_head_gradient(void) {
     const double loss = attn_mlm_backward(m, &g, h, pos, tgt, HM, 0.25f, dh, &correct, work);
     CHECK(loss > 0.0 && isfinite(loss) && correct >= 0 && correct <= HM);
     int ok = 1;
+    head_ctx ctx = { m, h, pos, tgt, tmp, dh_tmp, work };
     const char *keys[2] = { "mlm.w", "mlm.b" };
     for (int k = 0; k < 2; k++) {
         const attn_tensor_spec *sp = &m->specs[attn_model_tensor_index(m, keys[k])];
-        for (size_t i = 0; i < sp->size; i++) {
-            float *p = m->params + sp->offset + i, keep = *p;
-            *p = keep + (float)FD_STEP;
-            const double up = head_loss(m, h, pos, tgt, tmp, dh_tmp, work);
-            *p = keep - (float)FD_STEP;
-            const double down = head_loss(m, h, pos, tgt, tmp, dh_tmp, work);
-            *p = keep;
-            const double num = (up - down) / (2 * FD_STEP), an = grad[sp->offset + i];
-            if (!(fabs(an - num) <= FD_ATOL + FD_RTOL * fabs(num))) {
-                if (ok) fprintf(stderr, "%s[%zu]: analytical %g numerical %g\n", keys[k], i, an, num);
-                ok = 0;
-            }
-        }
+        for (size_t i = 0; i < sp->size; i++)
+            fd_probe(m->params + sp->offset + i, grad[sp->offset + i], head_loss, &ctx, keys[k],
+                     i, &ok);
     }
     for (int i = 0; i < HT * D; i++) {
-        const float keep = h[i];
-        h[i] = keep + (float)FD_STEP;
-        const double up = head_loss(m, h, pos, tgt, tmp, dh_tmp, work);
-        h[i] = keep - (float)FD_STEP;
-        const double down = head_loss(m, h, pos, tgt, tmp, dh_tmp, work);
-        h[i] = keep;
-        const double num = (up - down) / (2 * FD_STEP);
-        if (!(fabs(dh[i] - num) <= FD_ATOL + FD_RTOL * fabs(num))) {
-            if (ok) fprintf(stderr, "h[%d]: analytical %g numerical %g\n", i, dh[i], num);
-            ok = 0;
-        }
+        fd_probe(&h[i], dh[i], head_loss, &ctx, "h", (size_t)i, &ok);
         if (i / D == 1 || i / D == 4) ok &= dh[i] == 0.0f;    /* rows not predicted */
     }
     CHECK_MSG(ok, "mlm head gradient");
@@ -223,14 +179,10 @@ static void test_head_gradient(void) {
 
 /* The whole model through the trainer: masks fixed by (seed, step, example). */
 static void test_model_gradient(int threads) {
-    attn_model *m = new_model(HEAD_CONFIG, 3);
-    if (!m) return;
-    randomize_params(m, 0.4f);
-    attn_train_opts o = attn_train_defaults();
-    o.threads = threads;
     attn_trainer *tr = NULL;
+    attn_model *m = new_trained_model(HEAD_CONFIG, 3, 0.4f, threads, &tr);
+    if (!m) return;
     attn_error err;
-    if (attn_trainer_new(m, &o, &tr, &err)) { CHECK_MSG(0, "%s", err.msg); attn_model_free(m); return; }
     const int S = attn_feature_slots(m->cfg.features, m->cfg.n_features);
     uint32_t rows0[12 * ATTN_MAX_SLOTS], rows1[10 * ATTN_MAX_SLOTS];
     for (int i = 0; i < 12 * S; i++) rows0[i] = (uint32_t)(urand() * 15);
@@ -248,27 +200,9 @@ static void test_model_gradient(int threads) {
     CHECK_MSG(loss > 0.0 && isfinite(loss), "loss %g", loss);
     float *an = malloc(m->n_params * sizeof *an);
     memcpy(an, attn_trainer_grads(tr), m->n_params * sizeof *an);
-    int ok = 1, nonzero = 0;
-    for (size_t s = 0; s < m->n_specs; s++) {
-        const attn_tensor_spec *sp = &m->specs[s];
-        for (int probe = 0; probe < 6; probe++) {
-            /* embedding tables: rows 0..14 are the used ones (and the [MASK] rows) */
-            const size_t i = (size_t)(urand() * (double)sp->size);
-            float *p = m->params + sp->offset + i, keep = *p;
-            double up, down;
-            *p = keep + (float)FD_STEP;
-            CHECK(attn_trainer_grad(tr, ex, 2, &up, &err) == ATTN_OK);
-            *p = keep - (float)FD_STEP;
-            CHECK(attn_trainer_grad(tr, ex, 2, &down, &err) == ATTN_OK);
-            *p = keep;
-            const double num = (up - down) / (2 * FD_STEP), a = an[sp->offset + i];
-            nonzero += a != 0.0f;
-            if (!(fabs(a - num) <= FD_ATOL + FD_RTOL * fabs(num))) {
-                if (ok) fprintf(stderr, "%s[%zu]: analytical %.7g numerical %.7g\n", sp->key, i, a, num);
-                ok = 0;
-            }
-        }
-    }
+    int ok = 1;
+    /* embedding tables: rows 0..14 are the used ones (and the [MASK] rows) */
+    const int nonzero = probe_trainer(m, tr, ex, 2, an, 0, &ok);
     CHECK_MSG(ok, "whole mlm model gradient (%d threads)", threads);
     CHECK_MSG(nonzero > (int)m->n_specs * 2, "only %d probed gradients non-zero", nonzero);
     /* another step draws other masks: the loss changes */

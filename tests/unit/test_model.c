@@ -196,7 +196,7 @@ static void test_config_errors_top(void) {
 static void test_config_errors_tasks(void) {
     const char *tasks = "[\"classify\", \"entities\", \"relations\"]";
     expect_config_error(tasks, "[\"classify\", \"ner\"]", ATTN_EINVAL,
-                        "config: 'tasks[1]' 'ner' is unknown (expected classify, entities, relations or mlm)");
+                        "config: 'tasks[1]' 'ner' is unknown (expected classify, entities, relations, mlm or rtd)");
     expect_config_error(tasks, "[\"classify\", \"entities\", \"classify\"]", ATTN_EINVAL,
                         "config: 'tasks' lists 'classify' twice");
     expect_config_error(tasks, "[]", ATTN_EINVAL, "config: 'tasks' must be a non-empty array of task names");
