@@ -11,7 +11,8 @@
 #   1. build/data.db: every dataset as tables (sql/load_datasets.sql)
 #   2. build/wordvec/en64.bin and zh64.bin: word vectors from all the unlabelled English, and
 #      character vectors from all the unlabelled Chinese (attn_wordvec_train, 2 threads, fixed
-#      seed), the xz files decompressed into build/unlabeled_en and build/unlabeled_zh first
+#      seed), the xz files decompressed into build/unlabeled_en and build/unlabeled_zh first;
+#      build/wordvec/zhbi48.bin: vectors of the Chinese character bigrams (unit 'bigrams')
 #   3. build/recipes/MODEL.db: attn_train with the recipe's fixed seed; the epoch rows and the
 #      test scores go to build/recipes/MODEL.log
 #   4. model/builtin/MODEL.db: that model alone, packed by attn_pack into the ATTACHed file
@@ -61,13 +62,15 @@ unlabeled_en=("$data"/unlabeled_en/*.txt build/unlabeled_en/*.txt)
 unlabeled_zh=("$data"/unlabeled_zh/*.txt build/unlabeled_zh/*.txt)
 shopt -u nullglob
 
-# Vectors OUT FILE...: trained once (English: 75.6M words, 88M tokens, about 20 minutes on 2
-# threads; Chinese: 39.6M characters, 35.6M tokens, one per ideograph, about 5 minutes). Two
-# threads update the table without locks (as fastText does), so two runs differ in the last
-# bits; the vectors are an input of the recipes, not a shipped artefact. The progress rows
-# (a file read, a minute of training, the end) are shown as they come.
+# Vectors OUT OPTIONS FILE...: trained once (English: 75.6M words, 88M tokens, about 20
+# minutes on 2 threads; Chinese: 39.6M characters, 35.6M tokens, one per ideograph, about 5
+# minutes; the Chinese character bigrams, 35.5M, 1.9M distinct, about 5 minutes). OPTIONS:
+# the JSON members beside the common ones (dim, and the unit for bigrams). Two threads update
+# the table without locks (as fastText does), so two runs differ in the last bits; the
+# vectors are an input of the recipes, not a shipped artefact. The progress rows (a file
+# read, a minute of training, the end) are shown as they come.
 train_vectors() {
-    local out=$1; shift
+    local out=$1 options=$2; shift 2
     [ -s "$out" ] && return 0
     echo "== word vectors: $out"
     local files
@@ -77,7 +80,7 @@ train_vectors() {
         "SELECT phase, file, tokens, words, round(progress, 3) AS progress, round(loss, 4) AS loss,
                 CAST(tokens_per_s AS INTEGER) AS tokens_per_s, round(seconds, 1) AS seconds
          FROM attn_wordvec_train(@out, @files,
-           '{\"dim\": 64, \"buckets\": 100000, \"epochs\": 5, \"min_count\": 3, \"threads\": 2,
+           '{$options, \"epochs\": 5, \"min_count\": 3, \"threads\": 2,
              \"seed\": 1, \"report_seconds\": 60, \"vocab\": \"$out.vocab\"}')" |
         tee "${out%.bin}.log"
 }
@@ -97,14 +100,20 @@ for model in "$@"; do
     esac
     start=$(date +%s)
     # @vectors and @vocab_files (the unlabelled texts whose words get vectors in a model's
-    # norm table) of the model's language.
+    # norm table) of the model's language; Chinese: @bigram_vectors too (character bigrams,
+    # 48 wide like the zh-* recipes' bigram tables).
+    bigram_vectors=
     case $model in
-        zh-*) vectors=build/wordvec/zh64.bin; texts=("${unlabeled_zh[@]}") ;;
+        zh-*) vectors=build/wordvec/zh64.bin; texts=("${unlabeled_zh[@]}")
+              bigram_vectors=build/wordvec/zhbi48.bin
+              train_vectors "$bigram_vectors" '"dim": 48, "buckets": 2000000, "unit": "bigrams"' \
+                  "${texts[@]}" ;;
         *) vectors=build/wordvec/en64.bin; texts=("${unlabeled_en[@]}") ;;
     esac
-    train_vectors "$vectors" "${texts[@]}"
+    train_vectors "$vectors" '"dim": 64, "buckets": 100000' "${texts[@]}"
     vocab_files=$(printf '"%s",' "${texts[@]}")
     sqlite3 -bail "$work" -cmd ".load $ext" -cmd ".parameter set @vectors '$vectors'" \
+        -cmd ".parameter set @bigram_vectors '$bigram_vectors'" \
         -cmd ".parameter set @data '$data'" -cmd ".parameter set @vocab_files '[${vocab_files%,}]'" \
         <"$recipe" | tee $([ "$model" = en-base ] && echo -a) "$log"
     echo "trained in $(( $(date +%s) - start )) s" | tee -a "$log"
