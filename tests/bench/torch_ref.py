@@ -125,9 +125,13 @@ class FeatureEmbedding(nn.Module):
 
 
 class AttnEncoder(nn.Module):
-    """rows [B, T, S] int64 (pad_mask [B, T] True = padding, optional) -> hidden [B, T, D]."""
+    """rows [B, T, S] int64 (pad_mask [B, T] True = padding, optional) -> hidden [B, T, D].
 
-    def __init__(self, cfg, tensors):
+    activation "gelu" (erf GELU, not ours) lets the layers take PyTorch's inference fast path
+    (torch._transformer_encoder_layer_fwd: eval mode, no grad, batch_first); it accepts only
+    "relu" and "gelu", so our tanh GELU runs the layers op by op."""
+
+    def __init__(self, cfg, tensors, activation=gelu_tanh):
         super().__init__()
         D, H, L = cfg["dim"], cfg["heads"], cfg["layers"]
         eps = float(cfg.get("ln_eps", 1e-5))
@@ -140,7 +144,7 @@ class AttnEncoder(nn.Module):
         for i in range(L):
             p = "layers.%d." % i
             layer = nn.TransformerEncoderLayer(D, H, cfg["ffn"], dropout=0.0,
-                                               activation=gelu_tanh, layer_norm_eps=eps,
+                                               activation=activation, layer_norm_eps=eps,
                                                batch_first=True, norm_first=True)
             qkv_w, qkv_b = tensors[p + "attn.qkv.w"].copy(), tensors[p + "attn.qkv.b"].copy()
             qkv_w[:D] *= q_fix
