@@ -25,7 +25,8 @@ test + train texts (en-topic); conll = CoNLL-2003 test sentences (en-ner). For e
                    reads the texts on stdin after loading its model (fasttext_predict_s)
 entities: SELECT count(*) FROM conll c, attn_entities(c.body) e, the bulk attn_entities_each,
 and a PyTorch UDF torch_entities(body) (encoder + tag layer + IOB2-constrained Viterbi, JSON of
-spans; it computes no CRF marginals, which attnext does for every entity's score).
+spans; it computes no CRF marginals, which attnext does for every entity's score); then words
+per second (CoNLL's tokens) beside spaCy's published figure.
 
 The PyTorch side gets each text's token feature rows precomputed (PyTorch has no attnext
 tokenizer; sql_throughput_rows makes them with the engine's tokenizer before timing): its time
@@ -68,6 +69,10 @@ CLASSIFY_SETS = [
      "reuters_r8"),
 ]
 ENTITY_SET = ("conll", "en-ner", "SELECT text FROM src.conll2003_test")
+# spaCy's published CPU speed of en_core_web_lg (tok2vec, tagger, parser, NER, ...): about
+# 10,000 words/s on spacy.io's facts-and-figures page; the "speed" its packages record is
+# 9,570 (3.6.0) and 8,276 (3.7.1). The yardstick for NER throughput on 2 cores.
+SPACY_LG_WORDS_S = 10000
 
 
 OPENBLAS = ctypes.CDLL("libopenblas.so.0")       # the library torch's GEMMs land in
@@ -435,6 +440,11 @@ def bench_entities(con, work, tool, reps):
     report("attn_entities_each, 2 threads", n, t_bulk2, t_torch)
     print("  attn_entities / PyTorch UDF: %.2fx;  bulk 2 threads / scalar: %.2fx (target >= 1.7x)"
           % (t_torch / t_scalar, t_scalar / t_bulk2))
+    words = sum(len(r[0].split()) for r in con.execute("SELECT body FROM %s" % table))
+    print("  NER words/s (%d words: the CoNLL tokens, space-separated): attn_entities %.0f, "
+          "attn_entities_each 1 thread %.0f, 2 threads %.0f; spaCy en_core_web_lg (its whole "
+          "CPU pipeline, published, not run here): about %d" % (
+              words, words / t_scalar, words / t_bulk1, words / t_bulk2, SPACY_LG_WORDS_S))
 
 
 def main():
