@@ -8,7 +8,8 @@
 # BIN_DIR = the release build dir (build/rel): bench/{bench_kernels,bench_encoder,peak_fma,
 # mem_probe} and tools/gen_model. SO = the extension (./attnext.so). Everything that uses
 # OpenBLAS runs twice: with OPENBLAS_CORETYPE as this shell has it (usually unset: OpenBLAS
-# 0.3.21 takes this CPU for "Prescott" and runs generic kernels) and with SkylakeX.
+# 0.3.21 took the Intel Xeon with AMX for "Prescott", generic kernels, and takes the AMD EPYC
+# with AVX-512 for "Cooperlake") and with SkylakeX.
 # Environment: BENCH_TEXT_MB (default "1 10") text sizes for the long-text memory test (the
 # issue's 10 MB: about a minute of CPU). BENCH_RUNS (default 5) fresh processes per model for
 # load time and RSS.
