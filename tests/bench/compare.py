@@ -112,8 +112,8 @@ class References:
            torch._transformer_encoder_layer_fwd (counted below, so a row says whether it ran).
            The fast path takes only "relu" or the erf "gelu"; our model's GELU is the tanh
            approximation, so this side computes erf GELU: its outputs differ from ours by the
-           two GELUs' difference (at most 5e-4 per activation; about 6e-4 after 4 layers and the
-           final LayerNorm), not by a different cost.
+           two GELUs' difference (at most 5e-4 per activation; 6e-4 to 7e-4 after 4 layers and
+           the final LayerNorm), not by a different cost.
     exact: torch_ref.py op by op with the tanh GELU: our maths exactly (the tight check), and
            what the fast path cannot express (it is also the training side, section 4).
     q8:    the int8 reference, PyTorch dynamic int8: torch.ao.quantization.quantize_dynamic
