@@ -12,7 +12,8 @@
  *                                                   AdamW steps on the first ROWS rows
  *                                                   (text, label) of TABLE; EXAMPLES receives
  *                                                   the examples the steps used, for PyTorch
- * Prints one line "key=value ..." with median_ms (per call, batch or step) and min_ms.
+ * Prints one line "key=value ..." with median_ms (per call, batch or step) and min_ms; batch
+ * also cores, the median over the batches of the process's CPU time over the wall time.
  *
  * Token rows are synthetic and deterministic (bench_rows below; compare.py computes the same):
  * the encoder's cost does not depend on which rows are looked up. OpenBLAS runs one thread, as
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blas_threads.h"
 #include "encoder.h"
@@ -35,6 +37,13 @@
 #define MAX_BENCH_THREADS 2
 
 static double now_ms(void) { return 1e3 * attn_now_seconds(); }
+
+/* CPU time of the process (every thread's), ms: over the wall time, the cores it got. */
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -179,10 +188,10 @@ static int run_batch(batch_job *jobs, int threads) {
 
 static int bench_batch(const attn_model *m, int seqs, int T, int threads, int reps) {
     uint32_t **rows = calloc((size_t)seqs, sizeof *rows);
-    double *ms = malloc((size_t)reps * sizeof *ms);
+    double *ms = malloc((size_t)reps * sizeof *ms), *cores = malloc((size_t)reps * sizeof *cores);
     batch_job jobs[MAX_BENCH_THREADS];
     memset(jobs, 0, sizeof jobs);
-    int rc = rows && ms ? 0 : 1;
+    int rc = rows && ms && cores ? 0 : 1;
     for (int s = 0; rc == 0 && s < seqs; s++) rc = !(rows[s] = make_rows(&m->cfg, T, s));
     for (int i = 0; i < threads; i++) {
         jobs[i] = (batch_job){ .m = m, .rows = rows, .T = T,
@@ -191,14 +200,17 @@ static int bench_batch(const attn_model *m, int seqs, int T, int threads, int re
         if (!jobs[i].out) rc = 1;
     }
     for (int r = 0; rc == 0 && r < 1 + reps; r++) {
-        double t0 = now_ms();
+        double t0 = now_ms(), c0 = cpu_ms();
         rc = run_batch(jobs, threads);
-        if (r > 0) ms[r - 1] = now_ms() - t0;
+        if (r > 0) {
+            ms[r - 1] = now_ms() - t0;
+            cores[r - 1] = (cpu_ms() - c0) / ms[r - 1];
+        }
     }
     if (rc == 0) {
         double med = median(ms, reps);     /* sorts ms: ms[0] is the minimum after it */
-        printf("seqs=%d len=%d threads=%d median_ms=%.3f min_ms=%.3f reps=%d\n", seqs, T,
-               threads, med, ms[0], reps);
+        printf("seqs=%d len=%d threads=%d median_ms=%.3f min_ms=%.3f reps=%d cores=%.2f\n",
+               seqs, T, threads, med, ms[0], reps, median(cores, reps));
     }
     for (int i = 0; i < threads; i++) {
         attn_scratch_free(&jobs[i].scratch);
@@ -207,6 +219,7 @@ static int bench_batch(const attn_model *m, int seqs, int T, int threads, int re
     for (int s = 0; rows && s < seqs; s++) free(rows[s]);
     free(rows);
     free(ms);
+    free(cores);
     return rc;
 }
 

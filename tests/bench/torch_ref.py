@@ -2,7 +2,8 @@
 table (the PyTorch side of the benchmarks; also what a Python user would write).
 
 Same architecture as model/encoder.h, layer for layer:
-    x   = concat_f(embed_f[rows]) proj^T + proj_b + pos[t]        (subword: mean of its rows)
+    x   = concat_f(embed_f[rows]) proj^T + proj_b + pos[t]        (subword: mean of its rows;
+          with "embed_context": k, the rows of tokens t-k .. t+k side by side, zeros past the ends)
     for each layer (nn.TransformerEncoderLayer, norm_first=True, dropout 0):
         x = x + out_proj(MHA(LN1(x)))
         x = x + down(GELU_tanh(up(LN2(x))))
@@ -124,14 +125,29 @@ class FeatureEmbedding(nn.Module):
         return torch.cat(parts, -1)
 
 
-class AttnEncoder(nn.Module):
-    """rows [B, T, S] int64 (pad_mask [B, T] True = padding, optional) -> hidden [B, T, D]."""
+def embed_context(emb, k):
+    """emb [B, T, E] -> [B, T, (2k+1)E]: each token's rows t-k .. t+k side by side, zeros past
+    the sequence's ends (layers.h attn_embed_context_forward); k = 0 gives emb."""
+    if k == 0:
+        return emb
+    T = emb.shape[-2]
+    padded = F.pad(emb, (0, 0, k, k))
+    return torch.cat([padded[..., j:j + T, :] for j in range(2 * k + 1)], -1)
 
-    def __init__(self, cfg, tensors):
+
+class AttnEncoder(nn.Module):
+    """rows [B, T, S] int64 (pad_mask [B, T] True = padding, optional) -> hidden [B, T, D].
+
+    activation "gelu" (erf GELU, not ours) lets the layers take PyTorch's inference fast path
+    (torch._transformer_encoder_layer_fwd: eval mode, no grad, batch_first); it accepts only
+    "relu" and "gelu", so our tanh GELU runs the layers op by op."""
+
+    def __init__(self, cfg, tensors, activation=gelu_tanh):
         super().__init__()
         D, H, L = cfg["dim"], cfg["heads"], cfg["layers"]
         eps = float(cfg.get("ln_eps", 1e-5))
         self.embed = FeatureEmbedding(cfg, tensors)
+        self.context = int(cfg.get("embed_context", 0))
         self.proj = nn.Linear(tensors["embed.proj.w"].shape[1], D)
         self.proj.weight, self.proj.bias = _param(tensors["embed.proj.w"]), _param(tensors["embed.proj.b"])
         self.pos = _param(tensors["pos"])
@@ -140,7 +156,7 @@ class AttnEncoder(nn.Module):
         for i in range(L):
             p = "layers.%d." % i
             layer = nn.TransformerEncoderLayer(D, H, cfg["ffn"], dropout=0.0,
-                                               activation=gelu_tanh, layer_norm_eps=eps,
+                                               activation=activation, layer_norm_eps=eps,
                                                batch_first=True, norm_first=True)
             qkv_w, qkv_b = tensors[p + "attn.qkv.w"].copy(), tensors[p + "attn.qkv.b"].copy()
             qkv_w[:D] *= q_fix
@@ -160,7 +176,7 @@ class AttnEncoder(nn.Module):
 
     def forward(self, rows, pad_mask=None):
         T = rows.shape[-2]
-        x = self.proj(self.embed(rows)) + self.pos[:T]
+        x = self.proj(embed_context(self.embed(rows), self.context)) + self.pos[:T]
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=pad_mask)
         return self.final_ln(x)
