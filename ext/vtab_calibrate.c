@@ -291,8 +291,16 @@ static int run_calibrate(calib_cursor *cur, calib_vtab *vt, sqlite3_value **args
     heads[n_heads++] = rows_task;
     interrupt_probe stop;
     interrupt_probe_init(&stop, vt->db);
-    for (int i = 0; rc == SQLITE_OK && i < n_heads; i++)
-        rc = fit_head(m, ds, heads[i], &stop, &cur->heads[i], err_msg);
+    /* A relation's score includes its entities' scores (pipeline.h): the relation head is
+     * fitted on a view of the model whose entity temperature is the one just fitted, as it
+     * will be once written. */
+    attn_model with_fitted_entities;
+    if (rc == SQLITE_OK) with_fitted_entities = *m;
+    for (int i = 0; rc == SQLITE_OK && i < n_heads; i++) {
+        rc = fit_head(&with_fitted_entities, ds, heads[i], &stop, &cur->heads[i], err_msg);
+        if (rc == SQLITE_OK && heads[i] == ATTN_TASK_ENTITIES)
+            with_fitted_entities.cfg.entity_temperature = (float)cur->heads[i].temperature;
+    }
     interrupt_probe_done(&stop);
     attn_dataset_free(ds);
     char *schema_copy = NULL;

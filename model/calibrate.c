@@ -31,6 +31,9 @@ struct attn_calib {
     int task, C;                /* classes: L, R + 1, or the tag count K (entities) */
     float *logits; size_t logits_cap;                    /* classify, relations: [n, C] */
     int *gold; size_t n, gold_cap;                       /* [n] */
+    /* relations: [n] the chance both entities of the pair are right (the product of their
+     * scores), by which the relation's probability is multiplied, as pipeline.c does */
+    float *both; size_t both_cap;
     size_t n_pred;              /* relations: pairs whose top output is a relation */
     float *em; size_t em_n, em_cap;                      /* entities: [sum N, K] */
     calib_text *texts; size_t n_texts, texts_cap;
@@ -65,26 +68,44 @@ attn_calib *attn_calib_new(const attn_model *m, int task) {
 
 void attn_calib_free(attn_calib *c) {
     if (!c) return;
-    free(c->logits); free(c->gold); free(c->em); free(c->texts); free(c->ents);
+    free(c->logits); free(c->gold); free(c->both); free(c->em); free(c->texts); free(c->ents);
     free(c->allowed);
     free(c);
 }
 
 int attn_calib_task(const attn_calib *c) { return c->task; }
 
-int attn_calib_add_logits(attn_calib *c, const float *logits, int gold, attn_error *err) {
+/* One example of classify or relations (both = 1 for classify). */
+static int add_example(attn_calib *c, const float *logits, int gold, float both,
+                       attn_error *err) {
     if (c->task == ATTN_TASK_ENTITIES)
         return attn_fail(err, ATTN_EINVAL, "calibration: entities take texts, not logits");
     if (gold < 0 || gold >= c->C)
         return attn_fail(err, ATTN_EINVAL, "calibration: gold %d outside 0..%d", gold, c->C - 1);
+    if (!(both >= 0.0f && both <= 1.0f))
+        return attn_fail(err, ATTN_EINVAL, "calibration: entity score %g outside 0..1",
+                         (double)both);
     if (attn_grow((void **)&c->logits, &c->logits_cap, (c->n + 1) * (size_t)c->C,
                 sizeof *c->logits) ||
-        attn_grow((void **)&c->gold, &c->gold_cap, c->n + 1, sizeof *c->gold))
+        attn_grow((void **)&c->gold, &c->gold_cap, c->n + 1, sizeof *c->gold) ||
+        attn_grow((void **)&c->both, &c->both_cap, c->n + 1, sizeof *c->both))
         return no_memory(err);
     memcpy(c->logits + c->n * (size_t)c->C, logits, (size_t)c->C * sizeof *logits);
+    c->both[c->n] = both;
     c->gold[c->n++] = gold;
     if (c->task == ATTN_TASK_RELATIONS && attn_argmax(logits, c->C) != 0) c->n_pred++;
     return ATTN_OK;
+}
+
+int attn_calib_add_logits(attn_calib *c, const float *logits, int gold, attn_error *err) {
+    return add_example(c, logits, gold, 1.0f, err);
+}
+
+int attn_calib_add_pair(attn_calib *c, const float *logits, int gold, float both,
+                        attn_error *err) {
+    if (c->task != ATTN_TASK_RELATIONS)
+        return attn_fail(err, ATTN_EINVAL, "calibration: only relations take pairs");
+    return add_example(c, logits, gold, both, err);
 }
 
 int attn_calib_add_text(attn_calib *c, const float *em, int N, const attn_entity *ents,
@@ -150,8 +171,9 @@ static int score_softmax(const attn_calib *c, double T, double *nll, attn_ece *e
             attn_ece_add(ece, p[best], best == c->gold[i]);
         } else if (best != 0) {     /* relations: only a pair predicted as a relation counts */
             softmax_at(z, c->C, T, p);
-            sum += binary_nll(p[best], best == c->gold[i]);
-            attn_ece_add(ece, p[best], best == c->gold[i]);
+            const double score = p[best] * c->both[i];
+            sum += binary_nll(score, best == c->gold[i]);
+            attn_ece_add(ece, score, best == c->gold[i]);
         }
     }
     free(p);

@@ -12,16 +12,19 @@
  *              probability, right when it is the gold label
  *   relations  a prediction = a candidate pair whose top output (argmax of the logits, the
  *              same at every T) is not "none", as attn_relations returns it; confidence its
- *              probability at T, right when that output is the pair's gold one (strict, as
- *              attn_eval); NLL of the binary event "the predicted relation is right" with
- *              probability its confidence. Pairs predicted "none" are in neither the NLL nor
- *              the ECE. This objective, not the NLL of the gold output over every candidate
- *              pair, because that is what ECE and a user see: on en-rel (CoNLL04 dev -> test)
- *              the all-pairs NLL, dominated by easy "none" pairs, fitted T = 2.18 and left test
- *              ECE at 0.305 (from 0.397); this one fits T = 6.74, test ECE 0.154. No T does
- *              much better (test ECE >= 0.136 at any T): 142 of the 466 predicted relations
- *              have a wrong entity, so cannot be right, yet score about as high (0.85 at T = 1)
- *              as those with right entities (0.90); a temperature cannot separate them.
+ *              score as pipeline.h gives it: the output's probability at T times the scores
+ *              of its two entities (the chance both are right, at the entity temperature);
+ *              right when that output is the pair's gold one (strict, as attn_eval); NLL of
+ *              the binary event "the predicted relation is right" with probability its
+ *              confidence. Pairs predicted "none" are in neither the NLL nor the ECE. This
+ *              objective, not the NLL of the gold output over every candidate pair, because
+ *              that is what ECE and a user see: on en-rel (CoNLL04 dev -> test) the all-pairs
+ *              NLL, dominated by easy "none" pairs, fitted T = 2.18 and left test ECE at 0.305
+ *              (from 0.397). The entity factor is there because a relation with a wrong
+ *              entity cannot be right, yet its head scored it as high as the others: with
+ *              the head's probability alone (0.85 at T = 1 for the 142 of 466 predicted
+ *              relations that had a wrong entity, 0.90 for the rest) no T brought en-rel's
+ *              test ECE below 0.136.
  *   entities   NLL of the binary event "the predicted entity is right" with probability its
  *              score at T; a prediction = a predicted entity, confidence its score
  * (train_eval.h: attn_evaluate_collect fills one from a dataset, deciding gold and right as
@@ -49,8 +52,11 @@ int attn_calib_task(const attn_calib *c);
 
 /* classify: logits[L] of one text and its gold label; relations: logits[R + 1] of one
  * candidate pair (every pair attn_relations classifies, "none" too) and its gold output
- * (0 = none, 1 + r). ATTN_EINVAL for gold out of range. */
+ * (0 = none, 1 + r), with both = 1 (add_logits) or the product of its two entities' scores
+ * (add_pair, relations only). ATTN_EINVAL for gold out of range or both outside [0, 1]. */
 int attn_calib_add_logits(attn_calib *c, const float *logits, int gold, attn_error *err);
+int attn_calib_add_pair(attn_calib *c, const float *logits, int gold, float both,
+                        attn_error *err);
 /* entities: one text's emissions em[N, K] (N >= 0) and its predicted entities (token spans and
  * labels; nothing else is read), right[i] = entity i is right. */
 int attn_calib_add_text(attn_calib *c, const float *em, int N, const attn_entity *ents,

@@ -777,6 +777,13 @@ static int reserve_relation(const attn_model *m, attn_session *s, attn_error *er
     return ATTN_OK;
 }
 
+/* A relation's score: its label's probability given the two entities, times the chance that
+ * both are right (their own scores), so that a relation resting on a doubtful entity scores
+ * low (calibrate.h: without the factor no temperature calibrated en-rel). */
+static float relation_score(float p_label, const attn_entity *head, const attn_entity *tail) {
+    return p_label * head->score * tail->score;
+}
+
 /* Classifies one ordered pair; appends it to s->rels unless predicted "none". */
 static int classify_pair(const attn_model *m, attn_session *s, size_t i, size_t j,
                          attn_error *err) {
@@ -789,7 +796,8 @@ static int classify_pair(const attn_model *m, attn_session *s, size_t i, size_t 
     if (best == 0) return ATTN_OK;
     int rc = reserve_relation(m, s, err);
     if (rc) return rc;
-    s->rels[s->n_rels++] = (attn_relation){ (int)i, (int)j, best - 1, probs[best] };
+    s->rels[s->n_rels++] = (attn_relation){ (int)i, (int)j, best - 1,
+                                            relation_score(probs[best], a, b) };
     return ATTN_OK;
 }
 
@@ -862,7 +870,8 @@ int attn_run_relation_candidates(const attn_model *m, attn_session *s, const cha
             memcpy(probs, z, (size_t)R1 * sizeof *probs);
             attn_softmax_tempered(probs, R1, m->cfg.relation_temperature);
             const int best = attn_argmax(probs, R1);
-            s->rels[s->n_rels++] = (attn_relation){ (int)i, (int)j, best - 1, probs[best] };
+            s->rels[s->n_rels++] = (attn_relation){ (int)i, (int)j, best - 1,
+                                                    relation_score(probs[best], a, b) };
         }
     }
     if (rc) return rc;

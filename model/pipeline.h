@@ -59,8 +59,9 @@ typedef struct attn_entity {
 typedef struct attn_relation {
     int head, tail;             /* indices into the entity array */
     int label;                  /* index into cfg.relation_labels (never "none") */
-    float score;                /* softmax probability of that label (at the relation
-                                 * temperature, config.h) */
+    float score;                /* the chance the relation is right: the softmax probability
+                                 * of its label (at the relation temperature, config.h) times
+                                 * the scores of its head and tail entities (calibrate.h) */
 } attn_relation;
 
 typedef struct attn_session attn_session;

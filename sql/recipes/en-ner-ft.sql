@@ -5,13 +5,14 @@
 -- tables started from the same word vectors, so no 'vectors' here) and starts a fresh tagger
 -- and CRF. For the pretraining curve, run it on checkpoints after N tokens (the checkpoint's
 -- meta.training.pretrain.tokens says N) and compare its dev F1 with en-ner's.
--- Test is only reported.
+-- @base: the checkpoint's file (default model/pretrain/en-base.db). Test is only reported.
 .headers on
 .mode list
 .bail on
 .parameter init
-INSERT OR IGNORE INTO temp.sqlite_parameters(key, value) VALUES ('@time_limit', 7200);
-ATTACH 'model/pretrain/en-base.db' AS base;
+INSERT OR IGNORE INTO temp.sqlite_parameters(key, value)
+VALUES ('@time_limit', 7200), ('@base', 'model/pretrain/en-base.db');
+ATTACH @base AS base;
 SELECT json_extract(CAST(data AS TEXT), '$.meta.training.pretrain.tokens') AS pretrained_tokens,
        json_extract(CAST(data AS TEXT), '$.meta.training.dev_metric') AS pretrain_dev_rtd_f1
 FROM base.attn_model WHERE name = 'en-base' AND key = 'config';

@@ -10,8 +10,10 @@
 .bail on
 .parameter init
 -- The time limit in seconds (build.sh sets none; override with .parameter set @time_limit N).
-INSERT OR IGNORE INTO temp.sqlite_parameters(key, value) VALUES ('@time_limit', 1800);
-ATTACH 'model/pretrain/en-base.db' AS base;
+-- @base: the checkpoint's file (default model/pretrain/en-base.db).
+INSERT OR IGNORE INTO temp.sqlite_parameters(key, value)
+VALUES ('@time_limit', 1800), ('@base', 'model/pretrain/en-base.db');
+ATTACH @base AS base;
 SELECT epoch, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_accuracy, round(seconds, 1) AS seconds, best
 FROM attn_train('en-sentiment-ft', 'classify', 'SELECT text, label FROM sst2_train', json_object(
   'init', 'en-base', 'max_len', 64,

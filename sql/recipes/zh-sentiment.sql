@@ -19,7 +19,7 @@ FROM attn_train('zh-sentiment', 'classify', 'SELECT text, label FROM chnsenticor
   'dim', 128, 'layers', 2, 'heads', 4, 'ffn', 256, 'max_len', 128,
   'labels', json('["negative", "positive"]'),
   'features', json('[{"kind":"norm","buckets":32768,"dim":64},
-                     {"kind":"subword","buckets":100000,"dim":64},
+                     {"kind":"subword","buckets":32768,"dim":64},
                      {"kind":"bigram_right","buckets":131072,"dim":48}]'),
   'epochs', 12, 'patience', 4, 'lr', 2e-3, 'batch_size', 32, 'warmup', 100,
   'seed', 1, 'threads', 2, 'dropout_embed', 0.1, 'dropout_attn', 0.1, 'dropout_resid', 0.1,

@@ -30,7 +30,7 @@ en-sentiment ECE (SST-2 test)|en-sentiment|SELECT ece FROM attn_eval('en-sentime
 en-topic ECE (Reuters R8 test)|en-topic|SELECT ece FROM attn_eval('en-topic', 'SELECT text, label FROM reuters_r8_test') WHERE label = 'accuracy'|low|0.050|0.050
 en-ner entity ECE (CoNLL-2003 test)|en-ner|SELECT ece FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') WHERE label = 'micro'|low|0.050|0.050
 en-rel entity ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities FROM conll04_test', 'entities') WHERE label = 'micro'|low|0.050|0.050
-en-rel relation ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|low|0.050|0.135
+en-rel relation ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|low|0.050|0.107
 zh-ner entity F1 (MSRA test)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM msra_test') WHERE label = 'micro'|high|0.920|0.847
 zh-ner entity F1 on Weibo posts (Weibo NER test, named mentions)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM weibo_test_named') WHERE label = 'micro'|high|0.550|0.433
 zh-sentiment accuracy (ChnSentiCorp test)|zh-sentiment|SELECT f1 FROM attn_eval('zh-sentiment', 'SELECT text, label FROM chnsenticorp_test') WHERE label = 'accuracy'|high|0.930|0.905

@@ -86,6 +86,12 @@ FROM fit2;
 SELECT json_extract(data, '$.entities.temperature') = (SELECT temperature FROM fit2 WHERE task = 'entities'),
        coalesce(json_extract(data, '$.relations.temperature'), 1) = (SELECT temperature FROM fit2 WHERE task = 'relations')
 FROM attn_model WHERE name = 'toy-rel' AND key = 'config';
+-- The relation head was fitted with the entity temperature just fitted (a relation's score
+-- includes its entities'): fitting it alone again, with that temperature now in the config,
+-- finds the same temperature, and the NLL it starts from is the one the first fit ended at.
+SELECT temperature = (SELECT temperature FROM fit2 WHERE task = 'relations'),
+       abs(nll_before - (SELECT nll_after FROM fit2 WHERE task = 'relations')) < 1e-12
+FROM attn_calibrate('toy-rel', 'SELECT text, entities, relations FROM rel', 'relations');
 -- The same entities, with new scores.
 SELECT count(*), sum(a.score <> b.score) > 0 FROM ents_before a JOIN
   (SELECT r.text, e.start, e."end", e.label, e.score FROM rel r, attn_entities(r.text, 'toy-rel') e) b
@@ -94,10 +100,13 @@ SELECT count(*) FROM rel r, attn_entities(r.text, 'toy-rel');
 SELECT count(*) FROM attn_entities_each('SELECT rowid, text FROM rel', 'toy-rel') e
 JOIN rel r ON r.rowid = e.id JOIN attn_entities(r.text, 'toy-rel') s
   ON s.start = e.start AND s."end" = e."end" AND s.label = e.label AND s.score = e.score;
--- attn_relations' scores and attn_relation_scores are tempered too (the same probability).
-SELECT count(*) FROM rel r, attn_relations(r.text, 'toy-rel') x
-WHERE abs(x.score - json_extract(attn_relation_scores(r.text, x.head_start, x.head_end,
-          x.tail_start, x.tail_end, 'toy-rel'), '$.' || x.relation)) < 1e-6;
+-- attn_relations' scores and attn_relation_scores are tempered too: a relation's score is its
+-- label's probability (attn_relation_scores) times the scores of its two entities.
+SELECT count(*) FROM rel r, attn_relations(r.text, 'toy-rel') x,
+     attn_entities(r.text, 'toy-rel') h, attn_entities(r.text, 'toy-rel') t
+WHERE h.start = x.head_start AND t.start = x.tail_start
+  AND abs(x.score - h.score * t.score * json_extract(attn_relation_scores(r.text, x.head_start,
+          x.head_end, x.tail_start, x.tail_end, 'toy-rel'), '$.' || x.relation)) < 1e-6;
 
 -- A model in an attached database is written there.
 ATTACH ':memory:' AS side;

@@ -61,6 +61,8 @@ static void test_classify_by_hand(void) {
     CHECK(attn_calib_add_logits(c, z2, 0, &err) == ATTN_OK);
     CHECK(attn_calib_add_logits(c, z2, 2, &err) == ATTN_EINVAL);
     CHECK(strcmp(err.msg, "calibration: gold 2 outside 0..1") == 0);
+    CHECK(attn_calib_add_pair(c, z2, 0, 0.5f, &err) == ATTN_EINVAL);
+    CHECK(strcmp(err.msg, "calibration: only relations take pairs") == 0);
     CHECK(attn_calib_count(c) == 2);
     double nll, ece;
     CHECK(attn_calib_score(c, 1.0, &nll, &ece, &err) == ATTN_OK);
@@ -101,6 +103,25 @@ static void test_relations_by_hand(void) {
     CHECK_NEAR(nll, (log1p(exp(-1.5)) + log1p(exp(0.5))) / 2, 1e-8);
     check_fit_against_scan(c);
     CHECK(attn_calib_add_text(c, NULL, 0, NULL, 0, NULL, &err) == ATTN_EINVAL);
+    attn_calib_free(c);
+
+    /* The same pairs with the chance that both entities are right: pair 1 at 0.5, pair 3 at
+     * 0.25; a prediction's confidence is its probability times that (pipeline.h). */
+    c = attn_calib_new(m, ATTN_TASK_RELATIONS);
+    CHECK(attn_calib_add_pair(c, z1, 1, 0.5f, &err) == ATTN_OK);
+    CHECK(attn_calib_add_pair(c, z2, 0, 0.9f, &err) == ATTN_OK);
+    CHECK(attn_calib_add_pair(c, z3, 0, 0.25f, &err) == ATTN_OK);
+    CHECK(attn_calib_count(c) == 2);
+    const double p1 = 0.5 / (1 + exp(-3.0)), p3 = 0.25 / (1 + exp(-1.0));
+    CHECK(attn_calib_score(c, 1.0, &nll, &ece, &err) == ATTN_OK);
+    CHECK_NEAR(nll, (-log(p1) - log1p(-p3)) / 2, 1e-7);
+    CHECK_NEAR(ece, ((1 - p1) + p3) / 2, 1e-7);                  /* bins 7 and 2 */
+    check_fit_against_scan(c);
+    CHECK(attn_calib_add_pair(c, z1, 1, 1.5f, &err) == ATTN_EINVAL);
+    CHECK(strstr(err.msg, "entity score 1.5 outside 0..1") != NULL);
+    CHECK(attn_calib_add_pair(c, z1, 1, NAN, &err) == ATTN_EINVAL);
+    CHECK(attn_calib_add_pair(c, z1, 2, 0.5f, &err) == ATTN_EINVAL);
+    CHECK(attn_calib_count(c) == 2);
     attn_calib_free(c);
     attn_model_free(m);
 }
