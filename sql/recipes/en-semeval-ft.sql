@@ -1,0 +1,26 @@
+-- en-semeval-ft: en-semeval (sql/recipes/en-semeval.sql: the same rows, dev selection and
+-- schedule) fine-tuned from the pretrained encoder en-base (sql/recipes/en-base.sql; @base, the
+-- checkpoint's file, default model/pretrain/en-base.db, attached). 'init' copies en-base's
+-- embeddings and encoder (3 layers, embed_context 1: en-base's architecture, not en-semeval's
+-- 2 layers) and starts a fresh relation head. Test is only reported.
+.headers on
+.mode list
+.bail on
+.parameter init
+INSERT OR IGNORE INTO temp.sqlite_parameters(key, value)
+VALUES ('@time_limit', 3600), ('@base', 'model/pretrain/en-base.db');
+ATTACH @base AS base;
+SELECT epoch, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_f1, round(seconds, 1) AS seconds, best
+FROM attn_train('en-semeval-ft', 'relations',
+  'SELECT text, entities, relations FROM semeval_train WHERE rowid % 10 <> 0', json_object(
+  'init', 'en-base', 'rel_hidden', 256,
+  'epochs', 20, 'patience', 4, 'time_limit', @time_limit, 'lr', 1e-3, 'batch_size', 32,
+  'warmup', 200, 'seed', 1, 'threads', 2, 'dropout_embed', 0.3, 'dropout_attn', 0.1,
+  'dropout_resid', 0.2, 'word_dropout', 0.05, 'embed_lr_scale', 0.5,
+  'dev', 'SELECT text, entities, relations FROM semeval_train WHERE rowid % 10 = 0',
+  'dtype', 'f16', 'language', 'en',
+  'meta', json_object('description', 'Relation between two given nominals, SemEval-2010 Task 8, '
+                      || 'fine-tuned from en-base', 'recipe', 'sql/recipes/en-semeval-ft.sql')));
+DETACH base;
+.parameter set @model 'en-semeval-ft'
+.read sql/semeval_score.sql
