@@ -117,12 +117,12 @@ fi
 # model is trained by sql/recipes/en-semeval.sql but not compiled in: its database is attached.
 semeval=$(sqlite3 "$db" ".load $ext" "ATTACH '$root/model/optional/en-semeval.db' AS semeval" \
   ".parameter set @model 'en-semeval'" ".read $root/sql/semeval_score.sql" 2>&1 | tail -1)
-if awk -v s="$semeval" 'BEGIN { exit !(s ~ /^[0-9.]+$/ && s + 0 >= 0.758) }'; then
-    printf 'ok   en-semeval official macro-F1 (SemEval-2010 test): %.4f (floor 0.758; target 0.800 %s)\n' \
+if awk -v s="$semeval" 'BEGIN { exit !(s ~ /^[0-9.]+$/ && s + 0 >= 0.777) }'; then
+    printf 'ok   en-semeval official macro-F1 (SemEval-2010 test): %.4f (floor 0.777; target 0.800 %s)\n' \
         "$semeval" "$(awk -v s="$semeval" 'BEGIN { print (s + 0 >= 0.8) ? "met" : "NOT met" }')"
     passed=$((passed + 1))
 else
-    echo "FAIL en-semeval official macro-F1 (SemEval-2010 test): $semeval (floor 0.758)"; failed=$((failed + 1))
+    echo "FAIL en-semeval official macro-F1 (SemEval-2010 test): $semeval (floor 0.777)"; failed=$((failed + 1))
 fi
 
 # attn_train learns on real data: a small TREC question-type model (6 classes, majority class
