@@ -14,9 +14,9 @@
 #      seed), the xz files decompressed into build/unlabeled_en and build/unlabeled_zh first;
 #      build/wordvec/zhbi48.bin: vectors of the Chinese character bigrams (unit 'bigrams')
 #   3. build/recipes/MODEL.db: attn_train with the recipe's fixed seed; the epoch rows and the
-#      test scores go to build/recipes/MODEL.log. en-semeval starts from a pretrained encoder:
-#      the en-base checkpoint it was selected with (EN_SEMEVAL_BASE below, a commit of
-#      model/pretrain/en-base.db, taken from git into build/pretrain/)
+#      test scores go to build/recipes/MODEL.log. en-ner and en-semeval start from a pretrained
+#      encoder: the en-base checkpoint each was selected with (pretraining_base below, a commit
+#      of model/pretrain/en-base.db, taken from git into build/pretrain/)
 #   4. model/builtin/MODEL.db: that model alone, packed by attn_pack into the ATTACHed file
 #      in q4-int8 storage: the wide embedding tables (word and subword, 64 wide) as 4-bit
 #      values with a scale per 32, the narrow ones (affixes, shape) and the encoder's linear
@@ -87,6 +87,17 @@ train_vectors() {
         tee "${out%.bin}.log"
 }
 
+# pretraining_base MODEL: the commit whose model/pretrain/en-base.db MODEL is fine-tuned from
+# (empty: none). en-ner: the checkpoint of 37.1M tokens (dev 0.9040; 0.9002 from the one of
+# 24.7M, 0.8986 from scratch); en-semeval: the one of 24.7M tokens (dev 0.5008; 0.4883 from
+# the one of 37.1M, 0.3851 from scratch). sql/recipes/curve.sh fine-tunes from every one.
+pretraining_base() {
+    case $1 in
+        en-ner) echo df5a589 ;;
+        en-semeval) echo d666f66 ;;
+    esac
+}
+
 for model in "$@"; do
     recipe=sql/recipes/$model.sql
     [ -f "$recipe" ] || { echo "no recipe $recipe" >&2; exit 1; }
@@ -100,16 +111,16 @@ for model in "$@"; do
         en-base) work=model/pretrain/en-base.db; mkdir -p model/pretrain ;;
         *) rm -f "$work"; cp build/data.db "$work" ;;
     esac
-    # en-semeval: fine-tuned from the en-base checkpoint of 24.7M tokens (commit d666f66),
-    # which gave a better dev score than the later one of 37.1M (0.5008 against 0.4883).
+    # en-ner and en-semeval are fine-tuned from an en-base checkpoint (@base): the one each was
+    # selected with on dev, taken from the git commit that holds it (pretraining_base below).
     base=model/pretrain/en-base.db
-    if [ "$model" = en-semeval ]; then
-        EN_SEMEVAL_BASE=d666f66
-        base=build/pretrain/en-base-$EN_SEMEVAL_BASE.db
+    rev=$(pretraining_base "$model")
+    if [ -n "$rev" ]; then
+        base=build/pretrain/en-base-$rev.db
         mkdir -p build/pretrain
-        [ -s "$base" ] || git show "$EN_SEMEVAL_BASE:model/pretrain/en-base.db" >"$base" || {
+        [ -s "$base" ] || git show "$rev:model/pretrain/en-base.db" >"$base" || {
             rm -f "$base"
-            echo "en-semeval needs the en-base checkpoint of commit $EN_SEMEVAL_BASE (a git clone)" >&2
+            echo "$model needs the en-base checkpoint of commit $rev (a git clone)" >&2
             exit 1; }
     fi
     start=$(date +%s)

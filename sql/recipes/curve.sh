@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sql/recipes/curve.sh [REV...]: the pretraining curve (README "Pretraining"): en-ner,
-# en-sentiment and en-semeval fine-tuned (sql/recipes/en-ner-ft.sql, en-sentiment-ft.sql,
+# en-sentiment and en-semeval fine-tuned (sql/recipes/en-ner.sql, en-sentiment-ft.sql,
 # en-semeval.sql) from the en-base
 # checkpoint as committed at each git revision REV (default: every commit that changed
 # model/pretrain/en-base.db), each row: the checkpoint's pretraining tokens, its dev rtd F1,
@@ -29,7 +29,7 @@ for rev in "${revs[@]}"; do
     tokens=$(sqlite3 "$base" "SELECT json_extract(CAST(data AS TEXT), '\$.meta.training.pretrain.tokens') || '|' ||
                               round(json_extract(CAST(data AS TEXT), '\$.meta.training.dev_metric'), 4)
                               FROM attn_model WHERE name = 'en-base' AND key = 'config'")
-    for task in en-ner-ft en-sentiment-ft en-semeval; do
+    for task in en-ner en-sentiment-ft en-semeval; do
         work=build/curve/$task-$rev.db log=build/curve/$task-$rev.log
         [ -s "$log" ] && grep -q '^trained' "$log" && continue   # done before
         rm -f "$work"; cp build/data.db "$work"
@@ -38,5 +38,5 @@ for rev in "${revs[@]}"; do
         echo "trained" >>"$log"
         rm -f "$work"
     done
-    echo "$rev|$tokens|$(best_dev build/curve/en-ner-ft-$rev.log)|$(best_dev build/curve/en-sentiment-ft-$rev.log)|$(best_dev build/curve/en-semeval-$rev.log)"
+    echo "$rev|$tokens|$(best_dev build/curve/en-ner-$rev.log)|$(best_dev build/curve/en-sentiment-ft-$rev.log)|$(best_dev build/curve/en-semeval-$rev.log)"
 done
