@@ -9,7 +9,7 @@
 # unlabeled_zh), the others English.
 # Steps, each skipped when its output is newer than its inputs:
 #   1. build/data.db: every dataset as tables (sql/load_datasets.sql)
-#   2. build/wordvec/en64.bin and zh64-32k.bin: word vectors from all the unlabelled English, and
+#   2. build/wordvec/en64.bin, zh64.bin and zh64-32k.bin: word vectors from all the unlabelled English, and
 #      character vectors from all the unlabelled Chinese (attn_wordvec_train, 2 threads, fixed
 #      seed), the xz files decompressed into build/unlabeled_en and build/unlabeled_zh first;
 #      build/wordvec/zhbi48.bin: vectors of the Chinese character bigrams (unit 'bigrams')
@@ -127,13 +127,18 @@ for model in "$@"; do
     # @vectors and @vocab_files (the unlabelled texts whose words get vectors in a model's
     # norm table) of the model's language; Chinese: @bigram_vectors too (character bigrams,
     # 48 wide like the zh-* recipes' bigram tables).
-    # Chinese subword buckets: a token is one ideograph, whose only n-gram is the character
-    # itself (the n-grams of longer tokens come from the Latin words in mixed text), so 32,768
-    # buckets hold them (the text has 8,703 distinct ideographs) in a third of
-    # English's 100,000: 2.6 MB less in each packed zh-* model.
+    # Subword buckets of the character vectors: zh-sentiment's are 32,768 (its size budget: a
+    # token is one ideograph, whose only n-gram is the character itself, plus the n-grams of
+    # the Latin words in mixed text; the text has 8,703 distinct ideographs), 2.6 MB less
+    # packed than the 100,000 of the others (zh-ner and the models from its encoder keep those:
+    # zh-ner's recipe says why).
     bigram_vectors=
     case $model in
-        zh-*) vectors=build/wordvec/zh64-32k.bin; buckets=32768; texts=("${unlabeled_zh[@]}")
+        zh-*) case $model in
+                  zh-sentiment) vectors=build/wordvec/zh64-32k.bin; buckets=32768 ;;
+                  *) vectors=build/wordvec/zh64.bin; buckets=100000 ;;
+              esac
+              texts=("${unlabeled_zh[@]}")
               bigram_vectors=build/wordvec/zhbi48.bin
               train_vectors "$bigram_vectors" '"dim": 48, "buckets": 2000000, "unit": "bigrams"' \
                   "${texts[@]}" ;;
