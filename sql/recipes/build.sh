@@ -104,11 +104,11 @@ for model in "$@"; do
     echo "== training $model ($recipe)"
     work=build/recipes/$model.db
     log=build/recipes/$model.log
-    # en-base (pretraining, resumable): its database holds only the checkpoint, kept between
-    # calls in model/pretrain/ (small enough to commit, so a run can go on on another
-    # machine); each call continues it for the recipe's time limit.
+    # en-base and zh-base (pretraining, resumable): the database holds only the checkpoint,
+    # kept between calls in model/pretrain/ (small enough to commit, so a run can go on on
+    # another machine); each call continues it for the recipe's time limit.
     case $model in
-        en-base) work=model/pretrain/en-base.db; mkdir -p model/pretrain ;;
+        *-base) work=model/pretrain/$model.db; mkdir -p model/pretrain ;;
         *) rm -f "$work"; cp build/data.db "$work" ;;
     esac
     # en-ner and en-semeval are fine-tuned from an en-base checkpoint (@base): the one each was
@@ -149,14 +149,14 @@ for model in "$@"; do
     sqlite3 -bail "$work" -cmd ".load $ext" -cmd ".parameter set @vectors '$vectors'" \
         -cmd ".parameter set @bigram_vectors '$bigram_vectors'" -cmd ".parameter set @base '$base'" \
         -cmd ".parameter set @data '$data'" -cmd ".parameter set @vocab_files '[${vocab_files%,}]'" \
-        <"$recipe" | tee $([ "$model" = en-base ] && echo -a) "$log"
+        <"$recipe" | tee $(case $model in *-base) echo -a ;; esac) "$log"
     echo "trained in $(( $(date +%s) - start )) s" | tee -a "$log"
     # Compiled into attnext.so: model/builtin/. Trained but not compiled in (too large for the
     # extension's size budget; ATTACH the database to use it): model/optional/.
     # en-base (pretraining) stays in model/pretrain/en-base.db, where the fine-tuning
     # experiments (*-ft, run after it) attach it; it is not shipped.
     case $model in
-        en-base) sqlite3 "$work" "VACUUM"; continue ;;   # the checkpoint's free pages
+        *-base) sqlite3 "$work" "VACUUM"; continue ;;   # the checkpoint's free pages
         en-semeval* | zh-resume | zh-cluener | *-ft) out=model/optional/$model.db ;;
         *) out=model/builtin/$model.db ;;
     esac

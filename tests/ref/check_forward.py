@@ -500,8 +500,8 @@ def check_case(name, cfg, w, c, text_bytes):
                 continue
             p = relation_probs(cfg, w, h, a[0], a[1], a[2], b[0], b[1], b[2])
             best = int(np.argmax(p))
-            if best:
-                rels.append((i, j, best - 1, p[best]))
+            if best:    # the score: the label's probability times both entities' scores
+                rels.append((i, j, best - 1, p[best] * a[7] * b[7]))
     theirs = c["relations"]
     check([r[:3] for r in rels] == [tuple(r[:3]) for r in theirs],
           "%s: relations %s, C has %s" % (where, [r[:3] for r in rels],
