@@ -777,11 +777,15 @@ static int reserve_relation(const attn_model *m, attn_session *s, attn_error *er
     return ATTN_OK;
 }
 
+float attn_pair_entities_right(const attn_entity *head, const attn_entity *tail) {
+    return head->score * tail->score;
+}
+
 /* A relation's score: its label's probability given the two entities, times the chance that
- * both are right (their own scores), so that a relation resting on a doubtful entity scores
- * low (calibrate.h: without the factor no temperature calibrated en-rel). */
+ * both are right, so that a relation resting on a doubtful entity scores low (calibrate.h:
+ * without the factor no temperature calibrated en-rel). */
 static float relation_score(float p_label, const attn_entity *head, const attn_entity *tail) {
-    return p_label * head->score * tail->score;
+    return p_label * attn_pair_entities_right(head, tail);
 }
 
 /* Classifies one ordered pair; appends it to s->rels unless predicted "none". */

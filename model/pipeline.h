@@ -197,4 +197,9 @@ size_t attn_iob2_spans(const int *path, int N, attn_entity *out);
  * token of the earlier to last token of the later, is at most max_len tokens. */
 int attn_pair_in_extent(const attn_entity *a, const attn_entity *b, int max_len);
 
+/* The chance that both entities of a pair are right: the product of their scores. A relation's
+ * score is its label's probability times this (attn_relation.score; calibrate.h fits the
+ * relation temperature with it). */
+float attn_pair_entities_right(const attn_entity *head, const attn_entity *tail);
+
 #endif

@@ -262,8 +262,8 @@ static int eval_relations(const attn_model *m, const attn_dataset *ds, attn_sess
             const int truth = pair_gold(&gold, t->n_rels, head, tail);
             if (x->collect)
                 rc = attn_calib_add_pair(x->collect, logits + k * (size_t)R1, truth,
-                                         ents[rels[k].head].score * ents[rels[k].tail].score,
-                                         err);
+                                         attn_pair_entities_right(&ents[rels[k].head],
+                                                                  &ents[rels[k].tail]), err);
             if (rels[k].label < 0) continue;
             attn_ece_add(&ece, rels[k].score, truth == 1 + rels[k].label);
             pred.p[n_pred++] = (attn_eval_relation){ head, tail, rels[k].label };

@@ -9,7 +9,7 @@
 # unlabeled_zh), the others English.
 # Steps, each skipped when its output is newer than its inputs:
 #   1. build/data.db: every dataset as tables (sql/load_datasets.sql)
-#   2. build/wordvec/en64.bin, zh64.bin and zh64-32k.bin: word vectors from all the unlabelled English, and
+#   2. build/wordvec/en64.bin, zh64.bin and zh64-32768.bin: word vectors from all the unlabelled English, and
 #      character vectors from all the unlabelled Chinese (attn_wordvec_train, 2 threads, fixed
 #      seed), the xz files decompressed into build/unlabeled_en and build/unlabeled_zh first;
 #      build/wordvec/zhbi48.bin: vectors of the Chinese character bigrams (unit 'bigrams')
@@ -25,9 +25,7 @@
 #      every other tensor f16 (the recipes train and save in f16; this step decides what
 #      ships), vacuumed. Each cost at most 0.3 points on any built-in's test score (README).
 #   5. the packed model's temperatures fitted on its dev rows (sql/recipes/calibrate.sh)
-# OpenBLAS picks slow generic kernels on CPUs newer than it knows; training sets
-# OPENBLAS_CORETYPE=SkylakeX when the CPU has AVX-512 and Haswell when it has AVX2 only,
-# unless the variable is already set.
+# OPENBLAS_CORETYPE: set for the CPU unless already set (sql/recipes/openblas_core.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${ATTN_DATA:-../shared/data}
@@ -36,10 +34,7 @@ data=${ATTN_DATA:-../shared/data}
 ext=${ATTN_EXT:-./attnext.so}
 mkdir -p build/recipes build/wordvec model/builtin
 
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+source sql/recipes/openblas_core.sh
 
 if [ ! -s build/data.db ] || [ sql/load_datasets.sql -nt build/data.db ]; then
     echo "== loading datasets from $data"
@@ -127,22 +122,20 @@ for model in "$@"; do
     # @vectors and @vocab_files (the unlabelled texts whose words get vectors in a model's
     # norm table) of the model's language; Chinese: @bigram_vectors too (character bigrams,
     # 48 wide like the zh-* recipes' bigram tables).
-    # Subword buckets of the character vectors: zh-sentiment's are 32,768 (its size budget: a
-    # token is one ideograph, whose only n-gram is the character itself, plus the n-grams of
-    # the Latin words in mixed text; the text has 8,703 distinct ideographs), 2.6 MB less
-    # packed than the 100,000 of the others (zh-ner and the models from its encoder keep those:
-    # zh-ner's recipe says why).
+    # The vectors' subword buckets are the recipe's subword feature's (they fill that table
+    # row for row), 100,000 when it has none: one vector file per language and bucket count,
+    # trained once. (zh-sentiment's 32,768, for its size budget: zh-sentiment.sql.)
+    buckets=$(grep -o '"kind":"subword","buckets":[0-9]*' "$recipe" | grep -o '[0-9]*$' | head -1 ||
+              true)
+    buckets=${buckets:-100000}
+    suffix=$([ "$buckets" = 100000 ] || echo "-$buckets")
     bigram_vectors=
     case $model in
-        zh-*) case $model in
-                  zh-sentiment) vectors=build/wordvec/zh64-32k.bin; buckets=32768 ;;
-                  *) vectors=build/wordvec/zh64.bin; buckets=100000 ;;
-              esac
-              texts=("${unlabeled_zh[@]}")
+        zh-*) vectors=build/wordvec/zh64$suffix.bin; texts=("${unlabeled_zh[@]}")
               bigram_vectors=build/wordvec/zhbi48.bin
               train_vectors "$bigram_vectors" '"dim": 48, "buckets": 2000000, "unit": "bigrams"' \
                   "${texts[@]}" ;;
-        *) vectors=build/wordvec/en64.bin; buckets=100000; texts=("${unlabeled_en[@]}") ;;
+        *) vectors=build/wordvec/en64$suffix.bin; texts=("${unlabeled_en[@]}") ;;
     esac
     train_vectors "$vectors" "\"dim\": 64, \"buckets\": $buckets" "${texts[@]}"
     vocab_files=$(printf '"%s",' "${texts[@]}")

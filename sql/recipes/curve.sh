@@ -16,10 +16,7 @@ mkdir -p build/curve
 [ -s build/data.db ] || { echo "curve.sh: build/data.db is missing: run sql/recipes/build.sh first" >&2; exit 1; }
 revs=("$@")
 [ ${#revs[@]} -gt 0 ] || mapfile -t revs < <(git log --reverse --format=%h -- model/pretrain/en-base.db)
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+source sql/recipes/openblas_core.sh
 # best_dev LOG: the largest dev score of attn_train's epoch rows (third column) in LOG.
 best_dev() { awk -F'|' '$1 ~ /^[0-9]+$/ && NF >= 5 { if ($3 > b) b = $3 } END { print b }' "$1"; }
 echo "rev|pretrained_tokens|dev_rtd_f1|en_ner_dev_f1|en_sentiment_dev_accuracy|en_semeval_dev_f1"

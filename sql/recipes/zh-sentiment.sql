@@ -10,7 +10,10 @@
 -- in chunks of max_len and pooled. The tables learn at the full rate (embed_lr_scale 1) and
 -- the regularisation is light: with en-sentiment's settings (tables at 0.3 lr, dropout 0.3,
 -- word dropout 0.1, ema) the model with a random bigram table underfit (train loss 0.28) and
--- reached dev 0.871.
+-- reached dev 0.871. The subword table has 32,768 buckets (build.sh trains the character
+-- vectors with as many), not 100,000: a token is one ideograph, whose only n-gram is itself
+-- (the text has 8,703 distinct ideographs), and the smaller table keeps the built-ins within
+-- their 60 MB budget (2.7 MB less packed): dev 0.8992 against 0.9017, test 90.33 against 91.08.
 .headers on
 .mode list
 SELECT epoch, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_accuracy, round(seconds, 1) AS seconds, best
