@@ -62,6 +62,7 @@ typedef struct label_list {
 typedef struct train_options {
     attn_json *tree;            /* the parsed options; strings below point into it */
     int dim, layers, heads, ffn, max_len, rel_hidden, rel_type_dim, mlm_vocab, embed_context;
+    int rel_positions;
     char *features;             /* JSON text (sqlite3_malloc'd) or NULL: DEFAULT_FEATURES */
     const char *attn_scale;     /* "sqrt" or "none" */
     attn_fit_opts fit;
@@ -107,6 +108,7 @@ static const num_option NUM_OPTIONS[] = {
     {"rel_type_dim", T_INT, 1, ATTN_MAX_DIM, OPT(rel_type_dim), 1},
     {"mlm_vocab", T_INT, 1, ATTN_MLM_MAX_VOCAB, OPT(mlm_vocab), 1},
     {"embed_context", T_INT, 0, ATTN_MAX_EMBED_CONTEXT, OPT(embed_context), 1},
+    {"rel_positions", T_INT, 0, ATTN_MAX_REL_POSITIONS, OPT(rel_positions), 1},
     {"epochs", T_INT, 1, ATTN_SQL_MAX_EPOCHS, OPT(fit.max_epochs), 0},
     {"batch_size", T_INT, 1, ATTN_TRAIN_MAX_BATCH, OPT(fit.batch_size), 0},
     {"patience", T_INT, 0, ATTN_SQL_MAX_EPOCHS, OPT(fit.patience), 0},
@@ -534,6 +536,7 @@ static char *fresh_config(const train_cursor *cur) {
                         o->dim, o->layers, o->heads, o->ffn, o->max_len, o->attn_scale,
                         o->features ? o->features : DEFAULT_FEATURES);
     if (o->embed_context) sqlite3_str_appendf(out, ",\"embed_context\":%d", o->embed_context);
+    if (o->rel_positions) sqlite3_str_appendf(out, ",\"rel_positions\":%d", o->rel_positions);
     if (o->language) sqlite3_str_appendf(out, ",\"language\":\"%s\"", o->language);
     for (int s = 0; s < N_TASK_SLOTS; s++) {
         if (!slot_used(cur->task, s)) continue;
@@ -615,8 +618,8 @@ static char *features_json(const attn_config *c) {
     return out;
 }
 
-/* dim, layers, heads, ffn, embed_context and attn_scale: taken from the init model; given
- * ones must equal its. max_len may differ (positions are copied as far as both reach). */
+/* dim, layers, heads, ffn, embed_context, rel_positions and attn_scale: taken from the init
+ * model; given ones must equal its (rel_positions may be added to a model without them). max_len may differ (positions are copied as far as both reach). */
 static int take_architecture(train_cursor *cur, const attn_model *src, char **err_msg) {
     train_options *o = &cur->opt;
     struct { const char *key; int *opt; int init; } arch[] = {
@@ -631,6 +634,15 @@ static int take_architecture(train_cursor *cur, const attn_model *src, char **er
             return SQLITE_ERROR;
         }
         *arch[i].opt = arch[i].init;
+    }
+    /* Relative position biases may be added to an init model without them: they start at 0,
+     * so the copy computes what its source did until training moves them. */
+    if (!option_given(o, "rel_positions")) o->rel_positions = src->cfg.rel_positions;
+    else if (src->cfg.rel_positions && o->rel_positions != src->cfg.rel_positions) {
+        *err_msg = sqlite3_mprintf("%s: option 'rel_positions' (%d) differs from the init "
+                                   "model '%s' (%d)", FN, o->rel_positions, o->init,
+                                   src->cfg.rel_positions);
+        return SQLITE_ERROR;
     }
     const char *scale = scale_name(&src->cfg);
     if ((o->structural & GIVEN_ATTN_SCALE) && strcmp(o->attn_scale, scale) != 0) {
@@ -1042,7 +1054,8 @@ static int resume_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
         {"dim", o->dim, src->cfg.dim}, {"layers", o->layers, src->cfg.layers},
         {"heads", o->heads, src->cfg.heads}, {"ffn", o->ffn, src->cfg.ffn},
         {"max_len", o->max_len, src->cfg.max_len},
-        {"embed_context", o->embed_context, src->cfg.embed_context} };
+        {"embed_context", o->embed_context, src->cfg.embed_context},
+        {"rel_positions", o->rel_positions, src->cfg.rel_positions} };
     for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++)
         if (option_given(o, arch[i].key) && arch[i].given != arch[i].model) {
             *err_msg = sqlite3_mprintf("%s: option '%s' (%d) differs from the checkpoint of "

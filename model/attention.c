@@ -98,6 +98,21 @@ static void transposed_scores(const attn_gemm_impl *g, const attn_attention_kern
     }
 }
 
+/* scores[T][32] of the block of queries from t0 += head h's relative position biases bias_h
+ * (key i, query t0 + j: distance i - t0 - j), and colmax[32] their column maxima again (the
+ * tile's were of the scores without them). */
+static void add_rel_bias_transposed(float *scores, int T, int t0, const float *bias_h, int k,
+                                    float *colmax) {
+    for (int j = 0; j < ATTN_GEMM_NR; j++) colmax[j] = -INFINITY;
+    for (int i = 0; i < T; i++) {
+        float *row = scores + (size_t)i * ATTN_GEMM_NR;
+        for (int j = 0; j < ATTN_GEMM_NR; j++) {
+            row[j] += bias_h[attn_rel_bias_column(i - t0 - j, k)];
+            if (row[j] > colmax[j]) colmax[j] = row[j];
+        }
+    }
+}
+
 /* Columns 0..qn of scores[T][32]: exp(s - colmax) with sum[j] the column sums, or (families
  * without an attention table, a NULL) the kernel table's softmax, already normalised:
  * sum[j] = 1. */
@@ -141,7 +156,7 @@ static void probs_times_values(const attn_gemm_impl *g, const attn_kernels *k,
 }
 
 void attn_gemm_attention(const attn_gemm_impl *g, float *out, const float *qkv, int T, int D,
-                         int H, float scale, float *scratch) {
+                         int H, float scale, attn_rel_bias rel, float *scratch) {
     if (!g) g = attn_gemm_best();
     const attn_kernels *k = attn_kernels_by_name(g->name);
     if (!k) k = attn_kernels_scalar();
@@ -158,6 +173,9 @@ void attn_gemm_attention(const attn_gemm_impl *g, float *out, const float *qkv, 
             float colmax[ATTN_GEMM_NR], sum[ATTN_GEMM_NR];
             pack_queries(v.queries, q + (size_t)t0 * ld, ld, qn, hd);
             transposed_scores(g, a, &v, T, hd, scale, colmax);
+            if (rel.bias)
+                add_rel_bias_transposed(v.scores, T, t0, rel.bias + (size_t)h * (2 * rel.k + 1),
+                                        rel.k, colmax);
             softmax_columns(a, k, &v, T, qn, colmax, sum);
             probs_times_values(g, k, &v, out + (size_t)t0 * D + (size_t)h * hd, (size_t)D, T,
                                hd, qn, sum);

@@ -153,9 +153,16 @@ static void softmax_backward_rows(float *dp, const float *p, int T) {
     }
 }
 
-void attn_attention_backward(float *dqkv, const float *dout, const float *qkv,
-                             const float *probs, const float *mask,
-                             int T, int D, int H, float scale, float *scratch) {
+void attn_rel_bias_backward(float *dbias_h, const float *dscores, int T, int k) {
+    for (int i = 0; i < T; i++) {
+        const float *row = dscores + (size_t)i * T;
+        for (int j = 0; j < T; j++) dbias_h[attn_rel_bias_column(j - i, k)] += row[j];
+    }
+}
+
+void attn_attention_backward(float *dqkv, float *drel_bias, const float *dout,
+                             const float *qkv, const float *probs, const float *mask,
+                             int T, int D, int H, float scale, int rel_k, float *scratch) {
     const int hd = D / H, ld = 3 * D;
     const size_t TT = (size_t)T * T;
     float *dp = scratch, *pd = scratch + TT;   /* [T,T] each */
@@ -177,7 +184,8 @@ void attn_attention_backward(float *dqkv, const float *dout, const float *qkv,
                     1.0f, used, T, dout_h, D, 1.0f, dv, ld);
         if (m) for (size_t i = 0; i < TT; i++) dp[i] *= m[i];
         softmax_backward_rows(dp, p, T);
-        /* scores = scale q k^T:  dq += scale dS k;  dk += scale dS^T q */
+        if (drel_bias) attn_rel_bias_backward(drel_bias + (size_t)h * (2 * rel_k + 1), dp, T, rel_k);
+        /* scores = scale q k^T + B:  dq += scale dS k;  dk += scale dS^T q */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
                     scale, dp, T, k, ld, 1.0f, dq, ld);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T,
@@ -195,9 +203,9 @@ static double dout_dot_v_ref(const float *dout, const float *qkv, int i, int j, 
     return s;
 }
 
-void attn_attention_backward_ref(float *dqkv, const float *dout, const float *qkv,
-                                 const float *probs, const float *mask,
-                                 int T, int D, int H, float scale) {
+void attn_attention_backward_ref(float *dqkv, float *drel_bias, const float *dout,
+                                 const float *qkv, const float *probs, const float *mask,
+                                 int T, int D, int H, float scale, int rel_k) {
     const int hd = D / H, ld = 3 * D;
     for (int h = 0; h < H; h++) {
         const float *p = probs + (size_t)h * T * T;
@@ -217,7 +225,11 @@ void attn_attention_backward_ref(float *dqkv, const float *dout, const float *qk
             for (int j = 0; j < T; j++) {
                 const double s = dout_dot_v_ref(dout, qkv, i, j, h, D, hd);
                 const double mij = m ? m[(size_t)i * T + j] : 1.0;
-                const double ds = p[(size_t)i * T + j] * (s * mij - dot) * scale;
+                const double dscore = p[(size_t)i * T + j] * (s * mij - dot);
+                const double ds = dscore * scale;
+                if (drel_bias)
+                    drel_bias[(size_t)h * (2 * rel_k + 1) + attn_rel_bias_column(j - i, rel_k)] +=
+                        (float)dscore;
                 for (int d = 0; d < hd; d++) {
                     dqkv[(size_t)i * ld + h * hd + d] +=
                         (float)(ds * qkv[(size_t)j * ld + D + h * hd + d]);

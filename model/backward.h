@@ -36,15 +36,23 @@ void attn_layernorm_backward_ref(float *dinp, float *dg, float *db, const float 
                                  const float *rstd, int T, int C);
 
 /* Forward (attn_attention_forward, optionally with dropout on the probabilities): per head h,
- *   P_h = softmax(scale q_h k_h^T) [T,T] (probs), P'_h = P_h * mask_h, out_h = P'_h v_h.
+ *   P_h = softmax(scale q_h k_h^T + B_h) [T,T] (probs), P'_h = P_h * mask_h, out_h = P'_h v_h,
+ *   B_h the relative position biases (layers.h: attn_rel_bias, k = rel_k).
  * mask[H,T,T] holds 0 (dropped) or 1/(1-rate) (kept); NULL means no dropout (P' = P).
- * dqkv[T,3D] += (the Q | K | V columns). scratch: 2*T*T floats. */
-void attn_attention_backward(float *dqkv, const float *dout /* [T,D] */, const float *qkv,
-                             const float *probs /* [H,T,T] */, const float *mask,
-                             int T, int D, int H, float scale, float *scratch);
-void attn_attention_backward_ref(float *dqkv, const float *dout, const float *qkv,
-                                 const float *probs, const float *mask,
-                                 int T, int D, int H, float scale);
+ * dqkv[T,3D] += (the Q | K | V columns); drel_bias[H, 2 rel_k + 1] += when non-NULL (the
+ * forward had biases; probs already include them, so only their gradient needs rel_k).
+ * scratch: 2*T*T floats. */
+void attn_attention_backward(float *dqkv, float *drel_bias, const float *dout /* [T,D] */,
+                             const float *qkv, const float *probs /* [H,T,T] */,
+                             const float *mask, int T, int D, int H, float scale, int rel_k,
+                             float *scratch);
+void attn_attention_backward_ref(float *dqkv, float *drel_bias, const float *dout,
+                                 const float *qkv, const float *probs, const float *mask,
+                                 int T, int D, int H, float scale, int rel_k);
+
+/* dbias_h[2k+1] += the sums of dscores[T,T] (row: query, column: key) over the query-key
+ * pairs of each bias column (attn_rel_bias_column). */
+void attn_rel_bias_backward(float *dbias_h, const float *dscores, int T, int k);
 
 /* Forward: the kernel table's in-place GELU (tanh form, 0 below -10).
  * dinp[n] += dout[n] * GELU'(inp[n]), inp = the pre-activation. */

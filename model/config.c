@@ -152,6 +152,10 @@ static int parse_sizes(const attn_json *root, attn_config *cfg, attn_error *err)
         (rc = read_int32(root, "embed_context", 0, ATTN_MAX_EMBED_CONTEXT, &cfg->embed_context,
                          err)))
         return rc;
+    if (attn_json_get(root, "rel_positions") &&
+        (rc = read_int32(root, "rel_positions", 0, ATTN_MAX_REL_POSITIONS, &cfg->rel_positions,
+                         err)))
+        return rc;
     if (cfg->dim % cfg->heads != 0)
         return CFG_FAIL(err, ATTN_EINVAL, "'heads' (%d) must divide 'dim' (%d)", cfg->heads, cfg->dim);
     return ATTN_OK;
@@ -517,6 +521,8 @@ static void add_layer(spec_builder *b, const attn_config *c, int i) {
     add_tensor(b, 3 * D, 0, 1, "layers.%d.attn.qkv.b", i);
     add_tensor(b, D, D, 2, "layers.%d.attn.out.w", i);
     add_tensor(b, D, 0, 1, "layers.%d.attn.out.b", i);
+    if (c->rel_positions)
+        add_tensor(b, c->heads, 2 * (int64_t)c->rel_positions + 1, 2, "layers.%d.attn.rel_bias", i);
     add_tensor(b, D, 0, 1, "layers.%d.ln2.w", i);
     add_tensor(b, D, 0, 1, "layers.%d.ln2.b", i);
     add_tensor(b, F, D, 2, "layers.%d.ffn.up.w", i);
@@ -631,7 +637,7 @@ int attn_tensor_find(const attn_tensor_spec *specs, size_t n, const char *key) {
 static int parse_root(const attn_json *root, attn_config *cfg, attn_error *err) {
     static const char *const top_keys[] = {
         "format", "tasks", "dim", "layers", "heads", "ffn", "max_len", "ln_eps", "attn_scale",
-        "embed_context", "language", "features", "classify", "entities", "relations", "mlm", "rtd", "meta", NULL };
+        "embed_context", "rel_positions", "language", "features", "classify", "entities", "relations", "mlm", "rtd", "meta", NULL };
     if (root->type != ATTN_JSON_OBJECT)
         return CFG_FAIL(err, ATTN_EINVAL, "must be a JSON object, found %s", json_type_phrase(root));
     int rc;

@@ -14,6 +14,13 @@
  *                                                the sequence, zeros past its ends), so every
  *                                                position starts knowing its neighbours in
  *                                                order; 0..ATTN_MAX_EMBED_CONTEXT
+ *   "rel_positions": 16,                         optional, default 0: relative, direction-
+ *                                                aware positions (TENER, Yan et al. 2019; the
+ *                                                bias form of Shaw et al. 2018 / T5): head h
+ *                                                of each layer adds a learned bias
+ *                                                rel_bias[h][clamp(j - i, -k, k) + k] to the
+ *                                                score of query i for key j, k this value;
+ *                                                0..ATTN_MAX_REL_POSITIONS
  *   "language": "en",                            optional: the language of the text the model
  *                                                was trained on, a BCP 47 tag (letters, digits,
  *                                                '-'; 2..ATTN_MAX_LANGUAGE characters, e.g.
@@ -65,6 +72,8 @@
  *   layers.<i>.attn.qkv.w        [3D, D]           rows: all of Q, then K, then V; head h uses
  *   layers.<i>.attn.qkv.b        [3D]              columns h*D/H .. (h+1)*D/H - 1 of each
  *   layers.<i>.attn.out.w        [D, D]            layers.<i>.attn.out.b [D]
+ *   layers.<i>.attn.rel_bias     [H, 2k+1]         k = rel_positions (only when k > 0);
+ *                                                  column k + d: key d tokens after the query
  *   layers.<i>.ln2.w / .ln2.b    [D]
  *   layers.<i>.ffn.up.w          [F, D]            layers.<i>.ffn.up.b [F]
  *   layers.<i>.ffn.down.w        [D, F]            layers.<i>.ffn.down.b [D]
@@ -93,6 +102,7 @@
 #define ATTN_MAX_KEY 64     /* tensor key length including NUL */
 #define ATTN_MAX_LANGUAGE 15 /* characters of "language" */
 #define ATTN_MAX_EMBED_CONTEXT 4 /* "embed_context": neighbours a side */
+#define ATTN_MAX_REL_POSITIONS 256 /* "rel_positions": distances with a bias of their own */
 #define ATTN_TENSOR_ALIGN 16 /* floats: every tensor offset is a multiple of this (64 bytes) */
 
 enum { ATTN_TASK_CLASSIFY = 1, ATTN_TASK_ENTITIES = 2, ATTN_TASK_RELATIONS = 4,
@@ -117,6 +127,7 @@ typedef struct attn_config {
     float ln_eps;
     float attn_scale;       /* multiplier of q.k: 1/sqrt(dim/heads) or 1 */
     int embed_context;      /* neighbours a side the projection reads (0: the token alone) */
+    int rel_positions;      /* k of the relative position biases (0: none) */
     attn_feature_spec features[ATTN_MAX_FEATURES];
     int n_features;
     attn_labels classify_labels;

@@ -80,7 +80,8 @@ static void attention_block(const attn_model *m, const attn_layer_weights *lw,
     const int D = c->dim;
     attn_layernorm_forward(v->ln, NULL, NULL, x, lw->ln1_w, lw->ln1_b, T, D, c->ln_eps);
     attn_matmul_forward(v->qkv, v->ln, lw->qkv_w, lw->qkv_b, T, D, 3 * D);
-    attn_attention_forward(v->att, v->probs, v->qkv, T, D, c->heads, c->attn_scale);
+    attn_attention_forward(v->att, v->probs, v->qkv, T, D, c->heads, c->attn_scale,
+                           (attn_rel_bias){ lw->rel_bias, c->rel_positions });
     attn_matmul_forward(v->tmp, v->att, lw->out_w, lw->out_b, T, D, D);
     attn_kernels_best()->add(x, v->tmp, (size_t)T * D);
 }
@@ -331,7 +332,8 @@ static void attention_block_packed(const attn_model *m, const attn_layer_weights
     const int D = c->dim;
     attn_layernorm_forward(v->ln, NULL, NULL, x, lw->ln1_w, lw->ln1_b, T, D, c->ln_eps);
     attn_linear_forward(&pl->qkv, v->qkv, v->ln, T, ATTN_EPI_NONE, NULL, v->linear);
-    attn_gemm_attention(NULL, v->att, v->qkv, T, D, c->heads, c->attn_scale, v->attn);
+    attn_gemm_attention(NULL, v->att, v->qkv, T, D, c->heads, c->attn_scale,
+                        (attn_rel_bias){ lw->rel_bias, c->rel_positions }, v->attn);
     attn_linear_forward(&pl->out, x, v->att, T, ATTN_EPI_NONE, x, v->linear);
 }
 

@@ -78,8 +78,15 @@ void attn_layernorm_forward(float *out, float *mean, float *rstd, const float *i
     }
 }
 
+void attn_rel_bias_add(float *scores, const float *bias_h, int T, int k) {
+    for (int i = 0; i < T; i++) {
+        float *row = scores + (size_t)i * T;
+        for (int j = 0; j < T; j++) row[j] += bias_h[attn_rel_bias_column(j - i, k)];
+    }
+}
+
 void attn_attention_forward(float *out, float *probs, const float *qkv,
-                            int T, int D, int H, float scale) {
+                            int T, int D, int H, float scale, attn_rel_bias rel) {
     const attn_kernels *k = attn_kernels_best();
     const int hd = D / H;           /* head width */
     const int ld = 3 * D;           /* row stride of qkv */
@@ -91,6 +98,7 @@ void attn_attention_forward(float *out, float *probs, const float *qkv,
         /* p = scale * q k^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
                     scale, q, ld, kk, ld, 0.0f, p, T);
+        if (rel.bias) attn_rel_bias_add(p, rel.bias + (size_t)h * (2 * rel.k + 1), T, rel.k);
         for (int t = 0; t < T; t++) k->softmax(p + (size_t)t * T, (size_t)T);
         /* out_h[T, hd] = p v, written into columns h*hd.. of out (stride D) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,

@@ -18,12 +18,31 @@ void attn_matmul_forward(float *out, const float *inp, const float *w, const flo
 void attn_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                             const float *g, const float *b, int T, int C, float eps);
 
+/* The relative position biases of one layer (config "rel_positions"): bias[h (2k+1) + k + d]
+ * is added to head h's score of a query for the key d tokens after it (d < 0: before it),
+ * d clamped to [-k, k]. bias NULL (and k 0): none. */
+typedef struct attn_rel_bias {
+    const float *bias;      /* [H, 2k+1] */
+    int k;
+} attn_rel_bias;
+
+#define ATTN_NO_REL_BIAS ((attn_rel_bias){ NULL, 0 })
+
+/* The column of the bias of a key d = key - query tokens away: k + clamp(d, -k, k). */
+static inline int attn_rel_bias_column(int d, int k) {
+    return k + (d < -k ? -k : d > k ? k : d);
+}
+
+/* scores[T,T] (row: query, column: key) += head h's biases bias_h[2k+1]. */
+void attn_rel_bias_add(float *scores, const float *bias_h, int T, int k);
+
 /* Multi-head self-attention core (no projections): qkv[T,3D] holds Q | K | V per token;
- * out[T,D] gets, for each head h, softmax(scale * q_h k_h^T) v_h in columns h*D/H...
+ * out[T,D] gets, for each head h, softmax(scale * q_h k_h^T + B_h) v_h in columns h*D/H...,
+ * B_h the relative position biases of rel (zero when it has none).
  * probs[H,T,T] receives the attention probabilities (kept by the trainer; scratch for
  * inference). No mask: every token attends to every token of the sequence. */
 void attn_attention_forward(float *out, float *probs, const float *qkv,
-                            int T, int D, int H, float scale);
+                            int T, int D, int H, float scale, attn_rel_bias rel);
 
 /* out[T, sum fdim] = concatenation over features f of embed_f[row of f] (for the subword
  * feature: the mean of embed_f over its slots' rows, ATTN_ROW_NONE slots skipped; for the

@@ -53,6 +53,7 @@ static const view_field LAYER_VIEWS[] = {
     { "attn.qkv.b", offsetof(attn_layer_weights, qkv_b) },
     { "attn.out.w", offsetof(attn_layer_weights, out_w) },
     { "attn.out.b", offsetof(attn_layer_weights, out_b) },
+    { "attn.rel_bias", offsetof(attn_layer_weights, rel_bias) },
     { "ln2.w", offsetof(attn_layer_weights, ln2_w) },
     { "ln2.b", offsetof(attn_layer_weights, ln2_b) },
     { "ffn.up.w", offsetof(attn_layer_weights, up_w) },
@@ -914,11 +915,13 @@ int attn_is_encoder_tensor(const char *key) {
            strcmp(key, "pos") == 0 || strncmp(key, "final_ln.", 9) == 0;
 }
 
-/* The encoder's linear weights: "embed.proj.w" and the 2-D tensors under "layers."
+/* The encoder's linear weights: "embed.proj.w" and the 2-D ".w" tensors under "layers."
  * ("layers.N.attn.qkv.w", ".attn.out.w", ".ffn.up.w", ".ffn.down.w"; LayerNorm weights are
- * 1-D). */
+ * 1-D; ".attn.rel_bias" is added to scores, no linear). */
 static int is_encoder_linear_weight(const attn_tensor_spec *t) {
-    return t->ndim == 2 && (strncmp(t->key, "layers.", 7) == 0 ||
+    const size_t n = strlen(t->key);
+    return t->ndim == 2 && ((strncmp(t->key, "layers.", 7) == 0 && n > 2 &&
+                             strcmp(t->key + n - 2, ".w") == 0) ||
                             strcmp(t->key, "embed.proj.w") == 0);
 }
 

@@ -25,6 +25,7 @@ typedef struct attn_layer_weights {
     const float *ln1_w, *ln1_b;      /* [D] */
     const float *qkv_w, *qkv_b;      /* [3D, D], [3D] */
     const float *out_w, *out_b;      /* [D, D], [D] */
+    const float *rel_bias;           /* [H, 2k+1], k = rel_positions; NULL when 0 */
     const float *ln2_w, *ln2_b;      /* [D] */
     const float *up_w, *up_b;        /* [F, D], [F] */
     const float *down_w, *down_b;    /* [D, F], [D] */

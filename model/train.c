@@ -643,8 +643,8 @@ static void dropout_forward(float *x, float *mask, size_t n, float rate, rng *r)
 /* attn_attention_forward with dropout on the probabilities: the same products in the same
  * order, so with rate 0 the result is identical. pd: [T,T] scratch. */
 static void attention_forward_train(float *out, float *probs, float *mask, const float *qkv,
-                                    int T, int D, int H, float scale, float rate, rng *r,
-                                    float *pd) {
+                                    int T, int D, int H, float scale, attn_rel_bias rel,
+                                    float rate, rng *r, float *pd) {
     const attn_kernels *k = attn_kernels_best();
     const int hd = D / H, ld = 3 * D;
     const size_t TT = (size_t)T * T;
@@ -654,6 +654,7 @@ static void attention_forward_train(float *out, float *probs, float *mask, const
         float *p = probs + (size_t)h * TT;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
                     scale, q, ld, kk, ld, 0.0f, p, T);
+        if (rel.bias) attn_rel_bias_add(p, rel.bias + (size_t)h * (2 * rel.k + 1), T, rel.k);
         for (int t = 0; t < T; t++) k->softmax(p + (size_t)t * T, (size_t)T);
         const float *used = p;
         if (rate > 0.0f) {
@@ -708,6 +709,7 @@ static void layer_forward(worker *w, const attn_layer_weights *lw, layer_acts *l
         const size_t t0 = (size_t)w->off[i], p0 = (size_t)H * w->poff[i];
         attention_forward_train(la->att + t0 * D, la->probs + p0, la->probs_mask + p0,
                                 la->qkv + t0 * 3 * D, seq_T(w, i), D, H, c->attn_scale,
+                                (attn_rel_bias){ lw->rel_bias, c->rel_positions },
                                 o->dropout_attn, &w->rngs[i], w->s.att_scratch);
     }
     attn_matmul_forward(tmp, la->att, lw->out_w, lw->out_b, N, D, D);
@@ -798,17 +800,19 @@ static void times_mask(float *dst, const float *src, const float *mask, size_t n
     for (size_t i = 0; i < n; i++) dst[i] = src[i] * mask[i];
 }
 
-/* Backward of attention_forward_train for every example of the chunk: s->dqkv[N,3D] +=. */
-static void chunk_attention_backward(worker *w, const layer_acts *la) {
+/* Backward of attention_forward_train for every example of the chunk: s->dqkv[N,3D] +=,
+ * and the layer's relative position biases' gradient gl->rel_bias += (when it has them). */
+static void chunk_attention_backward(worker *w, const attn_layer_weights *gl,
+                                     const layer_acts *la) {
     const attn_config *c = &w->tr->m->cfg;
     const int D = c->dim, H = c->heads;
     const int dropped = w->tr->o.dropout_attn > 0.0f;
     for (int i = 0; i < w->n_seq; i++) {
         const size_t t0 = (size_t)w->off[i], p0 = (size_t)H * w->poff[i];
-        attn_attention_backward(w->s.dqkv + t0 * 3 * D, w->s.datt + t0 * D,
+        attn_attention_backward(w->s.dqkv + t0 * 3 * D, mut(gl->rel_bias), w->s.datt + t0 * D,
                                 la->qkv + t0 * 3 * D, la->probs + p0,
                                 dropped ? la->probs_mask + p0 : NULL, seq_T(w, i), D, H,
-                                c->attn_scale, w->s.att_scratch);
+                                c->attn_scale, c->rel_positions, w->s.att_scratch);
     }
 }
 
@@ -843,7 +847,7 @@ static void layer_backward(worker *w, const attn_layer_weights *lw,
     attn_matmul_backward(s->datt, mut(gl->out_w), mut(gl->out_b), s->dtmp, la->att, lw->out_w,
                          N, D, D);
     zero(s->dqkv, 3 * ND);
-    chunk_attention_backward(w, la);
+    chunk_attention_backward(w, gl, la);
     zero(s->dln, ND);
     attn_matmul_backward(s->dln, mut(gl->qkv_w), mut(gl->qkv_b), s->dqkv, la->ln1, lw->qkv_w,
                          N, D, 3 * D);

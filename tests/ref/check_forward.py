@@ -171,6 +171,16 @@ def embed(cfg, w, rows, words):
     return np.concatenate(blocks, axis=1)
 
 
+def rel_bias(cfg, w, prefix, h, T):
+    """[T, T] the relative position biases of head h (config.h, rel_positions k): query i,
+    key j get column k + clip(j - i, -k, k); zeros without them."""
+    k = cfg.get("rel_positions", 0)
+    if not k:
+        return np.zeros((T, T))
+    d = np.arange(T)[None, :] - np.arange(T)[:, None]
+    return w[prefix + "attn.rel_bias"][h][np.clip(d, -k, k) + k]
+
+
 def encode(cfg, w, rows, words):
     """One sequence rows[T, slots] of tokens words[T] -> h[T, D]."""
     T = rows.shape[0]
@@ -192,7 +202,7 @@ def encode(cfg, w, rows, words):
         att = np.zeros((T, D))
         for h in range(H):
             c = slice(h * hd, (h + 1) * hd)
-            att[:, c] = softmax(scale * q[:, c] @ k[:, c].T) @ v[:, c]
+            att[:, c] = softmax(scale * q[:, c] @ k[:, c].T + rel_bias(cfg, w, p, h, T)) @ v[:, c]
         x = x + att @ w[p + "attn.out.w"].T + w[p + "attn.out.b"]
         a = layernorm(x, w[p + "ln2.w"], w[p + "ln2.b"], eps)
         f = gelu(a @ w[p + "ffn.up.w"].T + w[p + "ffn.up.b"])

@@ -59,10 +59,11 @@ static const model_def MODELS[] = {
       " \"entities\": {\"labels\": [\"X\"]},"
       " \"relations\": {\"labels\": [\"R\"], \"hidden\": 6, \"type_dim\": 2}}", 0.0f, -0.5f },
     /* max_len above 16 so that long windows take the sgemm path of attn_matmul_forward;
-     * embed_context 2: the projection reads two neighbours a side */
+     * embed_context 2: the projection reads two neighbours a side; rel_positions 3: relative
+     * position biases, clamped past 3 tokens */
     { "wide",
       "{\"format\": 1, \"tasks\": [\"classify\", \"entities\"], \"dim\": 32, \"layers\": 2,"
-      " \"heads\": 4, \"ffn\": 48, \"max_len\": 24, \"embed_context\": 2,"
+      " \"heads\": 4, \"ffn\": 48, \"max_len\": 24, \"embed_context\": 2, \"rel_positions\": 3,"
       " \"features\": [{\"kind\": \"norm\", \"buckets\": 100, \"dim\": 8},"
       "  {\"kind\": \"prefix\", \"buckets\": 50, \"dim\": 4, \"affix\": 1},"
       "  {\"kind\": \"shape\", \"buckets\": 20, \"dim\": 4}],"
@@ -87,10 +88,11 @@ static const model_def MODELS[] = {
       "  {\"kind\": \"shape\", \"buckets\": 16, \"dim\": 3}],"
       " \"classify\": {\"labels\": [\"x\", \"y\"]},"
       " \"entities\": {\"labels\": [\"PER\", \"LOC\", \"ORG\"]}}", -0.5f, 0.0f },
-    /* every head with a temperature (config.h): softmax(z / T), CRF marginals at T */
+    /* every head with a temperature (config.h): softmax(z / T), CRF marginals at T;
+     * rel_positions 1 */
     { "tempered",
       "{\"format\": 1, \"tasks\": [\"classify\", \"entities\", \"relations\"], \"dim\": 12,"
-      " \"layers\": 1, \"heads\": 3, \"ffn\": 20, \"max_len\": 6,"
+      " \"layers\": 1, \"heads\": 3, \"ffn\": 20, \"max_len\": 6, \"rel_positions\": 1,"
       " \"features\": [{\"kind\": \"norm\", \"buckets\": 50, \"dim\": 6},"
       "  {\"kind\": \"shape\", \"buckets\": 10, \"dim\": 3}],"
       " \"classify\": {\"labels\": [\"a\", \"b\", \"c\"], \"temperature\": 0.4},"
@@ -150,6 +152,7 @@ static void fill_tensor(const model_def *def, const attn_tensor_spec *sp, float 
     else if (strcmp(sp->key, "embed.proj.w") == 0) sd = 0.5f;   /* tokens differ enough */
     else if (strstr(sp->key, "qkv.w")) sd = 0.4f;
     else if (strcmp(sp->key, "tag.w") == 0) sd = 1.0f;     /* varied tags along a text */
+    else if (ends_with(sp->key, ".rel_bias")) sd = 1.0f;   /* position preferences that show */
     else if (strncmp(sp->key, "crf.", 4) == 0) sd = 0.2f;
     else if (strncmp(sp->key, "rel.", 4) == 0) sd = 0.5f;
     for (size_t i = 0; i < sp->size; i++) x[i] = mean + rand_normal(sd);

@@ -78,3 +78,28 @@ SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner
   '{"init": "toy-ner-ctx", "embed_context": 2}');
 SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner',
   '{"embed_context": 5}');
+
+-- rel_positions: a learned bias per head for each relative distance (-2..2 here, farther ones
+-- share the end columns); the config keeps it, the layers get the bias tensors, an init model
+-- without them can be given them (they start at 0: the copy computes what its source did) and
+-- passes its own on, a checkpoint's cannot change, and the value is bounded.
+SELECT count(*) FROM attn_train('toy-ner-rel', 'entities', 'SELECT text, entities FROM ner',
+  '{"dim": 16, "layers": 1, "heads": 2, "ffn": 32, "max_len": 16, "epochs": 12, "lr": 0.02,
+    "batch_size": 4, "seed": 5, "rel_positions": 2,
+    "features": [{"kind": "norm", "buckets": 256, "dim": 8}]}');
+SELECT json_extract(data, '$.rel_positions') FROM attn_model WHERE name = 'toy-ner-rel' AND key = 'config';
+SELECT key, shape FROM attn_model WHERE name = 'toy-ner-rel' AND key LIKE '%rel_bias';
+-- trained: the biases moved away from their zero start
+SELECT dtype, data != zeroblob(length(data)) FROM attn_model
+WHERE name = 'toy-ner-rel' AND key = 'layers.0.attn.rel_bias';
+SELECT start, "end", label, entity FROM attn_entities('Finn flew to Rome', 'toy-ner-rel');
+SELECT count(*) FROM attn_train('toy-rel-rel', 'relations', 'SELECT text, entities, relations FROM rel',
+  '{"init": "toy-ner-rel", "epochs": 1, "seed": 5, "rel_type_dim": 4}');
+SELECT json_extract(data, '$.rel_positions') FROM attn_model WHERE name = 'toy-rel-rel' AND key = 'config';
+SELECT count(*) FROM attn_train('toy-rel-ctx-rel', 'relations', 'SELECT text, entities, relations FROM rel',
+  '{"init": "toy-ner-ctx", "rel_positions": 3, "epochs": 1, "seed": 5, "rel_type_dim": 4}');
+SELECT key, shape FROM attn_model WHERE name = 'toy-rel-ctx-rel' AND key LIKE '%rel_bias';
+SELECT count(*) FROM attn_train('x', 'relations', 'SELECT text, entities, relations FROM rel',
+  '{"init": "toy-ner-rel", "rel_positions": 3}');
+SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner',
+  '{"rel_positions": 257}');

@@ -201,7 +201,11 @@ static void test_layernorm(int T, int C, float offset) {
 
 /* ---- attention ---- */
 
-typedef struct at_ctx { double *qkv; const float *R, *mask; int T, D, H; double scale; } at_ctx;
+/* bias[H, 2k+1]: relative position biases (k 0: none), written out independently of
+ * attn_rel_bias_column: the key j of query i gets column k + min(max(j - i, -k), k). */
+typedef struct at_ctx {
+    double *qkv; const float *R, *mask; int T, D, H; double scale; double *bias; int k;
+} at_ctx;
 
 static double at_loss(void *p) {
     const at_ctx *c = p;
@@ -215,6 +219,10 @@ static double at_loss(void *p) {
                 for (int d = 0; d < hd; d++)
                     s += c->qkv[i * ld + h * hd + d] * c->qkv[j * ld + D + h * hd + d];
                 row[j] = s * c->scale;
+                if (c->k) {
+                    const int d = j - i, col = d < -c->k ? 0 : d > c->k ? 2 * c->k : c->k + d;
+                    row[j] += c->bias[h * (2 * c->k + 1) + col];
+                }
                 if (row[j] > mx) mx = row[j];
             }
             for (int j = 0; j < T; j++) sum += row[j] = exp(row[j] - mx);
@@ -227,32 +235,42 @@ static double at_loss(void *p) {
     return loss;
 }
 
-static void test_attention(int T, int D, int H, int with_mask) {
+static void test_attention(int T, int D, int H, int with_mask, int rel_k) {
     const size_t nq = (size_t)T * 3 * D, no = (size_t)T * D, np = (size_t)H * T * T;
+    const size_t nb = rel_k ? (size_t)H * (2 * rel_k + 1) : 0;   /* none: no draws */
     float *qkv = malloc(nq * 4), *R = malloc(no * 4), *out = malloc(no * 4);
     float *probs = malloc(np * 4), *mask = NULL, *scratch = malloc(2 * (size_t)T * T * 4);
-    fill(qkv, nq, 1.5f); fill(R, no, 1);
+    float *bias = malloc((nb ? nb : 1) * 4);
+    fill(qkv, nq, 1.5f); fill(R, no, 1); fill(bias, nb, 1.5f);
     const float scale = 1.0f / sqrtf((float)(D / H));
     if (with_mask) {
         mask = malloc(np * 4);
         for (size_t i = 0; i < np; i++) mask[i] = urand() < 0.3 ? 0.0f : 1.0f / 0.7f;
     }
-    attn_attention_forward(out, probs, qkv, T, D, H, scale);
-    at_ctx c = { to_double(qkv, nq), R, mask, T, D, H, scale };
+    const attn_rel_bias rel = { rel_k ? bias : NULL, rel_k };
+    attn_attention_forward(out, probs, qkv, T, D, H, scale, rel);
+    at_ctx c = { to_double(qkv, nq), R, mask, T, D, H, scale, to_double(bias, nb), rel_k };
     if (!with_mask) {
         double lf = 0.0;
         for (size_t i = 0; i < no; i++) lf += (double)out[i] * R[i];
         CHECK_NEAR(lf, at_loss(&c), 1e-4 * (1 + fabs(lf)));
     }
-    float *dq = calloc(nq, 4), *rq = calloc(nq, 4);
-    double *num = malloc(nq * sizeof *num);
-    attn_attention_backward(dq, R, qkv, probs, mask, T, D, H, scale, scratch);
-    attn_attention_backward_ref(rq, R, qkv, probs, mask, T, D, H, scale);
+    float *dq = calloc(nq, 4), *rq = calloc(nq, 4), *db = calloc(nb + 1, 4), *rb = calloc(nb + 1, 4);
+    double *num = malloc((nq > nb ? nq : nb) * sizeof *num);
+    attn_attention_backward(dq, rel_k ? db : NULL, R, qkv, probs, mask, T, D, H, scale, rel_k,
+                            scratch);
+    attn_attention_backward_ref(rq, rel_k ? rb : NULL, R, qkv, probs, mask, T, D, H, scale,
+                                rel_k);
     numeric_grad(c.qkv, nq, at_loss, &c, num);
     record("attention", compare("attention dqkv", dq, num, nq, 1e-4, 1e-3));
     record("attention ref", compare("attention_ref dqkv", rq, num, nq, 1e-4, 1e-3));
+    if (rel_k) {
+        numeric_grad(c.bias, nb, at_loss, &c, num);
+        record("attention", compare("attention drel_bias", db, num, nb, 1e-4, 1e-3));
+        record("attention ref", compare("attention_ref drel_bias", rb, num, nb, 1e-4, 1e-3));
+    }
     free(qkv); free(R); free(out); free(probs); free(mask); free(scratch); free(dq); free(rq);
-    free(num); free(c.qkv);
+    free(num); free(c.qkv); free(bias); free(db); free(rb); free(c.bias);
 }
 
 /* ---- GELU ---- */
@@ -904,11 +922,16 @@ int main(void) {
     test_layernorm(1, 7, 0.0f);
     test_layernorm(5, 33, 0.0f);
     test_layernorm(4, 16, 50.0f);
-    test_attention(1, 4, 1, 0);
-    test_attention(5, 8, 2, 0);
-    test_attention(7, 12, 3, 0);
-    test_attention(6, 8, 2, 1);
-    test_attention(19, 8, 4, 1);
+    test_attention(1, 4, 1, 0, 0);
+    test_attention(5, 8, 2, 0, 0);
+    test_attention(7, 12, 3, 0, 0);
+    test_attention(6, 8, 2, 1, 0);
+    test_attention(19, 8, 4, 1, 0);
+    /* relative position biases: distances within k, and clamped past it (T > k + 1) */
+    test_attention(1, 4, 1, 0, 2);
+    test_attention(7, 12, 3, 0, 2);
+    test_attention(9, 8, 2, 1, 3);
+    test_attention(5, 8, 2, 0, 8);
     test_gelu();
     test_embed();
     test_embed_subword();
@@ -924,6 +947,11 @@ int main(void) {
                " \"relations\": {\"labels\": [\"r1\", \"r2\"], \"hidden\": 6, \"type_dim\": 3}}", 2, 0);
     test_model("embed_context", " \"embed_context\": 2, \"tasks\": [\"entities\"],"
                " \"entities\": {\"labels\": [\"X\", \"Y\"]}}", 2, 1);
+    test_model("rel_positions", " \"rel_positions\": 3, \"tasks\": [\"entities\"],"
+               " \"entities\": {\"labels\": [\"X\", \"Y\"]}}", 2, 1);
+    test_model("rel_positions+relations", " \"rel_positions\": 1, \"embed_context\": 1,"
+               " \"tasks\": [\"entities\", \"relations\"], \"entities\": {\"labels\": [\"X\", \"Y\"]},"
+               " \"relations\": {\"labels\": [\"r1\", \"r2\"], \"hidden\": 5, \"type_dim\": 2}}", 1, 0);
     test_model_with(MODEL_HEAD_SUBWORD, "subword", " \"tasks\": [\"entities\"],"
                     " \"entities\": {\"labels\": [\"X\", \"Y\"]}}", 1, 0);
     test_model_with(MODEL_HEAD_SUBWORD, "subword+dropout", " \"tasks\": [\"classify\"],"

@@ -185,8 +185,10 @@ static double max_abs_diff(const float *got, const float *ref, size_t n) {
 
 /* One shape of attn_gemm_attention: every family against the unfused path (2e-5) and against
  * plain C (1e-5). qkv values in [-amp, amp): above 3 the bounds
- * grow with the scores (amp^2): their rounding, exponentiated, is what differs. */
-static void attention_case(int T, int D, int H, float amp) {
+ * grow with the scores (amp^2): their rounding, exponentiated, is what differs. rel_k > 0:
+ * with relative position biases of that k, values in [-2, 2) (the query blocks of 32 see
+ * distances shifted by their start). */
+static void attention_case_rel(int T, int D, int H, float amp, int rel_k) {
     const float scale = 1.0f / sqrtf((float)(D / H));
     const double grow = amp > 3.0f ? (amp / 3.0) * (amp / 3.0) : 1.0;
     const size_t n_out = (size_t)T * D, n_scratch = attn_gemm_attention_floats(T, D, H);
@@ -196,24 +198,32 @@ static void attention_case(int T, int D, int H, float amp) {
     float *got_buf = malloc(sizeof(float) * (n_out + 1)), *got = got_buf + 1;
     float *probs = malloc(sizeof(float) * H * T * T);
     float *scratch_buf = malloc(sizeof(float) * (n_scratch + 2)), *scratch = scratch_buf + 1;
-    attn_attention_forward(ref, probs, qkv, T, D, H, scale);
+    float *bias = rel_k ? rand_floats((size_t)H * (2 * rel_k + 1)) : NULL;
+    for (int i = 0; bias && i < H * (2 * rel_k + 1); i++) bias[i] *= 2.0f;
+    const attn_rel_bias rel = { bias, rel_k };
+    attn_attention_forward(ref, probs, qkv, T, D, H, scale, rel);
     const attn_gemm_impl *scalar = attn_gemm_by_name("scalar");
-    attn_gemm_attention(scalar, plain, qkv, T, D, H, scale, scratch);
+    attn_gemm_attention(scalar, plain, qkv, T, D, H, scale, rel, scratch);
     for (int f = 0; f < N_FAMILIES; f++) {
         const attn_gemm_impl *g = attn_gemm_by_name(FAMILIES[f]);
         if (!g) continue;
         for (size_t i = 0; i < n_out; i++) got[i] = NAN;
         scratch[n_scratch] = 12345.0f;                             /* guard */
-        attn_gemm_attention(g, got, qkv, T, D, H, scale, scratch);
+        attn_gemm_attention(g, got, qkv, T, D, H, scale, rel, scratch);
         CHECK_MSG(scratch[n_scratch] == 12345.0f, "%s attention T=%d D=%d H=%d: wrote past "
                   "attn_gemm_attention_floats", FAMILIES[f], T, D, H);
         const double e_ref = max_abs_diff(got, ref, n_out);
         const double e_plain = max_abs_diff(got, plain, n_out);
-        CHECK_MSG(e_ref < 2e-5 * grow && e_plain < 1e-5 * grow, "%s gemm attention T=%d D=%d H=%d amp %g: "
-                  "max diff %.3g (unfused), %.3g (plain C)", FAMILIES[f], T, D, H, amp, e_ref,
-                  e_plain);
+        CHECK_MSG(e_ref < 2e-5 * grow && e_plain < 1e-5 * grow, "%s gemm attention T=%d D=%d H=%d amp %g "
+                  "rel_k %d: max diff %.3g (unfused), %.3g (plain C)", FAMILIES[f], T, D, H, amp,
+                  rel_k, e_ref, e_plain);
     }
     free(qkv_buf); free(ref); free(plain); free(got_buf); free(probs); free(scratch_buf);
+    free(bias);
+}
+
+static void attention_case(int T, int D, int H, float amp) {
+    attention_case_rel(T, D, H, amp, 0);
 }
 
 /* The softmax weights themselves, against double precision: one head of width 2, two tokens
@@ -237,7 +247,7 @@ static void test_attention_weights(void) {
                 row[2] = (float)t; row[3] = 0.0f;
                 row[4] = (float)(1 - t); row[5] = (float)t;
             }
-            attn_gemm_attention(g, out, qkv, 2, 2, 1, 1.0f, scratch);
+            attn_gemm_attention(g, out, qkv, 2, 2, 1, 1.0f, ATTN_NO_REL_BIAS, scratch);
             for (int t = 0; t < 2; t++) {
                 const double want[2] = { 1.0 / (1.0 + exp((double)x[t])),      /* p0, p1 */
                                          1.0 / (1.0 + exp(-(double)x[t])) };
@@ -265,6 +275,13 @@ static void test_gemm_attention(void) {
         }
     /* scores of +-40 per unit: exp's clamp (x below ATTN_EXP_LO) and far-below-max entries */
     attention_case(70, 64, 2, 12.0f);
+    /* relative position biases: distances inside and past k, queries of later blocks of 32 */
+    static const int rel_Ts[] = { 1, 3, 17, 33, 70, 131 };
+    for (size_t ti = 0; ti < sizeof rel_Ts / sizeof *rel_Ts; ti++) {
+        attention_case_rel(rel_Ts[ti], 64, 4, 3.0f, 1);
+        attention_case_rel(rel_Ts[ti], 96, 3, 3.0f, 16);
+        attention_case_rel(rel_Ts[ti], 40, 2, 0.05f, 40);
+    }
     /* a NaN in one token's key: every query attends to it, so every output is NaN */
     const int T = 40, D = 64, H = 2;
     float *qkv = rand_floats((size_t)T * 3 * D), *out = malloc(sizeof(float) * T * D);
@@ -273,7 +290,7 @@ static void test_gemm_attention(void) {
     for (int f = 0; f < N_FAMILIES; f++) {
         const attn_gemm_impl *g = attn_gemm_by_name(FAMILIES[f]);
         if (!g) continue;
-        attn_gemm_attention(g, out, qkv, T, D, H, 1.0f, scratch);
+        attn_gemm_attention(g, out, qkv, T, D, H, 1.0f, ATTN_NO_REL_BIAS, scratch);
         size_t nan_head0 = 0, nan_head1 = 0;
         for (int t = 0; t < T; t++)
             for (int j = 0; j < D; j++) {
@@ -496,7 +513,8 @@ static void reference_int8(const attn_model *src, const attn_model *m, const uin
         attn_q8_matrix *wu = writer_q8(sw->up_w, F, D), *wd = writer_q8(sw->down_w, D, F);
         attn_layernorm_forward(ln, NULL, NULL, x, lw->ln1_w, lw->ln1_b, T, D, c->ln_eps);
         attn_q8_matmul(qkv, ln, wq, lw->qkv_b, NULL, T, qscratch);
-        attn_gemm_attention(NULL, att, qkv, T, D, c->heads, c->attn_scale, ascratch);
+        attn_gemm_attention(NULL, att, qkv, T, D, c->heads, c->attn_scale,
+                            (attn_rel_bias){ lw->rel_bias, c->rel_positions }, ascratch);
         attn_q8_matmul(x, att, wo, lw->out_b, x, T, qscratch);
         attn_layernorm_forward(ln, NULL, NULL, x, lw->ln2_w, lw->ln2_b, T, D, c->ln_eps);
         attn_q8_matmul(ffn, ln, wu, lw->up_b, NULL, T, qscratch);
