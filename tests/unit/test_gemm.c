@@ -307,16 +307,26 @@ static void test_gemm_attention(void) {
 
 /* ---- the packed encoder against the unpacked one --------------------------------------------- */
 
+/* With relative position biases (k 8, so texts longer than 9 tokens clamp), filled with
+ * values in (-1, 1) that depend on the seed only (training starts them at 0). */
 static attn_model *random_model(uint64_t seed) {
     const char *config =
         "{\"format\": 1, \"dim\": 64, \"layers\": 2, \"heads\": 2, \"ffn\": 160, "
-        "\"max_len\": 200, \"features\": [{\"kind\": \"norm\", \"buckets\": 500, \"dim\": 24},"
+        "\"max_len\": 200, \"rel_positions\": 8,"
+        " \"features\": [{\"kind\": \"norm\", \"buckets\": 500, \"dim\": 24},"
         " {\"kind\": \"shape\", \"buckets\": 50, \"dim\": 9}],"
         " \"tasks\": [\"classify\"], \"classify\": {\"labels\": [\"a\", \"b\"]}}";
     attn_model *m = NULL;
     attn_error err;
-    if (attn_train_model_new(config, strlen(config), seed, &m, &err))
+    if (attn_train_model_new(config, strlen(config), seed, &m, &err)) {
         fprintf(stderr, "model: %s\n", err.msg);
+        return NULL;
+    }
+    for (int l = 0; l < m->cfg.layers; l++) {
+        float *bias = (float *)m->w.layer[l].rel_bias;
+        for (int i = 0; i < m->cfg.heads * (2 * m->cfg.rel_positions + 1); i++)
+            bias[i] = sinf((float)(seed * 7 + (uint64_t)l * 131 + (uint64_t)i));
+    }
     return m;
 }
 
@@ -587,6 +597,10 @@ static void test_encoder_int8_choice(void) {
         CHECK_MSG(count_unequal(a, b, n) == 0, "T=%d: q8 storage left the f32 path", T);
     }
     CHECK(attn_encoder_int8_linears(q4i8) == ENC_LINEARS);
+    /* the relative position biases are added to scores, not a linear: f16 in every storage */
+    const attn_tensor_spec *rel = &src->specs[attn_model_tensor_index(src, "layers.1.attn.rel_bias")];
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q4_INT8, rel), "f16"));
+    CHECK(!strcmp(attn_storage_dtype(ATTN_STORE_Q8_INT8, rel), "f16"));
     CHECK(attn_encoder_int8_linears(f16) == 0 && attn_encoder_int8_linears(q8) == 0);
     CHECK(attn_encoder_int8_linears(q4i8_f32) == 0);
     CHECK(attn_encoder_int8_linears(foreign) == ENC_LINEARS);
@@ -615,7 +629,9 @@ static void test_encoder_kept_linears(void) {
         int linears = 0;
         for (size_t i = 0; i < kept->n_specs; i++) {
             const attn_tensor_spec *t = &kept->specs[i];
-            const int linear = t->ndim == 2 && (!strncmp(t->key, "layers.", 7) ||
+            const size_t n = strlen(t->key);
+            const int linear = t->ndim == 2 && ((!strncmp(t->key, "layers.", 7) &&
+                                                 !strcmp(t->key + n - 2, ".w")) ||
                                                 !strcmp(t->key, "embed.proj.w"));
             if (!linear) continue;
             linears += attn_model_kept(kept, t->key) != NULL;
