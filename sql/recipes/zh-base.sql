@@ -4,7 +4,8 @@
 -- the decompressed file (@vocab_files, set by build.sh), for zh-ner and the models from its
 -- encoder to start from ('init', 'zh-base'). zh-ner's architecture and features (dim 256, 2
 -- layers, 4 heads, ffn 512, embed_context 2, max_len 128; norm + subword + shape + the two
--- character bigrams); the tables start from the character and bigram vectors, as zh-ner's.
+-- character bigrams) with relative positions (rel_positions 16: TENER's point for character
+-- NER); the tables start from the character and bigram vectors, as zh-ner's.
 -- Chinese has no capitals, so the corruption is the lower-case one: runs of 1-3 characters
 -- replaced character by character from the unigram^0.75 distribution of the text; the head
 -- says which characters do not belong (the bigram features of a replaced character's
@@ -24,7 +25,7 @@ SELECT step, tokens, round(train_loss, 4) AS loss, round(dev_metric, 4) AS dev_r
        CAST(tokens_per_s AS INTEGER) AS tokens_per_s, CAST(eta_seconds AS INTEGER) AS eta_s,
        round(seconds, 1) AS seconds, best AS checkpoint
 FROM attn_train('zh-base', 'rtd', @vocab_files, json_object(
-  'dim', 256, 'layers', 2, 'embed_context', 2, 'heads', 4, 'ffn', 512, 'max_len', 128,
+  'dim', 256, 'layers', 2, 'embed_context', 2, 'rel_positions', 16, 'heads', 4, 'ffn', 512, 'max_len', 128,
   'features', json('[{"kind":"norm","buckets":65536,"dim":64},
                      {"kind":"subword","buckets":100000,"dim":64},
                      {"kind":"shape","buckets":4096,"dim":16},
