@@ -6,7 +6,9 @@
  * scores S^T[T keys, 32 queries] = scale K Q^T by MR x 32 tiles, a softmax down each column
  * (vertical: no reductions across lanes), then out = P V with P read straight from S^T (a
  * tile's MR queries are MR adjacent floats of each S^T row: step 32), the rows scaled by 1/sum
- * at the end (hd values per query instead of T). */
+ * at the end (hd values per query instead of T). A layer with relative position biases has
+ * them added to S^T before the softmax, in one plain pass that also takes the column maxima
+ * again (T x 32 adds against the tile's T x 32 x hd multiply-adds). */
 #include "attention.h"
 
 #include <math.h>

@@ -11,5 +11,7 @@ SELECT id, attn_classify(body) AS sentiment,
 FROM docs;
 SELECT d.id, e.entity, e.label, e.start, e."end", round(e.score, 3) AS score
 FROM docs d, attn_entities(d.body) e;
-SELECT head, relation, tail, round(score, 3) AS score
-FROM attn_relations('Steve Jobs founded Apple in California.');
+SELECT r.head, r.relation, r.tail, round(r.score, 3) AS score
+FROM (VALUES ('Steve Jobs founded Apple in California.'),
+             ('Larry Page founded Google in California.'),
+             ('Toronto is the largest city in Canada.')) s, attn_relations(s.column1) r;
