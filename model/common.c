@@ -125,3 +125,8 @@ FILE *attn_fopen_regular(const char *path, attn_error *err) {
     return f;
 #endif
 }
+
+int attn_ends_with(const char *s, const char *suffix) {
+    const size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}

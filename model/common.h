@@ -82,6 +82,9 @@ static inline float attn_uniform01(uint64_t *state) {
  * with element draw % (i + 1)). The same state gives the same order. */
 void attn_shuffle(void *a, size_t n, size_t elem, uint64_t *state);
 
+/* 1 when s ends with suffix (a tensor key's ".w", say), else 0. */
+int attn_ends_with(const char *s, const char *suffix);
+
 /* A string that occurs more than once among s[0..n) (strcmp), the first such in sorted order,
  * into *dup; NULL when all differ. ATTN_OK, or ATTN_ENOMEM (it sorts a copy of the pointers;
  * no err message: the caller names what it was checking). */

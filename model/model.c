@@ -919,9 +919,7 @@ int attn_is_encoder_tensor(const char *key) {
  * ("layers.N.attn.qkv.w", ".attn.out.w", ".ffn.up.w", ".ffn.down.w"; LayerNorm weights are
  * 1-D; ".attn.rel_bias" is added to scores, no linear). */
 static int is_encoder_linear_weight(const attn_tensor_spec *t) {
-    const size_t n = strlen(t->key);
-    return t->ndim == 2 && ((strncmp(t->key, "layers.", 7) == 0 && n > 2 &&
-                             strcmp(t->key + n - 2, ".w") == 0) ||
+    return t->ndim == 2 && ((strncmp(t->key, "layers.", 7) == 0 && attn_ends_with(t->key, ".w")) ||
                             strcmp(t->key, "embed.proj.w") == 0);
 }
 

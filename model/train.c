@@ -61,13 +61,8 @@ static void *alloc_floats(size_t n) {     /* zeroed, BUF_ALIGN-aligned */
 
 /* ---- initialisation ---------------------------------------------------------------------- */
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 int attn_train_decays(const char *key, int ndim) {
-    return ndim == 2 && ends_with(key, ".w");
+    return ndim == 2 && attn_ends_with(key, ".w");
 }
 
 /* Standard deviation of the normal init of a tensor; 0 = constant (see train.h). */
@@ -78,15 +73,15 @@ static double init_std(const attn_config *c, const attn_tensor_spec *sp) {
     if (strcmp(k, "pos") == 0) return 0.02;
     if (strcmp(k, "rel.type") == 0) return 0.1;
     if (!attn_train_decays(k, sp->ndim)) return 0.0;
-    if (ends_with(k, "attn.out.w") || ends_with(k, "ffn.down.w"))
+    if (attn_ends_with(k, "attn.out.w") || attn_ends_with(k, "ffn.down.w"))
         return 0.02 / sqrt(2.0 * (c->layers > 0 ? c->layers : 1));
     return 0.02;
 }
 
 static void init_tensor(const attn_config *c, const attn_tensor_spec *sp, float *x, rng *r) {
     const double std = init_std(c, sp);
-    const int is_gain = sp->ndim == 1 && (ends_with(sp->key, ".ln1.w") ||
-                        ends_with(sp->key, ".ln2.w") || strcmp(sp->key, "final_ln.w") == 0);
+    const int is_gain = sp->ndim == 1 && (attn_ends_with(sp->key, ".ln1.w") ||
+                        attn_ends_with(sp->key, ".ln2.w") || strcmp(sp->key, "final_ln.w") == 0);
     for (size_t i = 0; i < sp->size; i++)
         x[i] = std > 0.0 ? (float)(std * rng_normal(r)) : (is_gain ? 1.0f : 0.0f);
 }
