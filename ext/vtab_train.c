@@ -68,6 +68,7 @@ typedef struct train_options {
     attn_fit_opts fit;
     const char *dev, *init, *vectors, *bigram_vectors;
     const attn_json *gazetteers; /* an object {list: SQL or [entries]}, or NULL */
+    const attn_json *init_labels; /* an object {entity label: the init model's label}, or NULL */
     const char *language;       /* option 'language' (the config's), or the init model's */
     const char **vocab_files;   /* [n_vocab_files], sqlite3_malloc'd array */
     int n_vocab_files;
@@ -328,6 +329,16 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
     }
     if (strcmp(key, "dev") == 0) return set_string(v, key, &o->dev, err_msg);
     if (strcmp(key, "init") == 0) return set_string(v, key, &o->init, err_msg);
+    if (strcmp(key, "init_labels") == 0) {
+        int names = v->type == ATTN_JSON_OBJECT && v->len > 0;
+        for (size_t i = 0; names && i < v->len; i++)
+            names = v->items[i].type == ATTN_JSON_STRING;
+        if (!names)
+            return option_error(err_msg, FN ": option '%s' must be %s", key, "a non-empty "
+                                "object {entity label: the init model's entity label}");
+        o->init_labels = v;
+        return SQLITE_OK;
+    }
     if (strcmp(key, "vectors") == 0) return set_string(v, key, &o->vectors, err_msg);
     if (strcmp(key, "bigram_vectors") == 0) return set_string(v, key, &o->bigram_vectors, err_msg);
     if (strcmp(key, "language") == 0) {
@@ -658,6 +669,38 @@ static int take_architecture(train_cursor *cur, const attn_model *src, char **er
     return SQLITE_OK;
 }
 
+static int label_index(const attn_labels *l, const char *name) {
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->names[i], name) == 0) return i;
+    return -1;
+}
+
+/* Option init_labels: the entity tagger of src copied for the labels it maps (the others and
+ * every other head start fresh), so a tagger for CoNLL04's Peop/Org/Loc/Other starts from
+ * en-ner's PER/ORG/LOC/MISC instead of from nothing (attn_model_copy_tagger). */
+static int copy_mapped_tagger(train_cursor *cur, const attn_model *src, char **err_msg) {
+    const attn_json *map = cur->opt.init_labels;
+    const attn_labels *mine = &cur->model->cfg.entity_labels, *its = &src->cfg.entity_labels;
+    if (!(cur->model->cfg.tasks & ATTN_TASK_ENTITIES) || !(src->cfg.tasks & ATTN_TASK_ENTITIES))
+        return option_error(err_msg, FN ": option '%s': %s", "init_labels", "both the trained "
+                            "task and the init model must tag entities");
+    int label_map[ATTN_MAX_LABELS];
+    for (int i = 0; i < mine->n; i++) label_map[i] = -1;
+    for (size_t k = 0; k < map->len; k++) {
+        const int to = label_index(mine, map->keys[k]), from = label_index(its, map->items[k].str);
+        if (to < 0 || from < 0) {
+            *err_msg = sqlite3_mprintf("%s: option 'init_labels': '%s' is not an entity label "
+                                       "of %s", FN, to < 0 ? map->keys[k] : map->items[k].str,
+                                       to < 0 ? "the trained model" : "the init model");
+            return SQLITE_ERROR;
+        }
+        label_map[to] = from;
+    }
+    attn_error err = {{0}};
+    int status = attn_model_copy_tagger(cur->model, src, label_map, &err);
+    return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "init_labels: ", &err);
+}
+
 /* A model starting from the encoder of src, a pretrained mlm model, a model trained for
  * another task (transfer: en-ner's encoder for CoNLL04 relations) or for other labels of the
  * task (option 'labels' differs from src's): the same architecture and features, the encoder
@@ -674,7 +717,7 @@ static int init_from_encoder(train_cursor *cur, const attn_model *src, char **er
         return SQLITE_ERROR;
     }
     attn_model_copy_encoder(cur->model, src);
-    return SQLITE_OK;
+    return cur->opt.init_labels ? copy_mapped_tagger(cur, src, err_msg) : SQLITE_OK;
 }
 
 static int init_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
@@ -702,6 +745,9 @@ static int init_model(train_cursor *cur, attn_conn *conn, char **err_msg) {
     for (int s = 0; s < N_TASK_SLOTS; s++)
         if (cur->opt.has_labels[s] && !labels_match(&cur->opt.labels[s], lists[s]))
             return init_from_encoder(cur, src, err_msg);
+    if (cur->opt.init_labels)
+        return option_error(err_msg, FN ": option '%s': %s", "init_labels", "the init model has "
+                            "the task and its labels, and is copied whole");
     attn_error err = {{0}};
     int status = copy_model(src, &cur->model, &err);
     return status == ATTN_OK ? SQLITE_OK : engine_error(err_msg, status, "init model: ", &err);
@@ -805,6 +851,9 @@ static int prepare_run(train_cursor *cur, attn_conn *conn, const char *sql, char
     if (rc == SQLITE_OK && cur->opt.dev)
         rc = read_rows(cur->db, cur->opt.dev, "dev", "dev row", cur->task, &cur->dev_rows,
                        err_msg);
+    if (rc == SQLITE_OK && cur->opt.init_labels && !cur->opt.init)
+        rc = option_error(err_msg, FN ": option '%s' %s", "init_labels", "needs 'init' (the "
+                          "model whose labels it names)");
     if (rc == SQLITE_OK)
         rc = cur->opt.init ? init_model(cur, conn, err_msg) : fresh_model(cur, err_msg);
     if (rc == SQLITE_OK && cur->opt.vectors) rc = apply_vectors(cur, err_msg);

@@ -1033,3 +1033,58 @@ void attn_model_copy_encoder(attn_model *dst, const attn_model *src) {
             dst->gazetteer = attn_gazetteer_ref(src->gazetteer);
         }
 }
+
+/* The tag of dst's tag k in src's tag set (BIO: 0 = O, 1 + 2i = B-i, 2 + 2i = I-i), or -1. */
+static int mapped_tag(int k, const int *label_map) {
+    if (k == 0) return 0;
+    const int from = label_map[(k - 1) / 2];
+    return from < 0 ? -1 : 1 + 2 * from + (k - 1) % 2;
+}
+
+/* src's tensor key (read whole, decoded) into a malloc'd buffer, or NULL (ENOMEM). */
+static float *read_tensor(const attn_model *src, const char *key, const attn_tensor_spec **spec) {
+    const int j = attn_tensor_find(src->specs, src->n_specs, key);
+    *spec = &src->specs[j];
+    float *values = malloc((*spec)->size * sizeof *values);
+    if (values) attn_model_read_values(src, (size_t)j, (*spec)->size, values);
+    return values;
+}
+
+int attn_model_copy_tagger(attn_model *dst, const attn_model *src, const int *label_map,
+                           attn_error *err) {
+    if (!(dst->cfg.tasks & ATTN_TASK_ENTITIES) || !(src->cfg.tasks & ATTN_TASK_ENTITIES))
+        return attn_fail(err, ATTN_EINVAL, "copy tagger: both models need the entities head");
+    if (dst->cfg.dim != src->cfg.dim)
+        return attn_fail(err, ATTN_EINVAL, "copy tagger: dim %d differs from the source's %d",
+                         dst->cfg.dim, src->cfg.dim);
+    for (int i = 0; i < dst->cfg.entity_labels.n; i++)
+        if (label_map[i] < -1 || label_map[i] >= src->cfg.entity_labels.n)
+            return attn_fail(err, ATTN_EINVAL, "copy tagger: label %d maps outside the "
+                             "source's %d labels", i, src->cfg.entity_labels.n);
+    static const char *const keys[] = {"tag.w", "tag.b", "crf.trans", "crf.start", "crf.end"};
+    const int K = attn_config_n_tags(&dst->cfg);
+    for (size_t t = 0; t < sizeof keys / sizeof *keys; t++) {
+        const attn_tensor_spec *s;
+        float *from = read_tensor(src, keys[t], &s);
+        if (!from) return attn_fail(err, ATTN_ENOMEM, "copy tagger: out of memory");
+        const attn_tensor_spec *d = &dst->specs[attn_tensor_find(dst->specs, dst->n_specs, keys[t])];
+        float *to = dst->params + d->offset;
+        const int64_t src_k = s->shape[0];
+        for (int a = 0; a < K; a++) {
+            const int sa = mapped_tag(a, label_map);
+            if (sa < 0) continue;
+            if (strcmp(keys[t], "tag.w") == 0)           /* row a: [dim] */
+                memcpy(to + (size_t)a * dst->cfg.dim, from + (size_t)sa * dst->cfg.dim,
+                       (size_t)dst->cfg.dim * sizeof *to);
+            else if (strcmp(keys[t], "crf.trans") == 0)  /* [from tag, to tag] */
+                for (int b = 0; b < K; b++) {
+                    const int sb = mapped_tag(b, label_map);
+                    if (sb >= 0) to[(size_t)a * K + b] = from[(size_t)sa * src_k + sb];
+                }
+            else
+                to[a] = from[sa];
+        }
+        free(from);
+    }
+    return ATTN_OK;
+}

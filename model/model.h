@@ -275,6 +275,15 @@ int attn_model_stored_tensor(const attn_model *m, size_t i, attn_storage storage
  * labels need not mean the same (PER vs Peop). dst: a plain f32 model; src: finished. */
 void attn_model_copy_encoder(attn_model *dst, const attn_model *src);
 
+/* Copies the entity tagger of src (tag.w, tag.b, crf.trans, crf.start, crf.end) into dst for
+ * the labels mapped: label_map[i] is the index in src's entity labels of dst's entity label i,
+ * or -1 (its B- and I- rows keep dst's values); tag O is always src's O. So a tagger for other
+ * names of the same types (CoNLL04's Peop for CoNLL-2003's PER) starts from what src learned
+ * rather than from nothing. Both need the entities head and equal dims (else ATTN_EINVAL); a
+ * map entry outside src's labels is ATTN_EINVAL. dst: a plain f32 model; src: finished. */
+int attn_model_copy_tagger(attn_model *dst, const attn_model *src, const int *label_map,
+                           attn_error *err);
+
 /* Parameter count (floats): the sum of the tensor sizes, without the alignment padding that
  * n_params (the buffer length) includes. */
 size_t attn_model_param_count(const attn_model *m);

@@ -103,3 +103,56 @@ SELECT count(*) FROM attn_train('x', 'relations', 'SELECT text, entities, relati
   '{"init": "toy-ner-rel", "rel_positions": 3}');
 SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner',
   '{"rel_positions": 257}');
+
+-- init_labels: a tagger for other names of the same types starts from the init model's tagger
+-- (tag.w, tag.b and the CRF rows of the labels it maps, here in the other order), not from
+-- nothing. With lr 0 the copy is what the model is: its B-Place row is toy-ner's B-LOC row
+-- (tag rows: O, B-Place, I-Place, B-Person, I-Person against O, B-PER, I-PER, B-LOC, I-LOC;
+-- 16 f32 values = 64 bytes a row), and it tags toy-ner's sentence as toy-ner does, renamed.
+CREATE TABLE ner_renamed AS
+SELECT text, replace(replace(entities, '"PER"', '"Person"'), '"LOC"', '"Place"') AS entities FROM ner;
+SELECT count(*) FROM attn_train('toy-ner-map', 'entities', 'SELECT text, entities FROM ner_renamed',
+  '{"init": "toy-ner", "labels": ["Place", "Person"], "init_labels": {"Place": "LOC", "Person": "PER"},
+    "epochs": 1, "lr": 0, "seed": 5}');
+SELECT substr(a.data, 1 + 64, 64) = substr(b.data, 1 + 3 * 64, 64),
+       substr(a.data, 1 + 3 * 64, 64) = substr(b.data, 1 + 64, 64),
+       substr(a.data, 1, 64) = substr(b.data, 1, 64)
+FROM attn_model a, attn_model b
+WHERE a.name = 'toy-ner-map' AND a.key = 'tag.w' AND b.name = 'toy-ner' AND b.key = 'tag.w';
+-- the CRF's transitions too (5 x 5 f32): B-Place -> I-Place is B-LOC -> I-LOC, B-Person ->
+-- B-Place is B-PER -> B-LOC
+SELECT substr(a.data, 1 + 4 * (1 * 5 + 2), 4) = substr(b.data, 1 + 4 * (3 * 5 + 4), 4),
+       substr(a.data, 1 + 4 * (3 * 5 + 1), 4) = substr(b.data, 1 + 4 * (1 * 5 + 3), 4)
+FROM attn_model a, attn_model b
+WHERE a.name = 'toy-ner-map' AND a.key = 'crf.trans' AND b.name = 'toy-ner' AND b.key = 'crf.trans';
+SELECT start, "end", label, entity FROM attn_entities('Cleo flew to Oslo', 'toy-ner-map');
+-- A label left out of the map starts fresh (its rows differ from every row of toy-ner's).
+SELECT count(*) FROM attn_train('toy-ner-map1', 'entities', 'SELECT text, entities FROM ner_renamed',
+  '{"init": "toy-ner", "labels": ["Place", "Person"], "init_labels": {"Person": "PER"},
+    "epochs": 1, "lr": 0, "seed": 5}');
+SELECT substr(a.data, 1 + 64, 64) = substr(b.data, 1 + 3 * 64, 64),
+       substr(a.data, 1 + 3 * 64, 64) = substr(b.data, 1 + 64, 64)
+FROM attn_model a, attn_model b
+WHERE a.name = 'toy-ner-map1' AND a.key = 'tag.w' AND b.name = 'toy-ner' AND b.key = 'tag.w';
+-- Relations from an entities model: the tagger mapped, the relation head fresh.
+SELECT count(*) FROM attn_train('toy-rel-map', 'relations',
+  'SELECT text, replace(replace(entities, ''"PER"'', ''"Person"''), ''"LOC"'', ''"Place"''), relations FROM rel',
+  '{"init": "toy-ner", "init_labels": {"Place": "LOC", "Person": "PER"}, "epochs": 1, "lr": 0,
+    "seed": 5, "rel_type_dim": 4}');
+SELECT start, "end", label, entity FROM attn_entities('Cleo flew to Oslo', 'toy-rel-map');
+-- Refused: no init, not an object of names, a name neither model has, an init model copied
+-- whole (same task and labels), a trained task without a tagger.
+SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner_renamed',
+  '{"init_labels": {"Place": "LOC"}}');
+SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner_renamed',
+  '{"init": "toy-ner", "init_labels": ["LOC"]}');
+SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner_renamed',
+  '{"init": "toy-ner", "init_labels": {"Place": 3}}');
+SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner_renamed',
+  '{"init": "toy-ner", "labels": ["Place", "Person"], "init_labels": {"City": "LOC"}}');
+SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner_renamed',
+  '{"init": "toy-ner", "labels": ["Place", "Person"], "init_labels": {"Place": "City"}}');
+SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner',
+  '{"init": "toy-ner", "init_labels": {"LOC": "LOC"}}');
+SELECT count(*) FROM attn_train('x', 'classify', 'SELECT text, ''flight'' FROM ner',
+  '{"init": "toy-ner", "init_labels": {"Place": "LOC"}}');
