@@ -85,24 +85,33 @@ void attn_rel_bias_add(float *scores, const float *bias_h, int T, int k) {
     }
 }
 
-void attn_attention_forward(float *out, float *probs, const float *qkv,
-                            int T, int D, int H, float scale, attn_rel_bias rel) {
+void attn_attention_head_probs(float *p, const float *qkv, int T, int D, int H, int h,
+                               float scale, attn_rel_bias rel) {
     const attn_kernels *k = attn_kernels_best();
     const int hd = D / H;           /* head width */
     const int ld = 3 * D;           /* row stride of qkv */
+    const float *q = qkv + (size_t)h * hd;               /* [T, hd], stride 3D */
+    const float *kk = qkv + D + (size_t)h * hd;          /* [T, hd], stride 3D */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
+                scale, q, ld, kk, ld, 0.0f, p, T);
+    if (rel.bias) attn_rel_bias_add(p, rel.bias + (size_t)h * (2 * rel.k + 1), T, rel.k);
+    for (int t = 0; t < T; t++) k->softmax(p + (size_t)t * T, (size_t)T);
+}
+
+void attn_attention_head_mix(float *out, const float *p, const float *qkv, int T, int D, int H,
+                             int h) {
+    const int hd = D / H;
+    const float *v = qkv + 2 * (size_t)D + (size_t)h * hd;   /* [T, hd], stride 3D */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
+                1.0f, p, T, v, 3 * D, 0.0f, out + (size_t)h * hd, D);
+}
+
+void attn_attention_forward(float *out, float *probs, const float *qkv,
+                            int T, int D, int H, float scale, attn_rel_bias rel) {
     for (int h = 0; h < H; h++) {
-        const float *q = qkv + (size_t)h * hd;           /* [T, hd], stride 3D */
-        const float *kk = qkv + D + (size_t)h * hd;      /* [T, hd], stride 3D */
-        const float *v = qkv + 2 * (size_t)D + (size_t)h * hd;
         float *p = probs + (size_t)h * T * T;            /* [T, T] */
-        /* p = scale * q k^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
-                    scale, q, ld, kk, ld, 0.0f, p, T);
-        if (rel.bias) attn_rel_bias_add(p, rel.bias + (size_t)h * (2 * rel.k + 1), T, rel.k);
-        for (int t = 0; t < T; t++) k->softmax(p + (size_t)t * T, (size_t)T);
-        /* out_h[T, hd] = p v, written into columns h*hd.. of out (stride D) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
-                    1.0f, p, T, v, ld, 0.0f, out + (size_t)h * hd, D);
+        attn_attention_head_probs(p, qkv, T, D, H, h, scale, rel);
+        attn_attention_head_mix(out, p, qkv, T, D, H, h);
     }
 }
 

@@ -43,6 +43,12 @@ void attn_rel_bias_add(float *scores, const float *bias_h, int T, int k);
  * inference). No mask: every token attends to every token of the sequence. */
 void attn_attention_forward(float *out, float *probs, const float *qkv,
                             int T, int D, int H, float scale, attn_rel_bias rel);
+/* Its two steps for one head h, so the trainer can drop out probabilities between them:
+ * p[T,T] = softmax_rows(scale * q_h k_h^T + B_h), then out's columns h*D/H... = p v_h. */
+void attn_attention_head_probs(float *p, const float *qkv, int T, int D, int H, int h,
+                               float scale, attn_rel_bias rel);
+void attn_attention_head_mix(float *out, const float *p, const float *qkv, int T, int D, int H,
+                             int h);
 
 /* out[T, sum fdim] = concatenation over features f of embed_f[row of f] (for the subword
  * feature: the mean of embed_f over its slots' rows, ATTN_ROW_NONE slots skipped; for the

@@ -635,30 +635,22 @@ static void dropout_forward(float *x, float *mask, size_t n, float rate, rng *r)
     }
 }
 
-/* attn_attention_forward with dropout on the probabilities: the same products in the same
- * order, so with rate 0 the result is identical. pd: [T,T] scratch. */
+/* attn_attention_forward with dropout on the probabilities (the same steps, so with rate 0
+ * the result is identical). pd: [T,T] scratch. */
 static void attention_forward_train(float *out, float *probs, float *mask, const float *qkv,
                                     int T, int D, int H, float scale, attn_rel_bias rel,
                                     float rate, rng *r, float *pd) {
-    const attn_kernels *k = attn_kernels_best();
-    const int hd = D / H, ld = 3 * D;
     const size_t TT = (size_t)T * T;
     for (int h = 0; h < H; h++) {
-        const float *q = qkv + (size_t)h * hd, *kk = qkv + D + (size_t)h * hd;
-        const float *v = qkv + 2 * (size_t)D + (size_t)h * hd;
         float *p = probs + (size_t)h * TT;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
-                    scale, q, ld, kk, ld, 0.0f, p, T);
-        if (rel.bias) attn_rel_bias_add(p, rel.bias + (size_t)h * (2 * rel.k + 1), T, rel.k);
-        for (int t = 0; t < T; t++) k->softmax(p + (size_t)t * T, (size_t)T);
+        attn_attention_head_probs(p, qkv, T, D, H, h, scale, rel);
         const float *used = p;
         if (rate > 0.0f) {
             memcpy(pd, p, TT * sizeof *pd);
             dropout_forward(pd, mask + (size_t)h * TT, TT, rate, r);
             used = pd;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
-                    1.0f, used, T, v, ld, 0.0f, out + (size_t)h * hd, D);
+        attn_attention_head_mix(out, used, qkv, T, D, H, h);
     }
 }
 
