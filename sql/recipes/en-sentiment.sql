@@ -5,7 +5,9 @@
 -- each epoch is evaluated and kept as an exponential moving average of the parameters (ema):
 -- in a 30-epoch run it raised dev accuracy to 0.812, still rising at the last epoch.
 -- Trained on train and the even rows of dev; the odd rows of dev (436 sentences) are held out
--- for fitting the temperature of its scores (calibration).
+-- for fitting the temperature of its scores (calibration). The projection reads two neighbours
+-- a side (embed_context 2: each token's input is a 5-word window, as a convolution's): on the
+-- held-out odd rows of dev 0.8394 after the 30th epoch (0.844 at best) against 0.8234 without.
 .headers on
 .mode list
 SELECT epoch, round(train_loss, 4) AS loss, round(seconds, 1) AS seconds
@@ -16,7 +18,7 @@ FROM attn_train('en-sentiment', 'classify',
   'labels', json('["negative", "positive"]'),
   'features', json('[{"kind":"norm","buckets":32768,"dim":64},
                      {"kind":"subword","buckets":100000,"dim":64}]'),
-  'epochs', 30, 'ema', 0.998, 'lr', 1e-3, 'batch_size', 32, 'warmup', 100, 'seed', 1,
+  'embed_context', 2, 'epochs', 30, 'ema', 0.998, 'lr', 1e-3, 'batch_size', 32, 'warmup', 100, 'seed', 1,
   'threads', 2, 'dropout_embed', 0.3, 'dropout_attn', 0.1, 'dropout_resid', 0.3,
   'word_dropout', 0.1, 'embed_lr_scale', 0.3,
   'vectors', @vectors,

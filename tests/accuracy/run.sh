@@ -22,7 +22,7 @@ passed=0 failed=0
 gates=$(cat <<'G'
 en-ner entity F1 (CoNLL-2003 test)|en-ner|SELECT f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') WHERE label = 'micro'|high|0.895|0.882
 en-ner entity F1 on tweets (Tweebank-NER test)|en-ner|SELECT f1 FROM attn_eval('en-ner', 'SELECT text, entities FROM tweebank_test') WHERE label = 'micro'|high|0.600|0.569
-en-sentiment accuracy (SST-2 test)|en-sentiment|SELECT f1 FROM attn_eval('en-sentiment', 'SELECT text, label FROM sst2_test') WHERE label = 'accuracy'|high|0.830|0.803
+en-sentiment accuracy (SST-2 test)|en-sentiment|SELECT f1 FROM attn_eval('en-sentiment', 'SELECT text, label FROM sst2_test') WHERE label = 'accuracy'|high|0.830|0.815
 en-topic accuracy (Reuters R8 test)|en-topic|SELECT f1 FROM attn_eval('en-topic', 'SELECT text, label FROM reuters_r8_test') WHERE label = 'accuracy'|high|0.975|0.968
 en-rel relation F1 (CoNLL04 test)|en-rel|SELECT f1 FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|high|0.560|0.560
 en-rel entity F1 (CoNLL04 test)|en-rel|SELECT f1 FROM attn_eval('en-rel', 'SELECT text, entities FROM conll04_test', 'entities') WHERE label = 'micro'|high|0.840|0.840
