@@ -329,16 +329,6 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
     }
     if (strcmp(key, "dev") == 0) return set_string(v, key, &o->dev, err_msg);
     if (strcmp(key, "init") == 0) return set_string(v, key, &o->init, err_msg);
-    if (strcmp(key, "init_labels") == 0) {
-        int names = v->type == ATTN_JSON_OBJECT && v->len > 0;
-        for (size_t i = 0; names && i < v->len; i++)
-            names = v->items[i].type == ATTN_JSON_STRING;
-        if (!names)
-            return option_error(err_msg, FN ": option '%s' must be %s", key, "a non-empty "
-                                "object {entity label: the init model's entity label}");
-        o->init_labels = v;
-        return SQLITE_OK;
-    }
     if (strcmp(key, "vectors") == 0) return set_string(v, key, &o->vectors, err_msg);
     if (strcmp(key, "bigram_vectors") == 0) return set_string(v, key, &o->bigram_vectors, err_msg);
     if (strcmp(key, "language") == 0) {
@@ -355,10 +345,20 @@ static int set_option(train_options *o, int task_slot, const char *key, const at
         o->gazetteers = v;
         return gazetteers_check(v, FN, err_msg);
     }
-    if (strcmp(key, "labels") == 0 && task_slot < 0)
+    if ((strcmp(key, "labels") == 0 || strcmp(key, "init_labels") == 0) && task_slot < 0)
         return option_error(err_msg, FN ": option '%s': %s", key, "tasks 'mlm' and 'rtd' have "
                             "no labels");
     if (strcmp(key, "labels") == 0) return set_labels(o, task_slot, v, err_msg);
+    if (strcmp(key, "init_labels") == 0) {
+        int names = v->type == ATTN_JSON_OBJECT && v->len > 0;
+        for (size_t i = 0; names && i < v->len; i++)
+            names = v->items[i].type == ATTN_JSON_STRING;
+        if (!names)
+            return option_error(err_msg, FN ": option '%s' must be %s", key, "a non-empty "
+                                "object {entity label: the init model's entity label}");
+        o->init_labels = v;
+        return SQLITE_OK;
+    }
     if (strcmp(key, "meta") == 0) {
         if (v->type != ATTN_JSON_OBJECT)
             return option_error(err_msg, FN ": option '%s' must be %s", key, "a JSON object");

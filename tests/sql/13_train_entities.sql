@@ -156,3 +156,5 @@ SELECT count(*) FROM attn_train('x', 'entities', 'SELECT text, entities FROM ner
   '{"init": "toy-ner", "init_labels": {"LOC": "LOC"}}');
 SELECT count(*) FROM attn_train('x', 'classify', 'SELECT text, ''flight'' FROM ner',
   '{"init": "toy-ner", "init_labels": {"Place": "LOC"}}');
+SELECT count(*) FROM attn_train('x', 'mlm', 'SELECT text FROM ner',
+  '{"init": "toy-ner", "init_labels": {"Place": "LOC"}}');
