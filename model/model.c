@@ -1069,20 +1069,21 @@ int attn_model_copy_tagger(attn_model *dst, const attn_model *src, const int *la
         if (!from) return attn_fail(err, ATTN_ENOMEM, "copy tagger: out of memory");
         const attn_tensor_spec *d = &dst->specs[attn_tensor_find(dst->specs, dst->n_specs, keys[t])];
         float *to = dst->params + d->offset;
-        const int64_t src_k = s->shape[0];
+        /* crf.trans [from tag, to tag] maps both axes; the others a row per tag (tag.w: dim
+         * wide, the 1-D ones: one value). */
+        const int both_axes = strcmp(keys[t], "crf.trans") == 0;
+        const size_t width = d->ndim == 2 && !both_axes ? (size_t)d->shape[1] : 1;
         for (int a = 0; a < K; a++) {
             const int sa = mapped_tag(a, label_map);
             if (sa < 0) continue;
-            if (strcmp(keys[t], "tag.w") == 0)           /* row a: [dim] */
-                memcpy(to + (size_t)a * dst->cfg.dim, from + (size_t)sa * dst->cfg.dim,
-                       (size_t)dst->cfg.dim * sizeof *to);
-            else if (strcmp(keys[t], "crf.trans") == 0)  /* [from tag, to tag] */
-                for (int b = 0; b < K; b++) {
-                    const int sb = mapped_tag(b, label_map);
-                    if (sb >= 0) to[(size_t)a * K + b] = from[(size_t)sa * src_k + sb];
-                }
-            else
-                to[a] = from[sa];
+            if (!both_axes) {
+                memcpy(to + a * width, from + sa * width, width * sizeof *to);
+                continue;
+            }
+            for (int b = 0; b < K; b++) {
+                const int sb = mapped_tag(b, label_map);
+                if (sb >= 0) to[(size_t)a * K + b] = from[(size_t)sa * s->shape[0] + sb];
+            }
         }
         free(from);
     }
