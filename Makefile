@@ -174,8 +174,14 @@ cluster-bench: need-deps
 # make models: retrain the built-in models from ../shared/data with the recipes in
 # sql/recipes/ (fixed seeds; see README "Built-in models" for the time each takes).
 MODELS ?= en-ner en-sentiment en-topic en-rel en-semeval zh-ner zh-sentiment zh-resume zh-cluener
+# zh-ner's recipe reads jieba's dictionary (sql/recipes/zh_lexicon.sql): Debian's python3-jieba,
+# installed here (as root) or named.
+ZH_LEXICON ?= /usr/lib/python3/dist-packages/jieba/dict.txt
 models: need-deps attnext.so
-	sql/recipes/build.sh $(MODELS)
+	@[ -e $(ZH_LEXICON) ] || { if [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-jieba; \
+	  else echo "run as root: apt-get install -y python3-jieba"; exit 1; fi; }
+	ZH_LEXICON=$(ZH_LEXICON) sql/recipes/build.sh $(MODELS)
 
 # make demo: the README's first command. Runs sql/demo.sql on the built-in models.
 demo: need-deps

@@ -32,6 +32,9 @@ data=${ATTN_DATA:-../shared/data}
 # ATTN_EXT: the extension to train with (default ./attnext.so); a copy lets the tree be rebuilt
 # while a recipe runs.
 ext=${ATTN_EXT:-./attnext.so}
+# ZH_LEXICON: the Chinese word list zh-ner's recipe reads (sql/recipes/zh_lexicon.sql): jieba's
+# dictionary from Debian's python3-jieba (make models installs it).
+zh_lexicon=${ZH_LEXICON:-/usr/lib/python3/dist-packages/jieba/dict.txt}
 mkdir -p build/recipes build/wordvec model/builtin
 
 source sql/recipes/openblas_core.sh
@@ -152,7 +155,8 @@ for model in "$@"; do
     vocab_files=$(printf '"%s",' "${texts[@]}")
     sqlite3 -bail "$work" -cmd ".load $ext" -cmd ".parameter set @vectors '$vectors'" \
         -cmd ".parameter set @bigram_vectors '$bigram_vectors'" -cmd ".parameter set @base '$base'" \
-        -cmd ".parameter set @data '$data'" -cmd ".parameter set @vocab_files '[${vocab_files%,}]'" \
+        -cmd ".parameter set @data '$data'" -cmd ".parameter set @zh_lexicon '$zh_lexicon'" \
+        -cmd ".parameter set @vocab_files '[${vocab_files%,}]'" \
         <"$recipe" | tee $(case $model in *-base) echo -a ;; esac) "$log"
     echo "trained in $(( $(date +%s) - start )) s" | tee -a "$log"
     # Compiled into attnext.so: model/builtin/. Trained but not compiled in (too large for the

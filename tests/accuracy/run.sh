@@ -31,10 +31,10 @@ en-topic ECE (Reuters R8 test)|en-topic|SELECT ece FROM attn_eval('en-topic', 'S
 en-ner entity ECE (CoNLL-2003 test)|en-ner|SELECT ece FROM attn_eval('en-ner', 'SELECT text, entities FROM conll2003_test') WHERE label = 'micro'|low|0.050|0.050
 en-rel entity ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities FROM conll04_test', 'entities') WHERE label = 'micro'|low|0.050|0.050
 en-rel relation ECE (CoNLL04 test)|en-rel|SELECT ece FROM attn_eval('en-rel', 'SELECT text, entities, relations FROM conll04_test') WHERE label = 'micro'|low|0.050|0.079
-zh-ner entity F1 (MSRA test)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM msra_test') WHERE label = 'micro'|high|0.920|0.847
-zh-ner entity F1 on Weibo posts (Weibo NER test, named mentions)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM weibo_test_named') WHERE label = 'micro'|high|0.550|0.433
+zh-ner entity F1 (MSRA test)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM msra_test') WHERE label = 'micro'|high|0.920|0.883
+zh-ner entity F1 on Weibo posts (Weibo NER test, named mentions)|zh-ner|SELECT f1 FROM attn_eval('zh-ner', 'SELECT text, entities FROM weibo_test_named') WHERE label = 'micro'|high|0.550|0.432
 zh-sentiment accuracy (ChnSentiCorp test)|zh-sentiment|SELECT f1 FROM attn_eval('zh-sentiment', 'SELECT text, label FROM chnsenticorp_test') WHERE label = 'accuracy'|high|0.930|0.907
-zh-resume entity F1 (Resume NER test; optional)|zh-resume|SELECT f1 FROM attn_eval('zh-resume', 'SELECT text, entities FROM resume_test') WHERE label = 'micro'|high|0.940|0.940
+zh-resume entity F1 (Resume NER test; optional)|zh-resume|SELECT f1 FROM attn_eval('zh-resume', 'SELECT text, entities FROM resume_test') WHERE label = 'micro'|high|0.940|0.935
 zh-cluener entity F1 (CLUENER2020 official dev set; optional)|zh-cluener|SELECT f1 FROM attn_eval('zh-cluener', 'SELECT text, entities FROM cluener_test') WHERE label = 'micro'|high|0.720|0.720
 zh-ner entity ECE (MSRA test)|zh-ner|SELECT ece FROM attn_eval('zh-ner', 'SELECT text, entities FROM msra_test') WHERE label = 'micro'|low|0.050|0.050
 zh-sentiment ECE (ChnSentiCorp test)|zh-sentiment|SELECT ece FROM attn_eval('zh-sentiment', 'SELECT text, label FROM chnsenticorp_test') WHERE label = 'accuracy'|low|0.050|0.050
