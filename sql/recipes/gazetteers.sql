@@ -22,43 +22,34 @@
 .parameter init
 INSERT OR IGNORE INTO temp.sqlite_parameters(key, value) VALUES ('@data', '../shared/data');
 
--- gaz_lines: the tab-separated fields of each line of the file in gaz_file, as columns c0, c1
--- (read whole with the shell's readfile() and split as one JSON array, as load_datasets.sql
--- reads TSV files).
-CREATE TEMP TABLE IF NOT EXISTS gaz_file(path TEXT);
-DROP VIEW IF EXISTS temp.gaz_lines;
-CREATE TEMP VIEW gaz_lines AS
-WITH raw AS (SELECT CAST(readfile(path) AS TEXT) AS body FROM gaz_file),
-     esc AS (SELECT replace(replace(replace(rtrim(body, char(10)), '\', '\\'), '"', '\"'),
-                            char(9), '","') AS body FROM raw)
-SELECT trim(json_extract(value, '$[0]')) AS c0, json_extract(value, '$[1]') AS c1
-FROM esc, json_each('[["' || replace(esc.body, char(10), '"],["') || '"]]');
+-- Each file's tab-separated fields: file_fields (c0 the name, c1 the second column).
+.read sql/recipes/file_fields.sql
 
-DELETE FROM gaz_file; INSERT INTO gaz_file VALUES (@data || '/gazetteers/first_names.txt');
+DELETE FROM field_file; INSERT INTO field_file VALUES (@data || '/gazetteers/first_names.txt', char(9));
 DROP TABLE IF EXISTS gaz_first_name;
-CREATE TABLE gaz_first_name AS SELECT DISTINCT c0 AS name FROM gaz_lines WHERE c0 <> '';
+CREATE TABLE gaz_first_name AS SELECT DISTINCT c0 AS name FROM file_fields WHERE c0 <> '';
 
-DELETE FROM gaz_file; INSERT INTO gaz_file VALUES (@data || '/gazetteers/surnames.tsv');
+DELETE FROM field_file; INSERT INTO field_file VALUES (@data || '/gazetteers/surnames.tsv', char(9));
 DROP TABLE IF EXISTS gaz_surname;
 -- Only the surnames that two or more of the national lists share (21,215 of 155,684): a model
 -- keeps its lists as rows, so the whole list would add 1.3 MB to a built-in model, and a name
 -- found in one national list only is mostly a rare one.
-CREATE TABLE gaz_surname AS SELECT DISTINCT c0 AS name FROM gaz_lines WHERE c0 <> '' AND instr(c1, ',') > 0;
+CREATE TABLE gaz_surname AS SELECT DISTINCT c0 AS name FROM file_fields WHERE c0 <> '' AND instr(c1, ',') > 0;
 
-DELETE FROM gaz_file; INSERT INTO gaz_file VALUES (@data || '/gazetteers/world_cities.tsv');
+DELETE FROM field_file; INSERT INTO field_file VALUES (@data || '/gazetteers/world_cities.tsv', char(9));
 DROP TABLE IF EXISTS gaz_loc;
-CREATE TABLE gaz_loc AS SELECT DISTINCT c0 AS name FROM gaz_lines WHERE c0 <> '';
-DELETE FROM gaz_file; INSERT INTO gaz_file VALUES (@data || '/gazetteers/countries.tsv');
-INSERT INTO gaz_loc SELECT DISTINCT c0 FROM gaz_lines
+CREATE TABLE gaz_loc AS SELECT DISTINCT c0 AS name FROM file_fields WHERE c0 <> '';
+DELETE FROM field_file; INSERT INTO field_file VALUES (@data || '/gazetteers/countries.tsv', char(9));
+INSERT INTO gaz_loc SELECT DISTINCT c0 FROM file_fields
 WHERE c1 IN ('common', 'official', 'alt') AND c0 <> '' AND c0 NOT IN (SELECT name FROM gaz_loc);
 DROP TABLE IF EXISTS gaz_misc;
-CREATE TABLE gaz_misc AS SELECT DISTINCT c0 AS name FROM gaz_lines WHERE c1 = 'demonym' AND c0 <> '';
+CREATE TABLE gaz_misc AS SELECT DISTINCT c0 AS name FROM file_fields WHERE c1 = 'demonym' AND c0 <> '';
 
 -- Companies: the name as listed, and once more without a trailing legal form (one of those
 -- below, after a space or ", ").
-DELETE FROM gaz_file; INSERT INTO gaz_file VALUES (@data || '/gazetteers/companies.tsv');
+DELETE FROM field_file; INSERT INTO field_file VALUES (@data || '/gazetteers/companies.tsv', char(9));
 DROP TABLE IF EXISTS gaz_org;
-CREATE TABLE gaz_org AS SELECT DISTINCT c0 AS name FROM gaz_lines WHERE c0 <> '';
+CREATE TABLE gaz_org AS SELECT DISTINCT c0 AS name FROM file_fields WHERE c0 <> '';
 INSERT INTO gaz_org
 SELECT DISTINCT rtrim(substr(o.name, 1, length(o.name) - length(f.form)), ' ,')
 FROM gaz_org o, (SELECT column1 AS form FROM (VALUES

@@ -25,22 +25,13 @@
 INSERT OR IGNORE INTO temp.sqlite_parameters(key, value)
 VALUES ('@zh_lexicon', '/usr/lib/python3/dist-packages/jieba/dict.txt');
 
--- zh_lex_lines: word, part of speech of each line (fields split on spaces, as gazetteers.sql
--- splits TSV lines: one JSON array of the whole file). A view cannot read a parameter: the
--- path goes through a table.
-CREATE TEMP TABLE IF NOT EXISTS zh_lex_file(path TEXT);
-DELETE FROM zh_lex_file; INSERT INTO zh_lex_file VALUES (@zh_lexicon);
-DROP VIEW IF EXISTS temp.zh_lex_lines;
-CREATE TEMP VIEW zh_lex_lines AS
-WITH raw AS (SELECT CAST(readfile(path) AS TEXT) AS body FROM zh_lex_file),
-     esc AS (SELECT replace(replace(replace(replace(rtrim(body, char(10)), char(13), ''), '\', '\\'),
-                                    '"', '\"'), ' ', '","') AS body FROM raw)
-SELECT json_extract(value, '$[0]') AS word, CAST(json_extract(value, '$[1]') AS INTEGER) AS freq,
-       json_extract(value, '$[2]') AS pos
-FROM esc, json_each('[["' || replace(esc.body, char(10), '"],["') || '"]]');
+-- The space-separated fields of each line: word (c0), frequency (c1), part of speech (c2).
+.read sql/recipes/file_fields.sql
+DELETE FROM field_file; INSERT INTO field_file VALUES (@zh_lexicon, ' ');
 
 DROP TABLE IF EXISTS zh_lex_all;
-CREATE TABLE zh_lex_all AS SELECT word, freq, pos FROM zh_lex_lines WHERE length(word) >= 2;
+CREATE TABLE zh_lex_all AS
+SELECT c0 AS word, CAST(c1 AS INTEGER) AS freq, c2 AS pos FROM file_fields WHERE length(c0) >= 2;
 -- A missing or unreadable file gives no rows: stop (the shell runs recipes with -bail) rather
 -- than train without the lexicon. raise() needs a trigger.
 CREATE TEMP TABLE IF NOT EXISTS zh_lex_check(n INTEGER);
